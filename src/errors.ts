@@ -1,0 +1,76 @@
+/**
+ * The one error table of colts. Every failure the library reports on purpose is a `ColtsError` with a
+ * stable `code` from this table; messages may improve, codes do not change. `httpStatus` is what the
+ * server answers for the code; `exitCode` is what the CLI exits with.
+ */
+export const ERROR_CODES = {
+  /** A model id or folder could not be resolved to the files a ColBERT checkpoint needs. */
+  MODEL_NOT_FOUND: { httpStatus: 404, summary: "model not found" },
+  /** A file is needed from the hub but the hub may not be contacted (offline / local-files-only). */
+  HUB_OFFLINE: { httpStatus: 503, summary: "hub access disabled and file not in cache" },
+  /** The hub (or mirror) answered with an error or could not be reached. */
+  HUB_REQUEST_FAILED: { httpStatus: 502, summary: "hub request failed" },
+  /** A model folder has none of the known checkpoint layouts. */
+  LAYOUT_UNKNOWN: { httpStatus: 422, summary: "unknown checkpoint layout" },
+  /** A config file is present but malformed or contradicts another. */
+  CONFIG_INVALID: { httpStatus: 422, summary: "invalid model configuration" },
+  /** A tokenizer file is missing or cannot be used. */
+  TOKENIZER_INVALID: { httpStatus: 422, summary: "invalid tokenizer" },
+  /** A safetensors file is malformed or lacks an expected tensor. */
+  SAFETENSORS_INVALID: { httpStatus: 422, summary: "invalid safetensors file" },
+  /** An ONNX graph cannot be loaded or has unexpected inputs/outputs. */
+  ONNX_INVALID: { httpStatus: 422, summary: "invalid ONNX model" },
+  /** The ONNX runtime failed while running a graph. */
+  INFERENCE_FAILED: { httpStatus: 500, summary: "inference failed" },
+  /** A requested output dimension is not available for this model. */
+  DIM_UNSUPPORTED: { httpStatus: 400, summary: "unsupported embedding dimension" },
+  /** Caller input (texts, JSONL lines, options) is malformed. */
+  INPUT_INVALID: { httpStatus: 400, summary: "invalid input" },
+  /** Command-line usage error (unknown flag, missing argument). */
+  USAGE: { httpStatus: 400, summary: "usage error" },
+  /** A worker thread died or answered with an unexpected message. */
+  WORKER_FAILED: { httpStatus: 500, summary: "worker failed" },
+  /** An operation was attempted on a closed resource (encoder, pool). */
+  CLOSED: { httpStatus: 503, summary: "resource closed" },
+} as const satisfies Record<string, { httpStatus: number; summary: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The error class of colts: `code` is stable, `cause` keeps the underlying error, `details` is JSON-safe. */
+export class ColtsError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(`colts: ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "ColtsError";
+    this.code = code;
+    this.details = options.details;
+  }
+
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].httpStatus;
+  }
+
+  /** A plain object that survives `structuredClone` (worker messages) and JSON (server answers). */
+  toJSON(): { name: string; code: ErrorCode; message: string; details?: Record<string, unknown> } {
+    return { name: this.name, code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) };
+  }
+}
+
+export function isColtsError(e: unknown, code?: ErrorCode): e is ColtsError {
+  return e instanceof ColtsError && (code === undefined || e.code === code);
+}
+
+/** Rebuilds a ColtsError from its `toJSON()` form (used across worker boundaries). */
+export function reviveError(value: unknown): Error {
+  if (typeof value === "object" && value !== null && "code" in value && "message" in value) {
+    const v = value as { code: string; message: string; details?: Record<string, unknown> };
+    if (v.code in ERROR_CODES) {
+      const msg = v.message.startsWith("colts: ") ? v.message.slice(7) : v.message;
+      return new ColtsError(v.code as ErrorCode, msg, v.details ? { details: v.details } : {});
+    }
+  }
+  if (value instanceof Error) return value;
+  return new ColtsError("WORKER_FAILED", `worker error: ${String((value as { message?: unknown })?.message ?? value)}`);
+}
