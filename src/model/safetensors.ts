@@ -59,30 +59,12 @@ function decodeTensor(dtype: SafetensorsDtype, bytes: Uint8Array): SafeTensor["d
 
 /** Parses a whole safetensors file. `source` names the file in error messages. */
 export function parseSafetensors(bytes: Uint8Array, source = "<safetensors>"): Map<string, SafeTensor> {
-  if (bytes.length < 8) fail("file shorter than its 8-byte header length", source);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = Number(view.getBigUint64(0, true));
-  if (n <= 0 || 8 + n > bytes.length) fail(`header length ${n} exceeds file size ${bytes.length}`, source);
-  let header: Record<string, unknown>;
-  try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as Record<string, unknown>;
-  } catch (cause) {
-    throw new ColtsError("SAFETENSORS_INVALID", `${source}: header is not JSON`, { cause, details: { file: source } });
-  }
-  const body = bytes.subarray(8 + n);
   const out = new Map<string, SafeTensor>();
-  for (const [name, raw] of Object.entries(header)) {
-    if (name === "__metadata__") continue;
-    const info = raw as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
-    const dtype = info.dtype as SafetensorsDtype;
-    if (!(dtype in BYTES)) fail(`tensor ${name} has unsupported dtype ${String(info.dtype)}`, source);
-    const shape = info.shape ?? [];
-    const [begin, end] = info.data_offsets ?? [0, -1];
-    const count = shape.reduce((a, b) => a * b, 1);
-    if (end - begin !== count * BYTES[dtype] || end > body.length || begin < 0) {
-      fail(`tensor ${name} offsets [${begin}, ${end}] do not match shape [${shape.join(", ")}] ${dtype}`, source);
+  for (const [name, entry] of parseSafetensorsHeader(bytes, source)) {
+    if (entry.begin < 0 || entry.end < entry.begin || entry.end > bytes.length) {
+      fail(`tensor ${name} offsets [${entry.begin}, ${entry.end}] fall outside the file (${bytes.length} bytes)`, source);
     }
-    out.set(name, { dtype, shape, data: decodeTensor(dtype, body.subarray(begin, end)) });
+    out.set(name, decodeSafetensor(entry, bytes.subarray(entry.begin, entry.end), name, source));
   }
   return out;
 }
@@ -139,4 +121,47 @@ export function serializeSafetensors(tensors: TensorToWrite[], metadata?: Record
     pos += t.data.byteLength;
   }
   return out;
+}
+
+export interface SafetensorsEntry {
+  dtype: SafetensorsDtype;
+  shape: number[];
+  /** Byte range inside the file (absolute offsets). */
+  begin: number;
+  end: number;
+}
+
+/**
+ * Parses only the header, given the file's first bytes, so large checkpoints can be read tensor by
+ * tensor. `headerBytes` must hold at least the first 8 + N bytes (N from the first 8).
+ */
+export function parseSafetensorsHeader(headerBytes: Uint8Array, source: string): Map<string, SafetensorsEntry> {
+  if (headerBytes.length < 8) fail("file shorter than its 8-byte header length", source);
+  const n = Number(new DataView(headerBytes.buffer, headerBytes.byteOffset, 8).getBigUint64(0, true));
+  if (8 + n > headerBytes.length) fail(`header of ${n} bytes is longer than the bytes given`, source);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(new TextDecoder().decode(headerBytes.subarray(8, 8 + n))) as Record<string, unknown>;
+  } catch (cause) {
+    throw new ColtsError("SAFETENSORS_INVALID", `${source}: header is not JSON`, { cause, details: { file: source } });
+  }
+  const out = new Map<string, SafetensorsEntry>();
+  for (const [name, raw] of Object.entries(header)) {
+    if (name === "__metadata__") continue;
+    const info = raw as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
+    const dtype = info.dtype as SafetensorsDtype;
+    if (!(dtype in BYTES)) fail(`tensor ${name} has unsupported dtype ${String(info.dtype)}`, source);
+    const [b, e] = info.data_offsets ?? [0, -1];
+    out.set(name, { dtype, shape: info.shape ?? [], begin: 8 + n + b, end: 8 + n + e });
+  }
+  return out;
+}
+
+/** Decodes one tensor's bytes (as cut from the file with an entry's begin/end). */
+export function decodeSafetensor(entry: SafetensorsEntry, bytes: Uint8Array, name: string, source: string): SafeTensor {
+  const count = entry.shape.reduce((a, b) => a * b, 1);
+  if (bytes.length !== count * BYTES[entry.dtype]) {
+    fail(`tensor ${name}: ${bytes.length} bytes do not match shape [${entry.shape.join(", ")}] ${entry.dtype}`, source);
+  }
+  return { dtype: entry.dtype, shape: entry.shape, data: decodeTensor(entry.dtype, bytes) };
 }

@@ -1,0 +1,52 @@
+/** `colts model tiny <dir> ...`: writes a generated test model. */
+import { ColtsError } from "../../errors.js";
+import { writeTinyModel, type TinyLayout } from "../../model/tiny.js";
+import { intFlag, oneOf, parse } from "../args.js";
+import { resolvePath, writeOut, type CliIO } from "../io.js";
+
+export const MODEL_USAGE = `colts model tiny <dir> [--layout pylate|stanford|onnx] [--hidden 64] [--layers 2] [--heads N]
+                 [--dim 32] [--seed 1] [--query-length 32] [--document-length 180] [--int8]
+  Writes a small BERT ColBERT model with seeded random weights (same seed, same bytes).`;
+
+export async function modelCommand(argv: string[], io: CliIO): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== "tiny") throw new ColtsError("USAGE", `colts model: unknown subcommand ${sub ?? "(none)"}\n${MODEL_USAGE}`);
+  const { values, positionals } = parse(
+    rest,
+    {
+      layout: { type: "string" },
+      hidden: { type: "string" },
+      layers: { type: "string" },
+      heads: { type: "string" },
+      dim: { type: "string" },
+      seed: { type: "string" },
+      "query-length": { type: "string" },
+      "document-length": { type: "string" },
+      int8: { type: "boolean" },
+    },
+    "colts model tiny",
+  );
+  const dir = positionals[0];
+  if (!dir || positionals.length > 1) throw new ColtsError("USAGE", `colts model tiny: expected one <dir>\n${MODEL_USAGE}`);
+  const layout = oneOf<TinyLayout>(values, "layout", ["pylate", "stanford", "onnx"]);
+  const target = resolvePath(io, dir);
+  const files = await writeTinyModel(target, {
+    ...(layout ? { layout } : {}),
+    ...defined({
+      hidden: intFlag(values, "hidden", 8, 4096),
+      layers: intFlag(values, "layers", 1, 48),
+      heads: intFlag(values, "heads", 1, 64),
+      dim: intFlag(values, "dim", 1, 4096),
+      seed: intFlag(values, "seed", 0, 2 ** 32 - 1),
+      queryLength: intFlag(values, "query-length", 4, 8192),
+      documentLength: intFlag(values, "document-length", 4, 8192),
+    }),
+    int8: values["int8"] === true,
+  });
+  await writeOut(io.stdout, `wrote ${files.length} files to ${target}\n${files.map((f) => `  ${f}`).join("\n")}\n`);
+  return 0;
+}
+
+function defined<T extends Record<string, number | undefined>>(o: T): { [K in keyof T]?: number } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: number };
+}

@@ -1,0 +1,73 @@
+/**
+ * What a CLI command may touch, passed in so that commands run in-process in tests
+ * (`runMain(argv, io)`) exactly as they run from the shell.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { Readable, Writable } from "node:stream";
+import { ColtsError } from "../errors.js";
+
+export interface CliIO {
+  stdin: Readable;
+  stdout: Writable & { isTTY?: boolean };
+  stderr: Writable & { isTTY?: boolean; columns?: number };
+  env: NodeJS.ProcessEnv;
+  /** Base for relative paths. */
+  cwd: string;
+}
+
+export function processIO(): CliIO {
+  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
+}
+
+/** Writes and waits for the stream to accept it (back-pressure: large outputs do not pile up in memory). */
+export async function writeOut(stream: Writable, text: string): Promise<void> {
+  if (!stream.write(text)) await new Promise<void>((resolve) => stream.once("drain", resolve));
+}
+
+export function resolvePath(io: CliIO, p: string): string {
+  return path.resolve(io.cwd, p);
+}
+
+/** Opens an input: "-" is stdin, anything else a file (error names it when it cannot be read). */
+export function openInput(io: CliIO, p: string): Readable {
+  if (p === "-") return io.stdin;
+  const file = resolvePath(io, p);
+  if (!fs.existsSync(file)) throw new ColtsError("INPUT_INVALID", `input file ${file} does not exist`, { details: { file } });
+  return fs.createReadStream(file);
+}
+
+/**
+ * An output that appears atomically: a file is written under a temporary name and renamed on
+ * `commit()`, so an interrupted run never leaves a truncated file that looks complete.
+ */
+export interface Output {
+  stream: Writable;
+  commit(): Promise<void>;
+  abort(): void;
+}
+
+export function openOutput(io: CliIO, p: string): Output {
+  if (p === "-") return { stream: io.stdout, commit: () => Promise.resolve(), abort: () => undefined };
+  const file = resolvePath(io, p);
+  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
+  const stream = fs.createWriteStream(tmp);
+  return {
+    stream,
+    commit: () =>
+      new Promise<void>((resolve, reject) => {
+        stream.end(() => {
+          try {
+            fs.renameSync(tmp, file);
+            resolve();
+          } catch (e) {
+            reject(e instanceof Error ? e : new Error(String(e)));
+          }
+        });
+      }),
+    abort: () => {
+      stream.destroy();
+      fs.rmSync(tmp, { force: true });
+    },
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * `ColBERT`: the public encoder. Resolves a model (folder or hub id), then encodes in a pool of
+ * worker threads so that the caller's event loop never runs a model (onnxruntime-node's `run` is
+ * synchronous). `workers: 0` runs on the calling thread instead (scripts, tests, debugging).
+ */
+import os from "node:os";
+import { ColtsError } from "../errors.js";
+import type { HubOptions } from "../model/hub.js";
+import { readModelFolder, type LayoutOptions, type ModelSpec } from "../model/layout.js";
+import { resolveModelDir } from "../model/resolve.js";
+import type { RuntimeOptions } from "../model/runtime.js";
+import { WorkerPool } from "../workers/pool.js";
+import { InProcessEncoder, type EncodeOptions } from "./encoder.js";
+import type { MultiVector } from "./multivector.js";
+import { ColbertTokenizer } from "./tokenize.js";
+import type { EncodeTask, EncoderWorkerData } from "./worker.js";
+
+export interface LoadOptions extends HubOptions, LayoutOptions {
+  /**
+   * Encoder worker threads. Default 1. 0 = encode on the calling thread (blocks it while a batch
+   * runs). More workers help when each gets at least 2 cores; each holds its own copy of the model.
+   */
+  workers?: number;
+  /** onnxruntime threads per worker. Default: available cores / workers (at least 1). */
+  threads?: number;
+  /** See RuntimeOptions.executionProvider. Default "cpu". */
+  executionProvider?: RuntimeOptions["executionProvider"];
+}
+
+export interface BatchEncodeOptions extends EncodeOptions {
+  /** Texts per worker task. Default 4 x batchSize. Smaller chunks spread work and report progress more often. */
+  chunkSize?: number;
+  /** Called after each chunk with texts done so far and the total. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface ModelInfo {
+  /** Local folder the model was read from. */
+  dir: string;
+  layout: ModelSpec["layout"];
+  layoutsFound: ModelSpec["layoutsFound"];
+  settings: ModelSpec["settings"];
+  /** Full output dimension. */
+  dim: number;
+  /** True when the projection head runs in TypeScript because the graph outputs hidden states. */
+  headInTypeScript: boolean;
+  onnxPath: string | null;
+}
+
+type Backend = { kind: "pool"; pool: WorkerPool } | { kind: "local"; encoder: InProcessEncoder };
+
+export class ColBERT {
+  private closed = false;
+
+  private constructor(
+    readonly info: ModelInfo,
+    /** Main-thread tokenizer, for token strings and counting. */
+    readonly tokenizer: ColbertTokenizer,
+    private readonly backend: Backend,
+  ) {}
+
+  /** Loads a model from a local folder or a hub id (`org/name`, `org/name@revision`). */
+  static async load(idOrPath: string, opts: LoadOptions = {}): Promise<ColBERT> {
+    const dir = await resolveModelDir(idOrPath, opts);
+    const layout: LayoutOptions = {
+      ...(opts.layout ? { layout: opts.layout } : {}),
+      ...(opts.onnxFile ? { onnxFile: opts.onnxFile } : {}),
+      ...(opts.quantized ? { quantized: opts.quantized } : {}),
+      ...(opts.settings ? { settings: opts.settings } : {}),
+    };
+    const spec = readModelFolder(dir, layout);
+    const tokenizer = new ColbertTokenizer(spec.tokenizerJson, spec.tokenizerConfig, spec.settings);
+    const workers = opts.workers ?? 1;
+    const threads = opts.threads ?? Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, workers)));
+    const runtime: RuntimeOptions = { intraOpThreads: threads, executionProvider: opts.executionProvider ?? "cpu" };
+    const base = { dir, layout: spec.layout, layoutsFound: spec.layoutsFound, settings: spec.settings, onnxPath: spec.onnxPath };
+    if (workers === 0) {
+      const encoder = await InProcessEncoder.create(spec, runtime);
+      return new ColBERT({ ...base, dim: encoder.dim, headInTypeScript: encoder.headInTypeScript }, tokenizer, { kind: "local", encoder });
+    }
+    const workerData: EncoderWorkerData = { dir, layout, runtime };
+    const pool = await WorkerPool.start({ entry: new URL("./worker.js", import.meta.url), size: workers, workerData });
+    const head = await pool.run<{ dim: number; headInTypeScript: boolean }>("info", null);
+    return new ColBERT({ ...base, ...head }, tokenizer, { kind: "pool", pool });
+  }
+
+  get dim(): number {
+    return this.info.dim;
+  }
+
+  /** Encodes queries: marker, [MASK] expansion to queryLength, every vector kept. */
+  encodeQueries(texts: readonly string[], opts: BatchEncodeOptions = {}): Promise<MultiVector[]> {
+    return this.encode("encodeQueries", texts, opts);
+  }
+
+  /** Encodes documents: marker, truncation to documentLength, punctuation and padding dropped. */
+  encodeDocuments(texts: readonly string[], opts: BatchEncodeOptions = {}): Promise<MultiVector[]> {
+    return this.encode("encodeDocuments", texts, opts);
+  }
+
+  /** Token strings of a multi-vector's rows (for explanations). */
+  tokenStrings(mv: Pick<MultiVector, "tokenIds">): string[] {
+    return Array.from(mv.tokenIds, (id) => this.tokenizer.idToToken(id));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.backend.kind === "pool") await this.backend.pool.close();
+    else await this.backend.encoder.close();
+  }
+
+  private async encode(method: "encodeQueries" | "encodeDocuments", texts: readonly string[], opts: BatchEncodeOptions): Promise<MultiVector[]> {
+    if (this.closed) throw new ColtsError("CLOSED", "this ColBERT model has been closed");
+    checkTexts(texts);
+    const { onProgress, chunkSize, ...options } = opts;
+    if (this.backend.kind === "local") {
+      const out = await this.backend.encoder[method](texts, options);
+      onProgress?.(texts.length, texts.length);
+      return out;
+    }
+    const pool = this.backend.pool;
+    // Chunks of similar length pad least: order by character length, chunk, restore order at the end.
+    const order = texts.map((_, i) => i).sort((a, b) => (texts[b]?.length ?? 0) - (texts[a]?.length ?? 0) || a - b);
+    const size = Math.max(1, chunkSize ?? 4 * (options.batchSize ?? 32));
+    const out = new Array<MultiVector>(texts.length);
+    let done = 0;
+    const tasks: Promise<void>[] = [];
+    for (let start = 0; start < order.length; start += size) {
+      const idx = order.slice(start, start + size);
+      const task: EncodeTask = { texts: idx.map((i) => texts[i] as string), options };
+      tasks.push(
+        pool.run<MultiVector[]>(method, task).then((vs) => {
+          vs.forEach((v, j) => (out[idx[j] as number] = v));
+          done += idx.length;
+          onProgress?.(done, texts.length);
+        }),
+      );
+    }
+    await Promise.all(tasks);
+    return out;
+  }
+}
+
+function checkTexts(texts: readonly unknown[]): void {
+  if (!Array.isArray(texts)) throw new ColtsError("INPUT_INVALID", "texts must be an array of strings");
+  const bad = texts.findIndex((t) => typeof t !== "string");
+  if (bad >= 0) throw new ColtsError("INPUT_INVALID", `texts[${bad}] is ${typeof texts[bad]}, expected a string`, { details: { index: bad } });
+}

@@ -1,0 +1,215 @@
+/**
+ * The in-process encoder: tokenizer conventions + one ONNX session + the projection head when the
+ * graph lacks it. Runs on the calling thread; `ColBERT` (colbert.ts) puts it inside worker threads.
+ *
+ * Batching: texts are sorted by token count (longest first) so that each batch pads to a similar
+ * length, cut into batches of at most `batchSize` texts and `maxBatchTokens` padded tokens, then
+ * results are put back into input order.
+ */
+import { ColtsError } from "../errors.js";
+import type { DenseLayer, ModelSpec } from "../model/layout.js";
+import { OnnxSession, type InputTensor, type RuntimeOptions } from "../model/runtime.js";
+import { applyDense, normalizeRows, truncateColumns } from "./kernels.js";
+import type { MultiVector } from "./multivector.js";
+import { ColbertTokenizer, type TokenizedText } from "./tokenize.js";
+
+export interface EncodeOptions {
+  /** Texts per model call. Default 32; range 1..1024. Larger batches amortise overhead but pad more. */
+  batchSize?: number;
+  /**
+   * Upper bound on padded tokens per model call (batch x longest). Default 16384. Keeps memory
+   * bounded for long documents (an 8192-token document runs alone or in pairs).
+   */
+  maxBatchTokens?: number;
+  /**
+   * Output dimension (Matryoshka). Default: the model's full dimension. A smaller value keeps the
+   * first `dim` components and re-normalises, which is how Matryoshka-trained ColBERT heads are
+   * used; on models trained without Matryoshka it costs quality. If the model declares
+   * `matryoshka_dims`, only those are accepted.
+   */
+  dim?: number;
+}
+
+/** How the graph's output relates to the head (decided once at load). */
+interface HeadPlan {
+  outputName: string;
+  /** Layers to apply in TypeScript (empty when the graph ends in the head). */
+  dense: DenseLayer[];
+  /** Dimension of the final vectors at full size. */
+  fullDim: number;
+}
+
+export class InProcessEncoder {
+  private constructor(
+    readonly spec: ModelSpec,
+    readonly tokenizer: ColbertTokenizer,
+    private readonly session: OnnxSession,
+    private readonly plan: HeadPlan,
+    private readonly usesTokenTypes: boolean,
+  ) {}
+
+  static async create(spec: ModelSpec, runtime: RuntimeOptions = {}, graph?: Uint8Array): Promise<InProcessEncoder> {
+    const tokenizer = new ColbertTokenizer(spec.tokenizerJson, spec.tokenizerConfig, spec.settings);
+    const source = graph ?? spec.onnxPath;
+    if (!source) {
+      throw new ColtsError("MODEL_NOT_FOUND", `${spec.dir} has no ONNX graph (looked for model.onnx, onnx/model.onnx and int8 variants)`, {
+        details: { dir: spec.dir },
+      });
+    }
+    const session = await OnnxSession.create(source, runtime);
+    const inputs = session.inputs.map((i) => i.name);
+    for (const required of ["input_ids", "attention_mask"]) {
+      if (!inputs.includes(required)) {
+        throw new ColtsError("ONNX_INVALID", `${session.source} has no input "${required}" (inputs: ${inputs.join(", ")})`);
+      }
+    }
+    const usesTokenTypes = inputs.includes("token_type_ids");
+    const probe = buildFeeds([tokenizer.tokenizeDocument("")], tokenizer.padId, usesTokenTypes);
+    const plan = await planHead(session, spec, probe);
+    return new InProcessEncoder(spec, tokenizer, session, plan, usesTokenTypes);
+  }
+
+  /** Full output dimension of this model. */
+  get dim(): number {
+    return this.plan.fullDim;
+  }
+
+  /** Whether the projection head runs in TypeScript (true) or inside the graph (false). */
+  get headInTypeScript(): boolean {
+    return this.plan.dense.length > 0;
+  }
+
+  async encodeQueries(texts: readonly string[], opts: EncodeOptions = {}): Promise<MultiVector[]> {
+    return this.encode(texts.map((t) => this.tokenizer.tokenizeQuery(t)), opts);
+  }
+
+  async encodeDocuments(texts: readonly string[], opts: EncodeOptions = {}): Promise<MultiVector[]> {
+    return this.encode(texts.map((t) => this.tokenizer.tokenizeDocument(t)), opts);
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+
+  /** Checks a requested dimension against the model; returns the dimension to produce. */
+  resolveDim(dim: number | undefined): number {
+    const full = this.plan.fullDim;
+    if (dim === undefined || dim === full) return full;
+    const declared = this.spec.settings.matryoshkaDims;
+    if (!Number.isInteger(dim) || dim < 1 || dim > full || (declared.length > 0 && !declared.includes(dim))) {
+      const allowed = declared.length > 0 ? declared.join(", ") : `1..${full}`;
+      throw new ColtsError("DIM_UNSUPPORTED", `dim ${dim} is not available for this model (allowed: ${allowed})`, { details: { dim, allowed } });
+    }
+    return dim;
+  }
+
+  private async encode(rows: TokenizedText[], opts: EncodeOptions): Promise<MultiVector[]> {
+    const dim = this.resolveDim(opts.dim);
+    const out = new Array<MultiVector>(rows.length);
+    for (const batch of planBatches(rows, opts.batchSize ?? 32, opts.maxBatchTokens ?? 16384)) {
+      const vectors = await this.runBatch(batch.map((i) => rows[i] as TokenizedText), dim);
+      batch.forEach((i, j) => (out[i] = vectors[j] as MultiVector));
+    }
+    return out;
+  }
+
+  /** One model call over texts padded to the longest of them. */
+  private async runBatch(rows: TokenizedText[], dim: number): Promise<MultiVector[]> {
+    const feeds = buildFeeds(rows, this.tokenizer.padId, this.usesTokenTypes);
+    const len = feeds.input_ids.dims[1] ?? 0;
+    const result = (await this.session.run(feeds, [this.plan.outputName]))[this.plan.outputName];
+    const hidden = result?.dims[2];
+    if (!result || hidden === undefined) throw new ColtsError("ONNX_INVALID", `${this.session.source}: output has no [batch, seq, dim] shape`);
+    return rows.map((r, b) => this.postprocess(r, result.data.subarray(b * len * hidden, (b + 1) * len * hidden), hidden, dim));
+  }
+
+  /** Keeps the selected positions, applies the head, normalises, truncates. h: [len, hidden]. */
+  private postprocess(r: TokenizedText, h: Float32Array, hidden: number, dim: number): MultiVector {
+    const kept: number[] = [];
+    r.keep.forEach((k, t) => k && kept.push(t));
+    let x: Float32Array = new Float32Array(kept.length * hidden);
+    kept.forEach((t, i) => x.set(h.subarray(t * hidden, (t + 1) * hidden), i * hidden));
+    let width = hidden;
+    for (const layer of this.plan.dense) {
+      x = applyDense(x, kept.length, layer);
+      width = layer.outFeatures;
+    }
+    normalizeRows(x, kept.length, width);
+    if (dim !== width) x = normalizeRows(truncateColumns(x, kept.length, width, dim), kept.length, dim);
+    return { vectors: x, tokens: kept.length, dim, tokenIds: Int32Array.from(kept, (t) => r.ids[t] as number) };
+  }
+}
+
+/**
+ * Groups row indexes into batches: longest first, at most `batchSize` rows and `maxTokens` padded
+ * tokens each (a row longer than maxTokens runs alone).
+ */
+export function planBatches(rows: readonly { ids: readonly number[] }[], batchSize: number, maxTokens: number): number[][] {
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ColtsError("INPUT_INVALID", `batchSize must be a positive integer, got ${batchSize}`);
+  const order = rows.map((_, i) => i).sort((a, b) => (rows[b]?.ids.length ?? 0) - (rows[a]?.ids.length ?? 0) || a - b);
+  const batches: number[][] = [];
+  let current: number[] = [];
+  let longest = 0;
+  for (const i of order) {
+    const len = rows[i]?.ids.length ?? 0;
+    const wouldBe = Math.max(longest, len) * (current.length + 1);
+    if (current.length > 0 && (current.length >= batchSize || wouldBe > maxTokens)) {
+      batches.push(current);
+      current = [];
+      longest = 0;
+    }
+    current.push(i);
+    longest = Math.max(longest, len);
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+type Feeds = Record<"input_ids" | "attention_mask", InputTensor> & { token_type_ids?: InputTensor };
+
+/** Pads a batch to its longest row. ids/mask: [n, len] int64; token types all 0. */
+export function buildFeeds(rows: readonly TokenizedText[], padId: number, withTokenTypes: boolean): Feeds {
+  const len = Math.max(...rows.map((r) => r.ids.length));
+  const n = rows.length;
+  const ids = new BigInt64Array(n * len).fill(BigInt(padId));
+  const mask = new BigInt64Array(n * len);
+  rows.forEach((r, b) => {
+    for (let t = 0; t < r.ids.length; t++) {
+      ids[b * len + t] = BigInt(r.ids[t] as number);
+      mask[b * len + t] = BigInt(r.attention[t] as number);
+    }
+  });
+  const dims = [n, len];
+  const feeds: Feeds = { input_ids: { data: ids, dims }, attention_mask: { data: mask, dims } };
+  if (withTokenTypes) feeds.token_type_ids = { data: new BigInt64Array(n * len), dims };
+  return feeds;
+}
+
+/**
+ * Picks the output and decides, from a probe run, whether the head must be applied in TypeScript:
+ * if the graph outputs hidden states (width = the head's input) the head runs here; if it outputs
+ * the head's width (or there is no head) the graph is used as is.
+ */
+async function planHead(session: OnnxSession, spec: ModelSpec, probe: Feeds): Promise<HeadPlan> {
+  const names = session.outputs.map((o) => o.name);
+  const outputName = ["output", "last_hidden_state"].find((n) => names.includes(n)) ?? names[0];
+  if (!outputName) throw new ColtsError("ONNX_INVALID", `${session.source} has no outputs`);
+  const outDim = (await session.run(probe, [outputName]))[outputName]?.dims[2];
+  if (outDim === undefined) throw new ColtsError("ONNX_INVALID", `${session.source}: output "${outputName}" is not [batch, seq, dim]`);
+  const dense = spec.dense;
+  const first = dense[0];
+  const last = dense[dense.length - 1];
+  let plan: HeadPlan;
+  if (first && last && first.inFeatures === outDim && (outDim !== last.outFeatures || spec.hiddenSize === outDim)) {
+    plan = { outputName, dense, fullDim: last.outFeatures };
+  } else if (!last || last.outFeatures === outDim) {
+    plan = { outputName, dense: [], fullDim: outDim };
+  } else {
+    throw new ColtsError("ONNX_INVALID", `${session.source} outputs ${outDim}-d vectors but the head maps ${first?.inFeatures ?? "?"} -> ${last.outFeatures}`);
+  }
+  const declared = spec.settings.embeddingDim;
+  if (declared !== null && declared !== plan.fullDim) {
+    throw new ColtsError("CONFIG_INVALID", `config declares dim ${declared} but the model produces ${plan.fullDim}-d vectors`);
+  }
+  return plan;
+}

@@ -1,0 +1,109 @@
+/**
+ * The one module of colts that imports onnxruntime. Everything else talks to `OnnxSession`.
+ *
+ * onnxruntime-node runs a graph synchronously on the calling thread (its `run` only defers to
+ * setImmediate), so callers that must keep an event loop free run sessions inside worker threads
+ * (see encode/pool.ts).
+ */
+import * as ort from "onnxruntime-node";
+import { ColtsError } from "../errors.js";
+
+export interface RuntimeOptions {
+  /**
+   * Threads one graph run may use (onnxruntime intra-op threads). Default: 0 = onnxruntime's choice
+   * (one per physical core). With several encoder workers, give each `cores / workers`.
+   */
+  intraOpThreads?: number;
+  /**
+   * Execution provider. "cpu" (default) always works. "cuda" needs onnxruntime-node's CUDA add-on,
+   * which the default install skips (see README, "CUDA"); a session asked for "cuda" without it fails
+   * with ONNX_INVALID naming the fix.
+   */
+  executionProvider?: "cpu" | "cuda";
+  /** Graph optimisation level. Default "all" (fuses LayerNorm, GELU, attention where it can). */
+  graphOptimization?: "disabled" | "basic" | "extended" | "all";
+}
+
+export interface InputTensor {
+  /** int64 ids / masks. */
+  data: BigInt64Array;
+  dims: number[];
+}
+
+export interface OutputTensor {
+  data: Float32Array;
+  dims: number[];
+}
+
+export interface ValueInfo {
+  name: string;
+  /** Numbers for fixed dims, strings for symbolic ones, null when unknown. */
+  shape: (number | string)[] | null;
+}
+
+export class OnnxSession {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly source: string,
+  ) {}
+
+  /** Loads a graph from a file (external data next to it is found) or from bytes. */
+  static async create(model: string | Uint8Array, opts: RuntimeOptions = {}): Promise<OnnxSession> {
+    const source = typeof model === "string" ? model : "<in-memory ONNX>";
+    const options: ort.InferenceSession.SessionOptions = {
+      executionProviders: [opts.executionProvider ?? "cpu"],
+      graphOptimizationLevel: opts.graphOptimization ?? "all",
+      interOpNumThreads: 1,
+      executionMode: "sequential",
+      ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),
+    };
+    try {
+      const session =
+        typeof model === "string" ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
+      return new OnnxSession(session, source);
+    } catch (cause) {
+      const hint =
+        opts.executionProvider === "cuda"
+          ? " (the CUDA provider needs onnxruntime-node's CUDA add-on: see README, section CUDA)"
+          : "";
+      throw new ColtsError("ONNX_INVALID", `cannot load ONNX model ${source}: ${String(cause)}${hint}`, { cause, details: { file: source } });
+    }
+  }
+
+  get inputs(): ValueInfo[] {
+    return this.session.inputMetadata.map(describe);
+  }
+
+  get outputs(): ValueInfo[] {
+    return this.session.outputMetadata.map(describe);
+  }
+
+  /** Runs the graph; returns the requested float outputs. */
+  async run(feeds: Record<string, InputTensor>, outputNames: string[]): Promise<Record<string, OutputTensor>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor("int64", t.data, t.dims);
+    let result: ort.InferenceSession.OnnxValueMapType;
+    try {
+      result = await this.session.run(ortFeeds, outputNames);
+    } catch (cause) {
+      throw new ColtsError("INFERENCE_FAILED", `running ${this.source} failed: ${String(cause)}`, { cause });
+    }
+    const out: Record<string, OutputTensor> = {};
+    for (const name of outputNames) {
+      const t = result[name];
+      if (!t || t.type !== "float32") {
+        throw new ColtsError("ONNX_INVALID", `${this.source}: output "${name}" is missing or not float32`);
+      }
+      out[name] = { data: t.data as Float32Array, dims: [...t.dims] };
+    }
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+function describe(m: ort.InferenceSession.ValueMetadata): ValueInfo {
+  return { name: m.name, shape: m.isTensor ? [...m.shape] : null };
+}

@@ -1,0 +1,150 @@
+/**
+ * A pool of worker threads that all run the same entry module (encoder today; search and training
+ * later). The caller's event loop only queues tasks and receives results; the CPU work happens in the
+ * workers. One task per worker at a time; tasks wait in a FIFO queue.
+ *
+ * A worker that dies fails its current task with WORKER_FAILED and is replaced, so one poisoned
+ * input does not take the pool down.
+ */
+import { Worker } from "node:worker_threads";
+import { ColtsError, reviveError } from "../errors.js";
+import type { TaskMessage, WorkerMessage } from "./protocol.js";
+
+export interface PoolOptions {
+  /** Entry module of each worker (must call serveWorker). */
+  entry: URL;
+  /** Number of workers. Default 1; range 1..64. */
+  size?: number;
+  /** Passed to the entry's init function (structured clone). */
+  workerData: unknown;
+}
+
+interface Task {
+  id: number;
+  method: string;
+  payload: unknown;
+  transfer: ArrayBuffer[];
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  task: Task | null;
+}
+
+export class WorkerPool {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Task[] = [];
+  private nextId = 1;
+  private closed = false;
+
+  private constructor(private readonly opts: PoolOptions) {}
+
+  /** Starts every worker and waits until each has finished its init (or one has failed it). */
+  static async start(opts: PoolOptions): Promise<WorkerPool> {
+    const pool = new WorkerPool(opts);
+    const size = opts.size ?? 1;
+    if (!Number.isInteger(size) || size < 1 || size > 64) throw new ColtsError("INPUT_INVALID", `pool size must be 1..64, got ${size}`);
+    try {
+      await Promise.all(Array.from({ length: size }, () => pool.spawn()));
+    } catch (e) {
+      await pool.close();
+      throw e;
+    }
+    return pool;
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** Tasks waiting for a worker (not counting running ones). */
+  get queueDepth(): number {
+    return this.queue.length;
+  }
+
+  /** Tasks running now. */
+  get busy(): number {
+    return this.slots.filter((s) => s.task).length;
+  }
+
+  run<T>(method: string, payload: unknown, transfer: ArrayBuffer[] = []): Promise<T> {
+    if (this.closed) return Promise.reject(new ColtsError("CLOSED", "worker pool is closed"));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, method, payload, transfer, resolve: resolve as (v: unknown) => void, reject });
+      this.dispatch();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.queue.splice(0)) t.reject(new ColtsError("CLOSED", "worker pool closed before the task ran"));
+    await Promise.all(this.slots.splice(0).map((s) => s.worker.terminate()));
+  }
+
+  private spawn(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const worker = new Worker(this.opts.entry, { workerData: this.opts.workerData });
+      const slot: Slot = { worker, task: null };
+      let ready = false;
+      worker.on("message", (m: WorkerMessage) => {
+        if (m.type === "ready") {
+          ready = true;
+          this.slots.push(slot);
+          resolve();
+          this.dispatch();
+        } else if (m.type === "init-error") {
+          reject(reviveError(m.error));
+          void worker.terminate();
+        } else {
+          this.finish(slot, m);
+        }
+      });
+      worker.on("error", (e) => {
+        if (!ready) reject(new ColtsError("WORKER_FAILED", `worker failed to start: ${e.message}`, { cause: e }));
+        else this.fail(slot, e);
+      });
+      worker.on("exit", (code) => {
+        if (!ready) reject(new ColtsError("WORKER_FAILED", `worker exited during start (code ${code})`));
+        else if (!this.closed) this.fail(slot, new Error(`worker exited with code ${code}`));
+      });
+    });
+  }
+
+  private finish(slot: Slot, m: Exclude<WorkerMessage, { type: "ready" } | { type: "init-error" }>): void {
+    const task = slot.task;
+    slot.task = null;
+    if (task && task.id === m.id) {
+      if (m.type === "result") task.resolve(m.result);
+      else task.reject(reviveError(m.error));
+    }
+    this.dispatch();
+  }
+
+  /** A worker died: fail its task, replace it. */
+  private fail(slot: Slot, e: Error): void {
+    const i = this.slots.indexOf(slot);
+    if (i < 0) return;
+    this.slots.splice(i, 1);
+    slot.task?.reject(new ColtsError("WORKER_FAILED", `worker died: ${e.message}`, { cause: e }));
+    slot.task = null;
+    void slot.worker.terminate();
+    if (!this.closed) {
+      this.spawn().catch((err: unknown) => {
+        for (const t of this.queue.splice(0)) t.reject(err instanceof Error ? err : new Error(String(err)));
+      });
+    }
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (slot.task) continue;
+      const task = this.queue.shift();
+      if (!task) return;
+      slot.task = task;
+      const msg: TaskMessage = { type: "task", id: task.id, method: task.method, payload: task.payload };
+      slot.worker.postMessage(msg, task.transfer);
+    }
+  }
+}
