@@ -19,7 +19,7 @@ export function intFlag(values: Record<string, unknown>, name: string, min: numb
   if (v === undefined) return undefined;
   const n = Number(v);
   if (typeof v !== "string" || !Number.isInteger(n) || n < min || n > max) {
-    throw new ColtsError("USAGE", `--${name} must be an integer in ${min}..${max}, got ${String(v)}`);
+    throw new ColtsError("USAGE", `--${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
   }
   return n;
 }

@@ -137,7 +137,7 @@ function f32(t: SafeTensor, name: string, file: string): Float32Array {
 function activationOf(name: unknown, source: string): DenseLayer["activation"] {
   if (name === undefined || name === null || (typeof name === "string" && /Identity$/.test(name))) return "identity";
   if (typeof name === "string" && /Tanh$/.test(name)) return "tanh";
-  throw new ColtsError("CONFIG_INVALID", `${source}: unsupported Dense activation ${String(name)}`);
+  throw new ColtsError("CONFIG_INVALID", `${source}: unsupported Dense activation ${JSON.stringify(name)}`);
 }
 
 function readLinear(file: string, prefix: string, activation: DenseLayer["activation"]): DenseLayer | null {

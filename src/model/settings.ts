@@ -76,10 +76,10 @@ function bool(v: unknown): boolean | undefined {
   return typeof v === "boolean" ? v : undefined;
 }
 function strings(v: unknown): string[] | undefined {
-  return Array.isArray(v) && v.every((x) => typeof x === "string") ? (v as string[]) : undefined;
+  return Array.isArray(v) && v.every((x) => typeof x === "string") ? (v) : undefined;
 }
 function numbers(v: unknown): number[] | undefined {
-  return Array.isArray(v) && v.every((x) => typeof x === "number") ? (v as number[]) : undefined;
+  return Array.isArray(v) && v.every((x) => typeof x === "number") ? (v) : undefined;
 }
 
 /** Drops undefined fields so that spreading a partial never erases a value. */

@@ -1,0 +1,156 @@
+/**
+ * A BERT encoder as an ONNX graph: the computation of Hugging Face's BertModel (absolute positions,
+ * post-LayerNorm blocks, exact GELU via Erf, scores / sqrt(headDim) plus the additive mask
+ * (1 - mask) * float32-min, softmax over keys), optionally followed by a ColBERT projection head and
+ * L2 normalisation, optionally with int8 dynamic quantization of every weight MatMul.
+ */
+import { ColtsError } from "../errors.js";
+import { GraphBuilder } from "../onnx/builder.js";
+import { DataType, type OnnxModel } from "../onnx/proto.js";
+import { bertWeight, checkConfig, type BertConfig, type BertWeights } from "./bert-weights.js";
+
+export interface BertOnnxOptions {
+  /** Declare a token_type_ids input (default true); without it every token has type 0. */
+  tokenTypeIds?: boolean;
+  /** Linear projection after the encoder, torch Linear layout weight [dim, hidden], no bias. */
+  head?: { weight: Float32Array; dim: number };
+  /** L2-normalise each output token vector: x / max(||x||, 1e-12), as torch.nn.functional.normalize. */
+  normalize?: boolean;
+  /** "int8": dynamic quantization of every MatMul with a weight, as onnxruntime's quantize_dynamic. */
+  quantize?: "int8";
+  /** ONNX opset (>= 17, for LayerNormalization); default 17. */
+  opset?: number;
+  producer?: string;
+}
+
+/** torch.finfo(torch.float32).min, the value HF adds for masked keys. */
+const FLOAT32_MIN = -3.4028234663852886e38;
+/** torch.nn.functional.normalize's default eps. */
+const NORMALIZE_EPS = 1e-12;
+
+/** m: [rows, cols] row-major -> [cols, rows] row-major (torch Linear [out, in] to MatMul's [in, out]). */
+export function transpose2d(m: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const row = r * cols;
+    for (let c = 0; c < cols; c++) out[c * rows + r] = m[row + c] ?? 0;
+  }
+  return out;
+}
+
+/** Round half to even, as numpy's round (used by onnxruntime's quantizer). */
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * Per-tensor symmetric int8 quantization as onnxruntime's quantize_dynamic (QInt8, symmetric):
+ * scale = max|w| / 127 (1 when w is all zeros), q = clamp(round(w / scale), -127, 127), zero point 0.
+ */
+export function quantizeInt8Symmetric(w: Float32Array): { q: Int8Array; scale: number } {
+  let absMax = 0;
+  for (const v of w) absMax = Math.max(absMax, Math.abs(v));
+  // Scale is stored as float32, so quantize with the float32 value the runtime will multiply by.
+  const scale = Math.fround(absMax > 0 ? absMax / 127 : 1);
+  const q = new Int8Array(w.length);
+  for (let i = 0; i < w.length; i++) q[i] = Math.max(-127, Math.min(127, roundHalfEven((w[i] ?? 0) / scale)));
+  return { q, scale };
+}
+
+/**
+ * The ONNX model. Inputs: input_ids, attention_mask (and token_type_ids unless disabled), all int64
+ * [batch, sequence]. Output: `output` float [batch, sequence, head.dim] with a head, else
+ * `last_hidden_state` float [batch, sequence, hidden].
+ */
+export function buildBertOnnx(cfg: BertConfig, weights: BertWeights, opts: BertOnnxOptions = {}): OnnxModel {
+  checkConfig(cfg);
+  const H = cfg.hiddenSize;
+  const heads = cfg.numHeads;
+  const headDim = H / heads;
+  const g = new GraphBuilder({ name: "bert", opset: opts.opset ?? 17 });
+  const init = (name: string, shape: number[]): string => g.initializer(name, bertWeight(weights, name, shape), shape);
+
+  const ids = g.input("input_ids", DataType.INT64, ["batch", "sequence"]);
+  const mask = g.input("attention_mask", DataType.INT64, ["batch", "sequence"]);
+  const types = opts.tokenTypeIds === false ? undefined : g.input("token_type_ids", DataType.INT64, ["batch", "sequence"]);
+
+  // Embeddings, x: [batch, seq, H] = word[ids] + position[0..seq) + type[types], then LayerNorm.
+  let x = g.gather(init("embeddings.word_embeddings.weight", [cfg.vocabSize, H]), ids);
+  const seqLen = g.shape(ids, 1, 2); // int64 [1]
+  x = g.add(x, g.slice(init("embeddings.position_embeddings.weight", [cfg.maxPositions, H]), [0], seqLen, [0])); // + [seq, H]
+  const typeName = "embeddings.token_type_embeddings.weight";
+  if (types) {
+    x = g.add(x, g.gather(init(typeName, [cfg.typeVocabSize, H]), types));
+  } else {
+    // Token type 0 everywhere: add row 0 of the table, [H], broadcast over batch and sequence.
+    x = g.add(x, g.floats(bertWeight(weights, typeName, [cfg.typeVocabSize, H]).subarray(0, H), [H], `${typeName}.row0`));
+  }
+  const layerNorm = (v: string, prefix: string): string =>
+    g.layerNorm(v, init(`${prefix}.weight`, [H]), init(`${prefix}.bias`, [H]), cfg.layerNormEps);
+  x = layerNorm(x, "embeddings.LayerNorm");
+
+  // Additive mask [batch, 1, 1, seq]: 0 for attended keys, float32-min for padding.
+  const one = g.floats([1], [], "one");
+  const maskF = g.unsqueeze(g.cast(mask, DataType.FLOAT), [1, 2]);
+  const additiveMask = g.mul(g.sub(one, maskF), g.floats([FLOAT32_MIN], [], "float32_min"));
+
+  // Dynamic quantization state: one DynamicQuantizeLinear per activation, shared by its MatMuls.
+  const quantized = new Map<string, [string, string, string]>();
+  const weightZeroPoint = opts.quantize === "int8" ? g.initializer("weight_zero_point", new Int8Array([0]), []) : "";
+  /** x: [.., inDim] @ weight^T (+ bias) -> [.., outDim]; weight [outDim, inDim] torch layout. */
+  const linear = (v: string, name: string, weight: Float32Array, outDim: number, inDim: number, bias?: Float32Array): string => {
+    const wt = transpose2d(weight, outDim, inDim); // [inDim, outDim]
+    let y: string;
+    if (opts.quantize === "int8") {
+      let q = quantized.get(v);
+      if (!q) quantized.set(v, (q = g.dynamicQuantizeLinear(v)));
+      const [vq, vScale, vZeroPoint] = q;
+      const w8 = quantizeInt8Symmetric(wt);
+      const wq = g.initializer(`${name}.weight_quantized`, w8.q, [inDim, outDim]);
+      const scale = g.mul(vScale, g.floats([w8.scale], [], `${name}.weight_scale`));
+      y = g.mul(g.cast(g.matMulInteger(vq, wq, vZeroPoint, weightZeroPoint), DataType.FLOAT), scale);
+    } else {
+      y = g.matMul(v, g.initializer(`${name}.weight_t`, wt, [inDim, outDim]));
+    }
+    return bias ? g.add(y, g.initializer(`${name}.bias`, bias, [outDim])) : y;
+  };
+  const dense = (v: string, name: string, outDim: number, inDim: number): string =>
+    linear(v, name, bertWeight(weights, `${name}.weight`, [outDim, inDim]), outDim, inDim, bertWeight(weights, `${name}.bias`, [outDim]));
+
+  const splitHeads = g.int64s([0, 0, heads, headDim], [4], "split_heads_shape"); // [b, s, H] -> [b, s, heads, headDim]
+  const mergeHeads = g.int64s([0, 0, H], [3], "merge_heads_shape"); // [b, s, heads, headDim] -> [b, s, H]
+  const scoreScale = g.floats([Math.sqrt(headDim)], [], "sqrt_head_dim");
+  const sqrt2 = g.floats([Math.SQRT2], [], "sqrt2");
+  const half = g.floats([0.5], [], "half");
+  for (let i = 0; i < cfg.numLayers; i++) {
+    const p = `encoder.layer.${i}.`;
+    // q, v: [b, heads, s, headDim]; k: [b, heads, headDim, s].
+    const q = g.transpose(g.reshape(dense(x, `${p}attention.self.query`, H, H), splitHeads), [0, 2, 1, 3]);
+    const k = g.transpose(g.reshape(dense(x, `${p}attention.self.key`, H, H), splitHeads), [0, 2, 3, 1]);
+    const v = g.transpose(g.reshape(dense(x, `${p}attention.self.value`, H, H), splitHeads), [0, 2, 1, 3]);
+    const scores = g.add(g.div(g.matMul(q, k), scoreScale), additiveMask); // [b, heads, s, s]
+    const context = g.matMul(g.softmax(scores, -1), v); // [b, heads, s, headDim]
+    const merged = g.reshape(g.transpose(context, [0, 2, 1, 3]), mergeHeads); // [b, s, H]
+    const h = layerNorm(g.add(dense(merged, `${p}attention.output.dense`, H, H), x), `${p}attention.output.LayerNorm`);
+    const inner = dense(h, `${p}intermediate.dense`, cfg.intermediateSize, H); // [b, s, I]
+    const gelu = g.mul(g.mul(inner, g.add(g.erf(g.div(inner, sqrt2)), one)), half); // x * (1 + erf(x / sqrt2)) / 2
+    x = layerNorm(g.add(dense(gelu, `${p}output.dense`, H, cfg.intermediateSize), h), `${p}output.LayerNorm`);
+  }
+
+  let outDim = H;
+  if (opts.head) {
+    const { weight, dim } = opts.head;
+    if (!Number.isInteger(dim) || dim <= 0 || weight.length !== dim * H) {
+      throw new ColtsError("CONFIG_INVALID", `head weight has ${weight.length} values, expected [${dim}, ${H}]`);
+    }
+    x = linear(x, "head", weight, dim, H); // [b, s, dim]
+    outDim = dim;
+  }
+  if (opts.normalize) {
+    const norm = g.max(g.reduceL2(x, [-1], true), g.floats([NORMALIZE_EPS], [], "normalize_eps")); // [b, s, 1]
+    x = g.div(x, norm);
+  }
+  g.output(opts.head ? "output" : "last_hidden_state", DataType.FLOAT, ["batch", "sequence", outDim], x);
+  return g.toModel({ producer: opts.producer ?? "colts" });
+}
