@@ -5,6 +5,8 @@
  */
 export class Rng {
   private state: number;
+  /** Second Box-Muller value, kept for the next normal() call. */
+  private spare: number | null = null;
 
   constructor(seed: number) {
     this.state = seed >>> 0;
@@ -24,11 +26,17 @@ export class Rng {
     return Math.floor(this.next() * n);
   }
 
-  /** Standard normal (Box-Muller; one value per call, the second is discarded for simplicity). */
+  /** Standard normal (Box-Muller: one pair of uniforms gives two values; the second is kept). */
   normal(): number {
-    const u = 1 - this.next(); // (0, 1]
-    const v = this.next();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+    if (this.spare !== null) {
+      const s = this.spare;
+      this.spare = null;
+      return s;
+    }
+    const r = Math.sqrt(-2 * Math.log(1 - this.next())); // 1 - u in (0, 1]
+    const theta = 2 * Math.PI * this.next();
+    this.spare = r * Math.sin(theta);
+    return r * Math.cos(theta);
   }
 
   /** Fills a Float32Array with N(0, std^2) values. */
