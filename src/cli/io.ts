@@ -29,6 +29,12 @@ export function resolvePath(io: CliIO, p: string): string {
   return path.resolve(io.cwd, p);
 }
 
+/** A model argument: a folder relative to the CLI's cwd when one exists there, else a hub id as typed. */
+export function modelLocation(io: CliIO, model: string): string {
+  const local = resolvePath(io, model);
+  return fs.existsSync(local) ? local : model;
+}
+
 /** Opens an input: "-" is stdin, anything else a file (error names it when it cannot be read). */
 export function openInput(io: CliIO, p: string): Readable {
   if (p === "-") return io.stdin;

@@ -7,7 +7,7 @@ import { ColBERT } from "../../encode/colbert.js";
 import { ColtsError } from "../../errors.js";
 import { hubProgressPrinter, createProgressBar } from "../progress.js";
 import { intFlag, parse, stringFlag } from "../args.js";
-import { openInput, openOutput, writeOut, type CliIO } from "../io.js";
+import { modelLocation, openInput, openOutput, writeOut, type CliIO } from "../io.js";
 import { readRecords, type TextRecord } from "../records.js";
 
 export const ENCODE_USAGE = `colts encode --model M (--queries | --documents) [--input file.jsonl | -] [--output file | -]
@@ -50,7 +50,7 @@ export async function encodeCommand(argv: string[], io: CliIO): Promise<number> 
   const showProgress = values["progress"] === true || io.stderr.isTTY === true;
 
   const input = openInput(io, inputPath);
-  const colbert = await ColBERT.load(model, {
+  const colbert = await ColBERT.load(modelLocation(io, model), {
     ...(workers !== undefined ? { workers } : {}),
     ...(threads !== undefined ? { threads } : {}),
     ...(revision ? { revision } : {}),

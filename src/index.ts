@@ -1,0 +1,20 @@
+// Public API of colts. Re-exports only.
+export { ColBERT, type LoadOptions, type BatchEncodeOptions, type ModelInfo } from "./encode/colbert.js";
+export { InProcessEncoder, planBatches, type EncodeOptions } from "./encode/encoder.js";
+export { maxsim, maxsimDetailed, row, type MultiVector } from "./encode/multivector.js";
+export { ColbertTokenizer, type TokenizedText } from "./encode/tokenize.js";
+export { ColtsError, ERROR_CODES, isColtsError, type ErrorCode } from "./errors.js";
+export { resolveHubSettings, snapshotDownload, downloadFile, listRepoFiles, isHubId, type HubOptions, type DownloadProgress } from "./model/hub.js";
+export { readModelFolder, type ModelSpec, type LayoutKind, type LayoutOptions, type DenseLayer } from "./model/layout.js";
+export { resolveModelDir } from "./model/resolve.js";
+export type { RuntimeOptions } from "./model/runtime.js";
+export { ASCII_PUNCTUATION, DEFAULT_SETTINGS, type ColbertSettings } from "./model/settings.js";
+export { parseSafetensors, serializeSafetensors, type SafeTensor } from "./model/safetensors.js";
+export { writeTinyModel, type TinyModelOptions, type TinyLayout } from "./model/tiny.js";
+export { buildBertOnnx, type BertOnnxOptions } from "./model/bert-graph.js";
+export { randomBertWeights, bertConfigFromHf, bertConfigToHf, type BertConfig, type BertWeights } from "./model/bert-weights.js";
+export { encodeModel, type OnnxModel } from "./onnx/proto.js";
+export { GraphBuilder } from "./onnx/builder.js";
+export { writeOnnxModel } from "./onnx/write.js";
+export { WorkerPool, type PoolOptions } from "./workers/pool.js";
+export { runMain } from "./cli/main.js";

@@ -1,0 +1,139 @@
+/** The CLI in-process: runMain(argv, io) with captured streams, each test in its own temp dir. */
+import { before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { PassThrough, Readable } from "node:stream";
+import { runMain } from "../../src/cli/main.js";
+import type { CliIO } from "../../src/cli/io.js";
+import { tinyModel } from "../helpers/models.js";
+import { suiteDir, tempDir } from "../helpers/paths.js";
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(argv: string[], opts: { cwd: string; stdin?: string }): Promise<Run> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on("data", (b: Buffer) => out.push(b));
+  stderr.on("data", (b: Buffer) => err.push(b));
+  const io: CliIO = { stdin: Readable.from([opts.stdin ?? ""]), stdout, stderr, env: {}, cwd: opts.cwd };
+  const code = await runMain(argv, io);
+  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+}
+
+interface Line {
+  id: string;
+  tokens: string[];
+  vectors: number[][];
+}
+
+describe("colts encode", () => {
+  const root = suiteDir();
+  let model = "";
+  before(async () => {
+    model = await tinyModel(root, { layout: "onnx" });
+  });
+
+  test("JSONL and plain-text lines from stdin -> one JSON line per text with tokens and vectors", async (t) => {
+    const stdin = '{"id": "d1", "text": "Paris is the capital of France."}\n\nsecond text, plain\n{"_id": 7, "title": "T", "text": "body"}\n';
+    const r = await run(["encode", "--model", model, "--documents"], { cwd: tempDir(t), stdin });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as Line);
+    assert.deepEqual(lines.map((l) => l.id), ["d1", "1", "7"]);
+    assert.deepEqual(lines[0]!.tokens, ["[CLS]", "[unused1]", "paris", "is", "the", "capital", "of", "france", "[SEP]"]);
+    assert.equal(lines[0]!.vectors.length, lines[0]!.tokens.length);
+    assert.equal(lines[0]!.vectors[0]!.length, 16);
+    assert.deepEqual(lines[2]!.tokens, ["[CLS]", "[unused1]", "t", "body", "[SEP]"], "title prepended");
+  });
+
+  test("--queries --dim 8 --input file --output file", async (t) => {
+    const dir = tempDir(t);
+    fs.writeFileSync(path.join(dir, "q.txt"), "what is the capital of france\n");
+    const r = await run(["encode", "-m", model, "--queries", "--input", "q.txt", "--output", "out.jsonl", "--dim", "8"], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "");
+    const line = JSON.parse(fs.readFileSync(path.join(dir, "out.jsonl"), "utf8")) as Line;
+    assert.equal(line.vectors.length, 32);
+    assert.equal(line.vectors[0]!.length, 8);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ["out.jsonl", "q.txt"], "no temporary file left");
+  });
+
+  test("bad input: clear error, non-zero exit, no partial output file", async (t) => {
+    const dir = tempDir(t);
+    fs.writeFileSync(path.join(dir, "bad.jsonl"), '{"id": 1, "text": "ok"}\n{"id": 2, "txt": "typo"}\n');
+    const r = await run(["encode", "-m", model, "--documents", "-i", "bad.jsonl", "-o", "out.jsonl"], { cwd: dir });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /bad\.jsonl:2: JSON line needs a string field "text" \[INPUT_INVALID\]/);
+    assert.deepEqual(fs.readdirSync(dir), ["bad.jsonl"]);
+    const broken = await run(["encode", "-m", model, "--documents"], { cwd: dir, stdin: "{not json\n" });
+    assert.equal(broken.code, 1);
+    assert.match(broken.stderr, /<stdin>:1: .*not valid JSON/);
+  });
+
+  test("usage errors exit 2 and say what is wrong", async (t) => {
+    const cwd = tempDir(t);
+    const cases: [string[], RegExp][] = [
+      [["encode", "--documents"], /--model is required/],
+      [["encode", "-m", model], /exactly one of --queries or --documents/],
+      [["encode", "-m", model, "--queries", "--documents"], /exactly one of/],
+      [["encode", "-m", model, "--queries", "--dim", "abc"], /--dim must be an integer/],
+      [["encode", "-m", model, "--queries", "--bogus"], /Unknown option '--bogus'/],
+      [["frobnicate"], /unknown command "frobnicate"/],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await run(argv, { cwd });
+      assert.equal(r.code, 2, argv.join(" "));
+      assert.match(r.stderr, message);
+    }
+  });
+
+  test("a missing model is a runtime error naming it", async (t) => {
+    const r = await run(["encode", "-m", "./nope", "--queries"], { cwd: tempDir(t), stdin: "x\n" });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /MODEL_NOT_FOUND/);
+  });
+
+  test("--dim larger than the model's is DIM_UNSUPPORTED", async (t) => {
+    const r = await run(["encode", "-m", model, "--queries", "--dim", "64"], { cwd: tempDir(t), stdin: "x\n" });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /DIM_UNSUPPORTED/);
+  });
+});
+
+describe("colts model tiny", () => {
+  test("same seed -> same bytes; different seed -> different weights", async (t) => {
+    const cwd = tempDir(t);
+    for (const d of ["a", "b", "c"]) {
+      const seed = d === "c" ? "2" : "1";
+      const r = await run(["model", "tiny", d, "--layout", "stanford", "--hidden", "32", "--layers", "1", "--dim", "8", "--seed", seed], { cwd });
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const files = fs.readdirSync(path.join(cwd, "a")).sort();
+    assert.deepEqual(files, ["artifact.metadata", "config.json", "model.onnx", "model.safetensors", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"]);
+    for (const f of files) assert.ok(fs.readFileSync(path.join(cwd, "a", f)).equals(fs.readFileSync(path.join(cwd, "b", f))), f);
+    assert.ok(!fs.readFileSync(path.join(cwd, "a", "model.onnx")).equals(fs.readFileSync(path.join(cwd, "c", "model.onnx"))));
+  });
+
+  test("each layout loads and encodes through the CLI", async (t) => {
+    const cwd = tempDir(t);
+    for (const layout of ["pylate", "stanford", "onnx"]) {
+      assert.equal((await run(["model", "tiny", layout, "--layout", layout, "--hidden", "32", "--layers", "1", "--dim", "8"], { cwd })).code, 0);
+      const r = await run(["encode", "-m", layout, "--queries", "--workers", "0"], { cwd, stdin: "hello\n" });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal((JSON.parse(r.stdout) as Line).vectors[0]!.length, 8);
+    }
+  });
+
+  test("bad options are usage errors", async (t) => {
+    const cwd = tempDir(t);
+    assert.equal((await run(["model", "tiny", "x", "--layout", "keras"], { cwd })).code, 2);
+    assert.equal((await run(["model", "tiny"], { cwd })).code, 2);
+    assert.equal((await run(["model", "huge", "x"], { cwd })).code, 2);
+  });
+});
