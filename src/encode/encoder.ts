@@ -8,6 +8,7 @@
  */
 import { ColtsError } from "../errors.js";
 import type { DenseLayer, ModelSpec } from "../model/layout.js";
+import { bertGraphFromSafetensors, findBertBackbone } from "../model/convert.js";
 import { OnnxSession, type InputTensor, type RuntimeOptions } from "../model/runtime.js";
 import { applyDense, normalizeRows, truncateColumns } from "./kernels.js";
 import type { MultiVector } from "./multivector.js";
@@ -50,12 +51,7 @@ export class InProcessEncoder {
 
   static async create(spec: ModelSpec, runtime: RuntimeOptions = {}, graph?: Uint8Array): Promise<InProcessEncoder> {
     const tokenizer = new ColbertTokenizer(spec.tokenizerJson, spec.tokenizerConfig, spec.settings);
-    const source = graph ?? spec.onnxPath;
-    if (!source) {
-      throw new ColtsError("MODEL_NOT_FOUND", `${spec.dir} has no ONNX graph (looked for model.onnx, onnx/model.onnx and int8 variants)`, {
-        details: { dir: spec.dir },
-      });
-    }
+    const source = graph ?? spec.onnxPath ?? convertBackbone(spec.dir);
     const session = await OnnxSession.create(source, runtime);
     const inputs = session.inputs.map((i) => i.name);
     for (const required of ["input_ids", "attention_mask"]) {
@@ -138,6 +134,19 @@ export class InProcessEncoder {
     if (dim !== width) x = normalizeRows(truncateColumns(x, kept.length, width, dim), kept.length, dim);
     return { vectors: x, tokens: kept.length, dim, tokenIds: Int32Array.from(kept, (t) => r.ids[t] as number) };
   }
+}
+
+/** No exported graph: build one from a BERT safetensors backbone, or explain what is missing. */
+function convertBackbone(dir: string): Uint8Array {
+  const backbone = findBertBackbone(dir);
+  if (!backbone) {
+    throw new ColtsError(
+      "MODEL_NOT_FOUND",
+      `${dir} has no ONNX graph (looked for model.onnx, onnx/model.onnx and int8 variants) and no BERT model.safetensors to build one from; export the model to ONNX`,
+      { details: { dir } },
+    );
+  }
+  return bertGraphFromSafetensors(backbone.file, backbone.config);
 }
 
 /**

@@ -5,10 +5,12 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
 import { ColBERT } from "../../src/encode/colbert.js";
 import type { MultiVector } from "../../src/encode/multivector.js";
 import { tinyModel } from "../helpers/models.js";
-import { suiteDir } from "../helpers/paths.js";
+import { suiteDir, tempDir } from "../helpers/paths.js";
 
 const TEXTS = [
   "Paris is the capital and most populous city of France.",
@@ -166,5 +168,29 @@ describe("int8 and worker threads", () => {
     await assert.rejects(m.encodeDocuments([1 as unknown as string]), { code: "INPUT_INVALID" });
     await m.close();
     await assert.rejects(m.encodeDocuments(["x"]), { code: "CLOSED" });
+  });
+});
+
+describe("checkpoints without an ONNX graph", () => {
+  test("a BERT safetensors backbone (bare and bert.-prefixed names) is converted and gives the exported graph's vectors", async (t) => {
+    for (const layout of ["pylate", "stanford"] as const) {
+      const dir = models[layout]!.info.dir;
+      const copy = path.join(tempDir(t), layout);
+      fs.cpSync(dir, copy, { recursive: true });
+      for (const f of ["onnx", "model.onnx", "model_int8.onnx"]) fs.rmSync(path.join(copy, f), { recursive: true, force: true });
+      const converted = await ColBERT.load(copy, { workers: 0 });
+      t.after(() => converted.close());
+      assert.equal(converted.info.onnxPath, null);
+      const a = await converted.encodeDocuments(TEXTS);
+      const b = await models[layout]!.encodeDocuments(TEXTS);
+      a.forEach((v, i) => assert.ok(maxAbsDiff(v, b[i]!) < 1e-5, `${layout} text ${i}`));
+    }
+  });
+
+  test("no graph and no convertible backbone -> MODEL_NOT_FOUND saying to export", async (t) => {
+    const copy = path.join(tempDir(t), "onnx");
+    fs.cpSync(models["onnx"]!.info.dir, copy, { recursive: true });
+    for (const f of ["model.onnx", "model_int8.onnx"]) fs.rmSync(path.join(copy, f));
+    await assert.rejects(ColBERT.load(copy, { workers: 0 }), (e: Error & { code?: string }) => e.code === "MODEL_NOT_FOUND" && /export the model to ONNX/.test(e.message));
   });
 });

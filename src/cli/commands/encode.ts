@@ -6,12 +6,13 @@
 import { ColBERT } from "../../encode/colbert.js";
 import { ColtsError } from "../../errors.js";
 import { hubProgressPrinter, createProgressBar } from "../progress.js";
-import { intFlag, parse, stringFlag } from "../args.js";
+import { intFlag, oneOf, parse, stringFlag } from "../args.js";
 import { modelLocation, openInput, openOutput, writeOut, type CliIO } from "../io.js";
 import { readRecords, type TextRecord } from "../records.js";
 
 export const ENCODE_USAGE = `colts encode --model M (--queries | --documents) [--input file.jsonl | -] [--output file | -]
-             [--dim N] [--batch-size 32] [--workers 1] [--threads N] [--quantized] [--revision R] [--offline]
+             [--dim N] [--batch-size 32] [--workers 1] [--threads N] [--quantized] [--provider cpu|cuda]
+             [--revision R] [--offline] [--progress]
   Input lines: {"id","text"} JSON or plain text. Output: one JSON line per text {"id","tokens","vectors"}.`;
 
 /** Texts per encode call; bounds memory while keeping workers busy. */
@@ -34,6 +35,7 @@ export async function encodeCommand(argv: string[], io: CliIO): Promise<number> 
       revision: { type: "string" },
       offline: { type: "boolean" },
       progress: { type: "boolean" },
+      provider: { type: "string" },
     },
     "colts encode",
   );
@@ -56,6 +58,7 @@ export async function encodeCommand(argv: string[], io: CliIO): Promise<number> 
     ...(revision ? { revision } : {}),
     ...(values["quantized"] ? { quantized: true } : {}),
     ...(values["offline"] ? { localFilesOnly: true } : {}),
+    executionProvider: oneOf(values, "provider", ["cpu", "cuda"] as const) ?? "cpu",
     env: io.env,
     onProgress: hubProgressPrinter(io.stderr),
   });
