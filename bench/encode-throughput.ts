@@ -139,7 +139,8 @@ interface TjsSide {
   dim: number;
   skiplist: ReadonlySet<number>;
   maxLength: number;
-  marker: string;
+  /** [CLS], document marker, [SEP] ids, looked up in the transformers.js tokenizer. */
+  ids: { cls: number; marker: number; sep: number };
 }
 
 interface TjsRun {
@@ -181,30 +182,48 @@ async function loadTransformersJs(dense: DenseLayer, skiplist: ReadonlySet<numbe
     dim: outFeatures,
     skiplist,
     maxLength: MODEL_OPTIONS.documentLength ?? 300,
-    marker,
+    ids: { cls: tokenizer.convert_tokens_to_ids("[CLS]"), marker: tokenizer.convert_tokens_to_ids(marker), sep: tokenizer.sep_token_id },
   };
 }
 
 /**
- * transformers.js pipeline: tokenizer (marker prepended, padding to the batch's longest, truncation to
- * the document length), model, head as a transformers.js matmul (native onnxruntime), L2 normalise,
- * keep attended non-punctuation rows. Batches in the given order (corpus order by default).
+ * transformers.js pipeline, as PyLate lays documents out: the tokenizer encodes the text without
+ * special tokens, the content is cut to documentLength - 3, then [CLS] marker content [SEP]; rows
+ * are padded to the batch's longest with the pad token (what `padding: true` does). (The tokenizer's
+ * own `truncation: true` cuts [SEP] off long documents, so it cannot be used: see bench/README.md.)
+ * Then the model, the head as a transformers.js matmul (native onnxruntime), L2 normalise, and the
+ * attended non-punctuation rows are kept. Batches in the given order (corpus order by default).
  */
 async function encodeTjs(side: TjsSide, texts: readonly string[], batchSize: number, order: readonly number[], keepHidden: boolean): Promise<TjsRun> {
   const out = new Array<DocVectors>(texts.length);
   const hidden: TjsRun["hidden"] = [];
+  const { tokenizer, ids: special } = side;
   let paddedTokens = 0;
   for (let start = 0; start < order.length; start += batchSize) {
     const rows = order.slice(start, start + batchSize);
-    const batch = rows.map((i) => `${side.marker} ${texts[i] ?? ""}`);
-    const enc = side.tokenizer._call(batch, { padding: true, truncation: true, max_length: side.maxLength });
-    const result: unknown = await side.model._call(enc);
+    const seqs = rows.map((i) => {
+      const content = tokenizer.encode((texts[i] ?? "").trim(), { add_special_tokens: false }).slice(0, side.maxLength - 3);
+      return [special.cls, special.marker, ...content, special.sep];
+    });
+    const n = seqs.length;
+    const len = Math.max(...seqs.map((s) => s.length));
+    const ids = new BigInt64Array(n * len).fill(BigInt(tokenizer.pad_token_id));
+    const mask = new BigInt64Array(n * len);
+    seqs.forEach((s, b) => {
+      for (let t = 0; t < s.length; t++) {
+        ids[b * len + t] = BigInt(s[t] as number);
+        mask[b * len + t] = 1n;
+      }
+    });
+    const dims = [n, len];
+    const result: unknown = await side.model._call({
+      input_ids: new Tensor("int64", ids, dims),
+      attention_mask: new Tensor("int64", mask, dims),
+      token_type_ids: new Tensor("int64", new BigInt64Array(n * len), dims),
+    });
     const state = asTensor(field(result, "last_hidden_state"), "last_hidden_state");
     const projected = (await matmul(state, side.headT)).normalize(2, -1);
-    const [n, len] = state.dims as [number, number, number];
     paddedTokens += n * len;
-    const ids = enc.input_ids.data as BigInt64Array;
-    const mask = enc.attention_mask.data as BigInt64Array;
     const data = projected.data as Float32Array;
     const dim = side.dim;
     rows.forEach((docIndex, b) => {
