@@ -110,8 +110,9 @@ export class ColbertTokenizer {
   }
 
   private layout(text: string, maxLength: number, prefixId: number | null): { ids: number[]; attention: number[] } {
-    // Sentence-Transformers strips surrounding whitespace before tokenizing.
-    const content = this.encodeContent(text.trim()).slice(0, this.contentRoom(maxLength, prefixId === null ? null : ""));
+    // Sentence-Transformers strips surrounding whitespace (and lower-cases if configured) first.
+    const prepared = this.settings.lowercase ? text.trim().toLowerCase() : text.trim();
+    const content = this.encodeContent(prepared).slice(0, this.contentRoom(maxLength, prefixId === null ? null : ""));
     const ids = [...this.before, ...content, ...this.after];
     if (prefixId !== null) ids.splice(1, 0, prefixId);
     return { ids, attention: ids.map(() => 1) };

@@ -18,6 +18,7 @@ import {
   resolveSettings,
   settingsFromOnnxConfig,
   settingsFromPylate,
+  settingsFromSentenceBert,
   settingsFromStanford,
   type ColbertSettings,
 } from "./settings.js";
@@ -225,8 +226,13 @@ export function readModelFolder(dir: string, opts: LayoutOptions = {}): ModelSpe
   }
   // Conventions: every layout up to the chosen one, in precedence order.
   const upTo = found.slice(0, found.indexOf(layout) + 1);
+  const sentenceBert = readJsonIfExists(path.join(dir, "sentence_bert_config.json")) ?? {};
   const layers = upTo.map((k) =>
-    k === "stanford" ? settingsFromStanford(stanford ?? {}) : k === "pylate" ? settingsFromPylate(pylate ?? {}) : settingsFromOnnxConfig(onnxCfg ?? {}),
+    k === "stanford"
+      ? settingsFromStanford(stanford ?? {})
+      : k === "pylate"
+        ? { ...settingsFromSentenceBert(sentenceBert), ...settingsFromPylate(pylate ?? {}) }
+        : settingsFromOnnxConfig(onnxCfg ?? {}),
   );
   const settings = resolveSettings(...layers, opts.settings ?? {});
   const dense = found.includes("pylate") ? pylateDense(dir) : found.includes("stanford") ? stanfordDense(dir) : [];

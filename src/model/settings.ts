@@ -49,6 +49,12 @@ export interface ColbertSettings {
    * Empty when the model declares none: then any `dim` <= embeddingDim is accepted as a plain truncation.
    */
   matryoshkaDims: number[];
+  /**
+   * Lower-case every text before tokenizing (Sentence-Transformers `sentence_bert_config.json`
+   * `do_lower_case`, next-plaid `do_lower_case`). Default false: uncased tokenizers lower-case in
+   * their own normalizer.
+   */
+  lowercase: boolean;
 }
 
 export const DEFAULT_SETTINGS: ColbertSettings = {
@@ -61,6 +67,7 @@ export const DEFAULT_SETTINGS: ColbertSettings = {
   skiplistWords: [...ASCII_PUNCTUATION],
   embeddingDim: null,
   matryoshkaDims: [],
+  lowercase: false,
 };
 
 type Json = Record<string, unknown>;
@@ -107,6 +114,11 @@ export function settingsFromPylate(cfg: Json): Partial<ColbertSettings> {
   });
 }
 
+/** Sentence-Transformers `sentence_bert_config.json` (read with the PyLate layout). */
+export function settingsFromSentenceBert(cfg: Json): Partial<ColbertSettings> {
+  return defined({ lowercase: bool(cfg["do_lower_case"]) });
+}
+
 /** Stanford `artifact.metadata` (a flat dump of ColBERTConfig). */
 export function settingsFromStanford(meta: Json): Partial<ColbertSettings> {
   const maskPunctuation = bool(meta["mask_punctuation"]);
@@ -135,6 +147,7 @@ export function settingsFromOnnxConfig(cfg: Json): Partial<ColbertSettings> {
     skiplistWords: strings(cfg["skiplist_words"]),
     embeddingDim: num(cfg["embedding_dim"]),
     matryoshkaDims: numbers(cfg["matryoshka_dims"]),
+    lowercase: bool(cfg["do_lower_case"]),
   });
 }
 

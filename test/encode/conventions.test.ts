@@ -56,6 +56,15 @@ describe("queries", () => {
     assert.deepEqual(make().tokenizeQuery("  what is the capital of france \n"), make().tokenizeQuery("what is the capital of france"));
   });
 
+  test("lowercase setting (sentence_bert_config do_lower_case) lower-cases before tokenizing", () => {
+    const cased = new ColbertTokenizer(
+      { ...readJson("tokenizer.json"), normalizer: { type: "BertNormalizer", clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: false } },
+      readJson("tokenizer_config.json"),
+      resolveSettings({ lowercase: true }),
+    );
+    assert.deepEqual(cased.tokenizeQuery("What IS").ids.slice(2, 4), [2054, 2003]);
+  });
+
   test("custom query length", () => {
     assert.equal(make({ queryLength: 48 }).tokenizeQuery("hi").ids.length, 48);
   });
