@@ -135,20 +135,9 @@ export function settingsFromStanford(meta: Json): Partial<ColbertSettings> {
   });
 }
 
-/** next-plaid `onnx_config.json`. */
+/** next-plaid `onnx_config.json`: PyLate's keys plus the exported head's dimension and lower-casing. */
 export function settingsFromOnnxConfig(cfg: Json): Partial<ColbertSettings> {
-  return defined({
-    queryPrefix: prefix(cfg["query_prefix"]),
-    documentPrefix: prefix(cfg["document_prefix"]),
-    queryLength: num(cfg["query_length"]),
-    documentLength: num(cfg["document_length"]),
-    doQueryExpansion: bool(cfg["do_query_expansion"]),
-    attendToExpansionTokens: bool(cfg["attend_to_expansion_tokens"]),
-    skiplistWords: strings(cfg["skiplist_words"]),
-    embeddingDim: num(cfg["embedding_dim"]),
-    matryoshkaDims: numbers(cfg["matryoshka_dims"]),
-    lowercase: bool(cfg["do_lower_case"]),
-  });
+  return defined({ ...settingsFromPylate(cfg), embeddingDim: num(cfg["embedding_dim"]), lowercase: bool(cfg["do_lower_case"]) });
 }
 
 /** Layers settings: defaults < layout files (in the given order) < caller overrides. */
