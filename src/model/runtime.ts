@@ -25,8 +25,8 @@ export interface RuntimeOptions {
 }
 
 export interface InputTensor {
-  /** int64 ids / masks. */
-  data: BigInt64Array;
+  /** int64 ids / masks, or float32 values (compute graphs). */
+  data: BigInt64Array | Float32Array;
   dims: number[];
 }
 
@@ -81,7 +81,7 @@ export class OnnxSession {
   /** Runs the graph; returns the requested float outputs. */
   async run(feeds: Record<string, InputTensor>, outputNames: string[]): Promise<Record<string, OutputTensor>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor("int64", t.data, t.dims);
+    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = t.data instanceof Float32Array ? new ort.Tensor("float32", t.data, t.dims) : new ort.Tensor("int64", t.data, t.dims);
     let result: ort.InferenceSession.OnnxValueMapType;
     try {
       result = await this.session.run(ortFeeds, outputNames);

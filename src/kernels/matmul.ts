@@ -1,0 +1,66 @@
+/**
+ * Dense similarity kernels: c = a · bᵀ, the core of centroid scoring, k-means assignment and exact
+ * MaxSim over many documents. Two implementations with one contract:
+ *   - `matmulABtJs`: plain loops, the reference (about 3 GFLOP/s on this project's 2-core machine);
+ *   - `OrtMatmul`: an onnxruntime MatMul graph written with the project's ONNX writer (about 50x faster
+ *     on the same machine, multi-threaded, SIMD), for the hot paths.
+ * The fast one is tested against the reference.
+ */
+import { GraphBuilder } from "../onnx/builder.js";
+import { DataType } from "../onnx/proto.js";
+import { encodeModel } from "../onnx/proto.js";
+import { OnnxSession, type RuntimeOptions } from "../model/runtime.js";
+
+/**
+ * c[i, j] = sum_k a[i, k] * b[j, k].
+ * a: [m, d] row-major; b: [n, d] row-major; returns c: [m, n] row-major.
+ */
+export function matmulABtJs(a: Float32Array, m: number, b: Float32Array, n: number, d: number): Float32Array {
+  const c = new Float32Array(m * n);
+  for (let i = 0; i < m; i++) {
+    const ai = i * d;
+    for (let j = 0; j < n; j++) {
+      const bj = j * d;
+      let s = 0;
+      for (let k = 0; k < d; k++) s += (a[ai + k] as number) * (b[bj + k] as number);
+      c[i * n + j] = s;
+    }
+  }
+  return c;
+}
+
+/**
+ * a · bᵀ on onnxruntime with `b` fixed at construction (e.g. the centroids): the graph stores bᵀ as an
+ * initializer, so each call only ships `a`.
+ */
+export class OrtMatmul {
+  private constructor(
+    private readonly session: OnnxSession,
+    readonly n: number,
+    readonly d: number,
+  ) {}
+
+  /** b: [n, d] row-major (copied into the graph). */
+  static async create(b: Float32Array, n: number, d: number, runtime: RuntimeOptions = {}): Promise<OrtMatmul> {
+    const g = new GraphBuilder({ name: "colts_matmul_abt" });
+    g.input("a", DataType.FLOAT, ["m", d]);
+    const bt = new Float32Array(d * n); // [d, n]
+    for (let j = 0; j < n; j++) for (let k = 0; k < d; k++) bt[k * n + j] = b[j * d + k] as number;
+    const out = g.matMul("a", g.initializer("b_t", bt, [d, n]));
+    g.output("c", DataType.FLOAT, ["m", n], out);
+    const session = await OnnxSession.create(encodeModel(g.toModel({ producer: "colts kernels" })), runtime);
+    return new OrtMatmul(session, n, d);
+  }
+
+  /** a: [m, d] row-major -> c: [m, n] row-major. */
+  async run(a: Float32Array, m: number): Promise<Float32Array> {
+    const r = await this.session.run({ a: { data: a, dims: [m, this.d] } }, ["c"]);
+    const c = r["c"];
+    if (!c) throw new Error("matmul graph returned no output");
+    return c.data;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}

@@ -1,0 +1,23 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { OrtMatmul, matmulABtJs } from "../../src/kernels/matmul.js";
+import { Rng } from "../../src/util/rng.js";
+
+test("matmulABtJs by hand: [[1,2],[3,4]] · [[1,0],[0,1],[1,1]]ᵀ", () => {
+  const c = matmulABtJs(Float32Array.from([1, 2, 3, 4]), 2, Float32Array.from([1, 0, 0, 1, 1, 1]), 3, 2);
+  assert.deepEqual([...c], [1, 2, 3, 3, 4, 7]);
+});
+
+test("onnxruntime MatMul kernel == JS reference (1e-4) on random shapes", async () => {
+  const rng = new Rng(5);
+  for (const [m, n, d] of [[1, 1, 1], [7, 300, 128], [33, 64, 96]] as const) {
+    const a = rng.normalArray(m * d, 1);
+    const b = rng.normalArray(n * d, 1);
+    const kernel = await OrtMatmul.create(b, n, d, { intraOpThreads: 1 });
+    const fast = await kernel.run(a, m);
+    await kernel.release();
+    const slow = matmulABtJs(a, m, b, n, d);
+    assert.equal(fast.length, m * n);
+    for (let i = 0; i < slow.length; i++) assert.ok(Math.abs((fast[i] as number) - (slow[i] as number)) < 1e-4 * Math.max(1, Math.abs(slow[i] as number)));
+  }
+});
