@@ -30,6 +30,12 @@ export const ERROR_CODES = {
   USAGE: { httpStatus: 400, summary: "usage error" },
   /** A worker thread died or answered with an unexpected message. */
   WORKER_FAILED: { httpStatus: 500, summary: "worker failed" },
+  /** An index file is missing, truncated, corrupted or inconsistent with the manifest. */
+  INDEX_CORRUPT: { httpStatus: 500, summary: "index corrupted" },
+  /** An index (or one of its files) has a format version this colts cannot read. */
+  INDEX_VERSION: { httpStatus: 500, summary: "unsupported index format version" },
+  /** No index at the given folder. */
+  INDEX_NOT_FOUND: { httpStatus: 404, summary: "index not found" },
   /** An operation was attempted on a closed resource (encoder, pool). */
   CLOSED: { httpStatus: 503, summary: "resource closed" },
 } as const satisfies Record<string, { httpStatus: number; summary: string }>;
