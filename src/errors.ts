@@ -34,6 +34,8 @@ export const ERROR_CODES = {
   INDEX_CORRUPT: { httpStatus: 500, summary: "index corrupted" },
   /** An index (or one of its files) has a format version this colts cannot read. */
   INDEX_VERSION: { httpStatus: 500, summary: "unsupported index format version" },
+  /** Another process is writing the index. */
+  INDEX_BUSY: { httpStatus: 409, summary: "index is being written" },
   /** No index at the given folder. */
   INDEX_NOT_FOUND: { httpStatus: 404, summary: "index not found" },
   /** An operation was attempted on a closed resource (encoder, pool). */

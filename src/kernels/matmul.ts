@@ -40,19 +40,29 @@ export class OrtMatmul {
     readonly d: number,
   ) {}
 
-  /** b: [n, d] row-major (copied into the graph). */
-  static async create(b: Float32Array, n: number, d: number, runtime: RuntimeOptions = {}): Promise<OrtMatmul> {
+  /**
+   * b: [n, d] row-major (copied into the graph).
+   * `transposed: true` makes `run` return cᵀ = b·aᵀ, [n, m] row-major, computed directly (no copy):
+   * centroid scoring wants one row of query-token scores per centroid.
+   */
+  static async create(b: Float32Array, n: number, d: number, runtime: RuntimeOptions = {}, transposed = false): Promise<OrtMatmul> {
     const g = new GraphBuilder({ name: "colts_matmul_abt" });
     g.input("a", DataType.FLOAT, ["m", d]);
-    const bt = new Float32Array(d * n); // [d, n]
-    for (let j = 0; j < n; j++) for (let k = 0; k < d; k++) bt[k * n + j] = b[j * d + k] as number;
-    const out = g.matMul("a", g.initializer("b_t", bt, [d, n]));
-    g.output("c", DataType.FLOAT, ["m", n], out);
+    let out: string;
+    if (transposed) {
+      out = g.matMul(g.initializer("b", b, [n, d]), g.transpose("a", [1, 0]));
+      g.output("c", DataType.FLOAT, [n, "m"], out);
+    } else {
+      const bt = new Float32Array(d * n); // [d, n]
+      for (let j = 0; j < n; j++) for (let k = 0; k < d; k++) bt[k * n + j] = b[j * d + k] as number;
+      out = g.matMul("a", g.initializer("b_t", bt, [d, n]));
+      g.output("c", DataType.FLOAT, ["m", n], out);
+    }
     const session = await OnnxSession.create(encodeModel(g.toModel({ producer: "colts kernels" })), runtime);
     return new OrtMatmul(session, n, d);
   }
 
-  /** a: [m, d] row-major -> c: [m, n] row-major. */
+  /** a: [m, d] row-major -> c: [m, n] row-major (or [n, m] when created transposed). */
   async run(a: Float32Array, m: number): Promise<Float32Array> {
     const r = await this.session.run({ a: { data: a, dims: [m, this.d] } }, ["c"]);
     const c = r["c"];

@@ -17,6 +17,10 @@ test("onnxruntime MatMul kernel == JS reference (1e-4) on random shapes", async 
     const fast = await kernel.run(a, m);
     await kernel.release();
     const slow = matmulABtJs(a, m, b, n, d);
+    const tKernel = await OrtMatmul.create(b, n, d, { intraOpThreads: 1 }, true);
+    const transposed = await tKernel.run(a, m);
+    await tKernel.release();
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) assert.ok(Math.abs((transposed[j * m + i] as number) - (slow[i * n + j] as number)) < 1e-3);
     assert.equal(fast.length, m * n);
     for (let i = 0; i < slow.length; i++) assert.ok(Math.abs((fast[i] as number) - (slow[i] as number)) < 1e-4 * Math.max(1, Math.abs(slow[i] as number)));
   }
