@@ -1,0 +1,202 @@
+/**
+ * File wrappers around formats.ts. Errors name the path as given, e.g.
+ * `colts: data/scifact/qrels/test.tsv:17: expected 3 tab-separated fields, found 2`.
+ * Files whose content starts with the gzip magic bytes are decompressed (Anserini ships topics as
+ * .tsv.gz).
+ */
+import fsp from "node:fs/promises";
+import path from "node:path";
+import readline from "node:readline";
+import type { Readable } from "node:stream";
+import zlib from "node:zlib";
+import { ColtsError } from "../errors.js";
+import {
+  formatBeirDoc,
+  formatBeirQrels,
+  formatBeirQuery,
+  formatTrecRun,
+  parseBeirDocLine,
+  parseBeirQrels,
+  parseBeirQueries,
+  parseTopics,
+  parseTrecQrels,
+  parseTrecRun,
+  type FormatRunOptions,
+  type TopicsOptions,
+} from "./formats.js";
+import { invalidLine } from "./lines.js";
+import type { BeirDoc, BeirQuery, Queries, Qrels, Run, RunEntry } from "./types.js";
+
+function unreadable(file: string, e: unknown): ColtsError {
+  const why = (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message;
+  return new ColtsError("INPUT_INVALID", `cannot read ${file}: ${why}`, { cause: e, details: { file } });
+}
+
+const isGzip = (b: Buffer): boolean => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
+
+/** Reads a UTF-8 text file, gunzipping it when it is gzip data. */
+export async function readText(file: string): Promise<string> {
+  let buf: Buffer;
+  try {
+    buf = await fsp.readFile(file);
+  } catch (e) {
+    throw unreadable(file, e);
+  }
+  if (!isGzip(buf)) return buf.toString("utf8");
+  try {
+    return zlib.gunzipSync(buf).toString("utf8");
+  } catch (e) {
+    throw new ColtsError("INPUT_INVALID", `${file}: corrupt gzip data`, { cause: e, details: { file } });
+  }
+}
+
+export async function readTopics(file: string, opts: TopicsOptions = {}): Promise<Queries> {
+  return parseTopics(await readText(file), file, opts);
+}
+
+export async function readTrecQrels(file: string): Promise<Qrels> {
+  return parseTrecQrels(await readText(file), file);
+}
+
+export async function readTrecRun(file: string): Promise<Run> {
+  return parseTrecRun(await readText(file), file);
+}
+
+/** Writes a run file (see formatTrecRun for the order and checks), creating parent folders. */
+export async function writeTrecRun(file: string, run: ReadonlyMap<string, readonly RunEntry[]>, opts: FormatRunOptions = {}): Promise<void> {
+  const text = formatTrecRun(run, opts);
+  await fsp.mkdir(path.dirname(file), { recursive: true });
+  await fsp.writeFile(file, text);
+}
+
+/** Options of {@link readBeirCorpus}. */
+export interface ReadCorpusOptions {
+  /**
+   * Reject a repeated `_id`, naming both lines. Needs a set of all ids seen (about 50-100 bytes per
+   * document); pass false for corpora of many millions of documents already known clean. Default true.
+   */
+  checkDuplicates?: boolean;
+}
+
+async function openStream(file: string): Promise<Readable> {
+  const handle = await fsp.open(file).catch((e: unknown) => {
+    throw unreadable(file, e);
+  });
+  const head = Buffer.alloc(2);
+  const { bytesRead } = await handle.read(head, 0, 2, 0);
+  const raw = handle.createReadStream({ start: 0 });
+  return isGzip(head.subarray(0, bytesRead)) ? raw.pipe(zlib.createGunzip()) : raw;
+}
+
+/**
+ * Streams corpus.jsonl one document at a time, so a large corpus is never held in memory as text and
+ * as objects at once. Blank lines are skipped; a malformed line throws naming file and line.
+ */
+export async function* readBeirCorpus(file: string, opts: ReadCorpusOptions = {}): AsyncGenerator<BeirDoc> {
+  const input = await openStream(file);
+  const rl = readline.createInterface({ input, crlfDelay: Infinity });
+  const firstLine = opts.checkDuplicates === false ? null : new Map<string, number>();
+  let line = 0;
+  try {
+    for await (const text of rl) {
+      line++;
+      const raw = line === 1 && text.startsWith("\uFEFF") ? text.slice(1) : text;
+      if (raw.trim() === "") continue;
+      const doc = parseBeirDocLine(raw, file, line);
+      if (firstLine) {
+        const first = firstLine.get(doc.id);
+        if (first !== undefined) throw invalidLine(file, line, `duplicate _id "${doc.id}" (first on line ${first})`);
+        firstLine.set(doc.id, line);
+      }
+      yield doc;
+    }
+  } finally {
+    rl.close();
+    input.destroy();
+  }
+}
+
+export async function readBeirQueries(file: string): Promise<BeirQuery[]> {
+  return parseBeirQueries(await readText(file), file);
+}
+
+export async function readBeirQrels(file: string): Promise<Qrels> {
+  return parseBeirQrels(await readText(file), file);
+}
+
+/** Options of {@link loadBeir}. */
+export interface LoadBeirOptions {
+  /**
+   * Load corpus.jsonl into `corpus`. Default true; pass false to stream it instead with
+   * `readBeirCorpus(dataset.corpusPath)` (then `corpus` is empty).
+   */
+  corpus?: boolean;
+}
+
+/** A BEIR dataset folder loaded for one split. */
+export interface BeirDataset {
+  /** Documents in file order (empty when loaded with `corpus: false`). */
+  corpus: BeirDoc[];
+  /**
+   * The split's queries: those with judgments in qrels/<split>.tsv (queries.jsonl holds every split's
+   * queries; BEIR's GenericDataLoader keeps the same subset), in queries.jsonl order.
+   */
+  queries: Queries;
+  qrels: Qrels;
+  corpusPath: string;
+  queriesPath: string;
+  qrelsPath: string;
+}
+
+/** Loads `<dir>/corpus.jsonl`, `<dir>/queries.jsonl` and `<dir>/qrels/<split>.tsv`. */
+export async function loadBeir(dir: string, split: string, opts: LoadBeirOptions = {}): Promise<BeirDataset> {
+  if (!/^[\w.-]+$/.test(split)) throw new ColtsError("INPUT_INVALID", `split "${split}" is not a plain file name`);
+  const corpusPath = path.join(dir, "corpus.jsonl");
+  const queriesPath = path.join(dir, "queries.jsonl");
+  const qrelsPath = path.join(dir, "qrels", `${split}.tsv`);
+  const qrels = await readBeirQrels(qrelsPath);
+  const all = await readBeirQueries(queriesPath);
+  const queries: Queries = new Map();
+  for (const q of all) if (qrels.has(q.id)) queries.set(q.id, q.text);
+  for (const qid of qrels.keys()) {
+    if (!queries.has(qid)) throw new ColtsError("INPUT_INVALID", `${qrelsPath}: query "${qid}" is judged but missing from ${queriesPath}`, { details: { file: qrelsPath, query: qid } });
+  }
+  const corpus: BeirDoc[] = [];
+  if (opts.corpus !== false) for await (const doc of readBeirCorpus(corpusPath)) corpus.push(doc);
+  return { corpus, queries, qrels, corpusPath, queriesPath, qrelsPath };
+}
+
+/** What {@link writeBeir} writes: documents may be any iterable, so a converter can stream them. */
+export interface BeirOutput {
+  corpus: Iterable<BeirDoc> | AsyncIterable<BeirDoc>;
+  queries: Iterable<BeirQuery>;
+  qrels: Qrels;
+}
+
+/** Writes a BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv (folders created). */
+export async function writeBeir(dir: string, split: string, data: BeirOutput): Promise<void> {
+  if (!/^[\w.-]+$/.test(split)) throw new ColtsError("INPUT_INVALID", `split "${split}" is not a plain file name`);
+  await fsp.mkdir(path.join(dir, "qrels"), { recursive: true });
+  const out = await fsp.open(path.join(dir, "corpus.jsonl"), "w");
+  try {
+    // Lines are gathered into ~1 MB writes: one write per document would be slow, one string for the
+    // whole corpus would hold it twice.
+    let chunk: string[] = [];
+    let size = 0;
+    for await (const doc of data.corpus) {
+      const line = `${formatBeirDoc(doc)}\n`;
+      chunk.push(line);
+      size += line.length;
+      if (size >= 1 << 20) {
+        await out.write(chunk.join(""));
+        chunk = [];
+        size = 0;
+      }
+    }
+    await out.write(chunk.join(""));
+  } finally {
+    await out.close();
+  }
+  await fsp.writeFile(path.join(dir, "queries.jsonl"), [...data.queries].map((q) => `${formatBeirQuery(q)}\n`).join(""));
+  await fsp.writeFile(path.join(dir, "qrels", `${split}.tsv`), formatBeirQrels(data.qrels));
+}
