@@ -1,0 +1,141 @@
+/**
+ * Block-wise nearest-centroid assignment: the heavy part of k-means and of PLAID compression.
+ * Scores come from an a·bᵀ kernel with the centroids fixed (onnxruntime's `OrtMatmul` by default, any
+ * `MatmulFactory` when injected, e.g. the JS reference in tests); the arg-max runs here, one block of
+ * rows at a time, so memory stays at [blockRows, k] floats whatever the number of vectors.
+ */
+import { ColtsError } from "../errors.js";
+import { OrtMatmul, matmulABtJs } from "../kernels/matmul.js";
+import type { RuntimeOptions } from "../model/runtime.js";
+
+/** An a·bᵀ kernel with b fixed at creation (the shape of `OrtMatmul`). */
+export interface MatmulKernel {
+  /** a: [m, d] row-major -> a·bᵀ: [m, n] row-major. */
+  run(a: Float32Array, m: number): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+/** Creates a kernel for b: [n, d] row-major. */
+export type MatmulFactory = (b: Float32Array, n: number, d: number) => Promise<MatmulKernel>;
+
+/** The onnxruntime kernel (multi-threaded, SIMD): the default everywhere in src/index. */
+export function ortMatmulFactory(runtime: RuntimeOptions = {}): MatmulFactory {
+  return (b, n, d) => OrtMatmul.create(b, n, d, runtime);
+}
+
+/** The plain-JS reference kernel (`matmulABtJs`), for tests and tiny inputs. */
+export const jsMatmulFactory: MatmulFactory = (b, n, d) =>
+  Promise.resolve({
+    run: (a: Float32Array, m: number) => Promise.resolve(matmulABtJs(a, m, b, n, d)),
+    release: () => Promise.resolve(),
+  });
+
+export interface AssignOptions {
+  /** a·bᵀ kernel factory. Default: onnxruntime (`ortMatmulFactory(runtime)`). */
+  matmul?: MatmulFactory;
+  /** onnxruntime settings for the default kernel (threads). Ignored when `matmul` is given. */
+  runtime?: RuntimeOptions;
+  /**
+   * Rows scored per kernel call. Default: as many as keep the [rows, k] score block at about 4M floats
+   * (16 MiB), at least 1, at most n. Range: integer >= 1. Results do not depend on it (except for the
+   * last-bit differences a multi-threaded kernel may show between block shapes).
+   */
+  blockRows?: number;
+}
+
+export interface Assignment {
+  /** codes[i] = index of the best centroid for vector i: [n]. */
+  codes: Int32Array;
+  /** The best score per vector (dot product plus bias): [n]. */
+  scores: Float32Array;
+}
+
+const BLOCK_FLOATS = 1 << 22;
+
+/**
+ * codes[i] = argmax_j (x_i · c_j + bias[j]); ties go to the lowest j.
+ * vectors: [n, dim] row-major; centroids: [k, dim] row-major; bias: [k] or undefined (all zero).
+ * With bias[j] = -||c_j||² / 2 this is the nearest centroid in L2 distance; without, the maximum inner
+ * product (PLAID's `compress_into_codes`; equal to the nearest for unit centroids).
+ */
+export async function assignBlocks(
+  vectors: Float32Array,
+  n: number,
+  centroids: Float32Array,
+  k: number,
+  dim: number,
+  bias: Float32Array | undefined,
+  options: AssignOptions = {},
+): Promise<Assignment> {
+  checkShape("vectors", vectors, n, dim);
+  checkShape("centroids", centroids, k, dim);
+  if (k < 1) throw new ColtsError("INPUT_INVALID", "need at least one centroid");
+  if (bias !== undefined && bias.length !== k) throw new ColtsError("INPUT_INVALID", `bias has ${bias.length} values, expected ${k}`);
+  const blockRows = options.blockRows ?? Math.max(1, Math.floor(BLOCK_FLOATS / k));
+  if (!Number.isInteger(blockRows) || blockRows < 1) throw new ColtsError("INPUT_INVALID", `blockRows must be an integer >= 1, got ${blockRows}`);
+
+  const codes = new Int32Array(n);
+  const scores = new Float32Array(n);
+  if (n === 0) return { codes, scores };
+  const factory = options.matmul ?? ortMatmulFactory(options.runtime);
+  const kernel = await factory(centroids, k, dim);
+  try {
+    for (let start = 0; start < n; start += blockRows) {
+      const m = Math.min(blockRows, n - start);
+      const block = vectors.subarray(start * dim, (start + m) * dim); // [m, dim]
+      const s = await kernel.run(block, m); // [m, k]
+      for (let r = 0; r < m; r++) {
+        const row = r * k;
+        let best = 0;
+        let bestScore = -Infinity;
+        if (bias === undefined) {
+          for (let j = 0; j < k; j++) {
+            const v = s[row + j] as number;
+            if (v > bestScore) {
+              bestScore = v;
+              best = j;
+            }
+          }
+        } else {
+          for (let j = 0; j < k; j++) {
+            const v = (s[row + j] as number) + (bias[j] as number);
+            if (v > bestScore) {
+              bestScore = v;
+              best = j;
+            }
+          }
+        }
+        codes[start + r] = best;
+        scores[start + r] = bestScore;
+      }
+    }
+  } finally {
+    await kernel.release();
+  }
+  return { codes, scores };
+}
+
+/**
+ * PLAID's code per vector: the centroid with the largest dot product (ties: lowest index), computed
+ * block-wise. vectors: [n, dim] row-major; centroids: [k, dim] row-major; returns codes: [n].
+ */
+export async function assignToCentroids(
+  vectors: Float32Array,
+  n: number,
+  centroids: Float32Array,
+  k: number,
+  dim: number,
+  options: AssignOptions = {},
+): Promise<Int32Array> {
+  return (await assignBlocks(vectors, n, centroids, k, dim, undefined, options)).codes;
+}
+
+/** Throws INPUT_INVALID unless x holds exactly rows * cols values and the sizes are sane. */
+export function checkShape(name: string, x: Float32Array, rows: number, cols: number): void {
+  if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(cols) || cols < 1) {
+    throw new ColtsError("INPUT_INVALID", `${name}: bad shape [${rows}, ${cols}]`);
+  }
+  if (x.length !== rows * cols) {
+    throw new ColtsError("INPUT_INVALID", `${name}: expected ${rows * cols} values ([${rows}, ${cols}]), got ${x.length}`);
+  }
+}
