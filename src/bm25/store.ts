@@ -1,0 +1,136 @@
+/**
+ * Saving and loading a BM25 index as `<dir>/bm25.bin` (format in format.ts), beside the PLAID index
+ * files of the same folder. Writes are atomic: a temp file in the same folder is written, fsynced and
+ * renamed over the target, so readers see the old file or the new one, never a mix.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import path from "node:path";
+import { ColtsError, isColtsError } from "../errors.js";
+import { analyzerFromDescriptor, type Analyzer } from "./analyzer.js";
+import { decodeBm25, encodeBm25 } from "./format.js";
+import { Bm25Index } from "./index.js";
+import { resolveParams, type Bm25Params } from "./similarity.js";
+
+/** The file name inside an index folder. */
+export const BM25_FILE_NAME = "bm25.bin";
+
+export interface SaveBm25Result {
+  readonly file: string;
+  readonly bytes: number;
+}
+
+/**
+ * Writes `index` to `<dir>/bm25.bin` (creating `dir` if needed), replacing any previous file atomically.
+ * Compacts the index first (drops postings of deleted documents; search results are unchanged).
+ */
+export async function saveBm25(dir: string, index: Bm25Index): Promise<SaveBm25Result> {
+  const parts = index.toParts();
+  const s = index.stats();
+  const chunks = encodeBm25(parts, {
+    documents: s.documents,
+    liveDocuments: s.liveDocuments,
+    terms: s.terms,
+    postings: s.postings,
+    sumDocumentLength: s.sumDocumentLength,
+  });
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, BM25_FILE_NAME);
+  const bytes = await writeAtomic(file, chunks);
+  return { file, bytes };
+}
+
+export interface LoadBm25Options {
+  /**
+   * The analyser to use. Default: rebuilt from the descriptor stored in the file (built-in analysers).
+   * Needed for a custom analyser; its descriptor must equal the stored one, otherwise queries would be
+   * analysed differently from the documents and the load is refused.
+   */
+  readonly analyzer?: Analyzer;
+  /**
+   * Overrides the stored k1 (see `Bm25Params.k1`: >= 0, Anserini 0.9). Norms do not depend on k1 or b,
+   * so an index can be searched with other values without rebuilding. Default: the value saved.
+   */
+  readonly k1?: number;
+  /** Overrides the stored b (see `Bm25Params.b`: 0..1, Anserini 0.4). Default: the value saved. */
+  readonly b?: number;
+}
+
+/** Reads `<dir>/bm25.bin`. Missing: INDEX_NOT_FOUND; truncated or corrupt: INDEX_CORRUPT; unknown version: INDEX_VERSION; each names the file. */
+export async function loadBm25(dir: string, options: LoadBm25Options = {}): Promise<Bm25Index> {
+  const file = path.join(dir, BM25_FILE_NAME);
+  let buf: Buffer;
+  try {
+    buf = await readFile(file);
+  } catch (cause) {
+    const missing = (cause as NodeJS.ErrnoException).code === "ENOENT";
+    if (!missing) throw cause;
+    throw new ColtsError("INDEX_NOT_FOUND", `no BM25 index at ${file} (build one with saveBm25 / colts index build)`, { cause, details: { file } });
+  }
+  const { header, parts } = decodeBm25(file, buf);
+  const analyzer = options.analyzer ?? rebuildAnalyzer(file, header.analyzer);
+  if (stableJson(analyzer.descriptor) !== stableJson(header.analyzer)) {
+    throw new ColtsError("INPUT_INVALID", `${file}: the given analyser differs from the one that built the index (${stableJson(header.analyzer)})`, {
+      details: { file },
+    });
+  }
+  let params: Bm25Params;
+  try {
+    params = resolveParams({ k1: options.k1 ?? header.similarity?.k1, b: options.b ?? header.similarity?.b });
+  } catch (cause) {
+    throw new ColtsError("INPUT_INVALID", `${file}: bad BM25 parameters: ${(cause as Error).message}`, { cause, details: { file } });
+  }
+  try {
+    return Bm25Index.fromParts({ ...parts, analyzer, params });
+  } catch (cause) {
+    if (!isColtsError(cause)) throw cause;
+    throw new ColtsError("INPUT_INVALID", `${file}: corrupt: ${cause.message}`, { cause, details: { file } });
+  }
+}
+
+function rebuildAnalyzer(file: string, descriptor: Analyzer["descriptor"]): Analyzer {
+  try {
+    return analyzerFromDescriptor(descriptor);
+  } catch (cause) {
+    if (!isColtsError(cause)) throw cause;
+    throw new ColtsError("INPUT_INVALID", `${file}: ${cause.message.replace(/^colts: /, "")}`, { cause, details: { file } });
+  }
+}
+
+/** JSON with sorted object keys, so equal descriptors compare equal whatever their key order. */
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    typeof v === "object" && v !== null && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
+/** Writes chunks to a temp file beside `target`, fsyncs it, renames it into place, fsyncs the folder. */
+async function writeAtomic(target: string, chunks: readonly Uint8Array[]): Promise<number> {
+  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const fh = await open(tmp, "wx");
+  let size = 0;
+  try {
+    for (const bytes of chunks) {
+      // write() may write less than asked for very large buffers: loop until done.
+      let done = 0;
+      while (done < bytes.length) {
+        const { bytesWritten } = await fh.write(bytes, done, Math.min(bytes.length - done, 1 << 30), size + done);
+        done += bytesWritten;
+      }
+      size += bytes.length;
+    }
+    await fh.sync();
+    await fh.close();
+    await rename(tmp, target);
+  } catch (error) {
+    // An I/O failure is not a colts error: clean up and let the caller see the system error as is.
+    await fh.close().catch(() => undefined);
+    await rm(tmp, { force: true });
+    throw error;
+  }
+  // Make the rename itself durable; some platforms cannot fsync a folder, which only weakens durability.
+  const dirHandle = await open(path.dirname(target), "r").catch(() => undefined);
+  await dirHandle?.sync().catch(() => undefined);
+  await dirHandle?.close();
+  return size;
+}
