@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   DIM_UNSUPPORTED: { httpStatus: 400, summary: "unsupported embedding dimension" },
   /** Caller input (texts, JSONL lines, options) is malformed. */
   INPUT_INVALID: { httpStatus: 400, summary: "invalid input" },
+  /** A metadata filter (`--filter`, the API's filter) does not parse or cannot be run. */
+  FILTER_INVALID: { httpStatus: 400, summary: "invalid filter" },
   /** Command-line usage error (unknown flag, missing argument). */
   USAGE: { httpStatus: 400, summary: "usage error" },
   /** A worker thread died or answered with an unexpected message. */
