@@ -5,7 +5,9 @@
  */
 import { ColtsError } from "../errors.js";
 import { ENCODE_USAGE, encodeCommand } from "./commands/encode.js";
+import { INDEX_USAGE, indexCommand } from "./commands/index-cmd.js";
 import { MODEL_USAGE, modelCommand } from "./commands/model.js";
+import { SEARCH_USAGE, rerankCommand, searchCommand } from "./commands/search.js";
 import { processIO, type CliIO } from "./io.js";
 
 export const VERSION = "0.1.0";
@@ -14,6 +16,8 @@ const USAGE = `colts ${VERSION}: ColBERT late-interaction retrieval
 
 Usage:
   ${ENCODE_USAGE.replace(/\n/g, "\n  ")}
+  ${INDEX_USAGE.replace(/\n/g, "\n  ")}
+  ${SEARCH_USAGE.replace(/\n/g, "\n  ")}
   ${MODEL_USAGE.replace(/\n/g, "\n  ")}
   colts --version | --help
 
@@ -23,6 +27,9 @@ HF_ENDPOINT (mirror), HF_HUB_OFFLINE=1 (cache only), HF_TOKEN.
 
 const COMMANDS: Record<string, (argv: string[], io: CliIO) => Promise<number>> = {
   encode: encodeCommand,
+  index: indexCommand,
+  search: searchCommand,
+  rerank: rerankCommand,
   model: modelCommand,
 };
 

@@ -42,6 +42,13 @@ export interface TinyModelOptions {
   int8?: boolean;
   /** Vocabulary; default bert-base-uncased. */
   vocab?: string[];
+  /**
+   * Standard deviation of the word embeddings. Default 0.02 (BERT's initialisation, the same as the
+   * position embeddings). Trained ColBERT vectors are dominated by token identity, which is what
+   * makes PLAID's centroid pruning work; a larger value (e.g. 1) gives random models that property,
+   * for tests and benchmarks of the index.
+   */
+  wordEmbeddingStd?: number;
 }
 
 const VOCAB_URL = new URL("../../../assets/bert-base-uncased-vocab.txt", import.meta.url);
@@ -82,6 +89,11 @@ export async function writeTinyModel(dir: string, opts: TinyModelOptions = {}): 
   const queryLength = opts.queryLength ?? 32;
   const documentLength = opts.documentLength ?? 180;
   const weights = randomBertWeights(cfg, seed);
+  const wordStd = opts.wordEmbeddingStd ?? 0.02;
+  if (wordStd !== 0.02) {
+    const words = weights.get("embeddings.word_embeddings.weight");
+    if (words) for (let i = 0; i < words.data.length; i++) words.data[i] = ((words.data[i] as number) * wordStd) / 0.02;
+  }
   // The head has its own stream so that changing dim leaves the backbone identical.
   const head = new Rng((seed ^ 0x9e3779b9) >>> 0).normalArray(dim * hidden, 1 / Math.sqrt(hidden));
   const tok = bertTokenizerFiles(vocab, { markers: ["[unused0]", "[unused1]"] });

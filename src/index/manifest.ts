@@ -1,0 +1,113 @@
+/**
+ * The index manifest: the one small JSON file that says which immutable data files make up the
+ * current state. Every write (build, add, delete, compact) writes new data files first, then
+ * replaces `manifest.json` atomically (store/atomic.ts). A crash at any point leaves the previous
+ * manifest and everything it names intact, so the last good state always loads.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { ColtsError } from "../errors.js";
+import { writeFileAtomic } from "../store/atomic.js";
+import type { Nbits } from "./bitpack.js";
+
+export const MANIFEST_FILE = "manifest.json";
+export const INDEX_FORMAT = "colts-plaid";
+export const INDEX_FORMAT_VERSION = 1;
+
+export interface ChunkEntry {
+  /** File name inside the index folder. */
+  file: string;
+  /** Documents stored in the chunk (deleted ones included until compaction). */
+  docs: number;
+  /** Vectors stored in the chunk. */
+  vectors: number;
+}
+
+export interface Manifest {
+  format: typeof INDEX_FORMAT;
+  version: number;
+  /** Increases by one with every committed write. */
+  generation: number;
+  createdAt: string;
+  updatedAt: string;
+  dim: number;
+  nbits: Nbits;
+  numCentroids: number;
+  /** Token pooling factor used at index time (1 = none). */
+  poolFactor: number;
+  /** Model the documents were encoded with (id or path as given), if known; queries must use the same. */
+  model: string | null;
+  codecFile: string;
+  chunks: ChunkEntry[];
+  /** Sorted deleted ordinals, or null when none. */
+  tombstonesFile: string | null;
+  /** Ordinals allocated so far; metadata rows at or beyond it are leftovers of an interrupted write. */
+  numDocs: number;
+  /** Documents not deleted. */
+  liveDocs: number;
+  /** SQLite file with ids, metadata and texts. */
+  metadataFile: string;
+  /**
+   * Mean absolute residual of the vectors the codec was trained on, and of the last added batch.
+   * When added data sits much further from the centroids than the training data did, the centroids
+   * no longer describe the collection and `compact --recluster` should be run.
+   */
+  drift: { trainedAvgResidual: number; lastAddAvgResidual: number | null };
+}
+
+function bad(dir: string, why: string): ColtsError {
+  return new ColtsError("INDEX_CORRUPT", `${path.join(dir, MANIFEST_FILE)}: ${why}`, { details: { file: path.join(dir, MANIFEST_FILE) } });
+}
+
+export function readManifest(dir: string): Manifest {
+  const file = path.join(dir, MANIFEST_FILE);
+  if (!fs.existsSync(file)) {
+    throw new ColtsError("INDEX_NOT_FOUND", `${dir} is not a colts index (no ${MANIFEST_FILE})`, { details: { dir } });
+  }
+  let m: Partial<Manifest>;
+  try {
+    m = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<Manifest>;
+  } catch (cause) {
+    throw new ColtsError("INDEX_CORRUPT", `${file}: not valid JSON (${String(cause)})`, { cause, details: { file } });
+  }
+  if (m.format !== INDEX_FORMAT) throw bad(dir, `format is ${JSON.stringify(m.format)}, expected "${INDEX_FORMAT}"`);
+  if (typeof m.version !== "number" || m.version > INDEX_FORMAT_VERSION || m.version < 1) {
+    throw new ColtsError("INDEX_VERSION", `${file}: index format version ${String(m.version)} is not supported (this colts reads 1..${INDEX_FORMAT_VERSION})`, {
+      details: { file, version: m.version },
+    });
+  }
+  const ints = ["generation", "dim", "numCentroids", "poolFactor", "numDocs", "liveDocs"] as const;
+  for (const k of ints) if (!Number.isInteger(m[k]) || (m[k] as number) < 0) throw bad(dir, `field ${k} is missing or invalid`);
+  if (![1, 2, 4].includes(m.nbits as number)) throw bad(dir, `nbits ${String(m.nbits)} is invalid`);
+  if (typeof m.codecFile !== "string" || !Array.isArray(m.chunks) || typeof m.metadataFile !== "string") throw bad(dir, "file list is missing");
+  for (const c of m.chunks) {
+    if (typeof c.file !== "string" || !Number.isInteger(c.docs) || !Number.isInteger(c.vectors)) throw bad(dir, "a chunk entry is invalid");
+  }
+  return m as Manifest;
+}
+
+export function writeManifest(dir: string, m: Manifest): void {
+  writeFileAtomic(path.join(dir, MANIFEST_FILE), `${JSON.stringify(m, null, 2)}\n`);
+}
+
+/** Every data file the manifest refers to. */
+export function referencedFiles(m: Manifest): Set<string> {
+  return new Set([MANIFEST_FILE, m.codecFile, m.metadataFile, ...m.chunks.map((c) => c.file), ...(m.tombstonesFile ? [m.tombstonesFile] : [])]);
+}
+
+/**
+ * Deletes data files of older generations that the current manifest no longer names. Only files
+ * colts writes (by prefix) are touched; SQLite's own side files (-wal, -shm) are kept.
+ */
+export function collectGarbage(dir: string, m: Manifest): string[] {
+  const keep = referencedFiles(m);
+  const removed: string[] = [];
+  for (const name of fs.readdirSync(dir)) {
+    if (keep.has(name) || name.startsWith(`${m.metadataFile}-`)) continue;
+    if (/^(codec|chunk|tombstones)-g\d+/.test(name) || /^\..+\.tmp-/.test(name)) {
+      fs.rmSync(path.join(dir, name), { force: true });
+      removed.push(name);
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,176 @@
+/**
+ * A PLAID index opened for search: the manifest's files loaded into memory (arrays are views over
+ * one buffer per file, so memory is close to the files' size), the centroid-scoring kernel, and the
+ * metadata database. Read-only: writes go through writer.ts and are picked up by opening again.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { ColtsError } from "../errors.js";
+import { OrtMatmul } from "../kernels/matmul.js";
+import type { RuntimeOptions } from "../model/runtime.js";
+import { allAdmissible, plaidSearch, rankExactly, type PlaidParams, type SearchView } from "../search/plaid.js";
+import { readChunk, type Chunk } from "./chunk.js";
+import type { ResidualCodec } from "./codec.js";
+import { readCodec, readTombstones } from "./files.js";
+import { readManifest, referencedFiles, type Manifest } from "./manifest.js";
+import { MetadataStore } from "./metadata.js";
+
+export interface OpenOptions {
+  /** Check every file's CRC-32 on open (reads each byte once more). Default true. */
+  verify?: boolean;
+  /** onnxruntime settings of the centroid-scoring kernel. */
+  runtime?: RuntimeOptions;
+}
+
+export interface SearchOptions {
+  /** Results to return. Default 10; range 1..10000. */
+  k?: number;
+  /** PLAID parameters for this call (defaults depend on k; see search/plaid.ts). */
+  params?: PlaidParams;
+  /** Exhaustive exact MaxSim over every admissible document instead of PLAID (the reference). */
+  exact?: boolean;
+  /** Metadata condition (SQL-like, see index/filter.ts); only matching documents are scored. */
+  filter?: string;
+  /** Only these external ids are scored. */
+  ids?: readonly string[];
+}
+
+export interface SearchHit {
+  id: string;
+  score: number;
+  /** Internal ordinal (stable across compaction). */
+  ordinal: number;
+  metadata: Record<string, unknown> | null;
+}
+
+export interface IndexInfo {
+  dir: string;
+  formatVersion: number;
+  generation: number;
+  documents: number;
+  liveDocuments: number;
+  vectors: number;
+  /** Bytes of chunk files per stored vector (code + packed residual + IVF and ids, amortised). */
+  bytesPerVector: number;
+  nbits: number;
+  centroids: number;
+  dim: number;
+  poolFactor: number;
+  model: string | null;
+  sizeOnDisk: number;
+  /** True when added data sits far from the centroids (mean residual > 1.25 x training's): recluster. */
+  drifted: boolean;
+}
+
+export class PlaidIndex {
+  private closed = false;
+
+  private constructor(
+    readonly dir: string,
+    readonly manifest: Manifest,
+    readonly codec: ResidualCodec,
+    private readonly chunks: Chunk[],
+    private readonly deleted: Uint8Array,
+    private readonly metadata: MetadataStore,
+    private readonly scorer: OrtMatmul,
+  ) {}
+
+  static async open(dir: string, opts: OpenOptions = {}): Promise<PlaidIndex> {
+    const m = readManifest(dir);
+    const verify = opts.verify ?? true;
+    const codec = readCodec(dir, m, verify);
+    const chunks = m.chunks.map((c) => {
+      const chunk = readChunk(path.join(dir, c.file), m.numCentroids, codec.bytesPerVector, verify);
+      if (chunk.ordinals.length !== c.docs || chunk.codes.length !== c.vectors) {
+        throw new ColtsError("INDEX_CORRUPT", `${path.join(dir, c.file)}: holds ${chunk.ordinals.length} documents / ${chunk.codes.length} vectors, manifest says ${c.docs} / ${c.vectors}`);
+      }
+      return chunk;
+    });
+    const deleted = new Uint8Array(m.numDocs);
+    for (const o of readTombstones(dir, m, verify)) deleted[o] = 1;
+    const metadataPath = path.join(dir, m.metadataFile);
+    if (!fs.existsSync(metadataPath)) throw new ColtsError("INDEX_CORRUPT", `${metadataPath} is missing`, { details: { file: metadataPath } });
+    const metadata = MetadataStore.open(metadataPath, { readonly: true });
+    const scorer = await OrtMatmul.create(codec.centroids, codec.numCentroids, codec.dim, opts.runtime ?? {}, true);
+    return new PlaidIndex(dir, m, codec, chunks, deleted, metadata, scorer);
+  }
+
+  /** Searches one encoded query. q.vectors: [q.tokens, dim] unit rows. */
+  async search(q: { vectors: Float32Array; tokens: number; dim: number }, opts: SearchOptions = {}): Promise<SearchHit[]> {
+    if (this.closed) throw new ColtsError("CLOSED", "index is closed");
+    const k = opts.k ?? 10;
+    if (!Number.isInteger(k) || k < 1 || k > 10_000) throw new ColtsError("INPUT_INVALID", `k must be an integer in 1..10000, got ${k}`);
+    if (q.dim !== this.codec.dim) {
+      throw new ColtsError("DIM_UNSUPPORTED", `query vectors are ${q.dim}-d, the index holds ${this.codec.dim}-d vectors (encode with the index's model and dim)`);
+    }
+    const view: SearchView = { codec: this.codec, chunks: this.chunks, deleted: this.deleted, allowed: this.admissibleSet(opts) };
+    const qv = q.vectors.subarray(0, q.tokens * q.dim);
+    const hits = opts.exact
+      ? rankExactly(view, allAdmissible(view), qv, q.tokens, k)
+      : plaidSearch(view, qv, q.tokens, await this.scorer.run(qv, q.tokens), k, opts.params);
+    const ordinals = hits.map((h) => h.ordinal);
+    const ids = this.metadata.idsForOrdinals(ordinals);
+    const metas = this.metadata.metaForOrdinals(ordinals);
+    return hits.map((h, i) => ({ id: ids[i] ?? String(h.ordinal), score: h.score, ordinal: h.ordinal, metadata: metas[i] ?? null }));
+  }
+
+  /** Stored texts of documents (null where none was stored). */
+  texts(ordinals: readonly number[]): (string | null)[] {
+    return this.metadata.textsForOrdinals([...ordinals]);
+  }
+
+  /** Live documents matching the filter and id list, or null when neither is given. */
+  private admissibleSet(opts: SearchOptions): Uint8Array | null {
+    if (opts.filter === undefined && opts.ids === undefined) return null;
+    const n = this.manifest.numDocs;
+    let allowed: Uint8Array | null = null;
+    if (opts.filter !== undefined) {
+      allowed = new Uint8Array(n);
+      for (const o of this.metadata.filterOrdinals(opts.filter, n)) allowed[o] = 1;
+    }
+    if (opts.ids !== undefined) {
+      const byId = new Uint8Array(n);
+      for (const o of this.metadata.ordinalsForIds([...opts.ids], n).values()) byId[o] = 1;
+      allowed = allowed ? allowed.map((a, i) => a & (byId[i] as number)) : byId;
+    }
+    return allowed;
+  }
+
+  info(): IndexInfo {
+    const m = this.manifest;
+    const vectors = m.chunks.reduce((a, c) => a + c.vectors, 0);
+    const size = (f: string): number => {
+      try {
+        return fs.statSync(path.join(this.dir, f)).size;
+      } catch {
+        return 0;
+      }
+    };
+    const chunkBytes = m.chunks.reduce((a, c) => a + size(c.file), 0);
+    const sizeOnDisk = [...referencedFiles(m)].reduce((a, f) => a + size(f), 0) + size(`${m.metadataFile}-wal`);
+    const lastAdd = m.drift.lastAddAvgResidual;
+    return {
+      dir: this.dir,
+      formatVersion: m.version,
+      generation: m.generation,
+      documents: m.numDocs,
+      liveDocuments: m.liveDocs,
+      vectors,
+      bytesPerVector: vectors > 0 ? chunkBytes / vectors : 0,
+      nbits: m.nbits,
+      centroids: m.numCentroids,
+      dim: m.dim,
+      poolFactor: m.poolFactor,
+      model: m.model,
+      sizeOnDisk,
+      drifted: lastAdd !== null && lastAdd > 1.25 * m.drift.trainedAvgResidual,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.metadata.close();
+    await this.scorer.release();
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Where an index gets its documents from: already-embedded documents in batches. The text path
+ * (a corpus file encoded by a ColBERT model, with optional token pooling) is one implementation;
+ * callers with their own embeddings write another.
+ */
+import { poolTokens } from "./pooling.js";
+
+export interface EmbeddedDoc {
+  /** External id, unique among live documents. */
+  id: string;
+  /** [n, dim] row-major token vectors (unit rows from a ColBERT encoder; pooled rows are means). */
+  vectors: Float32Array;
+  n: number;
+  /** Flat JSON metadata stored in the index and usable in filters. */
+  metadata?: Record<string, unknown> | null;
+  /** Document text, stored for explanations and re-ranking when given. */
+  text?: string;
+}
+
+export interface EmbeddingSource {
+  /** Number of documents the source yields (sizes the codec sample up front). */
+  count: number;
+  /**
+   * All documents in order, in batches. With `only`, just the documents at those 0-based positions
+   * (the k-means sample); a source may still read everything to find them.
+   */
+  batches(only?: ReadonlySet<number>): AsyncIterable<EmbeddedDoc[]>;
+}
+
+/** Applies token pooling (PyLate semantics) to a document. poolFactor 1 returns it unchanged. */
+export function poolDoc(doc: EmbeddedDoc, dim: number, poolFactor: number, protectedTokens = 1): EmbeddedDoc {
+  if (poolFactor <= 1) return doc;
+  const pooled = poolTokens(doc.vectors, doc.n, dim, { poolFactor, protectedTokens });
+  return { ...doc, vectors: pooled.vectors, n: pooled.count };
+}
+
+/** A source over an in-memory array (tests, API callers with their own embeddings). */
+export function arraySource(docs: readonly EmbeddedDoc[], batchSize = 1000): EmbeddingSource {
+  return {
+    count: docs.length,
+    async *batches(only?: ReadonlySet<number>) {
+      const picked = only ? docs.filter((_, i) => only.has(i)) : docs;
+      for (let i = 0; i < picked.length; i += batchSize) {
+        await Promise.resolve();
+        yield picked.slice(i, i + batchSize);
+      }
+    },
+  };
+}

@@ -1,0 +1,209 @@
+/**
+ * The four PLAID stages (Santhanam et al. 2022; Stanford ColBERT `colbert/search/`), over the chunks
+ * of an index held in memory:
+ *   1. candidate generation: for each query vector the `ncells` best centroids; the union of their
+ *      IVF lists;
+ *   2. centroid interaction with pruning: a document's approximate score is the sum over query
+ *      vectors of the best centroid score among its codes, ignoring centroids whose best score over
+ *      all query vectors is below `centroidScoreThreshold`; keep the top `ndocs`;
+ *   3. the same without pruning; keep the top ndocs / 4;
+ *   4. decompress those documents and compute exact MaxSim; keep the top k.
+ * Parameters are per call; defaults depend on k and never stick between calls (Stanford's searcher
+ * keeps the first call's values, a known bug).
+ */
+import type { Chunk } from "../index/chunk.js";
+import type { ResidualCodec } from "../index/codec.js";
+
+export interface PlaidParams {
+  /** Centroids probed per query vector. Default by k: 1 (k <= 10), 2 (k <= 100), 4. Range >= 1. */
+  ncells?: number;
+  /** Centroids scoring below this for every query vector are ignored in stage 2. Default 0.5 / 0.45 / 0.4. */
+  centroidScoreThreshold?: number;
+  /** Documents kept after stage 2 (stage 3 keeps a quarter). Default 256 / 1024 / max(4k, 4096). */
+  ndocs?: number;
+}
+
+export function plaidDefaults(k: number): Required<PlaidParams> {
+  if (k <= 10) return { ncells: 1, centroidScoreThreshold: 0.5, ndocs: 256 };
+  if (k <= 100) return { ncells: 2, centroidScoreThreshold: 0.45, ndocs: 1024 };
+  return { ncells: 4, centroidScoreThreshold: 0.4, ndocs: Math.max(4 * k, 4096) };
+}
+
+/** What the stages read: the codec, the chunks, and which ordinals may be returned. */
+export interface SearchView {
+  codec: ResidualCodec;
+  chunks: readonly Chunk[];
+  /** 1 = may be returned (live and inside the filter) by ordinal; null = every live document. */
+  allowed: Uint8Array | null;
+  /** 1 = deleted, by ordinal. */
+  deleted: Uint8Array;
+}
+
+export interface Hit {
+  ordinal: number;
+  score: number;
+}
+
+/** A candidate document: chunk index and local index, packed as chunk * 2^32 + local. */
+type Candidate = number;
+const pack = (chunk: number, local: number): Candidate => chunk * 4294967296 + local;
+const chunkOf = (c: Candidate): number => Math.floor(c / 4294967296);
+const localOf = (c: Candidate): number => c % 4294967296;
+
+/**
+ * Top `n` centroid ids per query vector.
+ * scores: [K, nq] row-major (one row of query-vector scores per centroid) -> [nq][n] centroid ids.
+ */
+export function topCentroids(scores: Float32Array, K: number, nq: number, n: number): Int32Array[] {
+  const out: Int32Array[] = [];
+  for (let q = 0; q < nq; q++) {
+    const ids = new Int32Array(Math.min(n, K)).fill(-1);
+    const vals = new Float32Array(ids.length).fill(-Infinity);
+    for (let c = 0; c < K; c++) {
+      const s = scores[c * nq + q] as number;
+      if (s <= (vals[vals.length - 1] as number)) continue;
+      let i = vals.length - 1;
+      while (i > 0 && (vals[i - 1] as number) < s) {
+        vals[i] = vals[i - 1] as number;
+        ids[i] = ids[i - 1] as number;
+        i--;
+      }
+      vals[i] = s;
+      ids[i] = c;
+    }
+    out.push(ids);
+  }
+  return out;
+}
+
+/** Stage 1: candidates from the IVF lists of the probed centroids, minus deleted / filtered out. */
+export function candidates(view: SearchView, probed: Int32Array[]): Candidate[] {
+  const cells = new Set<number>();
+  for (const ids of probed) for (const c of ids) if (c >= 0) cells.add(c);
+  const out: Candidate[] = [];
+  view.chunks.forEach((chunk, ci) => {
+    const seen = new Uint8Array(chunk.ordinals.length);
+    for (const c of cells) {
+      for (let p = chunk.ivfOffsets[c] as number; p < (chunk.ivfOffsets[c + 1] as number); p++) {
+        const local = chunk.ivfDocs[p] as number;
+        if (seen[local]) continue;
+        seen[local] = 1;
+        if (admissible(view, chunk.ordinals[local] as number)) out.push(pack(ci, local));
+      }
+    }
+  });
+  return out;
+}
+
+function admissible(view: SearchView, ordinal: number): boolean {
+  return !view.deleted[ordinal] && (view.allowed === null || view.allowed[ordinal] === 1);
+}
+
+/** Every admissible document (used when a filter leaves fewer documents than the IVF would probe). */
+export function allAdmissible(view: SearchView): Candidate[] {
+  const out: Candidate[] = [];
+  view.chunks.forEach((chunk, ci) => chunk.ordinals.forEach((o, local) => admissible(view, o) && out.push(pack(ci, local))));
+  return out;
+}
+
+/**
+ * Stages 2 and 3: approximate score of each candidate from centroid scores.
+ * scores: [K, nq]; keep: per centroid 1 if its scores count (stage 2 pruning) or null (stage 3).
+ */
+export function approximateScores(view: SearchView, cands: readonly Candidate[], scores: Float32Array, nq: number, keep: Uint8Array | null): Float32Array {
+  const out = new Float32Array(cands.length);
+  const best = new Float32Array(nq);
+  cands.forEach((cand, i) => {
+    const chunk = view.chunks[chunkOf(cand)] as Chunk;
+    const local = localOf(cand);
+    best.fill(-Infinity);
+    let any = false;
+    for (let v = chunk.offsets[local] as number; v < (chunk.offsets[local + 1] as number); v++) {
+      const c = chunk.codes[v] as number;
+      if (keep && !keep[c]) continue;
+      any = true;
+      const row = c * nq;
+      for (let q = 0; q < nq; q++) {
+        const s = scores[row + q] as number;
+        if (s > (best[q] as number)) best[q] = s;
+      }
+    }
+    let total = 0;
+    if (any) for (let q = 0; q < nq; q++) total += best[q] as number;
+    out[i] = total;
+  });
+  return out;
+}
+
+/** Indexes of the `n` largest values, best first (ties: lower index first). */
+export function topIndexes(values: Float32Array | Float64Array, n: number): number[] {
+  const idx = Array.from({ length: values.length }, (_, i) => i);
+  idx.sort((a, b) => (values[b] as number) - (values[a] as number) || a - b);
+  return idx.slice(0, n);
+}
+
+/** Exact MaxSim of a decompressed document. q: [nq, dim]; doc: [n, dim]. */
+export function exactScore(q: Float32Array, nq: number, doc: Float32Array, n: number, dim: number): number {
+  let total = 0;
+  for (let i = 0; i < nq; i++) {
+    let top = -Infinity;
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < dim; k++) s += (q[i * dim + k] as number) * (doc[j * dim + k] as number);
+      if (s > top) top = s;
+    }
+    if (n > 0) total += top;
+  }
+  return total;
+}
+
+/** Decompressed vectors of one candidate: [doclen, dim]. */
+export function decompressDoc(view: SearchView, cand: Candidate): { vectors: Float32Array; n: number } {
+  const chunk = view.chunks[chunkOf(cand)] as Chunk;
+  const local = localOf(cand);
+  const start = chunk.offsets[local] as number;
+  const end = chunk.offsets[local + 1] as number;
+  const bpv = view.codec.bytesPerVector;
+  const vectors = view.codec.decompress(chunk.codes.subarray(start, end), chunk.residuals.subarray(start * bpv, end * bpv));
+  return { vectors, n: end - start };
+}
+
+export function ordinalOf(view: SearchView, cand: Candidate): number {
+  return (view.chunks[chunkOf(cand)] as Chunk).ordinals[localOf(cand)] as number;
+}
+
+/**
+ * The whole pipeline for one query.
+ * q: [nq, dim] unit rows; scores: [K, nq] centroid scores of q (computed by the caller's kernel).
+ */
+export function plaidSearch(view: SearchView, q: Float32Array, nq: number, scores: Float32Array, k: number, params: PlaidParams = {}): Hit[] {
+  const p = { ...plaidDefaults(k), ...params };
+  const K = view.codec.numCentroids;
+  let cands = candidates(view, topCentroids(scores, K, nq, p.ncells));
+  // A selective filter can leave fewer than k candidates in the probed cells: then score every
+  // admissible document, so that k results come back whenever k documents match.
+  if (view.allowed !== null && cands.length < k) cands = allAdmissible(view);
+  if (cands.length === 0) return [];
+  const keep = new Uint8Array(K);
+  for (let c = 0; c < K; c++) {
+    let m = -Infinity;
+    for (let q2 = 0; q2 < nq; q2++) m = Math.max(m, scores[c * nq + q2] as number);
+    keep[c] = m >= p.centroidScoreThreshold ? 1 : 0;
+  }
+  const s2 = approximateScores(view, cands, scores, nq, keep);
+  const stage2 = topIndexes(s2, p.ndocs).map((i) => cands[i] as Candidate);
+  const s3 = approximateScores(view, stage2, scores, nq, null);
+  const stage3 = topIndexes(s3, Math.max(k, Math.floor(p.ndocs / 4))).map((i) => stage2[i] as Candidate);
+  return rankExactly(view, stage3, q, nq, k);
+}
+
+/** Stage 4 (and the exhaustive search): exact MaxSim on decompressed vectors, top k. */
+export function rankExactly(view: SearchView, cands: readonly Candidate[], q: Float32Array, nq: number, k: number): Hit[] {
+  const dim = view.codec.dim;
+  const hits = cands.map((c) => {
+    const d = decompressDoc(view, c);
+    return { ordinal: ordinalOf(view, c), score: exactScore(q, nq, d.vectors, d.n, dim) };
+  });
+  hits.sort((a, b) => b.score - a.score || a.ordinal - b.ordinal);
+  return hits.slice(0, k);
+}

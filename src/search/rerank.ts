@@ -1,0 +1,36 @@
+/**
+ * Re-ranking: exact MaxSim of one query against given candidate documents (BM25's top-100, another
+ * system's output). No index involved; the documents are encoded on the fly.
+ */
+import type { ColBERT } from "../encode/colbert.js";
+import { maxsim } from "../encode/multivector.js";
+import { ColtsError } from "../errors.js";
+
+export interface RerankCandidate {
+  id: string;
+  text: string;
+}
+
+export interface RerankHit {
+  id: string;
+  score: number;
+  /** Position of the candidate in the input. */
+  index: number;
+}
+
+export interface RerankOptions {
+  /** Results to return. Default: all candidates. */
+  k?: number;
+}
+
+/** Scores every candidate with exact MaxSim; best first (ties keep input order). */
+export async function rerank(model: ColBERT, query: string, candidates: readonly (RerankCandidate | string)[], opts: RerankOptions = {}): Promise<RerankHit[]> {
+  if (typeof query !== "string") throw new ColtsError("INPUT_INVALID", "query must be a string");
+  const docs = candidates.map((c, i) => (typeof c === "string" ? { id: String(i), text: c } : c));
+  const [q] = await model.encodeQueries([query]);
+  if (!q) throw new ColtsError("WORKER_FAILED", "encoder returned no query vectors");
+  const encoded = await model.encodeDocuments(docs.map((d) => d.text));
+  const hits = encoded.map((d, index) => ({ id: docs[index]?.id ?? String(index), score: maxsim(q, d), index }));
+  hits.sort((a, b) => b.score - a.score || a.index - b.index);
+  return hits.slice(0, opts.k ?? hits.length);
+}

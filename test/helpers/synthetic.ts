@@ -1,0 +1,24 @@
+/** Clustered synthetic unit vectors standing in for encoder output (index tests and benchmarks). */
+import type { EmbeddedDoc } from "../../src/index/source.js";
+import { Rng } from "../../src/util/rng.js";
+
+/** `docs` documents of 8..24 unit vectors drawn around 40 random topic centres. */
+export function syntheticDocs(docs: number, dim: number, seed: number, prefix = "d"): EmbeddedDoc[] {
+  const rng = new Rng(seed);
+  const centres = Array.from({ length: 40 }, () => rng.normalArray(dim, 1));
+  return Array.from({ length: docs }, (_, i) => {
+    const n = 8 + rng.int(17);
+    const v = new Float32Array(n * dim);
+    for (let t = 0; t < n; t++) {
+      const c = centres[rng.int(centres.length)] as Float32Array;
+      let norm = 0;
+      for (let k = 0; k < dim; k++) {
+        const x = (c[k] as number) + 0.35 * rng.normal();
+        v[t * dim + k] = x;
+        norm += x * x;
+      }
+      for (let k = 0; k < dim; k++) v[t * dim + k] = (v[t * dim + k] as number) / Math.sqrt(norm);
+    }
+    return { id: `${prefix}${i}`, vectors: v, n, metadata: { group: i % 3, name: `doc ${i}` } };
+  });
+}
