@@ -1,0 +1,102 @@
+/** `colts index ...`, `colts search` and `colts rerank` in-process on a small corpus. */
+import { before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { PassThrough, Readable } from "node:stream";
+import { runMain } from "../../src/cli/main.js";
+import type { CliIO } from "../../src/cli/io.js";
+import { tinyModel } from "../helpers/models.js";
+import { suiteDir } from "../helpers/paths.js";
+
+async function run(argv: string[], cwd: string, stdin = ""): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on("data", (b: Buffer) => out.push(b));
+  stderr.on("data", (b: Buffer) => err.push(b));
+  const io: CliIO = { stdin: Readable.from([stdin]), stdout, stderr, env: {}, cwd };
+  const code = await runMain(argv, io);
+  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+}
+
+const DOCS = [
+  { _id: "paris", title: "Paris", text: "Paris is the capital and largest city of France.", lang: "en", year: 2001 },
+  { _id: "berlin", title: "Berlin", text: "Berlin is the capital of Germany.", lang: "en", year: 1999 },
+  { _id: "kyoto", title: "Kyoto", text: "Kyoto was the imperial capital of Japan for a thousand years.", lang: "en", year: 2010 },
+  { _id: "banana", title: "Bananas", text: "Bananas are yellow fruit rich in potassium.", lang: "fr", year: 2005 },
+  { _id: "atp", title: "Mitochondria", text: "Mitochondria produce ATP by oxidative phosphorylation.", lang: "de", year: 2015 },
+];
+const jsonl = (docs: object[]): string => docs.map((d) => JSON.stringify(d)).join("\n") + "\n";
+
+describe("colts index / search / rerank", () => {
+  const cwd = suiteDir();
+  before(async () => {
+    const model = await tinyModel(cwd, { layout: "onnx", wordEmbeddingStd: 0.2 });
+    fs.renameSync(model, path.join(cwd, "model"));
+    fs.writeFileSync(path.join(cwd, "docs.jsonl"), jsonl(DOCS));
+  });
+
+  test("build from a JSONL file, info, search (text and JSON), filters, explanations", async () => {
+    const b = await run(["index", "build", "idx", "--model", "model", "--input", "docs.jsonl", "--metadata-fields", "lang,year", "--nbits", "2"], cwd);
+    assert.equal(b.code, 0, b.stderr);
+    assert.match(b.stdout, /built .*idx: 5 documents/);
+    const info = await run(["index", "info", "idx", "--json"], cwd);
+    const i = JSON.parse(info.stdout) as { documents: number; nbits: number; dim: number; model: string };
+    assert.equal(i.documents, 5);
+    assert.equal(i.nbits, 2);
+    assert.equal(i.dim, 16);
+    assert.equal(i.model, path.join(cwd, "model"));
+    const s = await run(["search", "idx", "capital of France", "-k", "3", "--json"], cwd);
+    assert.equal(s.code, 0, s.stderr);
+    const hits = JSON.parse(s.stdout) as { id: string; score: number; metadata: { lang: string } }[];
+    assert.equal(hits.length, 3);
+    const f = JSON.parse((await run(["search", "idx", "capital", "-k", "5", "--json", "--filter", "lang = 'en' AND year >= 2000"], cwd)).stdout) as { id: string }[];
+    assert.deepEqual(f.map((h) => h.id).sort(), ["kyoto", "paris"]);
+    const e = await run(["search", "idx", "bananas", "-k", "1", "--explain"], cwd);
+    assert.match(e.stdout, /bananas\s+-> bananas/);
+    const bad = await run(["search", "idx", "x", "--filter", "year >"], cwd);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /FILTER_INVALID/);
+  });
+
+  test("--queries writes a TREC run; --exact agrees with PLAID on the top hit of a tiny index", async () => {
+    fs.writeFileSync(path.join(cwd, "q.tsv"), "q1\tcapital of Germany\nq2\tyellow fruit\n");
+    const r = await run(["search", "idx", "--queries", "q.tsv", "--output", "run.trec", "-k", "2"], cwd);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = fs.readFileSync(path.join(cwd, "run.trec"), "utf8").trim().split("\n");
+    assert.equal(lines.length, 4);
+    assert.match(lines[0]!, /^q1 Q0 \S+ 1 -?\d+\.\d+ colts$/);
+    const exact = JSON.parse((await run(["search", "idx", "yellow fruit", "-k", "1", "--json", "--exact"], cwd)).stdout) as { id: string }[];
+    const approx = JSON.parse((await run(["search", "idx", "yellow fruit", "-k", "1", "--json"], cwd)).stdout) as { id: string }[];
+    assert.equal(approx[0]?.id, exact[0]?.id);
+  });
+
+  test("add from stdin, delete, compact keep ids stable", async () => {
+    const add = await run(["index", "add", "idx", "--input", "-"], cwd, jsonl([{ _id: "rome", text: "Rome is the capital of Italy." }]));
+    assert.equal(add.code, 0, add.stderr);
+    const found = JSON.parse((await run(["search", "idx", "Rome capital Italy", "-k", "6", "--json"], cwd)).stdout) as { id: string }[];
+    assert.ok(found.some((h) => h.id === "rome"));
+    const del = await run(["index", "delete", "idx", "--ids", "rome,paris,nope"], cwd);
+    assert.equal(del.code, 0);
+    assert.match(del.stdout, /deleted 2; not found: nope/);
+    assert.equal((await run(["index", "compact", "idx"], cwd)).code, 0);
+    const after = JSON.parse((await run(["search", "idx", "capital", "-k", "10", "--json"], cwd)).stdout) as { id: string }[];
+    assert.deepEqual(after.map((h) => h.id).sort(), ["atp", "banana", "berlin", "kyoto"]);
+    const dup = await run(["index", "add", "idx", "--input", "-"], cwd, jsonl([{ _id: "berlin", text: "again" }]));
+    assert.equal(dup.code, 1);
+    assert.match(dup.stderr, /already in the index/);
+  });
+
+  test("rerank scores given candidates exactly; errors are usage errors", async () => {
+    const r = await run(["rerank", "--model", "model", "--query", "yellow bananas", "--documents", "docs.jsonl", "-k", "2", "--json"], cwd);
+    assert.equal(r.code, 0, r.stderr);
+    const hits = JSON.parse(r.stdout) as { id: string; score: number }[];
+    assert.equal(hits.length, 2);
+    assert.ok(hits[0]!.score >= hits[1]!.score);
+    assert.equal((await run(["rerank", "--model", "model"], cwd)).code, 2);
+    assert.equal((await run(["index", "build", "x"], cwd)).code, 2);
+    assert.equal((await run(["index", "info", "nowhere"], cwd)).code, 1);
+  });
+});
