@@ -30,6 +30,16 @@ export interface BuildOptions {
   seed?: number;
   /** k-means iterations. Default 4 (PLAID's). */
   kmeansIterations?: number;
+  /**
+   * Number of centroids. Default PLAID's 2^floor(log2(16 sqrt(estimated vectors))). Fewer centroids
+   * train faster (k-means cost grows with centroids x sample vectors) and make IVF lists longer.
+   */
+  numCentroids?: number;
+  /**
+   * k-means trains on at most this many sample vectors per centroid (faiss' max_points_per_centroid).
+   * Default 256. Lower values train faster on large collections at some cost in centroid quality.
+   */
+  kmeansMaxPointsPerCentroid?: number;
   /** Documents per chunk file. Default 25,000. Smaller chunks: cheaper compaction; more files. */
   chunkDocs?: number;
   /** Model recorded in the manifest (queries must be encoded with it). */
@@ -91,9 +101,13 @@ async function trainCodec(source: EmbeddingSource, dim: number, opts: BuildOptio
   const trainRows = order.slice(nHeld);
   const held = nHeld > 0 ? order.slice(0, nHeld) : order;
   const avgDoclen = rows / sample.size;
-  const k = Math.max(1, Math.min(plaidNumCentroids(avgDoclen * source.count), trainRows.length));
+  const k = Math.max(1, Math.min(opts.numCentroids ?? plaidNumCentroids(avgDoclen * source.count), trainRows.length));
   opts.onProgress?.({ phase: "train", done: 0, total: 1 });
-  const centroids = await kmeans(take(trainRows), trainRows.length, dim, k, { seed, iterations: opts.kmeansIterations ?? 4 });
+  const centroids = await kmeans(take(trainRows), trainRows.length, dim, k, {
+    seed,
+    iterations: opts.kmeansIterations ?? 4,
+    ...(opts.kmeansMaxPointsPerCentroid ? { maxPointsPerCentroid: opts.kmeansMaxPointsPerCentroid } : {}),
+  });
   const codec = await ResidualCodec.train(centroids, k, dim, take(held), held.length, { nbits: opts.nbits ?? 2 });
   opts.onProgress?.({ phase: "train", done: 1, total: 1 });
   return codec;
