@@ -24,7 +24,8 @@ export interface SaveBm25Result {
  * Writes `index` to `<dir>/bm25.bin` (creating `dir` if needed), replacing any previous file atomically.
  * Compacts the index first (drops postings of deleted documents; search results are unchanged).
  */
-export async function saveBm25(dir: string, index: Bm25Index): Promise<SaveBm25Result> {
+/** Writes `index` to `<dir>/<fileName>` (default bm25.bin) atomically. */
+export async function saveBm25(dir: string, index: Bm25Index, fileName: string = BM25_FILE_NAME): Promise<SaveBm25Result> {
   const parts = index.toParts();
   const s = index.stats();
   const chunks = encodeBm25(parts, {
@@ -35,7 +36,7 @@ export async function saveBm25(dir: string, index: Bm25Index): Promise<SaveBm25R
     sumDocumentLength: s.sumDocumentLength,
   });
   await mkdir(dir, { recursive: true });
-  const file = path.join(dir, BM25_FILE_NAME);
+  const file = path.join(dir, fileName);
   const bytes = await writeAtomic(file, chunks);
   return { file, bytes };
 }
@@ -47,6 +48,8 @@ export interface LoadBm25Options {
    * analysed differently from the documents and the load is refused.
    */
   readonly analyzer?: Analyzer;
+  /** File name inside `dir`. Default bm25.bin (indexes name theirs per generation). */
+  readonly fileName?: string;
   /**
    * Overrides the stored k1 (see `Bm25Params.k1`: >= 0, Anserini 0.9). Norms do not depend on k1 or b,
    * so an index can be searched with other values without rebuilding. Default: the value saved.
@@ -58,7 +61,7 @@ export interface LoadBm25Options {
 
 /** Reads `<dir>/bm25.bin`. Missing: INDEX_NOT_FOUND; truncated or corrupt: INDEX_CORRUPT; unknown version: INDEX_VERSION; each names the file. */
 export async function loadBm25(dir: string, options: LoadBm25Options = {}): Promise<Bm25Index> {
-  const file = path.join(dir, BM25_FILE_NAME);
+  const file = path.join(dir, options.fileName ?? BM25_FILE_NAME);
   let buf: Buffer;
   try {
     buf = await readFile(file);
@@ -84,7 +87,7 @@ export async function loadBm25(dir: string, options: LoadBm25Options = {}): Prom
     return Bm25Index.fromParts({ ...parts, analyzer, params });
   } catch (cause) {
     if (!isColtsError(cause)) throw cause;
-    throw new ColtsError("INPUT_INVALID", `${file}: corrupt: ${cause.message}`, { cause, details: { file } });
+    throw new ColtsError("INDEX_CORRUPT", `${file}: corrupt: ${cause.message}`, { cause, details: { file } });
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { ColtsError } from "../errors.js";
 import { ENCODE_USAGE, encodeCommand } from "./commands/encode.js";
+import { EVAL_USAGE, evalCommand } from "./commands/eval.js";
 import { INDEX_USAGE, indexCommand } from "./commands/index-cmd.js";
 import { MODEL_USAGE, modelCommand } from "./commands/model.js";
 import { SEARCH_USAGE, rerankCommand, searchCommand } from "./commands/search.js";
@@ -18,6 +19,7 @@ Usage:
   ${ENCODE_USAGE.replace(/\n/g, "\n  ")}
   ${INDEX_USAGE.replace(/\n/g, "\n  ")}
   ${SEARCH_USAGE.replace(/\n/g, "\n  ")}
+  ${EVAL_USAGE.replace(/\n/g, "\n  ")}
   ${MODEL_USAGE.replace(/\n/g, "\n  ")}
   colts --version | --help
 
@@ -30,6 +32,7 @@ const COMMANDS: Record<string, (argv: string[], io: CliIO) => Promise<number>> =
   index: indexCommand,
   search: searchCommand,
   rerank: rerankCommand,
+  eval: evalCommand,
   model: modelCommand,
 };
 

@@ -47,6 +47,8 @@ export interface Manifest {
   liveDocs: number;
   /** SQLite file with ids, metadata and texts. */
   metadataFile: string;
+  /** BM25 index over the stored texts (bm25/ format), or null when the documents had no text. */
+  bm25File?: string | null;
   /**
    * Mean absolute residual of the vectors the codec was trained on, and of the last added batch.
    * When added data sits much further from the centroids than the training data did, the centroids
@@ -92,7 +94,14 @@ export function writeManifest(dir: string, m: Manifest): void {
 
 /** Every data file the manifest refers to. */
 export function referencedFiles(m: Manifest): Set<string> {
-  return new Set([MANIFEST_FILE, m.codecFile, m.metadataFile, ...m.chunks.map((c) => c.file), ...(m.tombstonesFile ? [m.tombstonesFile] : [])]);
+  return new Set([
+    MANIFEST_FILE,
+    m.codecFile,
+    m.metadataFile,
+    ...m.chunks.map((c) => c.file),
+    ...(m.tombstonesFile ? [m.tombstonesFile] : []),
+    ...(m.bm25File ? [m.bm25File] : []),
+  ]);
 }
 
 /**
@@ -104,7 +113,7 @@ export function collectGarbage(dir: string, m: Manifest): string[] {
   const removed: string[] = [];
   for (const name of fs.readdirSync(dir)) {
     if (keep.has(name) || name.startsWith(`${m.metadataFile}-`)) continue;
-    if (/^(codec|chunk|tombstones)-g\d+/.test(name) || /^\..+\.tmp-/.test(name)) {
+    if (/^(codec|chunk|tombstones|bm25)-g\d+/.test(name) || /^\..+\.tmp-/.test(name)) {
       fs.rmSync(path.join(dir, name), { force: true });
       removed.push(name);
     }

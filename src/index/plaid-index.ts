@@ -5,8 +5,10 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import type { Bm25Index } from "../bm25/index.js";
+import { loadBm25 } from "../bm25/store.js";
 import { ColtsError } from "../errors.js";
-import { OrtMatmul } from "../kernels/matmul.js";
+import { OrtMatmul, OrtMatmulDynamic } from "../kernels/matmul.js";
 import type { RuntimeOptions } from "../model/runtime.js";
 import { allAdmissible, plaidSearch, rankExactly, type PlaidParams, type SearchView } from "../search/plaid.js";
 import { readChunk, type Chunk } from "./chunk.js";
@@ -64,6 +66,7 @@ export interface IndexInfo {
 
 export class PlaidIndex {
   private closed = false;
+  private bm25: Promise<Bm25Index> | null = null;
 
   private constructor(
     readonly dir: string,
@@ -73,6 +76,7 @@ export class PlaidIndex {
     private readonly deleted: Uint8Array,
     private readonly metadata: MetadataStore,
     private readonly scorer: OrtMatmul,
+    private readonly exactKernel: OrtMatmulDynamic,
   ) {}
 
   static async open(dir: string, opts: OpenOptions = {}): Promise<PlaidIndex> {
@@ -92,7 +96,8 @@ export class PlaidIndex {
     if (!fs.existsSync(metadataPath)) throw new ColtsError("INDEX_CORRUPT", `${metadataPath} is missing`, { details: { file: metadataPath } });
     const metadata = MetadataStore.open(metadataPath, { readonly: true });
     const scorer = await OrtMatmul.create(codec.centroids, codec.numCentroids, codec.dim, opts.runtime ?? {}, true);
-    return new PlaidIndex(dir, m, codec, chunks, deleted, metadata, scorer);
+    const exactKernel = await OrtMatmulDynamic.create(codec.dim, opts.runtime ?? {});
+    return new PlaidIndex(dir, m, codec, chunks, deleted, metadata, scorer, exactKernel);
   }
 
   /** Searches one encoded query. q.vectors: [q.tokens, dim] unit rows. */
@@ -103,15 +108,40 @@ export class PlaidIndex {
     if (q.dim !== this.codec.dim) {
       throw new ColtsError("DIM_UNSUPPORTED", `query vectors are ${q.dim}-d, the index holds ${this.codec.dim}-d vectors (encode with the index's model and dim)`);
     }
-    const view: SearchView = { codec: this.codec, chunks: this.chunks, deleted: this.deleted, allowed: this.admissibleSet(opts) };
+    const view: SearchView = { codec: this.codec, chunks: this.chunks, deleted: this.deleted, allowed: this.admissibleSet(opts), kernel: this.exactKernel };
     const qv = q.vectors.subarray(0, q.tokens * q.dim);
     const hits = opts.exact
-      ? rankExactly(view, allAdmissible(view), qv, q.tokens, k)
-      : plaidSearch(view, qv, q.tokens, await this.scorer.run(qv, q.tokens), k, opts.params);
+      ? await rankExactly(view, allAdmissible(view), qv, q.tokens, k)
+      : await plaidSearch(view, qv, q.tokens, await this.scorer.run(qv, q.tokens), k, opts.params);
     const ordinals = hits.map((h) => h.ordinal);
     const ids = this.metadata.idsForOrdinals(ordinals);
     const metas = this.metadata.metaForOrdinals(ordinals);
     return hits.map((h, i) => ({ id: ids[i] ?? String(h.ordinal), score: h.score, ordinal: h.ordinal, metadata: metas[i] ?? null }));
+  }
+
+  /** The BM25 index beside the vectors (loaded on first use); INDEX_NOT_FOUND when none was built. */
+  keywordIndex(): Promise<Bm25Index> {
+    const file = this.manifest.bm25File;
+    if (!file) {
+      return Promise.reject(new ColtsError("INDEX_NOT_FOUND", `${this.dir} has no BM25 index (its documents were indexed without text)`, { details: { dir: this.dir } }));
+    }
+    this.bm25 ??= loadBm25(this.dir, { fileName: file });
+    return this.bm25;
+  }
+
+  /** Ordinals of live documents by external id (ids not found are absent). */
+  ordinalsForIds(ids: readonly string[]): Map<string, number> {
+    return this.metadata.ordinalsForIds([...ids], this.manifest.numDocs, (o) => !this.deleted[o]);
+  }
+
+  /** Metadata of documents by ordinal. */
+  metadataFor(ordinals: readonly number[]): (Record<string, unknown> | null)[] {
+    return this.metadata.metaForOrdinals([...ordinals]);
+  }
+
+  /** Ids of live documents matching a metadata filter (for retrievers that score outside PLAID). */
+  idsMatching(filter: string): Set<string> {
+    return new Set(this.metadata.idsForOrdinals(this.metadata.filterOrdinals(filter, this.manifest.numDocs, (o) => !this.deleted[o])));
   }
 
   /** Stored texts of documents (null where none was stored). */
@@ -172,5 +202,6 @@ export class PlaidIndex {
     this.closed = true;
     this.metadata.close();
     await this.scorer.release();
+    await this.exactKernel.release();
   }
 }

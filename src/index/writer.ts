@@ -9,6 +9,8 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { Bm25Index } from "../bm25/index.js";
+import { loadBm25, saveBm25 } from "../bm25/store.js";
 import { ColtsError } from "../errors.js";
 import { Rng } from "../util/rng.js";
 import type { Nbits } from "./bitpack.js";
@@ -44,6 +46,8 @@ export interface BuildOptions {
   chunkDocs?: number;
   /** Model recorded in the manifest (queries must be encoded with it). */
   model?: string | null;
+  /** Also build the BM25 keyword index over the documents' texts (for bm25, bm25+rerank, hybrid). Default true. */
+  bm25?: boolean;
   /** Replace an existing index in the folder. Default false (refuse). */
   overwrite?: boolean;
   /** Progress of each phase. */
@@ -51,6 +55,14 @@ export interface BuildOptions {
 }
 
 const now = (): string => new Date().toISOString();
+
+/** Writes the keyword index of a generation; null when there is none or it holds no document. */
+async function saveKeywordIndex(dir: string, bm25: Bm25Index | null, generation: number): Promise<string | null> {
+  if (!bm25 || bm25.size === 0) return null;
+  const file = `bm25-g${generation}.bin`;
+  await saveBm25(dir, bm25, file);
+  return file;
+}
 const METADATA_FILE = "metadata.sqlite";
 
 /** Positions of the k-means sample: PLAID's sample size, drawn without replacement with a seeded Rng. */
@@ -146,6 +158,8 @@ class ChunkWriter {
     private nextOrdinal: number,
     private readonly chunkDocs: number,
     private readonly metadata: MetadataStore,
+    /** Receives every document that has a text (the keyword index beside the vectors). */
+    private readonly bm25: Bm25Index | null,
   ) {}
 
   get ordinal(): number {
@@ -183,6 +197,7 @@ class ChunkWriter {
     const file = `chunk-g${this.generation}-${this.entries.length}.bin`;
     writeChunk(path.join(this.dir, file), chunk);
     this.metadata.insert(docs.map((d, i) => ({ ordinal: this.nextOrdinal + i, id: d.id, meta: d.metadata ?? null, text: d.text ?? null })));
+    this.bm25?.add(docs.filter((d) => typeof d.text === "string").map((d) => ({ id: d.id, text: d.text as string })));
     this.nextOrdinal += docs.length;
     this.entries.push({ file, docs: docs.length, vectors: total });
   }
@@ -205,7 +220,8 @@ export async function buildIndex(dir: string, source: EmbeddingSource, dim: numb
     const metadataFile = previous ? `metadata-g${generation}.sqlite` : METADATA_FILE;
     const metadata = MetadataStore.open(path.join(dir, metadataFile));
     try {
-      const writer = new ChunkWriter(dir, codec, generation, 0, opts.chunkDocs ?? 25_000, metadata);
+      const bm25 = opts.bm25 === false ? null : new Bm25Index();
+      const writer = new ChunkWriter(dir, codec, generation, 0, opts.chunkDocs ?? 25_000, metadata, bm25);
       const ids = new Set<string>();
       for await (const batch of source.batches()) {
         const pooled = batch.map((d) => {
@@ -217,6 +233,7 @@ export async function buildIndex(dir: string, source: EmbeddingSource, dim: numb
         opts.onProgress?.({ phase: "index", done: writer.ordinal, total: source.count });
       }
       await writer.finish();
+      const bm25File = await saveKeywordIndex(dir, bm25, generation);
       const m: Manifest = {
         format: INDEX_FORMAT,
         version: INDEX_FORMAT_VERSION,
@@ -234,6 +251,7 @@ export async function buildIndex(dir: string, source: EmbeddingSource, dim: numb
         numDocs: writer.ordinal,
         liveDocs: writer.ordinal,
         metadataFile,
+        bm25File,
         drift: { trainedAvgResidual: codec.avgResidual, lastAddAvgResidual: null },
       };
       writeManifest(dir, m);
@@ -254,7 +272,8 @@ export async function addToIndex(dir: string, source: EmbeddingSource, opts: Pic
     const metadata = MetadataStore.open(path.join(dir, m.metadataFile));
     try {
       const generation = m.generation + 1;
-      const writer = new ChunkWriter(dir, codec, generation, m.numDocs, opts.chunkDocs ?? 25_000, metadata);
+      const bm25 = m.bm25File ? await loadBm25(dir, { fileName: m.bm25File }) : null;
+      const writer = new ChunkWriter(dir, codec, generation, m.numDocs, opts.chunkDocs ?? 25_000, metadata, bm25);
       const seen = new Set<string>();
       for await (const batch of source.batches()) {
         const existing = metadata.ordinalsForIds(batch.map((d) => d.id), m.numDocs);
@@ -275,6 +294,7 @@ export async function addToIndex(dir: string, source: EmbeddingSource, opts: Pic
         generation,
         updatedAt: now(),
         chunks: [...m.chunks, ...writer.entries],
+        bm25File: (await saveKeywordIndex(dir, bm25, generation)) ?? m.bm25File ?? null,
         numDocs: writer.ordinal,
         liveDocs: m.liveDocs + added,
         drift: { ...m.drift, lastAddAvgResidual: writer.avgResidual ?? m.drift.lastAddAvgResidual },
@@ -289,7 +309,7 @@ export async function addToIndex(dir: string, source: EmbeddingSource, opts: Pic
 
 /** Marks documents deleted (honoured by the next search). Returns which ids were found. */
 export async function deleteFromIndex(dir: string, ids: readonly string[]): Promise<{ manifest: Manifest; deleted: string[]; missing: string[] }> {
-  return withWriteLock(dir, () => {
+  return withWriteLock(dir, async () => {
     const m = readManifest(dir);
     const tomb = readTombstones(dir, m);
     const metadata = MetadataStore.open(path.join(dir, m.metadataFile));
@@ -305,14 +325,20 @@ export async function deleteFromIndex(dir: string, ids: readonly string[]): Prom
           deleted.push(id);
         }
       }
-      if (deleted.length === 0) return Promise.resolve({ manifest: m, deleted, missing });
+      if (deleted.length === 0) return { manifest: m, deleted, missing };
       const generation = m.generation + 1;
       const tombstonesFile = `tombstones-g${generation}.bin`;
       writeTombstones(path.join(dir, tombstonesFile), tomb);
-      const next: Manifest = { ...m, generation, updatedAt: now(), tombstonesFile, liveDocs: m.liveDocs - deleted.length };
+      let bm25File = m.bm25File ?? null;
+      if (bm25File) {
+        const bm25 = await loadBm25(dir, { fileName: bm25File });
+        bm25.delete(deleted.filter((id) => bm25.has(id)));
+        bm25File = await saveKeywordIndex(dir, bm25, generation);
+      }
+      const next: Manifest = { ...m, generation, updatedAt: now(), tombstonesFile, bm25File, liveDocs: m.liveDocs - deleted.length };
       writeManifest(dir, next);
       collectGarbage(dir, next);
-      return Promise.resolve({ manifest: next, deleted, missing });
+      return { manifest: next, deleted, missing };
     } finally {
       metadata.close();
     }

@@ -74,3 +74,64 @@ export class OrtMatmul {
     await this.session.release();
   }
 }
+
+/**
+ * a · bᵀ on onnxruntime with both operands given per call (exact MaxSim over many decompressed
+ * documents at once). One session is reused for every shape.
+ */
+export class OrtMatmulDynamic {
+  private constructor(
+    private readonly session: OnnxSession,
+    readonly d: number,
+  ) {}
+
+  static async create(d: number, runtime: RuntimeOptions = {}): Promise<OrtMatmulDynamic> {
+    const g = new GraphBuilder({ name: "colts_matmul_abt_dynamic" });
+    g.input("a", DataType.FLOAT, ["m", d]);
+    g.input("b", DataType.FLOAT, ["n", d]);
+    g.output("c", DataType.FLOAT, ["m", "n"], g.matMul("a", g.transpose("b", [1, 0])));
+    return new OrtMatmulDynamic(await OnnxSession.create(encodeModel(g.toModel({ producer: "colts kernels" })), runtime), d);
+  }
+
+  /** a: [m, d], b: [n, d] row-major -> c: [m, n] row-major. */
+  async run(a: Float32Array, m: number, b: Float32Array, n: number): Promise<Float32Array> {
+    if (n === 0 || m === 0) return new Float32Array(0);
+    const r = await this.session.run({ a: { data: a, dims: [m, this.d] }, b: { data: b, dims: [n, this.d] } }, ["c"]);
+    const c = r["c"];
+    if (!c) throw new Error("matmul graph returned no output");
+    return c.data;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/**
+ * MaxSim of one query against many documents from their concatenated vectors.
+ * sims: [nq, V] row-major (query-vector x document-vector similarities, documents one after another);
+ * doclens: vectors per document, summing to V. Returns one score per document (0 for empty ones).
+ */
+export function maxsimFromSimilarities(sims: Float32Array, nq: number, doclens: ArrayLike<number>): Float64Array {
+  const V = nq > 0 ? sims.length / nq : 0;
+  const scores = new Float64Array(doclens.length);
+  let start = 0;
+  for (let d = 0; d < doclens.length; d++) {
+    const end = start + (doclens[d] as number);
+    if (end > start) {
+      let total = 0;
+      for (let q = 0; q < nq; q++) {
+        const row = q * V;
+        let top = -Infinity;
+        for (let v = start; v < end; v++) {
+          const s = sims[row + v] as number;
+          if (s > top) top = s;
+        }
+        total += top;
+      }
+      scores[d] = total;
+    }
+    start = end;
+  }
+  return scores;
+}

@@ -13,6 +13,7 @@
  */
 import type { Chunk } from "../index/chunk.js";
 import type { ResidualCodec } from "../index/codec.js";
+import { maxsimFromSimilarities } from "../kernels/matmul.js";
 
 export interface PlaidParams {
   /** Centroids probed per query vector. Default by k: 1 (k <= 10), 2 (k <= 100), 4. Range >= 1. */
@@ -37,7 +38,15 @@ export interface SearchView {
   allowed: Uint8Array | null;
   /** 1 = deleted, by ordinal. */
   deleted: Uint8Array;
+  /**
+   * q · dᵀ kernel for stage 4 and exhaustive search (onnxruntime). Without it the plain-loop
+   * reference (`exactScore`) is used.
+   */
+  kernel?: { run(a: Float32Array, m: number, b: Float32Array, n: number): Promise<Float32Array> };
 }
+
+/** Decompressed vectors scored per kernel call: bounds memory (x dim x 4 bytes) on exhaustive search. */
+const EXACT_BLOCK_VECTORS = 1 << 18;
 
 export interface Hit {
   ordinal: number;
@@ -176,7 +185,7 @@ export function ordinalOf(view: SearchView, cand: Candidate): number {
  * The whole pipeline for one query.
  * q: [nq, dim] unit rows; scores: [K, nq] centroid scores of q (computed by the caller's kernel).
  */
-export function plaidSearch(view: SearchView, q: Float32Array, nq: number, scores: Float32Array, k: number, params: PlaidParams = {}): Hit[] {
+export async function plaidSearch(view: SearchView, q: Float32Array, nq: number, scores: Float32Array, k: number, params: PlaidParams = {}): Promise<Hit[]> {
   const p = { ...plaidDefaults(k), ...params };
   const K = view.codec.numCentroids;
   let cands = candidates(view, topCentroids(scores, K, nq, p.ncells));
@@ -197,13 +206,39 @@ export function plaidSearch(view: SearchView, q: Float32Array, nq: number, score
   return rankExactly(view, stage3, q, nq, k);
 }
 
-/** Stage 4 (and the exhaustive search): exact MaxSim on decompressed vectors, top k. */
-export function rankExactly(view: SearchView, cands: readonly Candidate[], q: Float32Array, nq: number, k: number): Hit[] {
+/**
+ * Stage 4 (and the exhaustive search): exact MaxSim on decompressed vectors, top k. With a kernel,
+ * documents are decompressed into blocks and scored with one q · dᵀ product per block.
+ */
+export async function rankExactly(view: SearchView, cands: readonly Candidate[], q: Float32Array, nq: number, k: number): Promise<Hit[]> {
   const dim = view.codec.dim;
-  const hits = cands.map((c) => {
-    const d = decompressDoc(view, c);
-    return { ordinal: ordinalOf(view, c), score: exactScore(q, nq, d.vectors, d.n, dim) };
-  });
+  const hits: Hit[] = [];
+  const kernel = view.kernel;
+  if (!kernel) {
+    for (const c of cands) {
+      const d = decompressDoc(view, c);
+      hits.push({ ordinal: ordinalOf(view, c), score: exactScore(q, nq, d.vectors, d.n, dim) });
+    }
+  } else {
+    for (let start = 0; start < cands.length; ) {
+      const block: { cand: Candidate; vectors: Float32Array; n: number }[] = [];
+      let total = 0;
+      while (start < cands.length && (block.length === 0 || total < EXACT_BLOCK_VECTORS)) {
+        const d = decompressDoc(view, cands[start] as Candidate);
+        block.push({ cand: cands[start] as Candidate, ...d });
+        total += d.n;
+        start++;
+      }
+      const all = new Float32Array(total * dim);
+      let off = 0;
+      for (const b of block) {
+        all.set(b.vectors, off);
+        off += b.vectors.length;
+      }
+      const scores = maxsimFromSimilarities(await kernel.run(q, nq, all, total), nq, block.map((b) => b.n));
+      block.forEach((b, i) => hits.push({ ordinal: ordinalOf(view, b.cand), score: scores[i] as number }));
+    }
+  }
   hits.sort((a, b) => b.score - a.score || a.ordinal - b.ordinal);
   return hits.slice(0, k);
 }

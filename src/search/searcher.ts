@@ -4,9 +4,26 @@
  * text and report, for each query token, the document token it matched and the similarity.
  */
 import { ColBERT, type LoadOptions } from "../encode/colbert.js";
-import { maxsimDetailed } from "../encode/multivector.js";
+import { maxsimDetailed, type MultiVector } from "../encode/multivector.js";
 import { ColtsError } from "../errors.js";
 import { PlaidIndex, type OpenOptions, type SearchHit, type SearchOptions } from "../index/plaid-index.js";
+
+/**
+ * Reciprocal rank fusion (Cormack et al. 2009): each list contributes weight / (rrfK + rank), rank
+ * from 1; documents are merged by id; ties by id. Scores of the input lists are not comparable
+ * (MaxSim vs BM25), which is why ranks are fused rather than scores.
+ */
+export function fuse(lists: readonly SearchHit[][], weights: readonly number[], rrfK: number, k: number): SearchHit[] {
+  const merged = new Map<string, SearchHit>();
+  lists.forEach((list, l) =>
+    list.forEach((h, rank) => {
+      const add = (weights[l] ?? 1) / (rrfK + rank + 1);
+      const prev = merged.get(h.id);
+      merged.set(h.id, prev ? { ...prev, score: prev.score + add } : { ...h, score: add });
+    }),
+  );
+  return [...merged.values()].sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, k);
+}
 
 export interface TokenMatch {
   /** Query token (markers and [MASK] expansion tokens included). */
@@ -21,6 +38,25 @@ export interface TokenMatch {
 export interface ExplainedHit extends SearchHit {
   /** Present when `explain` was asked and the index stores the document's text. */
   explanation?: TokenMatch[];
+}
+
+/** How documents are retrieved. */
+export type RetrieverName = "plaid" | "exact" | "bm25" | "bm25+rerank" | "hybrid";
+export const RETRIEVERS: readonly RetrieverName[] = ["plaid", "exact", "bm25", "bm25+rerank", "hybrid"];
+
+export interface RetrieveOptions extends SearchOptions {
+  /**
+   * plaid (default): the PLAID pipeline; exact: exhaustive MaxSim; bm25: keywords only;
+   * bm25+rerank: BM25's top `depth`, re-scored by exact MaxSim; hybrid: reciprocal rank fusion of
+   * PLAID's and BM25's top `depth`.
+   */
+  retriever?: RetrieverName;
+  /** Candidates taken from each first-stage list (bm25+rerank, hybrid). Default 100; range >= k. */
+  depth?: number;
+  /** Hybrid fusion: score = sum over lists of weight / (rrfK + rank). Defaults: weights 1 and 1, rrfK 60. */
+  fusion?: { plaidWeight?: number; bm25Weight?: number; rrfK?: number };
+  /** Attach token-level MaxSim explanations to the hits. */
+  explain?: boolean;
 }
 
 export interface SearcherOptions extends LoadOptions, Pick<OpenOptions, "verify"> {
@@ -54,18 +90,60 @@ export class Searcher {
   }
 
   /** Searches each query; one ranked list per query. */
-  async search(queries: readonly string[], opts: SearchOptions & { explain?: boolean } = {}): Promise<ExplainedHit[][]> {
-    const encoded = await this.model.encodeQueries(queries);
+  async search(queries: readonly string[], opts: RetrieveOptions = {}): Promise<ExplainedHit[][]> {
+    const retriever = opts.retriever ?? (opts.exact ? "exact" : "plaid");
+    const encoded = retriever === "bm25" ? null : await this.model.encodeQueries(queries);
     const out: ExplainedHit[][] = [];
-    for (const q of encoded) {
-      const hits: ExplainedHit[] = await this.index.search(q, opts);
-      if (opts.explain) await this.explain(q, hits);
+    for (const [i, text] of queries.entries()) {
+      const q = encoded?.[i];
+      const hits = await this.retrieve(retriever, text, q, opts);
+      if (opts.explain && q) await this.explain(q, hits);
       out.push(hits);
     }
     return out;
   }
 
-  private async explain(q: Parameters<PlaidIndex["search"]>[0] & { tokenIds: Int32Array }, hits: ExplainedHit[]): Promise<void> {
+  private async retrieve(retriever: RetrieverName, text: string, q: MultiVector | undefined, opts: RetrieveOptions): Promise<ExplainedHit[]> {
+    const k = opts.k ?? 10;
+    const depth = Math.max(k, opts.depth ?? 100);
+    const vectors = (): MultiVector => {
+      if (!q) throw new ColtsError("INPUT_INVALID", "query was not encoded");
+      return q;
+    };
+    switch (retriever) {
+      case "plaid":
+        return this.index.search(vectors(), { ...opts, exact: false });
+      case "exact":
+        return this.index.search(vectors(), { ...opts, exact: true });
+      case "bm25":
+        return this.keywordHits(text, k, opts);
+      case "bm25+rerank": {
+        const first = await this.keywordHits(text, depth, opts);
+        if (first.length === 0) return [];
+        return this.index.search(vectors(), { k, exact: true, ids: first.map((h) => h.id) });
+      }
+      case "hybrid": {
+        const [dense, sparse] = [await this.index.search(vectors(), { ...opts, k: depth, exact: false }), await this.keywordHits(text, depth, opts)];
+        return fuse([dense, sparse], [opts.fusion?.plaidWeight ?? 1, opts.fusion?.bm25Weight ?? 1], opts.fusion?.rrfK ?? 60, k);
+      }
+    }
+  }
+
+  /** BM25 hits with ordinals and metadata, restricted like the dense retrievers (filter, ids). */
+  private async keywordHits(text: string, k: number, opts: RetrieveOptions): Promise<ExplainedHit[]> {
+    const bm25 = await this.index.keywordIndex();
+    let allowed: Set<string> | undefined;
+    if (opts.filter !== undefined) allowed = this.index.idsMatching(opts.filter);
+    if (opts.ids !== undefined) allowed = new Set(opts.ids.filter((id) => allowed === undefined || allowed.has(id)));
+    const hits = bm25.search(text, k, allowed ? { filter: allowed } : {});
+    const ordinals = this.index.ordinalsForIds(hits.map((h) => h.id));
+    const withOrdinal = hits.map((h) => ({ ...h, ordinal: ordinals.get(h.id) ?? -1 }));
+    const metas = this.index.metadataFor(withOrdinal.map((h) => h.ordinal).filter((o) => o >= 0));
+    let m = 0;
+    return withOrdinal.map((h) => ({ ...h, metadata: h.ordinal >= 0 ? (metas[m++] ?? null) : null }));
+  }
+
+  private async explain(q: MultiVector, hits: ExplainedHit[]): Promise<void> {
     const texts = this.index.texts(hits.map((h) => h.ordinal));
     const withText = hits.map((h, i) => ({ h, text: texts[i] })).filter((x): x is { h: ExplainedHit; text: string } => typeof x.text === "string");
     const docs = await this.model.encodeDocuments(withText.map((x) => x.text));
@@ -74,7 +152,7 @@ export class Searcher {
       const d = docs[i];
       if (!d) return;
       const dTokens = this.model.tokenStrings(d);
-      const r = maxsimDetailed({ ...q, vectors: q.vectors }, d);
+      const r = maxsimDetailed(q, d);
       h.explanation = qTokens.map((queryToken, t) => ({
         queryToken,
         documentToken: dTokens[r.best[t] ?? 0] ?? "",

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { OrtMatmul, matmulABtJs } from "../../src/kernels/matmul.js";
+import { OrtMatmul, OrtMatmulDynamic, matmulABtJs, maxsimFromSimilarities } from "../../src/kernels/matmul.js";
 import { Rng } from "../../src/util/rng.js";
 
 test("matmulABtJs by hand: [[1,2],[3,4]] · [[1,0],[0,1],[1,1]]ᵀ", () => {
@@ -24,4 +24,21 @@ test("onnxruntime MatMul kernel == JS reference (1e-4) on random shapes", async 
     assert.equal(fast.length, m * n);
     for (let i = 0; i < slow.length; i++) assert.ok(Math.abs((fast[i] as number) - (slow[i] as number)) < 1e-4 * Math.max(1, Math.abs(slow[i] as number)));
   }
+});
+
+test("maxsimFromSimilarities by hand; dynamic kernel == JS reference", async () => {
+  // 2 query vectors, documents of 2 and 1 vectors: sims rows [0.1, 0.9 | 0.5], [0.3, 0.2 | -1]
+  const sims = Float32Array.from([0.1, 0.9, 0.5, 0.3, 0.2, -1]);
+  const scores = maxsimFromSimilarities(sims, 2, [2, 1, 0]);
+  assert.ok(Math.abs((scores[0] as number) - 1.2) < 1e-6);
+  assert.ok(Math.abs((scores[1] as number) + 0.5) < 1e-6);
+  assert.equal(scores[2], 0);
+  const rng = new Rng(9);
+  const a = rng.normalArray(5 * 16, 1);
+  const b = rng.normalArray(40 * 16, 1);
+  const kernel = await OrtMatmulDynamic.create(16, { intraOpThreads: 1 });
+  const fast = await kernel.run(a, 5, b, 40);
+  await kernel.release();
+  const slow = matmulABtJs(a, 5, b, 40, 16);
+  for (let i = 0; i < slow.length; i++) assert.ok(Math.abs((fast[i] as number) - (slow[i] as number)) < 1e-4);
 });

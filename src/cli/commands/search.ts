@@ -6,15 +6,15 @@ import fs from "node:fs";
 import { ColBERT } from "../../encode/colbert.js";
 import { ColtsError } from "../../errors.js";
 import { corpusFile, readCorpus } from "../../index/corpus.js";
-import type { SearchOptions } from "../../index/plaid-index.js";
 import { rerank } from "../../search/rerank.js";
-import { Searcher, type ExplainedHit } from "../../search/searcher.js";
-import { intFlag, parse, stringFlag } from "../args.js";
+import { RETRIEVERS, Searcher, type ExplainedHit, type RetrieveOptions } from "../../search/searcher.js";
+import { intFlag, oneOf, parse, stringFlag } from "../args.js";
 import { modelLocation, openInput, openOutput, resolvePath, writeOut, type CliIO } from "../io.js";
 import { readRecords } from "../records.js";
 import { hubProgressPrinter } from "../progress.js";
 
 export const SEARCH_USAGE = `colts search <dir> "query" [-k 10] [--json] [--exact] [--filter EXPR] [--explain]
+               [--retriever plaid|exact|bm25|bm25+rerank|hybrid] [--depth 100]
                [--ncells N] [--threshold X] [--ndocs N] [--model M]
   colts search <dir> --queries <queries.jsonl | .tsv | BEIR dir> --output run.trec [-k 100] [--tag colts]
   colts rerank --model M --query "q" --documents docs.jsonl [-k N] [--json]`;
@@ -69,6 +69,8 @@ export async function searchCommand(argv: string[], io: CliIO): Promise<number> 
       tag: { type: "string" },
       workers: { type: "string" },
       offline: { type: "boolean" },
+      retriever: { type: "string", short: "r" },
+      depth: { type: "string" },
     },
     "colts search",
   );
@@ -83,8 +85,12 @@ export async function searchCommand(argv: string[], io: CliIO): Promise<number> 
   const threshold = floatFlag(values, "threshold");
   const workers = intFlag(values, "workers", 0, 64);
   const model = stringFlag(values, "model");
-  const opts: SearchOptions & { explain?: boolean } = {
+  const retriever = oneOf(values, "retriever", RETRIEVERS);
+  const depth = intFlag(values, "depth", 1, 100_000);
+  const opts: RetrieveOptions = {
     k,
+    ...(retriever ? { retriever } : {}),
+    ...(depth ? { depth } : {}),
     exact: values["exact"] === true,
     explain: values["explain"] === true,
     params: { ...(ncells ? { ncells } : {}), ...(ndocs ? { ndocs } : {}), ...(threshold !== undefined ? { centroidScoreThreshold: threshold } : {}) },

@@ -1,0 +1,61 @@
+/** PLAID's stages on a hand-made index: candidate generation, pruning, the kernel path == the loops. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { makeChunk } from "../../src/index/chunk.js";
+import { ResidualCodec } from "../../src/index/codec.js";
+import { OrtMatmulDynamic } from "../../src/kernels/matmul.js";
+import { candidates, plaidDefaults, rankExactly, topCentroids, type SearchView } from "../../src/search/plaid.js";
+import { Rng } from "../../src/util/rng.js";
+
+test("defaults depend on k and are fresh objects per call", () => {
+  assert.deepEqual(plaidDefaults(10), { ncells: 1, centroidScoreThreshold: 0.5, ndocs: 256 });
+  assert.deepEqual(plaidDefaults(100), { ncells: 2, centroidScoreThreshold: 0.45, ndocs: 1024 });
+  assert.deepEqual(plaidDefaults(1000), { ncells: 4, centroidScoreThreshold: 0.4, ndocs: 4096 });
+  assert.deepEqual(plaidDefaults(2000), { ncells: 4, centroidScoreThreshold: 0.4, ndocs: 8000 });
+  plaidDefaults(10).ncells = 99;
+  assert.equal(plaidDefaults(10).ncells, 1);
+});
+
+test("topCentroids picks the best centroids per query vector; scores are [K, nq]", () => {
+  // K = 3 centroids, nq = 2: q0 prefers c2 then c0; q1 prefers c1 then c2.
+  const scores = Float32Array.from([0.5, 0.1, 0.2, 0.9, 0.7, 0.4]);
+  assert.deepEqual(topCentroids(scores, 3, 2, 2).map((a) => [...a]), [[2, 0], [1, 2]]);
+});
+
+async function smallView(): Promise<SearchView> {
+  const rng = new Rng(3);
+  const dim = 8;
+  const centroids = new Float32Array(4 * dim);
+  for (let c = 0; c < 4; c++) centroids[c * dim + c] = 1;
+  const held = rng.normalArray(50 * dim, 1);
+  const codec = await ResidualCodec.train(centroids, 4, dim, held, 50, { nbits: 2 });
+  const vectors = rng.normalArray(10 * dim, 1);
+  const { codes, residuals } = await codec.compress(vectors, 10);
+  const chunk = makeChunk(Uint32Array.from([0, 1, 2, 3]), Uint32Array.from([2, 3, 1, 4]), codes, residuals, 4);
+  return { codec, chunks: [chunk], allowed: null, deleted: new Uint8Array(4) };
+}
+
+test("candidates are the union of the probed IVF lists, minus deleted and filtered-out documents", async () => {
+  const view = await smallView();
+  const chunk = view.chunks[0]!;
+  const all = candidates(view, [Int32Array.from([0, 1, 2, 3])]);
+  assert.equal(all.length, 4);
+  const expected = new Set<number>();
+  for (let p = chunk.ivfOffsets[1]!; p < chunk.ivfOffsets[2]!; p++) expected.add(chunk.ivfDocs[p]!);
+  assert.deepEqual(new Set(candidates(view, [Int32Array.from([1])])), expected);
+  view.deleted[0] = 1;
+  assert.ok(!candidates(view, [Int32Array.from([0, 1, 2, 3])]).includes(0));
+  view.allowed = Uint8Array.from([1, 0, 0, 1]);
+  assert.deepEqual(candidates(view, [Int32Array.from([0, 1, 2, 3])]).sort(), [3]);
+});
+
+test("stage 4 with the onnxruntime kernel == the plain loops (1e-4)", async () => {
+  const view = await smallView();
+  const q = new Rng(8).normalArray(3 * 8, 1);
+  const slow = await rankExactly(view, [0, 1, 2, 3], q, 3, 4);
+  const kernel = await OrtMatmulDynamic.create(8, { intraOpThreads: 1 });
+  const fast = await rankExactly({ ...view, kernel }, [0, 1, 2, 3], q, 3, 4);
+  await kernel.release();
+  assert.deepEqual(fast.map((h) => h.ordinal), slow.map((h) => h.ordinal));
+  fast.forEach((h, i) => assert.ok(Math.abs(h.score - slow[i]!.score) < 1e-4));
+});
