@@ -146,7 +146,6 @@ interface TjsSide {
 
 interface TjsRun {
   out: DocVectors[];
-  paddedTokens: number;
   /** last_hidden_state per batch with its row indexes, kept when asked (for the vector check). */
   hidden: { rows: number[]; state: Tensor; ids: BigInt64Array }[];
 }
@@ -209,7 +208,6 @@ async function encodeTjs(side: TjsSide, texts: readonly string[], batchSize: num
   const out = new Array<DocVectors>(texts.length);
   const hidden: TjsRun["hidden"] = [];
   const { tokenizer, ids: special } = side;
-  let paddedTokens = 0;
   for (let start = 0; start < order.length; start += batchSize) {
     const rows = order.slice(start, start + batchSize);
     const seqs = rows.map((i) => {
@@ -234,7 +232,6 @@ async function encodeTjs(side: TjsSide, texts: readonly string[], batchSize: num
     });
     const state = asTensor(field(result, "last_hidden_state"), "last_hidden_state");
     const projected = (await matmul(state, side.headT)).normalize(2, -1);
-    paddedTokens += n * len;
     const data = projected.data as Float32Array;
     const dim = side.dim;
     rows.forEach((docIndex, b) => {
@@ -249,7 +246,7 @@ async function encodeTjs(side: TjsSide, texts: readonly string[], batchSize: num
     });
     if (keepHidden) hidden.push({ rows, state, ids });
   }
-  return { out, paddedTokens, hidden };
+  return { out, hidden };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -295,7 +292,7 @@ function compare(rows: readonly TokenizedText[], got: readonly DocVectors[], wan
 }
 
 /**
- * The reference of the brief: transformers.js last_hidden_state at the positions tokenizeDocument
+ * The reference vectors: transformers.js last_hidden_state at the positions tokenizeDocument
  * keeps -> 1_Dense (applyDense) -> L2 normalise. Also checks that transformers.js was fed the same ids.
  */
 function referenceVectors(rows: readonly TokenizedText[], run: TjsRun, dense: DenseLayer): { vectors: DocVectors[]; inputMismatches: number } {
@@ -353,8 +350,8 @@ function chunks(order: readonly number[], size: number): number[][] {
 
 /**
  * Padded tokens colts feeds. The worker pool orders texts by character length and cuts chunks of
- * chunkSize (default 4 x batch; null = no pool); each encoder call plans batches (longest first, batchSize rows,
- * maxBatchTokens). Replicates colbert.ts / encoder.ts for the report; the timing does not use it.
+ * chunkSize (default 4 x batch; null = no pool); each encoder call plans batches (longest first,
+ * batchSize rows, maxBatchTokens). Replicates colbert.ts / encoder.ts for the report only.
  */
 function coltsPadded(texts: readonly string[], rows: readonly TokenizedText[], batchSize: number, maxBatchTokens: number, chunkSize: number | null): number {
   const all = texts.map((_, i) => i);
@@ -413,10 +410,8 @@ async function main(): Promise<number> {
       `vectors kept ${kept}, batch ${B}, reps ${args.reps}, cores ${cores}`,
   );
 
-  const byLength = (ts: readonly string[]): number[] => {
-    const len = ts.map((t) => tok.tokenizeDocument(t).ids.length);
-    return ts.map((_, i) => i).sort((a, b) => (len[b] ?? 0) - (len[a] ?? 0) || a - b);
-  };
+  // Longest text first, by characters (as colts' pool orders texts before chunking).
+  const byLength = (ts: readonly string[]): number[] => ts.map((_, i) => i).sort((a, b) => (ts[b]?.length ?? 0) - (ts[a]?.length ?? 0) || a - b);
   const config = (c: Omit<Config, "seconds" | "output">): Config => ({ ...c, seconds: [], output: null });
   const coltsConfig = (cb: ColBERT, label: string, pooled: boolean, extra: { maxBatchTokens?: number; chunkSize?: number } = {}): Config =>
     config({
@@ -431,7 +426,6 @@ async function main(): Promise<number> {
       system: "transformers.js",
       label,
       paddedTokens: paddedOf(rows, chunks(sorted ? byLength(texts) : texts.map((_, i) => i), B)),
-      // The length sort is outside the timed region's concern: it is cheap and done per call here.
       encode: (ts, last) => encodeTjs(tjs, ts, B, sorted ? byLength(ts) : ts.map((_, i) => i), last),
       close: () => Promise.resolve(),
     });
@@ -441,10 +435,11 @@ async function main(): Promise<number> {
     tjsConfig(`AutoModel, batches in corpus order, intraOpNumThreads ${cores}`, false),
   ];
   if (args.variants) {
+    const spread = Math.max(1, Math.min(4 * B, Math.ceil(texts.length / cores)));
     configs.push(
       coltsConfig(await ColBERT.load(MODEL_DIR, { workers: 0 }), `workers: 0 (calling thread) x ${cores} threads`, false),
-      // chunkSize = batch so that every worker gets texts even when the sample is small.
-      coltsConfig(await ColBERT.load(MODEL_DIR, { workers: cores, threads: 1 }), `workers: ${cores}, threads: 1, chunkSize: ${B}`, true, { chunkSize: B }),
+      // A chunk size that gives every worker texts even when the sample is small.
+      coltsConfig(await ColBERT.load(MODEL_DIR, { workers: cores, threads: 1 }), `workers: ${cores}, threads: 1, chunkSize: ${spread}`, true, { chunkSize: spread }),
       coltsConfig(await ColBERT.load(MODEL_DIR, { workers: 1 }), `workers: 1, maxBatchTokens: ${SMALL_BATCH_TOKENS} (not the default)`, true, {
         maxBatchTokens: SMALL_BATCH_TOKENS,
       }),
