@@ -6,6 +6,7 @@ import { resolvePath, writeOut, type CliIO } from "../io.js";
 
 export const MODEL_USAGE = `colts model tiny <dir> [--layout pylate|stanford|onnx] [--hidden 64] [--layers 2] [--heads N]
                  [--dim 32] [--seed 1] [--query-length 32] [--document-length 180] [--int8]
+                 [--word-embedding-std 0.02]
   Writes a small BERT ColBERT model with seeded random weights (same seed, same bytes).`;
 
 export async function modelCommand(argv: string[], io: CliIO): Promise<number> {
@@ -23,6 +24,7 @@ export async function modelCommand(argv: string[], io: CliIO): Promise<number> {
       "query-length": { type: "string" },
       "document-length": { type: "string" },
       int8: { type: "boolean" },
+      "word-embedding-std": { type: "string" },
     },
     "colts model tiny",
   );
@@ -30,6 +32,11 @@ export async function modelCommand(argv: string[], io: CliIO): Promise<number> {
   if (!dir || positionals.length > 1) throw new ColtsError("USAGE", `colts model tiny: expected one <dir>\n${MODEL_USAGE}`);
   const layout = oneOf<TinyLayout>(values, "layout", ["pylate", "stanford", "onnx"]);
   const target = resolvePath(io, dir);
+  const rawStd = values["word-embedding-std"];
+  const wordStd = typeof rawStd === "string" ? Number(rawStd) : undefined;
+  if (wordStd !== undefined && !(Number.isFinite(wordStd) && wordStd > 0)) {
+    throw new ColtsError("USAGE", `--word-embedding-std must be a positive number, got ${String(rawStd)}`);
+  }
   const files = await writeTinyModel(target, {
     ...(layout ? { layout } : {}),
     ...defined({
@@ -42,6 +49,7 @@ export async function modelCommand(argv: string[], io: CliIO): Promise<number> {
       documentLength: intFlag(values, "document-length", 4, 8192),
     }),
     int8: values["int8"] === true,
+    ...(wordStd !== undefined ? { wordEmbeddingStd: wordStd } : {}),
   });
   await writeOut(io.stdout, `wrote ${files.length} files to ${target}\n${files.map((f) => `  ${f}`).join("\n")}\n`);
   return 0;
