@@ -1,0 +1,793 @@
+/**
+ * PLAID search benchmark on synthetic clustered unit vectors (issue "PLAID index and search").
+ *
+ *   npx tsc -p . && node dist/bench/plaid-synthetic.js [--docs 20000] [--dim 128] [--tokens 64]
+ *     [--queries 100] [--nbits 2] [--centroids K] [--kmeans-points P] [--kmeans-iters I]
+ *     [--lancedb] [--out bench/out/plaid-<docs>] [--phases build,exact,colts,lancedb]
+ *     [--exact-queries 5] [--lancedb-flat-queries 20] [--extrapolate] [--rebuild] [--no-results]
+ *
+ * Data: 4096 topics x 8 "terms" (sub-centres) on the unit sphere; a document takes 4 topics and
+ * `tokens` +- 25% vectors, each a noisy copy of a term of one of its topics; a query is 32 vectors
+ * drawn the same way from the topics of a random document (so every query has relevant documents).
+ * Everything is a pure function of (seed, document number): documents are regenerated on demand, so
+ * nothing needs the whole corpus in memory except the exhaustive baseline (kept when it fits).
+ *
+ * Systems, same data, same process, one after another:
+ *   - colts: buildIndex + PlaidIndex.open/search at default parameters and a few others;
+ *   - exhaustive exact MaxSim over the original float vectors (onnxruntime a·bᵀ blocks): the ground
+ *     truth for recall@10, and its own per-query latency;
+ *   - LanceDB (`--lancedb`): multivector column List<FixedSizeList<Float32, dim>>, cosine, flat and
+ *     with an IVF_PQ index.
+ * Slow phases cache their results in the output folder (index, truth.json, lancedb table), so a run
+ * that does not fit one time slot can be continued; `--rebuild` discards the caches.
+ * Results: a markdown table on stdout, `results.json` in the output folder, and (unless
+ * `--no-results`) a dated section appended to bench/RESULTS.md.
+ */
+import { execSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import * as lancedb from "@lancedb/lancedb";
+import * as arrow from "apache-arrow";
+import { assignBlocks } from "../src/index/assign.js";
+import type { Nbits } from "../src/index/bitpack.js";
+import { readChunk } from "../src/index/chunk.js";
+import { readCodec } from "../src/index/files.js";
+import { plaidNumCentroids, plaidSampleSize } from "../src/index/kmeans.js";
+import { readManifest } from "../src/index/manifest.js";
+import { PlaidIndex } from "../src/index/plaid-index.js";
+import type { EmbeddedDoc, EmbeddingSource } from "../src/index/source.js";
+import { buildIndex } from "../src/index/writer.js";
+import { OrtMatmul, OrtMatmulDynamic } from "../src/kernels/matmul.js";
+import { approximateScores, candidates, plaidDefaults, rankExactly, topCentroids, topIndexes, type PlaidParams, type SearchView } from "../src/search/plaid.js";
+import { Rng } from "../src/util/rng.js";
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+
+function findRoot(start: string): string {
+  let dir = start;
+  while (!fs.existsSync(path.join(dir, "package.json"))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`no package.json above ${start}`);
+    dir = up;
+  }
+  return dir;
+}
+const ROOT = findRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+const { values: argv } = parseArgs({
+  options: {
+    docs: { type: "string" },
+    dim: { type: "string" },
+    tokens: { type: "string" },
+    queries: { type: "string" },
+    nbits: { type: "string" },
+    centroids: { type: "string" },
+    "kmeans-points": { type: "string" },
+    "kmeans-iters": { type: "string" },
+    topics: { type: "string" },
+    seed: { type: "string" },
+    lancedb: { type: "boolean" },
+    out: { type: "string" },
+    phases: { type: "string" },
+    "exact-queries": { type: "string" },
+    "lancedb-flat-queries": { type: "string" },
+    "lancedb-partitions": { type: "string" },
+    "lancedb-subvectors": { type: "string" },
+    extrapolate: { type: "boolean" },
+    rebuild: { type: "boolean" },
+    "no-results": { type: "boolean" },
+  },
+});
+const num = (v: string | undefined, d: number): number => {
+  if (v === undefined) return d;
+  const x = Number(v);
+  if (!Number.isFinite(x)) throw new Error(`not a number: ${v}`);
+  return x;
+};
+const DOCS = num(argv.docs, 20_000);
+const DIM = num(argv.dim, 128);
+const TOKENS = num(argv.tokens, 64);
+const QUERIES = num(argv.queries, 100);
+const NBITS = num(argv.nbits, 2) as Nbits;
+const CENTROIDS = argv.centroids === undefined ? undefined : num(argv.centroids, 0);
+const KM_POINTS = argv["kmeans-points"] === undefined ? undefined : num(argv["kmeans-points"], 256);
+const KM_ITERS = num(argv["kmeans-iters"], 4);
+const TOPICS = num(argv.topics, 4096);
+const SEED = num(argv.seed, 7);
+const QUERY_TOKENS = 32;
+const OUT = path.resolve(ROOT, argv.out ?? `bench/out/plaid-${DOCS}`);
+const PHASES = new Set((argv.phases ?? `build,exact,colts${argv.lancedb ? ",lancedb" : ""}`).split(","));
+const EXACT_QUERIES = num(argv["exact-queries"], 5);
+const LANCE_FLAT_QUERIES = num(argv["lancedb-flat-queries"], 20);
+const COMMAND = `node dist/bench/plaid-synthetic.js ${process.argv.slice(2).join(" ")}`.trim();
+
+// ---------------------------------------------------------------------------------------------
+// Synthetic data
+
+const TERMS_PER_TOPIC = 8;
+const DOC_TOPICS = 4;
+/** Noise norm of a term around its topic, and of a token around its term (relative to unit). */
+const TERM_SPREAD = 0.8;
+const TOKEN_NOISE = 0.5;
+
+function normalizeInPlace(v: Float32Array, o: number, dim: number): void {
+  let s = 0;
+  for (let t = 0; t < dim; t++) s += (v[o + t] as number) ** 2;
+  const inv = 1 / Math.sqrt(s);
+  for (let t = 0; t < dim; t++) v[o + t] = (v[o + t] as number) * inv;
+}
+
+/** Per-document seed: a 32-bit hash of (seed, i), so nearby documents get unrelated streams. */
+function docSeed(seed: number, i: number): number {
+  let h = Math.imul(i ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(seed, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+class SyntheticCorpus {
+  /** [topics * TERMS_PER_TOPIC, dim] unit term centres. */
+  readonly terms: Float32Array;
+
+  constructor(
+    readonly seed: number,
+    readonly docs: number,
+    readonly dim: number,
+    readonly tokens: number,
+    readonly topics: number,
+  ) {
+    const rng = new Rng(seed);
+    const sd = 1 / Math.sqrt(dim);
+    const nTerms = topics * TERMS_PER_TOPIC;
+    this.terms = new Float32Array(nTerms * dim);
+    const topic = new Float32Array(dim);
+    for (let c = 0; c < topics; c++) {
+      for (let t = 0; t < dim; t++) topic[t] = rng.normal();
+      normalizeInPlace(topic, 0, dim);
+      for (let j = 0; j < TERMS_PER_TOPIC; j++) {
+        const o = (c * TERMS_PER_TOPIC + j) * dim;
+        for (let t = 0; t < dim; t++) this.terms[o + t] = (topic[t] as number) + TERM_SPREAD * sd * rng.normal();
+        normalizeInPlace(this.terms, o, dim);
+      }
+    }
+  }
+
+  /** n vectors near terms of the given topics. */
+  private draw(rng: Rng, topics: Int32Array, n: number): Float32Array {
+    const dim = this.dim;
+    const sd = TOKEN_NOISE / Math.sqrt(dim);
+    const v = new Float32Array(n * dim);
+    for (let r = 0; r < n; r++) {
+      const term = (topics[rng.int(topics.length)] as number) * TERMS_PER_TOPIC + rng.int(TERMS_PER_TOPIC);
+      const o = r * dim;
+      const c = term * dim;
+      for (let t = 0; t < dim; t++) v[o + t] = (this.terms[c + t] as number) + sd * rng.normal();
+      normalizeInPlace(v, o, dim);
+    }
+    return v;
+  }
+
+  private docTopics(rng: Rng): Int32Array {
+    const topics = new Int32Array(DOC_TOPICS);
+    for (let j = 0; j < DOC_TOPICS; j++) topics[j] = rng.int(this.topics);
+    return topics;
+  }
+
+  doc(i: number): EmbeddedDoc {
+    const rng = new Rng(docSeed(this.seed, i));
+    const topics = this.docTopics(rng);
+    const spread = Math.floor(this.tokens / 4);
+    const n = this.tokens - spread + rng.int(2 * spread + 1);
+    return { id: `d${i}`, vectors: this.draw(rng, topics, n), n };
+  }
+
+  /** Query j: QUERY_TOKENS vectors from the topics of a random document. */
+  query(j: number): { vectors: Float32Array; source: number } {
+    const rng = new Rng(docSeed(this.seed + 1_000_003, j));
+    const source = rng.int(this.docs);
+    const topics = this.docTopics(new Rng(docSeed(this.seed, source)));
+    return { vectors: this.draw(rng, topics, QUERY_TOKENS), source };
+  }
+
+  source(batchSize = 1000): EmbeddingSource {
+    return {
+      count: this.docs,
+      batches: (only?: ReadonlySet<number>) => this.batches(batchSize, only),
+    };
+  }
+
+  private async *batches(batchSize: number, only?: ReadonlySet<number>): AsyncGenerator<EmbeddedDoc[]> {
+    const ids = only ? [...only].sort((a, b) => a - b) : null;
+    const total = ids ? ids.length : this.docs;
+    for (let s = 0; s < total; s += batchSize) {
+      const batch: EmbeddedDoc[] = [];
+      for (let p = s; p < Math.min(total, s + batchSize); p++) batch.push(this.doc(ids ? (ids[p] as number) : p));
+      await new Promise((r) => setImmediate(r));
+      yield batch;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+const ms = (t0: number): number => performance.now() - t0;
+const sec = (t0: number): number => (performance.now() - t0) / 1000;
+
+function percentile(values: readonly number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
+}
+
+function recallAt10(got: readonly number[], truth: readonly number[]): number {
+  const t = new Set(truth.slice(0, 10));
+  return got.slice(0, 10).filter((o) => t.has(o)).length / Math.min(10, t.size);
+}
+
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+function readJson<T>(file: string): T | null {
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as T) : null;
+}
+function writeJson(file: string, v: unknown): void {
+  fs.writeFileSync(file, JSON.stringify(v, null, 1));
+}
+
+/** Keeps the 10 best (score, ordinal) pairs. */
+class Top10 {
+  readonly scores: number[] = [];
+  readonly ids: number[] = [];
+  push(score: number, id: number): void {
+    if (this.scores.length === 10 && score <= (this.scores[9] as number)) return;
+    let i = this.scores.length;
+    if (i === 10) i = 9;
+    else {
+      this.scores.push(0);
+      this.ids.push(0);
+    }
+    while (i > 0 && (this.scores[i - 1] as number) < score) {
+      this.scores[i] = this.scores[i - 1] as number;
+      this.ids[i] = this.ids[i - 1] as number;
+      i--;
+    }
+    this.scores[i] = score;
+    this.ids[i] = id;
+  }
+}
+
+interface Block {
+  first: number;
+  docs: number;
+  /** [rows, dim] */
+  vectors: Float32Array;
+  /** [docs + 1] row offsets */
+  offsets: Int32Array;
+}
+
+function makeBlock(corpus: SyntheticCorpus, first: number, count: number): Block {
+  const docs = Array.from({ length: count }, (_, i) => corpus.doc(first + i));
+  const offsets = new Int32Array(count + 1);
+  docs.forEach((d, i) => (offsets[i + 1] = (offsets[i] as number) + d.n));
+  const vectors = new Float32Array((offsets[count] as number) * corpus.dim);
+  docs.forEach((d, i) => vectors.set(d.vectors, (offsets[i] as number) * corpus.dim));
+  return { first, docs: count, vectors, offsets };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase: build
+
+interface BuildRecord {
+  params: Record<string, unknown>;
+  seconds: { total: number; sample: number; train: number; index: number };
+  centroids: number;
+  sampleDocs: number;
+  vectors: number;
+  bytesPerVector: number;
+  sizeOnDisk: number;
+  defaultCentroids: number;
+}
+
+const indexDir = path.join(OUT, "index");
+const buildParams = { docs: DOCS, dim: DIM, tokens: TOKENS, topics: TOPICS, seed: SEED, nbits: NBITS, centroids: CENTROIDS ?? null, kmeansPoints: KM_POINTS ?? null, kmeansIters: KM_ITERS };
+
+async function phaseBuild(corpus: SyntheticCorpus): Promise<BuildRecord> {
+  const file = path.join(OUT, "build.json");
+  const cached = readJson<BuildRecord>(file);
+  if (cached && !argv.rebuild && JSON.stringify(cached.params) === JSON.stringify(buildParams) && fs.existsSync(path.join(indexDir, "manifest.json"))) {
+    console.log(`build: reusing ${indexDir} (built in ${cached.seconds.total.toFixed(1)} s)`);
+    return cached;
+  }
+  const t0 = performance.now();
+  let tTrainStart = 0;
+  let tTrainEnd = 0;
+  let lastLog = 0;
+  await buildIndex(indexDir, corpus.source(), DIM, {
+    nbits: NBITS,
+    overwrite: true,
+    kmeansIterations: KM_ITERS,
+    ...(CENTROIDS !== undefined ? { numCentroids: CENTROIDS } : {}),
+    ...(KM_POINTS !== undefined ? { kmeansMaxPointsPerCentroid: KM_POINTS } : {}),
+    onProgress: (e) => {
+      if (e.phase === "train" && e.done === 0) tTrainStart = performance.now();
+      if (e.phase === "train" && e.done === 1) tTrainEnd = performance.now();
+      if (performance.now() - lastLog > 10_000) {
+        lastLog = performance.now();
+        console.log(`  build ${e.phase} ${e.done}/${e.total} at ${sec(t0).toFixed(0)} s`);
+      }
+    },
+  });
+  const tEnd = performance.now();
+  const index = await PlaidIndex.open(indexDir);
+  const info = index.info();
+  await index.close();
+  const sampleDocs = plaidSampleSize(DOCS);
+  const rec: BuildRecord = {
+    params: buildParams,
+    seconds: { total: (tEnd - t0) / 1000, sample: (tTrainStart - t0) / 1000, train: (tTrainEnd - tTrainStart) / 1000, index: (tEnd - tTrainEnd) / 1000 },
+    centroids: info.centroids,
+    sampleDocs,
+    vectors: info.vectors,
+    bytesPerVector: info.bytesPerVector,
+    sizeOnDisk: info.sizeOnDisk,
+    defaultCentroids: plaidNumCentroids((info.vectors / DOCS) * DOCS),
+  };
+  writeJson(file, rec);
+  console.log(`build: ${rec.seconds.total.toFixed(1)} s (sample ${rec.seconds.sample.toFixed(1)}, k-means+codec ${rec.seconds.train.toFixed(1)}, compress+write ${rec.seconds.index.toFixed(1)}), K ${rec.centroids}, ${rec.bytesPerVector.toFixed(2)} B/vector`);
+  return rec;
+}
+
+/** Times the nearest-centroid assignment (the cost unit of k-means and compression) at PLAID's default K. */
+interface Extrapolation {
+  K: number;
+  secondsPerMillionAssignments: number;
+  kmeansPoints: number;
+  kmeansIterationSeconds: number;
+  kmeansSeconds: number;
+  compressSeconds: number;
+}
+
+async function extrapolateDefaultK(build: BuildRecord): Promise<Extrapolation> {
+  const K = build.defaultCentroids;
+  const rows = 16_384;
+  const rng = new Rng(99);
+  const x = rng.normalArray(rows * DIM, 1);
+  const c = rng.normalArray(K * DIM, 1);
+  const bias = new Float32Array(K);
+  await assignBlocks(x.subarray(0, 256 * DIM), 256, c, K, DIM, bias); // warm-up
+  const t0 = performance.now();
+  await assignBlocks(x, rows, c, K, DIM, bias);
+  const perPoint = sec(t0) / rows;
+  const avgLen = build.vectors / DOCS;
+  const trainVectors = Math.floor(build.sampleDocs * avgLen * 0.95);
+  const kmeansPoints = Math.min(trainVectors, K * 256);
+  const out = {
+    K,
+    secondsPerMillionAssignments: perPoint * 1e6,
+    kmeansPoints,
+    kmeansIterationSeconds: perPoint * kmeansPoints,
+    kmeansSeconds: perPoint * kmeansPoints * 4,
+    compressSeconds: perPoint * build.vectors,
+  };
+  console.log(`extrapolation at default K ${K}: ${out.secondsPerMillionAssignments.toFixed(1)} s per 1M vector assignments -> k-means ${kmeansPoints} points: ${out.kmeansIterationSeconds.toFixed(0)} s/iteration, ${out.kmeansSeconds.toFixed(0)} s for 4; compression ${out.compressSeconds.toFixed(0)} s`);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase: exact (ground truth + exhaustive latency)
+
+interface ExactRecord {
+  params: Record<string, unknown>;
+  truth: number[][];
+  truthScores: number[][];
+  truthSeconds: number;
+  exhaustiveMs: number[];
+  exhaustiveNote: string;
+}
+
+const HOLD_BYTES = 8 * 2 ** 30;
+const BLOCK_DOCS = 1024;
+
+async function phaseExact(corpus: SyntheticCorpus, queries: Float32Array[]): Promise<ExactRecord> {
+  const file = path.join(OUT, "truth.json");
+  const params = { ...buildParams, queries: QUERIES, exactQueries: EXACT_QUERIES };
+  const cached = readJson<ExactRecord>(file);
+  if (cached && !argv.rebuild && JSON.stringify(cached.params) === JSON.stringify(params)) {
+    console.log(`exact: reusing ${file}`);
+    return cached;
+  }
+  const hold = DOCS * TOKENS * DIM * 4 <= HOLD_BYTES;
+  const held: Block[] = [];
+  // Ground truth: all queries at once, b = every query vector, blocks of documents as a.
+  const allQ = new Float32Array(QUERIES * QUERY_TOKENS * DIM);
+  queries.forEach((q, i) => allQ.set(q, i * QUERY_TOKENS * DIM));
+  const cols = QUERIES * QUERY_TOKENS;
+  const kernel = await OrtMatmul.create(allQ, cols, DIM);
+  const tops = Array.from({ length: QUERIES }, () => new Top10());
+  const best = new Float32Array(cols);
+  const t0 = performance.now();
+  const SUB = 96; // documents per kernel call: ~6k rows x 3200 columns
+  for (let first = 0; first < DOCS; first += BLOCK_DOCS) {
+    const block = makeBlock(corpus, first, Math.min(BLOCK_DOCS, DOCS - first));
+    if (hold) held.push(block);
+    for (let s = 0; s < block.docs; s += SUB) {
+      const e = Math.min(block.docs, s + SUB);
+      const r0 = block.offsets[s] as number;
+      const r1 = block.offsets[e] as number;
+      const out = await kernel.run(block.vectors.subarray(r0 * DIM, r1 * DIM), r1 - r0);
+      for (let d = s; d < e; d++) {
+        best.fill(-Infinity);
+        for (let r = (block.offsets[d] as number) - r0; r < (block.offsets[d + 1] as number) - r0; r++) {
+          const o = r * cols;
+          for (let j = 0; j < cols; j++) {
+            const v = out[o + j] as number;
+            if (v > (best[j] as number)) best[j] = v;
+          }
+        }
+        for (let q = 0; q < QUERIES; q++) {
+          let sum = 0;
+          for (let t = q * QUERY_TOKENS; t < (q + 1) * QUERY_TOKENS; t++) sum += best[t] as number;
+          (tops[q] as Top10).push(sum, first + d);
+        }
+      }
+    }
+    if ((first / BLOCK_DOCS) % 20 === 19) console.log(`  truth ${first + block.docs}/${DOCS} at ${sec(t0).toFixed(0)} s`);
+  }
+  const truthSeconds = sec(t0);
+  await kernel.release();
+  console.log(`exact: ground truth for ${QUERIES} queries in ${truthSeconds.toFixed(1)} s`);
+
+  // Exhaustive per-query latency over the documents held in memory (a kernel with b = the query).
+  const exhaustiveMs: number[] = [];
+  let note = "all documents in memory, onnxruntime q·Dᵀ per 1024-document block, JS max/sum";
+  const blocks = hold ? held : [makeBlock(corpus, 0, Math.min(BLOCK_DOCS * 8, DOCS))];
+  const heldDocs = blocks.reduce((a, b) => a + b.docs, 0);
+  if (!hold) note = `measured on ${heldDocs} documents held in memory, scaled x${(DOCS / heldDocs).toFixed(1)}`;
+  for (let qi = 0; qi < Math.min(EXACT_QUERIES, QUERIES) + 1; qi++) {
+    const q = queries[qi] as Float32Array;
+    const t1 = performance.now();
+    const k = await OrtMatmul.create(q, QUERY_TOKENS, DIM);
+    const top = new Top10();
+    const qb = new Float32Array(QUERY_TOKENS);
+    for (const block of blocks) {
+      const out = await k.run(block.vectors, block.vectors.length / DIM); // [rows, 32]
+      for (let d = 0; d < block.docs; d++) {
+        qb.fill(-Infinity);
+        for (let r = block.offsets[d] as number; r < (block.offsets[d + 1] as number); r++) {
+          const o = r * QUERY_TOKENS;
+          for (let t = 0; t < QUERY_TOKENS; t++) {
+            const v = out[o + t] as number;
+            if (v > (qb[t] as number)) qb[t] = v;
+          }
+        }
+        let sum = 0;
+        for (let t = 0; t < QUERY_TOKENS; t++) sum += qb[t] as number;
+        top.push(sum, block.first + d);
+      }
+    }
+    await k.release();
+    if (qi > 0) exhaustiveMs.push(ms(t1) * (DOCS / heldDocs)); // query 0 is the warm-up
+  }
+  console.log(`exact: exhaustive p50 ${percentile(exhaustiveMs, 50).toFixed(0)} ms over ${exhaustiveMs.length} queries`);
+  const rec: ExactRecord = { params, truth: tops.map((t) => t.ids), truthScores: tops.map((t) => t.scores), truthSeconds, exhaustiveMs, exhaustiveNote: note };
+  writeJson(file, rec);
+  return rec;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase: colts search
+
+interface SearchRow {
+  system: string;
+  setting: string;
+  p50: number;
+  p95: number;
+  recall: number;
+  queries: number;
+  extra?: string;
+}
+
+interface StageProfile {
+  centroidScoring: number;
+  topCentroids: number;
+  candidates: number;
+  stage2: number;
+  stage3: number;
+  stage4: number;
+  candidatesCount: number;
+  stage2Kept: number;
+  stage3Kept: number;
+}
+
+async function phaseColts(queries: Float32Array[], truth: number[][]): Promise<{ rows: SearchRow[]; profile: StageProfile }> {
+  const index = await PlaidIndex.open(indexDir);
+  const settings: { name: string; params: PlaidParams }[] = [
+    { name: "default (ncells 1, thr 0.5, ndocs 256)", params: {} },
+    { name: "ncells 2", params: { ncells: 2 } },
+    { name: "ndocs 1024", params: { ndocs: 1024 } },
+    { name: "ncells 2, ndocs 1024", params: { ncells: 2, ndocs: 1024 } },
+    { name: "ncells 4, thr 0.4, ndocs 4096", params: { ncells: 4, centroidScoreThreshold: 0.4, ndocs: 4096 } },
+  ];
+  const rows: SearchRow[] = [];
+  for (const s of settings) {
+    for (let w = 0; w < Math.min(5, queries.length); w++) await index.search({ vectors: queries[w] as Float32Array, tokens: QUERY_TOKENS, dim: DIM }, { k: 10, params: s.params });
+    const lat: number[] = [];
+    const rec: number[] = [];
+    for (const [qi, q] of queries.entries()) {
+      const t0 = performance.now();
+      const hits = await index.search({ vectors: q, tokens: QUERY_TOKENS, dim: DIM }, { k: 10, params: s.params });
+      lat.push(ms(t0));
+      rec.push(recallAt10(hits.map((h) => h.ordinal), truth[qi] as number[]));
+    }
+    rows.push({ system: "colts PLAID", setting: s.name, p50: percentile(lat, 50), p95: percentile(lat, 95), recall: mean(rec), queries: lat.length });
+    console.log(`colts ${s.name}: p50 ${percentile(lat, 50).toFixed(2)} ms, p95 ${percentile(lat, 95).toFixed(2)} ms, recall@10 ${mean(rec).toFixed(3)}`);
+  }
+  // Diagnostic: exhaustive MaxSim on the decompressed vectors (colts' `exact: true`): the recall
+  // stage 4 could reach with perfect candidates, i.e. the loss due to the 2-bit codec alone.
+  {
+    const lat: number[] = [];
+    const rec: number[] = [];
+    for (let qi = 0; qi < Math.min(EXACT_QUERIES, queries.length); qi++) {
+      const t0 = performance.now();
+      const hits = await index.search({ vectors: queries[qi] as Float32Array, tokens: QUERY_TOKENS, dim: DIM }, { k: 10, exact: true });
+      lat.push(ms(t0));
+      rec.push(recallAt10(hits.map((h) => h.ordinal), truth[qi] as number[]));
+    }
+    rows.push({ system: "colts exact: true", setting: "all docs, decompressed (codec-only loss)", p50: percentile(lat, 50), p95: percentile(lat, 95), recall: mean(rec), queries: lat.length });
+    console.log(`colts exact:true: p50 ${percentile(lat, 50).toFixed(0)} ms, recall@10 ${mean(rec).toFixed(3)} (${lat.length} queries)`);
+  }
+  await index.close();
+
+  // Stage profile at default parameters, replaying plaidSearch's steps with timers.
+  const m = readManifest(indexDir);
+  const codec = readCodec(indexDir, m);
+  const chunks = m.chunks.map((c) => readChunk(path.join(indexDir, c.file), m.numCentroids, codec.bytesPerVector));
+  const exactKernel = await OrtMatmulDynamic.create(DIM);
+  const view: SearchView = { codec, chunks, allowed: null, deleted: new Uint8Array(m.numDocs), kernel: exactKernel };
+  const scorer = await OrtMatmul.create(codec.centroids, codec.numCentroids, DIM, {}, true);
+  const p = plaidDefaults(10);
+  const K = codec.numCentroids;
+  const acc: StageProfile = { centroidScoring: 0, topCentroids: 0, candidates: 0, stage2: 0, stage3: 0, stage4: 0, candidatesCount: 0, stage2Kept: 0, stage3Kept: 0 };
+  for (let pass = 0; pass < 2; pass++) {
+    for (const q of queries) {
+      let t = performance.now();
+      const scores = await scorer.run(q, QUERY_TOKENS);
+      const tScore = ms(t);
+      t = performance.now();
+      const probed = topCentroids(scores, K, QUERY_TOKENS, p.ncells);
+      const tTop = ms(t);
+      t = performance.now();
+      const cands = candidates(view, probed);
+      const tCand = ms(t);
+      t = performance.now();
+      const keep = new Uint8Array(K);
+      for (let c = 0; c < K; c++) {
+        let mx = -Infinity;
+        for (let j = 0; j < QUERY_TOKENS; j++) mx = Math.max(mx, scores[c * QUERY_TOKENS + j] as number);
+        keep[c] = mx >= p.centroidScoreThreshold ? 1 : 0;
+      }
+      const s2 = approximateScores(view, cands, scores, QUERY_TOKENS, keep);
+      const stage2 = topIndexes(s2, p.ndocs).map((i) => cands[i] as number);
+      const tS2 = ms(t);
+      t = performance.now();
+      const s3 = approximateScores(view, stage2, scores, QUERY_TOKENS, null);
+      const stage3 = topIndexes(s3, Math.max(10, Math.floor(p.ndocs / 4))).map((i) => stage2[i] as number);
+      const tS3 = ms(t);
+      t = performance.now();
+      await rankExactly(view, stage3, q, QUERY_TOKENS, 10);
+      const tS4 = ms(t);
+      if (pass === 1) {
+        acc.centroidScoring += tScore;
+        acc.topCentroids += tTop;
+        acc.candidates += tCand;
+        acc.stage2 += tS2;
+        acc.stage3 += tS3;
+        acc.stage4 += tS4;
+        acc.candidatesCount += cands.length;
+        acc.stage2Kept += stage2.length;
+        acc.stage3Kept += stage3.length;
+      }
+    }
+  }
+  await scorer.release();
+  await exactKernel.release();
+  const n = queries.length;
+  const profile = Object.fromEntries(Object.entries(acc).map(([k, v]) => [k, v / n])) as unknown as StageProfile;
+  console.log(`profile (mean per query, default params): ${JSON.stringify(profile)}`);
+  return { rows, profile };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase: LanceDB
+
+interface LanceRecord {
+  params: Record<string, unknown>;
+  ingestSeconds: number;
+  indexSeconds: number;
+  indexParams: Record<string, unknown>;
+  diskBytes: number;
+}
+
+function dirBytes(dir: string): number {
+  let total = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    total += e.isDirectory() ? dirBytes(p) : fs.statSync(p).size;
+  }
+  return total;
+}
+
+function arrowBatch(block: Block, dim: number): arrow.Table {
+  const floatType = new arrow.Float32();
+  const fslType = new arrow.FixedSizeList(dim, new arrow.Field("item", floatType, true));
+  const listType = new arrow.List(new arrow.Field("item", fslType, true));
+  const rows = block.vectors.length / dim;
+  const floats = arrow.makeData({ type: floatType, length: rows * dim, data: block.vectors });
+  const fsl = arrow.makeData({ type: fslType, length: rows, child: floats });
+  const list = arrow.makeData({ type: listType, length: block.docs, valueOffsets: block.offsets, child: fsl });
+  const ids = arrow.makeData({ type: new arrow.Int32(), length: block.docs, data: Int32Array.from({ length: block.docs }, (_, i) => block.first + i) });
+  const schema = new arrow.Schema([new arrow.Field("id", new arrow.Int32(), false), new arrow.Field("vector", listType, false)]);
+  const struct = arrow.makeData({ type: new arrow.Struct(schema.fields), length: block.docs, children: [ids, list] });
+  return new arrow.Table(schema, new arrow.RecordBatch(schema, struct));
+}
+
+async function phaseLance(corpus: SyntheticCorpus, queries: Float32Array[], truth: number[][]): Promise<{ rows: SearchRow[]; rec: LanceRecord }> {
+  const dbDir = path.join(OUT, "lancedb");
+  const file = path.join(OUT, "lancedb.json");
+  const numVectors = DOCS * TOKENS;
+  const partitions = num(argv["lancedb-partitions"], 2 ** Math.round(Math.log2(Math.sqrt(numVectors))));
+  const subVectors = num(argv["lancedb-subvectors"], DIM / 8);
+  const params = { ...buildParams, partitions, subVectors };
+  let rec = readJson<LanceRecord>(file);
+  const db = await lancedb.connect(dbDir);
+  const rows: SearchRow[] = [];
+  const toQuery = (q: Float32Array): Float32Array[] => Array.from({ length: QUERY_TOKENS }, (_, t) => q.subarray(t * DIM, (t + 1) * DIM));
+  const measure = async (table: lancedb.Table, name: string, count: number, configure: (v: lancedb.VectorQuery) => lancedb.VectorQuery): Promise<void> => {
+    const run = async (q: Float32Array): Promise<number[]> => {
+      const res = (await configure(table.vectorSearch(toQuery(q)).distanceType("cosine").limit(10).select(["id", "_distance"])).toArray()) as { id: number }[];
+      return res.map((r) => r.id);
+    };
+    for (let w = 0; w < Math.min(2, count); w++) await run(queries[w] as Float32Array);
+    const lat: number[] = [];
+    const recs: number[] = [];
+    for (let qi = 0; qi < Math.min(count, queries.length); qi++) {
+      const t0 = performance.now();
+      const ids = await run(queries[qi] as Float32Array);
+      lat.push(ms(t0));
+      recs.push(recallAt10(ids, truth[qi] as number[]));
+    }
+    rows.push({ system: "LanceDB multivector", setting: name, p50: percentile(lat, 50), p95: percentile(lat, 95), recall: mean(recs), queries: lat.length });
+    console.log(`lancedb ${name}: p50 ${percentile(lat, 50).toFixed(1)} ms, p95 ${percentile(lat, 95).toFixed(1)} ms, recall@10 ${mean(recs).toFixed(3)} (${lat.length} queries)`);
+  };
+
+  let table: lancedb.Table;
+  if (!rec || argv.rebuild || JSON.stringify(rec.params) !== JSON.stringify(params)) {
+    fs.rmSync(dbDir, { recursive: true, force: true });
+    const db2 = await lancedb.connect(dbDir);
+    const t0 = performance.now();
+    table = await db2.createTable("docs", arrowBatch(makeBlock(corpus, 0, Math.min(BLOCK_DOCS * 4, DOCS)), DIM));
+    for (let first = BLOCK_DOCS * 4; first < DOCS; first += BLOCK_DOCS * 4) {
+      await table.add(arrowBatch(makeBlock(corpus, first, Math.min(BLOCK_DOCS * 4, DOCS - first)), DIM));
+    }
+    const ingestSeconds = sec(t0);
+    console.log(`lancedb: ingested ${DOCS} documents in ${ingestSeconds.toFixed(1)} s (includes regenerating the vectors)`);
+    // Flat search before the index exists.
+    await measure(table, "flat (no index)", LANCE_FLAT_QUERIES, (v) => v);
+    const indexParams = { type: "IVF_PQ", distanceType: "cosine", numPartitions: partitions, numSubVectors: subVectors, numBits: 8 };
+    const t1 = performance.now();
+    await table.createIndex("vector", { config: lancedb.Index.ivfPq({ distanceType: "cosine", numPartitions: partitions, numSubVectors: subVectors }) });
+    const indexSeconds = sec(t1);
+    console.log(`lancedb: IVF_PQ index in ${indexSeconds.toFixed(1)} s`);
+    rec = { params, ingestSeconds, indexSeconds, indexParams, diskBytes: dirBytes(dbDir) };
+    writeJson(file, rec);
+  } else {
+    console.log(`lancedb: reusing ${dbDir}`);
+    table = await db.openTable("docs");
+    await measure(table, "flat (bypassVectorIndex)", LANCE_FLAT_QUERIES, (v) => v.bypassVectorIndex());
+  }
+  await measure(table, "IVF_PQ nprobes 20 (default)", QUERIES, (v) => v);
+  await measure(table, "IVF_PQ nprobes 20, refineFactor 4", QUERIES, (v) => v.refineFactor(4));
+  await measure(table, "IVF_PQ nprobes 64, refineFactor 4", QUERIES, (v) => v.nprobes(64).refineFactor(4));
+  table.close();
+  return { rows, rec };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+function fmt(x: number, digits = 1): string {
+  return Number.isFinite(x) ? x.toFixed(digits) : "n/a";
+}
+
+function gitCommit(): string {
+  try {
+    return execSync("git rev-parse --short HEAD", { cwd: ROOT, encoding: "utf8" }).trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+async function main(): Promise<void> {
+  fs.mkdirSync(OUT, { recursive: true });
+  const tGen = performance.now();
+  const corpus = new SyntheticCorpus(SEED, DOCS, DIM, TOKENS, TOPICS);
+  const queries = Array.from({ length: QUERIES }, (_, j) => corpus.query(j).vectors);
+  console.log(`data: ${DOCS} docs, ${TOPICS} topics x ${TERMS_PER_TOPIC} terms, dim ${DIM}, ${TOKENS} +-25% tokens/doc, ${QUERIES} queries x ${QUERY_TOKENS} (centres in ${sec(tGen).toFixed(1)} s)`);
+
+  let build: BuildRecord | null = readJson<BuildRecord>(path.join(OUT, "build.json"));
+  if (PHASES.has("build")) build = await phaseBuild(corpus);
+  let extrapolation: Extrapolation | null = null;
+  if (argv.extrapolate && build) extrapolation = await extrapolateDefaultK(build);
+  let exact: ExactRecord | null = readJson<ExactRecord>(path.join(OUT, "truth.json"));
+  if (PHASES.has("exact") || (exact === null && (PHASES.has("colts") || PHASES.has("lancedb")))) exact = await phaseExact(corpus, queries);
+  if (!exact) throw new Error("no ground truth");
+  const rows: SearchRow[] = [];
+  rows.push({ system: "exhaustive exact MaxSim", setting: "float32, onnxruntime", p50: percentile(exact.exhaustiveMs, 50), p95: percentile(exact.exhaustiveMs, 95), recall: 1, queries: exact.exhaustiveMs.length, extra: exact.exhaustiveNote });
+  let profile: StageProfile | null = null;
+  if (PHASES.has("colts")) {
+    const r = await phaseColts(queries, exact.truth);
+    rows.push(...r.rows);
+    profile = r.profile;
+  }
+  let lance: LanceRecord | null = null;
+  if (PHASES.has("lancedb")) {
+    const r = await phaseLance(corpus, queries, exact.truth);
+    rows.push(...r.rows);
+    lance = r.rec;
+  }
+
+  // Tables.
+  const lines: string[] = [];
+  const date = new Date().toISOString().slice(0, 10);
+  lines.push(`## PLAID synthetic benchmark, ${DOCS.toLocaleString("en-US")} documents (${date})`, "");
+  lines.push(`- Machine: ${os.cpus()[0]?.model ?? "?"}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}; commit ${gitCommit()} (working tree may differ: other files were being edited)`);
+  lines.push(`- Command: \`${COMMAND}\``);
+  lines.push(`- Data: ${DOCS} docs x ${TOKENS}+-25% unit vectors (dim ${DIM}; ${build ? build.vectors.toLocaleString("en-US") : "?"} vectors), ${TOPICS} topics x ${TERMS_PER_TOPIC} terms, 4 topics/doc; ${QUERIES} queries x ${QUERY_TOKENS} vectors; seed ${SEED}. Ground truth: exact MaxSim on the float vectors (${fmt(exact.truthSeconds)} s for all queries).`);
+  if (build) {
+    lines.push("", "| build | value |", "| --- | --- |");
+    lines.push(`| centroids K | ${build.centroids} (PLAID default for this size: ${build.defaultCentroids}) |`);
+    lines.push(`| k-means | ${KM_ITERS} iterations, max ${KM_POINTS ?? 256} points/centroid, sample ${build.sampleDocs} docs |`);
+    lines.push(`| build time | ${fmt(build.seconds.total)} s = sample ${fmt(build.seconds.sample)} s + k-means & codec ${fmt(build.seconds.train)} s + compress & write ${fmt(build.seconds.index)} s |`);
+    lines.push(`| bytes per vector (nbits ${NBITS}, chunk files) | ${fmt(build.bytesPerVector, 2)} B |`);
+    lines.push(`| index size on disk | ${fmt(build.sizeOnDisk / 2 ** 20)} MiB |`);
+    if (extrapolation) {
+      lines.push(
+        `| default K ${extrapolation.K} (extrapolated) | ${fmt(extrapolation.secondsPerMillionAssignments)} s per 1M assignments -> k-means ${fmt(extrapolation.kmeansIterationSeconds, 0)} s/iteration (${extrapolation.kmeansPoints} points), ${fmt(extrapolation.kmeansSeconds, 0)} s for 4 + compression ${fmt(extrapolation.compressSeconds, 0)} s |`,
+      );
+    }
+    if (lance) {
+      lines.push(`| LanceDB ingest | ${fmt(lance.ingestSeconds)} s (incl. regenerating vectors) |`);
+      lines.push(`| LanceDB IVF_PQ build | ${fmt(lance.indexSeconds)} s, ${JSON.stringify(lance.indexParams)} |`);
+      lines.push(`| LanceDB on disk | ${fmt(lance.diskBytes / 2 ** 20)} MiB (${fmt(lance.diskBytes / (build.vectors || 1), 1)} B/vector incl. raw float32) |`);
+    }
+  }
+  lines.push("", "| system | setting | p50 ms | p95 ms | recall@10 | queries |", "| --- | --- | ---: | ---: | ---: | ---: |");
+  for (const r of rows) lines.push(`| ${r.system} | ${r.setting} | ${fmt(r.p50, 2)} | ${fmt(r.p95, 2)} | ${fmt(r.recall, 3)} | ${r.queries} |`);
+  const colts = rows.find((r) => r.system === "colts PLAID");
+  if (colts) {
+    lines.push("", `Ratios (p50, colts default): exhaustive / colts = ${fmt(percentile(exact.exhaustiveMs, 50) / colts.p50)}x`);
+    for (const r of rows.filter((x) => x.system.startsWith("LanceDB"))) lines.push(`; LanceDB ${r.setting} / colts = ${fmt(r.p50 / colts.p50)}x`);
+  }
+  if (profile) {
+    lines.push("", "Search profile, colts default parameters (mean ms per query):", "");
+    lines.push("| centroid scoring (ORT) | top centroids | candidates (IVF union) | stage 2 | stage 3 | stage 4 (decompress + exact) | candidates | after stage 2 | after stage 3 |");
+    lines.push("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    lines.push(
+      `| ${fmt(profile.centroidScoring, 2)} | ${fmt(profile.topCentroids, 2)} | ${fmt(profile.candidates, 2)} | ${fmt(profile.stage2, 2)} | ${fmt(profile.stage3, 2)} | ${fmt(profile.stage4, 2)} | ${fmt(profile.candidatesCount, 0)} | ${fmt(profile.stage2Kept, 0)} | ${fmt(profile.stage3Kept, 0)} |`,
+    );
+  }
+  const text = lines.join("\n").replace(/\n; /g, "; ");
+  console.log(`\n${text}\n`);
+  writeJson(path.join(OUT, "results.json"), { date, command: COMMAND, build, extrapolation, lance, rows, profile, exhaustiveNote: exact.exhaustiveNote });
+  if (!argv["no-results"]) {
+    const file = path.join(ROOT, "bench", "RESULTS.md");
+    const prefix = fs.existsSync(file) ? "\n" : "# Benchmark results\n\nSections are appended by the benchmarks; newest last.\n\n";
+    fs.appendFileSync(file, `${prefix}${text}\n`);
+    console.log(`appended to ${file}`);
+  }
+}
+
+await main();
