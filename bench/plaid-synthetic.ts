@@ -781,7 +781,11 @@ async function main(): Promise<void> {
   }
   const text = lines.join("\n").replace(/\n; /g, "; ");
   console.log(`\n${text}\n`);
-  writeJson(path.join(OUT, "results.json"), { date, command: COMMAND, build, extrapolation, lance, rows, profile, exhaustiveNote: exact.exhaustiveNote });
+  // Runs split into phases each measure some systems: keep earlier rows of systems not re-measured.
+  const previous = fs.existsSync(path.join(OUT, "results.json")) ? (JSON.parse(fs.readFileSync(path.join(OUT, "results.json"), "utf8")) as { rows?: SearchRow[] }).rows ?? [] : [];
+  const measured = new Set(rows.map((r) => r.system));
+  const merged = [...previous.filter((r) => !measured.has(r.system)), ...rows];
+  writeJson(path.join(OUT, "results.json"), { date, command: COMMAND, build, extrapolation, lance, rows: merged, profile, exhaustiveNote: exact.exhaustiveNote });
   if (!argv["no-results"]) {
     const file = path.join(ROOT, "bench", "RESULTS.md");
     const prefix = fs.existsSync(file) ? "\n" : "# Benchmark results\n\nSections are appended by the benchmarks; newest last.\n\n";

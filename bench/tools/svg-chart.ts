@@ -13,8 +13,10 @@ export interface ChartOptions {
   xLabel: string;
   yLabel: string;
   series: Series[];
-  /** Logarithmic x axis (e.g. batch sizes). Default false. */
+  /** Logarithmic x axis (e.g. latencies spanning decades). Default false. */
   logX?: boolean;
+  /** Join each series' points with a line. Default true; false draws a scatter plot. */
+  lines?: boolean;
   width?: number;
   height?: number;
 }
@@ -38,7 +40,7 @@ function niceTicks(lo: number, hi: number, n = 5): number[] {
 export function lineChart(o: ChartOptions): string {
   const W = o.width ?? 640;
   const H = o.height ?? 400;
-  const m = { l: 70, r: 150, t: 40, b: 55 };
+  const m = { l: 70, r: 230, t: 40, b: 55 };
   const all = o.series.flatMap((s) => s.points);
   const fx = (x: number): number => (o.logX ? Math.log10(x) : x);
   const xs = all.map(([x]) => fx(x));
@@ -56,7 +58,12 @@ export function lineChart(o: ChartOptions): string {
     `<text x="${(m.l + W - m.r) / 2}" y="${H - 15}" text-anchor="middle">${esc(o.xLabel)}</text>`,
     `<text x="18" y="${(m.t + H - m.b) / 2}" text-anchor="middle" transform="rotate(-90 18 ${(m.t + H - m.b) / 2})">${esc(o.yLabel)}</text>`,
   ];
-  const xTicks = o.logX ? [...new Set(all.map(([x]) => x))].sort((a, b) => a - b) : niceTicks(x0, x1);
+  const decades = (): number[] => {
+    const out: number[] = [];
+    for (let e = Math.ceil(x0); e <= Math.floor(x1); e++) out.push(10 ** e);
+    return out.length > 0 ? out : [10 ** x0];
+  };
+  const xTicks = o.logX ? decades() : niceTicks(x0, x1);
   for (const t of xTicks) parts.push(`<text x="${px(t)}" y="${H - m.b + 16}" text-anchor="middle">${t}</text>`);
   for (const t of niceTicks(y0, y1)) {
     parts.push(`<line x1="${m.l}" y1="${py(t)}" x2="${W - m.r}" y2="${py(t)}" stroke="#ddd"/>`);
@@ -65,7 +72,7 @@ export function lineChart(o: ChartOptions): string {
   o.series.forEach((s, i) => {
     const c = COLORS[i % COLORS.length] ?? "black";
     const path = s.points.map(([x, y], j) => `${j === 0 ? "M" : "L"}${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(" ");
-    parts.push(`<path d="${path}" fill="none" stroke="${c}" stroke-width="2"/>`);
+    if (o.lines !== false) parts.push(`<path d="${path}" fill="none" stroke="${c}" stroke-width="2"/>`);
     for (const [x, y] of s.points) parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3.5" fill="${c}"/>`);
     parts.push(`<rect x="${W - m.r + 12}" y="${m.t + i * 20}" width="12" height="12" fill="${c}"/>`);
     parts.push(`<text x="${W - m.r + 30}" y="${m.t + i * 20 + 11}">${esc(s.name)}</text>`);
