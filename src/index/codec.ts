@@ -89,6 +89,8 @@ export class ResidualCodec {
   /** dim * nbits / 8. */
   readonly bytesPerVector: number;
   private readonly table: Uint8Array;
+  /** [256 * 8 / nbits]: for every byte value, the bucket weight of each field it packs (decompression LUT). */
+  private readonly byteWeights: Float32Array;
 
   private constructor(p: ResidualCodecParams) {
     this.dim = p.dim;
@@ -100,6 +102,7 @@ export class ResidualCodec {
     this.avgResidual = p.avgResidual;
     this.bytesPerVector = packedBytesPerVector(p.dim, p.nbits);
     this.table = unpackTable(p.nbits);
+    this.byteWeights = Float32Array.from(this.table, (b) => p.bucketWeights[b] as number);
   }
 
   /**
@@ -225,31 +228,39 @@ export class ResidualCodec {
    * codes: [n]; residuals: [n, dim * nbits / 8] row-major -> [n, dim] row-major.
    */
   decompress(codes: Int32Array, residuals: Uint8Array): Float32Array {
+    const out = new Float32Array(codes.length * this.dim);
+    this.decompressInto(codes, residuals, out, 0);
+    return out;
+  }
+
+  /**
+   * Same as `decompress`, written into `out` from row `row` on (no allocation: stage 4 decompresses
+   * many documents into one block). codes: [n]; residuals: [n, bytesPerVector]; out: [>= row + n, dim].
+   */
+  decompressInto(codes: Int32Array, residuals: Uint8Array, out: Float32Array, row: number): void {
     const dim = this.dim;
     const n = codes.length;
     const bpv = this.bytesPerVector;
     if (residuals.length !== n * bpv) throw new ColtsError("INPUT_INVALID", `decompress: expected ${n * bpv} residual bytes ([${n}, ${bpv}]), got ${residuals.length}`);
     const perByte = 8 / this.nbits;
-    const table = this.table;
-    const w = this.bucketWeights;
-    const out = new Float32Array(n * dim);
+    const weights = this.byteWeights;
     for (let i = 0; i < n; i++) {
       const code = codes[i] as number;
       if (!(code >= 0 && code < this.numCentroids)) throw new ColtsError("INPUT_INVALID", `code ${code} out of range [0, ${this.numCentroids})`);
-      const o = i * dim;
+      const o = (row + i) * dim;
       const c = code * dim;
       let t = 0;
+      let s = 0;
       for (let byte = i * bpv; byte < (i + 1) * bpv; byte++) {
-        const row = (residuals[byte] as number) * perByte;
+        const w = (residuals[byte] as number) * perByte;
         for (let f = 0; f < perByte; f++, t++) {
-          out[o + t] = (this.centroids[c + t] as number) + (w[table[row + f] as number] as number);
+          const x = (this.centroids[c + t] as number) + (weights[w + f] as number);
+          out[o + t] = x;
+          s += x * x;
         }
       }
-      let s = 0;
-      for (let u = 0; u < dim; u++) s += (out[o + u] as number) * (out[o + u] as number);
       const inv = 1 / Math.max(Math.sqrt(s), 1e-12);
       for (let u = 0; u < dim; u++) out[o + u] = (out[o + u] as number) * inv;
     }
-    return out;
   }
 }

@@ -177,6 +177,20 @@ export function decompressDoc(view: SearchView, cand: Candidate): { vectors: Flo
   return { vectors, n: end - start };
 }
 
+function doclen(view: SearchView, cand: Candidate): number {
+  return (view.chunks[chunkOf(cand)] as Chunk).doclens[localOf(cand)] as number;
+}
+
+/** Decompresses one candidate's vectors into `out` from row `row` on. */
+function decompressDocInto(view: SearchView, cand: Candidate, out: Float32Array, row: number): void {
+  const chunk = view.chunks[chunkOf(cand)] as Chunk;
+  const local = localOf(cand);
+  const start = chunk.offsets[local] as number;
+  const end = chunk.offsets[local + 1] as number;
+  const bpv = view.codec.bytesPerVector;
+  view.codec.decompressInto(chunk.codes.subarray(start, end), chunk.residuals.subarray(start * bpv, end * bpv), out, row);
+}
+
 export function ordinalOf(view: SearchView, cand: Candidate): number {
   return (view.chunks[chunkOf(cand)] as Chunk).ordinals[localOf(cand)] as number;
 }
@@ -221,19 +235,20 @@ export async function rankExactly(view: SearchView, cands: readonly Candidate[],
     }
   } else {
     for (let start = 0; start < cands.length; ) {
-      const block: { cand: Candidate; vectors: Float32Array; n: number }[] = [];
+      // A block of documents whose vectors are decompressed straight into one buffer.
+      const block: { cand: Candidate; n: number }[] = [];
       let total = 0;
       while (start < cands.length && (block.length === 0 || total < EXACT_BLOCK_VECTORS)) {
-        const d = decompressDoc(view, cands[start] as Candidate);
-        block.push({ cand: cands[start] as Candidate, ...d });
-        total += d.n;
+        const n = doclen(view, cands[start] as Candidate);
+        block.push({ cand: cands[start] as Candidate, n });
+        total += n;
         start++;
       }
       const all = new Float32Array(total * dim);
-      let off = 0;
+      let row = 0;
       for (const b of block) {
-        all.set(b.vectors, off);
-        off += b.vectors.length;
+        decompressDocInto(view, b.cand, all, row);
+        row += b.n;
       }
       const scores = maxsimFromSimilarities(await kernel.run(q, nq, all, total), nq, block.map((b) => b.n));
       block.forEach((b, i) => hits.push({ ordinal: ordinalOf(view, b.cand), score: scores[i] as number }));
