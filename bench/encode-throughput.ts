@@ -573,7 +573,10 @@ async function main(): Promise<number> {
     fs.mkdirSync(OUT_DIR, { recursive: true });
     fs.writeFileSync(RESULTS_JSON, `${JSON.stringify(json)}\n`);
     if (!fs.existsSync(RESULTS_MD)) fs.writeFileSync(RESULTS_MD, "# Benchmark results\n\nSections are appended by the benchmarks (see bench/README.md). Newest last.\n\n");
-    fs.appendFileSync(RESULTS_MD, `${section}\n`);
+    // Other benchmarks append to the same file: start on a fresh paragraph whatever they left.
+    const before = fs.readFileSync(RESULTS_MD, "utf8");
+    const gap = before.endsWith("\n\n") || before === "" ? "" : before.endsWith("\n") ? "\n" : "\n\n";
+    fs.appendFileSync(RESULTS_MD, `${gap}${section}\n`);
     console.log(`\nappended to ${path.relative(ROOT, RESULTS_MD)}; JSON line in ${path.relative(ROOT, RESULTS_JSON)}`);
   }
   if (!identical) {

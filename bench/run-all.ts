@@ -6,7 +6,7 @@
  * when it is absent.
  *
  *   npm run bench                 # all
- *   npm run bench -- --only eval  # one of: encode, bm25, plaid, eval
+ *   npm run bench -- --only eval  # one of: encode, encode-batch, bm25, plaid, eval
  *   npm run bench -- --charts-only # redraw the charts from the last outputs
  */
 import { spawnSync } from "node:child_process";
@@ -21,6 +21,7 @@ const CHARTS = path.join(ROOT, "bench", "charts");
 
 const STEPS: Record<string, string[]> = {
   encode: ["encode-throughput.js", "--docs", "64", "--reps", "3"],
+  "encode-batch": ["encode-batch-sweep.js", "--docs", "32"],
   bm25: ["bm25-scifact.js"],
   plaid: ["plaid-synthetic.js", "--docs", "20000", "--topics", "1024", "--centroids", "4096", "--kmeans-points", "64", "--lancedb"],
   eval: ["eval-collections.js"],

@@ -30,7 +30,9 @@ function halfToFloat(h: number): number {
 }
 
 function decodeTensor(dtype: SafetensorsDtype, bytes: Uint8Array): SafeTensor["data"] {
-  const copy = bytes.slice(); // aligned copy
+  // A fresh, exactly sized, aligned copy: `bytes.slice()` would be a view when `bytes` is a Node
+  // Buffer, and its `.buffer` the whole (pooled) file.
+  const copy = new Uint8Array(bytes);
   const buf = copy.buffer;
   switch (dtype) {
     case "F32":
