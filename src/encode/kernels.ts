@@ -11,17 +11,48 @@ import type { DenseLayer } from "../model/layout.js";
 export function applyDense(x: Float32Array, n: number, layer: DenseLayer): Float32Array {
   const { inFeatures: din, outFeatures: dout, weight, bias } = layer;
   const y = new Float32Array(n * dout);
-  for (let r = 0; r < n; r++) {
+  // Four input rows share each pass over a weight row (4x fewer weight loads); the sums are
+  // accumulated in the same order as the one-row loop, so results are bit-identical to it.
+  let r = 0;
+  for (; r + 4 <= n; r += 4) {
+    const x0 = r * din;
+    const x1 = x0 + din;
+    const x2 = x1 + din;
+    const x3 = x2 + din;
+    for (let o = 0; o < dout; o++) {
+      const wo = o * din;
+      let a0 = 0;
+      let a1 = 0;
+      let a2 = 0;
+      let a3 = 0;
+      for (let i = 0; i < din; i++) {
+        const w = weight[wo + i] as number;
+        a0 += (x[x0 + i] as number) * w;
+        a1 += (x[x1 + i] as number) * w;
+        a2 += (x[x2 + i] as number) * w;
+        a3 += (x[x3 + i] as number) * w;
+      }
+      const b = bias ? (bias[o] as number) : 0;
+      y[r * dout + o] = activate(a0 + b, layer.activation);
+      y[(r + 1) * dout + o] = activate(a1 + b, layer.activation);
+      y[(r + 2) * dout + o] = activate(a2 + b, layer.activation);
+      y[(r + 3) * dout + o] = activate(a3 + b, layer.activation);
+    }
+  }
+  for (; r < n; r++) {
     const xo = r * din;
     for (let o = 0; o < dout; o++) {
       const wo = o * din;
       let acc = 0;
       for (let i = 0; i < din; i++) acc += (x[xo + i] as number) * (weight[wo + i] as number);
-      if (bias) acc += bias[o] as number;
-      y[r * dout + o] = layer.activation === "tanh" ? Math.tanh(acc) : acc;
+      y[r * dout + o] = activate(acc + (bias ? (bias[o] as number) : 0), layer.activation);
     }
   }
   return y;
+}
+
+function activate(v: number, activation: DenseLayer["activation"]): number {
+  return activation === "tanh" ? Math.tanh(v) : v;
 }
 
 /**

@@ -47,3 +47,23 @@ test("planBatches: longest first, bounded by count and padded tokens, every row 
   assert.deepEqual(planBatches(rows, 10, 5), [[1], [3], [4], [0], [5, 2]]);
   assert.throws(() => planBatches(rows, 0, 10), { code: "INPUT_INVALID" });
 });
+
+test("applyDense: the 4-row path equals row-by-row dot products exactly, with bias and tanh", () => {
+  const din = 7;
+  const dout = 5;
+  const n = 11; // two 4-row groups and a remainder of 3
+  const x = Float32Array.from({ length: n * din }, (_, i) => Math.sin(i * 1.3));
+  const weight = Float32Array.from({ length: dout * din }, (_, i) => Math.cos(i * 0.7));
+  const bias = Float32Array.from({ length: dout }, (_, i) => i / 10);
+  for (const activation of ["identity", "tanh"] as const) {
+    const y = applyDense(x, n, { weight, bias, inFeatures: din, outFeatures: dout, activation, source: "t" });
+    for (let r = 0; r < n; r++) {
+      for (let o = 0; o < dout; o++) {
+        let acc = 0;
+        for (let i = 0; i < din; i++) acc += x[r * din + i]! * weight[o * din + i]!;
+        const want = Math.fround(activation === "tanh" ? Math.tanh(acc + bias[o]!) : acc + bias[o]!);
+        assert.equal(y[r * dout + o], want);
+      }
+    }
+  }
+});
