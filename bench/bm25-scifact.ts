@@ -18,21 +18,13 @@ import { parseArgs } from "node:util";
 import { Bm25Index, type Bm25Hit } from "../src/bm25/index.js";
 import { loadBm25, saveBm25 } from "../src/bm25/store.js";
 import { evaluate } from "../src/eval/metrics.js";
+import { REPO_ROOT } from "./tools/paths.js";
 
 const FLOOR = 0.66;
 const ANSERINI_NDCG10 = 0.679;
 
-function findRoot(start: string): string {
-  let dir = start;
-  while (!fs.existsSync(path.join(dir, "package.json"))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`no package.json above ${start}`);
-    dir = up;
-  }
-  return dir;
-}
 
-const ROOT = findRoot(path.dirname(fileURLToPath(import.meta.url)));
+const ROOT = REPO_ROOT;
 const DATA = path.resolve(ROOT, "..", "shared", "datasets", "scifact-beir", "beir-format");
 
 type Qrels = Map<string, Map<string, number>>;

@@ -13,8 +13,9 @@ import { fileURLToPath } from "node:url";
 import { ColBERT } from "../src/encode/colbert.js";
 import { writeTinyModel } from "../src/model/tiny.js";
 import { lineChart } from "./tools/svg-chart.js";
+import { REPO_ROOT } from "./tools/paths.js";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+const ROOT = REPO_ROOT;
 const CORPUS = path.resolve(ROOT, "..", "shared", "datasets", "scifact-beir", "beir-format", "corpus.jsonl");
 const MODEL = path.join(ROOT, "bench", "out", "colbert-h384-l12-seed1");
 

@@ -23,6 +23,7 @@ import type { TokenizedText } from "../src/encode/tokenize.js";
 import type { DenseLayer } from "../src/model/layout.js";
 import { parseSafetensors } from "../src/model/safetensors.js";
 import { writeTinyModel, type TinyModelOptions } from "../src/model/tiny.js";
+import { REPO_ROOT } from "./tools/paths.js";
 
 // ---------------------------------------------------------------------------------------------
 // Setup
@@ -42,17 +43,8 @@ const TOLERANCE = 1e-4;
 /** Token budget per model call of the small-batch colts variant (about one 300-token document). */
 const SMALL_BATCH_TOKENS = 512;
 
-function findRoot(start: string): string {
-  let dir = start;
-  while (!fs.existsSync(path.join(dir, "package.json"))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`no package.json above ${start}`);
-    dir = up;
-  }
-  return dir;
-}
 
-const ROOT = findRoot(path.dirname(fileURLToPath(import.meta.url)));
+const ROOT = REPO_ROOT;
 const OUT_DIR = path.join(ROOT, "bench", "out");
 const MODEL_DIR = path.join(OUT_DIR, MODEL_NAME);
 const CORPUS = path.resolve(ROOT, "..", "shared", "datasets", "scifact-beir", "beir-format", "corpus.jsonl");

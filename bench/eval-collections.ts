@@ -16,8 +16,9 @@ import { PassThrough, Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { runMain } from "../src/cli/main.js";
 import type { RetrieverResult } from "../src/cli/commands/eval.js";
+import { REPO_ROOT } from "./tools/paths.js";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+const ROOT = REPO_ROOT;
 const SHARED = path.resolve(ROOT, "..", "shared", "datasets");
 const OUT = path.join(ROOT, "bench", "out", "eval");
 const RETRIEVERS = "bm25,plaid,exact,bm25+rerank,hybrid";

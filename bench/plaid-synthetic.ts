@@ -43,20 +43,12 @@ import { buildIndex } from "../src/index/writer.js";
 import { OrtMatmul, OrtMatmulDynamic } from "../src/kernels/matmul.js";
 import { approximateScores, candidates, plaidDefaults, rankExactly, topCentroids, topIndexes, type PlaidParams, type SearchView } from "../src/search/plaid.js";
 import { Rng } from "../src/util/rng.js";
+import { REPO_ROOT } from "./tools/paths.js";
 
 // ---------------------------------------------------------------------------------------------
 // Arguments
 
-function findRoot(start: string): string {
-  let dir = start;
-  while (!fs.existsSync(path.join(dir, "package.json"))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`no package.json above ${start}`);
-    dir = up;
-  }
-  return dir;
-}
-const ROOT = findRoot(path.dirname(fileURLToPath(import.meta.url)));
+const ROOT = REPO_ROOT;
 
 const { values: argv } = parseArgs({
   options: {

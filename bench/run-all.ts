@@ -14,8 +14,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { lineChart, type Series } from "./tools/svg-chart.js";
+import { REPO_ROOT } from "./tools/paths.js";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+const ROOT = REPO_ROOT;
 const DIST = path.join(ROOT, "dist", "bench");
 const CHARTS = path.join(ROOT, "bench", "charts");
 

@@ -12,16 +12,8 @@ import { fileURLToPath } from "node:url";
 import { writeBeir } from "../../src/eval/io.js";
 import type { BeirDoc, BeirQuery, Qrels } from "../../src/eval/types.js";
 import { COLLECTIONS, parseSmart, smartDocs, smartQueries, type SmartCollection } from "./smart.js";
+import { REPO_ROOT } from "./paths.js";
 
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!fs.existsSync(path.join(dir, "package.json"))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error("no package.json above this script");
-    dir = up;
-  }
-  return dir;
-}
 
 interface Check {
   what: string;
@@ -59,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
     console.error("usage: node dist/bench/tools/smart-to-beir.js cacm|cisi|cranfield <outDir>");
     return 2;
   }
-  const dataDir = path.resolve(repoRoot(), "..", "shared", "datasets", c.folder);
+  const dataDir = path.resolve(REPO_ROOT, "..", "shared", "datasets", c.folder);
   if (!fs.existsSync(dataDir)) {
     console.error(`${dataDir} is absent: the SMART collections are read from ../shared/datasets beside the checkout; nothing converted.`);
     return 1;

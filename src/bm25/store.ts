@@ -3,10 +3,10 @@
  * files of the same folder. Writes are atomic: a temp file in the same folder is written, fsynced and
  * renamed over the target, so readers see the old file or the new one, never a mix.
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { ColtsError, isColtsError } from "../errors.js";
+import { sequentialChunks, writeChunksAtomic } from "../store/atomic.js";
 import { analyzerFromDescriptor, type Analyzer } from "./analyzer.js";
 import { decodeBm25, encodeBm25 } from "./format.js";
 import { Bm25Index } from "./index.js";
@@ -37,7 +37,7 @@ export async function saveBm25(dir: string, index: Bm25Index, fileName: string =
   });
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, fileName);
-  const bytes = await writeAtomic(file, chunks);
+  const bytes = await writeChunksAtomic(file, sequentialChunks(chunks));
   return { file, bytes };
 }
 
@@ -107,33 +107,3 @@ function stableJson(value: unknown): string {
   );
 }
 
-/** Writes chunks to a temp file beside `target`, fsyncs it, renames it into place, fsyncs the folder. */
-async function writeAtomic(target: string, chunks: readonly Uint8Array[]): Promise<number> {
-  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  const fh = await open(tmp, "wx");
-  let size = 0;
-  try {
-    for (const bytes of chunks) {
-      // write() may write less than asked for very large buffers: loop until done.
-      let done = 0;
-      while (done < bytes.length) {
-        const { bytesWritten } = await fh.write(bytes, done, Math.min(bytes.length - done, 1 << 30), size + done);
-        done += bytesWritten;
-      }
-      size += bytes.length;
-    }
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, target);
-  } catch (error) {
-    // An I/O failure is not a colts error: clean up and let the caller see the system error as is.
-    await fh.close().catch(() => undefined);
-    await rm(tmp, { force: true });
-    throw error;
-  }
-  // Make the rename itself durable; some platforms cannot fsync a folder, which only weakens durability.
-  const dirHandle = await open(path.dirname(target), "r").catch(() => undefined);
-  await dirHandle?.sync().catch(() => undefined);
-  await dirHandle?.close();
-  return size;
-}

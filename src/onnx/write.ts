@@ -5,10 +5,9 @@
  * runtime can mmap them). Both files are written to a temp name in the same folder and renamed, so a
  * reader never sees a half-written model.
  */
-import { randomBytes } from "node:crypto";
-import { open, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { ColtsError } from "../errors.js";
+import { sequentialChunks, writeChunksAtomic } from "../store/atomic.js";
 import { encodeModelChunks, tensorBytes, type OnnxModel, type OnnxTensor } from "./proto.js";
 
 export interface WriteOnnxOptions {
@@ -28,41 +27,6 @@ export interface WriteOnnxResult {
 /** Offsets of external tensors are multiples of this (onnx aligns to the allocation granularity). */
 const EXTERNAL_ALIGN = 4096;
 
-/** Writes `chunks` to `target` via a temp file in the same folder, then renames it into place. */
-async function writeAtomic(target: string, chunks: Iterable<{ offset: number; bytes: Uint8Array }>): Promise<number> {
-  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  const fh = await open(tmp, "w");
-  let size = 0;
-  try {
-    for (const { offset, bytes } of chunks) {
-      // write() may write less than asked for very large buffers, so loop until done.
-      let done = 0;
-      while (done < bytes.length) {
-        const { bytesWritten } = await fh.write(bytes, done, Math.min(bytes.length - done, 1 << 30), offset + done);
-        done += bytesWritten;
-      }
-      size = Math.max(size, offset + bytes.length);
-    }
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, target);
-  } catch (error) {
-    // An I/O failure is not a colts error: clean up and let the caller see the system error as is.
-    await fh.close().catch(() => undefined);
-    await rm(tmp, { force: true });
-    throw error;
-  }
-  return size;
-}
-
-function* sequential(chunks: Uint8Array[]): Generator<{ offset: number; bytes: Uint8Array }> {
-  let offset = 0;
-  for (const bytes of chunks) {
-    yield { offset, bytes };
-    offset += bytes.length;
-  }
-}
-
 /**
  * Writes `model` to `file` (the model object is not modified). With `externalData`, initializers of at
  * least `minBytes` are stored in `<dir of file>/<fileName>` and referenced from the model. Tensor
@@ -71,7 +35,7 @@ function* sequential(chunks: Uint8Array[]): Generator<{ offset: number; bytes: U
 export async function writeOnnxModel(file: string, model: OnnxModel, options: WriteOnnxOptions = {}): Promise<WriteOnnxResult> {
   const ext = options.externalData;
   if (!ext) {
-    const modelBytes = await writeAtomic(file, sequential(encodeModelChunks(model)));
+    const modelBytes = await writeChunksAtomic(file, sequentialChunks(encodeModelChunks(model)));
     return { modelBytes, externalBytes: 0, external: [] };
   }
   if (!ext.fileName || ext.fileName !== path.basename(ext.fileName) || ext.fileName === "." || ext.fileName === "..") {
@@ -94,7 +58,7 @@ export async function writeOnnxModel(file: string, model: OnnxModel, options: Wr
   });
   const slim: OnnxModel = { ...model, graph: { ...model.graph, initializers } };
   // Data first: a model file never points at a data file that is not there yet.
-  const externalBytes = placed.length > 0 ? await writeAtomic(path.join(path.dirname(file), ext.fileName), placed) : 0;
-  const modelBytes = await writeAtomic(file, sequential(encodeModelChunks(slim)));
+  const externalBytes = placed.length > 0 ? await writeChunksAtomic(path.join(path.dirname(file), ext.fileName), placed) : 0;
+  const modelBytes = await writeChunksAtomic(file, sequentialChunks(encodeModelChunks(slim)));
   return { modelBytes, externalBytes, external };
 }

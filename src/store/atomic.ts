@@ -4,6 +4,7 @@
  * A crash at any moment leaves either the old file or the new one, never a mix.
  */
 import fs from "node:fs";
+import fsp from "node:fs/promises";
 import path from "node:path";
 
 let counter = 0;
@@ -58,4 +59,45 @@ export function removeStaleTemps(dir: string): string[] {
     }
   }
   return removed;
+}
+
+/**
+ * Async variant for large outputs written piece by piece (ONNX models with external data, BM25
+ * indexes): each chunk goes to its byte offset in a temporary file (gaps stay zero), which is
+ * flushed, renamed over `target`, and the folder entry flushed. Returns the file size.
+ */
+export async function writeChunksAtomic(target: string, chunks: Iterable<{ offset: number; bytes: Uint8Array }>): Promise<number> {
+  const tmp = tempNameFor(target);
+  const fh = await fsp.open(tmp, "wx");
+  let size = 0;
+  try {
+    for (const { offset, bytes } of chunks) {
+      // write() may write less than asked for very large buffers: loop until done.
+      let done = 0;
+      while (done < bytes.length) {
+        const { bytesWritten } = await fh.write(bytes, done, Math.min(bytes.length - done, 1 << 30), offset + done);
+        done += bytesWritten;
+      }
+      size = Math.max(size, offset + bytes.length);
+    }
+    await fh.sync();
+    await fh.close();
+    await fsp.rename(tmp, target);
+  } catch (error) {
+    // An I/O failure is not a colts error: clean up and let the caller see the system error as is.
+    await fh.close().catch(() => undefined);
+    await fsp.rm(tmp, { force: true });
+    throw error;
+  }
+  fsyncDir(path.dirname(target));
+  return size;
+}
+
+/** Chunks laid out one after another from offset 0. */
+export function* sequentialChunks(chunks: Iterable<Uint8Array>): Generator<{ offset: number; bytes: Uint8Array }> {
+  let offset = 0;
+  for (const bytes of chunks) {
+    yield { offset, bytes };
+    offset += bytes.length;
+  }
 }
