@@ -13,7 +13,6 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Bm25Index, type Bm25Hit } from "../src/bm25/index.js";
 import { loadBm25, saveBm25 } from "../src/bm25/store.js";

@@ -9,7 +9,6 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
-import { fileURLToPath } from "node:url";
 import { ColBERT } from "../src/encode/colbert.js";
 import { writeTinyModel } from "../src/model/tiny.js";
 import { lineChart } from "./tools/svg-chart.js";

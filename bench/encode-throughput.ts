@@ -13,7 +13,6 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { AutoModel, AutoTokenizer, env, matmul, Tensor, type PreTrainedModel, type PreTrainedTokenizer } from "@huggingface/transformers";
 import { ColBERT } from "../src/encode/colbert.js";

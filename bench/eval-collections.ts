@@ -13,7 +13,6 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { PassThrough, Readable } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { runMain } from "../src/cli/main.js";
 import type { RetrieverResult } from "../src/cli/commands/eval.js";
 import { REPO_ROOT } from "./tools/paths.js";

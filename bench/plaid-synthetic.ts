@@ -27,7 +27,6 @@ import { execSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import * as lancedb from "@lancedb/lancedb";
 import * as arrow from "apache-arrow";

@@ -12,7 +12,6 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { lineChart, type Series } from "./tools/svg-chart.js";
 import { REPO_ROOT } from "./tools/paths.js";
 

@@ -8,7 +8,6 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { writeBeir } from "../../src/eval/io.js";
 import type { BeirDoc, BeirQuery, Qrels } from "../../src/eval/types.js";
 import { COLLECTIONS, parseSmart, smartDocs, smartQueries, type SmartCollection } from "./smart.js";
