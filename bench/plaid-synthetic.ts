@@ -28,8 +28,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import * as lancedb from "@lancedb/lancedb";
-import * as arrow from "apache-arrow";
+import type * as LanceDb from "@lancedb/lancedb";
+import type * as Arrow from "apache-arrow";
 import { assignBlocks } from "../src/index/assign.js";
 import type { Nbits } from "../src/index/bitpack.js";
 import { readChunk } from "../src/index/chunk.js";
@@ -611,7 +611,16 @@ function dirBytes(dir: string): number {
   return total;
 }
 
-function arrowBatch(block: Block, dim: number): arrow.Table {
+/** LanceDB and Arrow are optional (see bench/types/optional-modules.d.ts): loaded only for --lancedb. */
+async function optionalModules(): Promise<{ lancedb: typeof LanceDb; arrow: typeof Arrow }> {
+  try {
+    return { lancedb: await import("@lancedb/lancedb"), arrow: await import("apache-arrow") };
+  } catch (cause) {
+    throw new Error("--lancedb needs @lancedb/lancedb and apache-arrow: npm install --no-save @lancedb/lancedb@0.39.0 apache-arrow@18.1.0 (LanceDB 0.39 asks for Node >= 22)", { cause });
+  }
+}
+
+function arrowBatch(arrow: typeof Arrow, block: Block, dim: number): Arrow.Table {
   const floatType = new arrow.Float32();
   const fslType = new arrow.FixedSizeList(dim, new arrow.Field("item", floatType, true));
   const listType = new arrow.List(new arrow.Field("item", fslType, true));
@@ -633,10 +642,11 @@ async function phaseLance(corpus: SyntheticCorpus, queries: Float32Array[], trut
   const subVectors = num(argv["lancedb-subvectors"], DIM / 8);
   const params = { ...buildParams, partitions, subVectors };
   let rec = readJson<LanceRecord>(file);
+  const { lancedb, arrow } = await optionalModules();
   const db = await lancedb.connect(dbDir);
   const rows: SearchRow[] = [];
   const toQuery = (q: Float32Array): Float32Array[] => Array.from({ length: QUERY_TOKENS }, (_, t) => q.subarray(t * DIM, (t + 1) * DIM));
-  const measure = async (table: lancedb.Table, name: string, count: number, configure: (v: lancedb.VectorQuery) => lancedb.VectorQuery): Promise<void> => {
+  const measure = async (table: LanceDb.Table, name: string, count: number, configure: (v: LanceDb.VectorQuery) => LanceDb.VectorQuery): Promise<void> => {
     const run = async (q: Float32Array): Promise<number[]> => {
       const res = (await configure(table.vectorSearch(toQuery(q)).distanceType("cosine").limit(10).select(["id", "_distance"])).toArray()) as { id: number }[];
       return res.map((r) => r.id);
@@ -654,14 +664,14 @@ async function phaseLance(corpus: SyntheticCorpus, queries: Float32Array[], trut
     console.log(`lancedb ${name}: p50 ${percentile(lat, 50).toFixed(1)} ms, p95 ${percentile(lat, 95).toFixed(1)} ms, recall@10 ${mean(recs).toFixed(3)} (${lat.length} queries)`);
   };
 
-  let table: lancedb.Table;
+  let table: LanceDb.Table;
   if (!rec || argv.rebuild || JSON.stringify(rec.params) !== JSON.stringify(params)) {
     fs.rmSync(dbDir, { recursive: true, force: true });
     const db2 = await lancedb.connect(dbDir);
     const t0 = performance.now();
-    table = await db2.createTable("docs", arrowBatch(makeBlock(corpus, 0, Math.min(BLOCK_DOCS * 4, DOCS)), DIM));
+    table = await db2.createTable("docs", arrowBatch(arrow, makeBlock(corpus, 0, Math.min(BLOCK_DOCS * 4, DOCS)), DIM));
     for (let first = BLOCK_DOCS * 4; first < DOCS; first += BLOCK_DOCS * 4) {
-      await table.add(arrowBatch(makeBlock(corpus, first, Math.min(BLOCK_DOCS * 4, DOCS - first)), DIM));
+      await table.add(arrowBatch(arrow, makeBlock(corpus, first, Math.min(BLOCK_DOCS * 4, DOCS - first)), DIM));
     }
     const ingestSeconds = sec(t0);
     console.log(`lancedb: ingested ${DOCS} documents in ${ingestSeconds.toFixed(1)} s (includes regenerating the vectors)`);

@@ -23,7 +23,19 @@ const STEPS: Record<string, string[]> = {
   encode: ["encode-throughput.js", "--docs", "64", "--reps", "3"],
   "encode-batch": ["encode-batch-sweep.js", "--docs", "32"],
   bm25: ["bm25-scifact.js"],
-  plaid: ["plaid-synthetic.js", "--docs", "20000", "--topics", "1024", "--centroids", "4096", "--kmeans-points", "64", "--lancedb"],
+  plaid: [
+    "plaid-synthetic.js",
+    "--docs",
+    "20000",
+    "--topics",
+    "1024",
+    "--centroids",
+    "4096",
+    "--kmeans-points",
+    "64",
+    // LanceDB is optional (installed on demand, see bench/plaid-README.md).
+    ...(fs.existsSync(path.join(REPO_ROOT, "node_modules", "@lancedb", "lancedb")) ? ["--lancedb"] : []),
+  ],
   eval: ["eval-collections.js"],
 };
 
