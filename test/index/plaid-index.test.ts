@@ -142,6 +142,23 @@ describe("caller-supplied embeddings", () => {
     await index.close();
   });
 
+  test("drift: documents from elsewhere are flagged, documents like the training data are not", async (t) => {
+    const dir = await built(t, docs, dim);
+    await addToIndex(dir, arraySource(syntheticDocs(50, dim, 11, "same").map((d, i) => ({ ...d, vectors: docs[i]!.vectors, n: docs[i]!.n }))));
+    let index = await PlaidIndex.open(dir);
+    assert.equal(index.info().drifted, false);
+    await index.close();
+    // Other topic centres: the index's centroids no longer describe these vectors.
+    await addToIndex(dir, arraySource(syntheticDocs(50, dim, 12345, "other")));
+    index = await PlaidIndex.open(dir);
+    assert.equal(index.info().drifted, true);
+    await index.close();
+    await compactIndex(dir, { recluster: true });
+    index = await PlaidIndex.open(dir);
+    assert.equal(index.info().drifted, false, "reclustering resets the reference");
+    await index.close();
+  });
+
   test("duplicate ids, an existing index and empty corpora are refused", async (t) => {
     const dir = await built(t, docs.slice(0, 50), dim);
     await assert.rejects(buildIndex(dir, arraySource(docs), dim), { code: "INPUT_INVALID", message: /already holds an index/ });
