@@ -1,11 +1,12 @@
 /**
  * Block-wise nearest-centroid assignment: the heavy part of k-means and of PLAID compression.
- * Scores come from an a·bᵀ kernel with the centroids fixed (onnxruntime's `OrtMatmul` by default, any
- * `MatmulFactory` when injected, e.g. the JS reference in tests); the arg-max runs here, one block of
- * rows at a time, so memory stays at [blockRows, k] floats whatever the number of vectors.
+ * By default one onnxruntime graph computes scores and arg-max together (`OrtArgmax`); with an
+ * injected `MatmulFactory` (e.g. the JS reference in tests) the scores come from that kernel and the
+ * arg-max runs here. Either way one block of rows at a time, so memory stays bounded whatever the
+ * number of vectors.
  */
 import { ColtsError } from "../errors.js";
-import { OrtMatmul, matmulABtJs } from "../kernels/matmul.js";
+import { OrtArgmax, OrtMatmul, matmulABtJs } from "../kernels/matmul.js";
 import type { RuntimeOptions } from "../model/runtime.js";
 
 /** An a·bᵀ kernel with b fixed at creation (the shape of `OrtMatmul`). */
@@ -31,7 +32,7 @@ export const jsMatmulFactory: MatmulFactory = (b, n, d) =>
   });
 
 export interface AssignOptions {
-  /** a·bᵀ kernel factory. Default: onnxruntime (`ortMatmulFactory(runtime)`). */
+  /** a·bᵀ kernel factory; the arg-max then runs in JavaScript. Default: the fused onnxruntime arg-max graph. */
   matmul?: MatmulFactory;
   /** onnxruntime settings for the default kernel (threads). Ignored when `matmul` is given. */
   runtime?: RuntimeOptions;
@@ -77,7 +78,23 @@ export async function assignBlocks(
   const codes = new Int32Array(n);
   const scores = new Float32Array(n);
   if (n === 0) return { codes, scores };
-  const factory = options.matmul ?? ortMatmulFactory(options.runtime);
+  if (!options.matmul) {
+    // Default: the arg-max runs inside onnxruntime (see OrtArgmax); larger blocks are fine since
+    // only [rows] values come back.
+    const fused = await OrtArgmax.create(centroids, k, dim, bias, options.runtime ?? {});
+    try {
+      for (let start = 0; start < n; start += blockRows) {
+        const m = Math.min(blockRows, n - start);
+        const r = await fused.run(vectors.subarray(start * dim, (start + m) * dim), m);
+        codes.set(r.codes, start);
+        scores.set(r.scores, start);
+      }
+    } finally {
+      await fused.release();
+    }
+    return { codes, scores };
+  }
+  const factory = options.matmul;
   const kernel = await factory(centroids, k, dim);
   try {
     for (let start = 0; start < n; start += blockRows) {

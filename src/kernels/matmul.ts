@@ -135,3 +135,44 @@ export function maxsimFromSimilarities(sims: Float32Array, nq: number, doclens: 
   }
   return scores;
 }
+
+/**
+ * Nearest-centroid assignment in one onnxruntime graph: argmax_j (a · b_jᵀ + bias_j) and its value,
+ * so only [m] codes and [m] scores leave the runtime instead of an [m, n] score block scanned in
+ * JavaScript (the cost that dominated k-means and compression). Ties go to the lowest j (ArgMax
+ * with select_last_index = 0); the bias is added in float32.
+ */
+export class OrtArgmax {
+  private constructor(
+    private readonly session: OnnxSession,
+    readonly n: number,
+    readonly d: number,
+  ) {}
+
+  /** b: [n, d] row-major; bias: [n] or undefined. */
+  static async create(b: Float32Array, n: number, d: number, bias: Float32Array | undefined, runtime: RuntimeOptions = {}): Promise<OrtArgmax> {
+    const g = new GraphBuilder({ name: "colts_argmax_abt" });
+    g.input("a", DataType.FLOAT, ["m", d]);
+    const bt = new Float32Array(d * n); // [d, n]
+    for (let j = 0; j < n; j++) for (let k = 0; k < d; k++) bt[k * n + j] = b[j * d + k] as number;
+    let scores = g.matMul("a", g.initializer("b_t", bt, [d, n]));
+    if (bias) scores = g.add(scores, g.initializer("bias", bias, [n]));
+    g.output("codes", DataType.INT64, ["m"], g.argMax(scores, 1, false));
+    g.output("best", DataType.FLOAT, ["m"], g.reduceMax(scores, [1], false));
+    const session = await OnnxSession.create(encodeModel(g.toModel({ producer: "colts kernels" })), runtime);
+    return new OrtArgmax(session, n, d);
+  }
+
+  /** a: [m, d] row-major -> codes: [m] (Int32), best scores: [m]. */
+  async run(a: Float32Array, m: number): Promise<{ codes: Int32Array; scores: Float32Array }> {
+    const r = await this.session.runMixed({ a: { data: a, dims: [m, this.d] } }, ["codes", "best"]);
+    const codes = r["codes"]?.data;
+    const best = r["best"]?.data;
+    if (!(codes instanceof BigInt64Array) || !(best instanceof Float32Array)) throw new Error("argmax graph returned unexpected outputs");
+    return { codes: Int32Array.from(codes, Number), scores: best };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}

@@ -80,6 +80,18 @@ export class OnnxSession {
 
   /** Runs the graph; returns the requested float outputs. */
   async run(feeds: Record<string, InputTensor>, outputNames: string[]): Promise<Record<string, OutputTensor>> {
+    const raw = await this.runMixed(feeds, outputNames);
+    const out: Record<string, OutputTensor> = {};
+    for (const name of outputNames) {
+      const t = raw[name];
+      if (!t || !(t.data instanceof Float32Array)) throw new ColtsError("ONNX_INVALID", `${this.source}: output "${name}" is missing or not float32`);
+      out[name] = { data: t.data, dims: t.dims };
+    }
+    return out;
+  }
+
+  /** Runs the graph; returns float32 or int64 outputs (compute graphs such as arg-max). */
+  async runMixed(feeds: Record<string, InputTensor>, outputNames: string[]): Promise<Record<string, { data: Float32Array | BigInt64Array; dims: number[] }>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = t.data instanceof Float32Array ? new ort.Tensor("float32", t.data, t.dims) : new ort.Tensor("int64", t.data, t.dims);
     let result: ort.InferenceSession.OnnxValueMapType;
@@ -88,13 +100,13 @@ export class OnnxSession {
     } catch (cause) {
       throw new ColtsError("INFERENCE_FAILED", `running ${this.source} failed: ${String(cause)}`, { cause });
     }
-    const out: Record<string, OutputTensor> = {};
+    const out: Record<string, { data: Float32Array | BigInt64Array; dims: number[] }> = {};
     for (const name of outputNames) {
       const t = result[name];
-      if (!t || t.type !== "float32") {
-        throw new ColtsError("ONNX_INVALID", `${this.source}: output "${name}" is missing or not float32`);
+      if (!t || (t.type !== "float32" && t.type !== "int64")) {
+        throw new ColtsError("ONNX_INVALID", `${this.source}: output "${name}" is missing or neither float32 nor int64`);
       }
-      out[name] = { data: t.data as Float32Array, dims: [...t.dims] };
+      out[name] = { data: t.data as Float32Array | BigInt64Array, dims: [...t.dims] };
     }
     return out;
   }

@@ -237,6 +237,16 @@ export class GraphBuilder {
     if (this.opset >= 18) return this.op("ReduceMean", [x, this.int64s(axes, [axes.length], "axes")], keep);
     return this.op("ReduceMean", [x], { axes: attr.ints(axes), ...keep });
   }
+  /** Max over `axes` (attribute before opset 18, input from 18). */
+  reduceMax(x: string, axes: number[], keepdims = true): string {
+    const keep = { keepdims: attr.int(keepdims ? 1 : 0) };
+    if (this.opset >= 18) return this.op("ReduceMax", [x, this.int64s(axes, [axes.length], "axes")], keep);
+    return this.op("ReduceMax", [x], { axes: attr.ints(axes), ...keep });
+  }
+  /** Index of the maximum along `axis` (int64; ties: the first, as select_last_index = 0). */
+  argMax(x: string, axis: number, keepdims = true): string {
+    return this.op("ArgMax", [x], { axis: attr.int(axis), keepdims: attr.int(keepdims ? 1 : 0), select_last_index: attr.int(0) });
+  }
   /** Clip with optional scalar bound values (names of scalar tensors of x's type). */
   clip(x: string, min?: string, max?: string): string {
     const inputs = [x, min ?? "", max ?? ""];

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { OrtMatmul, OrtMatmulDynamic, matmulABtJs, maxsimFromSimilarities } from "../../src/kernels/matmul.js";
+import { OrtArgmax, OrtMatmul, OrtMatmulDynamic, matmulABtJs, maxsimFromSimilarities } from "../../src/kernels/matmul.js";
 import { Rng } from "../../src/util/rng.js";
 
 test("matmulABtJs by hand: [[1,2],[3,4]] · [[1,0],[0,1],[1,1]]ᵀ", () => {
@@ -41,4 +41,29 @@ test("maxsimFromSimilarities by hand; dynamic kernel == JS reference", async () 
   await kernel.release();
   const slow = matmulABtJs(a, 5, b, 40, 16);
   for (let i = 0; i < slow.length; i++) assert.ok(Math.abs((fast[i] as number) - (slow[i] as number)) < 1e-4);
+});
+
+test("OrtArgmax: codes and best scores equal the JS arg-max over the same products (with and without bias)", async () => {
+  const rng = new Rng(21);
+  const m = 300;
+  const n = 57;
+  const d = 24;
+  const a = rng.normalArray(m * d, 1);
+  const b = rng.normalArray(n * d, 1);
+  const bias = rng.normalArray(n, 0.5);
+  const slow = matmulABtJs(a, m, b, n, d);
+  for (const withBias of [false, true]) {
+    const kernel = await OrtArgmax.create(b, n, d, withBias ? bias : undefined, { intraOpThreads: 1 });
+    const { codes, scores } = await kernel.run(a, m);
+    await kernel.release();
+    for (let i = 0; i < m; i++) {
+      let best = 0;
+      for (let j = 1; j < n; j++) {
+        const v = slow[i * n + j]! + (withBias ? bias[j]! : 0);
+        if (v > slow[i * n + best]! + (withBias ? bias[best]! : 0)) best = j;
+      }
+      assert.equal(codes[i], best, `row ${i} bias ${withBias}`);
+      assert.ok(Math.abs(scores[i]! - (slow[i * n + best]! + (withBias ? bias[best]! : 0))) < 1e-4);
+    }
+  }
 });
