@@ -3,28 +3,12 @@ import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { PassThrough, Readable } from "node:stream";
-import { runMain } from "../../src/cli/main.js";
-import type { CliIO } from "../../src/cli/io.js";
+import { runCli, type CliRun } from "../helpers/cli.js";
 import { tinyModel } from "../helpers/models.js";
 import { suiteDir, tempDir } from "../helpers/paths.js";
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(argv: string[], opts: { cwd: string; stdin?: string }): Promise<Run> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on("data", (b: Buffer) => out.push(b));
-  stderr.on("data", (b: Buffer) => err.push(b));
-  const io: CliIO = { stdin: Readable.from([opts.stdin ?? ""]), stdout, stderr, env: {}, cwd: opts.cwd };
-  const code = await runMain(argv, io);
-  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+function run(argv: string[], opts: { cwd: string; stdin?: string }): Promise<CliRun> {
+  return runCli(argv, opts.cwd, opts.stdin ?? "");
 }
 
 interface Line {

@@ -3,23 +3,11 @@ import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { PassThrough, Readable } from "node:stream";
-import { runMain } from "../../src/cli/main.js";
-import type { CliIO } from "../../src/cli/io.js";
+import { runCli } from "../helpers/cli.js";
 import { tinyModel } from "../helpers/models.js";
 import { suiteDir } from "../helpers/paths.js";
 
-async function run(argv: string[], cwd: string, stdin = ""): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on("data", (b: Buffer) => out.push(b));
-  stderr.on("data", (b: Buffer) => err.push(b));
-  const io: CliIO = { stdin: Readable.from([stdin]), stdout, stderr, env: {}, cwd };
-  const code = await runMain(argv, io);
-  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-}
+const run = runCli;
 
 const DOCS = [
   { _id: "paris", title: "Paris", text: "Paris is the capital and largest city of France.", lang: "en", year: 2001 },
