@@ -40,7 +40,7 @@ import { PlaidIndex } from "../src/index/plaid-index.js";
 import type { EmbeddedDoc, EmbeddingSource } from "../src/index/source.js";
 import { buildIndex } from "../src/index/writer.js";
 import { OrtMatmul, OrtMatmulDynamic } from "../src/kernels/matmul.js";
-import { approximateScores, candidates, plaidDefaults, rankExactly, topCentroids, topIndexes, type PlaidParams, type SearchView } from "../src/search/plaid.js";
+import { approximateScores, candidates, keptCentroids, plaidDefaults, rankExactly, topCentroids, topIndexes, type PlaidParams, type SearchView } from "../src/search/plaid.js";
 import { Rng } from "../src/util/rng.js";
 import { REPO_ROOT } from "./tools/paths.js";
 
@@ -554,12 +554,7 @@ async function phaseColts(queries: Float32Array[], truth: number[][]): Promise<{
       const cands = candidates(view, probed);
       const tCand = ms(t);
       t = performance.now();
-      const keep = new Uint8Array(K);
-      for (let c = 0; c < K; c++) {
-        let mx = -Infinity;
-        for (let j = 0; j < QUERY_TOKENS; j++) mx = Math.max(mx, scores[c * QUERY_TOKENS + j] as number);
-        keep[c] = mx >= p.centroidScoreThreshold ? 1 : 0;
-      }
+      const keep = keptCentroids(scores, K, QUERY_TOKENS, p.centroidScoreThreshold);
       const s2 = approximateScores(view, cands, scores, QUERY_TOKENS, keep);
       const stage2 = topIndexes(s2, p.ndocs).map((i) => cands[i] as number);
       const tS2 = ms(t);

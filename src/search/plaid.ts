@@ -144,6 +144,20 @@ export function approximateScores(view: SearchView, cands: readonly Candidate[],
   return out;
 }
 
+/**
+ * Stage 2's pruning: 1 for centroids whose best score over the query vectors reaches `threshold`.
+ * scores: [K, nq] -> [K].
+ */
+export function keptCentroids(scores: Float32Array, K: number, nq: number, threshold: number): Uint8Array {
+  const keep = new Uint8Array(K);
+  for (let c = 0; c < K; c++) {
+    let m = -Infinity;
+    for (let q = 0; q < nq; q++) m = Math.max(m, scores[c * nq + q] as number);
+    keep[c] = m >= threshold ? 1 : 0;
+  }
+  return keep;
+}
+
 /** Indexes of the `n` largest values, best first (ties: lower index first). */
 export function topIndexes(values: Float32Array | Float64Array, n: number): number[] {
   const idx = Array.from({ length: values.length }, (_, i) => i);
@@ -207,13 +221,7 @@ export async function plaidSearch(view: SearchView, q: Float32Array, nq: number,
   // admissible document, so that k results come back whenever k documents match.
   if (view.allowed !== null && cands.length < k) cands = allAdmissible(view);
   if (cands.length === 0) return [];
-  const keep = new Uint8Array(K);
-  for (let c = 0; c < K; c++) {
-    let m = -Infinity;
-    for (let q2 = 0; q2 < nq; q2++) m = Math.max(m, scores[c * nq + q2] as number);
-    keep[c] = m >= p.centroidScoreThreshold ? 1 : 0;
-  }
-  const s2 = approximateScores(view, cands, scores, nq, keep);
+  const s2 = approximateScores(view, cands, scores, nq, keptCentroids(scores, K, nq, p.centroidScoreThreshold));
   const stage2 = topIndexes(s2, p.ndocs).map((i) => cands[i] as Candidate);
   const s3 = approximateScores(view, stage2, scores, nq, null);
   const stage3 = topIndexes(s3, Math.max(k, Math.floor(p.ndocs / 4))).map((i) => stage2[i] as Candidate);

@@ -2,20 +2,11 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { after } from "node:test";
+import { REPO_ROOT } from "../../bench/tools/paths.js";
 
-function findRoot(start: string): string {
-  let dir = start;
-  while (!fs.existsSync(path.join(dir, "package.json"))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`no package.json above ${start}`);
-    dir = up;
-  }
-  return dir;
-}
 
-export const repoRoot = findRoot(path.dirname(fileURLToPath(import.meta.url)));
+export const repoRoot = REPO_ROOT;
 
 export function fixture(...parts: string[]): string {
   return path.join(repoRoot, "test", "fixtures", ...parts);
