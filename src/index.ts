@@ -11,6 +11,7 @@ export type { RuntimeOptions } from "./model/runtime.js";
 export { ASCII_PUNCTUATION, DEFAULT_SETTINGS, type ColbertSettings } from "./model/settings.js";
 export { parseSafetensors, serializeSafetensors, type SafeTensor } from "./model/safetensors.js";
 export { writeTinyModel, type TinyModelOptions, type TinyLayout } from "./model/tiny.js";
+export { readColbertCheckpoint, writeColbertCheckpoint, TOKENIZER_FILES, type ColbertCheckpoint, type WriteCheckpointOptions } from "./model/checkpoint.js";
 export { buildBertOnnx, type BertOnnxOptions } from "./model/bert-graph.js";
 export { randomBertWeights, bertConfigFromHf, bertConfigToHf, type BertConfig, type BertWeights } from "./model/bert-weights.js";
 export { encodeModel, type OnnxModel } from "./onnx/proto.js";

@@ -1,0 +1,211 @@
+/**
+ * A BERT-family ColBERT checkpoint as plain arrays: read from a PyLate or Stanford folder with a
+ * safetensors backbone, written back as a complete model folder. Training (initial weights, export),
+ * checkpoint merging and any other weight-level tool go through these two functions, so every model
+ * colts writes loads the same way (`colts encode`, `colts index build`, PyLate).
+ *
+ * A written folder holds two layouts at once (see layout.ts for their precedence):
+ *   - PyLate: `model.safetensors` (HF BertModel names), `config.json`, `modules.json`,
+ *     `config_sentence_transformers.json`, `sentence_bert_config.json`, `1_Dense/...` (one folder per
+ *     head layer), tokenizer files, and `onnx/model.onnx` that outputs hidden states (head in TS);
+ *   - next-plaid ONNX: `model.onnx` with head + L2 norm inside the graph, `onnx_config.json`
+ *     (written only when the head is one bias-free identity layer, the form that graph can hold).
+ * The folder is written under a temporary name and renamed into place, so a crash never leaves a
+ * half-written model where a loadable one is expected.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { ColtsError } from "../errors.js";
+import { writeOnnxModel } from "../onnx/write.js";
+import { buildBertOnnx } from "./bert-graph.js";
+import { bertConfigFromHf, bertConfigToHf, bertWeightShapes, type BertConfig, type BertWeights } from "./bert-weights.js";
+import { findBertBackbone } from "./convert.js";
+import { readModelFolder, readSafetensorsTensors, type DenseLayer, type LayoutOptions } from "./layout.js";
+import { serializeSafetensors, type TensorToWrite } from "./safetensors.js";
+import type { ColbertSettings } from "./settings.js";
+
+/** Files copied verbatim from the source model (the tokenizer must not change under training). */
+export const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"] as const;
+
+export interface ColbertCheckpoint {
+  config: BertConfig;
+  /** Backbone weights under Hugging Face BertModel names, without a "bert." prefix. */
+  weights: BertWeights;
+  /** Projection head, applied in order (PyLate Dense modules); weights `[out, in]` row-major. */
+  dense: DenseLayer[];
+  /** Encoding conventions (markers, lengths, expansion, skiplist, Matryoshka dims). */
+  settings: ColbertSettings;
+  /** Tokenizer files by name, copied byte for byte. */
+  tokenizerFiles: Map<string, Uint8Array>;
+}
+
+function json(v: unknown): string {
+  return `${JSON.stringify(v, null, 2)}\n`;
+}
+
+/** Reads a checkpoint from a local folder with a BERT safetensors backbone (PyLate or Stanford layout). */
+export function readColbertCheckpoint(dir: string, opts: LayoutOptions = {}): ColbertCheckpoint {
+  const spec = readModelFolder(dir, opts);
+  const backbone = findBertBackbone(dir);
+  if (!backbone) {
+    throw new ColtsError("MODEL_NOT_FOUND", `${dir} has no BERT safetensors backbone (model.safetensors + config.json with model_type "bert")`, {
+      details: { dir },
+    });
+  }
+  const config = bertConfigFromHf(backbone.config);
+  const names = bertWeightShapes(config);
+  const first = names[0]?.[0] ?? "";
+  const prefix = readSafetensorsTensors(backbone.file, [`bert.${first}`]).size > 0 ? "bert." : "";
+  const tensors = readSafetensorsTensors(backbone.file, names.map(([n]) => prefix + n));
+  const weights: BertWeights = new Map();
+  for (const [name, shape] of names) {
+    const t = tensors.get(prefix + name);
+    if (!t || !(t.data instanceof Float32Array) || t.shape.join(",") !== shape.join(",")) {
+      throw new ColtsError("SAFETENSORS_INVALID", `${backbone.file}: missing, non-float or misshapen weight ${prefix + name} (expected [${shape.join(", ")}])`, {
+        details: { file: backbone.file, tensor: prefix + name },
+      });
+    }
+    weights.set(name, { shape: t.shape, data: t.data });
+  }
+  const tokenizerFiles = new Map<string, Uint8Array>();
+  for (const f of TOKENIZER_FILES) {
+    const p = path.join(dir, f);
+    if (fs.existsSync(p)) tokenizerFiles.set(f, fs.readFileSync(p));
+  }
+  return { config, weights, dense: spec.dense, settings: spec.settings, tokenizerFiles };
+}
+
+function pylateConfig(s: ColbertSettings): Record<string, unknown> {
+  return {
+    query_prefix: s.queryPrefix ?? "",
+    document_prefix: s.documentPrefix ?? "",
+    query_length: s.queryLength,
+    document_length: s.documentLength,
+    attend_to_expansion_tokens: s.attendToExpansionTokens,
+    skiplist_words: s.skiplistWords,
+    do_query_expansion: s.doQueryExpansion,
+    similarity_fn_name: "MaxSim",
+    ...(s.matryoshkaDims.length > 0 ? { matryoshka_dims: s.matryoshkaDims } : {}),
+  };
+}
+
+const ACTIVATION_NAMES: Record<DenseLayer["activation"], string> = {
+  identity: "torch.nn.modules.linear.Identity",
+  tanh: "torch.nn.modules.activation.Tanh",
+};
+
+/** Checks that the head chains from the backbone's hidden size; returns the output dimension. */
+function checkHead(ckpt: ColbertCheckpoint): number {
+  let width = ckpt.config.hiddenSize;
+  for (const [i, layer] of ckpt.dense.entries()) {
+    if (layer.inFeatures !== width || layer.weight.length !== layer.inFeatures * layer.outFeatures) {
+      throw new ColtsError("INPUT_INVALID", `head layer ${i} is [${layer.outFeatures}, ${layer.inFeatures}] but its input is ${width} wide`, {
+        details: { layer: i },
+      });
+    }
+    width = layer.outFeatures;
+  }
+  return width;
+}
+
+function tokenIdOf(tokenizerJson: Uint8Array | undefined, token: string | null): number | undefined {
+  if (!tokenizerJson || token === null) return undefined;
+  const parsed = JSON.parse(Buffer.from(tokenizerJson).toString("utf8")) as { model?: { vocab?: unknown }; added_tokens?: { id: number; content: string }[] };
+  const added = parsed.added_tokens?.find((t) => t.content === token);
+  if (added) return added.id;
+  const vocab = parsed.model?.vocab;
+  if (vocab && typeof vocab === "object" && !Array.isArray(vocab)) {
+    const id = (vocab as Record<string, unknown>)[token];
+    return typeof id === "number" ? id : undefined;
+  }
+  return undefined;
+}
+
+function collectFiles(ckpt: ColbertCheckpoint, dim: number): Map<string, string | Uint8Array> {
+  const files = new Map<string, string | Uint8Array>([
+    ["config.json", json(bertConfigToHf(ckpt.config))],
+    ["config_sentence_transformers.json", json(pylateConfig(ckpt.settings))],
+    ["sentence_bert_config.json", json({ max_seq_length: ckpt.settings.documentLength - 1, do_lower_case: ckpt.settings.lowercase })],
+    ["model.safetensors", serializeSafetensors([...ckpt.weights].map(([name, t]): TensorToWrite => ({ name, shape: t.shape, data: t.data })))],
+  ]);
+  const modules: Record<string, unknown>[] = [{ idx: 0, name: "0", path: "", type: "sentence_transformers.models.Transformer" }];
+  for (const [i, layer] of ckpt.dense.entries()) {
+    const folder = `${i + 1}_Dense`;
+    modules.push({ idx: i + 1, name: String(i + 1), path: folder, type: "pylate.models.Dense.Dense" });
+    const cfg = { in_features: layer.inFeatures, out_features: layer.outFeatures, bias: layer.bias !== null, activation_function: ACTIVATION_NAMES[layer.activation] };
+    files.set(`${folder}/config.json`, json(cfg));
+    const tensors: TensorToWrite[] = [{ name: "linear.weight", shape: [layer.outFeatures, layer.inFeatures], data: layer.weight }];
+    if (layer.bias) tensors.push({ name: "linear.bias", shape: [layer.outFeatures], data: layer.bias });
+    files.set(`${folder}/model.safetensors`, serializeSafetensors(tensors));
+  }
+  files.set("modules.json", json(modules));
+  for (const [name, bytes] of ckpt.tokenizerFiles) files.set(name, bytes);
+  const s = ckpt.settings;
+  const tok = ckpt.tokenizerFiles.get("tokenizer.json");
+  if (plainHead(ckpt)) {
+    files.set("onnx_config.json", json({
+      model_type: "bert",
+      ...pylateConfig(s),
+      embedding_dim: dim,
+      mask_token_id: tokenIdOf(tok, "[MASK]"),
+      pad_token_id: tokenIdOf(tok, "[MASK]"),
+      query_prefix_id: tokenIdOf(tok, s.queryPrefix),
+      document_prefix_id: tokenIdOf(tok, s.documentPrefix),
+      uses_token_type_ids: true,
+      do_lower_case: s.lowercase,
+    }));
+  }
+  return files;
+}
+
+/** The in-graph head of bert-graph.ts holds exactly one bias-free identity Linear. */
+function plainHead(ckpt: ColbertCheckpoint): boolean {
+  const [only, ...rest] = ckpt.dense;
+  return only !== undefined && rest.length === 0 && only.bias === null && only.activation === "identity";
+}
+
+export interface WriteCheckpointOptions {
+  /** Written into the ONNX graphs' producer field. Default "colts". */
+  producer?: string;
+  /** Replace an existing folder at `dir`. Default false: an existing non-empty folder is refused. */
+  overwrite?: boolean;
+}
+
+/**
+ * Writes `ckpt` as a complete model folder at `dir` (see the module comment for the files) and
+ * returns the files written, sorted.
+ */
+export async function writeColbertCheckpoint(dir: string, ckpt: ColbertCheckpoint, opts: WriteCheckpointOptions = {}): Promise<string[]> {
+  const dim = checkHead(ckpt);
+  if (!ckpt.tokenizerFiles.has("tokenizer.json")) throw new ColtsError("INPUT_INVALID", "a checkpoint needs tokenizer.json to be written");
+  if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0 && !opts.overwrite) {
+    throw new ColtsError("INPUT_INVALID", `${dir} exists and is not empty (pass overwrite to replace it)`, { details: { dir } });
+  }
+  const files = collectFiles(ckpt, dim);
+  const tmp = `${dir.replace(/[\\/]+$/, "")}.tmp-${process.pid}-${Date.now()}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  try {
+    for (const [name, content] of files) {
+      fs.mkdirSync(path.dirname(path.join(tmp, name)), { recursive: true });
+      fs.writeFileSync(path.join(tmp, name), content);
+    }
+    const producer = opts.producer ?? "colts";
+    fs.mkdirSync(path.join(tmp, "onnx"), { recursive: true });
+    await writeOnnxModel(path.join(tmp, "onnx/model.onnx"), buildBertOnnx(ckpt.config, ckpt.weights, { producer }));
+    const graphs = ["onnx/model.onnx"];
+    const head = ckpt.dense[0];
+    if (plainHead(ckpt) && head) {
+      await writeOnnxModel(path.join(tmp, "model.onnx"), buildBertOnnx(ckpt.config, ckpt.weights, { head: { weight: head.weight, dim }, normalize: true, producer }));
+      graphs.push("model.onnx");
+    }
+    // Swap: the old folder (if any) moves aside first, so `dir` is never a half-written model.
+    const old = `${tmp}.old`;
+    if (fs.existsSync(dir)) fs.renameSync(dir, old);
+    fs.renameSync(tmp, dir);
+    fs.rmSync(old, { recursive: true, force: true });
+    return [...files.keys(), ...graphs].sort();
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}

@@ -1,0 +1,76 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { ColBERT } from "../../src/encode/colbert.js";
+import { readColbertCheckpoint, writeColbertCheckpoint } from "../../src/model/checkpoint.js";
+import { readModelFolder } from "../../src/model/layout.js";
+import { tinyModel } from "../helpers/models.js";
+import { tempDir } from "../helpers/paths.js";
+
+const TEXTS = ["Parallel computation on multiprocessors.", "A note on the design of compilers!"];
+
+async function encodeWith(dir: string, layout?: "pylate" | "onnx"): Promise<Float32Array[]> {
+  const model = await ColBERT.load(dir, { workers: 0, ...(layout ? { layout } : {}) });
+  try {
+    const q = await model.encodeQueries(["design of compilers"]);
+    const d = await model.encodeDocuments(TEXTS);
+    return [...q, ...d].map((m) => m.vectors);
+  } finally {
+    await model.close();
+  }
+}
+
+function assertClose(a: Float32Array[], b: Float32Array[], tol: number): void {
+  assert.equal(a.length, b.length);
+  for (const [i, x] of a.entries()) {
+    const y = b[i]!;
+    assert.equal(x.length, y.length, `vector set ${i} length`);
+    for (let j = 0; j < x.length; j++) assert.ok(Math.abs(x[j]! - y[j]!) <= tol, `set ${i} value ${j}: ${x[j]} vs ${y[j]}`);
+  }
+}
+
+describe("checkpoint read/write round trip", () => {
+  test("a written checkpoint encodes exactly like its source, through both the PyLate and the ONNX layout", async (t) => {
+    const src = await tinyModel(t, { queryLength: 16, documentLength: 40 });
+    const ckpt = readColbertCheckpoint(src);
+    assert.equal(ckpt.weights.get("embeddings.word_embeddings.weight")?.shape[0], 30522);
+    assert.equal(ckpt.dense.length, 1);
+    const out = path.join(tempDir(t), "exported");
+    const files = await writeColbertCheckpoint(out, ckpt, { producer: "test" });
+    for (const f of ["model.safetensors", "config.json", "modules.json", "1_Dense/model.safetensors", "onnx/model.onnx", "model.onnx", "onnx_config.json", "tokenizer.json"]) {
+      assert.ok(files.includes(f), `${f} written`);
+    }
+    assert.deepEqual(readModelFolder(out).layoutsFound, ["pylate", "onnx"]);
+    const reference = await encodeWith(src);
+    assertClose(await encodeWith(out, "pylate"), reference, 1e-6);
+    assertClose(await encodeWith(out, "onnx"), reference, 1e-5);
+    // The ONNX layout also declares the head's width.
+    assert.deepEqual(readColbertCheckpoint(out).settings, { ...ckpt.settings, embeddingDim: 16 });
+  });
+
+  test("a Stanford checkpoint (bert.-prefixed weights) reads into the same arrays", async (t) => {
+    const pylate = readColbertCheckpoint(await tinyModel(t, { seed: 3 }));
+    const stanford = readColbertCheckpoint(await tinyModel(t, { seed: 3, layout: "stanford" }));
+    assert.deepEqual(stanford.weights.get("encoder.layer.0.attention.self.query.weight")?.data, pylate.weights.get("encoder.layer.0.attention.self.query.weight")?.data);
+    assert.deepEqual(stanford.dense[0]?.weight, pylate.dense[0]?.weight);
+  });
+
+  test("an existing folder is refused unless overwrite is set, and a head that does not chain is refused", async (t) => {
+    const ckpt = readColbertCheckpoint(await tinyModel(t));
+    const out = path.join(tempDir(t), "m");
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, "keep.txt"), "x");
+    await assert.rejects(writeColbertCheckpoint(out, ckpt), { code: "INPUT_INVALID" });
+    assert.ok(fs.existsSync(path.join(out, "keep.txt")), "refused write leaves the folder alone");
+    await writeColbertCheckpoint(out, ckpt, { overwrite: true });
+    assert.ok(!fs.existsSync(path.join(out, "keep.txt")));
+    const bad = { ...ckpt, dense: [{ ...ckpt.dense[0]!, inFeatures: 7 }] };
+    await assert.rejects(writeColbertCheckpoint(path.join(tempDir(t), "bad"), bad), { code: "INPUT_INVALID" });
+    assert.deepEqual(fs.readdirSync(path.dirname(out)).filter((f) => f.includes(".tmp-")), []);
+  });
+
+  test("a folder without a BERT backbone is refused with MODEL_NOT_FOUND", async (t) => {
+    await assert.rejects(async () => readColbertCheckpoint(await tinyModel(t, { layout: "onnx" })), { code: "MODEL_NOT_FOUND" });
+  });
+});
