@@ -34,4 +34,5 @@ export { Bm25Index } from "./bm25/index.js";
 export { englishAnalyzer, type Analyzer } from "./bm25/analyzer.js";
 export { saveBm25, loadBm25 } from "./bm25/store.js";
 export * from "./eval/index.js";
+export { parseTrainingExample, serializeTrainingExample, negativeCount, type TrainingExample } from "./train/format.js";
 export { OrtMatmul, OrtMatmulDynamic, matmulABtJs } from "./kernels/matmul.js";

@@ -40,7 +40,7 @@ function optStrings(o: Record<string, unknown>, key: string, where: string): str
   const v = o[key];
   if (v === undefined) return undefined;
   if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) fail(where, `"${key}" must be an array of strings`);
-  return v as string[];
+  return v;
 }
 
 function parseScores(v: unknown, docs: number, where: string): Record<string, number[]> | undefined {
@@ -88,7 +88,7 @@ export function negativeCount(ex: TrainingExample): number {
 }
 
 function dropUndefined(ex: TrainingExample): TrainingExample {
-  return Object.fromEntries(Object.entries(ex).filter(([, v]) => v !== undefined)) as TrainingExample;
+  return Object.fromEntries(Object.entries(ex).filter(([, v]) => v !== undefined));
 }
 
 /** One JSONL line (no newline), keys in the documented snake_case form. */
