@@ -8,6 +8,7 @@
 import { ColtsError } from "../errors.js";
 import { OrtArgmax, OrtMatmul, matmulABtJs } from "../kernels/matmul.js";
 import type { RuntimeOptions } from "../model/runtime.js";
+import { createTwoLevelAssigner, type TwoLevelOptions } from "./two-level.js";
 
 /** An a·bᵀ kernel with b fixed at creation (the shape of `OrtMatmul`). */
 export interface MatmulKernel {
@@ -42,6 +43,25 @@ export interface AssignOptions {
    * last-bit differences a multi-threaded kernel may show between block shapes).
    */
   blockRows?: number;
+  /**
+   * "exact" scores every centroid (PLAID's assignment); "two-level" scores group means first and
+   * then the centroids of the best groups only (two-level.ts: ~100x cheaper at k = 2^17, near-exact);
+   * "auto" (default) is two-level from TWO_LEVEL_MIN_CENTROIDS centroids on. Ignored (always exact)
+   * when `matmul` is given.
+   */
+  assignment?: "auto" | "exact" | "two-level";
+  /** Settings of the two-level assignment. */
+  twoLevel?: TwoLevelOptions;
+}
+
+/** From this many centroids on, "auto" assignment is two-level (below it exact is fast enough on 2 cores). */
+export const TWO_LEVEL_MIN_CENTROIDS = 16_384;
+
+/** Whether these options and k select the two-level assignment. */
+export function usesTwoLevel(k: number, options: Pick<AssignOptions, "matmul" | "assignment">): boolean {
+  if (options.matmul) return false;
+  const mode = options.assignment ?? "auto";
+  return mode === "two-level" || (mode === "auto" && k >= TWO_LEVEL_MIN_CENTROIDS);
 }
 
 export interface Assignment {
@@ -78,6 +98,14 @@ export async function assignBlocks(
   const codes = new Int32Array(n);
   const scores = new Float32Array(n);
   if (n === 0) return { codes, scores };
+  if (usesTwoLevel(k, options)) {
+    const assigner = await createTwoLevelAssigner(centroids, k, dim, bias, { ...options.twoLevel, ...(options.runtime ? { runtime: options.runtime } : {}) });
+    try {
+      return await assigner.assign(vectors, n);
+    } finally {
+      await assigner.release();
+    }
+  }
   if (!options.matmul) {
     // Default: the arg-max runs inside onnxruntime (see OrtArgmax); larger blocks are fine since
     // only [rows] values come back.

@@ -15,7 +15,8 @@
  */
 import { ColtsError } from "../errors.js";
 import type { RuntimeOptions } from "../model/runtime.js";
-import { assignToCentroids, checkShape, type MatmulFactory } from "./assign.js";
+import { assignToCentroids, checkShape, usesTwoLevel, type AssignOptions, type MatmulFactory } from "./assign.js";
+import { createTwoLevelAssigner, type Assigner } from "./two-level.js";
 import { isNbits, packBits, packedBytesPerVector, unpackTable, type Nbits } from "./bitpack.js";
 
 export type { Nbits } from "./bitpack.js";
@@ -45,6 +46,10 @@ export interface CodecKernelOptions {
   runtime?: RuntimeOptions;
   /** Rows per assignment block (see `AssignOptions.blockRows`). Default: about 4M scores per block. */
   blockRows?: number;
+  /** Exact or two-level code assignment (see `AssignOptions.assignment`). Default "auto". */
+  assignment?: AssignOptions["assignment"];
+  /** Settings of the two-level assignment. */
+  twoLevel?: AssignOptions["twoLevel"];
 }
 
 export interface TrainCodecOptions extends CodecKernelOptions {
@@ -88,6 +93,8 @@ export class ResidualCodec {
   readonly avgResidual: number;
   /** dim * nbits / 8. */
   readonly bytesPerVector: number;
+  /** Cached two-level assigner (large k only), created on the first `codes` call that needs it. */
+  private twoLevel: Promise<Assigner> | null = null;
   private readonly table: Uint8Array;
   /** [256 * 8 / nbits]: for every byte value, the bucket weight of each field it packs (decompression LUT). */
   private readonly byteWeights: Float32Array;
@@ -184,7 +191,20 @@ export class ResidualCodec {
 
   /** Centroid ids only. vectors: [n, dim] row-major -> codes: [n]. */
   async codes(vectors: Float32Array, n: number, options: CodecKernelOptions = {}): Promise<Int32Array> {
-    return assignToCentroids(vectors, n, this.centroids, this.numCentroids, this.dim, options);
+    if (!usesTwoLevel(this.numCentroids, options)) return assignToCentroids(vectors, n, this.centroids, this.numCentroids, this.dim, options);
+    // The two-level setup (grouping the centroids, one session per group) is paid once per codec.
+    this.twoLevel ??= createTwoLevelAssigner(this.centroids, this.numCentroids, this.dim, undefined, {
+      ...options.twoLevel,
+      ...(options.runtime ? { runtime: options.runtime } : {}),
+    });
+    return (await (await this.twoLevel).assign(vectors, n)).codes;
+  }
+
+  /** Frees the cached assignment kernels (the codec stays usable; they are rebuilt on demand). */
+  async releaseKernels(): Promise<void> {
+    const pending = this.twoLevel;
+    this.twoLevel = null;
+    if (pending) await (await pending).release();
   }
 
   /**

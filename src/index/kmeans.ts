@@ -17,7 +17,7 @@
 import { ColtsError } from "../errors.js";
 import type { RuntimeOptions } from "../model/runtime.js";
 import { Rng } from "../util/rng.js";
-import { assignBlocks, checkShape, type MatmulFactory } from "./assign.js";
+import { assignBlocks, checkShape, type AssignOptions, type MatmulFactory } from "./assign.js";
 
 /**
  * Number of documents PLAID samples to train its codec (`_sample_pids`):
@@ -59,6 +59,10 @@ export interface KmeansOptions {
   runtime?: RuntimeOptions;
   /** Rows per assignment block (see `AssignOptions.blockRows`). Default: about 4M scores per block. */
   blockRows?: number;
+  /** Exact or two-level assignment (see `AssignOptions.assignment`). Default "auto". */
+  assignment?: AssignOptions["assignment"];
+  /** Settings of the two-level assignment. */
+  twoLevel?: AssignOptions["twoLevel"];
 }
 
 /** faiss' perturbation when splitting a cluster to re-seed an empty one. */
@@ -111,6 +115,8 @@ export async function kmeans(points: Float32Array, n: number, dim: number, k: nu
       ...(options.matmul ? { matmul: options.matmul } : {}),
       ...(options.runtime ? { runtime: options.runtime } : {}),
       ...(options.blockRows !== undefined ? { blockRows: options.blockRows } : {}),
+      ...(options.assignment ? { assignment: options.assignment } : {}),
+      ...(options.twoLevel ? { twoLevel: options.twoLevel } : {}),
     });
     sums.fill(0);
     counts.fill(0);

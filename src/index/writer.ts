@@ -176,7 +176,11 @@ class ChunkWriter {
   }
 
   async finish(): Promise<void> {
-    if (this.docs.length > 0) await this.flush(this.docs.splice(0));
+    try {
+      if (this.docs.length > 0) await this.flush(this.docs.splice(0));
+    } finally {
+      await this.codec.releaseKernels();
+    }
   }
 
   private async flush(docs: EmbeddedDoc[]): Promise<void> {

@@ -176,3 +176,42 @@ export class OrtArgmax {
     await this.session.release();
   }
 }
+
+/**
+ * The p best columns of a·bᵀ (+ bias) per row, in one onnxruntime graph (MatMul, Add, TopK), for the
+ * coarse stage of two-level assignment: only [m, p] indices come back.
+ */
+export class OrtTopK {
+  private constructor(
+    private readonly session: OnnxSession,
+    readonly n: number,
+    readonly d: number,
+    readonly p: number,
+  ) {}
+
+  /** b: [n, d] row-major; bias: [n] or undefined; 1 <= p <= n. */
+  static async create(b: Float32Array, n: number, d: number, p: number, bias: Float32Array | undefined, runtime: RuntimeOptions = {}): Promise<OrtTopK> {
+    const g = new GraphBuilder({ name: "colts_topk_abt" });
+    g.input("a", DataType.FLOAT, ["m", d]);
+    const bt = new Float32Array(d * n); // [d, n]
+    for (let j = 0; j < n; j++) for (let k = 0; k < d; k++) bt[k * n + j] = b[j * d + k] as number;
+    let scores = g.matMul("a", g.initializer("b_t", bt, [d, n]));
+    if (bias) scores = g.add(scores, g.initializer("bias", bias, [n]));
+    const [, indices] = g.topK(scores, p, 1);
+    g.output("indices", DataType.INT64, ["m", p], indices);
+    const session = await OnnxSession.create(encodeModel(g.toModel({ producer: "colts kernels" })), runtime);
+    return new OrtTopK(session, n, d, p);
+  }
+
+  /** a: [m, d] row-major -> indices: [m, p] row-major (Int32), best first. */
+  async run(a: Float32Array, m: number): Promise<Int32Array> {
+    const r = await this.session.runMixed({ a: { data: a, dims: [m, this.d] } }, ["indices"]);
+    const idx = r["indices"]?.data;
+    if (!(idx instanceof BigInt64Array)) throw new Error("top-k graph returned unexpected outputs");
+    return Int32Array.from(idx, Number);
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}

@@ -247,6 +247,11 @@ export class GraphBuilder {
   argMax(x: string, axis: number, keepdims = true): string {
     return this.op("ArgMax", [x], { axis: attr.int(axis), keepdims: attr.int(keepdims ? 1 : 0), select_last_index: attr.int(0) });
   }
+  /** The k largest (or smallest) values along `axis` and their int64 indices, sorted; ties: lower index first. */
+  topK(x: string, k: number, axis = -1, largest = true): [string, string] {
+    const [values, indices] = this.node("TopK", [x, this.int64s([k], [1], "k")], { axis: attr.int(axis), largest: attr.int(largest ? 1 : 0), sorted: attr.int(1) }, { outputs: 2 });
+    return [values ?? "", indices ?? ""];
+  }
   /** Clip with optional scalar bound values (names of scalar tensors of x's type). */
   clip(x: string, min?: string, max?: string): string {
     const inputs = [x, min ?? "", max ?? ""];
