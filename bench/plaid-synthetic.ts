@@ -69,6 +69,8 @@ const { values: argv } = parseArgs({
     "lancedb-partitions": { type: "string" },
     "lancedb-subvectors": { type: "string" },
     extrapolate: { type: "boolean" },
+    "token-noise": { type: "string" },
+    assignment: { type: "string" },
     rebuild: { type: "boolean" },
     "no-results": { type: "boolean" },
   },
@@ -103,7 +105,9 @@ const TERMS_PER_TOPIC = 8;
 const DOC_TOPICS = 4;
 /** Noise norm of a term around its topic, and of a token around its term (relative to unit). */
 const TERM_SPREAD = 0.8;
-const TOKEN_NOISE = 0.5;
+const TOKEN_NOISE = num(argv["token-noise"], 0.5);
+const ASSIGNMENT = (argv.assignment ?? "auto") as "auto" | "exact" | "two-level";
+if (!["auto", "exact", "two-level"].includes(ASSIGNMENT)) throw new Error(`--assignment must be auto, exact or two-level, got ${ASSIGNMENT}`);
 
 function normalizeInPlace(v: Float32Array, o: number, dim: number): void {
   let s = 0;
@@ -283,7 +287,7 @@ interface BuildRecord {
 }
 
 const indexDir = path.join(OUT, "index");
-const buildParams = { docs: DOCS, dim: DIM, tokens: TOKENS, topics: TOPICS, seed: SEED, nbits: NBITS, centroids: CENTROIDS ?? null, kmeansPoints: KM_POINTS ?? null, kmeansIters: KM_ITERS };
+const buildParams = { docs: DOCS, dim: DIM, tokens: TOKENS, topics: TOPICS, seed: SEED, tokenNoise: TOKEN_NOISE, assignment: ASSIGNMENT, nbits: NBITS, centroids: CENTROIDS ?? null, kmeansPoints: KM_POINTS ?? null, kmeansIters: KM_ITERS };
 
 async function phaseBuild(corpus: SyntheticCorpus): Promise<BuildRecord> {
   const file = path.join(OUT, "build.json");
@@ -301,6 +305,7 @@ async function phaseBuild(corpus: SyntheticCorpus): Promise<BuildRecord> {
     overwrite: true,
     kmeansIterations: KM_ITERS,
     ...(CENTROIDS !== undefined ? { numCentroids: CENTROIDS } : {}),
+    assignment: ASSIGNMENT,
     ...(KM_POINTS !== undefined ? { kmeansMaxPointsPerCentroid: KM_POINTS } : {}),
     onProgress: (e) => {
       if (e.phase === "train" && e.done === 0) tTrainStart = performance.now();
@@ -741,7 +746,7 @@ async function main(): Promise<void> {
   lines.push(`## PLAID synthetic benchmark, ${DOCS.toLocaleString("en-US")} documents (${date})`, "");
   lines.push(`- Machine: ${os.cpus()[0]?.model ?? "?"}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}; commit ${gitCommit()} (working tree may differ: other files were being edited)`);
   lines.push(`- Command: \`${COMMAND}\``);
-  lines.push(`- Data: ${DOCS} docs x ${TOKENS}+-25% unit vectors (dim ${DIM}; ${build ? build.vectors.toLocaleString("en-US") : "?"} vectors), ${TOPICS} topics x ${TERMS_PER_TOPIC} terms, 4 topics/doc; ${QUERIES} queries x ${QUERY_TOKENS} vectors; seed ${SEED}. Ground truth: exact MaxSim on the float vectors (${fmt(exact.truthSeconds)} s for all queries).`);
+  lines.push(`- Data: ${DOCS} docs x ${TOKENS}+-25% unit vectors (dim ${DIM}; ${build ? build.vectors.toLocaleString("en-US") : "?"} vectors), ${TOPICS} topics x ${TERMS_PER_TOPIC} terms, 4 topics/doc, token noise ${TOKEN_NOISE} (cosine to its term ~${fmt(1 / Math.sqrt(1 + TOKEN_NOISE ** 2), 2)}); assignment ${ASSIGNMENT}; ${QUERIES} queries x ${QUERY_TOKENS} vectors; seed ${SEED}. Ground truth: exact MaxSim on the float vectors (${fmt(exact.truthSeconds)} s for all queries).`);
   if (build) {
     lines.push("", "| build | value |", "| --- | --- |");
     lines.push(`| centroids K | ${build.centroids} (PLAID default for this size: ${build.defaultCentroids}) |`);
