@@ -60,7 +60,7 @@ describe("negative sampling", () => {
       const window = { first: 1 + (seed % 5), last: 10 + ((seed * 7) % 40) };
       const n = 1 + (seed % 9);
       const { lines, c } = await mineCase(seed, window, n, "forward", "keep");
-      const expectedPairs = [...c.qrels].reduce((a, [q, m]) => a + ([...m.values()].some((g) => g > 0) ? [...m.values()].filter((g) => g > 0).length : 0), 0);
+      const expectedPairs = [...c.qrels].reduce((a, [, m]) => a + ([...m.values()].some((g) => g > 0) ? [...m.values()].filter((g) => g > 0).length : 0), 0);
       let counted = 0;
       for (const ex of lines) {
         const judged = c.qrels.get(ex.queryId ?? "")!;
