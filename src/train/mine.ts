@@ -6,7 +6,8 @@
  *
  * Policy (see docs/DESIGN.md, "Training data and merging"):
  *   - positives: documents with a qrel grade > 0; every one of them is excluded from the negatives of
- *     its query, whichever positive the line is for;
+ *     its query, whichever positive the line is for; lines are written for those with a grade of at
+ *     least `positiveGrade` (default 1);
  *   - candidates: ranks window.first..window.last (1-based, inclusive) of the retrieved list, minus
  *     the query's positives and documents without a text;
  *   - sampling: `negatives` candidates without replacement, written in rank order; the random stream
@@ -51,10 +52,22 @@ export interface MineOptions {
   short?: ShortPolicy;
   /** Queries retrieved per call of `retrieve`. Default 32. */
   batchSize?: number;
+  /**
+   * Lowest qrel grade a line's positive may have. Default 1 (every relevant document). TREC DL
+   * judges 1 as "related" and counts >= 2 as relevant: 2 there. Documents with grades between 1 and
+   * this value get no line but are still never negatives.
+   */
+  positiveGrade?: number;
 }
 
-/** Ranked document ids (best first, at least `k` when the collection has them) for each query text. */
-export type Retrieve = (texts: string[], k: number) => Promise<string[][]>;
+/** A query as the retriever sees it: its id (for precomputed runs) and its text. */
+export interface MineQuery {
+  id: string;
+  text: string;
+}
+
+/** Ranked document ids (best first, at least `k` when the collection has them) for each query. */
+export type Retrieve = (queries: MineQuery[], k: number) => Promise<string[][]>;
 
 export interface MineInput {
   queries: Queries;
@@ -115,16 +128,17 @@ export async function mineTriples(input: MineInput, retrieve: Retrieve, opts: Mi
   const window = opts.window ?? { first: 10, last: 100 };
   const seed = opts.seed ?? 1;
   const batchSize = opts.batchSize ?? 32;
-  const ids = [...input.queries.keys()].filter((q) => [...(input.qrels.get(q)?.values() ?? [])].some((g) => g > 0));
+  const minGrade = Math.max(1, opts.positiveGrade ?? 1);
+  const ids = [...input.queries.keys()].filter((q) => [...(input.qrels.get(q)?.values() ?? [])].some((g) => g >= minGrade));
   const stats: MineStats = { queries: 0, lines: 0, dropped: 0, negatives: 0 };
   for (let b = 0; b < ids.length; b += batchSize) {
     const batch = ids.slice(b, b + batchSize);
-    const ranked = await retrieve(batch.map((q) => input.queries.get(q) ?? ""), window.last);
+    const ranked = await retrieve(batch.map((id) => ({ id, text: input.queries.get(id) ?? "" })), window.last);
     for (const [i, qid] of batch.entries()) {
       stats.queries++;
       const judged = input.qrels.get(qid) ?? new Map<string, number>();
-      const positives = [...judged].filter(([, g]) => g > 0).map(([d]) => d).sort();
-      const positiveSet = new Set(positives);
+      const positiveSet = new Set([...judged].filter(([, g]) => g > 0).map(([d]) => d));
+      const positives = [...judged].filter(([, g]) => g >= minGrade).map(([d]) => d).sort();
       // Ranks stay those of the retriever: documents without a text are skipped, not removed.
       const excluded = (d: string): boolean => positiveSet.has(d) || input.docText(d) === undefined;
       for (const pid of positives) {

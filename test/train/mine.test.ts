@@ -47,7 +47,7 @@ async function mineCase(seed: number, window: RankWindow, negatives: number, ord
   const noText = new Set(["d3", "d4"]); // documents the corpus lacks: never sampled
   await mineTriples(
     { queries, qrels: c.qrels, docText: (id) => (noText.has(id) ? undefined : `body ${id}`) },
-    (texts, k) => Promise.resolve(texts.map((t) => (c.rankings.get(t) ?? []).slice(0, k + 5))), // may return more than k
+    (qs, k) => Promise.resolve(qs.map((q) => (c.rankings.get(q.text) ?? []).slice(0, k + 5))), // may return more than k
     { negatives, window, seed: 11, short, batchSize: 4 },
     (ex) => void lines.push(ex),
   );
@@ -110,7 +110,7 @@ describe("negative sampling", () => {
 
   test("a positive missing from the corpus is an input error, not a silently lost pair", async () => {
     const input = { queries: new Map([["q", "text"]]), qrels: new Map([["q", new Map([["gone", 1]])]]), docText: (): undefined => undefined };
-    await assert.rejects(mineTriples(input, (texts) => Promise.resolve(texts.map(() => ["a"])), {}, () => undefined), (e) => isColtsError(e, "INPUT_INVALID"));
+    await assert.rejects(mineTriples(input, (qs) => Promise.resolve(qs.map(() => ["a"])), {}, () => undefined), (e) => isColtsError(e, "INPUT_INVALID"));
   });
 });
 
@@ -151,10 +151,30 @@ describe("colts mine", () => {
       assert.ok(!ex.negativeIds?.includes(`doc${q}`));
       if (ex.queryId === "q1") assert.ok(!ex.negativeIds?.includes("doc13"), "a second positive is excluded too");
     }
+    // --positive-grade 2: only q1's grade-2 positive gets a line.
+    assert.equal((await runCli(["mine", "--dataset", "ds", "--output", "g.jsonl", "--negatives", "3", "--window", "1-10", "--positive-grade", "2"], cwd)).code, 0);
+    assert.deepEqual(readLines(path.join(cwd, "g.jsonl")).map((ex) => `${ex.queryId}/${ex.positiveId}`), ["q1/doc13"]);
     assert.equal((await runCli(["mine", "--dataset", "ds", "--output", "b.jsonl", "--negatives", "3", "--window", "1-10"], cwd)).code, 0);
     assert.equal(fs.readFileSync(path.join(cwd, "a.jsonl"), "utf8"), fs.readFileSync(path.join(cwd, "b.jsonl"), "utf8"));
     const bad = await runCli(["mine", "--dataset", "ds", "--output", "c.jsonl", "--retriever", "plaid"], cwd);
     assert.equal(bad.code, 2);
+  });
+
+  test("a precomputed run is the ranking: negatives come from its ranks, by query id", async (t) => {
+    const cwd = tempDir(t);
+    await tinyBeir(path.join(cwd, "ds"));
+    // Every query ranks doc20, doc19, ..., doc0 (scores descending); q0's positive doc0 is last, doc12 (grade 0) allowed.
+    const run = Array.from({ length: 6 }, (_, q) => Array.from({ length: 21 }, (_, r) => `q${q} Q0 doc${20 - r} ${r + 1} ${100 - r} x`).join("\n")).join("\n");
+    fs.writeFileSync(path.join(cwd, "run.trec"), run);
+    const r = await runCli(["mine", "--dataset", "ds", "--run", "run.trec", "--output", "r.jsonl", "--negatives", "3", "--window", "1-3"], cwd);
+    assert.equal(r.code, 0, r.stderr);
+    for (const ex of readLines(path.join(cwd, "r.jsonl"))) {
+      const q = Number(ex.queryId?.slice(1));
+      // Ranks 1-3 are doc20, doc19, doc18 unless one is a positive of the query (doc q, doc q+12 for q1).
+      const excluded = new Set([`doc${q}`, ...(q === 1 ? ["doc13"] : [])]);
+      assert.deepEqual(ex.negativeIds, ["doc20", "doc19", "doc18"].filter((d) => !excluded.has(d)));
+    }
+    assert.equal((await runCli(["mine", "--dataset", "ds", "--run", "run.trec", "--retriever", "bm25", "--output", "x.jsonl"], cwd)).code, 2);
   });
 
   test("PLAID over an index: negatives are indexed documents from the window", async (t) => {
