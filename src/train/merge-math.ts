@@ -76,6 +76,38 @@ export function slerp(a: Float32Array, b: Float32Array, t: number): Float32Array
 }
 
 /**
+ * The k-th smallest value (0-based) of `a`, reordering `a` in place: quickselect with a
+ * median-of-three pivot, O(n) on average (a full sort of a 12M-entry embedding table is several
+ * times slower).
+ */
+export function selectKth(a: Float64Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (hi > lo) {
+    const mid = (lo + hi) >>> 1;
+    const [x, y, z] = [a[lo] as number, a[mid] as number, a[hi] as number];
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while ((a[i] as number) < pivot) i++;
+      while ((a[j] as number) > pivot) j--;
+      if (i <= j) {
+        const t = a[i] as number;
+        a[i] = a[j] as number;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k] as number;
+  }
+  return a[k] as number;
+}
+
+/**
  * TIES trim: keeps the round(density * n) entries of largest magnitude (ties at the threshold kept in
  * index order, so exactly that many survive) and zeroes the rest. delta: [n]. Returns a new array.
  */
@@ -85,14 +117,15 @@ export function trimToDensity(delta: Float64Array, density: number): Float64Arra
   const keep = Math.round(density * n);
   const out = new Float64Array(n);
   if (keep === 0) return out;
-  const mags = Float64Array.from(delta, Math.abs).sort(); // ascending, numeric (typed-array sort)
-  const threshold = mags[n - keep] ?? 0;
+  const mags = new Float64Array(n);
+  for (let i = 0; i < n; i++) mags[i] = Math.abs(delta[i] as number);
+  const threshold = selectKth(mags, n - keep);
   let above = 0;
-  for (const m of mags) if (m > threshold) above++;
+  for (let i = 0; i < n; i++) if (Math.abs(delta[i] as number) > threshold) above++;
   let tiesLeft = keep - above;
   for (let i = 0; i < n; i++) {
-    const m = Math.abs(delta[i] ?? 0);
-    if (m > threshold || (m === threshold && tiesLeft-- > 0)) out[i] = delta[i] ?? 0;
+    const m = Math.abs(delta[i] as number);
+    if (m > threshold || (m === threshold && tiesLeft-- > 0)) out[i] = delta[i] as number;
   }
   return out;
 }
@@ -114,20 +147,21 @@ export function tiesMerge(base: Float32Array, tensors: readonly Float32Array[], 
     return trimmed;
   });
   const out = new Float32Array(n);
+  const w = Float64Array.from(weights);
   for (let i = 0; i < n; i++) {
     let mass = 0;
-    for (const tau of taus) mass += tau[i] ?? 0;
-    const sign = Math.sign(mass);
+    for (const tau of taus) mass += tau[i] as number;
     let sum = 0;
     let wsum = 0;
-    taus.forEach((tau, m) => {
-      const v = tau[i] ?? 0;
-      if (v !== 0 && Math.sign(v) === sign) {
+    for (let m = 0; m < taus.length; m++) {
+      const v = (taus[m] as Float64Array)[i] as number;
+      // Agrees with the elected sign (a zero mass elects nothing).
+      if ((v > 0 && mass > 0) || (v < 0 && mass < 0)) {
         sum += v;
-        wsum += weights[m] ?? 1;
+        wsum += w[m] as number;
       }
-    });
-    out[i] = (base[i] ?? 0) + (wsum !== 0 ? (lambda * sum) / wsum : 0);
+    }
+    out[i] = (base[i] as number) + (wsum !== 0 ? (lambda * sum) / wsum : 0);
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { linearMerge, normalizeWeights, slerp, tiesMerge, trimToDensity } from "../../src/train/merge-math.js";
+import { linearMerge, normalizeWeights, selectKth, slerp, tiesMerge, trimToDensity } from "../../src/train/merge-math.js";
 import { Rng } from "../../src/util/rng.js";
 import { isColtsError } from "../../src/errors.js";
 
@@ -53,6 +53,25 @@ describe("TIES", () => {
     assert.deepEqual([...trimToDensity(Float64Array.from([0.1, -3, 2, 0.5]), 0.5)], [0, -3, 2, 0]);
     assert.deepEqual([...trimToDensity(Float64Array.from([0.1, -3, 2, 0.5]), 1)], [0.1, -3, 2, 0.5]);
     assert.throws(() => trimToDensity(new Float64Array(3), 0), (e) => isColtsError(e, "INPUT_INVALID"));
+  });
+
+  test("property: quickselect and trim agree with a sort-based reference (duplicates included)", () => {
+    const rng = new Rng(12);
+    for (let trial = 0; trial < 200; trial++) {
+      const n = 1 + rng.int(300);
+      // Few distinct values half of the time, so ties at the threshold are common.
+      const values = Float64Array.from({ length: n }, () => (trial % 2 ? rng.int(7) - 3 : rng.normal()));
+      const sorted = [...values].sort((a, b) => a - b);
+      const k = rng.int(n);
+      assert.equal(selectKth(Float64Array.from(values), k), sorted[k]);
+      const density = (1 + rng.int(100)) / 100;
+      const keep = Math.round(density * n);
+      // Reference: indices by magnitude descending, index ascending on ties; the first `keep` survive.
+      const order = [...values.keys()].sort((a, b) => Math.abs(values[b]!) - Math.abs(values[a]!) || a - b);
+      const want = new Float64Array(n);
+      for (const i of order.slice(0, keep)) want[i] = values[i]!;
+      assert.deepEqual(trimToDensity(values, density), want);
+    }
   });
 
   test("hand-checked example: trim, elect sign by summed mass, disjoint mean", () => {
