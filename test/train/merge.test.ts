@@ -59,6 +59,9 @@ describe("merging checkpoints", () => {
     const out = path.join(tempDir(t), "ties");
     const missing = await runCli(["merge", b, c, "--method", "ties", "--output", out], dir);
     assert.equal(missing.code, 2);
+    for (const misplaced of [["--method", "slerp", "--weights", "1,1"], ["--t", "0.3"], ["--method", "linear", "--density", "0.5"], ["--base", a]]) {
+      assert.equal((await runCli(["merge", b, c, ...misplaced, "--output", out], dir)).code, 2, misplaced.join(" "));
+    }
     const r = await runCli(["merge", b, c, "--method", "ties", "--base", a, "--density", "0.2", "--output", out], dir);
     assert.equal(r.code, 0, r.stderr);
     const [base, merged] = [readColbertCheckpoint(a), readColbertCheckpoint(out)];

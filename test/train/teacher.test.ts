@@ -67,7 +67,10 @@ describe("teacher scores from a run file", () => {
 describe("teacher scores from a cross-encoder", () => {
   test("each score is the model's score of (query, that document); id-only lines get their texts from --dataset", async (t) => {
     const cwd = tempDir(t);
-    await writeTinyCrossEncoder(path.join(cwd, "ce"), { seed: 5 });
+    // The CLI front writes the same bytes as the library function.
+    assert.equal((await runCli(["model", "tiny-cross-encoder", "ce", "--seed", "5"], cwd)).code, 0);
+    await writeTinyCrossEncoder(path.join(cwd, "ce-lib"), { seed: 5 });
+    assert.ok(fs.readFileSync(path.join(cwd, "ce/onnx/model.onnx")).equals(fs.readFileSync(path.join(cwd, "ce-lib/onnx/model.onnx"))));
     const docs = Array.from({ length: 6 }, (_, i) => ({ id: `d${i}`, title: i % 2 ? `title ${i}` : "", text: `document number ${i} ${"word ".repeat(i * 3)}` }));
     const text = (i: number): string => (docs[i]!.title ? `${docs[i]!.title} ${docs[i]!.text}` : docs[i]!.text);
     await writeBeir(path.join(cwd, "ds"), "train", { corpus: docs, queries: [{ id: "q1", text: "first query" }, { id: "q2", text: "second one" }], qrels: new Map() });

@@ -50,6 +50,17 @@ export async function mergeCommand(argv: string[], io: CliIO): Promise<number> {
   const t = numberFlag(values, "t");
   const density = numberFlag(values, "density");
   const lambda = numberFlag(values, "lambda");
+  // An option another method would use is refused rather than silently ignored.
+  const onlyFor: [string, unknown, MergeMethod[]][] = [
+    ["weights", weights, ["linear", "ties"]],
+    ["t", t, ["slerp"]],
+    ["density", density, ["ties"]],
+    ["lambda", lambda, ["ties"]],
+    ["base", base, ["ties"]],
+  ];
+  for (const [flag, value, methods] of onlyFor) {
+    if (value !== undefined && !methods.includes(method)) throw new ColtsError("USAGE", `--${flag} does not apply to --method ${method} (only ${methods.join(", ")})`);
+  }
   const target = resolvePath(io, output);
   const files = await mergeModelFolders(positionals.map((m) => modelLocation(io, m)), target, {
     method,
