@@ -190,5 +190,11 @@ describe("colts mine", () => {
       assert.equal(ex.negativeIds?.length, 2);
       assert.ok(!ex.negativeIds?.includes(ex.positiveId ?? ""));
     }
+    // The index's BM25 side (no model needed) ranks like BM25 over the same corpus.
+    fs.rmSync(model, { recursive: true });
+    const args = ["--dataset", "ds", "--negatives", "3", "--window", "1-10"];
+    assert.equal((await runCli(["mine", ...args, "--index", "idx", "--retriever", "bm25", "--output", "i.jsonl"], cwd)).code, 0);
+    assert.equal((await runCli(["mine", ...args, "--output", "c.jsonl"], cwd)).code, 0);
+    assert.equal(fs.readFileSync(path.join(cwd, "i.jsonl"), "utf8"), fs.readFileSync(path.join(cwd, "c.jsonl"), "utf8"));
   });
 });

@@ -5,6 +5,7 @@
 import { Bm25Index } from "../../bm25/index.js";
 import { ColtsError } from "../../errors.js";
 import { loadBeir, readTrecRun } from "../../eval/io.js";
+import { PlaidIndex } from "../../index/plaid-index.js";
 import { RETRIEVERS, Searcher, type RetrieverName } from "../../search/searcher.js";
 import { serializeTrainingExample } from "../../train/format.js";
 import { mineTriples, parseWindow, type Retrieve, type ShortPolicy } from "../../train/mine.js";
@@ -40,6 +41,17 @@ async function runBackend(file: string): Promise<Backend> {
 }
 
 async function indexBackend(io: CliIO, indexDir: string, retriever: RetrieverName, model: string | undefined): Promise<Backend> {
+  if (retriever === "bm25") {
+    // Keywords only: the index's BM25 side, without loading a model.
+    const index = await PlaidIndex.open(resolvePath(io, indexDir));
+    try {
+      const bm25 = await index.keywordIndex();
+      return { retrieve: (queries, k) => Promise.resolve(queries.map((q) => bm25.search(q.text, k).map((h) => h.id))), close: () => index.close() };
+    } catch (e) {
+      await index.close();
+      throw e;
+    }
+  }
   const searcher = await Searcher.open(resolvePath(io, indexDir), {
     ...(model ? { model: modelLocation(io, model) } : {}),
     env: io.env,
