@@ -42,6 +42,10 @@ describe("teacher scores from a run file", () => {
     const out = readLines(path.join(cwd, "out.jsonl"));
     assert.deepEqual(out[0]?.scores, { other: [1, 2, 3, 4], splade: [4, -1.5, 9.5, 7.25] });
     assert.deepEqual(out[1]?.scores, { splade: [3, 2] });
+    // A second teacher, in place (the output replaces the input only once complete).
+    const again = await runCli(["teacher", "--data", "out.jsonl", "--run", "run.trec", "--name", "again", "--output", "out.jsonl"], cwd);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(readLines(path.join(cwd, "out.jsonl"))[1]?.scores, { splade: [3, 2], again: [3, 2] });
   });
 
   test("missing documents: error by default (TEACHER_SCORE_MISSING), or min / drop", async (t) => {

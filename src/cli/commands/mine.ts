@@ -16,9 +16,9 @@ import { createProgressBar, hubProgressPrinter } from "../progress.js";
 export const MINE_USAGE = `colts mine --dataset <BEIR dir> --output triples.jsonl [--split train] [--index <dir> | --run <run.trec>]
             [--retriever bm25|plaid|exact|bm25+rerank|hybrid] [--negatives 8] [--window 10-100]
             [--seed 1] [--short drop|keep] [--positive-grade 1] [--model M]
-  One line per (query, positive) of the split's qrels, with negatives sampled from the retriever's
-  ranks FIRST-LAST, never a document with a grade > 0; lines for positives graded >= --positive-grade. Without --index: BM25 over the dataset's corpus, built in memory;
-  with --run: the ranking of a precomputed TREC run (by query id).`;
+  One line per (query, positive >= --positive-grade) of the split's qrels, with negatives sampled
+  from the retriever's ranks FIRST-LAST, never a document graded > 0. Without --index: BM25 over the
+  dataset's corpus, built in memory; with --run: the ranking of a precomputed TREC run (by query id).`;
 
 interface Backend {
   retrieve: Retrieve;
