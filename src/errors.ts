@@ -42,6 +42,11 @@ export const ERROR_CODES = {
   INDEX_NOT_FOUND: { httpStatus: 404, summary: "index not found" },
   /** An operation was attempted on a closed resource (encoder, pool). */
   CLOSED: { httpStatus: 503, summary: "resource closed" },
+  // Training data and merging (colts mine / teacher / merge).
+  /** Checkpoints cannot be merged: tensor shapes, BERT configs, heads, tokenizers or settings differ. */
+  MERGE_INCOMPATIBLE: { httpStatus: 422, summary: "checkpoints cannot be merged" },
+  /** A teacher has no score for a document of a training example (e.g. absent from its run file). */
+  TEACHER_SCORE_MISSING: { httpStatus: 422, summary: "teacher score missing" },
 } as const satisfies Record<string, { httpStatus: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

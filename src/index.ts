@@ -36,3 +36,8 @@ export { saveBm25, loadBm25 } from "./bm25/store.js";
 export * from "./eval/index.js";
 export { parseTrainingExample, serializeTrainingExample, negativeCount, type TrainingExample } from "./train/format.js";
 export { OrtMatmul, OrtMatmulDynamic, matmulABtJs } from "./kernels/matmul.js";
+export { mineTriples, sampleNegatives, parseWindow, lineRng, type MineOptions, type MineInput, type MineStats, type RankWindow, type Retrieve, type ShortPolicy } from "./train/mine.js";
+export { scoreFromRun, scoreWithModel, runLookup, MISSING_POLICIES, type MissingPolicy, type PairScorer, type RunLookup } from "./train/teacher.js";
+export { mergeCheckpoints, mergeModelFolders, checkMergeable, MERGE_METHODS, type MergeMethod, type MergeOptions } from "./train/merge.js";
+export { linearMerge, slerp, tiesMerge, trimToDensity, normalizeWeights } from "./train/merge-math.js";
+export { CrossEncoder, writeTinyCrossEncoder, layoutPair, planBatches as planPairBatches, type CrossEncoderOptions, type ScorePair, type TinyCrossEncoderOptions } from "./model/cross-encoder.js";

@@ -7,8 +7,11 @@ import { ColtsError } from "../errors.js";
 import { ENCODE_USAGE, encodeCommand } from "./commands/encode.js";
 import { EVAL_USAGE, evalCommand } from "./commands/eval.js";
 import { INDEX_USAGE, indexCommand } from "./commands/index-cmd.js";
+import { MERGE_USAGE, mergeCommand } from "./commands/merge.js";
+import { MINE_USAGE, mineCommand } from "./commands/mine.js";
 import { MODEL_USAGE, modelCommand } from "./commands/model.js";
 import { SEARCH_USAGE, rerankCommand, searchCommand } from "./commands/search.js";
+import { TEACHER_USAGE, teacherCommand } from "./commands/teacher.js";
 import { processIO, type CliIO } from "./io.js";
 
 export const VERSION = "0.1.0";
@@ -21,6 +24,9 @@ Usage:
   ${SEARCH_USAGE.replace(/\n/g, "\n  ")}
   ${EVAL_USAGE.replace(/\n/g, "\n  ")}
   ${MODEL_USAGE.replace(/\n/g, "\n  ")}
+  ${MINE_USAGE.replace(/\n/g, "\n  ")}
+  ${TEACHER_USAGE.replace(/\n/g, "\n  ")}
+  ${MERGE_USAGE.replace(/\n/g, "\n  ")}
   colts --version | --help
 
 Models: a local folder or a hub id (org/name[@revision]). Hub settings: HF_HOME / HF_HUB_CACHE (cache),
@@ -34,6 +40,9 @@ const COMMANDS: Record<string, (argv: string[], io: CliIO) => Promise<number>> =
   rerank: rerankCommand,
   eval: evalCommand,
   model: modelCommand,
+  mine: mineCommand,
+  teacher: teacherCommand,
+  merge: mergeCommand,
 };
 
 export async function runMain(argv: string[], io: CliIO = processIO()): Promise<number> {

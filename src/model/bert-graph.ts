@@ -16,11 +16,27 @@ export interface BertOnnxOptions {
   head?: { weight: Float32Array; dim: number };
   /** L2-normalise each output token vector: x / max(||x||, 1e-12), as torch.nn.functional.normalize. */
   normalize?: boolean;
+  /**
+   * Sequence classification instead of token vectors (HF BertForSequenceClassification, as
+   * cross-encoders use): pooled = tanh(pooler @ hidden[:, 0] + b), logits = classifier @ pooled + b,
+   * output `logits` [batch, labels]. Torch Linear layouts ([out, in]). Excludes `head` / `normalize`.
+   */
+  classifier?: SequenceClassifierWeights;
   /** "int8": dynamic quantization of every MatMul with a weight, as onnxruntime's quantize_dynamic. */
   quantize?: "int8";
   /** ONNX opset (>= 17, for LayerNormalization); default 17. */
   opset?: number;
   producer?: string;
+}
+
+export interface SequenceClassifierWeights {
+  /** pooler.dense: [hidden, hidden] and [hidden]. */
+  poolerWeight: Float32Array;
+  poolerBias: Float32Array;
+  /** classifier: [labels, hidden] and [labels]. */
+  weight: Float32Array;
+  bias: Float32Array;
+  labels: number;
 }
 
 /** torch.finfo(torch.float32).min, the value HF adds for masked keys. */
@@ -136,6 +152,18 @@ export function buildBertOnnx(cfg: BertConfig, weights: BertWeights, opts: BertO
     const inner = dense(h, `${p}intermediate.dense`, cfg.intermediateSize, H); // [b, s, I]
     const gelu = g.mul(g.mul(inner, g.add(g.erf(g.div(inner, sqrt2)), one)), half); // x * (1 + erf(x / sqrt2)) / 2
     x = layerNorm(g.add(dense(gelu, `${p}output.dense`, H, cfg.intermediateSize), h), `${p}output.LayerNorm`);
+  }
+
+  if (opts.classifier) {
+    const c = opts.classifier;
+    if (opts.head || opts.normalize) throw new ColtsError("CONFIG_INVALID", "a classifier graph has no token head or normalisation");
+    if (c.poolerWeight.length !== H * H || c.poolerBias.length !== H || c.weight.length !== c.labels * H || c.bias.length !== c.labels) {
+      throw new ColtsError("CONFIG_INVALID", `classifier weights are not pooler [${H}, ${H}] + [${H}] and classifier [${c.labels}, ${H}] + [${c.labels}]`);
+    }
+    const cls = g.gather(x, g.int64s([0], [], "cls_position"), 1); // [b, H]: the [CLS] token
+    const pooled = g.op("Tanh", [linear(cls, "pooler.dense", c.poolerWeight, H, H, c.poolerBias)]); // [b, H]
+    g.output("logits", DataType.FLOAT, ["batch", c.labels], linear(pooled, "classifier", c.weight, c.labels, H, c.bias)); // [b, labels]
+    return g.toModel({ producer: opts.producer ?? "colts" });
   }
 
   let outDim = H;

@@ -1,5 +1,6 @@
 /** `colts model tiny <dir> ...`: writes a generated test model. */
 import { ColtsError } from "../../errors.js";
+import { writeTinyCrossEncoder } from "../../model/cross-encoder.js";
 import { writeTinyModel, type TinyLayout } from "../../model/tiny.js";
 import { intFlag, oneOf, parse } from "../args.js";
 import { resolvePath, writeOut, type CliIO } from "../io.js";
@@ -7,10 +8,36 @@ import { resolvePath, writeOut, type CliIO } from "../io.js";
 export const MODEL_USAGE = `colts model tiny <dir> [--layout pylate|stanford|onnx] [--hidden 64] [--layers 2] [--heads N]
                  [--dim 32] [--seed 1] [--query-length 32] [--document-length 180] [--int8]
                  [--word-embedding-std 0.02]
-  Writes a small BERT ColBERT model with seeded random weights (same seed, same bytes).`;
+  Writes a small BERT ColBERT model with seeded random weights (same seed, same bytes).
+colts model tiny-cross-encoder <dir> [--hidden 32] [--layers 1] [--heads 2] [--labels 1|2] [--seed 1]
+  Writes a small BERT cross-encoder (sequence classification, ONNX output "logits"), for colts teacher.`;
+
+async function tinyCrossEncoderCommand(argv: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parse(
+    argv,
+    { hidden: { type: "string" }, layers: { type: "string" }, heads: { type: "string" }, labels: { type: "string" }, seed: { type: "string" } },
+    "colts model tiny-cross-encoder",
+  );
+  const dir = positionals[0];
+  if (!dir || positionals.length > 1) throw new ColtsError("USAGE", `colts model tiny-cross-encoder: expected one <dir>\n${MODEL_USAGE}`);
+  const labels = oneOf(values, "labels", ["1", "2"]);
+  const target = resolvePath(io, dir);
+  const files = await writeTinyCrossEncoder(target, {
+    ...defined({
+      hidden: intFlag(values, "hidden", 8, 4096),
+      layers: intFlag(values, "layers", 1, 48),
+      heads: intFlag(values, "heads", 1, 64),
+      seed: intFlag(values, "seed", 0, 2 ** 32 - 1),
+    }),
+    ...(labels ? { labels: labels === "2" ? 2 : 1 } : {}),
+  });
+  await writeOut(io.stdout, `wrote ${files.length} files to ${target}\n${files.map((f) => `  ${f}`).join("\n")}\n`);
+  return 0;
+}
 
 export async function modelCommand(argv: string[], io: CliIO): Promise<number> {
   const [sub, ...rest] = argv;
+  if (sub === "tiny-cross-encoder") return tinyCrossEncoderCommand(rest, io);
   if (sub !== "tiny") throw new ColtsError("USAGE", `colts model: unknown subcommand ${sub ?? "(none)"}\n${MODEL_USAGE}`);
   const { values, positionals } = parse(
     rest,

@@ -1,0 +1,163 @@
+/**
+ * `colts teacher`: adds one teacher's scores to a training JSONL file (see train/teacher.ts), from a
+ * cross-encoder ONNX model or a TREC run file.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import readline from "node:readline";
+import { ColtsError } from "../../errors.js";
+import { readBeirCorpus, readBeirQueries, readTrecRun } from "../../eval/io.js";
+import { CrossEncoder, type CrossEncoderOptions } from "../../model/cross-encoder.js";
+import { parseTrainingExample, serializeTrainingExample, type TrainingExample } from "../../train/format.js";
+import { MISSING_POLICIES, runLookup, scoreFromRun, scoreWithModel, type MissingPolicy } from "../../train/teacher.js";
+import { intFlag, oneOf, parse, stringFlag } from "../args.js";
+import { openOutput, resolvePath, writeOut, type CliIO } from "../io.js";
+
+export const TEACHER_USAGE = `colts teacher --data triples.jsonl --name <teacher> --output out.jsonl
+               (--cross-encoder <model dir> [--max-length 512] [--token-budget 16384] | --run <run.trec> [--missing error|min|drop])
+               [--dataset <BEIR dir>]
+  Adds scores[<teacher>] aligned with [positive, ...negatives] to every line (streamed; --output may
+  be the --data file). --dataset fills in the texts of id-only lines for a cross-encoder.`;
+
+/** Lines scored per cross-encoder call (and written per chunk): bounds what is held in memory. */
+const CHUNK = 512;
+
+interface Line {
+  ex: TrainingExample;
+  where: string;
+}
+
+/** Streams the examples of a JSONL file (blank lines skipped), `where` = "file:line". */
+async function* readExamples(file: string): AsyncGenerator<Line> {
+  const name = path.basename(file);
+  const rl = readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity });
+  let n = 0;
+  for await (const line of rl) {
+    n++;
+    if (line.trim() === "") continue;
+    const where = `${name}:${n}`;
+    yield { ex: parseTrainingExample(line, where), where };
+  }
+}
+
+async function* chunks(lines: AsyncIterable<Line>, size: number): AsyncGenerator<Line[]> {
+  let chunk: Line[] = [];
+  for await (const l of lines) {
+    chunk.push(l);
+    if (chunk.length >= size) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+/** Texts of the queries and documents id-only lines refer to, read from a BEIR folder (one pass over the data first). */
+async function textsFor(dir: string, file: string): Promise<{ queries: Map<string, string>; docs: Map<string, string> }> {
+  const wantDocs = new Set<string>();
+  for await (const { ex } of readExamples(file)) {
+    if (ex.positive === undefined && ex.positiveId) wantDocs.add(ex.positiveId);
+    if (ex.negatives === undefined) for (const d of ex.negativeIds ?? []) wantDocs.add(d);
+  }
+  const queries = new Map((await readBeirQueries(path.join(dir, "queries.jsonl"))).map((q) => [q.id, q.text]));
+  const docs = new Map<string, string>();
+  if (wantDocs.size > 0) {
+    for await (const d of readBeirCorpus(path.join(dir, "corpus.jsonl"))) if (wantDocs.has(d.id)) docs.set(d.id, d.title.trim() !== "" ? `${d.title} ${d.text}` : d.text);
+  }
+  return { queries, docs };
+}
+
+/** Fills in the missing query / document texts of an id-form line. */
+function fillTexts(line: Line, texts: { queries: Map<string, string>; docs: Map<string, string> }, dir: string): TrainingExample {
+  const { ex, where } = line;
+  const need = (map: Map<string, string>, id: string, what: string): string => {
+    const t = map.get(id);
+    if (t === undefined) throw new ColtsError("INPUT_INVALID", `${where}: ${what} "${id}" is not in ${dir}`, { details: { where, id } });
+    return t;
+  };
+  return {
+    ...ex,
+    ...(ex.query === undefined && ex.queryId !== undefined ? { query: need(texts.queries, ex.queryId, "query") } : {}),
+    ...(ex.positive === undefined && ex.positiveId !== undefined ? { positive: need(texts.docs, ex.positiveId, "document") } : {}),
+    ...(ex.negatives === undefined && ex.negativeIds !== undefined ? { negatives: ex.negativeIds.map((d) => need(texts.docs, d, "document")) } : {}),
+  };
+}
+
+/** Scores one chunk of lines; null entries are dropped lines. */
+type ChunkScorer = (chunk: Line[]) => Promise<(TrainingExample | null)[]>;
+
+async function runScorer(io: CliIO, file: string, name: string, missing: MissingPolicy): Promise<{ score: ChunkScorer; close(): Promise<void> }> {
+  const lookup = runLookup(await readTrecRun(resolvePath(io, file)));
+  return { score: (chunk) => Promise.resolve(chunk.map(({ ex, where }) => scoreFromRun(ex, lookup, name, missing, where))), close: () => Promise.resolve() };
+}
+
+async function modelScorer(io: CliIO, model: string, name: string, opts: CrossEncoderOptions, dataset: string | undefined, data: string): Promise<{ score: ChunkScorer; close(): Promise<void> }> {
+  const texts = dataset ? await textsFor(resolvePath(io, dataset), data) : undefined;
+  const encoder = await CrossEncoder.load(resolvePath(io, model), opts);
+  return {
+    score: (chunk) => {
+      const examples = texts && dataset ? chunk.map((l) => fillTexts(l, texts, dataset)) : chunk.map((l) => l.ex);
+      return scoreWithModel(examples, (pairs) => encoder.score(pairs), name, (j) => chunk[j]?.where ?? "");
+    },
+    close: () => encoder.close(),
+  };
+}
+
+export async function teacherCommand(argv: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parse(
+    argv,
+    {
+      data: { type: "string" },
+      name: { type: "string" },
+      output: { type: "string", short: "o" },
+      "cross-encoder": { type: "string" },
+      run: { type: "string" },
+      dataset: { type: "string" },
+      missing: { type: "string" },
+      "max-length": { type: "string" },
+      "token-budget": { type: "string" },
+    },
+    "colts teacher",
+  );
+  const data = stringFlag(values, "data");
+  const name = stringFlag(values, "name");
+  const output = stringFlag(values, "output");
+  const model = stringFlag(values, "cross-encoder");
+  const runFile = stringFlag(values, "run");
+  if (!data || !name || !output || positionals.length > 0 || (model === undefined) === (runFile === undefined)) {
+    throw new ColtsError("USAGE", `colts teacher: --data, --name, --output and one of --cross-encoder / --run are required\n${TEACHER_USAGE}`);
+  }
+  const missing = oneOf<MissingPolicy>(values, "missing", MISSING_POLICIES) ?? "error";
+  const maxLength = intFlag(values, "max-length", 8, 8192);
+  const tokenBudget = intFlag(values, "token-budget", 1, 1 << 24);
+  const start = performance.now();
+  const dataFile = resolvePath(io, data);
+  if (!fs.existsSync(dataFile)) throw new ColtsError("INPUT_INVALID", `input file ${dataFile} does not exist`, { details: { file: dataFile } });
+  const dataset = stringFlag(values, "dataset");
+  const scorer = runFile
+    ? await runScorer(io, runFile, name, missing)
+    : await modelScorer(io, model as string, name, { ...(maxLength !== undefined ? { maxLength } : {}), ...(tokenBudget !== undefined ? { tokenBudget } : {}) }, dataset, dataFile);
+  const out = openOutput(io, output);
+  let scored = 0;
+  let dropped = 0;
+  try {
+    for await (const chunk of chunks(readExamples(dataFile), CHUNK)) {
+      const text: string[] = [];
+      for (const ex of await scorer.score(chunk)) {
+        if (ex) text.push(`${serializeTrainingExample(ex)}\n`);
+        else dropped++;
+      }
+      scored += text.length;
+      await writeOut(out.stream, text.join(""));
+    }
+    await out.commit();
+  } catch (e) {
+    out.abort();
+    throw e;
+  } finally {
+    await scorer.close();
+  }
+  const seconds = (performance.now() - start) / 1000;
+  io.stderr.write(`teacher "${name}": scored ${scored} lines${dropped ? `, dropped ${dropped} (documents missing from the run)` : ""} in ${seconds.toFixed(1)} s\n`);
+  return 0;
+}

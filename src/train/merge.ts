@@ -1,0 +1,126 @@
+/**
+ * Checkpoint merging: several BERT ColBERT checkpoints of one architecture -> one checkpoint, tensor
+ * by tensor (every backbone tensor and every head layer's weight and bias) with one method of
+ * merge-math.ts. The merged model keeps the first model's conventions and tokenizer; models whose
+ * tokenizers, settings, configs, heads or tensor shapes differ are refused (MERGE_INCOMPATIBLE)
+ * rather than merged into something that would encode differently from all of them.
+ */
+import { ColtsError } from "../errors.js";
+import type { DenseLayer } from "../model/layout.js";
+import { readColbertCheckpoint, writeColbertCheckpoint, type ColbertCheckpoint } from "../model/checkpoint.js";
+import { linearMerge, normalizeWeights, slerp, tiesMerge } from "./merge-math.js";
+
+export type MergeMethod = "linear" | "slerp" | "ties";
+export const MERGE_METHODS: readonly MergeMethod[] = ["linear", "slerp", "ties"];
+
+export interface MergeOptions {
+  method: MergeMethod;
+  /**
+   * linear: one weight per model (default equal), normalised to sum 1. ties: one weight per model
+   * (default 1) scaling its task vector in the sign election and the weighted disjoint mean.
+   * Ignored by slerp (use `t`).
+   */
+  weights?: readonly number[];
+  /** slerp only: interpolation factor in [0, 1], 0 = first model, 1 = second. Default 0.5. */
+  t?: number;
+  /**
+   * ties only: fraction of each task vector's entries kept (largest magnitudes), in (0, 1]. Default
+   * 0.2 (the paper's top-20%). Lower keeps less interference and less of each model's change.
+   */
+  density?: number;
+  /** ties only: scale of the merged task vector added to the base (the paper's lambda). Default 1. */
+  lambda?: number;
+  /** ties only (required): the common ancestor the task vectors are taken relative to. */
+  base?: ColbertCheckpoint;
+}
+
+function incompatible(why: string, details: Record<string, unknown> = {}): never {
+  throw new ColtsError("MERGE_INCOMPATIBLE", `cannot merge: ${why}`, { details });
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** Refuses checkpoints that differ in anything but their values. `names` label them in messages. */
+export function checkMergeable(ckpts: readonly ColbertCheckpoint[], names: readonly string[]): void {
+  const [first, ...rest] = ckpts;
+  if (!first) incompatible("no models given");
+  const name0 = names[0] ?? "model 0";
+  rest.forEach((c, k) => {
+    const name = names[k + 1] ?? `model ${k + 1}`;
+    if (JSON.stringify(c.config) !== JSON.stringify(first.config)) incompatible(`${name} has another BERT config than ${name0}`, { model: name });
+    if (JSON.stringify(c.settings) !== JSON.stringify(first.settings)) incompatible(`${name} has other encoding settings than ${name0} (markers, lengths, skiplist...)`, { model: name });
+    const files = [...new Set([...c.tokenizerFiles.keys(), ...first.tokenizerFiles.keys()])];
+    for (const f of files) {
+      const a = first.tokenizerFiles.get(f);
+      const b = c.tokenizerFiles.get(f);
+      if (!a || !b || !sameBytes(a, b)) incompatible(`tokenizer file ${f} differs between ${name0} and ${name}`, { model: name, file: f });
+    }
+    for (const [tensor, t] of first.weights) {
+      const u = c.weights.get(tensor);
+      if (!u || u.shape.join(",") !== t.shape.join(",")) {
+        incompatible(`tensor ${tensor} is [${t.shape.join(", ")}] in ${name0} but [${u?.shape.join(", ") ?? "absent"}] in ${name}`, { model: name, tensor });
+      }
+    }
+    if (c.dense.length !== first.dense.length) incompatible(`${name0} has ${first.dense.length} head layers, ${name} has ${c.dense.length}`, { model: name });
+    c.dense.forEach((layer, i) => {
+      const ref = first.dense[i] as DenseLayer;
+      if (layer.inFeatures !== ref.inFeatures || layer.outFeatures !== ref.outFeatures || layer.activation !== ref.activation || (layer.bias === null) !== (ref.bias === null)) {
+        incompatible(`head layer ${i} is [${layer.outFeatures}, ${layer.inFeatures}] ${layer.activation} in ${name} but [${ref.outFeatures}, ${ref.inFeatures}] ${ref.activation} in ${name0}`, { model: name, layer: i });
+      }
+    });
+  });
+}
+
+/** The per-tensor function of a method, with its options resolved and checked. */
+function tensorMerger(count: number, opts: MergeOptions): (tensors: Float32Array[], base: Float32Array | undefined) => Float32Array {
+  switch (opts.method) {
+    case "linear": {
+      const w = normalizeWeights(opts.weights ?? new Array<number>(count).fill(1));
+      if (w.length !== count) throw new ColtsError("INPUT_INVALID", `${w.length} weights for ${count} models`);
+      return (tensors) => linearMerge(tensors, w);
+    }
+    case "slerp": {
+      if (count !== 2) throw new ColtsError("INPUT_INVALID", `SLERP merges exactly 2 models, got ${count}`);
+      const t = opts.t ?? 0.5;
+      return ([a, b]) => slerp(a as Float32Array, b as Float32Array, t);
+    }
+    case "ties": {
+      if (!opts.base) throw new ColtsError("INPUT_INVALID", "TIES needs a base model (the common ancestor the task vectors are taken from)");
+      const w = opts.weights ?? new Array<number>(count).fill(1);
+      if (w.length !== count) throw new ColtsError("INPUT_INVALID", `${w.length} weights for ${count} models`);
+      const density = opts.density ?? 0.2;
+      return (tensors, base) => tiesMerge(base as Float32Array, tensors, w, density, opts.lambda ?? 1);
+    }
+  }
+}
+
+/** Merges checkpoints (see MergeOptions); the result has the first model's config, settings and tokenizer. */
+export function mergeCheckpoints(ckpts: readonly ColbertCheckpoint[], opts: MergeOptions, names: readonly string[] = []): ColbertCheckpoint {
+  const all = opts.base ? [...ckpts, opts.base] : [...ckpts];
+  checkMergeable(all, opts.base ? [...names.slice(0, ckpts.length), "base"] : names);
+  const merge = tensorMerger(ckpts.length, opts);
+  const first = ckpts[0] as ColbertCheckpoint;
+  const weights: ColbertCheckpoint["weights"] = new Map();
+  for (const [name, t] of first.weights) {
+    const data = merge(ckpts.map((c) => c.weights.get(name)?.data as Float32Array), opts.base?.weights.get(name)?.data);
+    weights.set(name, { shape: [...t.shape], data });
+  }
+  const dense = first.dense.map((layer, i): DenseLayer => {
+    const layers = ckpts.map((c) => c.dense[i] as DenseLayer);
+    const baseLayer = opts.base?.dense[i];
+    const bias = layer.bias ? merge(layers.map((l) => l.bias as Float32Array), baseLayer?.bias ?? undefined) : null;
+    return { ...layer, weight: merge(layers.map((l) => l.weight), baseLayer?.weight), bias, source: `merged (${opts.method})` };
+  });
+  return { config: { ...first.config }, weights, dense, settings: first.settings, tokenizerFiles: first.tokenizerFiles };
+}
+
+/** Reads the model folders, merges them and writes a complete loadable model at `output`. */
+export async function mergeModelFolders(dirs: readonly string[], output: string, opts: Omit<MergeOptions, "base"> & { base?: string; overwrite?: boolean }): Promise<string[]> {
+  if (dirs.length < 2) throw new ColtsError("USAGE", `merging needs at least 2 models, got ${dirs.length}`);
+  const { base: baseDir, overwrite, ...rest } = opts;
+  const ckpts = dirs.map((d) => readColbertCheckpoint(d));
+  const merged = mergeCheckpoints(ckpts, { ...rest, ...(baseDir ? { base: readColbertCheckpoint(baseDir) } : {}) }, dirs);
+  return writeColbertCheckpoint(output, merged, { producer: `colts merge (${opts.method})`, overwrite: overwrite ?? false });
+}
