@@ -89,7 +89,11 @@ export async function serveCommand(argv: string[], io: CliIO, signals: NodeJS.Ev
   });
   io.stderr.write("colts serve: draining\n");
   const drained = gate.drain();
+  // close() only drops connections idle at that moment; a kept-alive connection whose request
+  // finishes during the drain would otherwise hold the process for the keep-alive timeout.
+  const reaper = setInterval(() => app.server.closeIdleConnections(), 50);
   await app.close();
+  clearInterval(reaper);
   await drained;
   await engine.close();
   io.stderr.write("colts serve: stopped\n");
