@@ -77,6 +77,7 @@ function operation(path, method, op, n) {
 async function load() {
   try {
     const res = await fetch("/openapi.json", { headers: headers(false) });
+    if (res.status === 401) $("auth").open = true;
     if (!res.ok) throw new Error("HTTP " + res.status + (res.status === 401 ? " (enter the access token above)" : ""));
     const doc = await res.json();
     const ops = [];
