@@ -84,7 +84,11 @@ export class Searcher {
   ) {}
 
   static async open(dir: string, opts: SearcherOptions = {}): Promise<Searcher> {
-    const index = await PlaidIndex.open(dir, { ...(opts.verify !== undefined ? { verify: opts.verify } : {}) });
+    const index = await PlaidIndex.open(dir, {
+      ...(opts.verify !== undefined ? { verify: opts.verify } : {}),
+      // `threads` bounds the index's scoring kernels too (several searchers in worker threads must not oversubscribe the cores).
+      ...(opts.threads ? { runtime: { intraOpThreads: opts.threads } } : {}),
+    });
     try {
       const name = opts.model ?? index.manifest.model;
       if (!opts.colbert && !name) throw new ColtsError("USAGE", `${dir} records no model; pass one to encode queries with`);

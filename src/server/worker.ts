@@ -79,6 +79,7 @@ class Snapshots {
   constructor(
     private readonly specs: Map<string, ServedIndexSpec>,
     private readonly models: Map<string, ColBERT>,
+    private readonly threads: number,
   ) {}
 
   spec(name: string): ServedIndexSpec {
@@ -107,7 +108,7 @@ class Snapshots {
     const spec = this.spec(name);
     for (let attempt = 1; ; attempt++) {
       try {
-        const s = await Searcher.open(spec.dir, { colbert: this.model(name), verify });
+        const s = await Searcher.open(spec.dir, { colbert: this.model(name), verify, threads: this.threads });
         // Load the keyword index now: a later write may garbage-collect this generation's file.
         if (s.index.manifest.bm25File) await s.index.keywordIndex();
         return s;
@@ -128,7 +129,7 @@ serveWorker(async (data) => {
   for (const spec of indexes) {
     if (!models.has(spec.model)) models.set(spec.model, await ColBERT.load(spec.model, { workers: 0, threads, localFilesOnly: true }));
   }
-  const snapshots = new Snapshots(new Map(indexes.map((s) => [s.name, s])), models);
+  const snapshots = new Snapshots(new Map(indexes.map((s) => [s.name, s])), models, threads);
   for (const spec of indexes) await snapshots.at(spec.name, 0, true);
   return {
     encode: async (p) => {
