@@ -180,11 +180,18 @@ async function load(base: string, phase: string, bodies: string[], clients: numb
       {
         method: "POST",
         headers: { "content-type": "application/json" },
-        setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] as string }),
+        setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }),
       },
     ],
   });
   return { phase, clients, qps: r.requests.total / r.duration, p50: r.latency.p50, p99: r.latency.p99, requests: r.requests.total, errors: r.errors + r.timeouts + r.non2xx };
+}
+
+/** Encode batches and texts sent to the workers so far (from /metrics). */
+async function encodeBatches(base: string): Promise<{ batches: number; texts: number }> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const value = (name: string): number => Number(new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1] ?? NaN);
+  return { batches: value("colts_encode_batches_total"), texts: value("colts_encode_batch_texts_total") };
 }
 
 /** One client calling the library back to back for DURATION seconds. */
@@ -211,13 +218,16 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
 
   // In-process baselines first (the server is not running yet: no competition for the cores).
-  const plaid = await PlaidIndex.open(index);
+  // Same onnxruntime threads as each server worker gets (cores / workers), so the comparison is of
+  // the HTTP + worker hand-off, not of thread settings.
+  const threads = Math.max(1, Math.floor(os.availableParallelism() / WORKERS));
+  const plaid = await PlaidIndex.open(index, { runtime: { intraOpThreads: threads } });
   const info = plaid.info();
   const flat = vectors.map((q) => ({ vectors: Float32Array.from(q.flat()), tokens: q.length, dim: DIM }));
   rows.push(await inProcess("in-process PlaidIndex.search (vectors)", (i) => plaid.search(flat[i % flat.length]!, { k: 10 })));
   await plaid.close();
-  const colbert = await ColBERT.load(model, { workers: 0, threads: 1 });
-  const searcher = await Searcher.open(index, { colbert });
+  const colbert = await ColBERT.load(model, { workers: 0, threads });
+  const searcher = await Searcher.open(index, { colbert, threads });
   rows.push(await inProcess("in-process Searcher.search (text: encode + search)", (i) => searcher.search([texts[i % texts.length]!], { k: 10 })));
   await searcher.close();
   await colbert.close();
@@ -228,7 +238,13 @@ async function main(): Promise<void> {
     const textBodies = texts.map((t) => JSON.stringify({ query: t, k: 10 }));
     await load(base, "warm-up", vecBodies, 2);
     for (const c of CLIENTS) rows.push(await load(base, "server search (vectors)", vecBodies, c));
-    for (const c of CLIENTS) rows.push(await load(base, "server search + encoding (text)", textBodies, c));
+    for (const c of CLIENTS) {
+      const before = await encodeBatches(base);
+      const row = await load(base, "server search + encoding (text)", textBodies, c);
+      const after = await encodeBatches(base);
+      const meanBatch = (after.texts - before.texts) / Math.max(1, after.batches - before.batches);
+      rows.push({ ...row, phase: `${row.phase}, mean encode batch ${meanBatch.toFixed(1)}` });
+    }
   } finally {
     child.kill("SIGTERM");
   }
@@ -254,7 +270,7 @@ async function main(): Promise<void> {
 - Machine: ${os.cpus()[0]?.model ?? "?"}, ${os.availableParallelism()} cores (shared with other jobs: numbers are noisy), ${Math.round(os.totalmem() / 2 ** 30)} GiB; Node ${process.version}
 - Command: \`node dist/bench/server-load.js --docs ${DOCS} --tokens ${TOKENS} --duration ${DURATION} --workers ${WORKERS} --clients ${CLIENTS.join(",")}\`
 - Index: ${info.documents.toLocaleString("en")} synthetic documents, ${info.vectors.toLocaleString("en")} vectors (dim ${DIM}, nbits ${info.nbits}, ${info.centroids} centroids)${buildSeconds !== null ? `, built in ${buildSeconds.toFixed(1)} s` : ""}; PLAID defaults, k 10.
-- Server: \`colts serve\` child process, ${WORKERS} worker threads, loopback; load by autocannon, ${DURATION} s per row. Vector queries: 32 x ${DIM} floats in JSON; text queries: 4-8 words encoded by a generated tiny model (dim ${DIM}, 1 layer) in the workers.
+- Server: \`colts serve\` child process, ${WORKERS} worker threads, loopback; in-process baselines with the same onnxruntime threads as one worker (${Math.max(1, Math.floor(os.availableParallelism() / WORKERS))}), one client, run before the server starts; load by autocannon, ${DURATION} s per row. Vector queries: 32 x ${DIM} floats in JSON; text queries: 4-8 words encoded by a generated tiny model (dim ${DIM}, 1 layer) in the workers.
 
 ${table}
 

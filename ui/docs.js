@@ -23,6 +23,7 @@ function headers(json) {
 
 function example(schema) {
   if (!schema || typeof schema !== "object") return null;
+  if (Array.isArray(schema.examples) && schema.examples.length) return schema.examples[0];
   if (schema.default !== undefined) return schema.default;
   if (schema.oneOf) return example(schema.oneOf[0]);
   if (schema.enum) return schema.enum[0];
@@ -41,7 +42,8 @@ function example(schema) {
   }
 }
 
-function operation(path, method, op, n) {
+function operation(template, method, op, n, indexName) {
+  const path = indexName ? template.replace("{name}", indexName) : template;
   const id = "op" + n;
   const body = op.requestBody ? op.requestBody.content["application/json"].schema : null;
   const pathInput = el("input", { id: id + "-path", type: "text", value: path, size: "40" });
@@ -64,7 +66,7 @@ function operation(path, method, op, n) {
   return el(
     "section",
     { "aria-labelledby": id + "-h" },
-    el("h2", { id: id + "-h", text: method.toUpperCase() + " " + path }),
+    el("h2", { id: id + "-h", text: method.toUpperCase() + " " + template }),
     el("p", { text: op.summary || "" }),
     el("label", { for: id + "-path", text: "Path" }), el("br"), pathInput, el("br"),
     bodyInput ? el("label", { for: id + "-body", text: "JSON body" }) : null, bodyInput ? el("br") : null, bodyInput, bodyInput ? el("br") : null,
@@ -80,9 +82,12 @@ async function load() {
     if (res.status === 401) $("auth").open = true;
     if (!res.ok) throw new Error("HTTP " + res.status + (res.status === 401 ? " (enter the access token above)" : ""));
     const doc = await res.json();
+    // Fill {name} with the first served index so that the examples can be sent as they are.
+    const list = await fetch("/indexes", { headers: headers(false) }).then((r) => (r.ok ? r.json() : { indexes: [] }));
+    const indexName = list.indexes.length ? list.indexes[0].name : null;
     const ops = [];
     let n = 0;
-    for (const [path, methods] of Object.entries(doc.paths)) for (const [m, op] of Object.entries(methods)) ops.push(operation(path, m, op, n++));
+    for (const [path, methods] of Object.entries(doc.paths)) for (const [m, op] of Object.entries(methods)) ops.push(operation(path, m, op, n++, indexName));
     $("ops").replaceChildren(...ops);
     $("status").textContent = ops.length + " operations.";
   } catch (e) {

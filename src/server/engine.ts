@@ -79,7 +79,7 @@ export class Engine {
       const [index = "", kind] = key.split("\0");
       const payload: EncodeTaskPayload = { index, kind: kind === "document" ? "document" : "query", texts };
       return this.pool.run<MultiVector[]>("encode", payload);
-    }, opts.batching);
+    }, { ready: () => this.pool.queueDepth === 0 && this.pool.busy < this.pool.size, ...opts.batching });
     this.timer = setInterval(() => this.refreshAll(), opts.refreshMs ?? 2000);
     this.timer.unref();
   }

@@ -59,6 +59,7 @@ export function schemas(l: ServerLimits) {
     search: {
       type: "object",
       additionalProperties: false,
+      examples: [{ query: "parallel sorting algorithms", k: 10, retriever: "plaid" }],
       properties: {
         query: { ...query, description: "One query: a text, or {vectors: [[...dim numbers], ...]} already encoded with the index's model." },
         queries: { type: "array", minItems: 1, maxItems: l.batch, items: query, description: "A batch of queries (instead of `query`)." },

@@ -49,7 +49,7 @@ function assertError(r: LightMyRequestResponse, status: number, code: string): v
 
 before(async () => {
   fx = await servedFixture(root);
-  engine = await Engine.start({ indexes: [{ name: "cacm", dir: fx.index }], workers: 1, batching: { windowMs: 25 } });
+  engine = await Engine.start({ indexes: [{ name: "cacm", dir: fx.index }], workers: 1, batching: { windowMs: 50 } });
 });
 after(async () => {
   for (const a of apps) await a.close();

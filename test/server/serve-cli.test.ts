@@ -3,7 +3,7 @@
  * during a write drains it (the write answers 200 and is on disk), then exits 0.
  */
 import { spawn } from "node:child_process";
-import { after, before, test } from "node:test";
+import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { PlaidIndex } from "../../src/index/plaid-index.js";

@@ -103,6 +103,11 @@ test("search, results with scores and metadata, MaxSim explanation, screenshot",
   // The docs page renders the OpenAPI operations offline (the token entered above is kept for the tab).
   await page.goto(`${base}/docs`);
   await page.getByRole("heading", { name: "POST /indexes/{name}/search" }).waitFor();
+  const op = page.getByRole("region", { name: "POST /indexes/{name}/search" });
+  assert.equal(await op.getByLabel("Path").inputValue(), "/indexes/cacm/search");
+  await op.getByRole("button", { name: "Send" }).click();
+  await op.locator("pre").filter({ hasText: /^200 / }).waitFor();
+  assert.match((await op.locator("pre").last().textContent()) ?? "", /"results"/);
   await page.screenshot({ path: path.join(ARTIFACTS, "ui-docs.png"), fullPage: false });
 
   assert.deepEqual(errors, []);
