@@ -26,7 +26,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import autocannon, { type Result } from "autocannon";
 import { ColBERT } from "../src/encode/colbert.js";
-import { PlaidIndex } from "../src/index/plaid-index.js";
+import { PlaidIndex, type IndexInfo } from "../src/index/plaid-index.js";
 import type { EmbeddedDoc, EmbeddingSource } from "../src/index/source.js";
 import { buildIndex } from "../src/index/writer.js";
 import { writeTinyModel } from "../src/model/tiny.js";
@@ -187,6 +187,21 @@ async function load(base: string, phase: string, bodies: string[], clients: numb
   return { phase, clients, qps: r.requests.total / r.duration, p50: r.latency.p50, p99: r.latency.p99, requests: r.requests.total, errors: r.errors + r.timeouts + r.non2xx };
 }
 
+/** The two in-process rows (vectors: PlaidIndex.search; text: Searcher.search), one client each. */
+async function baselines(index: string, model: string, threads: number, vectors: number[][][], texts: string[], when: string, rows: Row[]): Promise<IndexInfo> {
+  const plaid = await PlaidIndex.open(index, { runtime: { intraOpThreads: threads } });
+  const info = plaid.info();
+  const flat = vectors.map((q) => ({ vectors: Float32Array.from(q.flat()), tokens: q.length, dim: DIM }));
+  rows.push(await inProcess(`in-process PlaidIndex.search (vectors), ${when}`, (i) => plaid.search(flat[i % flat.length]!, { k: 10 })));
+  await plaid.close();
+  const colbert = await ColBERT.load(model, { workers: 0, threads });
+  const searcher = await Searcher.open(index, { colbert, threads });
+  rows.push(await inProcess(`in-process Searcher.search (text: encode + search), ${when}`, (i) => searcher.search([texts[i % texts.length]!], { k: 10 })));
+  await searcher.close();
+  await colbert.close();
+  return info;
+}
+
 /** Encode batches and texts sent to the workers so far (from /metrics). */
 async function encodeBatches(base: string): Promise<{ batches: number; texts: number }> {
   const text = await (await fetch(`${base}/metrics`)).text();
@@ -217,21 +232,11 @@ async function main(): Promise<void> {
   const vectors = vectorQueries(200);
   const rows: Row[] = [];
 
-  // In-process baselines first (the server is not running yet: no competition for the cores).
-  // Same onnxruntime threads as each server worker gets (cores / workers), so the comparison is of
-  // the HTTP + worker hand-off, not of thread settings.
+  // In-process baselines before and after the server phases (the machine's load drifts; the
+  // overhead ratios use the mean of the two). Same onnxruntime threads as each server worker gets
+  // (cores / workers), so the comparison is of the HTTP + worker hand-off, not of thread settings.
   const threads = Math.max(1, Math.floor(os.availableParallelism() / WORKERS));
-  const plaid = await PlaidIndex.open(index, { runtime: { intraOpThreads: threads } });
-  const info = plaid.info();
-  const flat = vectors.map((q) => ({ vectors: Float32Array.from(q.flat()), tokens: q.length, dim: DIM }));
-  rows.push(await inProcess("in-process PlaidIndex.search (vectors)", (i) => plaid.search(flat[i % flat.length]!, { k: 10 })));
-  await plaid.close();
-  const colbert = await ColBERT.load(model, { workers: 0, threads });
-  const searcher = await Searcher.open(index, { colbert, threads });
-  rows.push(await inProcess("in-process Searcher.search (text: encode + search)", (i) => searcher.search([texts[i % texts.length]!], { k: 10 })));
-  await searcher.close();
-  await colbert.close();
-
+  const info = await baselines(index, model, threads, vectors, texts, "before", rows);
   const { child, base } = await startServer(index);
   try {
     const vecBodies = vectors.map((v) => JSON.stringify({ query: { vectors: v }, k: 10 }));
@@ -247,7 +252,9 @@ async function main(): Promise<void> {
     }
   } finally {
     child.kill("SIGTERM");
+    await new Promise((r) => child.once("exit", r));
   }
+  await baselines(index, model, threads, vectors, texts, "after", rows);
 
   const table = [
     "| phase | clients | QPS | p50 ms | p99 ms | requests | errors |",
@@ -258,10 +265,16 @@ async function main(): Promise<void> {
   const ratio = (a: Row | undefined, b: Row | undefined, f: (r: Row) => number): string => (a && b ? (f(a) / f(b)).toFixed(2) : "n/a");
   const vec1 = find("server search (vectors)", 1);
   const txt1 = find("server search + encoding", 1);
-  const libVec = find("in-process PlaidIndex", 1);
-  const libTxt = find("in-process Searcher", 1);
+  const mean = (prefix: string): Row | undefined => {
+    const rs = rows.filter((r) => r.phase.startsWith(prefix));
+    if (rs.length === 0) return undefined;
+    const avg = (f: (r: Row) => number): number => rs.reduce((a, r) => a + f(r), 0) / rs.length;
+    return { phase: prefix, clients: 1, qps: avg((r) => r.qps), p50: avg((r) => r.p50), p99: avg((r) => r.p99), requests: 0, errors: 0 };
+  };
+  const libVec = mean("in-process PlaidIndex");
+  const libTxt = mean("in-process Searcher");
   const overhead = [
-    `Server overhead at 1 client (server / in-process): vectors p50 ${ratio(vec1, libVec, (r) => r.p50)}x, QPS ${ratio(vec1, libVec, (r) => r.qps)}x; text p50 ${ratio(txt1, libTxt, (r) => r.p50)}x, QPS ${ratio(txt1, libTxt, (r) => r.qps)}x.`,
+    `Server overhead at 1 client (server / mean of the in-process runs): vectors p50 ${ratio(vec1, libVec, (r) => r.p50)}x, QPS ${ratio(vec1, libVec, (r) => r.qps)}x; text p50 ${ratio(txt1, libTxt, (r) => r.p50)}x, QPS ${ratio(txt1, libTxt, (r) => r.qps)}x.`,
     `Errors (connection errors + timeouts + non-2xx) over all server phases: ${rows.filter((r) => r.phase.startsWith("server")).reduce((a, r) => a + r.errors, 0)}.`,
   ].join("\n");
   const section = `
@@ -270,7 +283,7 @@ async function main(): Promise<void> {
 - Machine: ${os.cpus()[0]?.model ?? "?"}, ${os.availableParallelism()} cores (shared with other jobs: numbers are noisy), ${Math.round(os.totalmem() / 2 ** 30)} GiB; Node ${process.version}
 - Command: \`node dist/bench/server-load.js --docs ${DOCS} --tokens ${TOKENS} --duration ${DURATION} --workers ${WORKERS} --clients ${CLIENTS.join(",")}\`
 - Index: ${info.documents.toLocaleString("en")} synthetic documents, ${info.vectors.toLocaleString("en")} vectors (dim ${DIM}, nbits ${info.nbits}, ${info.centroids} centroids)${buildSeconds !== null ? `, built in ${buildSeconds.toFixed(1)} s` : ""}; PLAID defaults, k 10.
-- Server: \`colts serve\` child process, ${WORKERS} worker threads, loopback; in-process baselines with the same onnxruntime threads as one worker (${Math.max(1, Math.floor(os.availableParallelism() / WORKERS))}), one client, run before the server starts; load by autocannon, ${DURATION} s per row. Vector queries: 32 x ${DIM} floats in JSON; text queries: 4-8 words encoded by a generated tiny model (dim ${DIM}, 1 layer) in the workers.
+- Server: \`colts serve\` child process, ${WORKERS} worker threads, loopback; in-process baselines with the same onnxruntime threads as one worker (${Math.max(1, Math.floor(os.availableParallelism() / WORKERS))}), one client, run before and after the server phases; load by autocannon, ${DURATION} s per row. Vector queries: 32 x ${DIM} floats in JSON; text queries: 4-8 words encoded by a generated tiny model (dim ${DIM}, 1 layer) in the workers.
 
 ${table}
 
