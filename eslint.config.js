@@ -3,7 +3,8 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "bin/**", "eslint.config.js"] },
+  // ui/ holds plain browser scripts served as-is (no build step), outside the TypeScript project.
+  { ignores: ["dist/**", "node_modules/**", "bin/**", "ui/**", "eslint.config.js"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

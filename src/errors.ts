@@ -47,6 +47,25 @@ export const ERROR_CODES = {
   MERGE_INCOMPATIBLE: { httpStatus: 422, summary: "checkpoints cannot be merged" },
   /** A teacher has no score for a document of a training example (e.g. absent from its run file). */
   TEACHER_SCORE_MISSING: { httpStatus: 422, summary: "teacher score missing" },
+  // --- HTTP server (colts serve) ---
+  /** A request lacks the bearer token the server was started with, or carries a wrong one. */
+  UNAUTHORIZED: { httpStatus: 401, summary: "missing or invalid bearer token" },
+  /** No route (or no index of that name) at the requested path. */
+  NOT_FOUND: { httpStatus: 404, summary: "not found" },
+  /** The route exists but not for this HTTP method. */
+  METHOD_NOT_ALLOWED: { httpStatus: 405, summary: "method not allowed" },
+  /** The request body is not JSON (or an unsupported content type). */
+  UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, summary: "unsupported media type" },
+  /** The request exceeds a server limit (body bytes, batch size, text length). */
+  LIMIT_EXCEEDED: { httpStatus: 413, summary: "request exceeds a server limit" },
+  /** The work queue is full; retry after the number of seconds in Retry-After. */
+  QUEUE_FULL: { httpStatus: 503, summary: "server busy, queue full" },
+  /** The request did not finish within the server's per-request timeout. */
+  TIMEOUT: { httpStatus: 504, summary: "request timed out" },
+  /** The server is shutting down and takes no new work. */
+  SHUTTING_DOWN: { httpStatus: 503, summary: "server shutting down" },
+  /** An unexpected failure (details are logged on the server, never sent). */
+  INTERNAL: { httpStatus: 500, summary: "internal error" },
 } as const satisfies Record<string, { httpStatus: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -12,6 +12,7 @@ import { MINE_USAGE, mineCommand } from "./commands/mine.js";
 import { MODEL_USAGE, modelCommand } from "./commands/model.js";
 import { SEARCH_USAGE, rerankCommand, searchCommand } from "./commands/search.js";
 import { TEACHER_USAGE, teacherCommand } from "./commands/teacher.js";
+import { SERVE_USAGE, serveCommand } from "./commands/serve.js";
 import { processIO, type CliIO } from "./io.js";
 
 export const VERSION = "0.1.0";
@@ -27,6 +28,7 @@ Usage:
   ${MINE_USAGE.replace(/\n/g, "\n  ")}
   ${TEACHER_USAGE.replace(/\n/g, "\n  ")}
   ${MERGE_USAGE.replace(/\n/g, "\n  ")}
+  ${SERVE_USAGE.replace(/\n/g, "\n  ")}
   colts --version | --help
 
 Models: a local folder or a hub id (org/name[@revision]). Hub settings: HF_HOME / HF_HUB_CACHE (cache),
@@ -43,6 +45,7 @@ const COMMANDS: Record<string, (argv: string[], io: CliIO) => Promise<number>> =
   mine: mineCommand,
   teacher: teacherCommand,
   merge: mergeCommand,
+  serve: serveCommand,
 };
 
 export async function runMain(argv: string[], io: CliIO = processIO()): Promise<number> {

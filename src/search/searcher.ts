@@ -38,6 +38,16 @@ export interface TokenMatch {
 export interface ExplainedHit extends SearchHit {
   /** Present when `explain` was asked and the index stores the document's text. */
   explanation?: TokenMatch[];
+  /** With `explanation`: the document's kept tokens (documentPosition indexes this list). */
+  documentTokens?: string[];
+  /** With `explanation`: the stored document text. */
+  text?: string;
+}
+
+/** A query for `searchEncoded`: its text (keyword retrievers) and/or its already encoded vectors. */
+export interface PreparedQuery {
+  text?: string;
+  vectors?: MultiVector;
 }
 
 /** How documents are retrieved. */
@@ -74,7 +84,11 @@ export class Searcher {
   ) {}
 
   static async open(dir: string, opts: SearcherOptions = {}): Promise<Searcher> {
-    const index = await PlaidIndex.open(dir, { ...(opts.verify !== undefined ? { verify: opts.verify } : {}) });
+    const index = await PlaidIndex.open(dir, {
+      ...(opts.verify !== undefined ? { verify: opts.verify } : {}),
+      // `threads` bounds the index's scoring kernels too (several searchers in worker threads must not oversubscribe the cores).
+      ...(opts.threads ? { runtime: { intraOpThreads: opts.threads } } : {}),
+    });
     try {
       const name = opts.model ?? index.manifest.model;
       if (!opts.colbert && !name) throw new ColtsError("USAGE", `${dir} records no model; pass one to encode queries with`);
@@ -93,11 +107,25 @@ export class Searcher {
   async search(queries: readonly string[], opts: RetrieveOptions = {}): Promise<ExplainedHit[][]> {
     const retriever = opts.retriever ?? (opts.exact ? "exact" : "plaid");
     const encoded = retriever === "bm25" ? null : await this.model.encodeQueries(queries);
+    return this.searchEncoded(
+      queries.map((text, i) => ({ text, ...(encoded?.[i] ? { vectors: encoded[i] } : {}) })),
+      opts,
+    );
+  }
+
+  /**
+   * Searches queries whose vectors were encoded elsewhere (the server micro-batches encoding
+   * across requests). Dense retrievers need `vectors`, keyword retrievers need `text`.
+   */
+  async searchEncoded(queries: readonly PreparedQuery[], opts: RetrieveOptions = {}): Promise<ExplainedHit[][]> {
+    const retriever = opts.retriever ?? (opts.exact ? "exact" : "plaid");
     const out: ExplainedHit[][] = [];
-    for (const [i, text] of queries.entries()) {
-      const q = encoded?.[i];
-      const hits = await this.retrieve(retriever, text, q, opts);
-      if (opts.explain && q) await this.explain(q, hits);
+    for (const q of queries) {
+      if (retriever !== "plaid" && retriever !== "exact" && typeof q.text !== "string") {
+        throw new ColtsError("INPUT_INVALID", `retriever ${retriever} needs the query text, not only its vectors`);
+      }
+      const hits = await this.retrieve(retriever, q.text ?? "", q.vectors, opts);
+      if (opts.explain && q.vectors) await this.explain(q.vectors, hits);
       out.push(hits);
     }
     return out;
@@ -148,10 +176,12 @@ export class Searcher {
     const withText = hits.map((h, i) => ({ h, text: texts[i] })).filter((x): x is { h: ExplainedHit; text: string } => typeof x.text === "string");
     const docs = await this.model.encodeDocuments(withText.map((x) => x.text));
     const qTokens = this.model.tokenStrings(q);
-    withText.forEach(({ h }, i) => {
+    withText.forEach(({ h, text }, i) => {
       const d = docs[i];
       if (!d) return;
       const dTokens = this.model.tokenStrings(d);
+      h.documentTokens = dTokens;
+      h.text = text;
       const r = maxsimDetailed(q, d);
       h.explanation = qTokens.map((queryToken, t) => ({
         queryToken,

@@ -1,0 +1,227 @@
+/**
+ * The server's work, off the event loop: one WorkerPool whose workers (server/worker.ts) hold the
+ * models and index snapshots. The main thread only validates, micro-batches encode requests,
+ * admits work (gate.ts), tracks each index's generation and serialises writes per index.
+ */
+import os from "node:os";
+import path from "node:path";
+import type { MultiVector } from "../encode/multivector.js";
+import { ColtsError } from "../errors.js";
+import { readManifest, type Manifest } from "../index/manifest.js";
+import type { HubOptions } from "../model/hub.js";
+import { resolveModelDir } from "../model/resolve.js";
+import type { RerankCandidate, RerankHit } from "../search/rerank.js";
+import type { ExplainedHit, PreparedQuery, RetrieveOptions } from "../search/searcher.js";
+import { WorkerPool } from "../workers/pool.js";
+import { Batcher, type BatcherOptions } from "./batcher.js";
+import type { AddTaskPayload, EncodeTaskPayload, ServedIndexSpec, ServerWorkerData, WriteResult } from "./worker.js";
+
+export interface EngineOptions extends Pick<HubOptions, "env" | "localFilesOnly"> {
+  /** Indexes to serve: unique names (URL path segments) and folders. */
+  indexes: { name: string; dir: string }[];
+  /** Model for every index instead of the one each index records. */
+  model?: string;
+  /** Worker threads. Default 1; range 1..64. Each holds every index and model in memory. */
+  workers?: number;
+  /** onnxruntime threads per worker. Default: cores / workers (at least 1). */
+  threads?: number;
+  /** Encode micro-batching (see batcher.ts). */
+  batching?: BatcherOptions;
+  /** How often an index's manifest is re-read to notice writes by other processes, in ms. Default 2000. */
+  refreshMs?: number;
+}
+
+/** What the API reports about an index (no file paths). */
+export interface IndexSummary {
+  name: string;
+  generation: number;
+  documents: number;
+  liveDocuments: number;
+  vectors: number;
+  dim: number;
+  nbits: number;
+  centroids: number;
+  poolFactor: number;
+  /** Last path component of the model (a hub id is kept whole). */
+  model: string;
+  /** True when the index stores texts (BM25 retrievers and explanations work). */
+  hasText: boolean;
+  updatedAt: string;
+}
+
+/** A query as the API receives it: text, or pre-encoded vectors ([tokens][dim]). */
+export type QueryInput = { text: string } | { vectors: number[][] };
+
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+interface Served {
+  spec: ServedIndexSpec;
+  manifest: Manifest;
+  /** Writes to this index, one after another. */
+  writes: Promise<unknown>;
+}
+
+function modelLabel(model: string): string {
+  return /^[\w.-]+\/[\w.-]+(@[\w.-]+)?$/.test(model) && !path.isAbsolute(model) ? model : path.basename(model);
+}
+
+export class Engine {
+  private readonly batcher: Batcher<MultiVector>;
+  private readonly timer: NodeJS.Timeout;
+
+  private constructor(
+    private readonly pool: WorkerPool,
+    private readonly served: Map<string, Served>,
+    private readonly modelLabels: Map<string, string>,
+    opts: EngineOptions,
+  ) {
+    this.batcher = new Batcher((key, texts) => {
+      const [index = "", kind] = key.split("\0");
+      const payload: EncodeTaskPayload = { index, kind: kind === "document" ? "document" : "query", texts };
+      return this.pool.run<MultiVector[]>("encode", payload);
+    }, { ready: () => this.pool.queueDepth === 0 && this.pool.busy < this.pool.size, ...opts.batching });
+    this.timer = setInterval(() => this.refreshAll(), opts.refreshMs ?? 2000);
+    this.timer.unref();
+  }
+
+  static async start(opts: EngineOptions): Promise<Engine> {
+    const served = new Map<string, Served>();
+    const labels = new Map<string, string>();
+    for (const { name, dir } of opts.indexes) {
+      if (!NAME_PATTERN.test(name)) throw new ColtsError("USAGE", `index name ${JSON.stringify(name)} must match ${NAME_PATTERN.source}`);
+      if (served.has(name)) throw new ColtsError("USAGE", `two indexes are named ${name}; name them with name=dir`);
+      const manifest = readManifest(dir);
+      const model = opts.model ?? manifest.model;
+      if (!model) throw new ColtsError("USAGE", `index ${name} records no model; pass --model`);
+      const resolved = await resolveModelDir(model, { ...(opts.env ? { env: opts.env } : {}), ...(opts.localFilesOnly ? { localFilesOnly: true } : {}) });
+      labels.set(name, modelLabel(model));
+      served.set(name, { spec: { name, dir: path.resolve(dir), model: resolved }, manifest, writes: Promise.resolve() });
+    }
+    if (served.size === 0) throw new ColtsError("USAGE", "serve at least one index");
+    const workers = opts.workers ?? 1;
+    const threads = opts.threads ?? Math.max(1, Math.floor(os.availableParallelism() / workers));
+    const workerData: ServerWorkerData = { indexes: [...served.values()].map((s) => s.spec), threads };
+    const pool = await WorkerPool.start({ entry: new URL("./worker.js", import.meta.url), size: workers, workerData });
+    return new Engine(pool, served, labels, opts);
+  }
+
+  names(): string[] {
+    return [...this.served.keys()];
+  }
+
+  summary(name: string): IndexSummary {
+    const m = this.get(name).manifest;
+    return {
+      name,
+      generation: m.generation,
+      documents: m.numDocs,
+      liveDocuments: m.liveDocs,
+      vectors: m.chunks.reduce((a, c) => a + c.vectors, 0),
+      dim: m.dim,
+      nbits: m.nbits,
+      centroids: m.numCentroids,
+      poolFactor: m.poolFactor,
+      model: this.modelLabels.get(name) ?? "",
+      hasText: Boolean(m.bm25File),
+      updatedAt: m.updatedAt,
+    };
+  }
+
+  /** Encodes texts with the model of `index`, micro-batched with concurrent calls. */
+  encode(index: string, kind: "query" | "document", texts: string[]): Promise<MultiVector[]> {
+    this.get(index);
+    return this.batcher.submit(`${index}\0${kind}`, texts);
+  }
+
+  async search(index: string, queries: QueryInput[], options: RetrieveOptions): Promise<ExplainedHit[][]> {
+    const served = this.get(index);
+    const retriever = options.retriever ?? "plaid";
+    const texts = queries.map((q) => ("text" in q ? q.text : null));
+    const toEncode = retriever === "bm25" ? [] : texts.filter((t): t is string => t !== null);
+    const encoded = await this.encode(index, "query", toEncode);
+    let e = 0;
+    const prepared: PreparedQuery[] = queries.map((q) => {
+      if ("vectors" in q) return { vectors: toMultiVector(q.vectors, served.manifest.dim) };
+      const vectors = retriever === "bm25" ? undefined : encoded[e++];
+      return { text: q.text, ...(vectors ? { vectors } : {}) };
+    });
+    return this.pool.run<ExplainedHit[][]>("search", { index, generation: served.manifest.generation, queries: prepared, options });
+  }
+
+  rerank(index: string, query: string, documents: RerankCandidate[], k?: number): Promise<RerankHit[]> {
+    this.get(index);
+    return this.pool.run<RerankHit[]>("rerank", { index, query, documents, ...(k !== undefined ? { k } : {}) });
+  }
+
+  add(index: string, documents: AddTaskPayload["documents"]): Promise<WriteResult> {
+    return this.write(index, "add", { index, documents });
+  }
+
+  delete(index: string, ids: string[]): Promise<WriteResult> {
+    return this.write(index, "delete", { index, ids });
+  }
+
+  /** Tasks waiting for a worker plus texts waiting for their encode batch. */
+  get queueDepth(): number {
+    return this.pool.queueDepth + this.batcher.waiting;
+  }
+
+  get busyWorkers(): number {
+    return this.pool.busy;
+  }
+
+  get workers(): number {
+    return this.pool.size;
+  }
+
+  get encodeBatches(): { batches: number; texts: number } {
+    return { batches: this.batcher.batches, texts: this.batcher.texts };
+  }
+
+  /** Waits for pending writes (each is atomic), then stops the workers. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await Promise.all([...this.served.values()].map((s) => s.writes.catch(() => undefined)));
+    await this.pool.close();
+  }
+
+  private get(name: string): Served {
+    const s = this.served.get(name);
+    if (!s) throw new ColtsError("INDEX_NOT_FOUND", `no index named ${JSON.stringify(name)} is served`);
+    return s;
+  }
+
+  /** Writes run one at a time per index; the new generation is published when the write commits. */
+  private write(index: string, method: "add" | "delete", payload: unknown): Promise<WriteResult> {
+    const served = this.get(index);
+    const run = served.writes.catch(() => undefined).then(() => this.pool.run<WriteResult>(method, payload));
+    served.writes = run;
+    return run.then((r) => {
+      this.refresh(served);
+      return r;
+    });
+  }
+
+  private refreshAll(): void {
+    for (const s of this.served.values()) this.refresh(s);
+  }
+
+  private refresh(s: Served): void {
+    try {
+      const m = readManifest(s.spec.dir);
+      if (m.generation > s.manifest.generation) s.manifest = m;
+    } catch {
+      // A manifest that cannot be read now (disk trouble) keeps the last good one; searches go on.
+    }
+  }
+}
+
+/** API vectors ([tokens][dim] numbers) to a MultiVector; dimensions are checked here. */
+function toMultiVector(rows: number[][], dim: number): MultiVector {
+  const vectors = new Float32Array(rows.length * dim);
+  rows.forEach((r, i) => {
+    if (r.length !== dim) throw new ColtsError("DIM_UNSUPPORTED", `query vector ${i} has ${r.length} values, the index holds ${dim}-d vectors`);
+    vectors.set(r, i * dim);
+  });
+  return { vectors, tokens: rows.length, dim, tokenIds: new Int32Array(rows.length) };
+}

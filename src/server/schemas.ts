@@ -1,0 +1,138 @@
+/**
+ * JSON schemas of the API (request validation by fastify's ajv, and the OpenAPI document). Limits
+ * are part of the schemas (maxItems, maxLength, maximum) so that a request over a limit is refused
+ * before any work, with a message naming the field.
+ */
+import { RETRIEVERS } from "../search/searcher.js";
+
+export interface ServerLimits {
+  /** Largest request body in bytes. Default 1 MiB. Larger bodies answer 413 LIMIT_EXCEEDED. */
+  bodyBytes: number;
+  /** Queries per search request and texts per encode request. Default 64. */
+  batch: number;
+  /** Documents per add, ids per delete, candidates per rerank. Default 1000. */
+  documents: number;
+  /** Characters per query or document text. Default 8192 (documents are truncated by the model anyway). */
+  textChars: number;
+  /** Largest k. Default 1000. */
+  k: number;
+  /** Vectors per pre-encoded query. Default 512. */
+  queryVectors: number;
+}
+
+export const DEFAULT_LIMITS: ServerLimits = { bodyBytes: 1 << 20, batch: 64, documents: 1000, textChars: 8192, k: 1000, queryVectors: 512 };
+
+type Schema = Record<string, unknown>;
+
+const errorSchema: Schema = {
+  type: "object",
+  required: ["error"],
+  properties: {
+    error: {
+      type: "object",
+      required: ["code", "message"],
+      properties: { code: { type: "string", description: "Stable code from the colts error table." }, message: { type: "string" }, details: { type: "object" } },
+    },
+  },
+};
+
+export function schemas(l: ServerLimits) {
+  const text = { type: "string", maxLength: l.textChars };
+  const vectors = { type: "array", minItems: 1, maxItems: l.queryVectors, items: { type: "array", minItems: 1, maxItems: 4096, items: { type: "number" } } };
+  const query = { oneOf: [text, { type: "object", additionalProperties: false, required: ["vectors"], properties: { vectors } }] };
+  const nameParam = { type: "object", required: ["name"], properties: { name: { type: "string", maxLength: 64 } } };
+  const hit = {
+    type: "object",
+    properties: {
+      id: { type: "string" },
+      score: { type: "number" },
+      ordinal: { type: "integer" },
+      metadata: { type: ["object", "null"] },
+      explanation: { type: "array", items: { type: "object" } },
+      documentTokens: { type: "array", items: { type: "string" } },
+      text: { type: "string" },
+    },
+  };
+  return {
+    error: errorSchema,
+    nameParam,
+    search: {
+      type: "object",
+      additionalProperties: false,
+      examples: [{ query: "parallel sorting algorithms", k: 10, retriever: "plaid" }],
+      properties: {
+        query: { ...query, description: "One query: a text, or {vectors: [[...dim numbers], ...]} already encoded with the index's model." },
+        queries: { type: "array", minItems: 1, maxItems: l.batch, items: query, description: "A batch of queries (instead of `query`)." },
+        k: { type: "integer", minimum: 1, maximum: l.k, default: 10 },
+        retriever: { type: "string", enum: [...RETRIEVERS], default: "plaid" },
+        depth: { type: "integer", minimum: 1, maximum: 10_000, description: "First-stage candidates for bm25+rerank and hybrid. Default 100." },
+        params: {
+          type: "object",
+          additionalProperties: false,
+          description: "PLAID parameters (defaults depend on k).",
+          properties: {
+            ncells: { type: "integer", minimum: 1, maximum: 1 << 16 },
+            centroidScoreThreshold: { type: "number", minimum: -1, maximum: 1 },
+            ndocs: { type: "integer", minimum: 1, maximum: 1 << 20 },
+          },
+        },
+        filter: { type: "string", maxLength: 4096, description: "Metadata condition, e.g. year >= 1970 AND lang = 'en'." },
+        ids: { type: "array", maxItems: l.documents, items: { type: "string", maxLength: 1024 }, description: "Only score these document ids." },
+        explain: { type: "boolean", default: false, description: "Attach per-query-token MaxSim matches (needs stored texts)." },
+      },
+    },
+    searchResponse: { type: "object", properties: { results: { type: "array", items: { type: "array", items: hit } }, tookMs: { type: "number" } } },
+    encode: {
+      type: "object",
+      additionalProperties: false,
+      required: ["texts"],
+      properties: {
+        texts: { type: "array", minItems: 1, maxItems: l.batch, items: text },
+        kind: { type: "string", enum: ["query", "document"], default: "query" },
+        index: { type: "string", maxLength: 64, description: "Use this index's model. Default: the first served index." },
+      },
+    },
+    rerank: {
+      type: "object",
+      additionalProperties: false,
+      required: ["query", "documents"],
+      properties: {
+        query: text,
+        documents: {
+          type: "array",
+          minItems: 1,
+          maxItems: l.documents,
+          items: { oneOf: [text, { type: "object", additionalProperties: false, required: ["id", "text"], properties: { id: { type: "string", maxLength: 1024 }, text } }] },
+        },
+        k: { type: "integer", minimum: 1, maximum: l.k },
+        index: { type: "string", maxLength: 64 },
+      },
+    },
+    addDocuments: {
+      type: "object",
+      additionalProperties: false,
+      required: ["documents"],
+      properties: {
+        documents: {
+          type: "array",
+          minItems: 1,
+          maxItems: l.documents,
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["id", "text"],
+            properties: { id: { type: "string", minLength: 1, maxLength: 1024 }, text, metadata: { type: ["object", "null"] } },
+          },
+        },
+      },
+    },
+    deleteDocuments: {
+      type: "object",
+      additionalProperties: false,
+      required: ["ids"],
+      properties: { ids: { type: "array", minItems: 1, maxItems: l.documents, items: { type: "string", maxLength: 1024 } } },
+    },
+  };
+}
+
+export type Schemas = ReturnType<typeof schemas>;

@@ -1,0 +1,35 @@
+/** A small served index for server tests: a generated model and the first CACM documents. */
+import fs from "node:fs";
+import path from "node:path";
+import { ColBERT } from "../../src/encode/colbert.js";
+import { encodedCorpusSource } from "../../src/index/corpus.js";
+import { buildIndex } from "../../src/index/writer.js";
+import { tinyModel } from "./models.js";
+import { fixture } from "./paths.js";
+
+export interface ServedFixture {
+  model: string;
+  index: string;
+  /** Ids and years of the indexed documents, in corpus order. */
+  docs: { id: string; year: number; text: string }[];
+}
+
+/** Builds (under `root`) a model and an index of the first `count` CACM documents with year metadata and texts. */
+export async function servedFixture(root: string, count = 120): Promise<ServedFixture> {
+  const model = await tinyModel(root, { layout: "onnx", hidden: 64, layers: 1, heads: 4, dim: 32, wordEmbeddingStd: 0.2 });
+  const lines = fs.readFileSync(fixture("cacm-slice", "corpus.jsonl"), "utf8").split("\n").filter((l) => l.trim() !== "").slice(0, count);
+  const corpus = path.join(root, "corpus.jsonl");
+  fs.writeFileSync(corpus, `${lines.join("\n")}\n`);
+  const docs = lines.map((l) => {
+    const o = JSON.parse(l) as { _id: string; year: number; title: string; text: string };
+    return { id: o._id, year: o.year, text: `${o.title} ${o.text}` };
+  });
+  const colbert = await ColBERT.load(model, { workers: 0 });
+  const index = path.join(root, "cacm");
+  try {
+    await buildIndex(index, await encodedCorpusSource(corpus, colbert, { metadataFields: ["year"] }), colbert.dim, { model, numCentroids: 32 });
+  } finally {
+    await colbert.close();
+  }
+  return { model, index, docs };
+}
