@@ -15,7 +15,7 @@
  * measured in test/index/two-level.test.ts and by bench/plaid-synthetic.ts (`--assignment`).
  */
 import { ColtsError } from "../errors.js";
-import { OrtArgmax, OrtTopK } from "../kernels/matmul.js";
+import { OrtArgmax, OrtArgmaxDynamic, OrtTopK } from "../kernels/matmul.js";
 import type { RuntimeOptions } from "../model/runtime.js";
 import type { Assignment } from "./assign.js";
 
@@ -46,7 +46,10 @@ export interface Assigner {
 interface Group {
   /** Global centroid ids of the members, ascending. */
   members: Int32Array;
-  kernel: OrtArgmax;
+  /** The members' centroids: [members, dim] row-major. */
+  centroids: Float32Array;
+  /** The members' bias: [members] (zeros without a bias). */
+  bias: Float32Array;
 }
 
 /** Default number of groups for k centroids. */
@@ -126,15 +129,19 @@ export async function createTwoLevelAssigner(centroids: Float32Array, k: number,
   const probeLive = Math.min(probe, nLive);
   // Coarse score: the L2 proximity to the group mean, x·m - |m|²/2.
   const coarse = await OrtTopK.create(means, nLive, dim, probeLive, sqNormBias(means, nLive, dim), runtime);
-  const groups: Group[] = [];
+  const groups: Group[] = live.map(({ ms }) => {
+    const members = Int32Array.from(ms);
+    return {
+      members,
+      centroids: gatherRows(centroids, members, members.length, dim),
+      bias: bias ? Float32Array.from(members, (j) => bias[j] as number) : new Float32Array(members.length),
+    };
+  });
+  let fine: OrtArgmaxDynamic;
   try {
-    for (const { ms } of live) {
-      const members = Int32Array.from(ms);
-      const memberBias = bias ? Float32Array.from(members, (j) => bias[j] as number) : undefined;
-      groups.push({ members, kernel: await OrtArgmax.create(gatherRows(centroids, members, members.length, dim), members.length, dim, memberBias, runtime) });
-    }
+    fine = await OrtArgmaxDynamic.create(dim, runtime);
   } catch (e) {
-    await Promise.all([coarse.release(), ...groups.map((gr) => gr.kernel.release())]);
+    await coarse.release();
     throw e;
   }
 
@@ -146,7 +153,7 @@ export async function createTwoLevelAssigner(centroids: Float32Array, k: number,
     for (const [c, group] of groups.entries()) {
       const rows = rowsOf[c] as number[];
       if (rows.length === 0) continue;
-      const res = await group.kernel.run(gatherRows(x, rows, rows.length, dim), rows.length);
+      const res = await fine.run(gatherRows(x, rows, rows.length, dim), rows.length, group.centroids, group.members.length, group.bias);
       for (let i = 0; i < rows.length; i++) {
         const at = base + (rows[i] as number);
         const s = res.scores[i] as number;
@@ -171,7 +178,7 @@ export async function createTwoLevelAssigner(centroids: Float32Array, k: number,
       return { codes, scores };
     },
     async release(): Promise<void> {
-      await Promise.all([coarse.release(), ...groups.map((gr) => gr.kernel.release())]);
+      await Promise.all([coarse.release(), fine.release()]);
     },
   };
 }

@@ -215,3 +215,42 @@ export class OrtTopK {
     await this.session.release();
   }
 }
+
+/**
+ * argmax_j (a·b_jᵀ + bias_j) per row with b and bias given at each call: one session serves many
+ * small centroid sets (the fine stage of two-level assignment) instead of one session per set, whose
+ * thread pools would compete with each other.
+ */
+export class OrtArgmaxDynamic {
+  private constructor(
+    private readonly session: OnnxSession,
+    readonly d: number,
+  ) {}
+
+  static async create(d: number, runtime: RuntimeOptions = {}): Promise<OrtArgmaxDynamic> {
+    const g = new GraphBuilder({ name: "colts_argmax_abt_dynamic" });
+    g.input("a", DataType.FLOAT, ["m", d]);
+    g.input("b", DataType.FLOAT, ["n", d]);
+    g.input("bias", DataType.FLOAT, ["n"]);
+    const scores = g.add(g.matMul("a", g.transpose("b", [1, 0])), "bias");
+    g.output("codes", DataType.INT64, ["m"], g.argMax(scores, 1, false));
+    g.output("best", DataType.FLOAT, ["m"], g.reduceMax(scores, [1], false));
+    return new OrtArgmaxDynamic(await OnnxSession.create(encodeModel(g.toModel({ producer: "colts kernels" })), runtime), d);
+  }
+
+  /** a: [m, d], b: [n, d] row-major, bias: [n] -> codes: [m] (Int32, ties: lowest), best scores: [m]. */
+  async run(a: Float32Array, m: number, b: Float32Array, n: number, bias: Float32Array): Promise<{ codes: Int32Array; scores: Float32Array }> {
+    const r = await this.session.runMixed(
+      { a: { data: a, dims: [m, this.d] }, b: { data: b, dims: [n, this.d] }, bias: { data: bias, dims: [n] } },
+      ["codes", "best"],
+    );
+    const codes = r["codes"]?.data;
+    const best = r["best"]?.data;
+    if (!(codes instanceof BigInt64Array) || !(best instanceof Float32Array)) throw new Error("argmax graph returned unexpected outputs");
+    return { codes: Int32Array.from(codes, Number), scores: best };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
