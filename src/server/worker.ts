@@ -70,7 +70,10 @@ export interface WriteResult {
   missing?: string[];
 }
 
-/** Opening can race a writer's garbage collection (files of the generation just read removed): retry. */
+/**
+ * Opening can race a writer's garbage collection (files of the generation just read removed, seen as
+ * a corrupt chunk or a missing keyword index): retry, which reads the newer manifest.
+ */
 const OPEN_ATTEMPTS = 4;
 
 class Snapshots {
@@ -113,7 +116,8 @@ class Snapshots {
         if (s.index.manifest.bm25File) await s.index.keywordIndex();
         return s;
       } catch (e) {
-        if (attempt >= OPEN_ATTEMPTS || !isColtsError(e, "INDEX_CORRUPT")) throw e;
+        const raced = isColtsError(e, "INDEX_CORRUPT") || isColtsError(e, "INDEX_NOT_FOUND");
+        if (attempt >= OPEN_ATTEMPTS || !raced) throw e;
       }
     }
   }
