@@ -42,6 +42,11 @@ export const ERROR_CODES = {
   INDEX_NOT_FOUND: { httpStatus: 404, summary: "index not found" },
   /** An operation was attempted on a closed resource (encoder, pool). */
   CLOSED: { httpStatus: 503, summary: "resource closed" },
+  // --- training (src/train) ---
+  /** The training backend (tfjs on WebAssembly) could not start. */
+  TRAIN_BACKEND_FAILED: { httpStatus: 500, summary: "training backend failed" },
+  /** A training state folder (resume checkpoint) is missing, corrupted, or from a different run setup. */
+  TRAIN_STATE_INVALID: { httpStatus: 422, summary: "invalid training state" },
 } as const satisfies Record<string, { httpStatus: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -9,6 +9,7 @@ import { EVAL_USAGE, evalCommand } from "./commands/eval.js";
 import { INDEX_USAGE, indexCommand } from "./commands/index-cmd.js";
 import { MODEL_USAGE, modelCommand } from "./commands/model.js";
 import { SEARCH_USAGE, rerankCommand, searchCommand } from "./commands/search.js";
+import { TRAIN_USAGE, trainCommand } from "./commands/train.js";
 import { processIO, type CliIO } from "./io.js";
 
 export const VERSION = "0.1.0";
@@ -21,6 +22,7 @@ Usage:
   ${SEARCH_USAGE.replace(/\n/g, "\n  ")}
   ${EVAL_USAGE.replace(/\n/g, "\n  ")}
   ${MODEL_USAGE.replace(/\n/g, "\n  ")}
+  ${TRAIN_USAGE.replace(/\n/g, "\n  ")}
   colts --version | --help
 
 Models: a local folder or a hub id (org/name[@revision]). Hub settings: HF_HOME / HF_HUB_CACHE (cache),
@@ -34,6 +36,7 @@ const COMMANDS: Record<string, (argv: string[], io: CliIO) => Promise<number>> =
   rerank: rerankCommand,
   eval: evalCommand,
   model: modelCommand,
+  train: trainCommand,
 };
 
 export async function runMain(argv: string[], io: CliIO = processIO()): Promise<number> {
