@@ -52,8 +52,11 @@ export interface TrainOptions extends ObjectiveOptions, Omit<AdamWOptions, "lr">
   stopAfter?: number;
   /** Continue from `<output>/state`. Default false. */
   resume?: boolean;
-  /** Export `<output>/model` at the end. Default true. */
-  exportModel?: boolean;
+  /**
+   * Export `<output>/model`: true (default) when training finishes, false never, "always" also when
+   * stopped early by `stopAfter` (to evaluate an intermediate checkpoint; resume continues from state/).
+   */
+  exportModel?: boolean | "always";
   /** Called after each step and each evaluation. */
   onRecord?: (rec: StepRecord) => void;
 }
@@ -191,7 +194,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   writeCharts(o.output, records);
   const finished = opt.step >= total;
   let modelDir: string | null = null;
-  if (finished && o.exportModel !== false) {
+  if ((finished && o.exportModel !== false) || o.exportModel === "always") {
     modelDir = path.join(o.output, "model");
     await exportModel(model, o.model, modelDir, o.matryoshkaDims);
   }

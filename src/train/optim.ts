@@ -70,20 +70,21 @@ export class AdamW {
     this.step++;
     const c1 = 1 - beta1 ** this.step;
     const c2 = 1 - beta2 ** this.step;
-    tf.tidy(() => {
-      for (const [name, p] of params) {
-        const g0 = grads[name];
-        const m = this.m.get(name);
-        const v = this.v.get(name);
-        if (!g0 || !m || !v) continue;
+    for (const [name, p] of params) {
+      const g0 = grads[name];
+      const m = this.m.get(name);
+      const v = this.v.get(name);
+      if (!g0 || !m || !v) continue;
+      // One tidy per parameter: temporaries of all parameters at once would need ~8x the model in memory.
+      tf.tidy(() => {
         const g = scale === 1 ? g0 : tf.mul(g0, scale);
         m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
         v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));
         const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), eps));
         const decayed = decays(name) && weightDecay > 0 ? tf.mul(p, 1 - lr * weightDecay) : p;
         p.assign(tf.sub(decayed, tf.mul(update, lr)));
-      }
-    });
+      });
+    }
     return norm;
   }
 

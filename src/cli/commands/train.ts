@@ -14,9 +14,10 @@ export const TRAIN_USAGE = `colts train --model M --data triples.jsonl --output 
             [--steps N | --epochs N] [--batch-size 8] [--grad-accum 1] [--lr 1e-5] [--warmup 0] [--weight-decay 0.01]
             [--seed 42] [--negatives N] [--temperature 1] [--in-batch-negatives] [--teachers a,b] [--teacher-weights 1,1]
             [--teacher-norm none|minmax|zscore] [--teacher-mode average|per-teacher] [--matryoshka 128,96,64]
-            [--eval-dataset BEIR_DIR --eval-split test --eval-every N] [--save-every N] [--stop-after N] [--resume] [--no-export]
+            [--eval-dataset BEIR_DIR --eval-split test --eval-every N] [--save-every N] [--stop-after N] [--resume] [--no-export | --export-always]
   Trains on JSONL examples (text form, or ids into --dataset) with AdamW + linear warm-up/decay; writes
-  DIR/metrics.jsonl, DIR/loss.svg, DIR/eval.svg, resumable DIR/state/ and the trained model in DIR/model.`;
+  DIR/metrics.jsonl, DIR/loss.svg, DIR/eval.svg, resumable DIR/state/ and the trained model in DIR/model
+  (at the end; --export-always also after --stop-after; --no-export never).`;
 
 function numberFlag(values: Record<string, unknown>, name: string, min: number, max: number): number | undefined {
   const v = stringFlag(values, name);
@@ -60,7 +61,7 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
     model: s, data: s, dataset: s, output: s, loss: s, steps: s, epochs: s, "batch-size": s, "grad-accum": s, lr: s, warmup: s,
     "weight-decay": s, seed: s, negatives: s, temperature: s, "in-batch-negatives": b, teachers: s, "teacher-weights": s,
     "teacher-norm": s, "teacher-mode": s, matryoshka: s, "eval-dataset": s, "eval-split": s, "eval-every": s, "save-every": s,
-    "stop-after": s, resume: b, "no-export": b,
+    "stop-after": s, resume: b, "no-export": b, "export-always": b,
   }, "colts train");
   const model = stringFlag(values, "model");
   const data = stringFlag(values, "data");
@@ -98,7 +99,7 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
     saveEvery: intFlag(values, "save-every", 1, 1e9),
     stopAfter: intFlag(values, "stop-after", 1, 1e9),
     resume: values["resume"] === true,
-    exportModel: values["no-export"] !== true,
+    exportModel: values["export-always"] === true ? "always" : values["no-export"] !== true,
     onRecord: (r) => {
       if (r.loss !== undefined) bar.update(r.step);
     },
