@@ -35,4 +35,8 @@ export { englishAnalyzer, type Analyzer } from "./bm25/analyzer.js";
 export { saveBm25, loadBm25 } from "./bm25/store.js";
 export * from "./eval/index.js";
 export { parseTrainingExample, serializeTrainingExample, negativeCount, type TrainingExample } from "./train/format.js";
+export { trainColbert, exportTrainedModel } from "./train/api.js";
+export type { TrainOptions, TrainResult, StepRecord } from "./train/loop.js";
+export type { ObjectiveOptions, LossKind } from "./train/objective.js";
+export type { ResolvedExample } from "./train/data.js";
 export { OrtMatmul, OrtMatmulDynamic, matmulABtJs } from "./kernels/matmul.js";

@@ -2,10 +2,9 @@
 import { ColtsError } from "../../errors.js";
 import { loadBeir } from "../../eval/io.js";
 import { readTrainingFile, resolveExamples, type TextLookup } from "../../train/data.js";
-import { docText, type EvalSet } from "../../train/evaluate.js";
-import { type TeacherNormalization } from "../../train/losses.js";
-import { train, type TrainOptions } from "../../train/loop.js";
-import { LOSS_KINDS } from "../../train/objective.js";
+import type { EvalSet } from "../../train/evaluate.js";
+import type { TeacherNormalization } from "../../train/losses.js";
+import type { TrainOptions } from "../../train/loop.js";
 import { intFlag, oneOf, parse, stringFlag } from "../args.js";
 import { modelLocation, resolvePath, writeOut, type CliIO } from "../io.js";
 import { createProgressBar } from "../progress.js";
@@ -39,6 +38,11 @@ function numberList(values: Record<string, unknown>, name: string): number[] | u
   return nums;
 }
 
+/** BEIR documents as the encoder sees them (same rule as src/train/evaluate.ts docText, without loading tfjs). */
+function docText(d: { title: string; text: string }): string {
+  return d.title ? `${d.title} ${d.text}` : d.text;
+}
+
 async function lookupFor(dir: string | undefined): Promise<TextLookup | null> {
   if (!dir) return null;
   const { readBeirQueries, readBeirCorpus } = await import("../../eval/io.js");
@@ -55,6 +59,8 @@ async function evalSetFor(dir: string | undefined, split: string): Promise<EvalS
 }
 
 export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
+  // Loaded here, not at the top: tfjs takes ~1-2 s to load and no other command needs it.
+  const [{ train }, { LOSS_KINDS }] = await Promise.all([import("../../train/loop.js"), import("../../train/objective.js")]);
   const s = { type: "string" } as const;
   const b = { type: "boolean" } as const;
   const { values, positionals } = parse(argv, {
