@@ -42,6 +42,19 @@ describe("training loop", () => {
     assert.ok((losses.at(-1) as number) < 0.05, `last loss ${losses.at(-1)}`);
   });
 
+  it("gradient accumulation of 2 x 2 queries equals one batch of 4 (per-query mean loss)", async (t) => {
+    const model = await tinyModel(t, TINY);
+    const base = { model, examples: EXAMPLES, steps: 3, lr: 1e-3, loss: "contrastive" as const, seed: 4, exportModel: false as const };
+    const big = await train({ ...base, batchSize: 4, output: tempDir(t) });
+    const accum = await train({ ...base, batchSize: 2, gradAccum: 2, output: tempDir(t) });
+    for (const [name, w] of big.weights.weights) {
+      const other = accum.weights.weights.get(name)?.data as Float32Array;
+      let worst = 0;
+      for (let i = 0; i < w.data.length; i++) worst = Math.max(worst, Math.abs((w.data[i] as number) - (other[i] as number)));
+      assert.ok(worst <= 1e-5, `${name}: max difference ${worst}`);
+    }
+  });
+
   it("resume after an interruption gives exactly the weights of an uninterrupted run", async (t) => {
     const model = await tinyModel(t, TINY);
     // 8 examples, batch 3: epochs roll over mid-run, and 2 micro-batches per step exercise accumulation.
