@@ -66,6 +66,11 @@ export const ERROR_CODES = {
   SHUTTING_DOWN: { httpStatus: 503, summary: "server shutting down" },
   /** An unexpected failure (details are logged on the server, never sent). */
   INTERNAL: { httpStatus: 500, summary: "internal error" },
+  // --- training (src/train) ---
+  /** The training backend (tfjs on WebAssembly) could not start. */
+  TRAIN_BACKEND_FAILED: { httpStatus: 500, summary: "training backend failed" },
+  /** A training state folder (resume checkpoint) is missing, corrupted, or from a different run setup. */
+  TRAIN_STATE_INVALID: { httpStatus: 422, summary: "invalid training state" },
 } as const satisfies Record<string, { httpStatus: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

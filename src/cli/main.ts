@@ -13,6 +13,7 @@ import { MODEL_USAGE, modelCommand } from "./commands/model.js";
 import { SEARCH_USAGE, rerankCommand, searchCommand } from "./commands/search.js";
 import { TEACHER_USAGE, teacherCommand } from "./commands/teacher.js";
 import { SERVE_USAGE, serveCommand } from "./commands/serve.js";
+import { TRAIN_USAGE, trainCommand } from "./commands/train.js";
 import { processIO, type CliIO } from "./io.js";
 
 export const VERSION = "0.1.0";
@@ -29,6 +30,7 @@ Usage:
   ${TEACHER_USAGE.replace(/\n/g, "\n  ")}
   ${MERGE_USAGE.replace(/\n/g, "\n  ")}
   ${SERVE_USAGE.replace(/\n/g, "\n  ")}
+  ${TRAIN_USAGE.replace(/\n/g, "\n  ")}
   colts --version | --help
 
 Models: a local folder or a hub id (org/name[@revision]). Hub settings: HF_HOME / HF_HUB_CACHE (cache),
@@ -46,6 +48,7 @@ const COMMANDS: Record<string, (argv: string[], io: CliIO) => Promise<number>> =
   teacher: teacherCommand,
   merge: mergeCommand,
   serve: serveCommand,
+  train: trainCommand,
 };
 
 export async function runMain(argv: string[], io: CliIO = processIO()): Promise<number> {

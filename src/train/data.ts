@@ -1,0 +1,121 @@
+/**
+ * Training data: examples from the JSONL format of format.ts resolved to texts (id form through a
+ * BEIR folder), a deterministic order per epoch, and tokenized batches with ColBERT's conventions
+ * (ColbertTokenizer: query [MASK] expansion, document skiplist).
+ */
+import fs from "node:fs";
+import { ColtsError } from "../errors.js";
+import type { ColbertTokenizer, TokenizedText } from "../encode/tokenize.js";
+import { Rng } from "../util/rng.js";
+import { negativeCount, parseTrainingExample, type TrainingExample } from "./format.js";
+import type { TokenBatch } from "./model.js";
+import type { TrainBatch } from "./objective.js";
+
+/** An example with every text present and a fixed number of negatives. */
+export interface ResolvedExample {
+  query: string;
+  /** [positive, ...negatives]. */
+  docs: string[];
+  /** Teacher -> scores aligned with docs. */
+  scores: Record<string, number[]>;
+}
+
+/** Texts of a BEIR folder, for the id form. */
+export interface TextLookup {
+  queries: ReadonlyMap<string, string>;
+  corpus: ReadonlyMap<string, string>;
+}
+
+/** Reads a training JSONL file (blank lines skipped). */
+export function readTrainingFile(file: string): TrainingExample[] {
+  const name = file.split(/[\\/]/).pop() ?? file;
+  return fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .map((line, i) => [line.trim(), i] as const)
+    .filter(([line]) => line.length > 0)
+    .map(([line, i]) => parseTrainingExample(line, `${name}:${i + 1}`));
+}
+
+function text(inline: string | undefined, id: string | undefined, table: ReadonlyMap<string, string> | undefined, what: string, where: number): string {
+  if (inline !== undefined) return inline;
+  const found = id === undefined ? undefined : table?.get(id);
+  if (found === undefined) {
+    throw new ColtsError("INPUT_INVALID", `example ${where + 1}: ${what} "${id ?? "?"}" has no text (pass --dataset with the BEIR folder it refers to)`, {
+      details: { example: where, id },
+    });
+  }
+  return found;
+}
+
+/**
+ * Resolves texts and cuts every example to `negatives` negatives (the first ones, in file order:
+ * mining writes them in rank order). Examples with fewer negatives are refused: a batch needs one
+ * group size. Default `negatives`: the smallest count in the file.
+ */
+export function resolveExamples(examples: TrainingExample[], lookup: TextLookup | null, negatives?: number): ResolvedExample[] {
+  if (examples.length === 0) throw new ColtsError("INPUT_INVALID", "the training file has no examples");
+  const n = negatives ?? Math.min(...examples.map(negativeCount));
+  return examples.map((ex, i) => {
+    if (negativeCount(ex) < n) throw new ColtsError("INPUT_INVALID", `example ${i + 1} has ${negativeCount(ex)} negatives, fewer than ${n}`);
+    const negs = Array.from({ length: n }, (_, j) => text(ex.negatives?.[j], ex.negativeIds?.[j], lookup?.corpus, "document", i));
+    const scores = Object.fromEntries(Object.entries(ex.scores ?? {}).map(([t, s]) => [t, s.slice(0, n + 1)]));
+    return {
+      query: text(ex.query, ex.queryId, lookup?.queries, "query", i),
+      docs: [text(ex.positive, ex.positiveId, lookup?.corpus, "document", i), ...negs],
+      scores,
+    };
+  });
+}
+
+/**
+ * The order of examples in `epoch`: a Fisher-Yates shuffle seeded by (seed, epoch). A pure function of
+ * its arguments, so a resumed run recomputes the same order from the saved position.
+ */
+export function epochOrder(count: number, seed: number, epoch: number): number[] {
+  const rng = new Rng((Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b)) >>> 0);
+  const order = Array.from({ length: count }, (_, i) => i);
+  for (let i = count - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [order[i], order[j]] = [order[j] as number, order[i] as number];
+  }
+  return order;
+}
+
+/** Rows padded to the longest with `padId`, attention and keep 0 there. */
+export function padBatch(rows: TokenizedText[], padId: number): TokenBatch {
+  const length = Math.max(1, ...rows.map((r) => r.ids.length));
+  const ids = new Int32Array(rows.length * length).fill(padId);
+  const attention = new Float32Array(rows.length * length);
+  const keep = new Float32Array(rows.length * length);
+  for (const [b, r] of rows.entries()) {
+    ids.set(r.ids, b * length);
+    attention.set(r.attention, b * length);
+    keep.set(r.keep, b * length);
+  }
+  return { ids, attention, keep, rows: rows.length, length };
+}
+
+export function tokenizeQueries(tok: ColbertTokenizer, texts: readonly string[]): TokenBatch {
+  return padBatch(texts.map((t) => tok.tokenizeQuery(t)), tok.padId);
+}
+
+export function tokenizeDocuments(tok: ColbertTokenizer, texts: readonly string[]): TokenBatch {
+  return padBatch(texts.map((t) => tok.tokenizeDocument(t)), tok.padId);
+}
+
+/** A training batch of the given examples. */
+export function makeBatch(tok: ColbertTokenizer, examples: readonly ResolvedExample[]): TrainBatch {
+  const group = examples[0]?.docs.length ?? 0;
+  const teachers = Object.keys(examples[0]?.scores ?? {});
+  const scores: Record<string, number[][]> = {};
+  for (const t of teachers) {
+    if (examples.every((e) => e.scores[t])) scores[t] = examples.map((e) => e.scores[t] as number[]);
+  }
+  return {
+    queries: tokenizeQueries(tok, examples.map((e) => e.query)),
+    docs: tokenizeDocuments(tok, examples.flatMap((e) => e.docs)),
+    group,
+    scores,
+  };
+}

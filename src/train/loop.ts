@@ -1,0 +1,213 @@
+/**
+ * The training loop: batches in a seeded order, gradient accumulation, AdamW with warm-up + decay,
+ * a metrics log (JSONL) and charts (SVG), periodic evaluation, resumable state, and export of the
+ * trained model as a complete folder (writeColbertCheckpoint). Runs on the calling thread: training
+ * is a batch job and tfjs-wasm is single-threaded here anyway.
+ *
+ * Resume semantics: state is saved after whole optimizer steps only. A resumed run reloads weights,
+ * moments, step and data position, recomputes the epoch order from (seed, epoch), and so performs
+ * bit-for-bit the computation an uninterrupted run would (no dropout, deterministic kernels).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { ColtsError } from "../errors.js";
+import { ColbertTokenizer } from "../encode/tokenize.js";
+import { readColbertCheckpoint, writeColbertCheckpoint } from "../model/checkpoint.js";
+import { readModelFolder } from "../model/layout.js";
+import { lineChart } from "../util/svg-chart.js";
+import { makeBatch, epochOrder, type ResolvedExample } from "./data.js";
+import { evaluateModel, type EvalSet } from "./evaluate.js";
+import { TrainableColbert } from "./model.js";
+import { batchLoss, type ObjectiveOptions } from "./objective.js";
+import { AdamW, linearSchedule, type AdamWOptions } from "./optim.js";
+import { loadStateTensors, readStateInfo, saveState, type DataPosition } from "./state.js";
+import { initTraining, tf } from "./tf.js";
+
+export interface TrainOptions extends ObjectiveOptions, Omit<AdamWOptions, "lr"> {
+  /** Model folder with a BERT safetensors backbone (PyLate or Stanford layout). */
+  model: string;
+  /** Output folder: metrics.jsonl, loss.svg, eval.svg, state/, model/ (the export). */
+  output: string;
+  examples: ResolvedExample[];
+  /** Optimizer steps. Default: from `epochs`. */
+  steps?: number;
+  /** Passes over the data (the last partial batch of an epoch is dropped). Default 1 when steps is unset. */
+  epochs?: number;
+  /** Queries per micro-batch (each with its group of documents). Default 8. */
+  batchSize?: number;
+  /** Peak learning rate. Default 3e-6... 1e-5 suits pretrained models; generated ones need ~1e-4. Default 1e-5. */
+  lr?: number;
+  /** Warm-up steps. Default 0. */
+  warmup?: number;
+  /** Micro-batches per optimizer step. Default 1. */
+  gradAccum?: number;
+  /** Seed of the data order. Default 42. */
+  seed?: number;
+  /** Save state every N steps (always at the end). Default 0: only at the end. */
+  saveEvery?: number;
+  /** Evaluate every N steps (and at steps 0 and the last). Needs evalSet. Default 0: never. */
+  evalEvery?: number;
+  evalSet?: EvalSet;
+  /** Stop after this many steps in total (state saved, no export), to be continued with resume. */
+  stopAfter?: number;
+  /** Continue from `<output>/state`. Default false. */
+  resume?: boolean;
+  /**
+   * Export `<output>/model`: true (default) when training finishes, false never, "always" also when
+   * stopped early by `stopAfter` (to evaluate an intermediate checkpoint; resume continues from state/).
+   */
+  exportModel?: boolean | "always";
+  /** Called after each step and each evaluation. */
+  onRecord?: (rec: StepRecord) => void;
+}
+
+export interface StepRecord {
+  step: number;
+  /** Mean loss over the step's micro-batches (absent on evaluation-only records). */
+  loss?: number;
+  lr?: number;
+  gradNorm?: number;
+  ms?: number;
+  /** Evaluation measures at this step. */
+  eval?: Record<string, number>;
+}
+
+export interface TrainResult {
+  steps: number;
+  finished: boolean;
+  records: StepRecord[];
+  /** Exported model folder, when exported. */
+  modelDir: string | null;
+  /** Final weights (backbone + head) as arrays. */
+  weights: ReturnType<TrainableColbert["snapshot"]>;
+}
+
+function totalSteps(o: TrainOptions, n: number, bs: number, accum: number): number {
+  if (o.steps !== undefined) return o.steps;
+  const perEpoch = Math.floor(Math.floor(n / bs) / accum);
+  if (perEpoch < 1) throw new ColtsError("INPUT_INVALID", `${n} examples make no step of ${bs} x ${accum} queries`);
+  return Math.max(1, Math.round((o.epochs ?? 1) * perEpoch));
+}
+
+/** Next `bs` examples from `pos`, moving to the next epoch when fewer than `bs` remain (drop last). */
+function nextExamples(examples: ResolvedExample[], pos: DataPosition, bs: number, seed: number): ResolvedExample[] {
+  if (pos.cursor + bs > examples.length) {
+    pos.epoch++;
+    pos.cursor = 0;
+  }
+  const order = epochOrder(examples.length, seed, pos.epoch);
+  const picked = order.slice(pos.cursor, pos.cursor + bs).map((i) => examples[i] as ResolvedExample);
+  pos.cursor += bs;
+  return picked;
+}
+
+function readLog(file: string, upTo: number): StepRecord[] {
+  if (!fs.existsSync(file)) return [];
+  return fs.readFileSync(file, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as StepRecord).filter((r) => r.step <= upTo);
+}
+
+/** loss.svg (loss per step) and eval.svg (each measure per step), from the records. */
+export function writeCharts(output: string, records: StepRecord[]): void {
+  const loss = records.filter((r) => r.loss !== undefined).map((r): [number, number] => [r.step, r.loss as number]);
+  if (loss.length > 0) {
+    fs.writeFileSync(path.join(output, "loss.svg"), lineChart({ title: "Training loss", xLabel: "step", yLabel: "loss", series: [{ name: "loss", points: loss }] }));
+  }
+  const measures = [...new Set(records.flatMap((r) => Object.keys(r.eval ?? {})))];
+  if (measures.length > 0) {
+    const series = measures.map((m) => ({ name: m, points: records.filter((r) => r.eval?.[m] !== undefined).map((r): [number, number] => [r.step, r.eval?.[m] as number]) }));
+    fs.writeFileSync(path.join(output, "eval.svg"), lineChart({ title: "Evaluation", xLabel: "step", yLabel: "value", series }));
+  }
+}
+
+/** Runs (or resumes) training; see TrainOptions. */
+export async function train(o: TrainOptions): Promise<TrainResult> {
+  await initTraining();
+  const ckpt = readColbertCheckpoint(o.model);
+  const spec = readModelFolder(o.model);
+  const tok = new ColbertTokenizer(spec.tokenizerJson, spec.tokenizerConfig, spec.settings);
+  const bs = o.batchSize ?? 8;
+  const accum = o.gradAccum ?? 1;
+  const seed = o.seed ?? 42;
+  const lr = o.lr ?? 1e-5;
+  const warmup = o.warmup ?? 0;
+  if (o.examples.length < bs) throw new ColtsError("INPUT_INVALID", `${o.examples.length} examples are fewer than one batch of ${bs}`);
+  const total = totalSteps(o, o.examples.length, bs, accum);
+  const fingerprint = {
+    loss: o.loss, lr, warmup, total, bs, accum, seed, examples: o.examples.length, group: o.examples[0]?.docs.length,
+    matryoshka: o.matryoshkaDims ?? [], temperature: o.temperature ?? 1, inBatch: o.inBatchNegatives ?? false,
+    teachers: o.teachers ?? null, teacherWeights: o.teacherWeights ?? null, weightDecay: o.weightDecay ?? 0.01, clipNorm: o.clipNorm ?? 1,
+  };
+  fs.mkdirSync(o.output, { recursive: true });
+  const model = new TrainableColbert(ckpt);
+  const opt = new AdamW(model.params, { lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, clipNorm: o.clipNorm });
+  const logFile = path.join(o.output, "metrics.jsonl");
+  let pos: DataPosition = { epoch: 0, cursor: 0 };
+  let records: StepRecord[] = [];
+  if (o.resume) {
+    const info = readStateInfo(o.output, fingerprint);
+    loadStateTensors(o.output, model.params, opt, info.step);
+    pos = { epoch: info.epoch, cursor: info.cursor };
+    records = readLog(logFile, info.step);
+  }
+  fs.writeFileSync(logFile, records.map((r) => `${JSON.stringify(r)}\n`).join(""));
+  const record = (r: StepRecord): void => {
+    records.push(r);
+    fs.appendFileSync(logFile, `${JSON.stringify(r)}\n`);
+    o.onRecord?.(r);
+  };
+  const evaluateNow = (): void => {
+    if (o.evalSet) record({ step: opt.step, eval: evaluateModel(model, tok, o.evalSet) });
+  };
+  if (o.evalEvery && opt.step === 0) evaluateNow();
+  const stop = Math.min(total, o.stopAfter ?? total);
+  const vars = [...model.params.values()];
+  while (opt.step < stop) {
+    const t0 = performance.now();
+    let lossSum = 0;
+    let grads: Record<string, tf.Tensor> = {};
+    for (let a = 0; a < accum; a++) {
+      const batch = makeBatch(tok, nextExamples(o.examples, pos, bs, seed));
+      const { value, grads: raw } = tf.variableGrads(() => batchLoss(model, batch, o), vars);
+      // Weights the loss does not reach (e.g. the pooler) get null: no gradient, no update.
+      const g = model.gradsByParam(raw);
+      lossSum += value.dataSync()[0] ?? NaN;
+      value.dispose();
+      const prev = grads;
+      grads = a === 0 ? g : Object.fromEntries(Object.entries(g).map(([k, t]) => [k, tf.add(prev[k] as tf.Tensor, t)]));
+      if (a > 0) tf.dispose([...Object.values(prev), ...Object.values(g)]);
+    }
+    if (accum > 1) {
+      const summed = grads;
+      grads = Object.fromEntries(Object.entries(summed).map(([k, t]) => [k, tf.div(t, accum)]));
+      tf.dispose(Object.values(summed));
+    }
+    const stepLr = lr * linearSchedule(opt.step, total, warmup);
+    const gradNorm = opt.apply(model.params, grads, stepLr);
+    tf.dispose(Object.values(grads));
+    const loss = lossSum / accum;
+    if (!Number.isFinite(loss)) throw new ColtsError("INPUT_INVALID", `loss became ${loss} at step ${opt.step}; lower --lr`, { details: { step: opt.step } });
+    record({ step: opt.step, loss, lr: stepLr, gradNorm, ms: Math.round(performance.now() - t0) });
+    if (o.evalEvery && (opt.step % o.evalEvery === 0 || opt.step === total)) evaluateNow();
+    if (o.saveEvery && opt.step % o.saveEvery === 0 && opt.step < stop) saveState(o.output, model.params, opt, pos, fingerprint);
+  }
+  saveState(o.output, model.params, opt, pos, fingerprint);
+  writeCharts(o.output, records);
+  const finished = opt.step >= total;
+  let modelDir: string | null = null;
+  if ((finished && o.exportModel !== false) || o.exportModel === "always") {
+    modelDir = path.join(o.output, "model");
+    await exportModel(model, o.model, modelDir, o.matryoshkaDims);
+  }
+  const weights = model.snapshot();
+  opt.dispose();
+  model.dispose();
+  return { steps: opt.step, finished, records, modelDir, weights };
+}
+
+/** Writes the model's current weights as a complete folder, with the source model's tokenizer and settings. */
+export async function exportModel(model: TrainableColbert, sourceModel: string, dir: string, matryoshkaDims?: number[]): Promise<string[]> {
+  const base = readColbertCheckpoint(sourceModel);
+  const { weights, dense } = model.snapshot();
+  const settings = matryoshkaDims && matryoshkaDims.length > 0 ? { ...base.settings, matryoshkaDims } : base.settings;
+  return writeColbertCheckpoint(dir, { ...base, weights, dense, settings }, { overwrite: true, producer: "colts train" });
+}

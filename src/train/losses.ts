@@ -1,0 +1,99 @@
+/**
+ * Training losses over late-interaction scores, as tfjs ops (differentiable). Layout everywhere:
+ * B queries, each with a group of g documents, positive first then its hard negatives:
+ *   group scores s: [B, g];  all-pairs scores (in-batch negatives): [B, B*g], query i's group at
+ *   columns [i*g, (i+1)*g).
+ * Teacher scores t: [B, g] aligned with the same documents. Sources in docs/DESIGN.md "Training".
+ */
+import { ColtsError } from "../errors.js";
+import { tf } from "./tf.js";
+
+/** Query i's own group out of all-pairs scores: [B, B*g] -> [B, g]. */
+export function groupScores(all: tf.Tensor2D, g: number): tf.Tensor2D {
+  const B = all.shape[0];
+  const eye = tf.reshape(tf.eye(B), [B, B, 1]);
+  return tf.sum(tf.mul(tf.reshape(all, [B, B, g]), eye), 1);
+}
+
+export interface ContrastiveOptions {
+  /** Scores are divided by it before the softmax. Default 1 (ColBERT's raw MaxSim); smaller sharpens. */
+  temperature?: number;
+  /**
+   * Also use every other query's documents as negatives (all-pairs scores required). Default false:
+   * JaColBERTv2.5 trains without them; PyLate's Contrastive uses them.
+   */
+  inBatchNegatives?: boolean;
+}
+
+/**
+ * ColBERT cross-entropy: mean over queries of -log softmax(s / T)[positive].
+ * `scores` is [B, g] (own group) or, with inBatchNegatives, [B, B*g] all pairs.
+ */
+export function contrastiveLoss(scores: tf.Tensor2D, g: number, opts: ContrastiveOptions = {}): tf.Scalar {
+  const T = opts.temperature ?? 1;
+  const B = scores.shape[0];
+  const logits = tf.div(opts.inBatchNegatives ? scores : scores.shape[1] === g ? scores : groupScores(scores, g), T);
+  const width = logits.shape[1] as number;
+  const targets = Array.from({ length: B }, (_, i) => (opts.inBatchNegatives ? i * g : 0));
+  const oneHot = tf.oneHot(tf.tensor1d(targets, "int32"), width);
+  const logp = tf.logSoftmax(logits);
+  return tf.neg(tf.mean(tf.sum(tf.mul(logp, oneHot), 1))) as tf.Scalar;
+}
+
+/**
+ * KL distillation: mean over queries of KL(softmax(t / T) || softmax(s / T)) = sum_j p_t (log p_t - log p_s),
+ * i.e. PyTorch KLDivLoss(log_softmax(s), log_softmax(t), log_target=True, reduction="batchmean").
+ */
+export function klLoss(student: tf.Tensor2D, teacher: tf.Tensor2D, temperature = 1): tf.Scalar {
+  const ls = tf.logSoftmax(tf.div(student, temperature));
+  const lt = tf.logSoftmax(tf.div(teacher, temperature));
+  return tf.mean(tf.sum(tf.mul(tf.exp(lt), tf.sub(lt, ls)), 1));
+}
+
+/**
+ * Margin-MSE (Hofstaetter et al. 2020): mean over queries and negatives j of
+ * ((s_pos - s_j) - (t_pos - t_j))^2. Only margins matter, so teacher scale offsets cancel.
+ */
+export function marginMseLoss(student: tf.Tensor2D, teacher: tf.Tensor2D): tf.Scalar {
+  const [B, g] = student.shape;
+  if (g < 2) throw new ColtsError("INPUT_INVALID", "Margin-MSE needs at least one negative per query");
+  const margins = (s: tf.Tensor2D): tf.Tensor2D => tf.sub(tf.slice(s, [0, 0], [B, 1]), tf.slice(s, [0, 1], [B, g - 1]));
+  return tf.mean(tf.square(tf.sub(margins(student), margins(teacher))));
+}
+
+/** How each teacher's scores are rescaled per query before they are combined. */
+export type TeacherNormalization = "none" | "minmax" | "zscore";
+
+/**
+ * Per query (row of t: [B, g]): "minmax" maps to [0, 1] (a constant row maps to 0), "zscore" to mean 0
+ * and unit standard deviation (a constant row maps to 0), "none" leaves scores as they are. Plain
+ * numbers: teacher scores are data, not something gradients flow into.
+ */
+export function normalizeTeacherScores(t: number[][], how: TeacherNormalization): number[][] {
+  if (how === "none") return t.map((r) => r.slice());
+  return t.map((r) => {
+    if (how === "minmax") {
+      const lo = Math.min(...r);
+      const span = Math.max(...r) - lo;
+      return r.map((v) => (span > 0 ? (v - lo) / span : 0));
+    }
+    const mean = r.reduce((a, b) => a + b, 0) / r.length;
+    const sd = Math.sqrt(r.reduce((a, b) => a + (b - mean) ** 2, 0) / r.length);
+    return r.map((v) => (sd > 0 ? (v - mean) / sd : 0));
+  });
+}
+
+/**
+ * Weighted average of several teachers' (normalised) scores, [B, g] each. For Margin-MSE this is the
+ * weighted average of the teachers' margins (margins are linear in the scores).
+ */
+export function combineTeachers(teachers: number[][][], weights: number[], how: TeacherNormalization): number[][] {
+  if (teachers.length === 0 || teachers.length !== weights.length) {
+    throw new ColtsError("INPUT_INVALID", `${teachers.length} teachers but ${weights.length} weights`);
+  }
+  const total = weights.reduce((a, b) => a + b, 0);
+  if (!(total > 0)) throw new ColtsError("INPUT_INVALID", "teacher weights must sum to a positive number");
+  const normed = teachers.map((t) => normalizeTeacherScores(t, how));
+  const first = normed[0] as number[][];
+  return first.map((row, b) => row.map((_, j) => normed.reduce((acc, t, k) => acc + ((weights[k] as number) * (t[b]?.[j] ?? 0)) / total, 0)));
+}

@@ -1,0 +1,170 @@
+/**
+ * The trainable ColBERT encoder: HF BERT (embeddings with token types and positions, post-LayerNorm
+ * blocks, erf GELU) + the PyLate Dense head, as tfjs variables named like the checkpoint
+ * (`embeddings.word_embeddings.weight`, ..., `dense.0.weight`). The same computation as
+ * src/model/bert-reference.ts and the ONNX graph of bert-graph.ts, so the exported model encodes what
+ * was trained (test/train/model.test.ts checks this against onnxruntime).
+ *
+ * Shapes: B sequences of S tokens, hidden H, heads nh of width hd = H / nh, output dim D.
+ * No dropout: training is deterministic given the data order, which is what makes resume exact.
+ */
+import { ColtsError } from "../errors.js";
+import type { BertConfig, BertWeights } from "../model/bert-weights.js";
+import type { ColbertCheckpoint } from "../model/checkpoint.js";
+import type { DenseLayer } from "../model/layout.js";
+import { tf } from "./tf.js";
+
+/** A tokenized batch, padded to one length. */
+export interface TokenBatch {
+  /** [B, S] row-major token ids. */
+  ids: Int32Array;
+  /** [B, S] attention mask (1 = attended). */
+  attention: Float32Array;
+  /** [B, S] 1 where the output vector is kept (skiplist and padding removed, expansion kept). */
+  keep: Float32Array;
+  rows: number;
+  length: number;
+}
+
+/** Attention logits of masked keys; exp() of it is exactly 0 in float32, like the reference's FLOAT32_MIN. */
+const MASKED = -1e9;
+
+let instances = 0;
+
+export class TrainableColbert {
+  readonly config: BertConfig;
+  /** tfjs variable names are global: each model's are `m<n>/<param name>`. */
+  readonly prefix = `m${instances++}/`;
+  readonly params: Map<string, tf.Variable>;
+  /** Head layers without their weights (activation, bias presence, sizes). */
+  private readonly headShape: Omit<DenseLayer, "weight" | "bias">[];
+
+  constructor(ckpt: Pick<ColbertCheckpoint, "config" | "weights" | "dense">) {
+    this.config = ckpt.config;
+    this.params = new Map();
+    for (const [name, t] of ckpt.weights) this.params.set(name, tf.variable(tf.tensor(t.data, t.shape), true, this.prefix + name));
+    this.headShape = ckpt.dense.map(({ weight: _w, bias: _b, ...shape }) => shape);
+    for (const [i, l] of ckpt.dense.entries()) {
+      this.params.set(`dense.${i}.weight`, tf.variable(tf.tensor(l.weight, [l.outFeatures, l.inFeatures]), true, `${this.prefix}dense.${i}.weight`));
+      if (l.bias) this.params.set(`dense.${i}.bias`, tf.variable(tf.tensor(l.bias, [l.outFeatures]), true, `${this.prefix}dense.${i}.bias`));
+    }
+  }
+
+  /** Gradients from tf.variableGrads (keyed by variable name) re-keyed by parameter name; nulls dropped. */
+  gradsByParam(grads: Record<string, tf.Tensor | null>): Record<string, tf.Tensor> {
+    const out: Record<string, tf.Tensor> = {};
+    for (const [k, t] of Object.entries(grads)) if (t !== null && k.startsWith(this.prefix)) out[k.slice(this.prefix.length)] = t;
+    return out;
+  }
+
+  /** Output dimension of the head (hidden size without one). */
+  get dim(): number {
+    return this.headShape[this.headShape.length - 1]?.outFeatures ?? this.config.hiddenSize;
+  }
+
+  private p(name: string): tf.Variable {
+    const v = this.params.get(name);
+    if (!v) throw new ColtsError("SAFETENSORS_INVALID", `trainable model has no weight ${name}`);
+    return v;
+  }
+
+  /** x: [n, in] @ W^T + b, W: [out, in] (torch Linear layout). */
+  private linear(x: tf.Tensor2D, name: string, bias = true): tf.Tensor2D {
+    const y = tf.matMul<tf.Tensor2D>(x, this.p(`${name}.weight`), false, true);
+    return bias ? tf.add<tf.Tensor2D>(y, this.p(`${name}.bias`)) : y;
+  }
+
+  /** Over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta (biased variance, as HF). */
+  private layerNorm(x: tf.Tensor2D, name: string): tf.Tensor2D {
+    const { mean, variance } = tf.moments(x, -1, true);
+    const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.config.layerNormEps)));
+    return tf.add(tf.mul(normed, this.p(`${name}.weight`)), this.p(`${name}.bias`));
+  }
+
+  /** Last hidden state [B*S, H] of a batch. */
+  hidden(batch: TokenBatch): tf.Tensor2D {
+    const { rows: B, length: S } = batch;
+    const H = this.config.hiddenSize;
+    const nh = this.config.numHeads;
+    const hd = H / nh;
+    if (S > this.config.maxPositions) throw new ColtsError("INPUT_INVALID", `${S} tokens > ${this.config.maxPositions} positions`);
+    const ids = tf.tensor1d(batch.ids, "int32");
+    const words = tf.gather(this.p("embeddings.word_embeddings.weight"), ids) as tf.Tensor2D;
+    const positions = tf.slice(this.p("embeddings.position_embeddings.weight"), [0, 0], [S, H]);
+    // Token types are all 0 (as the encoder feeds them): row 0 of the type table, broadcast.
+    const types = tf.slice(this.p("embeddings.token_type_embeddings.weight"), [0, 0], [1, H]);
+    const emb = tf.add<tf.Tensor2D>(tf.reshape(tf.add(tf.reshape(words, [B, S, H]), positions), [B * S, H]), types);
+    let x = this.layerNorm(emb, "embeddings.LayerNorm");
+    const attn = tf.tensor2d(batch.attention, [B, S]);
+    const maskBias = tf.reshape(tf.mul(tf.sub(1, attn), MASKED), [B, 1, 1, S]);
+    const heads = (t: tf.Tensor2D): tf.Tensor4D => tf.transpose(tf.reshape(t, [B, S, nh, hd]), [0, 2, 1, 3]);
+    for (let l = 0; l < this.config.numLayers; l++) {
+      const p = `encoder.layer.${l}.`;
+      const q = heads(this.linear(x, `${p}attention.self.query`));
+      const k = heads(this.linear(x, `${p}attention.self.key`));
+      const v = heads(this.linear(x, `${p}attention.self.value`));
+      const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hd)), maskBias); // [B, nh, S, S]
+      const ctx = tf.matMul(tf.softmax(scores), v); // [B, nh, S, hd]
+      const merged = tf.reshape<tf.Rank.R2>(tf.transpose(ctx, [0, 2, 1, 3]), [B * S, H]);
+      const a = this.layerNorm(tf.add(this.linear(merged, `${p}attention.output.dense`), x), `${p}attention.output.LayerNorm`);
+      const u = this.linear(a, `${p}intermediate.dense`);
+      const gelu = tf.mul<tf.Tensor2D>(tf.mul(u, 0.5), tf.add(1, tf.erf(tf.mul(u, Math.SQRT1_2))));
+      x = this.layerNorm(tf.add(this.linear(gelu, `${p}output.dense`), a), `${p}output.LayerNorm`);
+    }
+    return x;
+  }
+
+  /** Head output before normalisation: [B, S, D]. */
+  project(batch: TokenBatch): tf.Tensor3D {
+    let y = this.hidden(batch);
+    for (const [i, l] of this.headShape.entries()) {
+      y = this.linear(y, `dense.${i}`, this.params.has(`dense.${i}.bias`));
+      if (l.activation === "tanh") y = tf.tanh(y);
+    }
+    return tf.reshape(y, [batch.rows, batch.length, this.dim]);
+  }
+
+  /** Weights back as a checkpoint's arrays (for export and training state). */
+  snapshot(): { weights: BertWeights; dense: DenseLayer[] } {
+    const weights: BertWeights = new Map();
+    for (const [name, v] of this.params) {
+      if (!name.startsWith("dense.")) weights.set(name, { shape: v.shape.slice(), data: new Float32Array(v.dataSync()) });
+    }
+    const dense = this.headShape.map((l, i): DenseLayer => ({
+      ...l,
+      weight: new Float32Array(this.p(`dense.${i}.weight`).dataSync()),
+      bias: this.params.has(`dense.${i}.bias`) ? new Float32Array(this.p(`dense.${i}.bias`).dataSync()) : null,
+    }));
+    return { weights, dense };
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+  }
+}
+
+/**
+ * Unit vectors of the first `dims` coordinates (Matryoshka truncation; `dims` = D is the plain model):
+ * y: [B, S, D] -> [B, S, dims], each row divided by max(||row||, 1e-12) as the encoder does.
+ */
+export function normalizeTruncated(y: tf.Tensor3D, dims: number): tf.Tensor3D {
+  const [B, S, D] = y.shape;
+  const t = dims === D ? y : tf.slice(y, [0, 0, 0], [B, S, dims]);
+  const norm = tf.sqrt(tf.sum(tf.square(t), -1, true));
+  return tf.div(t, tf.maximum(norm, 1e-12));
+}
+
+/**
+ * MaxSim of every query against every document, in one product.
+ * q: [nq, Lq, d] unit rows, qKeep: [nq, Lq]; docs: [nd, Ld, d] unit rows, dKeep: [nd, Ld] -> [nq, nd].
+ * Removed document tokens get -1e4 so they never win the max (cosines lie in [-1, 1]); removed query
+ * tokens contribute 0.
+ */
+export function maxsimScores(q: tf.Tensor3D, qKeep: tf.Tensor2D, docs: tf.Tensor3D, dKeep: tf.Tensor2D): tf.Tensor2D {
+  const [nq, lq, d] = q.shape;
+  const [nd, ld] = docs.shape;
+  const sims = tf.reshape(tf.matMul(tf.reshape(q, [nq * lq, d]), tf.reshape(docs, [nd * ld, d]), false, true), [nq, lq, nd, ld]);
+  const masked = tf.add(sims, tf.reshape(tf.mul(tf.sub(dKeep, 1), 1e4), [1, 1, nd, ld]));
+  const best = tf.max(masked, 3); // [nq, Lq, nd]
+  return tf.sum(tf.mul(best, tf.reshape(qKeep, [nq, lq, 1])), 1);
+}
