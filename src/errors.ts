@@ -42,6 +42,9 @@ export const ERROR_CODES = {
   INDEX_NOT_FOUND: { httpStatus: 404, summary: "index not found" },
   /** An operation was attempted on a closed resource (encoder, pool). */
   CLOSED: { httpStatus: 503, summary: "resource closed" },
+  // --- multilingual / Japanese (issue 7) ---
+  /** A Japanese (MeCab-based) tokenizer needs a compiled MeCab dictionary that was not found. */
+  MECAB_DICTIONARY_MISSING: { httpStatus: 422, summary: "MeCab dictionary not found" },
 } as const satisfies Record<string, { httpStatus: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
