@@ -13,7 +13,9 @@
  */
 import { Tokenizer } from "@huggingface/tokenizers";
 import { ColtsError } from "../errors.js";
+import type { ModelSpec } from "../model/layout.js";
 import type { ColbertSettings } from "../model/settings.js";
+import { BertJapaneseTokenizer, isBertJapanese } from "../text/bert-japanese.js";
 
 /** One text laid out for the model. All arrays have the same length. */
 export interface TokenizedText {
@@ -180,4 +182,12 @@ export class ColbertTokenizer {
     }
     return id;
   }
+}
+
+/** The tokenizer of a model folder: tokenizer.json, or BertJapaneseTokenizer (loads its MeCab dictionary). */
+export function tokenizerForSpec(spec: ModelSpec): ColbertTokenizer {
+  const backend = isBertJapanese(spec.tokenizerConfig)
+    ? BertJapaneseTokenizer.load(spec.vocab ?? [], spec.tokenizerConfig, { modelDir: spec.dir, ...(spec.mecabDicDir ? { mecabDicDir: spec.mecabDicDir } : {}) })
+    : undefined;
+  return new ColbertTokenizer(spec.tokenizerJson, spec.tokenizerConfig, spec.settings, backend);
 }

@@ -35,11 +35,16 @@ export interface PrefixMatch {
   length: number;
 }
 
-/** Aligned copy of a byte range (typed-array views need 4-byte alignment). */
-function aligned(buf: Buffer, begin: number, end: number): ArrayBuffer {
+/**
+ * A byte range as an ArrayBuffer slice usable by typed-array views: shared when already 4-byte
+ * aligned (large files read with readFileSync are; UniDic's matrix.bin is ~480 MB), else copied.
+ */
+function aligned(buf: Buffer, begin: number, end: number): { buffer: ArrayBuffer; offset: number; bytes: number } {
+  const offset = buf.byteOffset + begin;
+  if (offset % 4 === 0 && buf.buffer instanceof ArrayBuffer) return { buffer: buf.buffer, offset, bytes: end - begin };
   const out = new ArrayBuffer(end - begin);
   new Uint8Array(out).set(buf.subarray(begin, end));
-  return out;
+  return { buffer: out, offset: 0, bytes: end - begin };
 }
 
 function readFile(file: string): Buffer {
@@ -74,8 +79,10 @@ export class MecabDictionary {
     const nul = buf.indexOf(0, 40);
     this.charset = buf.toString("latin1", 40, nul >= 40 && nul < HEADER_BYTES ? nul : HEADER_BYTES);
     if (!/^utf-?8$/i.test(this.charset)) bad(`charset is ${this.charset}; only UTF-8 dictionaries are supported`);
-    this.da = new Int32Array(aligned(buf, HEADER_BYTES, HEADER_BYTES + dsize));
-    this.tokens = new DataView(aligned(buf, HEADER_BYTES + dsize, HEADER_BYTES + dsize + tsize));
+    const da = aligned(buf, HEADER_BYTES, HEADER_BYTES + dsize);
+    this.da = new Int32Array(da.buffer, da.offset, da.bytes >> 2);
+    const tokens = aligned(buf, HEADER_BYTES + dsize, HEADER_BYTES + dsize + tsize);
+    this.tokens = new DataView(tokens.buffer, tokens.offset, tokens.bytes);
     this.features = buf.subarray(HEADER_BYTES + dsize + tsize, HEADER_BYTES + dsize + tsize + fsize);
   }
 
@@ -148,7 +155,8 @@ export class MecabMatrix {
     if (buf.length !== 4 + 2 * this.lsize * this.rsize) {
       throw new ColtsError("TOKENIZER_INVALID", `${file}: size does not match its ${this.lsize} x ${this.rsize} header`, { details: { file } });
     }
-    this.costs = new Int16Array(aligned(buf, 4, buf.length));
+    const costs = aligned(buf, 4, buf.length);
+    this.costs = new Int16Array(costs.buffer, costs.offset, costs.bytes >> 1);
   }
 
   /** Connection cost between a left node's right context and a right node's left context. */
@@ -187,7 +195,8 @@ export class MecabCharProperty {
       const nul = s.indexOf(0);
       this.names.push(s.toString("latin1", 0, nul < 0 ? 32 : nul));
     }
-    this.map = new Uint32Array(aligned(buf, 4 + 32 * csize, buf.length));
+    const map = aligned(buf, 4 + 32 * csize, buf.length);
+    this.map = new Uint32Array(map.buffer, map.offset, map.bytes >> 2);
   }
 
   /** Info of a UCS-2 code (MeCab maps code points above U+FFFF to 0). */
