@@ -61,6 +61,8 @@ export class MecabDictionary {
   private readonly da: Int32Array;
   private readonly tokens: DataView;
   private readonly features: Buffer;
+  /** Number of entries (MeCab `lexsize`): with the file size, identifies a dictionary build. */
+  readonly lexsize: number;
   readonly lsize: number;
   readonly rsize: number;
   readonly charset: string;
@@ -72,6 +74,7 @@ export class MecabDictionary {
     if (buf.length < HEADER_BYTES) bad("too short");
     const u32 = (i: number): number => buf.readUInt32LE(i * 4);
     if ((u32(0) ^ DICTIONARY_MAGIC) >>> 0 !== buf.length) bad("bad magic number or truncated file");
+    this.lexsize = u32(3);
     this.lsize = u32(4);
     this.rsize = u32(5);
     const [dsize, tsize, fsize] = [u32(6), u32(7), u32(8)];
