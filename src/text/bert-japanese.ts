@@ -87,14 +87,17 @@ export class BertJapaneseTokenizer implements TokenizerBackend {
     const wordType = config["word_tokenizer_type"] ?? "basic";
     const subType = config["subword_tokenizer_type"] ?? "wordpiece";
     if (wordType !== "mecab" || subType !== "wordpiece") {
-      throw new ColtsError("TOKENIZER_INVALID", `BertJapaneseTokenizer with word_tokenizer_type ${String(wordType)} / subword_tokenizer_type ${String(subType)} is not supported (only mecab + wordpiece)`);
+      throw new ColtsError("TOKENIZER_INVALID", `BertJapaneseTokenizer with word_tokenizer_type ${JSON.stringify(wordType)} / subword_tokenizer_type ${JSON.stringify(subType)} is not supported (only mecab + wordpiece)`);
     }
     const kwargs = (config["mecab_kwargs"] ?? {}) as Json;
     this.normalize = kwargs["normalize_text"] !== false;
     this.lowercase = config["do_lower_case"] === true;
     const unk = typeof config["unk_token"] === "string" ? config["unk_token"] : "[UNK]";
     this.wordPiece = new WordPiece(vocab, { unkToken: unk });
-    const name = (k: string, d: string): string => (typeof config[k] === "string" ? (config[k] as string) : d);
+    const name = (k: string, d: string): string => {
+      const v = config[k];
+      return typeof v === "string" ? v : d;
+    };
     this.specials = [name("cls_token", "[CLS]"), name("sep_token", "[SEP]"), name("pad_token", "[PAD]"), name("mask_token", "[MASK]"), unk];
     const id = (t: string): number => {
       const v = this.wordPiece.ids.get(t);
