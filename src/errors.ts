@@ -71,6 +71,9 @@ export const ERROR_CODES = {
   TRAIN_BACKEND_FAILED: { httpStatus: 500, summary: "training backend failed" },
   /** A training state folder (resume checkpoint) is missing, corrupted, or from a different run setup. */
   TRAIN_STATE_INVALID: { httpStatus: 422, summary: "invalid training state" },
+  // --- multilingual / Japanese (issue 7) ---
+  /** A Japanese (MeCab-based) tokenizer needs a compiled MeCab dictionary that was not found. */
+  MECAB_DICTIONARY_MISSING: { httpStatus: 422, summary: "MeCab dictionary not found" },
 } as const satisfies Record<string, { httpStatus: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

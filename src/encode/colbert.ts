@@ -12,7 +12,7 @@ import type { RuntimeOptions } from "../model/runtime.js";
 import { WorkerPool } from "../workers/pool.js";
 import { InProcessEncoder, type EncodeOptions } from "./encoder.js";
 import type { MultiVector } from "./multivector.js";
-import { ColbertTokenizer } from "./tokenize.js";
+import { tokenizerForSpec, type ColbertTokenizer } from "./tokenize.js";
 import type { EncodeTask, EncoderWorkerData } from "./worker.js";
 
 export interface LoadOptions extends HubOptions, LayoutOptions {
@@ -67,9 +67,10 @@ export class ColBERT {
       ...(opts.onnxFile ? { onnxFile: opts.onnxFile } : {}),
       ...(opts.quantized ? { quantized: opts.quantized } : {}),
       ...(opts.settings ? { settings: opts.settings } : {}),
+      ...(opts.mecabDicDir ? { mecabDicDir: opts.mecabDicDir } : {}),
     };
     const spec = readModelFolder(dir, layout);
-    const tokenizer = new ColbertTokenizer(spec.tokenizerJson, spec.tokenizerConfig, spec.settings);
+    const tokenizer = tokenizerForSpec(spec);
     const workers = opts.workers ?? 1;
     const threads = opts.threads ?? Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, workers)));
     const runtime: RuntimeOptions = { intraOpThreads: threads, executionProvider: opts.executionProvider ?? "cpu" };

@@ -12,7 +12,7 @@ import { bertGraphFromSafetensors, findBertBackbone } from "../model/convert.js"
 import { OnnxSession, type InputTensor, type RuntimeOptions } from "../model/runtime.js";
 import { applyDense, normalizeRows, truncateColumns } from "./kernels.js";
 import type { MultiVector } from "./multivector.js";
-import { ColbertTokenizer, type TokenizedText } from "./tokenize.js";
+import { tokenizerForSpec, type ColbertTokenizer, type TokenizedText } from "./tokenize.js";
 
 export interface EncodeOptions {
   /** Texts per model call. Default 32; range 1..1024. Larger batches amortise overhead but pad more. */
@@ -54,7 +54,7 @@ export class InProcessEncoder {
   ) {}
 
   static async create(spec: ModelSpec, runtime: RuntimeOptions = {}, graph?: Uint8Array): Promise<InProcessEncoder> {
-    const tokenizer = new ColbertTokenizer(spec.tokenizerJson, spec.tokenizerConfig, spec.settings);
+    const tokenizer = tokenizerForSpec(spec);
     const source = graph ?? spec.onnxPath ?? convertBackbone(spec.dir);
     const session = await OnnxSession.create(source, runtime);
     const inputs = session.inputs.map((i) => i.name);
@@ -100,6 +100,11 @@ export class InProcessEncoder {
       const allowed = declared.length > 0 ? declared.join(", ") : `1..${full}`;
       throw new ColtsError("DIM_UNSUPPORTED", `dim ${dim} is not available for this model (allowed: ${allowed})`, { details: { dim, allowed } });
     }
+    if (this.spec.matryoshkaHeads.has(dim) && this.plan.dense.length === 0) {
+      throw new ColtsError("DIM_UNSUPPORTED", `dim ${dim} has its own head, but this graph already applies the ${full}-d head; use a graph without the head (hidden-state output)`, {
+        details: { dim },
+      });
+    }
     return dim;
   }
 
@@ -131,7 +136,10 @@ export class InProcessEncoder {
     let x: Float32Array = new Float32Array(kept.length * hidden);
     kept.forEach((t, i) => x.set(h.subarray(t * hidden, (t + 1) * hidden), i * hidden));
     let width = hidden;
-    for (const layer of this.plan.dense) {
+    // Matryoshka: a separate head for `dim` replaces the last layer; otherwise truncate below.
+    const ownHead = dim !== this.plan.fullDim ? this.spec.matryoshkaHeads.get(dim) : undefined;
+    const layers = ownHead ? [...this.plan.dense.slice(0, -1), ownHead] : this.plan.dense;
+    for (const layer of layers) {
       x = applyDense(x, kept.length, layer);
       width = layer.outFeatures;
     }

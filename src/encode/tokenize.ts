@@ -13,7 +13,9 @@
  */
 import { Tokenizer } from "@huggingface/tokenizers";
 import { ColtsError } from "../errors.js";
+import type { ModelSpec } from "../model/layout.js";
 import type { ColbertSettings } from "../model/settings.js";
+import { BertJapaneseTokenizer, isBertJapanese } from "../text/bert-japanese.js";
 
 /** One text laid out for the model. All arrays have the same length. */
 export interface TokenizedText {
@@ -26,6 +28,38 @@ export interface TokenizedText {
 }
 
 type Json = Record<string, unknown>;
+
+/**
+ * What ColbertTokenizer needs from a tokenizer: `tokenizer.json` through @huggingface/tokenizers by
+ * default, or another implementation (text/bert-japanese.ts for BertJapaneseTokenizer, which has no
+ * `tokenizer.json`).
+ */
+export interface TokenizerBackend {
+  /** Ids of a text, with the post-processor's special tokens when `addSpecialTokens`. */
+  encode(text: string, addSpecialTokens: boolean): number[];
+  tokenToId(token: string): number | undefined;
+  idToToken(id: number): string | undefined;
+  /** Vocabulary size, added tokens included. */
+  readonly vocabSize: number;
+}
+
+/** @huggingface/tokenizers over a `tokenizer.json`. */
+export function huggingFaceBackend(tokenizerJson: Json, tokenizerConfig: Json): TokenizerBackend {
+  let tok: Tokenizer;
+  try {
+    tok = new Tokenizer(tokenizerJson, tokenizerConfig);
+  } catch (cause) {
+    throw new ColtsError("TOKENIZER_INVALID", `tokenizer.json could not be loaded: ${String(cause)}`, { cause });
+  }
+  return {
+    encode: (text, addSpecialTokens) => tok.encode(text, { add_special_tokens: addSpecialTokens }).ids,
+    tokenToId: (token) => tok.token_to_id(token) ?? undefined,
+    idToToken: (id) => tok.id_to_token(id) ?? undefined,
+    get vocabSize() {
+      return tok.get_vocab(true).size;
+    },
+  };
+}
 
 function tokenName(v: unknown): string | undefined {
   if (typeof v === "string") return v;
@@ -46,14 +80,11 @@ export class ColbertTokenizer {
   /** Special tokens the tokenizer's post-processor puts before / after a single text. */
   private readonly before: number[];
   private readonly after: number[];
-  private readonly tok: Tokenizer;
+  private readonly tok: TokenizerBackend;
 
-  constructor(tokenizerJson: Json, tokenizerConfig: Json, settings: ColbertSettings) {
-    try {
-      this.tok = new Tokenizer(tokenizerJson, tokenizerConfig);
-    } catch (cause) {
-      throw new ColtsError("TOKENIZER_INVALID", `tokenizer.json could not be loaded: ${String(cause)}`, { cause });
-    }
+  /** `backend` replaces the tokenizer.json one (BertJapaneseTokenizer); tokenizerJson is then unused. */
+  constructor(tokenizerJson: Json, tokenizerConfig: Json, settings: ColbertSettings, backend?: TokenizerBackend) {
+    this.tok = backend ?? huggingFaceBackend(tokenizerJson, tokenizerConfig);
     this.settings = settings;
     [this.before, this.after] = this.specialsAround();
     this.expansionId = this.firstKnown([tokenizerConfig["mask_token"], "[MASK]", "<mask>", tokenizerConfig["eos_token"], tokenizerConfig["pad_token"]], "mask token");
@@ -61,9 +92,9 @@ export class ColbertTokenizer {
     this.queryPrefixId = this.prefixId(settings.queryPrefix, "query");
     this.documentPrefixId = this.prefixId(settings.documentPrefix, "document");
     // PyLate: convert_tokens_to_ids(word); a word that is not a token maps to the unknown-token id.
-    const unk = this.tok.token_to_id(tokenName(tokenizerConfig["unk_token"]) ?? "[UNK]");
+    const unk = this.tok.tokenToId(tokenName(tokenizerConfig["unk_token"]) ?? "[UNK]");
     this.skiplist = new Set(
-      settings.skiplistWords.map((w) => this.tok.token_to_id(w) ?? unk).filter((id): id is number => id !== undefined),
+      settings.skiplistWords.map((w) => this.tok.tokenToId(w) ?? unk).filter((id): id is number => id !== undefined),
     );
     const limits = [
       ["queryLength", settings.queryLength, settings.queryPrefix],
@@ -78,11 +109,11 @@ export class ColbertTokenizer {
 
   /** Vocabulary size, added tokens included. */
   get vocabSize(): number {
-    return this.tok.get_vocab(true).size;
+    return this.tok.vocabSize;
   }
 
   idToToken(id: number): string {
-    return this.tok.id_to_token(id) ?? `<${id}>`;
+    return this.tok.idToToken(id) ?? `<${id}>`;
   }
 
   /** Query layout (see file comment). */
@@ -106,7 +137,7 @@ export class ColbertTokenizer {
 
   /** Content tokens only (no specials, no marker), for explanations and tests. */
   encodeContent(text: string): number[] {
-    return this.tok.encode(text, { add_special_tokens: false }).ids;
+    return this.tok.encode(text, false);
   }
 
   private layout(text: string, maxLength: number, prefixId: number | null): { ids: number[]; attention: number[] } {
@@ -124,8 +155,8 @@ export class ColbertTokenizer {
 
   /** Finds the special tokens the post-processor wraps a single text in, by encoding a probe both ways. */
   private specialsAround(): [number[], number[]] {
-    const plain: number[] = this.tok.encode("probe text", { add_special_tokens: false }).ids;
-    const full: number[] = this.tok.encode("probe text", { add_special_tokens: true }).ids;
+    const plain: number[] = this.tok.encode("probe text", false);
+    const full: number[] = this.tok.encode("probe text", true);
     for (let i = 0; i + plain.length <= full.length; i++) {
       if (plain.every((id: number, j: number) => full[i + j] === id)) return [full.slice(0, i), full.slice(i + plain.length)];
     }
@@ -135,7 +166,7 @@ export class ColbertTokenizer {
   private firstKnown(candidates: unknown[], what: string): number {
     for (const c of candidates) {
       const name = tokenName(c);
-      const id = name === undefined ? undefined : this.tok.token_to_id(name);
+      const id = name === undefined ? undefined : this.tok.tokenToId(name);
       if (id !== undefined) return id;
     }
     throw new ColtsError("TOKENIZER_INVALID", `the tokenizer has no ${what} (tried ${candidates.map((c) => tokenName(c) ?? "-").join(", ")})`);
@@ -143,7 +174,7 @@ export class ColbertTokenizer {
 
   private prefixId(prefix: string | null, kind: string): number | null {
     if (prefix === null) return null;
-    const id = this.tok.token_to_id(prefix);
+    const id = this.tok.tokenToId(prefix);
     if (id === undefined) {
       throw new ColtsError("CONFIG_INVALID", `${kind} prefix "${prefix}" is not a token of this tokenizer; set ${kind}Prefix to a token it has, or null`, {
         details: { prefix },
@@ -151,4 +182,12 @@ export class ColbertTokenizer {
     }
     return id;
   }
+}
+
+/** The tokenizer of a model folder: tokenizer.json, or BertJapaneseTokenizer (loads its MeCab dictionary). */
+export function tokenizerForSpec(spec: ModelSpec): ColbertTokenizer {
+  const backend = isBertJapanese(spec.tokenizerConfig)
+    ? BertJapaneseTokenizer.load(spec.vocab ?? [], spec.tokenizerConfig, { modelDir: spec.dir, ...(spec.mecabDicDir ? { mecabDicDir: spec.mecabDicDir } : {}) })
+    : undefined;
+  return new ColbertTokenizer(spec.tokenizerJson, spec.tokenizerConfig, spec.settings, backend);
 }

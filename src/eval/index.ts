@@ -34,5 +34,6 @@ export {
   type ReadCorpusOptions,
 } from "./io.js";
 export { evaluate, type EvaluateOptions, type Evaluation } from "./metrics.js";
+export { parseSquadRetrieval, type SquadRetrievalSet } from "./squad.js";
 export { parseMeasure, type MeasureKind, type MeasureSpec } from "./measures.js";
 export { compareIds, rankEntries } from "./ranking.js";

@@ -9,6 +9,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import type { Analyzer } from "../bm25/analyzer.js";
 import { Bm25Index } from "../bm25/index.js";
 import { loadBm25, saveBm25 } from "../bm25/store.js";
 import { ColtsError } from "../errors.js";
@@ -55,6 +56,11 @@ export interface BuildOptions {
   model?: string | null;
   /** Also build the BM25 keyword index over the documents' texts (for bm25, bm25+rerank, hybrid). Default true. */
   bm25?: boolean;
+  /**
+   * Analyser of the BM25 index (persisted with it; add/delete reuse it). Default englishAnalyzer().
+   * Japanese: japaneseAnalyzer() (MeCab) or cjkAnalyzer() (bigrams, no dictionary).
+   */
+  bm25Analyzer?: Analyzer;
   /** Replace an existing index in the folder. Default false (refuse). */
   overwrite?: boolean;
   /** Progress of each phase. */
@@ -234,7 +240,7 @@ export async function buildIndex(dir: string, source: EmbeddingSource, dim: numb
     const metadataFile = previous ? `metadata-g${generation}.sqlite` : METADATA_FILE;
     const metadata = MetadataStore.open(path.join(dir, metadataFile));
     try {
-      const bm25 = opts.bm25 === false ? null : new Bm25Index();
+      const bm25 = opts.bm25 === false ? null : new Bm25Index(opts.bm25Analyzer ? { analyzer: opts.bm25Analyzer } : {});
       const writer = new ChunkWriter(dir, codec, generation, 0, opts.chunkDocs ?? 25_000, metadata, bm25, opts.assignment ? { assignment: opts.assignment } : {});
       const ids = new Set<string>();
       for await (const batch of source.batches()) {

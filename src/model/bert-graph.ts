@@ -24,6 +24,12 @@ export interface BertOnnxOptions {
   classifier?: SequenceClassifierWeights;
   /** "int8": dynamic quantization of every MatMul with a weight, as onnxruntime's quantize_dynamic. */
   quantize?: "int8";
+  /**
+   * Position ids. Default "bert": 0..seq-1. { paddingIdx } = RoBERTa / XLM-R
+   * (`create_position_ids_from_input_ids`): positions count non-padding tokens from paddingIdx + 1,
+   * padding tokens get paddingIdx; the table then needs max length + paddingIdx + 1 rows.
+   */
+  roberta?: { paddingIdx: number };
   /** ONNX opset (>= 17, for LayerNormalization); default 17. */
   opset?: number;
   producer?: string;
@@ -93,8 +99,18 @@ export function buildBertOnnx(cfg: BertConfig, weights: BertWeights, opts: BertO
 
   // Embeddings, x: [batch, seq, H] = word[ids] + position[0..seq) + type[types], then LayerNorm.
   let x = g.gather(init("embeddings.word_embeddings.weight", [cfg.vocabSize, H]), ids);
-  const seqLen = g.shape(ids, 1, 2); // int64 [1]
-  x = g.add(x, g.slice(init("embeddings.position_embeddings.weight", [cfg.maxPositions, H]), [0], seqLen, [0])); // + [seq, H]
+  const positionTable = init("embeddings.position_embeddings.weight", [cfg.maxPositions, H]);
+  if (opts.roberta) {
+    // not_pad: [b, s] int64 = ids != paddingIdx; positions = cumsum(not_pad) * not_pad + paddingIdx.
+    const padIdx = g.initializer("padding_idx", new BigInt64Array([BigInt(opts.roberta.paddingIdx)]), []);
+    const notPad = g.cast(g.op("Not", [g.op("Equal", [ids, padIdx])]), DataType.INT64);
+    const axis = g.initializer("position_axis", new BigInt64Array([1n]), []);
+    const positions = g.add(g.mul(g.op("CumSum", [notPad, axis]), notPad), padIdx);
+    x = g.add(x, g.gather(positionTable, positions)); // + [b, s, H]
+  } else {
+    const seqLen = g.shape(ids, 1, 2); // int64 [1]
+    x = g.add(x, g.slice(positionTable, [0], seqLen, [0])); // + [seq, H]
+  }
   const typeName = "embeddings.token_type_embeddings.weight";
   if (types) {
     x = g.add(x, g.gather(init(typeName, [cfg.typeVocabSize, H]), types));

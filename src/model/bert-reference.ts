@@ -20,6 +20,11 @@ export interface BertForwardOptions {
   head?: { weight: Float32Array; dim: number };
   /** x / max(||x||, 1e-12) per token, after the head. */
   normalize?: boolean;
+  /**
+   * RoBERTa / XLM-R position ids: the k-th non-padding token (k = 1, 2, ...) gets position
+   * paddingIdx + k, a padding token gets paddingIdx. Default: BERT's 0..seq-1.
+   */
+  roberta?: { paddingIdx: number };
 }
 
 const FLOAT32_MIN = -3.4028234663852886e38;
@@ -77,7 +82,7 @@ function addInto(a: Float64Array, b: Float64Array): void {
 }
 
 /** One sequence through the encoder; returns the last hidden state [seq, H]. */
-function encodeSequence(cfg: BertConfig, weights: BertWeights, ids: number[], mask: number[], types: number[]): Float64Array {
+function encodeSequence(cfg: BertConfig, weights: BertWeights, ids: number[], mask: number[], types: number[], positions: number[]): Float64Array {
   const H = cfg.hiddenSize;
   const S = ids.length;
   const heads = cfg.numHeads;
@@ -93,7 +98,8 @@ function encodeSequence(cfg: BertConfig, weights: BertWeights, ids: number[], ma
     if (!(id >= 0 && id < cfg.vocabSize) || !(t >= 0 && t < cfg.typeVocabSize)) {
       throw new ColtsError("INPUT_INVALID", `token ${s}: id ${id} or type ${t} out of range`);
     }
-    for (let i = 0; i < H; i++) x[s * H + i] = (word[id * H + i] ?? 0) + (pos[s * H + i] ?? 0) + (typ[t * H + i] ?? 0);
+    const ps = positions[s] ?? s;
+    for (let i = 0; i < H; i++) x[s * H + i] = (word[id * H + i] ?? 0) + (pos[ps * H + i] ?? 0) + (typ[t * H + i] ?? 0);
   }
   layerNorm(x, S, H, w("embeddings.LayerNorm.weight", [H]), w("embeddings.LayerNorm.bias", [H]), cfg.layerNormEps);
   const dense = (v: Float64Array, name: string, outDim: number, inDim: number): Float64Array =>
@@ -150,8 +156,15 @@ export function bertForward(cfg: BertConfig, weights: BertWeights, batch: BertBa
     if (!mask || mask.length !== ids.length || types.length !== ids.length) {
       throw new ColtsError("INPUT_INVALID", `sequence ${b}: attention mask / token types do not match ${ids.length} ids`);
     }
-    if (ids.length > cfg.maxPositions) throw new ColtsError("INPUT_INVALID", `sequence ${b}: ${ids.length} tokens > ${cfg.maxPositions} positions`);
-    let y: Float64Array = encodeSequence(cfg, weights, ids, mask, types);
+    let positions = ids.map((_, s) => s);
+    if (opts.roberta) {
+      const padIdx = opts.roberta.paddingIdx;
+      let seen = 0;
+      positions = ids.map((id) => (id === padIdx ? padIdx : padIdx + ++seen));
+    }
+    const last = Math.max(-1, ...positions);
+    if (last >= cfg.maxPositions) throw new ColtsError("INPUT_INVALID", `sequence ${b}: position ${last} >= ${cfg.maxPositions} positions`);
+    let y: Float64Array = encodeSequence(cfg, weights, ids, mask, types, positions);
     let dim = H;
     if (opts.head) {
       if (opts.head.weight.length !== opts.head.dim * H) throw new ColtsError("CONFIG_INVALID", `head weight is not [${opts.head.dim}, ${H}]`);

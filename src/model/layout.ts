@@ -13,6 +13,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { ColtsError } from "../errors.js";
+import { isBertJapanese, readVocab } from "../text/bert-japanese.js";
 import { decodeSafetensor, parseSafetensorsHeader, type SafeTensor } from "./safetensors.js";
 import {
   resolveSettings,
@@ -46,10 +47,21 @@ export interface ModelSpec {
   onnxPath: string | null;
   /** Projection head found in the folder (empty if none); applied only if the graph lacks it. */
   dense: DenseLayer[];
+  /**
+   * Separate Matryoshka heads by output dimension (PyLate layout, `matryoshka_heads` in
+   * config_sentence_transformers.json: {"64": "1_Dense_64"}): each replaces the last layer of
+   * `dense` when that dimension is requested. Empty when smaller dimensions are truncations.
+   */
+  matryoshkaHeads: Map<number, DenseLayer>;
   /** `hidden_size` from config.json when present. */
   hiddenSize: number | null;
+  /** Empty object when the tokenizer has no tokenizer.json (BertJapaneseTokenizer: see `vocab`). */
   tokenizerJson: Record<string, unknown>;
   tokenizerConfig: Record<string, unknown>;
+  /** Lines of vocab.txt, read only for tokenizers without a tokenizer.json (BertJapaneseTokenizer). */
+  vocab: string[] | null;
+  /** Compiled MeCab dictionary folder requested by the caller (LayoutOptions.mecabDicDir), or null to search. */
+  mecabDicDir: string | null;
 }
 
 export interface LayoutOptions {
@@ -61,6 +73,12 @@ export interface LayoutOptions {
   quantized?: boolean;
   /** Field-by-field overrides of the conventions, applied last. */
   settings?: Partial<ColbertSettings>;
+  /**
+   * Compiled MeCab dictionary folder for Japanese models (BertJapaneseTokenizer, e.g. JaColBERT):
+   * unidic_lite's `dicdir` reproduces the Python reference exactly. Default: searched
+   * (`$COLTS_MECAB_DICDIR`, `<model>/mecab-dic`, Python's unidic_lite, Debian's unidic-mecab).
+   */
+  mecabDicDir?: string;
 }
 
 /** Where exporters put graphs, in the order they are tried. */
@@ -186,6 +204,28 @@ function pylateDense(dir: string): DenseLayer[] {
   return layers;
 }
 
+/** `matryoshka_heads`: {"<dim>": "<folder with config.json + model.safetensors>"}. */
+function readMatryoshkaHeads(dir: string, declared: unknown): Map<number, DenseLayer> {
+  const heads = new Map<number, DenseLayer>();
+  if (declared === undefined || declared === null) return heads;
+  if (typeof declared !== "object" || Array.isArray(declared)) {
+    throw new ColtsError("CONFIG_INVALID", `${dir}: matryoshka_heads must be an object {"<dim>": "<folder>"}`);
+  }
+  for (const [key, folder] of Object.entries(declared as Record<string, unknown>)) {
+    const d = Number(key);
+    if (!Number.isInteger(d) || d < 1 || typeof folder !== "string") {
+      throw new ColtsError("CONFIG_INVALID", `${dir}: matryoshka_heads entry ${key} -> ${String(folder)} is not <dim> -> <folder>`);
+    }
+    const file = path.join(dir, folder, "model.safetensors");
+    if (!fs.existsSync(file)) throw new ColtsError("MODEL_NOT_FOUND", `${dir}: Matryoshka head ${d} has no ${folder}/model.safetensors`, { details: { file } });
+    const cfg = readJsonIfExists(path.join(dir, folder, "config.json")) ?? {};
+    const layer = readLinear(file, "linear.", activationOf(cfg["activation_function"], file));
+    if (!layer || layer.outFeatures !== d) throw new ColtsError("SAFETENSORS_INVALID", `${file}: expected a linear.weight with ${d} rows`, { details: { file } });
+    heads.set(d, layer);
+  }
+  return heads;
+}
+
 function stanfordDense(dir: string): DenseLayer[] {
   const file = path.join(dir, "model.safetensors");
   if (!fs.existsSync(file)) return [];
@@ -236,8 +276,16 @@ export function readModelFolder(dir: string, opts: LayoutOptions = {}): ModelSpe
   );
   const settings = resolveSettings(...layers, opts.settings ?? {});
   const dense = found.includes("pylate") ? pylateDense(dir) : found.includes("stanford") ? stanfordDense(dir) : [];
+  const matryoshkaHeads = pylate ? readMatryoshkaHeads(dir, pylate["matryoshka_heads"]) : new Map<number, DenseLayer>();
   const tokenizerFile = path.join(dir, "tokenizer.json");
-  if (!fs.existsSync(tokenizerFile)) {
+  const tokenizerConfig = readJsonIfExists(path.join(dir, "tokenizer_config.json")) ?? {};
+  // BertJapaneseTokenizer has no fast version: vocab.txt + MeCab instead of tokenizer.json.
+  const japanese = isBertJapanese(tokenizerConfig);
+  const vocabFile = path.join(dir, "vocab.txt");
+  if (japanese && !fs.existsSync(vocabFile)) {
+    throw new ColtsError("TOKENIZER_INVALID", `${dir} has a BertJapaneseTokenizer config but no vocab.txt`, { details: { dir } });
+  }
+  if (!japanese && !fs.existsSync(tokenizerFile)) {
     throw new ColtsError("TOKENIZER_INVALID", `${dir} has no tokenizer.json (a fast tokenizer file is required)`, { details: { dir } });
   }
   const onnxRel = chooseOnnxFile(listFiles(dir), opts);
@@ -252,8 +300,11 @@ export function readModelFolder(dir: string, opts: LayoutOptions = {}): ModelSpe
     settings,
     onnxPath: onnxRel ? path.join(dir, onnxRel) : null,
     dense,
+    matryoshkaHeads,
     hiddenSize: typeof hidden === "number" ? hidden : null,
-    tokenizerJson: readJson(tokenizerFile),
-    tokenizerConfig: readJsonIfExists(path.join(dir, "tokenizer_config.json")) ?? {},
+    tokenizerJson: japanese ? {} : readJson(tokenizerFile),
+    tokenizerConfig,
+    vocab: japanese ? readVocab(vocabFile) : null,
+    mecabDicDir: opts.mecabDicDir ?? null,
   };
 }

@@ -5,7 +5,8 @@
  */
 import path from "node:path";
 import { ColtsError } from "../../errors.js";
-import { loadBeir, readTopics, readTrecQrels, writeTrecRun } from "../../eval/io.js";
+import { loadBeir, readText, readTopics, readTrecQrels, writeTrecRun } from "../../eval/io.js";
+import { parseSquadRetrieval } from "../../eval/squad.js";
 import { parseMeasure } from "../../eval/measures.js";
 import { evaluate } from "../../eval/metrics.js";
 import type { Queries, Qrels, Run } from "../../eval/types.js";
@@ -15,7 +16,7 @@ import { intFlag, parse, stringFlag } from "../args.js";
 import { modelLocation, resolvePath, writeOut, type CliIO } from "../io.js";
 import { createProgressBar, hubProgressPrinter } from "../progress.js";
 
-export const EVAL_USAGE = `colts eval --index <dir> (--dataset <BEIR dir> [--split test] | --topics <file> --qrels <file>)
+export const EVAL_USAGE = `colts eval --index <dir> (--dataset <BEIR dir> [--split test] | --dataset <SQuAD .json> | --topics <file> --qrels <file>)
              [--retriever plaid,exact,bm25,bm25+rerank,hybrid] [--metrics ndcg@10,recall@100,mrr@10]
              [-k 100] [--json] [--report results.json] [--output run.trec] [--model M]`;
 
@@ -31,6 +32,12 @@ async function loadDataset(io: CliIO, values: Record<string, unknown>): Promise<
   const dataset = stringFlag(values, "dataset");
   const topics = stringFlag(values, "topics");
   const qrelsFile = stringFlag(values, "qrels");
+  if (dataset && !topics && !qrelsFile && dataset.endsWith(".json")) {
+    // A SQuAD-format QA file (JSQuAD, JaQuAD): question -> its paragraph (see eval/squad.ts).
+    const file = resolvePath(io, dataset);
+    const set = parseSquadRetrieval(await readText(file), file);
+    return { name: path.basename(file), queries: new Map(set.queries.map((q) => [q.id, q.text])), qrels: set.qrels };
+  }
   if (dataset && !topics && !qrelsFile) {
     const split = stringFlag(values, "split") ?? "test";
     const d = await loadBeir(resolvePath(io, dataset), split, { corpus: false });

@@ -1,4 +1,5 @@
 /** `colts index build|add|delete|compact|info`: writes and inspects PLAID indexes. */
+import { ANALYZER_NAMES, builtInAnalyzer } from "../../bm25/analyzer.js";
 import { ColBERT } from "../../encode/colbert.js";
 import { ColtsError } from "../../errors.js";
 import { corpusFile, encodedCorpusSource, spoolToFile, type CorpusOptions } from "../../index/corpus.js";
@@ -11,6 +12,7 @@ import { createProgressBar, hubProgressPrinter } from "../progress.js";
 
 export const INDEX_USAGE = `colts index build <dir> --model M --input <corpus.jsonl | BEIR dir | -> [--nbits 1|2|4] [--pool-factor N]
                   [--id-field _id] [--text-field text] [--title-field title] [--metadata-fields a,b] [--overwrite]
+                  [--bm25-analyzer english|cjk|japanese] [--mecab-dic DIR]
   colts index add <dir> --input <corpus> [--model M]
   colts index delete <dir> --ids a,b,c
   colts index compact <dir> [--recluster]
@@ -79,7 +81,15 @@ function progress(io: CliIO): (e: { phase: string; done: number; total: number }
 async function build(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(
     argv,
-    { ...CORPUS_FLAGS, model: { type: "string", short: "m" }, nbits: { type: "string" }, "pool-factor": { type: "string" }, overwrite: { type: "boolean" } },
+    {
+      ...CORPUS_FLAGS,
+      model: { type: "string", short: "m" },
+      nbits: { type: "string" },
+      "pool-factor": { type: "string" },
+      overwrite: { type: "boolean" },
+      "bm25-analyzer": { type: "string" },
+      "mecab-dic": { type: "string" },
+    },
     "colts index build",
   );
   const dir = resolvePath(io, oneDir(positionals, "build"));
@@ -88,6 +98,10 @@ async function build(argv: string[], io: CliIO): Promise<number> {
   const nbits = oneOf(values, "nbits", ["1", "2", "4"] as const);
   const poolFactor = intFlag(values, "pool-factor", 1, 64);
   const batchSize = intFlag(values, "batch-size", 1, 100_000);
+  // BM25 analyser: english (default), cjk (bigrams) or japanese (MeCab; --mecab-dic or $COLTS_MECAB_DICDIR).
+  const analyzerName = oneOf(values, "bm25-analyzer", ANALYZER_NAMES);
+  const mecabDic = stringFlag(values, "mecab-dic");
+  const bm25Analyzer = analyzerName ? builtInAnalyzer(analyzerName, mecabDic ? { mecabDicDir: resolvePath(io, mecabDic) } : {}) : undefined;
   const m = await withCorpus(io, values, model, async (file, colbert) => {
     const source = await encodedCorpusSource(file, colbert, { ...corpusOptions(values), ...(batchSize ? { batchSize } : {}) });
     return buildIndex(dir, source, colbert.dim, {
@@ -96,6 +110,7 @@ async function build(argv: string[], io: CliIO): Promise<number> {
       ...(poolFactor ? { poolFactor } : {}),
       overwrite: values["overwrite"] === true,
       onProgress: progress(io),
+      ...(bm25Analyzer ? { bm25Analyzer } : {}),
     });
   });
   await writeOut(io.stdout, `built ${dir}: ${m.liveDocs} documents, ${m.chunks.reduce((a, c) => a + c.vectors, 0)} vectors, ${m.numCentroids} centroids, nbits ${m.nbits}\n`);

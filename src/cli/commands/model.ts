@@ -1,14 +1,20 @@
 /** `colts model tiny <dir> ...`: writes a generated test model. */
 import { ColtsError } from "../../errors.js";
 import { writeTinyCrossEncoder } from "../../model/cross-encoder.js";
-import { writeTinyModel, type TinyLayout } from "../../model/tiny.js";
+import { writeTinyModel, type TinyArch, type TinyLayout } from "../../model/tiny.js";
 import { intFlag, oneOf, parse } from "../args.js";
 import { resolvePath, writeOut, type CliIO } from "../io.js";
 
 export const MODEL_USAGE = `colts model tiny <dir> [--layout pylate|stanford|onnx] [--hidden 64] [--layers 2] [--heads N]
                  [--dim 32] [--seed 1] [--query-length 32] [--document-length 180] [--int8]
-                 [--word-embedding-std 0.02]
-  Writes a small BERT ColBERT model with seeded random weights (same seed, same bytes).
+                 [--word-embedding-std 0.02] [--arch bert|xlm-roberta] [--japanese [--mecab-dic DIR]]
+                 [--matryoshka-dims 32,24,16 [--matryoshka-heads]]
+  Writes a small ColBERT model with seeded random weights (same seed, same bytes).
+  --arch xlm-roberta: Jina-ColBERT-v2 conventions (Unigram tokenizer, [QueryMarker]/[DocumentMarker],
+  attended <mask> expansion, no token_type_ids). --japanese: JaColBERT conventions (cl-tohoku vocab,
+  BertJapaneseTokenizer = MeCab + WordPiece); --mecab-dic copies a compiled MeCab dictionary into it.
+  --matryoshka-dims declares Matryoshka dimensions (first = --dim); --matryoshka-heads gives each
+  smaller one its own head instead of truncation.
 colts model tiny-cross-encoder <dir> [--hidden 32] [--layers 1] [--heads 2] [--labels 1|2] [--seed 1]
   Writes a small BERT cross-encoder (sequence classification, ONNX output "logits"), for colts teacher.`;
 
@@ -52,6 +58,11 @@ export async function modelCommand(argv: string[], io: CliIO): Promise<number> {
       "document-length": { type: "string" },
       int8: { type: "boolean" },
       "word-embedding-std": { type: "string" },
+      arch: { type: "string" },
+      japanese: { type: "boolean" },
+      "mecab-dic": { type: "string" },
+      "matryoshka-dims": { type: "string" },
+      "matryoshka-heads": { type: "boolean" },
     },
     "colts model tiny",
   );
@@ -64,7 +75,19 @@ export async function modelCommand(argv: string[], io: CliIO): Promise<number> {
   if (wordStd !== undefined && !(Number.isFinite(wordStd) && wordStd > 0)) {
     throw new ColtsError("USAGE", `--word-embedding-std must be a positive number, got ${String(rawStd)}`);
   }
+  const arch = oneOf<TinyArch>(values, "arch", ["bert", "xlm-roberta"]);
+  const rawDims = values["matryoshka-dims"];
+  const matryoshkaDims = typeof rawDims === "string" ? rawDims.split(",").map((d) => Number(d.trim())) : undefined;
+  if (matryoshkaDims?.some((d) => !Number.isInteger(d) || d < 1)) {
+    throw new ColtsError("USAGE", `--matryoshka-dims must be comma-separated positive integers, got ${String(rawDims)}`);
+  }
+  const mecabDic = values["mecab-dic"];
   const files = await writeTinyModel(target, {
+    ...(arch ? { arch } : {}),
+    ...(values["japanese"] === true ? { japanese: true } : {}),
+    ...(typeof mecabDic === "string" ? { mecabDicDir: resolvePath(io, mecabDic) } : {}),
+    ...(matryoshkaDims ? { matryoshkaDims } : {}),
+    ...(values["matryoshka-heads"] === true ? { matryoshkaHeads: true } : {}),
     ...(layout ? { layout } : {}),
     ...defined({
       hidden: intFlag(values, "hidden", 8, 4096),
