@@ -29,6 +29,38 @@ export function matmulABtJs(a: Float32Array, m: number, b: Float32Array, n: numb
   return c;
 }
 
+/** b: [n, d] row-major -> bᵀ: [d, n] row-major (MatMul's right operand for a·bᵀ). */
+function transposeRows(b: Float32Array, n: number, d: number): Float32Array {
+  const bt = new Float32Array(d * n);
+  for (let j = 0; j < n; j++) for (let k = 0; k < d; k++) bt[k * n + j] = b[j * d + k] as number;
+  return bt;
+}
+
+/** Input "a": [m, d] and the scores a·bᵀ (+ bias) against a fixed b: [n, d] stored in the graph. */
+function fixedScores(g: GraphBuilder, b: Float32Array, n: number, d: number, bias: Float32Array | undefined): string {
+  g.input("a", DataType.FLOAT, ["m", d]);
+  const scores = g.matMul("a", g.initializer("b_t", transposeRows(b, n, d), [d, n]));
+  return bias ? g.add(scores, g.initializer("bias", bias, [n])) : scores;
+}
+
+/** Outputs "codes" (arg-max per row, int64, ties: lowest) and "best" (max per row) of scores: [m, n]. */
+function argmaxOutputs(g: GraphBuilder, scores: string): void {
+  g.output("codes", DataType.INT64, ["m"], g.argMax(scores, 1, false));
+  g.output("best", DataType.FLOAT, ["m"], g.reduceMax(scores, [1], false));
+}
+
+function compile(g: GraphBuilder, runtime: RuntimeOptions): Promise<OnnxSession> {
+  return OnnxSession.create(encodeModel(g.toModel({ producer: "colts kernels" })), runtime);
+}
+
+async function runArgmax(session: OnnxSession, feeds: Parameters<OnnxSession["runMixed"]>[0]): Promise<{ codes: Int32Array; scores: Float32Array }> {
+  const r = await session.runMixed(feeds, ["codes", "best"]);
+  const codes = r["codes"]?.data;
+  const best = r["best"]?.data;
+  if (!(codes instanceof BigInt64Array) || !(best instanceof Float32Array)) throw new Error("argmax graph returned unexpected outputs");
+  return { codes: Int32Array.from(codes, Number), scores: best };
+}
+
 /**
  * a · bᵀ on onnxruntime with `b` fixed at construction (e.g. the centroids): the graph stores bᵀ as an
  * initializer, so each call only ships `a`.
@@ -53,12 +85,10 @@ export class OrtMatmul {
       out = g.matMul(g.initializer("b", b, [n, d]), g.transpose("a", [1, 0]));
       g.output("c", DataType.FLOAT, [n, "m"], out);
     } else {
-      const bt = new Float32Array(d * n); // [d, n]
-      for (let j = 0; j < n; j++) for (let k = 0; k < d; k++) bt[k * n + j] = b[j * d + k] as number;
-      out = g.matMul("a", g.initializer("b_t", bt, [d, n]));
+      out = g.matMul("a", g.initializer("b_t", transposeRows(b, n, d), [d, n]));
       g.output("c", DataType.FLOAT, ["m", n], out);
     }
-    const session = await OnnxSession.create(encodeModel(g.toModel({ producer: "colts kernels" })), runtime);
+    const session = await compile(g, runtime);
     return new OrtMatmul(session, n, d);
   }
 
@@ -90,7 +120,7 @@ export class OrtMatmulDynamic {
     g.input("a", DataType.FLOAT, ["m", d]);
     g.input("b", DataType.FLOAT, ["n", d]);
     g.output("c", DataType.FLOAT, ["m", "n"], g.matMul("a", g.transpose("b", [1, 0])));
-    return new OrtMatmulDynamic(await OnnxSession.create(encodeModel(g.toModel({ producer: "colts kernels" })), runtime), d);
+    return new OrtMatmulDynamic(await compile(g, runtime), d);
   }
 
   /** a: [m, d], b: [n, d] row-major -> c: [m, n] row-major. */
@@ -152,24 +182,13 @@ export class OrtArgmax {
   /** b: [n, d] row-major; bias: [n] or undefined. */
   static async create(b: Float32Array, n: number, d: number, bias: Float32Array | undefined, runtime: RuntimeOptions = {}): Promise<OrtArgmax> {
     const g = new GraphBuilder({ name: "colts_argmax_abt" });
-    g.input("a", DataType.FLOAT, ["m", d]);
-    const bt = new Float32Array(d * n); // [d, n]
-    for (let j = 0; j < n; j++) for (let k = 0; k < d; k++) bt[k * n + j] = b[j * d + k] as number;
-    let scores = g.matMul("a", g.initializer("b_t", bt, [d, n]));
-    if (bias) scores = g.add(scores, g.initializer("bias", bias, [n]));
-    g.output("codes", DataType.INT64, ["m"], g.argMax(scores, 1, false));
-    g.output("best", DataType.FLOAT, ["m"], g.reduceMax(scores, [1], false));
-    const session = await OnnxSession.create(encodeModel(g.toModel({ producer: "colts kernels" })), runtime);
-    return new OrtArgmax(session, n, d);
+    argmaxOutputs(g, fixedScores(g, b, n, d, bias));
+    return new OrtArgmax(await compile(g, runtime), n, d);
   }
 
   /** a: [m, d] row-major -> codes: [m] (Int32), best scores: [m]. */
-  async run(a: Float32Array, m: number): Promise<{ codes: Int32Array; scores: Float32Array }> {
-    const r = await this.session.runMixed({ a: { data: a, dims: [m, this.d] } }, ["codes", "best"]);
-    const codes = r["codes"]?.data;
-    const best = r["best"]?.data;
-    if (!(codes instanceof BigInt64Array) || !(best instanceof Float32Array)) throw new Error("argmax graph returned unexpected outputs");
-    return { codes: Int32Array.from(codes, Number), scores: best };
+  run(a: Float32Array, m: number): Promise<{ codes: Int32Array; scores: Float32Array }> {
+    return runArgmax(this.session, { a: { data: a, dims: [m, this.d] } });
   }
 
   async release(): Promise<void> {
@@ -192,15 +211,9 @@ export class OrtTopK {
   /** b: [n, d] row-major; bias: [n] or undefined; 1 <= p <= n. */
   static async create(b: Float32Array, n: number, d: number, p: number, bias: Float32Array | undefined, runtime: RuntimeOptions = {}): Promise<OrtTopK> {
     const g = new GraphBuilder({ name: "colts_topk_abt" });
-    g.input("a", DataType.FLOAT, ["m", d]);
-    const bt = new Float32Array(d * n); // [d, n]
-    for (let j = 0; j < n; j++) for (let k = 0; k < d; k++) bt[k * n + j] = b[j * d + k] as number;
-    let scores = g.matMul("a", g.initializer("b_t", bt, [d, n]));
-    if (bias) scores = g.add(scores, g.initializer("bias", bias, [n]));
-    const [, indices] = g.topK(scores, p, 1);
+    const [, indices] = g.topK(fixedScores(g, b, n, d, bias), p, 1);
     g.output("indices", DataType.INT64, ["m", p], indices);
-    const session = await OnnxSession.create(encodeModel(g.toModel({ producer: "colts kernels" })), runtime);
-    return new OrtTopK(session, n, d, p);
+    return new OrtTopK(await compile(g, runtime), n, d, p);
   }
 
   /** a: [m, d] row-major -> indices: [m, p] row-major (Int32), best first. */
@@ -232,22 +245,13 @@ export class OrtArgmaxDynamic {
     g.input("a", DataType.FLOAT, ["m", d]);
     g.input("b", DataType.FLOAT, ["n", d]);
     g.input("bias", DataType.FLOAT, ["n"]);
-    const scores = g.add(g.matMul("a", g.transpose("b", [1, 0])), "bias");
-    g.output("codes", DataType.INT64, ["m"], g.argMax(scores, 1, false));
-    g.output("best", DataType.FLOAT, ["m"], g.reduceMax(scores, [1], false));
-    return new OrtArgmaxDynamic(await OnnxSession.create(encodeModel(g.toModel({ producer: "colts kernels" })), runtime), d);
+    argmaxOutputs(g, g.add(g.matMul("a", g.transpose("b", [1, 0])), "bias"));
+    return new OrtArgmaxDynamic(await compile(g, runtime), d);
   }
 
   /** a: [m, d], b: [n, d] row-major, bias: [n] -> codes: [m] (Int32, ties: lowest), best scores: [m]. */
-  async run(a: Float32Array, m: number, b: Float32Array, n: number, bias: Float32Array): Promise<{ codes: Int32Array; scores: Float32Array }> {
-    const r = await this.session.runMixed(
-      { a: { data: a, dims: [m, this.d] }, b: { data: b, dims: [n, this.d] }, bias: { data: bias, dims: [n] } },
-      ["codes", "best"],
-    );
-    const codes = r["codes"]?.data;
-    const best = r["best"]?.data;
-    if (!(codes instanceof BigInt64Array) || !(best instanceof Float32Array)) throw new Error("argmax graph returned unexpected outputs");
-    return { codes: Int32Array.from(codes, Number), scores: best };
+  run(a: Float32Array, m: number, b: Float32Array, n: number, bias: Float32Array): Promise<{ codes: Int32Array; scores: Float32Array }> {
+    return runArgmax(this.session, { a: { data: a, dims: [m, this.d] }, b: { data: b, dims: [n, this.d] }, bias: { data: bias, dims: [n] } });
   }
 
   async release(): Promise<void> {
