@@ -49,6 +49,20 @@ describe("colts index / search / rerank", () => {
     assert.match(bad.stderr, /FILTER_INVALID/);
   });
 
+  test("--centroids and --assignment reach the codec: two-level with every group probed finds what exact finds", async () => {
+    const a = await run(["index", "build", "idx-exact", "--model", "model", "--input", "docs.jsonl", "--centroids", "16", "--assignment", "exact"], cwd);
+    assert.equal(a.code, 0, a.stderr);
+    assert.match(a.stdout, /16 centroids/);
+    const b = await run(["index", "build", "idx-two", "--model", "model", "--input", "docs.jsonl", "--centroids", "16", "--assignment", "two-level"], cwd);
+    assert.equal(b.code, 0, b.stderr);
+    const top = async (idx: string): Promise<string[]> =>
+      (JSON.parse((await run(["search", idx, "capital of Japan", "-k", "5", "--json", "--exact"], cwd)).stdout) as { id: string }[]).map((h) => h.id);
+    assert.deepEqual(await top("idx-two"), await top("idx-exact"));
+    const bad = await run(["index", "build", "idx-bad", "--model", "model", "--input", "docs.jsonl", "--assignment", "fast"], cwd);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /assignment/);
+  });
+
   test("--queries writes a TREC run; --exact agrees with PLAID on the top hit of a tiny index", async () => {
     fs.writeFileSync(path.join(cwd, "q.tsv"), "q1\tcapital of Germany\nq2\tyellow fruit\n");
     const r = await run(["search", "idx", "--queries", "q.tsv", "--output", "run.trec", "-k", "2"], cwd);

@@ -12,7 +12,8 @@ import { createProgressBar, hubProgressPrinter } from "../progress.js";
 
 export const INDEX_USAGE = `colts index build <dir> --model M --input <corpus.jsonl | BEIR dir | -> [--nbits 1|2|4] [--pool-factor N]
                   [--id-field _id] [--text-field text] [--title-field title] [--metadata-fields a,b] [--overwrite]
-                  [--bm25-analyzer english|cjk|japanese] [--mecab-dic DIR]
+                  [--bm25-analyzer english|cjk|japanese] [--mecab-dic DIR] [--centroids K]
+                  [--assignment auto|exact|two-level]
   colts index add <dir> --input <corpus> [--model M]
   colts index delete <dir> --ids a,b,c
   colts index compact <dir> [--recluster]
@@ -89,6 +90,8 @@ async function build(argv: string[], io: CliIO): Promise<number> {
       overwrite: { type: "boolean" },
       "bm25-analyzer": { type: "string" },
       "mecab-dic": { type: "string" },
+      centroids: { type: "string" },
+      assignment: { type: "string" },
     },
     "colts index build",
   );
@@ -98,6 +101,9 @@ async function build(argv: string[], io: CliIO): Promise<number> {
   const nbits = oneOf(values, "nbits", ["1", "2", "4"] as const);
   const poolFactor = intFlag(values, "pool-factor", 1, 64);
   const batchSize = intFlag(values, "batch-size", 1, 100_000);
+  // Codec size and how vectors are assigned to centroids (BuildOptions.numCentroids / assignment).
+  const numCentroids = intFlag(values, "centroids", 1, 1 << 22);
+  const assignment = oneOf(values, "assignment", ["auto", "exact", "two-level"] as const);
   // BM25 analyser: english (default), cjk (bigrams) or japanese (MeCab; --mecab-dic or $COLTS_MECAB_DICDIR).
   const analyzerName = oneOf(values, "bm25-analyzer", ANALYZER_NAMES);
   const mecabDic = stringFlag(values, "mecab-dic");
@@ -108,6 +114,8 @@ async function build(argv: string[], io: CliIO): Promise<number> {
       model: modelLocation(io, model),
       ...(nbits ? { nbits: Number(nbits) as 1 | 2 | 4 } : {}),
       ...(poolFactor ? { poolFactor } : {}),
+      ...(numCentroids ? { numCentroids } : {}),
+      ...(assignment ? { assignment } : {}),
       overwrite: values["overwrite"] === true,
       onProgress: progress(io),
       ...(bm25Analyzer ? { bm25Analyzer } : {}),
