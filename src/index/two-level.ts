@@ -58,6 +58,7 @@ export function defaultGroups(k: number): number {
 }
 
 function gatherRows(x: Float32Array, rows: ArrayLike<number>, count: number, dim: number): Float32Array {
+  // x: [*, dim] row-major -> [count, dim]: the listed rows.
   const out = new Float32Array(count * dim);
   for (let i = 0; i < count; i++) {
     const r = rows[i] as number;

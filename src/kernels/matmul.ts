@@ -53,12 +53,26 @@ function compile(g: GraphBuilder, runtime: RuntimeOptions): Promise<OnnxSession>
   return OnnxSession.create(encodeModel(g.toModel({ producer: "colts kernels" })), runtime);
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Non-negative int64 indices below 2^31 -> Int32Array: the low words of the values (on little-endian
+ * machines; converting each BigInt costs more than the graph run of a small arg-max).
+ */
+function lowWords(v: BigInt64Array): Int32Array {
+  if (!LITTLE_ENDIAN) return Int32Array.from(v, Number);
+  const words = new Int32Array(v.buffer, v.byteOffset, v.length * 2);
+  const out = new Int32Array(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = words[2 * i] as number;
+  return out;
+}
+
 async function runArgmax(session: OnnxSession, feeds: Parameters<OnnxSession["runMixed"]>[0]): Promise<{ codes: Int32Array; scores: Float32Array }> {
   const r = await session.runMixed(feeds, ["codes", "best"]);
   const codes = r["codes"]?.data;
   const best = r["best"]?.data;
   if (!(codes instanceof BigInt64Array) || !(best instanceof Float32Array)) throw new Error("argmax graph returned unexpected outputs");
-  return { codes: Int32Array.from(codes, Number), scores: best };
+  return { codes: lowWords(codes), scores: best };
 }
 
 /**
@@ -221,7 +235,7 @@ export class OrtTopK {
     const r = await this.session.runMixed({ a: { data: a, dims: [m, this.d] } }, ["indices"]);
     const idx = r["indices"]?.data;
     if (!(idx instanceof BigInt64Array)) throw new Error("top-k graph returned unexpected outputs");
-    return Int32Array.from(idx, Number);
+    return lowWords(idx);
   }
 
   async release(): Promise<void> {
