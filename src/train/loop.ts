@@ -1,8 +1,8 @@
 /**
  * The training loop: batches in a seeded order, gradient accumulation, AdamW with warm-up + decay,
  * a metrics log (JSONL) and charts (SVG), periodic evaluation, resumable state, and export of the
- * trained model as a complete folder (writeColbertCheckpoint). Runs on the calling thread: training
- * is a batch job and tfjs-wasm is single-threaded here anyway.
+ * trained model as a complete folder (writeColbertCheckpoint). Runs on the calling thread (tfjs-wasm
+ * is single-threaded here); api.ts trainColbertInWorker runs it on a worker thread instead.
  *
  * Resume semantics: state is saved after whole optimizer steps only. A resumed run reloads weights,
  * moments, step and data position, recomputes the epoch order from (seed, epoch), and so performs
