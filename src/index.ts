@@ -42,7 +42,7 @@ export { xlmrTokenizerFiles, XLMR_MARKERS } from "./model/xlmr-tokenizer.js";
 export { saveBm25, loadBm25 } from "./bm25/store.js";
 export * from "./eval/index.js";
 export { parseTrainingExample, serializeTrainingExample, negativeCount, type TrainingExample } from "./train/format.js";
-export { trainColbert, exportTrainedModel } from "./train/api.js";
+export { trainColbert, trainColbertInWorker, exportTrainedModel } from "./train/api.js";
 export type { TrainOptions, TrainResult, StepRecord } from "./train/loop.js";
 export type { ObjectiveOptions, LossKind } from "./train/objective.js";
 export type { ResolvedExample } from "./train/data.js";

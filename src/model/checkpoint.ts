@@ -7,9 +7,11 @@
  * A written folder holds two layouts at once (see layout.ts for their precedence):
  *   - PyLate: `model.safetensors` (HF BertModel names), `config.json`, `modules.json`,
  *     `config_sentence_transformers.json`, `sentence_bert_config.json`, `1_Dense/...` (one folder per
- *     head layer), tokenizer files, and `onnx/model.onnx` that outputs hidden states (head in TS);
+ *     head layer), `1_Dense_<d>/` per separate Matryoshka head (pylate-files.ts), tokenizer files,
+ *     and `onnx/model.onnx` that outputs hidden states (head in TS);
  *   - next-plaid ONNX: `model.onnx` with head + L2 norm inside the graph, `onnx_config.json`
- *     (written only when the head is one bias-free identity layer, the form that graph can hold).
+ *     (written only when the head is one bias-free identity layer and there are no separate
+ *     Matryoshka heads, the form that graph can hold).
  * The folder is written under a temporary name and renamed into place, so a crash never leaves a
  * half-written model where a loadable one is expected.
  */
@@ -21,6 +23,7 @@ import { buildBertOnnx } from "./bert-graph.js";
 import { bertConfigFromHf, bertConfigToHf, bertWeightShapes, type BertConfig, type BertWeights } from "./bert-weights.js";
 import { findBertBackbone } from "./convert.js";
 import { readModelFolder, readSafetensorsTensors, type DenseLayer, type LayoutOptions } from "./layout.js";
+import { denseFolderFiles, json, matryoshkaHeadFiles, pylateConfig } from "./pylate-files.js";
 import { serializeSafetensors, type TensorToWrite } from "./safetensors.js";
 import type { ColbertSettings } from "./settings.js";
 
@@ -37,10 +40,11 @@ export interface ColbertCheckpoint {
   settings: ColbertSettings;
   /** Tokenizer files by name, copied byte for byte. */
   tokenizerFiles: Map<string, Uint8Array>;
-}
-
-function json(v: unknown): string {
-  return `${JSON.stringify(v, null, 2)}\n`;
+  /**
+   * Separate Matryoshka heads by output dimension (PyLate `matryoshka_heads`): each replaces the last
+   * layer of `dense` when its dimension is requested. Empty when smaller dimensions are truncations.
+   */
+  matryoshkaHeads: Map<number, DenseLayer>;
 }
 
 /** Reads a checkpoint from a local folder with a BERT safetensors backbone (PyLate or Stanford layout). */
@@ -72,27 +76,8 @@ export function readColbertCheckpoint(dir: string, opts: LayoutOptions = {}): Co
     const p = path.join(dir, f);
     if (fs.existsSync(p)) tokenizerFiles.set(f, fs.readFileSync(p));
   }
-  return { config, weights, dense: spec.dense, settings: spec.settings, tokenizerFiles };
+  return { config, weights, dense: spec.dense, settings: spec.settings, tokenizerFiles, matryoshkaHeads: spec.matryoshkaHeads };
 }
-
-function pylateConfig(s: ColbertSettings): Record<string, unknown> {
-  return {
-    query_prefix: s.queryPrefix ?? "",
-    document_prefix: s.documentPrefix ?? "",
-    query_length: s.queryLength,
-    document_length: s.documentLength,
-    attend_to_expansion_tokens: s.attendToExpansionTokens,
-    skiplist_words: s.skiplistWords,
-    do_query_expansion: s.doQueryExpansion,
-    similarity_fn_name: "MaxSim",
-    ...(s.matryoshkaDims.length > 0 ? { matryoshka_dims: s.matryoshkaDims } : {}),
-  };
-}
-
-const ACTIVATION_NAMES: Record<DenseLayer["activation"], string> = {
-  identity: "torch.nn.modules.linear.Identity",
-  tanh: "torch.nn.modules.activation.Tanh",
-};
 
 /** Checks that the head chains from the backbone's hidden size; returns the output dimension. */
 function checkHead(ckpt: ColbertCheckpoint): number {
@@ -104,6 +89,18 @@ function checkHead(ckpt: ColbertCheckpoint): number {
       });
     }
     width = layer.outFeatures;
+  }
+  // A separate head replaces the last layer: it reads that layer's input, and its dim must be declared.
+  const input = ckpt.dense[ckpt.dense.length - 1]?.inFeatures;
+  for (const [d, head] of ckpt.matryoshkaHeads) {
+    if (input === undefined || head.inFeatures !== input || head.outFeatures !== d || head.weight.length !== d * input || d >= width) {
+      throw new ColtsError("INPUT_INVALID", `Matryoshka head ${d} is [${head.outFeatures}, ${head.inFeatures}]; it must be [${d}, ${input ?? "?"}] with ${d} < ${width}`, {
+        details: { dim: d },
+      });
+    }
+    if (!ckpt.settings.matryoshkaDims.includes(d)) {
+      throw new ColtsError("INPUT_INVALID", `Matryoshka head ${d} is not among the declared Matryoshka dims [${ckpt.settings.matryoshkaDims.join(", ")}]`, { details: { dim: d } });
+    }
   }
   return width;
 }
@@ -124,7 +121,7 @@ function tokenIdOf(tokenizerJson: Uint8Array | undefined, token: string | null):
 function collectFiles(ckpt: ColbertCheckpoint, dim: number): Map<string, string | Uint8Array> {
   const files = new Map<string, string | Uint8Array>([
     ["config.json", json(bertConfigToHf(ckpt.config))],
-    ["config_sentence_transformers.json", json(pylateConfig(ckpt.settings))],
+    ["config_sentence_transformers.json", json(pylateConfig(ckpt.settings, [...ckpt.matryoshkaHeads.keys()]))],
     ["sentence_bert_config.json", json({ max_seq_length: ckpt.settings.documentLength - 1, do_lower_case: ckpt.settings.lowercase })],
     ["model.safetensors", serializeSafetensors([...ckpt.weights].map(([name, t]): TensorToWrite => ({ name, shape: t.shape, data: t.data })))],
   ]);
@@ -132,12 +129,9 @@ function collectFiles(ckpt: ColbertCheckpoint, dim: number): Map<string, string 
   for (const [i, layer] of ckpt.dense.entries()) {
     const folder = `${i + 1}_Dense`;
     modules.push({ idx: i + 1, name: String(i + 1), path: folder, type: "pylate.models.Dense.Dense" });
-    const cfg = { in_features: layer.inFeatures, out_features: layer.outFeatures, bias: layer.bias !== null, activation_function: ACTIVATION_NAMES[layer.activation] };
-    files.set(`${folder}/config.json`, json(cfg));
-    const tensors: TensorToWrite[] = [{ name: "linear.weight", shape: [layer.outFeatures, layer.inFeatures], data: layer.weight }];
-    if (layer.bias) tensors.push({ name: "linear.bias", shape: [layer.outFeatures], data: layer.bias });
-    files.set(`${folder}/model.safetensors`, serializeSafetensors(tensors));
+    for (const [name, content] of denseFolderFiles(folder, layer)) files.set(name, content);
   }
+  for (const [name, content] of matryoshkaHeadFiles(ckpt.matryoshkaHeads)) files.set(name, content);
   files.set("modules.json", json(modules));
   for (const [name, bytes] of ckpt.tokenizerFiles) files.set(name, bytes);
   const s = ckpt.settings;
@@ -158,10 +152,13 @@ function collectFiles(ckpt: ColbertCheckpoint, dim: number): Map<string, string 
   return files;
 }
 
-/** The in-graph head of bert-graph.ts holds exactly one bias-free identity Linear. */
+/**
+ * The in-graph head of bert-graph.ts holds exactly one bias-free identity Linear, and no separate
+ * Matryoshka heads (that graph's output can only be truncated; the PyLate layout serves those dims).
+ */
 function plainHead(ckpt: ColbertCheckpoint): boolean {
   const [only, ...rest] = ckpt.dense;
-  return only !== undefined && rest.length === 0 && only.bias === null && only.activation === "identity";
+  return only !== undefined && rest.length === 0 && only.bias === null && only.activation === "identity" && ckpt.matryoshkaHeads.size === 0;
 }
 
 export interface WriteCheckpointOptions {

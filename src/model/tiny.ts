@@ -14,6 +14,7 @@ import { Rng } from "../util/rng.js";
 import { buildBertOnnx } from "./bert-graph.js";
 import { bertTokenizerFiles } from "./bert-tokenizer.js";
 import { bertConfigToHf, randomBertWeights, type BertConfig, type BertWeights } from "./bert-weights.js";
+import { denseFolderFiles, json, matryoshkaHeadFiles, pylateConfig, type DenseToWrite } from "./pylate-files.js";
 import { serializeSafetensors, type TensorToWrite } from "./safetensors.js";
 import { ASCII_PUNCTUATION } from "./settings.js";
 import { XLMR_MARKERS, xlmrTokenizerFiles } from "./xlmr-tokenizer.js";
@@ -98,10 +99,6 @@ export function bertBaseUncasedVocab(): string[] {
   return lines;
 }
 
-function json(v: unknown): string {
-  return `${JSON.stringify(v, null, 2)}\n`;
-}
-
 function tensors(weights: BertWeights, prefix: string): TensorToWrite[] {
   return [...weights].map(([name, t]) => ({ name: prefix + name, shape: t.shape, data: t.data }));
 }
@@ -168,28 +165,25 @@ export async function writeTinyModel(dir: string, opts: TinyModelOptions = {}): 
       { idx: 0, name: "0", path: "", type: "sentence_transformers.models.Transformer" },
       { idx: 1, name: "1", path: "1_Dense", type: "pylate.models.Dense.Dense" },
     ]));
-    const heads = opts.matryoshkaHeads ? mdims.slice(1) : [];
-    files.set("config_sentence_transformers.json", json({
-      query_prefix: queryMarker,
-      document_prefix: documentMarker,
-      query_length: queryLength,
-      document_length: documentLength,
-      attend_to_expansion_tokens: xlmr,
-      skiplist_words: ASCII_PUNCTUATION,
-      do_query_expansion: true,
-      similarity_fn_name: "MaxSim",
-      ...(mdims.length > 0 ? { matryoshka_dims: mdims } : {}),
-      ...(heads.length > 0 ? { matryoshka_heads: Object.fromEntries(heads.map((d) => [String(d), `1_Dense_${d}`])) } : {}),
-    }));
-    for (const d of heads) {
-      // Each separate head draws from its own stream.
-      const w = new Rng((seed ^ 0x85ebca6b ^ d) >>> 0).normalArray(d * hidden, 1 / Math.sqrt(hidden));
-      files.set(`1_Dense_${d}/config.json`, json({ in_features: hidden, out_features: d, bias: false, activation_function: "torch.nn.modules.linear.Identity" }));
-      files.set(`1_Dense_${d}/model.safetensors`, serializeSafetensors([{ name: "linear.weight", shape: [d, hidden], data: w }]));
-    }
+    const headDims = opts.matryoshkaHeads ? mdims.slice(1) : [];
+    files.set("config_sentence_transformers.json", json(pylateConfig({
+      queryPrefix: queryMarker,
+      documentPrefix: documentMarker,
+      queryLength,
+      documentLength,
+      attendToExpansionTokens: xlmr,
+      skiplistWords: [...ASCII_PUNCTUATION],
+      doQueryExpansion: true,
+      matryoshkaDims: mdims,
+    }, headDims)));
+    // Each separate head draws from its own stream.
+    const heads = new Map(headDims.map((d): [number, DenseToWrite] => [d, {
+      weight: new Rng((seed ^ 0x85ebca6b ^ d) >>> 0).normalArray(d * hidden, 1 / Math.sqrt(hidden)),
+      bias: null, inFeatures: hidden, outFeatures: d, activation: "identity",
+    }]));
+    for (const [name, content] of matryoshkaHeadFiles(heads)) files.set(name, content);
     files.set("sentence_bert_config.json", json({ max_seq_length: documentLength - 1, do_lower_case: false }));
-    files.set("1_Dense/config.json", json({ in_features: hidden, out_features: dim, bias: false, activation_function: "torch.nn.modules.linear.Identity" }));
-    files.set("1_Dense/model.safetensors", serializeSafetensors([headTensor]));
+    for (const [name, content] of denseFolderFiles("1_Dense", { weight: head, bias: null, inFeatures: hidden, outFeatures: dim, activation: "identity" })) files.set(name, content);
     files.set("model.safetensors", serializeSafetensors(tensors(weights, "")));
     graphs.push(["onnx/model.onnx", { ...graphBase }]);
     if (opts.int8) graphs.push(["onnx/model_quantized.onnx", { ...graphBase, quantize: "int8" }]);

@@ -3,12 +3,30 @@
  * search must not pay for the training backend).
  */
 import type { TrainableColbert } from "./model.js";
-import type { TrainOptions, TrainResult } from "./loop.js";
+import type { StepRecord, TrainOptions, TrainResult } from "./loop.js";
+import type { TrainTask } from "./worker.js";
 
 /** Runs (or resumes) training; see TrainOptions in src/train/loop.ts. */
 export async function trainColbert(opts: TrainOptions): Promise<TrainResult> {
   const { train } = await import("./loop.js");
   return train(opts);
+}
+
+/**
+ * `trainColbert` on a worker thread of the project's WorkerPool: the same computation and result
+ * (tfjs runs in the worker), while the caller's event loop stays free for progress output and
+ * signals. `onRecord` is called on the caller's thread with each step record. Stopping the caller
+ * stops the worker; state saved so far stays resumable.
+ */
+export async function trainColbertInWorker(opts: TrainOptions): Promise<TrainResult> {
+  const { WorkerPool } = await import("../workers/pool.js");
+  const { onRecord, ...task } = opts;
+  const pool = await WorkerPool.start({ entry: new URL("./worker.js", import.meta.url), size: 1, workerData: null });
+  try {
+    return await pool.run<TrainResult>("train", task satisfies TrainTask, [], onRecord ? (rec) => onRecord(rec as StepRecord) : undefined);
+  } finally {
+    await pool.close();
+  }
 }
 
 /** Writes a trained model as a complete folder (safetensors, PyLate configs, ONNX). */

@@ -1,8 +1,8 @@
 /**
  * The training loop: batches in a seeded order, gradient accumulation, AdamW with warm-up + decay,
  * a metrics log (JSONL) and charts (SVG), periodic evaluation, resumable state, and export of the
- * trained model as a complete folder (writeColbertCheckpoint). Runs on the calling thread: training
- * is a batch job and tfjs-wasm is single-threaded here anyway.
+ * trained model as a complete folder (writeColbertCheckpoint). Runs on the calling thread (tfjs-wasm
+ * is single-threaded here); api.ts trainColbertInWorker runs it on a worker thread instead.
  *
  * Resume semantics: state is saved after whole optimizer steps only. A resumed run reloads weights,
  * moments, step and data position, recomputes the epoch order from (seed, epoch), and so performs
@@ -207,7 +207,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
 /** Writes the model's current weights as a complete folder, with the source model's tokenizer and settings. */
 export async function exportModel(model: TrainableColbert, sourceModel: string, dir: string, matryoshkaDims?: number[]): Promise<string[]> {
   const base = readColbertCheckpoint(sourceModel);
-  const { weights, dense } = model.snapshot();
-  const settings = matryoshkaDims && matryoshkaDims.length > 0 ? { ...base.settings, matryoshkaDims } : base.settings;
-  return writeColbertCheckpoint(dir, { ...base, weights, dense, settings }, { overwrite: true, producer: "colts train" });
+  const { weights, dense, matryoshkaHeads } = model.snapshot();
+  // Declared dims: the trained ones plus every dim with its own head (a head must stay reachable).
+  const dims = [...new Set([...(matryoshkaDims ?? []), ...(matryoshkaDims && matryoshkaDims.length > 0 ? matryoshkaHeads.keys() : [])])].sort((a, b) => b - a);
+  const settings = dims.length > 0 ? { ...base.settings, matryoshkaDims: dims } : base.settings;
+  return writeColbertCheckpoint(dir, { ...base, weights, dense, matryoshkaHeads, settings }, { overwrite: true, producer: "colts train" });
 }

@@ -1,9 +1,9 @@
 /**
  * Checkpoint merging: several BERT ColBERT checkpoints of one architecture -> one checkpoint, tensor
- * by tensor (every backbone tensor and every head layer's weight and bias) with one method of
- * merge-math.ts. The merged model keeps the first model's conventions and tokenizer; models whose
- * tokenizers, settings, configs, heads or tensor shapes differ are refused (MERGE_INCOMPATIBLE)
- * rather than merged into something that would encode differently from all of them.
+ * by tensor (every backbone tensor, every head layer's weight and bias, every separate Matryoshka
+ * head) with one method of merge-math.ts. The merged model keeps the first model's conventions and
+ * tokenizer; models whose tokenizers, settings, configs, heads (separate Matryoshka heads included)
+ * or tensor shapes differ are refused (MERGE_INCOMPATIBLE) rather than merged into something that would encode differently from all of them.
  */
 import { ColtsError } from "../errors.js";
 import type { DenseLayer } from "../model/layout.js";
@@ -66,11 +66,20 @@ export function checkMergeable(ckpts: readonly ColbertCheckpoint[], names: reado
     if (c.dense.length !== first.dense.length) incompatible(`${name0} has ${first.dense.length} head layers, ${name} has ${c.dense.length}`, { model: name });
     c.dense.forEach((layer, i) => {
       const ref = first.dense[i] as DenseLayer;
-      if (layer.inFeatures !== ref.inFeatures || layer.outFeatures !== ref.outFeatures || layer.activation !== ref.activation || (layer.bias === null) !== (ref.bias === null)) {
+      if (!sameShape(layer, ref)) {
         incompatible(`head layer ${i} is [${layer.outFeatures}, ${layer.inFeatures}] ${layer.activation} in ${name} but [${ref.outFeatures}, ${ref.inFeatures}] ${ref.activation} in ${name0}`, { model: name, layer: i });
       }
     });
+    const dims = (x: ColbertCheckpoint): string => [...x.matryoshkaHeads.keys()].sort((a, b) => a - b).join(", ");
+    if (dims(c) !== dims(first)) incompatible(`${name0} has separate Matryoshka heads [${dims(first)}], ${name} has [${dims(c)}]`, { model: name });
+    for (const [d, head] of c.matryoshkaHeads) {
+      if (!sameShape(head, first.matryoshkaHeads.get(d) as DenseLayer)) incompatible(`Matryoshka head ${d} differs in shape between ${name0} and ${name}`, { model: name, dim: d });
+    }
   });
+}
+
+function sameShape(a: DenseLayer, b: DenseLayer): boolean {
+  return a.inFeatures === b.inFeatures && a.outFeatures === b.outFeatures && a.activation === b.activation && (a.bias === null) === (b.bias === null);
 }
 
 /** The per-tensor function of a method, with its options resolved and checked. */
@@ -107,13 +116,16 @@ export function mergeCheckpoints(ckpts: readonly ColbertCheckpoint[], opts: Merg
     const data = merge(ckpts.map((c) => c.weights.get(name)?.data as Float32Array), opts.base?.weights.get(name)?.data);
     weights.set(name, { shape: [...t.shape], data });
   }
-  const dense = first.dense.map((layer, i): DenseLayer => {
-    const layers = ckpts.map((c) => c.dense[i] as DenseLayer);
-    const baseLayer = opts.base?.dense[i];
+  const mergeLayer = (layers: DenseLayer[], baseLayer: DenseLayer | undefined): DenseLayer => {
+    const layer = layers[0] as DenseLayer;
     const bias = layer.bias ? merge(layers.map((l) => l.bias as Float32Array), baseLayer?.bias ?? undefined) : null;
     return { ...layer, weight: merge(layers.map((l) => l.weight), baseLayer?.weight), bias, source: `merged (${opts.method})` };
-  });
-  return { config: { ...first.config }, weights, dense, settings: first.settings, tokenizerFiles: first.tokenizerFiles };
+  };
+  const dense = first.dense.map((_, i) => mergeLayer(ckpts.map((c) => c.dense[i] as DenseLayer), opts.base?.dense[i]));
+  const matryoshkaHeads = new Map(
+    [...first.matryoshkaHeads.keys()].map((d) => [d, mergeLayer(ckpts.map((c) => c.matryoshkaHeads.get(d) as DenseLayer), opts.base?.matryoshkaHeads.get(d))] as const),
+  );
+  return { config: { ...first.config }, weights, dense, settings: first.settings, tokenizerFiles: first.tokenizerFiles, matryoshkaHeads };
 }
 
 /** Reads the model folders, merges them and writes a complete loadable model at `output`. */

@@ -1,7 +1,8 @@
 /**
  * The trainable ColBERT encoder: HF BERT (embeddings with token types and positions, post-LayerNorm
  * blocks, erf GELU) + the PyLate Dense head, as tfjs variables named like the checkpoint
- * (`embeddings.word_embeddings.weight`, ..., `dense.0.weight`). The same computation as
+ * (`embeddings.word_embeddings.weight`, ..., `dense.0.weight`, `mhead.<d>.weight` for a separate
+ * Matryoshka head of dimension d). The same computation as
  * src/model/bert-reference.ts and the ONNX graph of bert-graph.ts, so the exported model encodes what
  * was trained (test/train/model.test.ts checks this against onnxruntime).
  *
@@ -39,7 +40,10 @@ export class TrainableColbert {
   /** Head layers without their weights (activation, bias presence, sizes). */
   private readonly headShape: Omit<DenseLayer, "weight" | "bias">[];
 
-  constructor(ckpt: Pick<ColbertCheckpoint, "config" | "weights" | "dense">) {
+  /** Separate Matryoshka heads (sizes only), by dimension; their weights are `mhead.<d>.weight` / `.bias`. */
+  private readonly ownHeads: Map<number, Omit<DenseLayer, "weight" | "bias">>;
+
+  constructor(ckpt: Pick<ColbertCheckpoint, "config" | "weights" | "dense"> & Partial<Pick<ColbertCheckpoint, "matryoshkaHeads">>) {
     this.config = ckpt.config;
     this.params = new Map();
     for (const [name, t] of ckpt.weights) this.params.set(name, tf.variable(tf.tensor(t.data, t.shape), true, this.prefix + name));
@@ -48,6 +52,18 @@ export class TrainableColbert {
       this.params.set(`dense.${i}.weight`, tf.variable(tf.tensor(l.weight, [l.outFeatures, l.inFeatures]), true, `${this.prefix}dense.${i}.weight`));
       if (l.bias) this.params.set(`dense.${i}.bias`, tf.variable(tf.tensor(l.bias, [l.outFeatures]), true, `${this.prefix}dense.${i}.bias`));
     }
+    this.ownHeads = new Map();
+    for (const [d, l] of ckpt.matryoshkaHeads ?? []) {
+      const { weight, bias, ...shape } = l;
+      this.ownHeads.set(d, shape);
+      this.params.set(`mhead.${d}.weight`, tf.variable(tf.tensor(weight, [l.outFeatures, l.inFeatures]), true, `${this.prefix}mhead.${d}.weight`));
+      if (bias) this.params.set(`mhead.${d}.bias`, tf.variable(tf.tensor(bias, [l.outFeatures]), true, `${this.prefix}mhead.${d}.bias`));
+    }
+  }
+
+  /** True when dimension `d` (smaller than `dim`) has its own head rather than a truncation of the main one. */
+  hasOwnHead(d: number): boolean {
+    return d !== this.dim && this.ownHeads.has(d);
   }
 
   /** Gradients from tf.variableGrads (keyed by variable name) re-keyed by parameter name; nulls dropped. */
@@ -116,26 +132,52 @@ export class TrainableColbert {
 
   /** Head output before normalisation: [B, S, D]. */
   project(batch: TokenBatch): tf.Tensor3D {
+    const projected = this.projectDims(batch, [this.dim]).get(this.dim);
+    if (!projected) throw new ColtsError("DIM_UNSUPPORTED", `no output of dim ${this.dim}`);
+    return projected;
+  }
+
+  /**
+   * Head outputs before normalisation for each requested dimension, from one backbone pass:
+   * d -> [B, S, D] (the main head, to be truncated to d) or [B, S, d] when d has its own head, which
+   * replaces the last head layer (as the encoder applies it, src/encode/encoder.ts).
+   */
+  projectDims(batch: TokenBatch, dims: readonly number[]): Map<number, tf.Tensor3D> {
     let y = this.hidden(batch);
+    const last = this.headShape.length - 1;
+    const out = new Map<number, tf.Tensor3D>();
+    const shaped = (t: tf.Tensor2D, width: number): tf.Tensor3D => tf.reshape(t, [batch.rows, batch.length, width]);
     for (const [i, l] of this.headShape.entries()) {
-      y = this.linear(y, `dense.${i}`, this.params.has(`dense.${i}.bias`));
-      if (l.activation === "tanh") y = tf.tanh(y);
+      if (i === last) {
+        for (const d of dims.filter((x) => this.hasOwnHead(x))) out.set(d, shaped(this.layer(y, `mhead.${d}`, this.ownHeads.get(d)?.activation ?? "identity"), d));
+      }
+      y = this.layer(y, `dense.${i}`, l.activation);
     }
-    return tf.reshape(y, [batch.rows, batch.length, this.dim]);
+    const full = shaped(y, this.dim);
+    for (const d of dims) if (!out.has(d)) out.set(d, full);
+    return out;
+  }
+
+  /** One head layer: linear (bias when the checkpoint has one), then its activation. */
+  private layer(x: tf.Tensor2D, name: string, activation: DenseLayer["activation"]): tf.Tensor2D {
+    const y = this.linear(x, name, this.params.has(`${name}.bias`));
+    return activation === "tanh" ? tf.tanh(y) : y;
   }
 
   /** Weights back as a checkpoint's arrays (for export and training state). */
-  snapshot(): { weights: BertWeights; dense: DenseLayer[] } {
+  snapshot(): { weights: BertWeights; dense: DenseLayer[]; matryoshkaHeads: Map<number, DenseLayer> } {
     const weights: BertWeights = new Map();
     for (const [name, v] of this.params) {
-      if (!name.startsWith("dense.")) weights.set(name, { shape: v.shape.slice(), data: new Float32Array(v.dataSync()) });
+      if (!name.startsWith("dense.") && !name.startsWith("mhead.")) weights.set(name, { shape: v.shape.slice(), data: new Float32Array(v.dataSync()) });
     }
-    const dense = this.headShape.map((l, i): DenseLayer => ({
-      ...l,
-      weight: new Float32Array(this.p(`dense.${i}.weight`).dataSync()),
-      bias: this.params.has(`dense.${i}.bias`) ? new Float32Array(this.p(`dense.${i}.bias`).dataSync()) : null,
-    }));
-    return { weights, dense };
+    const read = (shape: Omit<DenseLayer, "weight" | "bias">, name: string): DenseLayer => ({
+      ...shape,
+      weight: new Float32Array(this.p(`${name}.weight`).dataSync()),
+      bias: this.params.has(`${name}.bias`) ? new Float32Array(this.p(`${name}.bias`).dataSync()) : null,
+    });
+    const dense = this.headShape.map((l, i) => read(l, `dense.${i}`));
+    const matryoshkaHeads = new Map([...this.ownHeads].map(([d, l]) => [d, read(l, `mhead.${d}`)] as const));
+    return { weights, dense, matryoshkaHeads };
   }
 
   dispose(): void {

@@ -1,7 +1,8 @@
 /**
  * The training objective of one batch: encode queries and documents with the trainable model, score
  * them with MaxSim, apply the chosen loss, summed over Matryoshka dimensions (truncate, renormalise,
- * rescore: Jina-ColBERT-v2 / Kusupati et al. 2022). Teacher handling (average or one loss per
+ * rescore: Jina-ColBERT-v2 / Kusupati et al. 2022; a dimension with its own head in the model uses
+ * that head instead of truncation, so the head is trained by that dimension's loss). Teacher handling (average or one loss per
  * teacher) lives here too, so the loop only sees "batch -> scalar".
  */
 import { ColtsError } from "../errors.js";
@@ -66,14 +67,15 @@ export function batchLoss(model: TrainableColbert, batch: TrainBatch, opts: Obje
   for (const d of dims) {
     if (!Number.isInteger(d) || d < 1 || d > model.dim) throw new ColtsError("DIM_UNSUPPORTED", `Matryoshka dim ${d} is not in [1, ${model.dim}]`);
   }
-  const qy = model.project(batch.queries);
-  const dy = model.project(batch.docs);
+  // Per dim: the main head's output (truncated below) or, where the model has one, that dim's own head.
+  const qy = model.projectDims(batch.queries, dims);
+  const dy = model.projectDims(batch.docs, dims);
   const qk = keep(batch.queries);
   const dk = keep(batch.docs);
   const targets = opts.loss === "contrastive" ? [] : teacherTargets(batch, opts);
   let total: tf.Scalar = tf.scalar(0);
   for (const d of dims) {
-    const all = maxsimScores(normalizeTruncated(qy, d), qk, normalizeTruncated(dy, d), dk); // [B, B*g]
+    const all = maxsimScores(normalizeTruncated(qy.get(d) as tf.Tensor3D, d), qk, normalizeTruncated(dy.get(d) as tf.Tensor3D, d), dk); // [B, B*g]
     if (opts.loss === "contrastive") {
       total = tf.add(total, contrastiveLoss(all, batch.group, { temperature: opts.temperature, inBatchNegatives: opts.inBatchNegatives }));
       continue;

@@ -24,7 +24,8 @@ export function serveWorker(init: (data: unknown) => Promise<Handlers>): void {
           post({ type: "error", id: msg.id, error: serialise(new ColtsError("WORKER_FAILED", `unknown method ${msg.method}`)) });
           return;
         }
-        handler(msg.payload).then(
+        const ctx = { progress: (data: unknown): void => post({ type: "progress", id: msg.id, data }) };
+        handler(msg.payload, ctx).then(
           (r) => post({ type: "result", id: msg.id, result: r.result }, r.transfer ?? []),
           (e: unknown) => post({ type: "error", id: msg.id, error: serialise(e) }),
         );

@@ -26,6 +26,7 @@ interface Task {
   transfer: ArrayBuffer[];
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
+  onProgress: ((data: unknown) => void) | undefined;
 }
 
 interface Slot {
@@ -69,10 +70,14 @@ export class WorkerPool {
     return this.slots.filter((s) => s.task).length;
   }
 
-  run<T>(method: string, payload: unknown, transfer: ArrayBuffer[] = []): Promise<T> {
+  /**
+   * Runs `method` in a free worker. `onProgress` receives what the handler sends with
+   * `ctx.progress(...)` while it runs, in order, all before the result.
+   */
+  run<T>(method: string, payload: unknown, transfer: ArrayBuffer[] = [], onProgress?: (data: unknown) => void): Promise<T> {
     if (this.closed) return Promise.reject(new ColtsError("CLOSED", "worker pool is closed"));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, method, payload, transfer, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ id: this.nextId++, method, payload, transfer, resolve: resolve as (v: unknown) => void, reject, onProgress });
       this.dispatch();
     });
   }
@@ -97,6 +102,8 @@ export class WorkerPool {
         } else if (m.type === "init-error") {
           reject(reviveError(m.error));
           void worker.terminate();
+        } else if (m.type === "progress") {
+          if (slot.task?.id === m.id) slot.task.onProgress?.(m.data);
         } else {
           this.finish(slot, m);
         }
@@ -112,7 +119,7 @@ export class WorkerPool {
     });
   }
 
-  private finish(slot: Slot, m: Exclude<WorkerMessage, { type: "ready" } | { type: "init-error" }>): void {
+  private finish(slot: Slot, m: Extract<WorkerMessage, { type: "result" } | { type: "error" }>): void {
     const task = slot.task;
     slot.task = null;
     if (task && task.id === m.id) {

@@ -10,6 +10,7 @@ export interface TaskMessage {
 export type WorkerMessage =
   | { type: "ready" }
   | { type: "init-error"; error: unknown }
+  | { type: "progress"; id: number; data: unknown }
   | { type: "result"; id: number; result: unknown }
   | { type: "error"; id: number; error: unknown };
 
@@ -19,4 +20,10 @@ export interface HandlerResult {
   transfer?: ArrayBuffer[];
 }
 
-export type Handlers = Record<string, (payload: unknown) => Promise<HandlerResult>>;
+/** What a handler may do while it runs. */
+export interface TaskContext {
+  /** Sends `data` (structured clone) to the caller's onProgress for this task, before its result. */
+  progress(data: unknown): void;
+}
+
+export type Handlers = Record<string, (payload: unknown, ctx: TaskContext) => Promise<HandlerResult>>;

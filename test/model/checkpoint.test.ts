@@ -10,11 +10,12 @@ import { tempDir } from "../helpers/paths.js";
 
 const TEXTS = ["Parallel computation on multiprocessors.", "A note on the design of compilers!"];
 
-async function encodeWith(dir: string, layout?: "pylate" | "onnx"): Promise<Float32Array[]> {
+async function encodeWith(dir: string, layout?: "pylate" | "onnx", dim?: number): Promise<Float32Array[]> {
   const model = await ColBERT.load(dir, { workers: 0, ...(layout ? { layout } : {}) });
   try {
-    const q = await model.encodeQueries(["design of compilers"]);
-    const d = await model.encodeDocuments(TEXTS);
+    const opts = dim === undefined ? {} : { dim };
+    const q = await model.encodeQueries(["design of compilers"], opts);
+    const d = await model.encodeDocuments(TEXTS, opts);
     return [...q, ...d].map((m) => m.vectors);
   } finally {
     await model.close();
@@ -47,6 +48,43 @@ describe("checkpoint read/write round trip", () => {
     assertClose(await encodeWith(out, "onnx"), reference, 1e-5);
     // The ONNX layout also declares the head's width.
     assert.deepEqual(readColbertCheckpoint(out).settings, { ...ckpt.settings, embeddingDim: 16 });
+  });
+
+  test("separate Matryoshka heads round-trip: same folders and config entry as tiny.ts, same vectors at every dim", async (t) => {
+    const src = await tinyModel(t, { queryLength: 16, documentLength: 40, matryoshkaDims: [16, 8, 4], matryoshkaHeads: true });
+    const ckpt = readColbertCheckpoint(src);
+    assert.deepEqual([...ckpt.matryoshkaHeads.keys()].sort((a, b) => a - b), [4, 8]);
+    assert.equal(ckpt.matryoshkaHeads.get(8)?.weight.length, 8 * 32);
+    const out = path.join(tempDir(t), "exported");
+    const files = await writeColbertCheckpoint(out, ckpt, { producer: "test" });
+    for (const f of ["1_Dense_8/config.json", "1_Dense_8/model.safetensors", "1_Dense_4/model.safetensors"]) {
+      assert.ok(files.includes(f), `${f} written`);
+      assert.deepEqual(fs.readFileSync(path.join(out, f)), fs.readFileSync(path.join(src, f)), `${f} byte for byte`);
+    }
+    // The in-graph (next-plaid) layout cannot hold separate heads, so it is not written.
+    assert.ok(!files.includes("onnx_config.json") && !files.includes("model.onnx"));
+    const config = (dir: string): unknown => JSON.parse(fs.readFileSync(path.join(dir, "config_sentence_transformers.json"), "utf8"));
+    assert.deepEqual(config(out), config(src));
+    const again = readColbertCheckpoint(out);
+    for (const [d, head] of ckpt.matryoshkaHeads) assert.deepEqual(again.matryoshkaHeads.get(d)?.weight, head.weight, `head ${d}`);
+    for (const dim of [16, 8, 4]) {
+      const reference = await encodeWith(src, undefined, dim);
+      assert.equal(reference[0]!.length % dim, 0);
+      assertClose(await encodeWith(out, undefined, dim), reference, 1e-6);
+    }
+    // The heads matter: dim 8 is not the truncation of dim 16.
+    const full = (await encodeWith(src, undefined, 16))[0]!;
+    const eight = (await encodeWith(src, undefined, 8))[0]!;
+    assert.ok(Math.abs(full[0]! / Math.hypot(...full.subarray(0, 8)) - eight[0]!) > 1e-3);
+  });
+
+  test("a head whose dim is not declared, or that does not read the last layer's input, is refused", async (t) => {
+    const ckpt = readColbertCheckpoint(await tinyModel(t, { matryoshkaDims: [16, 8], matryoshkaHeads: true }));
+    const head = ckpt.matryoshkaHeads.get(8)!;
+    const undeclared = { ...ckpt, settings: { ...ckpt.settings, matryoshkaDims: [16] } };
+    await assert.rejects(writeColbertCheckpoint(path.join(tempDir(t), "a"), undeclared), { code: "INPUT_INVALID", message: /not among the declared/ });
+    const narrow = { ...ckpt, matryoshkaHeads: new Map([[8, { ...head, inFeatures: 16, weight: head.weight.subarray(0, 128) }]]) };
+    await assert.rejects(writeColbertCheckpoint(path.join(tempDir(t), "b"), narrow), { code: "INPUT_INVALID", message: /Matryoshka head 8/ });
   });
 
   test("a Stanford checkpoint (bert.-prefixed weights) reads into the same arrays", async (t) => {

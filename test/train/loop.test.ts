@@ -5,6 +5,8 @@ import { describe, it } from "node:test";
 import { epochOrder, type ResolvedExample } from "../../src/train/data.js";
 import { train, type TrainOptions } from "../../src/train/loop.js";
 import { linearSchedule } from "../../src/train/optim.js";
+import { ColBERT } from "../../src/encode/colbert.js";
+import { readColbertCheckpoint } from "../../src/model/checkpoint.js";
 import { tinyModel } from "../helpers/models.js";
 import { tempDir } from "../helpers/paths.js";
 
@@ -73,5 +75,35 @@ describe("training loop", () => {
     assert.deepEqual(log.map((r) => r.loss), whole.records.map((r) => r.loss));
     // A different setup is refused rather than silently mixed.
     await assert.rejects(train({ ...base, lr: 2e-3, output: out, resume: true }), (e: unknown) => (e as { code?: string }).code === "TRAIN_STATE_INVALID");
+  });
+
+  it("trains a separate Matryoshka head and exports it: the folder loads and encodes at each dim", async (t) => {
+    const model = await tinyModel(t, { ...TINY, matryoshkaDims: [8, 4], matryoshkaHeads: true });
+    const before = readColbertCheckpoint(model);
+    const out = tempDir(t);
+    const r = await train({ model, output: out, examples: EXAMPLES, batchSize: 4, steps: 2, lr: 1e-3, loss: "contrastive", matryoshkaDims: [8, 4] });
+    const trained = r.weights.matryoshkaHeads.get(4)?.weight as Float32Array;
+    assert.ok(trained.some((x, i) => x !== before.matryoshkaHeads.get(4)?.weight[i]), "the 4-d head was updated");
+    assert.ok(r.modelDir);
+    const exported = readColbertCheckpoint(r.modelDir);
+    assert.deepEqual(exported.matryoshkaHeads.get(4)?.weight, trained);
+    assert.deepEqual(exported.settings.matryoshkaDims, [8, 4]);
+    const colbert = await ColBERT.load(r.modelDir, { workers: 0 });
+    try {
+      for (const dim of [8, 4]) {
+        const [q] = await colbert.encodeQueries(["apple facts"], { dim });
+        assert.equal(q?.dim, dim);
+        assert.ok(q && q.vectors.every(Number.isFinite));
+      }
+    } finally {
+      await colbert.close();
+    }
+    // Resuming with heads: the head's weights and moments are part of the state.
+    const whole = await train({ model, output: tempDir(t), examples: EXAMPLES, batchSize: 4, steps: 3, lr: 1e-3, loss: "contrastive", matryoshkaDims: [8, 4], exportModel: false });
+    const split = tempDir(t);
+    const base = { model, examples: EXAMPLES, batchSize: 4, steps: 3, lr: 1e-3, loss: "contrastive" as const, matryoshkaDims: [8, 4], exportModel: false as const };
+    await train({ ...base, output: split, stopAfter: 1 });
+    const resumed = await train({ ...base, output: split, resume: true });
+    assert.deepEqual(resumed.weights.matryoshkaHeads.get(4)?.weight, whole.weights.matryoshkaHeads.get(4)?.weight);
   });
 });

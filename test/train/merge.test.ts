@@ -45,6 +45,19 @@ describe("merging checkpoints", () => {
     for (let i = 0; i < hm.length; i++) assert.equal(hm[i], Math.fround((ha[i]! + hb[i]!) / 2));
   });
 
+  test("separate Matryoshka heads are merged like the main head; models whose heads differ are refused", async (t) => {
+    const heads = { matryoshkaDims: [16, 8], matryoshkaHeads: true };
+    const a = readColbertCheckpoint(await tinyModel(t, { seed: 1, ...heads }));
+    const b = readColbertCheckpoint(await tinyModel(t, { seed: 2, ...heads }));
+    const m = mergeCheckpoints([a, b], { method: "linear" });
+    const [ha, hb, hm] = [a.matryoshkaHeads.get(8)!.weight, b.matryoshkaHeads.get(8)!.weight, m.matryoshkaHeads.get(8)!.weight];
+    assert.equal(hm.length, 8 * 32);
+    for (let i = 0; i < hm.length; i++) assert.equal(hm[i], Math.fround((ha[i]! + hb[i]!) / 2));
+    assert.deepEqual(mergeCheckpoints([a, a], { method: "slerp", t: 0.3 }).matryoshkaHeads.get(8)?.weight, ha);
+    const plain = { ...b, matryoshkaHeads: new Map() };
+    assert.throws(() => mergeCheckpoints([a, plain], { method: "linear" }), (e: unknown) => isColtsError(e) && e.code === "MERGE_INCOMPATIBLE" && /Matryoshka heads/.test(e.message));
+  });
+
   test("SLERP of a model with itself returns the model; TIES against itself as base returns the base", async () => {
     const a = readColbertCheckpoint(await models.a);
     const s = mergeCheckpoints([a, a], { method: "slerp", t: 0.3 });

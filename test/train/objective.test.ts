@@ -81,3 +81,77 @@ describe("objective: finite-difference gradient checks on a tiny model", () => {
     assert.throws(() => lossAt({ loss: "kl", teachers: ["zzz"] }), /teacher "zzz"/);
   });
 });
+
+describe("objective: Matryoshka dims with their own heads", () => {
+  const TINY = { hidden: 16, heads: 2, dim: 8, layers: 1, queryLength: 8, documentLength: 12, matryoshkaDims: [8, 4], matryoshkaHeads: true };
+  let dir: string;
+  let batch: TrainBatch;
+  const models: TrainableColbert[] = [];
+  before(async () => {
+    await initTraining();
+    dir = await tinyModel({ after: () => undefined }, TINY);
+    const spec = readModelFolder(dir);
+    batch = makeBatch(new ColbertTokenizer(spec.tokenizerJson, spec.tokenizerConfig, spec.settings), EXAMPLES);
+  });
+  const build = (ckpt: ConstructorParameters<typeof TrainableColbert>[0]): TrainableColbert => {
+    const m = new TrainableColbert(ckpt);
+    models.push(m);
+    return m;
+  };
+  const lossOf = (m: TrainableColbert, opts: ObjectiveOptions): number => tf.tidy(() => batchLoss(m, batch, opts).dataSync()[0] as number);
+  const opts: ObjectiveOptions = { loss: "kl", teachers: ["b"], matryoshkaDims: [8, 4] };
+
+  it("a head equal to the main head's first rows gives exactly the truncation loss; the model's own head gives another", () => {
+    const ckpt = readColbertCheckpoint(dir);
+    assert.ok(build(ckpt).hasOwnHead(4));
+    const main = ckpt.dense[0]!;
+    // Rows 0..3 of the [8, 16] main head: the same vectors as truncating its output to 4 dims.
+    const truncating = new Map([[4, { ...main, outFeatures: 4, weight: main.weight.slice(0, 4 * 16) }]]);
+    const withTruncatingHead = lossOf(build({ ...ckpt, matryoshkaHeads: truncating }), opts);
+    const truncation = lossOf(build({ ...ckpt, matryoshkaHeads: new Map() }), opts);
+    assert.ok(Math.abs(withTruncatingHead - truncation) < 1e-5, `${withTruncatingHead} vs ${truncation}`);
+    assert.ok(Math.abs(lossOf(build(ckpt), opts) - truncation) > 1e-4, "the generated head is not a truncation");
+    // The 4-d term alone uses the head: the sum is the sum of the per-dim losses.
+    const m = build(ckpt);
+    const sum = lossOf(m, { ...opts, matryoshkaDims: [8] }) + lossOf(m, { ...opts, matryoshkaDims: [4] });
+    assert.ok(Math.abs(lossOf(m, opts) - sum) < 1e-5);
+  });
+
+  it("the head gets gradients only from its dim's loss, and they match finite differences", () => {
+    const m = build(readColbertCheckpoint(dir));
+    const grads = (o: ObjectiveOptions): Record<string, number[]> =>
+      tf.tidy(() => {
+        const { value, grads: g } = tf.variableGrads(() => batchLoss(m, batch, o), [...m.params.values()]);
+        value.dispose();
+        return Object.fromEntries(Object.entries(m.gradsByParam(g)).map(([k, t]) => [k, Array.from(t.dataSync())]));
+      });
+    assert.equal(grads({ ...opts, matryoshkaDims: [8] })["mhead.4.weight"], undefined, "no 4-d loss, no head gradient");
+    const g = grads(opts);
+    const eps = 1e-3;
+    for (const [name, idx] of [["mhead.4.weight", 0], ["mhead.4.weight", 45], ["dense.0.weight", 3], ["encoder.layer.0.output.dense.weight", 7]] as const) {
+      const v = m.params.get(name) as tf.Variable;
+      const base = Float32Array.from(v.dataSync());
+      const at = (delta: number): number => {
+        const changed = base.slice();
+        changed[idx] = (changed[idx] as number) + delta;
+        tf.tidy(() => v.assign(tf.tensor(changed, v.shape)));
+        return lossOf(m, opts);
+      };
+      const fd = (at(eps) - at(-eps)) / (2 * eps);
+      tf.tidy(() => v.assign(tf.tensor(base, v.shape)));
+      const roundoff = (4 * 1.2e-7 * Math.abs(lossOf(m, opts))) / eps;
+      const ag = g[name]?.[idx] ?? NaN;
+      assert.ok(Math.abs(fd - ag) <= 2e-3 + roundoff + 3e-2 * Math.abs(ag), `${name}[${idx}]: autograd ${ag} vs finite difference ${fd}`);
+    }
+    assert.ok(g["mhead.4.weight"]!.some((x) => x !== 0));
+  });
+
+  it("snapshot returns the heads by dim", () => {
+    const ckpt = readColbertCheckpoint(dir);
+    const snap = build(ckpt).snapshot();
+    assert.deepEqual([...snap.matryoshkaHeads.keys()], [4]);
+    assert.deepEqual(snap.matryoshkaHeads.get(4)?.weight, ckpt.matryoshkaHeads.get(4)?.weight);
+    assert.ok(![...snap.weights.keys()].some((k) => k.startsWith("mhead.")));
+    for (const m of models) m.dispose();
+  });
+});

@@ -3,7 +3,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { ColBERT } from "../../src/encode/colbert.js";
+import { readColbertCheckpoint } from "../../src/model/checkpoint.js";
+import { readTrainingFile, resolveExamples } from "../../src/train/data.js";
 import { serializeTrainingExample } from "../../src/train/format.js";
+import { train } from "../../src/train/loop.js";
 import { runCli } from "../helpers/cli.js";
 import { tinyModel } from "../helpers/models.js";
 import { tempDir } from "../helpers/paths.js";
@@ -63,5 +66,29 @@ describe("colts train", () => {
     const r = await runCli(["train", "--model", model, "--data", "t.jsonl", "--output", "o", "--steps", "1"], cwd);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /pass --dataset/);
+  });
+
+  it("runs its steps on a worker thread with the in-process result, across an interruption and --resume", async (t) => {
+    const cwd = tempDir(t);
+    const model = await tinyModel(cwd, { hidden: 16, heads: 2, dim: 8, layers: 1, queryLength: 8, documentLength: 16, matryoshkaDims: [8, 4], matryoshkaHeads: true });
+    const texts = [
+      { query: "where do apples grow", positive: "apples grow on trees", negatives: ["castles have towers", "engines burn fuel"] },
+      { query: "where do rivers go", positive: "rivers flow to the sea", negatives: ["engines burn fuel", "castles have towers"] },
+      { query: "what burns fuel", positive: "engines burn fuel", negatives: ["rivers flow to the sea", "apples grow on trees"] },
+    ];
+    fs.writeFileSync(path.join(cwd, "t.jsonl"), texts.map((x) => JSON.stringify(x)).join("\n"));
+    const flags = ["--model", model, "--data", "t.jsonl", "--loss", "contrastive", "--steps", "4", "--batch-size", "2", "--lr", "1e-3", "--seed", "5", "--matryoshka", "8,4", "--output", "run"];
+    const first = await runCli(["train", ...flags, "--stop-after", "2"], cwd);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /trained 2 steps \(stopped early/);
+    const second = await runCli(["train", ...flags, "--resume"], cwd);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /trained 4 steps/);
+    const examples = resolveExamples(readTrainingFile(path.join(cwd, "t.jsonl")), null);
+    const whole = await train({ model, output: tempDir(t), examples, loss: "contrastive", steps: 4, batchSize: 2, lr: 1e-3, seed: 5, matryoshkaDims: [8, 4], exportModel: false });
+    const exported = readColbertCheckpoint(path.join(cwd, "run/model"));
+    for (const [name, w] of whole.weights.weights) assert.deepEqual(exported.weights.get(name)?.data, w.data, name);
+    assert.deepEqual(exported.dense[0]?.weight, whole.weights.dense[0]?.weight);
+    assert.deepEqual(exported.matryoshkaHeads.get(4)?.weight, whole.weights.matryoshkaHeads.get(4)?.weight);
   });
 });

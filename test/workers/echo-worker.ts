@@ -7,6 +7,10 @@ serveWorker((data) => {
   if (factor < 0) return Promise.reject(new ColtsError("CONFIG_INVALID", "negative factor"));
   return Promise.resolve({
     times: (x) => Promise.resolve({ result: (x as number) * factor }),
+    count: (n, ctx) => {
+      for (let i = 1; i <= (n as number); i++) ctx.progress(i);
+      return Promise.resolve({ result: "done" });
+    },
     fill: (n) => {
       const a = new Float32Array(n as number).fill(3);
       return Promise.resolve({ result: a, transfer: [a.buffer] });

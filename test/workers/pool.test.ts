@@ -13,6 +13,16 @@ test("tasks run in workers and come back in order of completion, transferring bu
   assert.deepEqual([...buf], [3, 3, 3, 3]);
 });
 
+test("progress sent by a handler reaches the caller's callback, in order, before the result", async (t) => {
+  const pool = await WorkerPool.start({ entry, size: 1, workerData: { factor: 1 } });
+  t.after(() => pool.close());
+  const seen: unknown[] = [];
+  const result = await pool.run<string>("count", 4, [], (d) => seen.push(d));
+  assert.equal(result, "done");
+  assert.deepEqual(seen, [1, 2, 3, 4]);
+  assert.equal(await pool.run<string>("count", 2), "done", "progress without a callback is dropped");
+});
+
 test("a handler error comes back as the same ColtsError code", async (t) => {
   const pool = await WorkerPool.start({ entry, size: 1, workerData: { factor: 1 } });
   t.after(() => pool.close());

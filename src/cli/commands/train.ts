@@ -1,4 +1,4 @@
-/** `colts train`: fine-tunes / distils a BERT ColBERT model (src/train) and exports it. */
+/** `colts train`: fine-tunes / distils a BERT ColBERT model (src/train, on a worker thread) and exports it. */
 import { ColtsError } from "../../errors.js";
 import { loadBeir } from "../../eval/io.js";
 import { readTrainingFile, resolveExamples, type TextLookup } from "../../train/data.js";
@@ -60,7 +60,7 @@ async function evalSetFor(dir: string | undefined, split: string): Promise<EvalS
 
 export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   // Loaded here, not at the top: tfjs takes ~1-2 s to load and no other command needs it.
-  const [{ train }, { LOSS_KINDS }] = await Promise.all([import("../../train/loop.js"), import("../../train/objective.js")]);
+  const [{ trainColbertInWorker }, { LOSS_KINDS }] = await Promise.all([import("../../train/api.js"), import("../../train/objective.js")]);
   const s = { type: "string" } as const;
   const b = { type: "boolean" } as const;
   const { values, positionals } = parse(argv, {
@@ -110,7 +110,8 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
       if (r.loss !== undefined) bar.update(r.step);
     },
   };
-  const result = await train(opts);
+  // The steps run on a worker thread: this thread only draws progress and stays responsive to signals.
+  const result = await trainColbertInWorker(opts);
   bar.finish();
   const last = result.records.filter((r) => r.loss !== undefined).at(-1);
   const evals = result.records.filter((r) => r.eval);
