@@ -8,9 +8,9 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { ColBERT } from "../../src/encode/colbert.js";
-import type { MultiVector } from "../../src/encode/multivector.js";
 import { tinyModel } from "../helpers/models.js";
 import { suiteDir, tempDir } from "../helpers/paths.js";
+import { maxAbsDiff } from "../helpers/vectors.js";
 
 const TEXTS = [
   "Paris is the capital and most populous city of France.",
@@ -19,14 +19,6 @@ const TEXTS = [
   "The mitochondrion is the powerhouse of the cell; it produces ATP through oxidative phosphorylation, " +
     "a process that couples electron transport to the synthesis of adenosine triphosphate.",
 ];
-
-function maxAbsDiff(a: MultiVector, b: MultiVector): number {
-  assert.equal(a.tokens, b.tokens);
-  assert.equal(a.dim, b.dim);
-  let m = 0;
-  for (let i = 0; i < a.vectors.length; i++) m = Math.max(m, Math.abs((a.vectors[i] as number) - (b.vectors[i] as number)));
-  return m;
-}
 
 const root = suiteDir();
 const models: Record<string, ColBERT> = {};

@@ -19,16 +19,9 @@ import { encodeModel } from "../../src/onnx/proto.js";
 import { Rng } from "../../src/util/rng.js";
 import { tinyModel } from "../helpers/models.js";
 import { suiteDir } from "../helpers/paths.js";
+import { maxAbsDiff } from "../helpers/vectors.js";
 
 const XLMR = { arch: "xlm-roberta" as const, hidden: 32, layers: 1, heads: 2, dim: 16, seed: 3 };
-
-function maxAbsDiff(a: MultiVector, b: MultiVector): number {
-  assert.equal(a.tokens, b.tokens);
-  assert.equal(a.dim, b.dim);
-  let m = 0;
-  for (let i = 0; i < a.vectors.length; i++) m = Math.max(m, Math.abs((a.vectors[i] as number) - (b.vectors[i] as number)));
-  return m;
-}
 
 test("RoBERTa position ids: ONNX graph == reference forward (pad id 1 -> position 1, tokens from 2), no token_type_ids input", async () => {
   const cfg: BertConfig = { vocabSize: 50, hiddenSize: 16, numLayers: 1, numHeads: 2, intermediateSize: 32, maxPositions: 14, typeVocabSize: 1, layerNormEps: 1e-5 };
