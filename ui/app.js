@@ -1,5 +1,6 @@
 // colts web UI: plain script, no build step. Talks to the JSON API of the same server.
-// Everything from the server is inserted with textContent (never as HTML).
+// Everything from the server is inserted with textContent (never as HTML), with dir="auto" so that
+// right-to-left text (Arabic, Hebrew, ...) is laid out by its own first strong character.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -12,6 +13,7 @@ function el(tag, attrs, ...children) {
     else if (k === "text") e.textContent = v;
     else e.setAttribute(k, v);
   }
+  if (attrs && "text" in attrs && !("dir" in attrs)) e.setAttribute("dir", "auto");
   for (const c of children) if (c !== null && c !== undefined) e.append(c);
   return e;
 }
@@ -161,7 +163,7 @@ function renderExplanation(panel, hit) {
   table.append(tbody);
   panel.append(table);
   const tokens = hit.documentTokens || [];
-  const map = el("p", { class: "heat", "aria-label": "Document tokens shaded by how strongly a query token matched them" });
+  const map = el("p", { class: "heat", dir: "auto", "aria-label": "Document tokens shaded by how strongly a query token matched them" });
   tokens.forEach((t, pos) => {
     const b = best.get(pos);
     const span = el("span", { class: "tok" + (b ? " hit" : ""), text: t });

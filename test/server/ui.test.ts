@@ -93,6 +93,10 @@ test("search, results with scores and metadata, MaxSim explanation, screenshot",
   assert.equal(await why.getAttribute("aria-expanded"), "true");
   assert.ok((await panel.locator("tbody tr").count()) >= 8, "one row per query token");
   assert.ok((await panel.locator(".heat .tok.hit").count()) >= 1, "matched document tokens are highlighted");
+  // Right-to-left text is laid out by its own direction: server text and the query box are dir="auto".
+  assert.equal(await page.locator(".hit-id").first().getAttribute("dir"), "auto");
+  assert.equal(await panel.locator(".heat").getAttribute("dir"), "auto");
+  assert.equal(await page.locator("#q").getAttribute("dir"), "auto");
   assert.match((await panel.locator("caption").textContent()) ?? "", /Query tokens/);
 
   fs.mkdirSync(ARTIFACTS, { recursive: true });
