@@ -60,29 +60,32 @@ const chunkOf = (c: Candidate): number => Math.floor(c / 4294967296);
 const localOf = (c: Candidate): number => c % 4294967296;
 
 /**
- * Top `n` centroid ids per query vector.
+ * Top `n` centroid ids per query vector, best first (ties: lower centroid id first).
  * scores: [K, nq] row-major (one row of query-vector scores per centroid) -> [nq][n] centroid ids.
+ * One pass over the rows in memory order with a small insertion-sorted list per query vector (a pass
+ * per query vector strided through [K, nq] cost 5 ms at K = 32768, nq = 32).
  */
 export function topCentroids(scores: Float32Array, K: number, nq: number, n: number): Int32Array[] {
-  const out: Int32Array[] = [];
-  for (let q = 0; q < nq; q++) {
-    const ids = new Int32Array(Math.min(n, K)).fill(-1);
-    const vals = new Float32Array(ids.length).fill(-Infinity);
-    for (let c = 0; c < K; c++) {
-      const s = scores[c * nq + q] as number;
-      if (s <= (vals[vals.length - 1] as number)) continue;
-      let i = vals.length - 1;
-      while (i > 0 && (vals[i - 1] as number) < s) {
-        vals[i] = vals[i - 1] as number;
-        ids[i] = ids[i - 1] as number;
+  const m = Math.min(n, K);
+  const ids = new Int32Array(nq * m).fill(-1); // [nq, m]
+  const vals = new Float32Array(nq * m).fill(-Infinity); // [nq, m]
+  for (let c = 0; c < K; c++) {
+    const row = c * nq;
+    for (let q = 0; q < nq; q++) {
+      const s = scores[row + q] as number;
+      const base = q * m;
+      if (s <= (vals[base + m - 1] as number)) continue;
+      let i = m - 1;
+      while (i > 0 && (vals[base + i - 1] as number) < s) {
+        vals[base + i] = vals[base + i - 1] as number;
+        ids[base + i] = ids[base + i - 1] as number;
         i--;
       }
-      vals[i] = s;
-      ids[i] = c;
+      vals[base + i] = s;
+      ids[base + i] = c;
     }
-    out.push(ids);
   }
-  return out;
+  return Array.from({ length: nq }, (_, q) => ids.slice(q * m, (q + 1) * m));
 }
 
 /** Stage 1: candidates from the IVF lists of the probed centroids, minus deleted / filtered out. */

@@ -22,6 +22,21 @@ test("topCentroids picks the best centroids per query vector; scores are [K, nq]
   assert.deepEqual(topCentroids(scores, 3, 2, 2).map((a) => [...a]), [[2, 0], [1, 2]]);
 });
 
+test("topCentroids equals a sort of each query vector's column (ties: lower id), for random and tied scores", () => {
+  const rng = new Rng(11);
+  for (const [K, nq, n] of [[50, 7, 1], [50, 7, 4], [9, 3, 12], [200, 32, 2]] as const) {
+    // Rounded values make ties common.
+    const scores = Float32Array.from(rng.normalArray(K * nq, 1), (v) => Math.round(v * 4) / 4);
+    const got = topCentroids(scores, K, nq, n).map((a) => [...a]);
+    for (let q = 0; q < nq; q++) {
+      const ref = Array.from({ length: K }, (_, c) => c)
+        .sort((a, b) => scores[b * nq + q]! - scores[a * nq + q]! || a - b)
+        .slice(0, Math.min(n, K));
+      assert.deepEqual(got[q], ref, `K ${K} nq ${nq} n ${n} q ${q}`);
+    }
+  }
+});
+
 async function smallView(): Promise<SearchView> {
   const rng = new Rng(3);
   const dim = 8;
