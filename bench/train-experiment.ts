@@ -18,7 +18,8 @@ import { readColbertCheckpoint } from "../src/model/checkpoint.js";
 import { readModelFolder } from "../src/model/layout.js";
 import { writeTinyModel } from "../src/model/tiny.js";
 import type { ResolvedExample } from "../src/train/data.js";
-import { docText, evaluateModel } from "../src/train/evaluate.js";
+import { documentText } from "../src/index/corpus.js";
+import { evaluateModel } from "../src/train/evaluate.js";
 import { train } from "../src/train/loop.js";
 import { TrainableColbert } from "../src/train/model.js";
 import { initTraining } from "../src/train/tf.js";
@@ -34,9 +35,9 @@ const log = (s: string): void => console.log(`[${((performance.now() - t0) / 100
 
 const test = await loadBeir(data, "test");
 const trainSplit = await loadBeir(data, "train", { corpus: false });
-const texts = new Map(test.corpus.map((d) => [d.id, docText(d)]));
+const texts = new Map(test.corpus.map((d) => [d.id, documentText(d.title, d.text)]));
 const bm25 = new Bm25Index();
-bm25.add(test.corpus.map((d) => ({ id: d.id, text: docText(d) })));
+bm25.add(test.corpus.map((d) => ({ id: d.id, text: documentText(d.title, d.text) })));
 const bmRun = new Map<string, RunEntry[]>();
 for (const [qid, q] of test.queries) bmRun.set(qid, bm25.search(q, 100).map((h) => ({ docid: h.id, score: h.score })));
 log(`BM25 SciFact test nDCG@10 = ${evaluate(bmRun, test.qrels, ["ndcg_cut_10"]).mean["ndcg_cut_10"]?.toFixed(4)}`);
@@ -57,7 +58,7 @@ for (const d of test.corpus) {
   if (sentences.length < 2) continue;
   const query = sentences[rng.int(sentences.length)] as string;
   const negs = mine(query, new Set([d.id]));
-  if (negs.length === NEG) selfSup.push({ query, docs: [docText(d), ...negs], scores: {} });
+  if (negs.length === NEG) selfSup.push({ query, docs: [documentText(d.title, d.text), ...negs], scores: {} });
 }
 const supervised: ResolvedExample[] = [];
 for (const [qid, rels] of trainSplit.qrels) {

@@ -22,7 +22,7 @@ export { runMain } from "./cli/main.js";
 export { PlaidIndex, type SearchOptions, type SearchHit, type IndexInfo, type OpenOptions } from "./index/plaid-index.js";
 export { buildIndex, addToIndex, deleteFromIndex, compactIndex, type BuildOptions, type CompactOptions } from "./index/writer.js";
 export { arraySource, poolDoc, type EmbeddedDoc, type EmbeddingSource } from "./index/source.js";
-export { encodedCorpusSource, readCorpus, corpusFile, type CorpusOptions, type CorpusDoc } from "./index/corpus.js";
+export { encodedCorpusSource, readCorpus, corpusFile, documentText, type CorpusOptions, type CorpusDoc } from "./index/corpus.js";
 export { poolTokens, type PoolOptions as TokenPoolOptions } from "./index/pooling.js";
 export { ResidualCodec } from "./index/codec.js";
 export { kmeans, plaidNumCentroids, plaidSampleSize } from "./index/kmeans.js";

@@ -6,6 +6,7 @@
 import readline from "node:readline";
 import type { Readable } from "node:stream";
 import { ColtsError } from "../errors.js";
+import { documentText } from "../index/corpus.js";
 
 export interface TextRecord {
   id: string;
@@ -34,7 +35,7 @@ export function parseRecordLine(raw: string, line: number, ordinal: number, sour
   const rawId = o["id"] ?? o["_id"] ?? ordinal;
   if (typeof rawId !== "string" && typeof rawId !== "number") throw bad(source, line, '"id" must be a string or a number');
   const title = o["title"];
-  return { id: String(rawId), text: typeof title === "string" && title !== "" ? `${title} ${text}` : text, line };
+  return { id: String(rawId), text: documentText(title, text), line };
 }
 
 export async function* readRecords(input: Readable, source: string): AsyncGenerator<TextRecord> {

@@ -28,6 +28,14 @@ export interface CorpusOptions {
   metadataFields?: string[];
 }
 
+/**
+ * The text the encoder sees for a document: "title text" when the title has a non-blank value, else
+ * the text. One rule for indexing, re-ranking inputs, training, mining and teachers.
+ */
+export function documentText(title: unknown, text: string): string {
+  return typeof title === "string" && title.trim() !== "" ? `${title} ${text}` : text;
+}
+
 export interface CorpusDoc {
   id: string;
   text: string;
@@ -83,7 +91,7 @@ export function parseCorpusLine(line: string, file: string, lineNo: number, opts
     const v = field(o, f);
     if (v !== undefined) (metadata ??= {})[f] = v;
   }
-  return { id: String(rawId), text: typeof title === "string" && title.trim() !== "" ? `${title} ${text}` : text, metadata };
+  return { id: String(rawId), text: documentText(title, text), metadata };
 }
 
 /** Documents of a JSONL corpus with their 0-based positions (blank lines skipped). */

@@ -10,6 +10,7 @@ import type { BeirDoc, Qrels, RunEntry } from "../eval/types.js";
 import { tokenizeDocuments, tokenizeQueries } from "./data.js";
 import { maxsimScores, normalizeTruncated, type TrainableColbert } from "./model.js";
 import { tf } from "./tf.js";
+import { documentText } from "../index/corpus.js";
 
 export interface EvalSet {
   corpus: BeirDoc[];
@@ -26,11 +27,6 @@ export interface EvalOptions {
   depth?: number;
 }
 
-/** Texts as the encoder sees BEIR documents: "title text" when there is a title. */
-export function docText(d: BeirDoc): string {
-  return d.title ? `${d.title} ${d.text}` : d.text;
-}
-
 /** [n, L, dim] unit vectors and keep mask of a tokenized batch, outside any gradient. */
 function encode(model: TrainableColbert, batch: ReturnType<typeof tokenizeQueries>): { vecs: tf.Tensor3D; keep: tf.Tensor2D } {
   return tf.tidy(() => ({ vecs: normalizeTruncated(model.project(batch), model.dim), keep: tf.tensor2d(batch.keep, [batch.rows, batch.length]) }));
@@ -45,7 +41,7 @@ export function evaluateModel(model: TrainableColbert, tok: ColbertTokenizer, se
   const scores: Float32Array[] = qids.map(() => new Float32Array(set.corpus.length));
   for (let start = 0; start < set.corpus.length; start += bs) {
     const docs = set.corpus.slice(start, start + bs);
-    const d = encode(model, tokenizeDocuments(tok, docs.map(docText)));
+    const d = encode(model, tokenizeDocuments(tok, docs.map((d) => documentText(d.title, d.text))));
     const s = tf.tidy(() => maxsimScores(q.vecs, q.keep, d.vecs, d.keep).dataSync());
     tf.dispose([d.vecs, d.keep]);
     for (let i = 0; i < qids.length; i++) (scores[i] as Float32Array).set(s.subarray(i * docs.length, (i + 1) * docs.length), start);

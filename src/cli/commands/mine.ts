@@ -12,6 +12,7 @@ import { mineTriples, parseWindow, type Retrieve, type ShortPolicy } from "../..
 import { intFlag, oneOf, parse, stringFlag } from "../args.js";
 import { modelLocation, openOutput, resolvePath, writeOut, type CliIO } from "../io.js";
 import { createProgressBar, hubProgressPrinter } from "../progress.js";
+import { documentText } from "../../index/corpus.js";
 
 export const MINE_USAGE = `colts mine --dataset <BEIR dir> --output triples.jsonl [--split train] [--index <dir> | --run <run.trec>]
             [--retriever bm25|plaid|exact|bm25+rerank|hybrid] [--negatives 8] [--window 10-100]
@@ -101,7 +102,7 @@ export async function mineCommand(argv: string[], io: CliIO): Promise<number> {
   };
   const start = performance.now();
   const data = await loadBeir(resolvePath(io, dataset), stringFlag(values, "split") ?? "train");
-  const docs = new Map(data.corpus.map((d) => [d.id, d.title.trim() !== "" ? `${d.title} ${d.text}` : d.text]));
+  const docs = new Map(data.corpus.map((d) => [d.id, documentText(d.title, d.text)]));
   const backend = runFile
     ? await runBackend(resolvePath(io, runFile))
     : indexDir

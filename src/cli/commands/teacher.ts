@@ -12,6 +12,7 @@ import { parseTrainingExample, serializeTrainingExample, type TrainingExample } 
 import { MISSING_POLICIES, runLookup, scoreFromRun, scoreWithModel, type MissingPolicy } from "../../train/teacher.js";
 import { intFlag, oneOf, parse, stringFlag } from "../args.js";
 import { openOutput, resolvePath, writeOut, type CliIO } from "../io.js";
+import { documentText } from "../../index/corpus.js";
 
 export const TEACHER_USAGE = `colts teacher --data triples.jsonl --name <teacher> --output out.jsonl
                (--cross-encoder <model dir> [--max-length 512] [--token-budget 16384] | --run <run.trec> [--missing error|min|drop])
@@ -62,7 +63,7 @@ async function textsFor(dir: string, file: string): Promise<{ queries: Map<strin
   const queries = new Map((await readBeirQueries(path.join(dir, "queries.jsonl"))).map((q) => [q.id, q.text]));
   const docs = new Map<string, string>();
   if (wantDocs.size > 0) {
-    for await (const d of readBeirCorpus(path.join(dir, "corpus.jsonl"))) if (wantDocs.has(d.id)) docs.set(d.id, d.title.trim() !== "" ? `${d.title} ${d.text}` : d.text);
+    for await (const d of readBeirCorpus(path.join(dir, "corpus.jsonl"))) if (wantDocs.has(d.id)) docs.set(d.id, documentText(d.title, d.text));
   }
   return { queries, docs };
 }

@@ -8,6 +8,7 @@ import type { TrainOptions } from "../../train/loop.js";
 import { intFlag, oneOf, parse, stringFlag } from "../args.js";
 import { modelLocation, resolvePath, writeOut, type CliIO } from "../io.js";
 import { createProgressBar } from "../progress.js";
+import { documentText } from "../../index/corpus.js";
 
 export const TRAIN_USAGE = `colts train --model M --data triples.jsonl --output DIR [--dataset BEIR_DIR] [--loss contrastive|kl|margin-mse]
             [--steps N | --epochs N] [--batch-size 8] [--grad-accum 1] [--lr 1e-5] [--warmup 0] [--weight-decay 0.01]
@@ -38,17 +39,12 @@ function numberList(values: Record<string, unknown>, name: string): number[] | u
   return nums;
 }
 
-/** BEIR documents as the encoder sees them (same rule as src/train/evaluate.ts docText, without loading tfjs). */
-function docText(d: { title: string; text: string }): string {
-  return d.title ? `${d.title} ${d.text}` : d.text;
-}
-
 async function lookupFor(dir: string | undefined): Promise<TextLookup | null> {
   if (!dir) return null;
   const { readBeirQueries, readBeirCorpus } = await import("../../eval/io.js");
   const queries = new Map((await readBeirQueries(`${dir}/queries.jsonl`)).map((q) => [q.id, q.text]));
   const corpus = new Map<string, string>();
-  for await (const d of readBeirCorpus(`${dir}/corpus.jsonl`)) corpus.set(d.id, docText(d));
+  for await (const d of readBeirCorpus(`${dir}/corpus.jsonl`)) corpus.set(d.id, documentText(d.title, d.text));
   return { queries, corpus };
 }
 
