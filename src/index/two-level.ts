@@ -15,7 +15,7 @@
  * measured in test/index/two-level.test.ts and by bench/plaid-synthetic.ts (`--assignment`).
  */
 import { ColtsError } from "../errors.js";
-import { OrtArgmax, OrtArgmaxDynamic, OrtTopK } from "../kernels/matmul.js";
+import { OrtArgmax, OrtArgmaxRows, OrtTopK } from "../kernels/matmul.js";
 import type { RuntimeOptions } from "../model/runtime.js";
 import type { Assignment } from "./assign.js";
 
@@ -63,6 +63,26 @@ function gatherRows(x: Float32Array, rows: ArrayLike<number>, count: number, dim
   for (let i = 0; i < count; i++) {
     const r = rows[i] as number;
     out.set(x.subarray(r * dim, (r + 1) * dim), i * dim);
+  }
+  return out;
+}
+
+/** top: [m, probe] group ids per row -> for each of the g groups, the rows that probe it (ascending). */
+function bucketRows(top: Int32Array, m: number, probe: number, g: number): Int32Array[] {
+  const counts = new Int32Array(g);
+  for (let i = 0; i < m * probe; i++) {
+    const c = top[i] as number;
+    counts[c] = (counts[c] as number) + 1;
+  }
+  const out = Array.from(counts, (n) => new Int32Array(n));
+  const fill = new Int32Array(g);
+  for (let r = 0; r < m; r++) {
+    for (let p = 0; p < probe; p++) {
+      const c = top[r * probe + p] as number;
+      const at = fill[c] as number;
+      (out[c] as Int32Array)[at] = r;
+      fill[c] = at + 1;
+    }
   }
   return out;
 }
@@ -138,9 +158,9 @@ export async function createTwoLevelAssigner(centroids: Float32Array, k: number,
       bias: bias ? Float32Array.from(members, (j) => bias[j] as number) : new Float32Array(members.length),
     };
   });
-  let fine: OrtArgmaxDynamic;
+  let fine: OrtArgmaxRows;
   try {
-    fine = await OrtArgmaxDynamic.create(dim, runtime);
+    fine = await OrtArgmaxRows.create(dim, runtime);
   } catch (e) {
     await coarse.release();
     throw e;
@@ -149,12 +169,11 @@ export async function createTwoLevelAssigner(centroids: Float32Array, k: number,
   async function assignBlock(x: Float32Array, m: number, codes: Int32Array, scores: Float32Array, base: number): Promise<void> {
     const top = await coarse.run(x, m); // [m, probeLive]
     // Bucket rows by group, so each group's kernel runs once per block.
-    const rowsOf: number[][] = Array.from({ length: nLive }, () => []);
-    for (let r = 0; r < m; r++) for (let p = 0; p < probeLive; p++) rowsOf[top[r * probeLive + p] as number]?.push(r);
+    const rowsOf = bucketRows(top, m, probeLive, nLive);
     for (const [c, group] of groups.entries()) {
-      const rows = rowsOf[c] as number[];
+      const rows = rowsOf[c] as Int32Array;
       if (rows.length === 0) continue;
-      const res = await fine.run(gatherRows(x, rows, rows.length, dim), rows.length, group.centroids, group.members.length, group.bias);
+      const res = await fine.run(x, m, rows, group.centroids, group.members.length, group.bias);
       for (let i = 0; i < rows.length; i++) {
         const at = base + (rows[i] as number);
         const s = res.scores[i] as number;

@@ -248,27 +248,60 @@ export class OrtTopK {
  * small centroid sets (the fine stage of two-level assignment) instead of one session per set, whose
  * thread pools would compete with each other.
  */
-export class OrtArgmaxDynamic {
+/**
+ * Arg-max of a[rows] · bᵀ + bias with every operand given per call: the rows of `a` are picked inside
+ * the graph (Gather), so one block of vectors is shipped once and scored against many small centroid
+ * sets (two-level assignment) without copying rows in JavaScript (that copy cost more than the
+ * multiply-adds).
+ */
+export class OrtArgmaxRows {
   private constructor(
     private readonly session: OnnxSession,
     readonly d: number,
   ) {}
 
-  static async create(d: number, runtime: RuntimeOptions = {}): Promise<OrtArgmaxDynamic> {
-    const g = new GraphBuilder({ name: "colts_argmax_abt_dynamic" });
+  static async create(d: number, runtime: RuntimeOptions = {}): Promise<OrtArgmaxRows> {
+    const g = new GraphBuilder({ name: "colts_argmax_rows_abt" });
     g.input("a", DataType.FLOAT, ["m", d]);
+    g.input("rows", DataType.INT64, ["r"]);
     g.input("b", DataType.FLOAT, ["n", d]);
     g.input("bias", DataType.FLOAT, ["n"]);
-    argmaxOutputs(g, g.add(g.matMul("a", g.transpose("b", [1, 0])), "bias"));
-    return new OrtArgmaxDynamic(await compile(g, runtime), d);
+    const picked = g.gather("a", "rows", 0); // [r, d]
+    argmaxOutputs(g, g.add(g.matMul(picked, g.transpose("b", [1, 0])), "bias"));
+    return new OrtArgmaxRows(await compile(g, runtime), d);
   }
 
-  /** a: [m, d], b: [n, d] row-major, bias: [n] -> codes: [m] (Int32, ties: lowest), best scores: [m]. */
-  run(a: Float32Array, m: number, b: Float32Array, n: number, bias: Float32Array): Promise<{ codes: Int32Array; scores: Float32Array }> {
-    return runArgmax(this.session, { a: { data: a, dims: [m, this.d] }, b: { data: b, dims: [n, this.d] }, bias: { data: bias, dims: [n] } });
+  /**
+   * a: [m, d] row-major, rows: [r] indices into a (each in 0..m-1), b: [n, d] row-major, bias: [n]
+   * -> codes: [r] (Int32, ties: lowest), best scores: [r].
+   */
+  run(a: Float32Array, m: number, rows: Int32Array, b: Float32Array, n: number, bias: Float32Array): Promise<{ codes: Int32Array; scores: Float32Array }> {
+    return runArgmax(this.session, {
+      a: { data: a, dims: [m, this.d] },
+      rows: { data: int64Of(rows), dims: [rows.length] },
+      b: { data: b, dims: [n, this.d] },
+      bias: { data: bias, dims: [n] },
+    });
   }
 
   async release(): Promise<void> {
     await this.session.release();
   }
 }
+
+/** Int32 indices -> int64 (sign-extended through the words, without a BigInt per value on little-endian machines). */
+function int64Of(v: Int32Array): BigInt64Array {
+  const out = new BigInt64Array(v.length);
+  if (!LITTLE_ENDIAN) {
+    for (let i = 0; i < v.length; i++) out[i] = BigInt(v[i] as number);
+    return out;
+  }
+  const words = new Int32Array(out.buffer);
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i] as number;
+    words[2 * i] = x;
+    words[2 * i + 1] = x < 0 ? -1 : 0;
+  }
+  return out;
+}
+

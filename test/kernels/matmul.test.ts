@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { OrtArgmax, OrtMatmul, OrtMatmulDynamic, matmulABtJs, maxsimFromSimilarities } from "../../src/kernels/matmul.js";
+import { OrtArgmax, OrtArgmaxRows, OrtMatmul, OrtMatmulDynamic, matmulABtJs, maxsimFromSimilarities } from "../../src/kernels/matmul.js";
 import { Rng } from "../../src/util/rng.js";
 
 test("matmulABtJs by hand: [[1,2],[3,4]] · [[1,0],[0,1],[1,1]]ᵀ", () => {
@@ -66,4 +66,29 @@ test("OrtArgmax: codes and best scores equal the JS arg-max over the same produc
       assert.ok(Math.abs(scores[i]! - (slow[i * n + best]! + (withBias ? bias[best]! : 0))) < 1e-4);
     }
   }
+});
+
+test("OrtArgmaxRows: the arg-max of the picked rows (repeats, any order) equals the JS arg-max of those rows", async () => {
+  const rng = new Rng(22);
+  const m = 50;
+  const n = 9;
+  const d = 16;
+  const a = rng.normalArray(m * d, 1);
+  const b = rng.normalArray(n * d, 1);
+  const bias = rng.normalArray(n, 0.5);
+  const rows = Int32Array.from([49, 0, 7, 7, 23, 0, 48]);
+  const slow = matmulABtJs(a, m, b, n, d);
+  const kernel = await OrtArgmaxRows.create(d, { intraOpThreads: 1 });
+  const { codes, scores } = await kernel.run(a, m, rows, b, n, bias);
+  const empty = await kernel.run(a, m, new Int32Array(0), b, n, bias);
+  await kernel.release();
+  assert.equal(codes.length, rows.length);
+  assert.equal(empty.codes.length, 0);
+  rows.forEach((r, i) => {
+    const v = (j: number): number => slow[r * n + j]! + bias[j]!;
+    let best = 0;
+    for (let j = 1; j < n; j++) if (v(j) > v(best)) best = j;
+    assert.equal(codes[i], best, `row ${r}`);
+    assert.ok(Math.abs(scores[i]! - v(best)) < 1e-4);
+  });
 });
