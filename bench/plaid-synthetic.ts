@@ -40,6 +40,9 @@ import { PlaidIndex } from "../src/index/plaid-index.js";
 import type { EmbeddedDoc, EmbeddingSource } from "../src/index/source.js";
 import { buildIndex } from "../src/index/writer.js";
 import { OrtMatmul, OrtMatmulDynamic } from "../src/kernels/matmul.js";
+import { OrtPaddedMaxSim } from "../src/kernels/maxsim.js";
+import type { Chunk } from "../src/index/chunk.js";
+import type { ResidualCodec } from "../src/index/codec.js";
 import { approximateScores, candidates, keptCentroids, plaidDefaults, rankExactly, topCentroids, topIndexes, type PlaidParams, type SearchView } from "../src/search/plaid.js";
 import { Rng } from "../src/util/rng.js";
 import { REPO_ROOT } from "./tools/paths.js";
@@ -233,13 +236,16 @@ function writeJson(file: string, v: unknown): void {
 }
 
 /** Keeps the 10 best (score, ordinal) pairs. */
-class Top10 {
+/** The best `capacity` (score, id) pairs seen, best first (ties: the earlier pushed first). */
+class TopK {
   readonly scores: number[] = [];
   readonly ids: number[] = [];
+  constructor(readonly capacity = 10) {}
   push(score: number, id: number): void {
-    if (this.scores.length === 10 && score <= (this.scores[9] as number)) return;
+    const cap = this.capacity;
+    if (this.scores.length === cap && score <= (this.scores[cap - 1] as number)) return;
     let i = this.scores.length;
-    if (i === 10) i = 9;
+    if (i === cap) i = cap - 1;
     else {
       this.scores.push(0);
       this.ids.push(0);
@@ -261,6 +267,8 @@ interface Block {
   vectors: Float32Array;
   /** [docs + 1] row offsets */
   offsets: Int32Array;
+  /** Ordinal of each document ([docs]); default first + i. */
+  ids?: ArrayLike<number>;
 }
 
 function makeBlock(corpus: SyntheticCorpus, first: number, count: number): Block {
@@ -375,6 +383,65 @@ async function extrapolateDefaultK(build: BuildRecord): Promise<Extrapolation> {
 // ---------------------------------------------------------------------------------------------
 // Phase: exact (ground truth + exhaustive latency)
 
+/** The longest synthetic document (tokens + 25%). */
+function maxDocLen(): number {
+  return TOKENS + Math.floor(TOKENS / 4);
+}
+
+/**
+ * Exact MaxSim top-k of every query over blocks of documents (the fused onnxruntime kernel: products,
+ * per-document max and per-query sum in one graph). queries: QUERY_TOKENS x DIM each.
+ */
+async function exactTopsOver(blocks: Iterable<Block>, queries: Float32Array[], docLen: number, label: string, capacity = 10): Promise<TopK[]> {
+  const nq = queries.length;
+  const allQ = new Float32Array(nq * QUERY_TOKENS * DIM);
+  queries.forEach((q, i) => allQ.set(q, i * QUERY_TOKENS * DIM));
+  const kernel = await OrtPaddedMaxSim.create(allQ, nq, QUERY_TOKENS, DIM, docLen);
+  const tops = Array.from({ length: nq }, () => new TopK(capacity));
+  const SUB = 64; // documents per kernel call: 64 x docLen rows x (queries x 32) columns
+  const t0 = performance.now();
+  let done = 0;
+  try {
+    for (const block of blocks) {
+      for (let s = 0; s < block.docs; s += SUB) {
+        const e = Math.min(block.docs, s + SUB);
+        const r0 = block.offsets[s] as number;
+        const offs = Array.from({ length: e - s + 1 }, (_, i) => (block.offsets[s + i] as number) - r0);
+        const scores = await kernel.run(block.vectors.subarray(r0 * DIM, (block.offsets[e] as number) * DIM), offs);
+        for (let d = s; d < e; d++) {
+          const id = block.ids ? (block.ids[d] as number) : block.first + d;
+          for (let q = 0; q < nq; q++) (tops[q] as TopK).push(scores[(d - s) * nq + q] as number, id);
+        }
+      }
+      done += block.docs;
+      if (Math.floor(done / 20_480) !== Math.floor((done - block.docs) / 20_480)) console.log(`  ${label} ${done}/${DOCS} at ${sec(t0).toFixed(0)} s`);
+    }
+  } finally {
+    await kernel.release();
+  }
+  return tops;
+}
+
+/** The index's documents, decompressed, in blocks (what colts' `exact: true` scores). */
+function* decompressedBlocks(codec: ResidualCodec, chunks: Chunk[], deleted: Uint8Array): Generator<Block> {
+  for (const chunk of chunks) {
+    for (let s = 0; s < chunk.ordinals.length; s += BLOCK_DOCS) {
+      const local: number[] = [];
+      for (let i = s; i < Math.min(chunk.ordinals.length, s + BLOCK_DOCS); i++) if (!deleted[chunk.ordinals[i] as number]) local.push(i);
+      const offsets = new Int32Array(local.length + 1);
+      local.forEach((i, j) => (offsets[j + 1] = (offsets[j] as number) + (chunk.doclens[i] as number)));
+      const vectors = new Float32Array((offsets[local.length] as number) * DIM);
+      const bpv = codec.bytesPerVector;
+      local.forEach((i, j) => {
+        const a = chunk.offsets[i] as number;
+        const b = chunk.offsets[i + 1] as number;
+        codec.decompressInto(chunk.codes.subarray(a, b), chunk.residuals.subarray(a * bpv, b * bpv), vectors, offsets[j] as number);
+      });
+      yield { first: 0, docs: local.length, vectors, offsets, ids: local.map((i) => chunk.ordinals[i] as number) };
+    }
+  }
+}
+
 interface ExactRecord {
   params: Record<string, unknown>;
   truth: number[][];
@@ -397,43 +464,16 @@ async function phaseExact(corpus: SyntheticCorpus, queries: Float32Array[]): Pro
   }
   const hold = DOCS * TOKENS * DIM * 4 <= HOLD_BYTES;
   const held: Block[] = [];
-  // Ground truth: all queries at once, b = every query vector, blocks of documents as a.
-  const allQ = new Float32Array(QUERIES * QUERY_TOKENS * DIM);
-  queries.forEach((q, i) => allQ.set(q, i * QUERY_TOKENS * DIM));
-  const cols = QUERIES * QUERY_TOKENS;
-  const kernel = await OrtMatmul.create(allQ, cols, DIM);
-  const tops = Array.from({ length: QUERIES }, () => new Top10());
-  const best = new Float32Array(cols);
-  const t0 = performance.now();
-  const SUB = 96; // documents per kernel call: ~6k rows x 3200 columns
-  for (let first = 0; first < DOCS; first += BLOCK_DOCS) {
-    const block = makeBlock(corpus, first, Math.min(BLOCK_DOCS, DOCS - first));
-    if (hold) held.push(block);
-    for (let s = 0; s < block.docs; s += SUB) {
-      const e = Math.min(block.docs, s + SUB);
-      const r0 = block.offsets[s] as number;
-      const r1 = block.offsets[e] as number;
-      const out = await kernel.run(block.vectors.subarray(r0 * DIM, r1 * DIM), r1 - r0);
-      for (let d = s; d < e; d++) {
-        best.fill(-Infinity);
-        for (let r = (block.offsets[d] as number) - r0; r < (block.offsets[d + 1] as number) - r0; r++) {
-          const o = r * cols;
-          for (let j = 0; j < cols; j++) {
-            const v = out[o + j] as number;
-            if (v > (best[j] as number)) best[j] = v;
-          }
-        }
-        for (let q = 0; q < QUERIES; q++) {
-          let sum = 0;
-          for (let t = q * QUERY_TOKENS; t < (q + 1) * QUERY_TOKENS; t++) sum += best[t] as number;
-          (tops[q] as Top10).push(sum, first + d);
-        }
-      }
+  function* corpusBlocks(): Generator<Block> {
+    for (let first = 0; first < DOCS; first += BLOCK_DOCS) {
+      const block = makeBlock(corpus, first, Math.min(BLOCK_DOCS, DOCS - first));
+      if (hold) held.push(block);
+      yield block;
     }
-    if ((first / BLOCK_DOCS) % 20 === 19) console.log(`  truth ${first + block.docs}/${DOCS} at ${sec(t0).toFixed(0)} s`);
   }
+  const t0 = performance.now();
+  const tops = await exactTopsOver(corpusBlocks(), queries, maxDocLen(), "truth");
   const truthSeconds = sec(t0);
-  await kernel.release();
   console.log(`exact: ground truth for ${QUERIES} queries in ${truthSeconds.toFixed(1)} s`);
 
   // Exhaustive per-query latency over the documents held in memory (a kernel with b = the query).
@@ -446,7 +486,7 @@ async function phaseExact(corpus: SyntheticCorpus, queries: Float32Array[]): Pro
     const q = queries[qi] as Float32Array;
     const t1 = performance.now();
     const k = await OrtMatmul.create(q, QUERY_TOKENS, DIM);
-    const top = new Top10();
+    const top = new TopK();
     const qb = new Float32Array(QUERY_TOKENS);
     for (const block of blocks) {
       const out = await k.run(block.vectors, block.vectors.length / DIM); // [rows, 32]
@@ -481,7 +521,10 @@ interface SearchRow {
   setting: string;
   p50: number;
   p95: number;
+  /** Recall@10 against exact MaxSim over the original float vectors (codec + pipeline loss). */
   recall: number;
+  /** Recall@10 against exact MaxSim over the decompressed vectors, colts' `--exact` (pipeline loss only). */
+  recallVsExact?: number;
   queries: number;
   extra?: string;
 }
@@ -498,7 +541,29 @@ interface StageProfile {
   stage3Kept: number;
 }
 
+/**
+ * Top-10 of exact MaxSim over the index's decompressed vectors for every query (what `exact: true`
+ * returns): the reference of PLAID's pipeline loss. Cached per index (manifest mtime).
+ */
+async function decompressedTruth(queries: Float32Array[]): Promise<{ ids: number[][]; seconds: number }> {
+  const file = path.join(OUT, "truth-decompressed.json");
+  const params = { ...buildParams, queries: QUERIES, manifest: fs.statSync(path.join(indexDir, "manifest.json")).mtimeMs };
+  const cached = readJson<{ params: unknown; ids: number[][]; seconds: number }>(file);
+  if (cached && !argv.rebuild && JSON.stringify(cached.params) === JSON.stringify(params)) return cached;
+  const m = readManifest(indexDir);
+  const codec = readCodec(indexDir, m);
+  const chunks = m.chunks.map((c) => readChunk(path.join(indexDir, c.file), m.numCentroids, codec.bytesPerVector));
+  const docLen = Math.max(...chunks.map((c) => c.doclens.reduce((a, b) => Math.max(a, b), 1)));
+  const t0 = performance.now();
+  const tops = await exactTopsOver(decompressedBlocks(codec, chunks, new Uint8Array(m.numDocs)), queries, docLen, "decompressed truth");
+  const rec = { params, ids: tops.map((t) => t.ids), seconds: sec(t0) };
+  console.log(`exact over decompressed vectors: ${QUERIES} queries in ${rec.seconds.toFixed(1)} s`);
+  writeJson(file, rec);
+  return rec;
+}
+
 async function phaseColts(queries: Float32Array[], truth: number[][]): Promise<{ rows: SearchRow[]; profile: StageProfile }> {
+  const codecTruth = (await decompressedTruth(queries)).ids;
   const index = await PlaidIndex.open(indexDir);
   const settings: { name: string; params: PlaidParams }[] = [
     { name: "default (ncells 1, thr 0.5, ndocs 256)", params: {} },
@@ -512,28 +577,32 @@ async function phaseColts(queries: Float32Array[], truth: number[][]): Promise<{
     for (let w = 0; w < Math.min(5, queries.length); w++) await index.search({ vectors: queries[w] as Float32Array, tokens: QUERY_TOKENS, dim: DIM }, { k: 10, params: s.params });
     const lat: number[] = [];
     const rec: number[] = [];
+    const recExact: number[] = [];
     for (const [qi, q] of queries.entries()) {
       const t0 = performance.now();
       const hits = await index.search({ vectors: q, tokens: QUERY_TOKENS, dim: DIM }, { k: 10, params: s.params });
       lat.push(ms(t0));
       rec.push(recallAt10(hits.map((h) => h.ordinal), truth[qi] as number[]));
+      recExact.push(recallAt10(hits.map((h) => h.ordinal), codecTruth[qi] as number[]));
     }
-    rows.push({ system: "colts PLAID", setting: s.name, p50: percentile(lat, 50), p95: percentile(lat, 95), recall: mean(rec), queries: lat.length });
-    console.log(`colts ${s.name}: p50 ${percentile(lat, 50).toFixed(2)} ms, p95 ${percentile(lat, 95).toFixed(2)} ms, recall@10 ${mean(rec).toFixed(3)}`);
+    rows.push({ system: "colts PLAID", setting: s.name, p50: percentile(lat, 50), p95: percentile(lat, 95), recall: mean(rec), recallVsExact: mean(recExact), queries: lat.length });
+    console.log(`colts ${s.name}: p50 ${percentile(lat, 50).toFixed(2)} ms, p95 ${percentile(lat, 95).toFixed(2)} ms, recall@10 ${mean(rec).toFixed(3)} (vs --exact ${mean(recExact).toFixed(3)})`);
   }
   // Diagnostic: exhaustive MaxSim on the decompressed vectors (colts' `exact: true`): the recall
   // stage 4 could reach with perfect candidates, i.e. the loss due to the 2-bit codec alone.
   {
+    // Latency and a check of the fused reference on a few queries; recall over all queries from it.
     const lat: number[] = [];
-    const rec: number[] = [];
+    const agree: number[] = [];
     for (let qi = 0; qi < Math.min(EXACT_QUERIES, queries.length); qi++) {
       const t0 = performance.now();
       const hits = await index.search({ vectors: queries[qi] as Float32Array, tokens: QUERY_TOKENS, dim: DIM }, { k: 10, exact: true });
       lat.push(ms(t0));
-      rec.push(recallAt10(hits.map((h) => h.ordinal), truth[qi] as number[]));
+      agree.push(recallAt10(hits.map((h) => h.ordinal), codecTruth[qi] as number[]));
     }
-    rows.push({ system: "colts exact: true", setting: "all docs, decompressed (codec-only loss)", p50: percentile(lat, 50), p95: percentile(lat, 95), recall: mean(rec), queries: lat.length });
-    console.log(`colts exact:true: p50 ${percentile(lat, 50).toFixed(0)} ms, recall@10 ${mean(rec).toFixed(3)} (${lat.length} queries)`);
+    const rec = queries.map((_, qi) => recallAt10(codecTruth[qi] as number[], truth[qi] as number[]));
+    rows.push({ system: "colts exact: true", setting: "all docs, decompressed (codec-only loss)", p50: percentile(lat, 50), p95: percentile(lat, 95), recall: mean(rec), recallVsExact: 1, queries: rec.length, extra: `latency over ${lat.length} queries` });
+    console.log(`colts exact:true: p50 ${percentile(lat, 50).toFixed(0)} ms over ${lat.length} queries (top-10 equal to the fused reference: ${mean(agree).toFixed(3)}), recall@10 vs float ${mean(rec).toFixed(3)} over ${rec.length} queries`);
   }
   await index.close();
 
@@ -765,8 +834,8 @@ async function main(): Promise<void> {
       lines.push(`| LanceDB on disk | ${fmt(lance.diskBytes / 2 ** 20)} MiB (${fmt(lance.diskBytes / (build.vectors || 1), 1)} B/vector incl. raw float32) |`);
     }
   }
-  lines.push("", "| system | setting | p50 ms | p95 ms | recall@10 | queries |", "| --- | --- | ---: | ---: | ---: | ---: |");
-  for (const r of rows) lines.push(`| ${r.system} | ${r.setting} | ${fmt(r.p50, 2)} | ${fmt(r.p95, 2)} | ${fmt(r.recall, 3)} | ${r.queries} |`);
+  lines.push("", "| system | setting | p50 ms | p95 ms | recall@10 vs float exact | recall@10 vs `--exact` (decompressed) | queries |", "| --- | --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const r of rows) lines.push(`| ${r.system} | ${r.setting} | ${fmt(r.p50, 2)} | ${fmt(r.p95, 2)} | ${fmt(r.recall, 3)} | ${r.recallVsExact === undefined ? "" : fmt(r.recallVsExact, 3)} | ${r.queries} |`);
   const colts = rows.find((r) => r.system === "colts PLAID");
   if (colts) {
     lines.push("", `Ratios (p50, colts default): exhaustive / colts = ${fmt(percentile(exact.exhaustiveMs, 50) / colts.p50)}x`);

@@ -243,6 +243,10 @@ export class GraphBuilder {
     if (this.opset >= 18) return this.op("ReduceMax", [x, this.int64s(axes, [axes.length], "axes")], keep);
     return this.op("ReduceMax", [x], { axes: attr.ints(axes), ...keep });
   }
+  /** Sum over `axes` (axes are an input from opset 13). */
+  reduceSum(x: string, axes: number[], keepdims = true): string {
+    return this.op("ReduceSum", [x, this.int64s(axes, [axes.length], "axes")], { keepdims: attr.int(keepdims ? 1 : 0) });
+  }
   /** Index of the maximum along `axis` (int64; ties: the first, as select_last_index = 0). */
   argMax(x: string, axis: number, keepdims = true): string {
     return this.op("ArgMax", [x], { axis: attr.int(axis), keepdims: attr.int(keepdims ? 1 : 0), select_last_index: attr.int(0) });
