@@ -110,33 +110,42 @@ async function trainCodec(source: EmbeddingSource, dim: number, opts: BuildOptio
     all.set(p, off);
     off += p.length;
   }
-  // Hold out ~5% of the sampled vectors (at most 50k) to calibrate the residual buckets, as PLAID does.
+  parts.length = 0; // the per-document arrays are garbage from here: one copy of the sample is held
+  // Hold out ~5% of the sampled vectors (at most 50k) to calibrate the residual buckets, as PLAID does:
+  // the rows are shuffled in place (a seeded Fisher-Yates), the first nHeld calibrate, the rest train.
   const rng = new Rng(seed + 1);
-  const order = Array.from({ length: rows }, (_, i) => i);
+  const tmp = new Float32Array(dim);
   for (let i = rows - 1; i > 0; i--) {
     const j = rng.int(i + 1);
-    [order[i], order[j]] = [order[j] as number, order[i] as number];
+    if (j !== i) swapRows(all, i, j, dim, tmp);
   }
   const nHeld = rows > 20 ? Math.min(50_000, Math.max(1, Math.floor(rows * 0.05))) : 0;
-  const take = (ids: number[]): Float32Array => {
-    const out = new Float32Array(ids.length * dim);
-    ids.forEach((r, i) => out.set(all.subarray(r * dim, (r + 1) * dim), i * dim));
-    return out;
-  };
-  const trainRows = order.slice(nHeld);
-  const held = nHeld > 0 ? order.slice(0, nHeld) : order;
+  const trainRows = rows - nHeld;
+  const train = all.subarray(nHeld * dim);
+  // Tiny samples (<= 20 vectors) calibrate on every vector.
+  const heldRows = nHeld > 0 ? nHeld : rows;
+  const held = all.subarray(0, heldRows * dim);
   const avgDoclen = rows / sample.size;
-  const k = Math.max(1, Math.min(opts.numCentroids ?? plaidNumCentroids(avgDoclen * source.count), trainRows.length));
+  const k = Math.max(1, Math.min(opts.numCentroids ?? plaidNumCentroids(avgDoclen * source.count), trainRows));
   opts.onProgress?.({ phase: "train", done: 0, total: 1 });
-  const centroids = await kmeans(take(trainRows), trainRows.length, dim, k, {
+  const centroids = await kmeans(train, trainRows, dim, k, {
     seed,
     iterations: opts.kmeansIterations ?? 4,
     ...(opts.kmeansMaxPointsPerCentroid ? { maxPointsPerCentroid: opts.kmeansMaxPointsPerCentroid } : {}),
     ...(opts.assignment ? { assignment: opts.assignment } : {}),
   });
-  const codec = await ResidualCodec.train(centroids, k, dim, take(held), held.length, { nbits: opts.nbits ?? 2, ...(opts.assignment ? { assignment: opts.assignment } : {}) });
+  const codec = await ResidualCodec.train(centroids, k, dim, held, heldRows, { nbits: opts.nbits ?? 2, ...(opts.assignment ? { assignment: opts.assignment } : {}) });
   opts.onProgress?.({ phase: "train", done: 1, total: 1 });
   return codec;
+}
+
+/** Swaps rows i and j of x: [*, dim] row-major, through tmp: [dim]. */
+function swapRows(x: Float32Array, i: number, j: number, dim: number, tmp: Float32Array): void {
+  const a = i * dim;
+  const b = j * dim;
+  tmp.set(x.subarray(a, a + dim));
+  x.copyWithin(a, b, b + dim);
+  x.set(tmp, b);
 }
 
 function checkDoc(d: EmbeddedDoc, dim: number): EmbeddedDoc {
