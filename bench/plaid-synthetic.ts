@@ -4,7 +4,8 @@
  *   npx tsc -p . && node dist/bench/plaid-synthetic.js [--docs 20000] [--dim 128] [--tokens 64]
  *     [--queries 100] [--nbits 2] [--centroids K] [--kmeans-points P] [--kmeans-iters I]
  *     [--lancedb] [--out bench/out/plaid-<docs>] [--phases build,exact,colts,lancedb]
- *     [--exact-queries 5] [--lancedb-flat-queries 20] [--extrapolate] [--rebuild] [--no-results]
+ *     [--exact-queries 5] [--lancedb-flat-queries 20] [--lancedb-flat-only] [--extrapolate] [--rebuild]
+ *     [--no-results]
  *
  * Data: 4096 topics x 8 "terms" (sub-centres) on the unit sphere; a document takes 4 topics and
  * `tokens` +- 25% vectors, each a noisy copy of a term of one of its topics; a query is 32 vectors
@@ -71,6 +72,7 @@ const { values: argv } = parseArgs({
     "lancedb-flat-queries": { type: "string" },
     "lancedb-partitions": { type: "string" },
     "lancedb-subvectors": { type: "string" },
+    "lancedb-flat-only": { type: "boolean" },
     extrapolate: { type: "boolean" },
     "token-noise": { type: "string" },
     assignment: { type: "string" },
@@ -715,12 +717,13 @@ async function phaseLance(corpus: SyntheticCorpus, queries: Float32Array[], trut
   const db = await lancedb.connect(dbDir);
   const rows: SearchRow[] = [];
   const toQuery = (q: Float32Array): Float32Array[] => Array.from({ length: QUERY_TOKENS }, (_, t) => q.subarray(t * DIM, (t + 1) * DIM));
-  const measure = async (table: LanceDb.Table, name: string, count: number, configure: (v: LanceDb.VectorQuery) => LanceDb.VectorQuery): Promise<void> => {
+  // Warm-up queries: 2, or 1 for the flat scan (over a minute per query at 1M documents).
+  const measure = async (table: LanceDb.Table, name: string, count: number, configure: (v: LanceDb.VectorQuery) => LanceDb.VectorQuery, warmups = 2): Promise<void> => {
     const run = async (q: Float32Array): Promise<number[]> => {
       const res = (await configure(table.vectorSearch(toQuery(q)).distanceType("cosine").limit(10).select(["id", "_distance"])).toArray()) as { id: number }[];
       return res.map((r) => r.id);
     };
-    for (let w = 0; w < Math.min(2, count); w++) await run(queries[w] as Float32Array);
+    for (let w = 0; w < Math.min(warmups, count); w++) await run(queries[w] as Float32Array);
     const lat: number[] = [];
     const recs: number[] = [];
     for (let qi = 0; qi < Math.min(count, queries.length); qi++) {
@@ -745,7 +748,11 @@ async function phaseLance(corpus: SyntheticCorpus, queries: Float32Array[], trut
     const ingestSeconds = sec(t0);
     console.log(`lancedb: ingested ${DOCS} documents in ${ingestSeconds.toFixed(1)} s (includes regenerating the vectors)`);
     // Flat search before the index exists.
-    await measure(table, "flat (no index)", LANCE_FLAT_QUERIES, (v) => v);
+    await measure(table, "flat (no index)", LANCE_FLAT_QUERIES, (v) => v, 1);
+    if (argv["lancedb-flat-only"]) {
+      table.close();
+      return { rows, rec: { params, ingestSeconds, indexSeconds: 0, indexParams: { type: "none (--lancedb-flat-only)" }, diskBytes: dirBytes(dbDir) } };
+    }
     const indexParams = { type: "IVF_PQ", distanceType: "cosine", numPartitions: partitions, numSubVectors: subVectors, numBits: 8 };
     const t1 = performance.now();
     await table.createIndex("vector", { config: lancedb.Index.ivfPq({ distanceType: "cosine", numPartitions: partitions, numSubVectors: subVectors }) });
@@ -756,7 +763,7 @@ async function phaseLance(corpus: SyntheticCorpus, queries: Float32Array[], trut
   } else {
     console.log(`lancedb: reusing ${dbDir}`);
     table = await db.openTable("docs");
-    await measure(table, "flat (bypassVectorIndex)", LANCE_FLAT_QUERIES, (v) => v.bypassVectorIndex());
+    await measure(table, "flat (bypassVectorIndex)", LANCE_FLAT_QUERIES, (v) => v.bypassVectorIndex(), 1);
   }
   await measure(table, "IVF_PQ nprobes 20 (default)", QUERIES, (v) => v);
   await measure(table, "IVF_PQ nprobes 20, refineFactor 4", QUERIES, (v) => v.refineFactor(4));
