@@ -765,6 +765,11 @@ async function phaseLance(corpus: SyntheticCorpus, queries: Float32Array[], trut
     table = await db.openTable("docs");
     await measure(table, "flat (bypassVectorIndex)", LANCE_FLAT_QUERIES, (v) => v.bypassVectorIndex(), 1);
   }
+  if (rec.indexSeconds === 0) {
+    // Built with --lancedb-flat-only: there is no index to measure.
+    table.close();
+    return { rows, rec };
+  }
   await measure(table, "IVF_PQ nprobes 20 (default)", QUERIES, (v) => v);
   await measure(table, "IVF_PQ nprobes 20, refineFactor 4", QUERIES, (v) => v.refineFactor(4));
   await measure(table, "IVF_PQ nprobes 64, refineFactor 4", QUERIES, (v) => v.nprobes(64).refineFactor(4));
