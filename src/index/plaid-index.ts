@@ -8,7 +8,7 @@ import path from "node:path";
 import type { Bm25Index } from "../bm25/index.js";
 import { loadBm25 } from "../bm25/store.js";
 import { ColtsError } from "../errors.js";
-import { OrtMatmul, OrtMatmulDynamic } from "../kernels/matmul.js";
+import { OrtCentroidScorer, OrtMatmulDynamic } from "../kernels/matmul.js";
 import type { RuntimeOptions } from "../model/runtime.js";
 import { allAdmissible, plaidSearch, rankExactly, type PlaidParams, type SearchView } from "../search/plaid.js";
 import { readChunk, type Chunk } from "./chunk.js";
@@ -75,7 +75,7 @@ export class PlaidIndex {
     private readonly chunks: Chunk[],
     private readonly deleted: Uint8Array,
     private readonly metadata: MetadataStore,
-    private readonly scorer: OrtMatmul,
+    private readonly scorer: OrtCentroidScorer,
     private readonly exactKernel: OrtMatmulDynamic,
   ) {}
 
@@ -95,7 +95,7 @@ export class PlaidIndex {
     const metadataPath = path.join(dir, m.metadataFile);
     if (!fs.existsSync(metadataPath)) throw new ColtsError("INDEX_CORRUPT", `${metadataPath} is missing`, { details: { file: metadataPath } });
     const metadata = MetadataStore.open(metadataPath, { readonly: true });
-    const scorer = await OrtMatmul.create(codec.centroids, codec.numCentroids, codec.dim, opts.runtime ?? {}, true);
+    const scorer = await OrtCentroidScorer.create(codec.centroids, codec.numCentroids, codec.dim, opts.runtime ?? {});
     const exactKernel = await OrtMatmulDynamic.create(codec.dim, opts.runtime ?? {});
     return new PlaidIndex(dir, m, codec, chunks, deleted, metadata, scorer, exactKernel);
   }
@@ -112,7 +112,7 @@ export class PlaidIndex {
     const qv = q.vectors.subarray(0, q.tokens * q.dim);
     const hits = opts.exact
       ? await rankExactly(view, allAdmissible(view), qv, q.tokens, k)
-      : await plaidSearch(view, qv, q.tokens, await this.scorer.run(qv, q.tokens), k, opts.params);
+      : await plaidSearch(view, qv, q.tokens, (ncells) => this.scorer.run(qv, q.tokens, Math.min(ncells, this.codec.numCentroids)), k, opts.params);
     const ordinals = hits.map((h) => h.ordinal);
     const ids = this.metadata.idsForOrdinals(ordinals);
     const metas = this.metadata.metaForOrdinals(ordinals);

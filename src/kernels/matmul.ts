@@ -8,6 +8,7 @@
  */
 import { GraphBuilder } from "../onnx/builder.js";
 import { DataType } from "../onnx/proto.js";
+import { attr } from "../onnx/proto.js";
 import { encodeModel } from "../onnx/proto.js";
 import { OnnxSession, type RuntimeOptions } from "../model/runtime.js";
 
@@ -305,3 +306,48 @@ function int64Of(v: Int32Array): BigInt64Array {
   return out;
 }
 
+
+/**
+ * PLAID's centroid scoring in one graph: the scores of every centroid for every query vector, each
+ * query vector's `n` best centroids (TopK over the centroid axis), and each centroid's best score over
+ * the query vectors (ReduceMax), so the two scans of [K, nq] that stages 1 and 2 need run natively.
+ */
+export class OrtCentroidScorer {
+  private constructor(
+    private readonly session: OnnxSession,
+    readonly k: number,
+    readonly d: number,
+  ) {}
+
+  /** centroids: [k, d] row-major (copied into the graph). */
+  static async create(centroids: Float32Array, k: number, d: number, runtime: RuntimeOptions = {}): Promise<OrtCentroidScorer> {
+    const g = new GraphBuilder({ name: "colts_centroid_scores" });
+    g.input("q", DataType.FLOAT, ["nq", d]);
+    g.input("n", DataType.INT64, [1]);
+    const scores = g.matMul(g.initializer("c", centroids, [k, d]), g.transpose("q", [1, 0])); // [k, nq]
+    const [, top] = g.node("TopK", [scores, "n"], { axis: attr.int(0), largest: attr.int(1), sorted: attr.int(1) }, { outputs: 2 }); // [n, nq]
+    const max = g.reduceMax(scores, [1], false); // [k]
+    // Outputs last: naming an output renames the value it is made from.
+    g.output("top", DataType.INT64, ["n", "nq"], top ?? "");
+    g.output("max", DataType.FLOAT, [k], max);
+    g.output("scores", DataType.FLOAT, [k, "nq"], scores);
+    return new OrtCentroidScorer(await compile(g, runtime), k, d);
+  }
+
+  /**
+   * q: [nq, d] row-major, n in 1..k -> scores: [k, nq] row-major; top: [n, nq] row-major (Int32,
+   * column q = query vector q's best centroids, best first, ties: lower id); max: [k].
+   */
+  async run(q: Float32Array, nq: number, n: number): Promise<{ scores: Float32Array; top: Int32Array; max: Float32Array }> {
+    const r = await this.session.runMixed({ q: { data: q, dims: [nq, this.d] }, n: { data: BigInt64Array.of(BigInt(n)), dims: [1] } }, ["scores", "top", "max"]);
+    const scores = r["scores"]?.data;
+    const top = r["top"]?.data;
+    const max = r["max"]?.data;
+    if (!(scores instanceof Float32Array) || !(top instanceof BigInt64Array) || !(max instanceof Float32Array)) throw new Error("centroid scoring graph returned unexpected outputs");
+    return { scores, top: lowWords(top), max };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}

@@ -88,10 +88,41 @@ export function topCentroids(scores: Float32Array, K: number, nq: number, n: num
   return Array.from({ length: nq }, (_, q) => ids.slice(q * m, (q + 1) * m));
 }
 
-/** Stage 1: candidates from the IVF lists of the probed centroids, minus deleted / filtered out. */
-export function candidates(view: SearchView, probed: Int32Array[]): Candidate[] {
+/** What stages 1 and 2 read from one query's centroid scores. */
+export interface CentroidScores {
+  /** [K, nq] row-major: centroid c's score for query vector q at c * nq + q. */
+  scores: Float32Array;
+  /** [n, nq] row-major: column q holds query vector q's n = min(ncells, K) best centroids, best first (ties: lower id). */
+  top: Int32Array;
+  /** [K]: each centroid's best score over the query vectors (stage 2 prunes on it). */
+  max: Float32Array;
+}
+
+/** Computes a query's centroid scores with its `ncells` best centroids (onnxruntime in PlaidIndex). */
+export type CentroidScorer = (ncells: number) => Promise<CentroidScores>;
+
+/** The reference of `CentroidScores` from scores: [K, nq] in plain loops (the kernel is tested against it). */
+export function centroidScoresJs(scores: Float32Array, K: number, nq: number, ncells: number): CentroidScores {
+  const best = topCentroids(scores, K, nq, ncells); // [nq][n]
+  const n = Math.min(ncells, K);
+  const top = new Int32Array(n * nq);
+  best.forEach((ids, q) => ids.forEach((c, j) => (top[j * nq + q] = c)));
+  const max = new Float32Array(K);
+  for (let c = 0; c < K; c++) {
+    let m = -Infinity;
+    for (let q = 0; q < nq; q++) m = Math.max(m, scores[c * nq + q] as number);
+    max[c] = m;
+  }
+  return { scores, top, max };
+}
+
+/** Stage 1: candidates from the IVF lists of the probed centroids (ids, any order, repeats and -1 ignored), minus deleted / filtered out. */
+export function candidates(view: SearchView, probed: ArrayLike<number>): Candidate[] {
   const cells = new Set<number>();
-  for (const ids of probed) for (const c of ids) if (c >= 0) cells.add(c);
+  for (let i = 0; i < probed.length; i++) {
+    const c = probed[i] as number;
+    if (c >= 0) cells.add(c);
+  }
   const out: Candidate[] = [];
   view.chunks.forEach((chunk, ci) => {
     const seen = new Uint8Array(chunk.ordinals.length);
@@ -149,16 +180,11 @@ export function approximateScores(view: SearchView, cands: readonly Candidate[],
 
 /**
  * Stage 2's pruning: 1 for centroids whose best score over the query vectors reaches `threshold`.
- * scores: [K, nq] -> [K].
+ * max: [K] (`CentroidScores.max`) -> [K].
  */
-export function keptCentroids(scores: Float32Array, K: number, nq: number, threshold: number): Uint8Array {
-  const keep = new Uint8Array(K);
-  for (let c = 0; c < K; c++) {
-    let m = -Infinity;
-    for (let q = 0; q < nq; q++) m = Math.max(m, scores[c * nq + q] as number);
-    keep[c] = m >= threshold ? 1 : 0;
-  }
-  return keep;
+export function keptCentroids(max: Float32Array, threshold: number): Uint8Array {
+  // max: [K], each centroid's best score over the query vectors.
+  return Uint8Array.from(max, (m) => (m >= threshold ? 1 : 0));
 }
 
 /** Indexes of the `n` largest values, best first (ties: lower index first). */
@@ -216,15 +242,15 @@ export function ordinalOf(view: SearchView, cand: Candidate): number {
  * The whole pipeline for one query.
  * q: [nq, dim] unit rows; scores: [K, nq] centroid scores of q (computed by the caller's kernel).
  */
-export async function plaidSearch(view: SearchView, q: Float32Array, nq: number, scores: Float32Array, k: number, params: PlaidParams = {}): Promise<Hit[]> {
+export async function plaidSearch(view: SearchView, q: Float32Array, nq: number, scoreCentroids: CentroidScorer, k: number, params: PlaidParams = {}): Promise<Hit[]> {
   const p = { ...plaidDefaults(k), ...params };
-  const K = view.codec.numCentroids;
-  let cands = candidates(view, topCentroids(scores, K, nq, p.ncells));
+  const { scores, top, max } = await scoreCentroids(p.ncells);
+  let cands = candidates(view, top);
   // A selective filter can leave fewer than k candidates in the probed cells: then score every
   // admissible document, so that k results come back whenever k documents match.
   if (view.allowed !== null && cands.length < k) cands = allAdmissible(view);
   if (cands.length === 0) return [];
-  const s2 = approximateScores(view, cands, scores, nq, keptCentroids(scores, K, nq, p.centroidScoreThreshold));
+  const s2 = approximateScores(view, cands, scores, nq, keptCentroids(max, p.centroidScoreThreshold));
   const stage2 = topIndexes(s2, p.ndocs).map((i) => cands[i] as Candidate);
   const s3 = approximateScores(view, stage2, scores, nq, null);
   const stage3 = topIndexes(s3, Math.max(k, Math.floor(p.ndocs / 4))).map((i) => stage2[i] as Candidate);

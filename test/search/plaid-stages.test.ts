@@ -3,8 +3,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { makeChunk } from "../../src/index/chunk.js";
 import { ResidualCodec } from "../../src/index/codec.js";
-import { OrtMatmulDynamic } from "../../src/kernels/matmul.js";
-import { candidates, plaidDefaults, rankExactly, topCentroids, type SearchView } from "../../src/search/plaid.js";
+import { OrtCentroidScorer, OrtMatmulDynamic, matmulABtJs } from "../../src/kernels/matmul.js";
+import { candidates, centroidScoresJs, keptCentroids, plaidDefaults, rankExactly, topCentroids, type SearchView } from "../../src/search/plaid.js";
 import { Rng } from "../../src/util/rng.js";
 
 test("defaults depend on k and are fresh objects per call", () => {
@@ -37,6 +37,35 @@ test("topCentroids equals a sort of each query vector's column (ties: lower id),
   }
 });
 
+test("centroid scoring kernel (scores, top-n per query vector, max per centroid) == the JS reference, ties included", async () => {
+  const rng = new Rng(12);
+  const d = 8;
+  for (const [K, nq, n] of [[40, 5, 1], [40, 5, 3], [6, 4, 6]] as const) {
+    // Centroids with repeated rows make tied scores.
+    const base = rng.normalArray(Math.ceil(K / 2) * d, 1);
+    const centroids = Float32Array.from({ length: K * d }, (_, i) => base[i % base.length]!);
+    const q = rng.normalArray(nq * d, 1);
+    const kernel = await OrtCentroidScorer.create(centroids, K, d, { intraOpThreads: 1 });
+    const got = await kernel.run(q, nq, n);
+    await kernel.release();
+    const scores = new Float32Array(K * nq); // [K, nq]
+    const qc = matmulABtJs(q, nq, centroids, K, d); // [nq, K]
+    for (let c = 0; c < K; c++) for (let j = 0; j < nq; j++) scores[c * nq + j] = qc[j * K + c]!;
+    const ref = centroidScoresJs(got.scores, K, nq, n);
+    got.scores.forEach((v, i) => assert.ok(Math.abs(v - scores[i]!) < 1e-4));
+    assert.deepEqual([...got.top], [...ref.top], `K ${K} nq ${nq} n ${n}`);
+    assert.deepEqual([...got.max], [...ref.max]);
+  }
+});
+
+test("centroidScoresJs by hand; keptCentroids thresholds the per-centroid maximum", () => {
+  // K = 3, nq = 2 (scores [K, nq]): q0 prefers c2 then c0; q1 prefers c1 then c2.
+  const cs = centroidScoresJs(Float32Array.from([0.5, 0.1, 0.2, 0.9, 0.7, 0.4]), 3, 2, 2);
+  assert.deepEqual([...cs.top], [2, 1, 0, 2]); // [n, nq]: best of q0, best of q1, second of q0, second of q1
+  assert.deepEqual([...cs.max], [0.5, 0.9, 0.7].map(Math.fround));
+  assert.deepEqual([...keptCentroids(cs.max, 0.6)], [0, 1, 1]);
+});
+
 async function smallView(): Promise<SearchView> {
   const rng = new Rng(3);
   const dim = 8;
@@ -53,15 +82,15 @@ async function smallView(): Promise<SearchView> {
 test("candidates are the union of the probed IVF lists, minus deleted and filtered-out documents", async () => {
   const view = await smallView();
   const chunk = view.chunks[0]!;
-  const all = candidates(view, [Int32Array.from([0, 1, 2, 3])]);
+  const all = candidates(view, Int32Array.from([0, 1, 2, 3]));
   assert.equal(all.length, 4);
   const expected = new Set<number>();
   for (let p = chunk.ivfOffsets[1]!; p < chunk.ivfOffsets[2]!; p++) expected.add(chunk.ivfDocs[p]!);
-  assert.deepEqual(new Set(candidates(view, [Int32Array.from([1])])), expected);
+  assert.deepEqual(new Set(candidates(view, Int32Array.from([1, -1, 1]))), expected);
   view.deleted[0] = 1;
-  assert.ok(!candidates(view, [Int32Array.from([0, 1, 2, 3])]).includes(0));
+  assert.ok(!candidates(view, Int32Array.from([0, 1, 2, 3])).includes(0));
   view.allowed = Uint8Array.from([1, 0, 0, 1]);
-  assert.deepEqual(candidates(view, [Int32Array.from([0, 1, 2, 3])]).sort(), [3]);
+  assert.deepEqual(candidates(view, Int32Array.from([0, 1, 2, 3])).sort(), [3]);
 });
 
 test("stage 4 with the onnxruntime kernel == the plain loops (1e-4)", async () => {
