@@ -44,7 +44,7 @@ import { OrtCentroidScorer, OrtMatmul, OrtMatmulDynamic } from "../src/kernels/m
 import { OrtPaddedMaxSim } from "../src/kernels/maxsim.js";
 import type { Chunk } from "../src/index/chunk.js";
 import type { ResidualCodec } from "../src/index/codec.js";
-import { approximateScores, candidates, keptCentroids, plaidDefaults, rankExactly, topIndexes, type PlaidParams, type SearchView } from "../src/search/plaid.js";
+import { approximateScores, candidates, centroidRows, keptCentroids, plaidDefaults, rankExactly, topIndexes, type PlaidParams, type SearchView } from "../src/search/plaid.js";
 import { Rng } from "../src/util/rng.js";
 import { REPO_ROOT } from "./tools/paths.js";
 
@@ -616,6 +616,7 @@ async function phaseColts(queries: Float32Array[], truth: number[][]): Promise<{
   const view: SearchView = { codec, chunks, allowed: null, deleted: new Uint8Array(m.numDocs), kernel: exactKernel };
   const scorer = await OrtCentroidScorer.create(codec.centroids, codec.numCentroids, DIM);
   const p = plaidDefaults(10);
+  const K = codec.numCentroids;
   const acc: StageProfile = { centroidScoring: 0, topCentroids: 0, candidates: 0, stage2: 0, stage3: 0, stage4: 0, candidatesCount: 0, stage2Kept: 0, stage3Kept: 0 };
   for (let pass = 0; pass < 2; pass++) {
     for (const q of queries) {
@@ -628,11 +629,11 @@ async function phaseColts(queries: Float32Array[], truth: number[][]): Promise<{
       const tCand = ms(t);
       t = performance.now();
       const keep = keptCentroids(max, p.centroidScoreThreshold);
-      const s2 = approximateScores(view, cands, scores, QUERY_TOKENS, keep);
+      const s2 = approximateScores(view, cands, centroidRows(scores, K, QUERY_TOKENS, keep), QUERY_TOKENS, keep);
       const stage2 = topIndexes(s2, p.ndocs).map((i) => cands[i] as number);
       const tS2 = ms(t);
       t = performance.now();
-      const s3 = approximateScores(view, stage2, scores, QUERY_TOKENS, null);
+      const s3 = approximateScores(view, stage2, centroidRows(scores, K, QUERY_TOKENS, null), QUERY_TOKENS, null);
       const stage3 = topIndexes(s3, Math.max(10, Math.floor(p.ndocs / 4))).map((i) => stage2[i] as number);
       const tS3 = ms(t);
       t = performance.now();
@@ -794,6 +795,8 @@ async function main(): Promise<void> {
   const tGen = performance.now();
   const corpus = new SyntheticCorpus(SEED, DOCS, DIM, TOKENS, TOPICS);
   const queries = Array.from({ length: QUERIES }, (_, j) => corpus.query(j).vectors);
+  // The queries as raw float32 ([QUERIES * 32, DIM]), for profiling the index outside this script.
+  fs.writeFileSync(path.join(OUT, "queries.f32"), Buffer.concat(queries.map((q) => Buffer.from(q.buffer, q.byteOffset, q.byteLength))));
   console.log(`data: ${DOCS} docs, ${TOPICS} topics x ${TERMS_PER_TOPIC} terms, dim ${DIM}, ${TOKENS} +-25% tokens/doc, ${QUERIES} queries x ${QUERY_TOKENS} (centres in ${sec(tGen).toFixed(1)} s)`);
 
   let build: BuildRecord | null = readJson<BuildRecord>(path.join(OUT, "build.json"));

@@ -60,39 +60,38 @@ const chunkOf = (c: Candidate): number => Math.floor(c / 4294967296);
 const localOf = (c: Candidate): number => c % 4294967296;
 
 /**
- * Top `n` centroid ids per query vector, best first (ties: lower centroid id first).
- * scores: [K, nq] row-major (one row of query-vector scores per centroid) -> [nq][n] centroid ids.
- * One pass over the rows in memory order with a small insertion-sorted list per query vector (a pass
- * per query vector strided through [K, nq] cost 5 ms at K = 32768, nq = 32).
+ * Top `n` centroid ids per query vector, best first (ties: lower centroid id first): the reference
+ * of the scoring graph's TopK. scores: [nq, K] row-major (query-major) -> [nq][min(n, K)] centroid ids.
  */
 export function topCentroids(scores: Float32Array, K: number, nq: number, n: number): Int32Array[] {
   const m = Math.min(n, K);
-  const ids = new Int32Array(nq * m).fill(-1); // [nq, m]
-  const vals = new Float32Array(nq * m).fill(-Infinity); // [nq, m]
-  for (let c = 0; c < K; c++) {
-    const row = c * nq;
-    for (let q = 0; q < nq; q++) {
-      const s = scores[row + q] as number;
-      const base = q * m;
-      if (s <= (vals[base + m - 1] as number)) continue;
+  return Array.from({ length: nq }, (_, q) => {
+    const ids = new Int32Array(m).fill(-1);
+    const vals = new Float32Array(m).fill(-Infinity);
+    for (let c = 0; c < K; c++) {
+      const s = scores[q * K + c] as number;
+      if (s <= (vals[m - 1] as number)) continue;
       let i = m - 1;
-      while (i > 0 && (vals[base + i - 1] as number) < s) {
-        vals[base + i] = vals[base + i - 1] as number;
-        ids[base + i] = ids[base + i - 1] as number;
+      while (i > 0 && (vals[i - 1] as number) < s) {
+        vals[i] = vals[i - 1] as number;
+        ids[i] = ids[i - 1] as number;
         i--;
       }
-      vals[base + i] = s;
-      ids[base + i] = c;
+      vals[i] = s;
+      ids[i] = c;
     }
-  }
-  return Array.from({ length: nq }, (_, q) => ids.slice(q * m, (q + 1) * m));
+    return ids;
+  });
 }
 
-/** What stages 1 and 2 read from one query's centroid scores. */
+/** What stages 1 to 3 read from one query's centroid scores. */
 export interface CentroidScores {
-  /** [K, nq] row-major: centroid c's score for query vector q at c * nq + q. */
+  /**
+   * [nq, K] row-major (query-major): centroid c's score for query vector q at q * K + c (stages 2
+   * and 3 read centroid-major `ScoreRows` made from it).
+   */
   scores: Float32Array;
-  /** [n, nq] row-major: column q holds query vector q's n = min(ncells, K) best centroids, best first (ties: lower id). */
+  /** [nq, n] row-major: query vector q's n = min(ncells, K) best centroids, best first (ties: lower id). */
   top: Int32Array;
   /** [K]: each centroid's best score over the query vectors (stage 2 prunes on it). */
   max: Float32Array;
@@ -101,17 +100,15 @@ export interface CentroidScores {
 /** Computes a query's centroid scores with its `ncells` best centroids (onnxruntime in PlaidIndex). */
 export type CentroidScorer = (ncells: number) => Promise<CentroidScores>;
 
-/** The reference of `CentroidScores` from scores: [K, nq] in plain loops (the kernel is tested against it). */
+/** The reference of `CentroidScores` from scores: [nq, K] in plain loops (the kernel is tested against it). */
 export function centroidScoresJs(scores: Float32Array, K: number, nq: number, ncells: number): CentroidScores {
   const best = topCentroids(scores, K, nq, ncells); // [nq][n]
   const n = Math.min(ncells, K);
-  const top = new Int32Array(n * nq);
-  best.forEach((ids, q) => ids.forEach((c, j) => (top[j * nq + q] = c)));
-  const max = new Float32Array(K);
-  for (let c = 0; c < K; c++) {
-    let m = -Infinity;
-    for (let q = 0; q < nq; q++) m = Math.max(m, scores[c * nq + q] as number);
-    max[c] = m;
+  const top = new Int32Array(nq * n);
+  best.forEach((ids, q) => top.set(ids, q * n));
+  const max = new Float32Array(K).fill(-Infinity);
+  for (let q = 0; q < nq; q++) {
+    for (let c = 0; c < K; c++) max[c] = Math.max(max[c] as number, scores[q * K + c] as number);
   }
   return { scores, top, max };
 }
@@ -151,11 +148,15 @@ export function allAdmissible(view: SearchView): Candidate[] {
 
 /**
  * Stages 2 and 3: approximate score of each candidate from centroid scores.
- * scores: [K, nq]; keep: per centroid 1 if its scores count (stage 2 pruning) or null (stage 3).
+ * rows: the centroid-major scores; keep: per centroid 1 if its scores count (stage 2 pruning) or
+ * null (stage 3).
  */
-export function approximateScores(view: SearchView, cands: readonly Candidate[], scores: Float32Array, nq: number, keep: Uint8Array | null): Float32Array {
+export function approximateScores(view: SearchView, cands: readonly Candidate[], rows: ScoreRows, nq: number, keep: Uint8Array | null): Float32Array {
   const out = new Float32Array(cands.length);
   const best = new Float32Array(nq);
+  const { data, slot } = rows;
+  // A code repeated within a document adds nothing to a maximum: seen[c] = 1 + the candidate that last read c.
+  const seen = new Int32Array(view.codec.numCentroids);
   cands.forEach((cand, i) => {
     const chunk = view.chunks[chunkOf(cand)] as Chunk;
     const local = localOf(cand);
@@ -163,11 +164,12 @@ export function approximateScores(view: SearchView, cands: readonly Candidate[],
     let any = false;
     for (let v = chunk.offsets[local] as number; v < (chunk.offsets[local + 1] as number); v++) {
       const c = chunk.codes[v] as number;
-      if (keep && !keep[c]) continue;
+      if ((keep && !keep[c]) || seen[c] === i + 1) continue;
+      seen[c] = i + 1;
       any = true;
-      const row = c * nq;
+      const o = (slot ? (slot[c] as number) : c) * nq;
       for (let q = 0; q < nq; q++) {
-        const s = scores[row + q] as number;
+        const s = data[o + q] as number;
         if (s > (best[q] as number)) best[q] = s;
       }
     }
@@ -179,12 +181,52 @@ export function approximateScores(view: SearchView, cands: readonly Candidate[],
 }
 
 /**
+ * Centroid-major copies of a query's centroid scores: centroid c's nq scores start at
+ * data[(slot ? slot[c] : c) * nq]. Stages 2 and 3 read a document's codes one after another, so
+ * centroid-major rows are read contiguously; the scoring graph returns query-major [nq, K].
+ */
+export interface ScoreRows {
+  data: Float32Array;
+  /** Row of each centroid in `data` ([K], -1 = not copied), or null when data holds all K rows in order. */
+  slot: Int32Array | null;
+}
+
+/**
+ * scores: [nq, K] (query-major) -> rows of the centroids with keep[c] = 1 (stage 2 reads only those,
+ * tens to hundreds, many times each), or of all K centroids when keep is null (stage 3), the
+ * transpose blocked over centroids so both sides stay in cache (about 4 ms at K = 65,536, nq = 32).
+ */
+export function centroidRows(scores: Float32Array, K: number, nq: number, keep: Uint8Array | null): ScoreRows {
+  if (keep) {
+    const slot = new Int32Array(K).fill(-1);
+    const kept: number[] = [];
+    for (let c = 0; c < K; c++) if (keep[c]) slot[c] = kept.push(c) - 1;
+    const data = new Float32Array(kept.length * nq);
+    kept.forEach((c, r) => {
+      for (let q = 0; q < nq; q++) data[r * nq + q] = scores[q * K + c] as number;
+    });
+    return { data, slot };
+  }
+  const data = new Float32Array(nq * K);
+  const BLOCK = 64;
+  for (let c0 = 0; c0 < K; c0 += BLOCK) {
+    const c1 = Math.min(K, c0 + BLOCK);
+    for (let q = 0; q < nq; q++) {
+      const row = q * K;
+      for (let c = c0; c < c1; c++) data[c * nq + q] = scores[row + c] as number;
+    }
+  }
+  return { data, slot: null };
+}
+
+/**
  * Stage 2's pruning: 1 for centroids whose best score over the query vectors reaches `threshold`.
  * max: [K] (`CentroidScores.max`) -> [K].
  */
 export function keptCentroids(max: Float32Array, threshold: number): Uint8Array {
-  // max: [K], each centroid's best score over the query vectors.
-  return Uint8Array.from(max, (m) => (m >= threshold ? 1 : 0));
+  const keep = new Uint8Array(max.length);
+  for (let c = 0; c < max.length; c++) keep[c] = (max[c] as number) >= threshold ? 1 : 0;
+  return keep;
 }
 
 /** Indexes of the `n` largest values, best first (ties: lower index first). */
@@ -250,9 +292,11 @@ export async function plaidSearch(view: SearchView, q: Float32Array, nq: number,
   // admissible document, so that k results come back whenever k documents match.
   if (view.allowed !== null && cands.length < k) cands = allAdmissible(view);
   if (cands.length === 0) return [];
-  const s2 = approximateScores(view, cands, scores, nq, keptCentroids(max, p.centroidScoreThreshold));
+  const K = view.codec.numCentroids;
+  const keep = keptCentroids(max, p.centroidScoreThreshold);
+  const s2 = approximateScores(view, cands, centroidRows(scores, K, nq, keep), nq, keep);
   const stage2 = topIndexes(s2, p.ndocs).map((i) => cands[i] as Candidate);
-  const s3 = approximateScores(view, stage2, scores, nq, null);
+  const s3 = approximateScores(view, stage2, centroidRows(scores, K, nq, null), nq, null);
   const stage3 = topIndexes(s3, Math.max(k, Math.floor(p.ndocs / 4))).map((i) => stage2[i] as Candidate);
   return rankExactly(view, stage3, q, nq, k);
 }

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { makeChunk } from "../../src/index/chunk.js";
 import { ResidualCodec } from "../../src/index/codec.js";
 import { OrtCentroidScorer, OrtMatmulDynamic, matmulABtJs } from "../../src/kernels/matmul.js";
-import { candidates, centroidScoresJs, keptCentroids, plaidDefaults, rankExactly, topCentroids, type SearchView } from "../../src/search/plaid.js";
+import { candidates, centroidRows, centroidScoresJs, keptCentroids, plaidDefaults, rankExactly, topCentroids, type SearchView } from "../../src/search/plaid.js";
 import { Rng } from "../../src/util/rng.js";
 
 test("defaults depend on k and are fresh objects per call", () => {
@@ -16,13 +16,13 @@ test("defaults depend on k and are fresh objects per call", () => {
   assert.equal(plaidDefaults(10).ncells, 1);
 });
 
-test("topCentroids picks the best centroids per query vector; scores are [K, nq]", () => {
-  // K = 3 centroids, nq = 2: q0 prefers c2 then c0; q1 prefers c1 then c2.
-  const scores = Float32Array.from([0.5, 0.1, 0.2, 0.9, 0.7, 0.4]);
+test("topCentroids picks the best centroids per query vector; scores are [nq, K]", () => {
+  // nq = 2, K = 3: q0 prefers c2 then c0; q1 prefers c1 then c2.
+  const scores = Float32Array.from([0.5, 0.2, 0.7, 0.1, 0.9, 0.4]);
   assert.deepEqual(topCentroids(scores, 3, 2, 2).map((a) => [...a]), [[2, 0], [1, 2]]);
 });
 
-test("topCentroids equals a sort of each query vector's column (ties: lower id), for random and tied scores", () => {
+test("topCentroids equals a sort of each query vector's row (ties: lower id), for random and tied scores", () => {
   const rng = new Rng(11);
   for (const [K, nq, n] of [[50, 7, 1], [50, 7, 4], [9, 3, 12], [200, 32, 2]] as const) {
     // Rounded values make ties common.
@@ -30,7 +30,7 @@ test("topCentroids equals a sort of each query vector's column (ties: lower id),
     const got = topCentroids(scores, K, nq, n).map((a) => [...a]);
     for (let q = 0; q < nq; q++) {
       const ref = Array.from({ length: K }, (_, c) => c)
-        .sort((a, b) => scores[b * nq + q]! - scores[a * nq + q]! || a - b)
+        .sort((a, b) => scores[q * K + b]! - scores[q * K + a]! || a - b)
         .slice(0, Math.min(n, K));
       assert.deepEqual(got[q], ref, `K ${K} nq ${nq} n ${n} q ${q}`);
     }
@@ -48,22 +48,38 @@ test("centroid scoring kernel (scores, top-n per query vector, max per centroid)
     const kernel = await OrtCentroidScorer.create(centroids, K, d, { intraOpThreads: 1 });
     const got = await kernel.run(q, nq, n);
     await kernel.release();
-    const scores = new Float32Array(K * nq); // [K, nq]
-    const qc = matmulABtJs(q, nq, centroids, K, d); // [nq, K]
-    for (let c = 0; c < K; c++) for (let j = 0; j < nq; j++) scores[c * nq + j] = qc[j * K + c]!;
-    const ref = centroidScoresJs(got.scores, K, nq, n);
+    const scores = matmulABtJs(q, nq, centroids, K, d); // [nq, K]
     got.scores.forEach((v, i) => assert.ok(Math.abs(v - scores[i]!) < 1e-4));
+    // Top and max judged on the kernel's own scores, so that ties are ties for both.
+    const ref = centroidScoresJs(got.scores, K, nq, n);
     assert.deepEqual([...got.top], [...ref.top], `K ${K} nq ${nq} n ${n}`);
     assert.deepEqual([...got.max], [...ref.max]);
   }
 });
 
 test("centroidScoresJs by hand; keptCentroids thresholds the per-centroid maximum", () => {
-  // K = 3, nq = 2 (scores [K, nq]): q0 prefers c2 then c0; q1 prefers c1 then c2.
-  const cs = centroidScoresJs(Float32Array.from([0.5, 0.1, 0.2, 0.9, 0.7, 0.4]), 3, 2, 2);
-  assert.deepEqual([...cs.top], [2, 1, 0, 2]); // [n, nq]: best of q0, best of q1, second of q0, second of q1
+  // nq = 2, K = 3 (scores [nq, K]): q0 prefers c2 then c0; q1 prefers c1 then c2.
+  const cs = centroidScoresJs(Float32Array.from([0.5, 0.2, 0.7, 0.1, 0.9, 0.4]), 3, 2, 2);
+  assert.deepEqual([...cs.top], [2, 0, 1, 2]); // [nq, n]
   assert.deepEqual([...cs.max], [0.5, 0.9, 0.7].map(Math.fround));
   assert.deepEqual([...keptCentroids(cs.max, 0.6)], [0, 1, 1]);
+});
+
+test("centroidRows: all rows = the [K, nq] transpose; kept rows = those rows only, by slot", () => {
+  // nq = 2, K = 3: scores [nq, K]
+  const scores = Float32Array.from([0.5, 0.2, 0.7, 0.1, 0.9, 0.4]);
+  const all = centroidRows(scores, 3, 2, null);
+  assert.equal(all.slot, null);
+  assert.deepEqual([...all.data], [0.5, 0.1, 0.2, 0.9, 0.7, 0.4].map(Math.fround));
+  const kept = centroidRows(scores, 3, 2, Uint8Array.from([0, 1, 1]));
+  assert.deepEqual([...kept.slot!], [-1, 0, 1]);
+  assert.deepEqual([...kept.data], [0.2, 0.9, 0.7, 0.4].map(Math.fround));
+  // Blocked transpose on a size that is not a multiple of the block.
+  const rng = new Rng(13);
+  const [K, nq] = [131, 5];
+  const big = rng.normalArray(K * nq, 1);
+  const t = centroidRows(big, K, nq, null).data;
+  for (let c = 0; c < K; c++) for (let q = 0; q < nq; q++) assert.equal(t[c * nq + q], big[q * K + c]);
 });
 
 async function smallView(): Promise<SearchView> {
