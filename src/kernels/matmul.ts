@@ -31,7 +31,7 @@ export function matmulABtJs(a: Float32Array, m: number, b: Float32Array, n: numb
 }
 
 /** b: [n, d] row-major -> bᵀ: [d, n] row-major (MatMul's right operand for a·bᵀ). */
-function transposeRows(b: Float32Array, n: number, d: number): Float32Array {
+export function transposeRows(b: Float32Array, n: number, d: number): Float32Array {
   const bt = new Float32Array(d * n);
   for (let j = 0; j < n; j++) for (let k = 0; k < d; k++) bt[k * n + j] = b[j * d + k] as number;
   return bt;
@@ -50,7 +50,8 @@ function argmaxOutputs(g: GraphBuilder, scores: string): void {
   g.output("best", DataType.FLOAT, ["m"], g.reduceMax(scores, [1], false));
 }
 
-function compile(g: GraphBuilder, runtime: RuntimeOptions): Promise<OnnxSession> {
+/** A kernel graph built with the project's GraphBuilder -> an onnxruntime session. */
+export function compile(g: GraphBuilder, runtime: RuntimeOptions): Promise<OnnxSession> {
   return OnnxSession.create(encodeModel(g.toModel({ producer: "colts kernels" })), runtime);
 }
 

@@ -7,8 +7,9 @@
  * [vectors, query vectors] similarities cost more than the products.
  */
 import { GraphBuilder } from "../onnx/builder.js";
-import { DataType, encodeModel } from "../onnx/proto.js";
-import { OnnxSession, type RuntimeOptions } from "../model/runtime.js";
+import { DataType } from "../onnx/proto.js";
+import type { OnnxSession, RuntimeOptions } from "../model/runtime.js";
+import { compile, transposeRows } from "./matmul.js";
 import { ColtsError } from "../errors.js";
 
 /** Queries fixed at construction, documents per call. */
@@ -28,16 +29,13 @@ export class OrtPaddedMaxSim {
   static async create(q: Float32Array, queries: number, queryLen: number, d: number, docLen: number, runtime: RuntimeOptions = {}): Promise<OrtPaddedMaxSim> {
     const cols = queries * queryLen;
     if (q.length !== cols * d) throw new ColtsError("INPUT_INVALID", `q: expected ${cols * d} values, got ${q.length}`);
-    const qt = new Float32Array(d * cols); // qᵀ: [d, cols]
-    for (let j = 0; j < cols; j++) for (let k = 0; k < d; k++) qt[k * cols + j] = q[j * d + k] as number;
     const g = new GraphBuilder({ name: "colts_padded_maxsim" });
     g.input("docs", DataType.FLOAT, ["rows", d]); // rows = batch * docLen
-    const sims = g.matMul("docs", g.initializer("q_t", qt, [d, cols])); // [rows, cols]
+    const sims = g.matMul("docs", g.initializer("q_t", transposeRows(q, cols, d), [d, cols])); // [rows, cols]
     const perDoc = g.reduceMax(g.reshape(sims, [-1, docLen, cols]), [1], false); // [batch, cols]
     const scores = g.reduceSum(g.reshape(perDoc, [-1, queries, queryLen]), [2], false); // [batch, queries]
     g.output("scores", DataType.FLOAT, ["batch", queries], scores);
-    const session = await OnnxSession.create(encodeModel(g.toModel({ producer: "colts kernels" })), runtime);
-    return new OrtPaddedMaxSim(session, queries, queryLen, docLen, d);
+    return new OrtPaddedMaxSim(await compile(g, runtime), queries, queryLen, docLen, d);
   }
 
   /**
