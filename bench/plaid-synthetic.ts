@@ -4,7 +4,8 @@
  *   npx tsc -p . && node dist/bench/plaid-synthetic.js [--docs 20000] [--dim 128] [--tokens 64]
  *     [--queries 100] [--nbits 2] [--centroids K] [--kmeans-points P] [--kmeans-iters I]
  *     [--lancedb] [--out bench/out/plaid-<docs>] [--phases build,exact,colts,lancedb]
- *     [--exact-queries 5] [--lancedb-flat-queries 20] [--lancedb-flat-only] [--extrapolate] [--rebuild]
+ *     [--exact-queries 5] [--lancedb-flat-queries 20 (0: no flat scan)] [--lancedb-flat-only]
+ *     [--lancedb-build-only (ingest and index, no searches)] [--extrapolate] [--rebuild]
  *     [--no-results]
  *
  * Data: 4096 topics x 8 "terms" (sub-centres) on the unit sphere; a document takes 4 topics and
@@ -40,11 +41,11 @@ import { readManifest } from "../src/index/manifest.js";
 import { PlaidIndex } from "../src/index/plaid-index.js";
 import type { EmbeddedDoc, EmbeddingSource } from "../src/index/source.js";
 import { buildIndex } from "../src/index/writer.js";
-import { OrtCentroidScorer, OrtMatmul, OrtMatmulDynamic } from "../src/kernels/matmul.js";
-import { OrtPaddedMaxSim } from "../src/kernels/maxsim.js";
+import { OrtCentroidScorer, OrtMatmul } from "../src/kernels/matmul.js";
+import { OrtPaddedMaxSim, OrtResidualMaxSim } from "../src/kernels/maxsim.js";
 import type { Chunk } from "../src/index/chunk.js";
 import type { ResidualCodec } from "../src/index/codec.js";
-import { approximateScores, candidates, centroidRows, keptCentroids, plaidDefaults, rankExactly, topIndexes, type PlaidParams, type SearchView } from "../src/search/plaid.js";
+import { approximateScores, candidates, keptCentroids, keptRows, plaidDefaults, rankExactly, topIndexes, type PlaidParams, type SearchView } from "../src/search/plaid.js";
 import { Rng } from "../src/util/rng.js";
 import { REPO_ROOT } from "./tools/paths.js";
 
@@ -73,6 +74,7 @@ const { values: argv } = parseArgs({
     "lancedb-partitions": { type: "string" },
     "lancedb-subvectors": { type: "string" },
     "lancedb-flat-only": { type: "boolean" },
+    "lancedb-build-only": { type: "boolean" },
     extrapolate: { type: "boolean" },
     "token-noise": { type: "string" },
     assignment: { type: "string" },
@@ -570,7 +572,9 @@ async function phaseColts(queries: Float32Array[], truth: number[][]): Promise<{
   const settings: { name: string; params: PlaidParams }[] = [
     { name: "default (ncells 1, thr 0.5, ndocs 256)", params: {} },
     { name: "ncells 2", params: { ncells: 2 } },
+    { name: "ndocs 512", params: { ndocs: 512 } },
     { name: "ndocs 1024", params: { ndocs: 1024 } },
+    { name: "ndocs 2048", params: { ndocs: 2048 } },
     { name: "ncells 2, ndocs 1024", params: { ncells: 2, ndocs: 1024 } },
     { name: "ncells 4, thr 0.4, ndocs 4096", params: { ncells: 4, centroidScoreThreshold: 0.4, ndocs: 4096 } },
   ];
@@ -612,9 +616,10 @@ async function phaseColts(queries: Float32Array[], truth: number[][]): Promise<{
   const m = readManifest(indexDir);
   const codec = readCodec(indexDir, m);
   const chunks = m.chunks.map((c) => readChunk(path.join(indexDir, c.file), m.numCentroids, codec.bytesPerVector));
-  const exactKernel = await OrtMatmulDynamic.create(DIM);
+  // As PlaidIndex.open makes them: the two kernels take turns, neither keeps a core spinning.
+  const exactKernel = await OrtResidualMaxSim.create(codec, { allowSpinning: false });
   const view: SearchView = { codec, chunks, allowed: null, deleted: new Uint8Array(m.numDocs), kernel: exactKernel };
-  const scorer = await OrtCentroidScorer.create(codec.centroids, codec.numCentroids, DIM);
+  const scorer = await OrtCentroidScorer.create(codec.centroids, codec.numCentroids, DIM, { allowSpinning: false });
   const p = plaidDefaults(10);
   const K = codec.numCentroids;
   const acc: StageProfile = { centroidScoring: 0, topCentroids: 0, candidates: 0, stage2: 0, stage3: 0, stage4: 0, candidatesCount: 0, stage2Kept: 0, stage3Kept: 0 };
@@ -629,11 +634,11 @@ async function phaseColts(queries: Float32Array[], truth: number[][]): Promise<{
       const tCand = ms(t);
       t = performance.now();
       const keep = keptCentroids(max, p.centroidScoreThreshold);
-      const s2 = approximateScores(view, cands, centroidRows(scores, K, QUERY_TOKENS, keep), QUERY_TOKENS, keep);
+      const s2 = approximateScores(view, cands, keptRows(scores, K, QUERY_TOKENS, keep), QUERY_TOKENS, keep);
       const stage2 = topIndexes(s2, p.ndocs).map((i) => cands[i] as number);
       const tS2 = ms(t);
       t = performance.now();
-      const s3 = approximateScores(view, stage2, centroidRows(scores, K, QUERY_TOKENS, null), QUERY_TOKENS, null);
+      const s3 = approximateScores(view, stage2, { data: scores, slot: null }, QUERY_TOKENS, null);
       const stage3 = topIndexes(s3, Math.max(10, Math.floor(p.ndocs / 4))).map((i) => stage2[i] as number);
       const tS3 = ms(t);
       t = performance.now();
@@ -745,8 +750,8 @@ async function phaseLance(corpus: SyntheticCorpus, queries: Float32Array[], trut
     }
     const ingestSeconds = sec(t0);
     console.log(`lancedb: ingested ${DOCS} documents in ${ingestSeconds.toFixed(1)} s (includes regenerating the vectors)`);
-    // Flat search before the index exists.
-    await measure(table, "flat (no index)", LANCE_FLAT_QUERIES, (v) => v, 1);
+    // Flat search before the index exists (--lancedb-flat-queries 0: not measured).
+    if (LANCE_FLAT_QUERIES > 0) await measure(table, "flat (no index)", LANCE_FLAT_QUERIES, (v) => v, 1);
     if (argv["lancedb-flat-only"]) {
       table.close();
       return { rows, rec: { params, ingestSeconds, indexSeconds: 0, indexParams: { type: "none (--lancedb-flat-only)" }, diskBytes: dirBytes(dbDir) } };
@@ -758,10 +763,15 @@ async function phaseLance(corpus: SyntheticCorpus, queries: Float32Array[], trut
     console.log(`lancedb: IVF_PQ index in ${indexSeconds.toFixed(1)} s`);
     rec = { params, ingestSeconds, indexSeconds, indexParams, diskBytes: dirBytes(dbDir) };
     writeJson(file, rec);
+    if (argv["lancedb-build-only"]) {
+      // Building loads both cores for a long time; searches are measured by a later, quiet run.
+      table.close();
+      return { rows, rec };
+    }
   } else {
     console.log(`lancedb: reusing ${dbDir}`);
     table = await db.openTable("docs");
-    await measure(table, "flat (bypassVectorIndex)", LANCE_FLAT_QUERIES, (v) => v.bypassVectorIndex(), 1);
+    if (LANCE_FLAT_QUERIES > 0) await measure(table, "flat (bypassVectorIndex)", LANCE_FLAT_QUERIES, (v) => v.bypassVectorIndex(), 1);
   }
   if (rec.indexSeconds === 0) {
     // Built with --lancedb-flat-only: there is no index to measure.

@@ -97,7 +97,7 @@ export class ResidualCodec {
   private twoLevel: Promise<Assigner> | null = null;
   private readonly table: Uint8Array;
   /** [256 * 8 / nbits]: for every byte value, the bucket weight of each field it packs (decompression LUT). */
-  private readonly byteWeights: Float32Array;
+  readonly byteWeights: Float32Array;
 
   private constructor(p: ResidualCodecParams) {
     this.dim = p.dim;

@@ -8,7 +8,8 @@ import path from "node:path";
 import type { Bm25Index } from "../bm25/index.js";
 import { loadBm25 } from "../bm25/store.js";
 import { ColtsError } from "../errors.js";
-import { OrtCentroidScorer, OrtMatmulDynamic } from "../kernels/matmul.js";
+import { OrtCentroidScorer } from "../kernels/matmul.js";
+import { OrtResidualMaxSim } from "../kernels/maxsim.js";
 import type { RuntimeOptions } from "../model/runtime.js";
 import { allAdmissible, plaidSearch, rankExactly, type PlaidParams, type SearchView } from "../search/plaid.js";
 import { readChunk, type Chunk } from "./chunk.js";
@@ -76,7 +77,7 @@ export class PlaidIndex {
     private readonly deleted: Uint8Array,
     private readonly metadata: MetadataStore,
     private readonly scorer: OrtCentroidScorer,
-    private readonly exactKernel: OrtMatmulDynamic,
+    private readonly exactKernel: OrtResidualMaxSim,
   ) {}
 
   static async open(dir: string, opts: OpenOptions = {}): Promise<PlaidIndex> {
@@ -95,8 +96,10 @@ export class PlaidIndex {
     const metadataPath = path.join(dir, m.metadataFile);
     if (!fs.existsSync(metadataPath)) throw new ColtsError("INDEX_CORRUPT", `${metadataPath} is missing`, { details: { file: metadataPath } });
     const metadata = MetadataStore.open(metadataPath, { readonly: true });
-    const scorer = await OrtCentroidScorer.create(codec.centroids, codec.numCentroids, codec.dim, opts.runtime ?? {});
-    const exactKernel = await OrtMatmulDynamic.create(codec.dim, opts.runtime ?? {});
+    // The two kernels take turns with JS work in between: neither may keep a core spinning.
+    const runtime = { allowSpinning: false, ...opts.runtime };
+    const scorer = await OrtCentroidScorer.create(codec.centroids, codec.numCentroids, codec.dim, runtime);
+    const exactKernel = await OrtResidualMaxSim.create(codec, runtime);
     return new PlaidIndex(dir, m, codec, chunks, deleted, metadata, scorer, exactKernel);
   }
 

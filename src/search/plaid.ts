@@ -13,7 +13,7 @@
  */
 import type { Chunk } from "../index/chunk.js";
 import type { ResidualCodec } from "../index/codec.js";
-import { maxsimFromSimilarities } from "../kernels/matmul.js";
+import { ColtsError } from "../errors.js";
 
 export interface PlaidParams {
   /** Centroids probed per query vector. Default by k: 1 (k <= 10), 2 (k <= 100), 4. Range >= 1. */
@@ -39,14 +39,24 @@ export interface SearchView {
   /** 1 = deleted, by ordinal. */
   deleted: Uint8Array;
   /**
-   * q · dᵀ kernel for stage 4 and exhaustive search (onnxruntime). Without it the plain-loop
-   * reference (`exactScore`) is used.
+   * Exact MaxSim over compressed documents for stage 4 and exhaustive search (kernels/maxsim.ts
+   * `OrtResidualMaxSim`: decompression and MaxSim in onnxruntime). Without it the plain-loop
+   * reference (`decompressDoc` + `exactScore`) is used.
    */
-  kernel?: { run(a: Float32Array, m: number, b: Float32Array, n: number): Promise<Float32Array> };
+  kernel?: CompressedMaxSim;
 }
 
-/** Decompressed vectors scored per kernel call: bounds memory (x dim x 4 bytes) on exhaustive search. */
-const EXACT_BLOCK_VECTORS = 1 << 18;
+/** MaxSim of q against `docs` documents given as codes and residual bytes, each padded to docLen rows. */
+export interface CompressedMaxSim {
+  // q: [nq, dim]; codes: [docs * docLen]; residuals: [docs * docLen, bytesPerVector] -> [docs]
+  score(q: Float32Array, nq: number, codes: Int32Array, residuals: Uint8Array, docs: number, docLen: number): Promise<Float32Array>;
+}
+
+/** Padded rows per kernel call: bounds memory (about dim x 12 bytes per row inside the graph) on exhaustive search. */
+const EXACT_BLOCK_ROWS = 1 << 16;
+/** A group's padded length stays within this factor (+ PAD_SLACK rows) of its shortest document's. */
+const PAD_FACTOR = 1.25;
+const PAD_SLACK = 4;
 
 export interface Hit {
   ordinal: number;
@@ -87,8 +97,8 @@ export function topCentroids(scores: Float32Array, K: number, nq: number, n: num
 /** What stages 1 to 3 read from one query's centroid scores. */
 export interface CentroidScores {
   /**
-   * [nq, K] row-major (query-major): centroid c's score for query vector q at q * K + c (stages 2
-   * and 3 read centroid-major `ScoreRows` made from it).
+   * [K, nq] row-major (centroid-major): centroid c's score for query vector q at c * nq + q. Stages 2
+   * and 3 read a document's codes one after another, so a centroid's nq scores are contiguous.
    */
   scores: Float32Array;
   /** [nq, n] row-major: query vector q's n = min(ncells, K) best centroids, best first (ties: lower id). */
@@ -100,15 +110,23 @@ export interface CentroidScores {
 /** Computes a query's centroid scores with its `ncells` best centroids (onnxruntime in PlaidIndex). */
 export type CentroidScorer = (ncells: number) => Promise<CentroidScores>;
 
-/** The reference of `CentroidScores` from scores: [nq, K] in plain loops (the kernel is tested against it). */
-export function centroidScoresJs(scores: Float32Array, K: number, nq: number, ncells: number): CentroidScores {
-  const best = topCentroids(scores, K, nq, ncells); // [nq][n]
+/**
+ * The reference of `CentroidScores` in plain loops (the kernel is tested against it).
+ * byQuery: [nq, K] row-major, the scores query vector by query vector.
+ */
+export function centroidScoresJs(byQuery: Float32Array, K: number, nq: number, ncells: number): CentroidScores {
+  const best = topCentroids(byQuery, K, nq, ncells); // [nq][n]
   const n = Math.min(ncells, K);
   const top = new Int32Array(nq * n);
   best.forEach((ids, q) => top.set(ids, q * n));
   const max = new Float32Array(K).fill(-Infinity);
+  const scores = new Float32Array(K * nq);
   for (let q = 0; q < nq; q++) {
-    for (let c = 0; c < K; c++) max[c] = Math.max(max[c] as number, scores[q * K + c] as number);
+    for (let c = 0; c < K; c++) {
+      const s = byQuery[q * K + c] as number;
+      max[c] = Math.max(max[c] as number, s);
+      scores[c * nq + q] = s;
+    }
   }
   return { scores, top, max };
 }
@@ -181,9 +199,8 @@ export function approximateScores(view: SearchView, cands: readonly Candidate[],
 }
 
 /**
- * Centroid-major copies of a query's centroid scores: centroid c's nq scores start at
- * data[(slot ? slot[c] : c) * nq]. Stages 2 and 3 read a document's codes one after another, so
- * centroid-major rows are read contiguously; the scoring graph returns query-major [nq, K].
+ * Centroid scores as stages 2 and 3 read them: centroid c's nq scores start at
+ * data[(slot ? slot[c] : c) * nq].
  */
 export interface ScoreRows {
   data: Float32Array;
@@ -192,31 +209,20 @@ export interface ScoreRows {
 }
 
 /**
- * scores: [nq, K] (query-major) -> rows of the centroids with keep[c] = 1 (stage 2 reads only those,
- * tens to hundreds, many times each), or of all K centroids when keep is null (stage 3), the
- * transpose blocked over centroids so both sides stay in cache (about 4 ms at K = 65,536, nq = 32).
+ * scores: [K, nq] (centroid-major) -> a compact copy of the rows of the centroids with keep[c] = 1:
+ * stage 2 reads only those (tens to hundreds of rows, many times each), so they stay in cache where
+ * the full 8 MB table (K = 65,536, nq = 32) would not.
  */
-export function centroidRows(scores: Float32Array, K: number, nq: number, keep: Uint8Array | null): ScoreRows {
-  if (keep) {
-    const slot = new Int32Array(K).fill(-1);
-    const kept: number[] = [];
-    for (let c = 0; c < K; c++) if (keep[c]) slot[c] = kept.push(c) - 1;
-    const data = new Float32Array(kept.length * nq);
-    kept.forEach((c, r) => {
-      for (let q = 0; q < nq; q++) data[r * nq + q] = scores[q * K + c] as number;
-    });
-    return { data, slot };
+export function keptRows(scores: Float32Array, K: number, nq: number, keep: Uint8Array): ScoreRows {
+  const slot = new Int32Array(K).fill(-1);
+  let rows = 0;
+  for (let c = 0; c < K; c++) if (keep[c]) slot[c] = rows++;
+  const data = new Float32Array(rows * nq);
+  for (let c = 0; c < K; c++) {
+    const r = slot[c] as number;
+    if (r >= 0) data.set(scores.subarray(c * nq, (c + 1) * nq), r * nq);
   }
-  const data = new Float32Array(nq * K);
-  const BLOCK = 64;
-  for (let c0 = 0; c0 < K; c0 += BLOCK) {
-    const c1 = Math.min(K, c0 + BLOCK);
-    for (let q = 0; q < nq; q++) {
-      const row = q * K;
-      for (let c = c0; c < c1; c++) data[c * nq + q] = scores[row + c] as number;
-    }
-  }
-  return { data, slot: null };
+  return { data, slot };
 }
 
 /**
@@ -266,23 +272,13 @@ function doclen(view: SearchView, cand: Candidate): number {
   return (view.chunks[chunkOf(cand)] as Chunk).doclens[localOf(cand)] as number;
 }
 
-/** Decompresses one candidate's vectors into `out` from row `row` on. */
-function decompressDocInto(view: SearchView, cand: Candidate, out: Float32Array, row: number): void {
-  const chunk = view.chunks[chunkOf(cand)] as Chunk;
-  const local = localOf(cand);
-  const start = chunk.offsets[local] as number;
-  const end = chunk.offsets[local + 1] as number;
-  const bpv = view.codec.bytesPerVector;
-  view.codec.decompressInto(chunk.codes.subarray(start, end), chunk.residuals.subarray(start * bpv, end * bpv), out, row);
-}
-
 export function ordinalOf(view: SearchView, cand: Candidate): number {
   return (view.chunks[chunkOf(cand)] as Chunk).ordinals[localOf(cand)] as number;
 }
 
 /**
  * The whole pipeline for one query.
- * q: [nq, dim] unit rows; scores: [K, nq] centroid scores of q (computed by the caller's kernel).
+ * q: [nq, dim] unit rows; scoreCentroids: q's centroid scores (the caller's kernel).
  */
 export async function plaidSearch(view: SearchView, q: Float32Array, nq: number, scoreCentroids: CentroidScorer, k: number, params: PlaidParams = {}): Promise<Hit[]> {
   const p = { ...plaidDefaults(k), ...params };
@@ -294,16 +290,17 @@ export async function plaidSearch(view: SearchView, q: Float32Array, nq: number,
   if (cands.length === 0) return [];
   const K = view.codec.numCentroids;
   const keep = keptCentroids(max, p.centroidScoreThreshold);
-  const s2 = approximateScores(view, cands, centroidRows(scores, K, nq, keep), nq, keep);
+  const s2 = approximateScores(view, cands, keptRows(scores, K, nq, keep), nq, keep);
   const stage2 = topIndexes(s2, p.ndocs).map((i) => cands[i] as Candidate);
-  const s3 = approximateScores(view, stage2, centroidRows(scores, K, nq, null), nq, null);
+  const s3 = approximateScores(view, stage2, { data: scores, slot: null }, nq, null);
   const stage3 = topIndexes(s3, Math.max(k, Math.floor(p.ndocs / 4))).map((i) => stage2[i] as Candidate);
   return rankExactly(view, stage3, q, nq, k);
 }
 
 /**
  * Stage 4 (and the exhaustive search): exact MaxSim on decompressed vectors, top k. With a kernel,
- * documents are decompressed into blocks and scored with one q · dᵀ product per block.
+ * documents of similar length are padded to a common length and scored together (decompression
+ * included) in one kernel call per group.
  */
 export async function rankExactly(view: SearchView, cands: readonly Candidate[], q: Float32Array, nq: number, k: number): Promise<Hit[]> {
   const dim = view.codec.dim;
@@ -315,26 +312,70 @@ export async function rankExactly(view: SearchView, cands: readonly Candidate[],
       hits.push({ ordinal: ordinalOf(view, c), score: exactScore(q, nq, d.vectors, d.n, dim) });
     }
   } else {
-    for (let start = 0; start < cands.length; ) {
-      // A block of documents whose vectors are decompressed straight into one buffer.
-      const block: { cand: Candidate; n: number }[] = [];
-      let total = 0;
-      while (start < cands.length && (block.length === 0 || total < EXACT_BLOCK_VECTORS)) {
-        const n = doclen(view, cands[start] as Candidate);
-        block.push({ cand: cands[start] as Candidate, n });
-        total += n;
-        start++;
-      }
-      const all = new Float32Array(total * dim);
-      let row = 0;
-      for (const b of block) {
-        decompressDocInto(view, b.cand, all, row);
-        row += b.n;
-      }
-      const scores = maxsimFromSimilarities(await kernel.run(q, nq, all, total), nq, block.map((b) => b.n));
-      block.forEach((b, i) => hits.push({ ordinal: ordinalOf(view, b.cand), score: scores[i] as number }));
+    for (const group of lengthGroups(cands.map((c) => doclen(view, c)), EXACT_BLOCK_ROWS)) {
+      const members = group.members.map((i) => cands[i] as Candidate);
+      const { codes, residuals } = padCompressed(view, members, group.docLen);
+      const scores = group.docLen === 0 ? new Float32Array(members.length) : await kernel.score(q, nq, codes, residuals, members.length, group.docLen);
+      members.forEach((c, i) => hits.push({ ordinal: ordinalOf(view, c), score: scores[i] as number }));
     }
   }
   hits.sort((a, b) => b.score - a.score || a.ordinal - b.ordinal);
   return hits.slice(0, k);
+}
+
+/** Documents scored in one kernel call, padded to docLen rows. */
+export interface LengthGroup {
+  /** Indexes into the lengths given to `lengthGroups`. */
+  members: number[];
+  docLen: number;
+}
+
+/**
+ * Groups documents by length so that padding wastes little: lengths sorted ascending, a group closes
+ * when the next length exceeds PAD_FACTOR x its first (+ PAD_SLACK) or its padded rows would exceed
+ * maxRows (a longer document still gets a group of its own). Empty documents form one group of
+ * docLen 0 (their MaxSim is 0).
+ */
+export function lengthGroups(lengths: readonly number[], maxRows: number): LengthGroup[] {
+  const order = lengths.map((_, i) => i).sort((a, b) => (lengths[a] as number) - (lengths[b] as number) || a - b);
+  const groups: LengthGroup[] = [];
+  let current: LengthGroup | null = null;
+  let first = 0;
+  for (const i of order) {
+    const len = lengths[i] as number;
+    const fits = current !== null && (first === 0 ? len === 0 : len <= first * PAD_FACTOR + PAD_SLACK) && (current.members.length + 1) * len <= maxRows;
+    if (!fits || current === null) {
+      current = { members: [], docLen: len };
+      first = len;
+      groups.push(current);
+    }
+    current.members.push(i);
+    current.docLen = len;
+  }
+  return groups;
+}
+
+/**
+ * Codes [docs * docLen] and residual bytes [docs * docLen, bytesPerVector] of the candidates, each
+ * document's rows followed by copies of its first row up to docLen.
+ */
+export function padCompressed(view: SearchView, cands: readonly Candidate[], docLen: number): { codes: Int32Array; residuals: Uint8Array } {
+  const bpv = view.codec.bytesPerVector;
+  const codes = new Int32Array(cands.length * docLen);
+  const residuals = new Uint8Array(cands.length * docLen * bpv);
+  cands.forEach((cand, i) => {
+    const chunk = view.chunks[chunkOf(cand)] as Chunk;
+    const local = localOf(cand);
+    const start = chunk.offsets[local] as number;
+    const end = chunk.offsets[local + 1] as number;
+    if (end - start > docLen) throw new ColtsError("INPUT_INVALID", `document of ${end - start} vectors in a group padded to ${docLen}`);
+    const row = i * docLen;
+    codes.set(chunk.codes.subarray(start, end), row);
+    residuals.set(chunk.residuals.subarray(start * bpv, end * bpv), row * bpv);
+    if (end === start) return;
+    codes.fill(chunk.codes[start] as number, row + end - start, row + docLen);
+    const first = chunk.residuals.subarray(start * bpv, (start + 1) * bpv);
+    for (let r = row + end - start; r < row + docLen; r++) residuals.set(first, r * bpv);
+  });
+  return { codes, residuals };
 }

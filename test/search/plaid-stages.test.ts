@@ -3,8 +3,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { makeChunk } from "../../src/index/chunk.js";
 import { ResidualCodec } from "../../src/index/codec.js";
-import { OrtCentroidScorer, OrtMatmulDynamic, matmulABtJs } from "../../src/kernels/matmul.js";
-import { candidates, centroidRows, centroidScoresJs, keptCentroids, plaidDefaults, rankExactly, topCentroids, type SearchView } from "../../src/search/plaid.js";
+import { OrtCentroidScorer, matmulABtJs } from "../../src/kernels/matmul.js";
+import { OrtResidualMaxSim } from "../../src/kernels/maxsim.js";
+import { approximateScores, candidates, centroidScoresJs, keptCentroids, keptRows, lengthGroups, padCompressed, plaidDefaults, rankExactly, topCentroids, type SearchView } from "../../src/search/plaid.js";
 import { Rng } from "../../src/util/rng.js";
 
 test("defaults depend on k and are fresh objects per call", () => {
@@ -49,37 +50,33 @@ test("centroid scoring kernel (scores, top-n per query vector, max per centroid)
     const got = await kernel.run(q, nq, n);
     await kernel.release();
     const scores = matmulABtJs(q, nq, centroids, K, d); // [nq, K]
-    got.scores.forEach((v, i) => assert.ok(Math.abs(v - scores[i]!) < 1e-4));
+    // The kernel's scores are centroid-major: [K, nq].
+    for (let c = 0; c < K; c++) for (let i = 0; i < nq; i++) assert.ok(Math.abs(got.scores[c * nq + i]! - scores[i * K + c]!) < 1e-4);
     // Top and max judged on the kernel's own scores, so that ties are ties for both.
-    const ref = centroidScoresJs(got.scores, K, nq, n);
+    const byQuery = Float32Array.from({ length: nq * K }, (_, j) => got.scores[(j % K) * nq + Math.floor(j / K)]!);
+    const ref = centroidScoresJs(byQuery, K, nq, n);
+    assert.deepEqual([...ref.scores], [...got.scores]);
     assert.deepEqual([...got.top], [...ref.top], `K ${K} nq ${nq} n ${n}`);
     assert.deepEqual([...got.max], [...ref.max]);
   }
 });
 
-test("centroidScoresJs by hand; keptCentroids thresholds the per-centroid maximum", () => {
-  // nq = 2, K = 3 (scores [nq, K]): q0 prefers c2 then c0; q1 prefers c1 then c2.
+test("centroidScoresJs by hand: centroid-major scores, top per query vector, max per centroid; keptCentroids thresholds it", () => {
+  // nq = 2, K = 3 (input [nq, K]): q0 prefers c2 then c0; q1 prefers c1 then c2.
   const cs = centroidScoresJs(Float32Array.from([0.5, 0.2, 0.7, 0.1, 0.9, 0.4]), 3, 2, 2);
+  assert.deepEqual([...cs.scores], [0.5, 0.1, 0.2, 0.9, 0.7, 0.4].map(Math.fround)); // [K, nq]
   assert.deepEqual([...cs.top], [2, 0, 1, 2]); // [nq, n]
   assert.deepEqual([...cs.max], [0.5, 0.9, 0.7].map(Math.fround));
   assert.deepEqual([...keptCentroids(cs.max, 0.6)], [0, 1, 1]);
 });
 
-test("centroidRows: all rows = the [K, nq] transpose; kept rows = those rows only, by slot", () => {
-  // nq = 2, K = 3: scores [nq, K]
-  const scores = Float32Array.from([0.5, 0.2, 0.7, 0.1, 0.9, 0.4]);
-  const all = centroidRows(scores, 3, 2, null);
-  assert.equal(all.slot, null);
-  assert.deepEqual([...all.data], [0.5, 0.1, 0.2, 0.9, 0.7, 0.4].map(Math.fround));
-  const kept = centroidRows(scores, 3, 2, Uint8Array.from([0, 1, 1]));
+test("keptRows: the kept centroids' rows only, found by slot", () => {
+  // K = 3, nq = 2: scores [K, nq]
+  const scores = Float32Array.from([0.5, 0.1, 0.2, 0.9, 0.7, 0.4]);
+  const kept = keptRows(scores, 3, 2, Uint8Array.from([0, 1, 1]));
   assert.deepEqual([...kept.slot!], [-1, 0, 1]);
   assert.deepEqual([...kept.data], [0.2, 0.9, 0.7, 0.4].map(Math.fround));
-  // Blocked transpose on a size that is not a multiple of the block.
-  const rng = new Rng(13);
-  const [K, nq] = [131, 5];
-  const big = rng.normalArray(K * nq, 1);
-  const t = centroidRows(big, K, nq, null).data;
-  for (let c = 0; c < K; c++) for (let q = 0; q < nq; q++) assert.equal(t[c * nq + q], big[q * K + c]);
+  assert.deepEqual(keptRows(scores, 3, 2, new Uint8Array(3)).data.length, 0);
 });
 
 async function smallView(): Promise<SearchView> {
@@ -109,13 +106,97 @@ test("candidates are the union of the probed IVF lists, minus deleted and filter
   assert.deepEqual(candidates(view, Int32Array.from([0, 1, 2, 3])).sort(), [3]);
 });
 
-test("stage 4 with the onnxruntime kernel == the plain loops (1e-4)", async () => {
-  const view = await smallView();
-  const q = new Rng(8).normalArray(3 * 8, 1);
-  const slow = await rankExactly(view, [0, 1, 2, 3], q, 3, 4);
-  const kernel = await OrtMatmulDynamic.create(8, { intraOpThreads: 1 });
-  const fast = await rankExactly({ ...view, kernel }, [0, 1, 2, 3], q, 3, 4);
-  await kernel.release();
-  assert.deepEqual(fast.map((h) => h.ordinal), slow.map((h) => h.ordinal));
-  fast.forEach((h, i) => assert.ok(Math.abs(h.score - slow[i]!.score) < 1e-4));
+/** A view of `docs` documents of random lengths in 0..maxLen (an empty one included), k-means-free codec. */
+async function randomView(seed: number, nbits: 1 | 2 | 4, docs: number, maxLen: number): Promise<SearchView> {
+  const rng = new Rng(seed);
+  const [dim, K] = [16, 12];
+  const centroids = rng.normalArray(K * dim, 1);
+  for (let c = 0; c < K; c++) {
+    const row = centroids.subarray(c * dim, (c + 1) * dim);
+    const n = Math.hypot(...row);
+    row.forEach((v, i) => (row[i] = v / n));
+  }
+  const held = rng.normalArray(200 * dim, 1);
+  const codec = await ResidualCodec.train(centroids, K, dim, held, 200, { nbits });
+  const doclens = Uint32Array.from({ length: docs }, (_, i) => (i === 3 ? 0 : 1 + Math.floor(rng.next() * maxLen)));
+  const total = doclens.reduce((a, b) => a + b, 0);
+  const { codes, residuals } = await codec.compress(rng.normalArray(total * dim, 1), total);
+  const chunk = makeChunk(Uint32Array.from({ length: docs }, (_, i) => i), doclens, codes, residuals, K);
+  return { codec, chunks: [chunk], allowed: null, deleted: new Uint8Array(docs) };
+}
+
+test("lengthGroups by hand: sorted lengths, padding bounded, row cap, empty documents apart", () => {
+  // sorted: 0 (i2) | 3 (i1), 4 (i5) | 64 (i0), 70 (i3) | 100 (i4): 100 > 64 x 1.25 + 4
+  assert.deepEqual(lengthGroups([64, 3, 0, 70, 100, 4], 1000), [
+    { members: [2], docLen: 0 },
+    { members: [1, 5], docLen: 4 },
+    { members: [0, 3], docLen: 70 },
+    { members: [4], docLen: 100 },
+  ]);
+  assert.deepEqual(lengthGroups([10, 10, 10], 25), [{ members: [0, 1], docLen: 10 }, { members: [2], docLen: 10 }]);
+  assert.deepEqual(lengthGroups([30], 25), [{ members: [0], docLen: 30 }]);
+  assert.deepEqual(lengthGroups([], 25), []);
+});
+
+test("padCompressed repeats each document's first code and residual row up to docLen", async () => {
+  const view = await smallView(); // doclens 2, 3, 1, 4
+  const chunk = view.chunks[0]!;
+  const bpv = view.codec.bytesPerVector;
+  const { codes, residuals } = padCompressed(view, [2, 0], 3);
+  const c = (v: number): number => chunk.codes[v]!;
+  // document 2 = vector 5; document 0 = vectors 0, 1
+  assert.deepEqual([...codes], [c(5), c(5), c(5), c(0), c(1), c(0)]);
+  const r = (v: number): number[] => [...chunk.residuals.subarray(v * bpv, (v + 1) * bpv)];
+  assert.deepEqual([...residuals], [...r(5), ...r(5), ...r(5), ...r(0), ...r(1), ...r(0)]);
+  assert.throws(() => padCompressed(view, [3], 3), /4 vectors in a group padded to 3/);
+});
+
+test("residual MaxSim kernel (decompression in the graph) == decompress + plain-loop MaxSim (1e-4), nbits 1, 2, 4, lengths 0..40", async () => {
+  for (const nbits of [1, 2, 4] as const) {
+    const view = await randomView(20 + nbits, nbits, 30, 40);
+    const q = new Rng(9).normalArray(5 * 16, 1);
+    const all = Array.from({ length: 30 }, (_, i) => i);
+    const slow = await rankExactly(view, all, q, 5, 30);
+    const kernel = await OrtResidualMaxSim.create(view.codec, { intraOpThreads: 1 });
+    const fast = await rankExactly({ ...view, kernel }, all, q, 5, 30);
+    // The same document alone, padded further: padding cannot change its score.
+    const { codes, residuals } = padCompressed(view, [0], 50);
+    const alone = await kernel.score(q, 5, codes, residuals, 1, 50);
+    await kernel.release();
+    const bySlow = new Map(slow.map((h) => [h.ordinal, h.score]));
+    assert.equal(fast.length, 30);
+    for (const h of fast) assert.ok(Math.abs(h.score - bySlow.get(h.ordinal)!) < 1e-4, `nbits ${nbits} doc ${h.ordinal}: ${h.score} vs ${bySlow.get(h.ordinal)}`);
+    assert.equal(bySlow.get(3), 0); // the empty document
+    assert.ok(Math.abs(alone[0]! - bySlow.get(0)!) < 1e-4);
+  }
+});
+
+test("stages 2 and 3: approximateScores == the max over each document's (kept) codes, summed over query vectors", async () => {
+  const view = await randomView(31, 2, 40, 20);
+  const [K, nq] = [12, 3];
+  const byQuery = new Rng(5).normalArray(nq * K, 1);
+  const { scores } = centroidScoresJs(byQuery, K, nq, 1);
+  const keep = Uint8Array.from({ length: K }, (_, c) => (c % 3 === 0 ? 0 : 1));
+  const cands = Array.from({ length: 40 }, (_, i) => 39 - i);
+  const chunk = view.chunks[0]!;
+  const reference = (doc: number, kept: Uint8Array | null): number => {
+    let total = 0;
+    let any = false;
+    const best = new Array<number>(nq).fill(-Infinity);
+    for (let v = chunk.offsets[doc]!; v < chunk.offsets[doc + 1]!; v++) {
+      const c = chunk.codes[v]!;
+      if (kept && !kept[c]) continue;
+      any = true;
+      for (let i = 0; i < nq; i++) best[i] = Math.max(best[i]!, byQuery[i * K + c]!);
+    }
+    if (any) for (let i = 0; i < nq; i++) total += best[i]!;
+    return total;
+  };
+  const s2 = approximateScores(view, cands, keptRows(scores, K, nq, keep), nq, keep);
+  const s3 = approximateScores(view, cands, { data: scores, slot: null }, nq, null);
+  cands.forEach((doc, i) => {
+    assert.ok(Math.abs(s2[i]! - reference(doc, keep)) < 1e-5, `stage 2 doc ${doc}`);
+    assert.ok(Math.abs(s3[i]! - reference(doc, null)) < 1e-5, `stage 3 doc ${doc}`);
+  });
+  assert.equal(s3[cands.indexOf(3)], 0); // the empty document
 });
