@@ -45,7 +45,7 @@ import { OrtCentroidScorer, OrtMatmul } from "../src/kernels/matmul.js";
 import { OrtPaddedMaxSim, OrtResidualMaxSim } from "../src/kernels/maxsim.js";
 import type { Chunk } from "../src/index/chunk.js";
 import type { ResidualCodec } from "../src/index/codec.js";
-import { approximateScores, candidates, keptCentroids, keptRows, plaidDefaults, rankExactly, topIndexes, type PlaidParams, type SearchView } from "../src/search/plaid.js";
+import { approximateScores, candidates, keptCentroids, prunedScores, plaidDefaults, rankExactly, topIndexes, type PlaidParams, type SearchView } from "../src/search/plaid.js";
 import { Rng } from "../src/util/rng.js";
 import { REPO_ROOT } from "./tools/paths.js";
 
@@ -621,7 +621,6 @@ async function phaseColts(queries: Float32Array[], truth: number[][]): Promise<{
   const view: SearchView = { codec, chunks, allowed: null, deleted: new Uint8Array(m.numDocs), kernel: exactKernel };
   const scorer = await OrtCentroidScorer.create(codec.centroids, codec.numCentroids, DIM, { allowSpinning: false });
   const p = plaidDefaults(10);
-  const K = codec.numCentroids;
   const acc: StageProfile = { centroidScoring: 0, topCentroids: 0, candidates: 0, stage2: 0, stage3: 0, stage4: 0, candidatesCount: 0, stage2Kept: 0, stage3Kept: 0 };
   for (let pass = 0; pass < 2; pass++) {
     for (const q of queries) {
@@ -634,11 +633,11 @@ async function phaseColts(queries: Float32Array[], truth: number[][]): Promise<{
       const tCand = ms(t);
       t = performance.now();
       const keep = keptCentroids(max, p.centroidScoreThreshold);
-      const s2 = approximateScores(view, cands, keptRows(scores, K, QUERY_TOKENS, keep), QUERY_TOKENS, keep);
+      const s2 = prunedScores(view, cands, scores, QUERY_TOKENS, keep);
       const stage2 = topIndexes(s2, p.ndocs).map((i) => cands[i] as number);
       const tS2 = ms(t);
       t = performance.now();
-      const s3 = approximateScores(view, stage2, { data: scores, slot: null }, QUERY_TOKENS, null);
+      const s3 = approximateScores(view, stage2, scores, QUERY_TOKENS, null);
       const stage3 = topIndexes(s3, Math.max(10, Math.floor(p.ndocs / 4))).map((i) => stage2[i] as number);
       const tS3 = ms(t);
       t = performance.now();

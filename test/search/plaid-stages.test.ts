@@ -5,7 +5,7 @@ import { makeChunk } from "../../src/index/chunk.js";
 import { ResidualCodec } from "../../src/index/codec.js";
 import { OrtCentroidScorer, matmulABtJs } from "../../src/kernels/matmul.js";
 import { OrtResidualMaxSim } from "../../src/kernels/maxsim.js";
-import { approximateScores, candidates, centroidScoresJs, keptCentroids, keptRows, lengthGroups, padCompressed, plaidDefaults, rankExactly, topCentroids, type SearchView } from "../../src/search/plaid.js";
+import { approximateScores, candidates, centroidScoresJs, keptCentroids, lengthGroups, padCompressed, plaidDefaults, prunedScores, rankExactly, topCentroids, type SearchView } from "../../src/search/plaid.js";
 import { Rng } from "../../src/util/rng.js";
 
 test("defaults depend on k and are fresh objects per call", () => {
@@ -68,15 +68,6 @@ test("centroidScoresJs by hand: centroid-major scores, top per query vector, max
   assert.deepEqual([...cs.top], [2, 0, 1, 2]); // [nq, n]
   assert.deepEqual([...cs.max], [0.5, 0.9, 0.7].map(Math.fround));
   assert.deepEqual([...keptCentroids(cs.max, 0.6)], [0, 1, 1]);
-});
-
-test("keptRows: the kept centroids' rows only, found by slot", () => {
-  // K = 3, nq = 2: scores [K, nq]
-  const scores = Float32Array.from([0.5, 0.1, 0.2, 0.9, 0.7, 0.4]);
-  const kept = keptRows(scores, 3, 2, Uint8Array.from([0, 1, 1]));
-  assert.deepEqual([...kept.slot!], [-1, 0, 1]);
-  assert.deepEqual([...kept.data], [0.2, 0.9, 0.7, 0.4].map(Math.fround));
-  assert.deepEqual(keptRows(scores, 3, 2, new Uint8Array(3)).data.length, 0);
 });
 
 async function smallView(): Promise<SearchView> {
@@ -171,7 +162,7 @@ test("residual MaxSim kernel (decompression in the graph) == decompress + plain-
   }
 });
 
-test("stages 2 and 3: approximateScores == the max over each document's (kept) codes, summed over query vectors", async () => {
+test("stages 2 and 3: approximateScores and prunedScores == the max over each document's (kept) codes, summed over query vectors", async () => {
   const view = await randomView(31, 2, 40, 20);
   const [K, nq] = [12, 3];
   const byQuery = new Rng(5).normalArray(nq * K, 1);
@@ -192,8 +183,12 @@ test("stages 2 and 3: approximateScores == the max over each document's (kept) c
     if (any) for (let i = 0; i < nq; i++) total += best[i]!;
     return total;
   };
-  const s2 = approximateScores(view, cands, keptRows(scores, K, nq, keep), nq, keep);
-  const s3 = approximateScores(view, cands, { data: scores, slot: null }, nq, null);
+  const s2 = approximateScores(view, cands, scores, nq, keep);
+  const s3 = approximateScores(view, cands, scores, nq, null);
+  // Stage 2 by centroid (IVF lists) == stage 2 by document, to the bit; over a subset of candidates too.
+  assert.deepEqual([...prunedScores(view, cands, scores, nq, keep)], [...s2]);
+  const some = cands.filter((d) => d % 3 !== 1);
+  assert.deepEqual([...prunedScores(view, some, scores, nq, keep)], [...approximateScores(view, some, scores, nq, keep)]);
   cands.forEach((doc, i) => {
     assert.ok(Math.abs(s2[i]! - reference(doc, keep)) < 1e-5, `stage 2 doc ${doc}`);
     assert.ok(Math.abs(s3[i]! - reference(doc, null)) < 1e-5, `stage 3 doc ${doc}`);
