@@ -42,10 +42,10 @@ import { PlaidIndex } from "../src/index/plaid-index.js";
 import type { EmbeddedDoc, EmbeddingSource } from "../src/index/source.js";
 import { buildIndex } from "../src/index/writer.js";
 import { OrtCentroidScorer, OrtMatmul } from "../src/kernels/matmul.js";
-import { OrtPaddedMaxSim, OrtResidualMaxSim } from "../src/kernels/maxsim.js";
+import { OrtCodeMaxSim, OrtPaddedMaxSim, OrtResidualMaxSim } from "../src/kernels/maxsim.js";
 import type { Chunk } from "../src/index/chunk.js";
 import type { ResidualCodec } from "../src/index/codec.js";
-import { approximateScores, candidates, keptCentroids, prunedScores, plaidDefaults, rankExactly, topIndexes, type PlaidParams, type SearchView } from "../src/search/plaid.js";
+import { candidates, keptCentroids, prunedScores, plaidDefaults, rankExactly, stage3Scores, topIndexes, type PlaidParams, type SearchView } from "../src/search/plaid.js";
 import { Rng } from "../src/util/rng.js";
 import { REPO_ROOT } from "./tools/paths.js";
 
@@ -616,9 +616,10 @@ async function phaseColts(queries: Float32Array[], truth: number[][]): Promise<{
   const m = readManifest(indexDir);
   const codec = readCodec(indexDir, m);
   const chunks = m.chunks.map((c) => readChunk(path.join(indexDir, c.file), m.numCentroids, codec.bytesPerVector));
-  // As PlaidIndex.open makes them: the two kernels take turns, neither keeps a core spinning.
+  // As PlaidIndex.open makes them: the kernels take turns, none keeps a core spinning.
   const exactKernel = await OrtResidualMaxSim.create(codec, { allowSpinning: false });
-  const view: SearchView = { codec, chunks, allowed: null, deleted: new Uint8Array(m.numDocs), kernel: exactKernel };
+  const codeKernel = await OrtCodeMaxSim.create({ allowSpinning: false });
+  const view: SearchView = { codec, chunks, allowed: null, deleted: new Uint8Array(m.numDocs), exactKernel, codeKernel };
   const scorer = await OrtCentroidScorer.create(codec.centroids, codec.numCentroids, DIM, { allowSpinning: false });
   const p = plaidDefaults(10);
   const acc: StageProfile = { centroidScoring: 0, topCentroids: 0, candidates: 0, stage2: 0, stage3: 0, stage4: 0, candidatesCount: 0, stage2Kept: 0, stage3Kept: 0 };
@@ -637,7 +638,7 @@ async function phaseColts(queries: Float32Array[], truth: number[][]): Promise<{
       const stage2 = topIndexes(s2, p.ndocs).map((i) => cands[i] as number);
       const tS2 = ms(t);
       t = performance.now();
-      const s3 = approximateScores(view, stage2, scores, QUERY_TOKENS, null);
+      const s3 = await stage3Scores(view, stage2, scores, QUERY_TOKENS);
       const stage3 = topIndexes(s3, Math.max(10, Math.floor(p.ndocs / 4))).map((i) => stage2[i] as number);
       const tS3 = ms(t);
       t = performance.now();
@@ -658,6 +659,7 @@ async function phaseColts(queries: Float32Array[], truth: number[][]): Promise<{
   }
   await scorer.release();
   await exactKernel.release();
+  await codeKernel.release();
   const n = queries.length;
   const profile = Object.fromEntries(Object.entries(acc).map(([k, v]) => [k, v / n])) as unknown as StageProfile;
   console.log(`profile (mean per query, default params): ${JSON.stringify(profile)}`);

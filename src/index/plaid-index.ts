@@ -9,7 +9,7 @@ import type { Bm25Index } from "../bm25/index.js";
 import { loadBm25 } from "../bm25/store.js";
 import { ColtsError } from "../errors.js";
 import { OrtCentroidScorer } from "../kernels/matmul.js";
-import { OrtResidualMaxSim } from "../kernels/maxsim.js";
+import { OrtCodeMaxSim, OrtResidualMaxSim } from "../kernels/maxsim.js";
 import type { RuntimeOptions } from "../model/runtime.js";
 import { allAdmissible, plaidSearch, rankExactly, type PlaidParams, type SearchView } from "../search/plaid.js";
 import { readChunk, type Chunk } from "./chunk.js";
@@ -78,6 +78,7 @@ export class PlaidIndex {
     private readonly metadata: MetadataStore,
     private readonly scorer: OrtCentroidScorer,
     private readonly exactKernel: OrtResidualMaxSim,
+    private readonly codeKernel: OrtCodeMaxSim,
   ) {}
 
   static async open(dir: string, opts: OpenOptions = {}): Promise<PlaidIndex> {
@@ -96,11 +97,12 @@ export class PlaidIndex {
     const metadataPath = path.join(dir, m.metadataFile);
     if (!fs.existsSync(metadataPath)) throw new ColtsError("INDEX_CORRUPT", `${metadataPath} is missing`, { details: { file: metadataPath } });
     const metadata = MetadataStore.open(metadataPath, { readonly: true });
-    // The two kernels take turns with JS work in between: neither may keep a core spinning.
+    // The kernels take turns with JS work in between: none may keep a core spinning.
     const runtime = { allowSpinning: false, ...opts.runtime };
     const scorer = await OrtCentroidScorer.create(codec.centroids, codec.numCentroids, codec.dim, runtime);
     const exactKernel = await OrtResidualMaxSim.create(codec, runtime);
-    return new PlaidIndex(dir, m, codec, chunks, deleted, metadata, scorer, exactKernel);
+    const codeKernel = await OrtCodeMaxSim.create(runtime);
+    return new PlaidIndex(dir, m, codec, chunks, deleted, metadata, scorer, exactKernel, codeKernel);
   }
 
   /** Searches one encoded query. q.vectors: [q.tokens, dim] unit rows. */
@@ -111,7 +113,7 @@ export class PlaidIndex {
     if (q.dim !== this.codec.dim) {
       throw new ColtsError("DIM_UNSUPPORTED", `query vectors are ${q.dim}-d, the index holds ${this.codec.dim}-d vectors (encode with the index's model and dim)`);
     }
-    const view: SearchView = { codec: this.codec, chunks: this.chunks, deleted: this.deleted, allowed: this.admissibleSet(opts), kernel: this.exactKernel };
+    const view: SearchView = { codec: this.codec, chunks: this.chunks, deleted: this.deleted, allowed: this.admissibleSet(opts), exactKernel: this.exactKernel, codeKernel: this.codeKernel };
     const qv = q.vectors.subarray(0, q.tokens * q.dim);
     const hits = opts.exact
       ? await rankExactly(view, allAdmissible(view), qv, q.tokens, k)
@@ -206,5 +208,6 @@ export class PlaidIndex {
     this.metadata.close();
     await this.scorer.release();
     await this.exactKernel.release();
+    await this.codeKernel.release();
   }
 }

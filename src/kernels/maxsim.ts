@@ -134,6 +134,52 @@ export class OrtResidualMaxSim {
 }
 
 /**
+ * PLAID's stage 3 in one onnxruntime graph: a document's approximate score is the sum over query
+ * vectors of the best centroid score among its codes. The graph gathers the score rows of the
+ * documents' codes (padded by repeating a document's first code, which cannot change a maximum),
+ * takes the maximum per document and query vector and sums over query vectors, so only [docs]
+ * scores come back. The JS loop it replaces (search/plaid.ts `approximateScores`, its reference)
+ * waits on one random 128-byte row of an 8 MB table per code.
+ */
+export class OrtCodeMaxSim {
+  private constructor(private readonly session: OnnxSession) {}
+
+  static async create(runtime: RuntimeOptions = {}): Promise<OrtCodeMaxSim> {
+    const g = new GraphBuilder({ name: "colts_code_maxsim" });
+    g.input("scores", DataType.FLOAT, ["centroids", "nq"]);
+    g.input("codes", DataType.INT32, ["rows"]); // rows = docs * docLen
+    g.input("layout", DataType.INT64, [3]); // [docs, docLen, nq]
+    const rows = g.gather("scores", "codes"); // [rows, nq]
+    const perDoc = g.reduceMax(g.reshape(rows, "layout"), [1], false); // [docs, nq]
+    g.output("scores_out", DataType.FLOAT, ["docs"], g.reduceSum(perDoc, [1], false));
+    return new OrtCodeMaxSim(await compile(g, runtime));
+  }
+
+  /**
+   * scores: [K, nq] row-major (centroid-major); codes: [docs * docLen], each document's codes padded
+   * to docLen. Returns [docs].
+   */
+  async score(scores: Float32Array, K: number, nq: number, codes: Int32Array, docs: number, docLen: number): Promise<Float32Array> {
+    if (scores.length !== K * nq || codes.length !== docs * docLen) throw new ColtsError("INPUT_INVALID", `code MaxSim: expected ${K * nq} scores and ${docs * docLen} codes`);
+    const out = await this.session.runMixed(
+      {
+        scores: { data: scores, dims: [K, nq] },
+        codes: { data: codes, dims: [docs * docLen] },
+        layout: { data: BigInt64Array.of(BigInt(docs), BigInt(docLen), BigInt(nq)), dims: [3] },
+      },
+      ["scores_out"],
+    );
+    const result = out["scores_out"]?.data;
+    if (!(result instanceof Float32Array)) throw new ColtsError("INFERENCE_FAILED", "code MaxSim graph returned no scores");
+    return result;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/**
  * Documents [offsets[n], d] -> [n * docLen, d]: each document followed by copies of its first vector up
  * to docLen rows. A document must have 1..docLen vectors.
  */

@@ -43,7 +43,18 @@ export interface SearchView {
    * `OrtResidualMaxSim`: decompression and MaxSim in onnxruntime). Without it the plain-loop
    * reference (`decompressDoc` + `exactScore`) is used.
    */
-  kernel?: CompressedMaxSim;
+  exactKernel?: CompressedMaxSim;
+  /**
+   * Stage 3's approximate MaxSim over centroid scores (kernels/maxsim.ts `OrtCodeMaxSim`). Without it
+   * the plain-loop reference (`approximateScores`) is used.
+   */
+  codeKernel?: CodeMaxSim;
+}
+
+/** Sum over query vectors of the best centroid score among each document's codes, documents padded to docLen codes. */
+export interface CodeMaxSim {
+  // scores: [K, nq] centroid-major; codes: [docs * docLen] -> [docs]
+  score(scores: Float32Array, K: number, nq: number, codes: Int32Array, docs: number, docLen: number): Promise<Float32Array>;
 }
 
 /** MaxSim of q against `docs` documents given as codes and residual bytes, each padded to docLen rows. */
@@ -305,7 +316,7 @@ export async function plaidSearch(view: SearchView, q: Float32Array, nq: number,
   if (cands.length === 0) return [];
   const s2 = prunedScores(view, cands, scores, nq, keptCentroids(max, p.centroidScoreThreshold));
   const stage2 = topIndexes(s2, p.ndocs).map((i) => cands[i] as Candidate);
-  const s3 = approximateScores(view, stage2, scores, nq, null);
+  const s3 = await stage3Scores(view, stage2, scores, nq);
   const stage3 = topIndexes(s3, Math.max(k, Math.floor(p.ndocs / 4))).map((i) => stage2[i] as Candidate);
   return rankExactly(view, stage3, q, nq, k);
 }
@@ -318,7 +329,7 @@ export async function plaidSearch(view: SearchView, q: Float32Array, nq: number,
 export async function rankExactly(view: SearchView, cands: readonly Candidate[], q: Float32Array, nq: number, k: number): Promise<Hit[]> {
   const dim = view.codec.dim;
   const hits: Hit[] = [];
-  const kernel = view.kernel;
+  const kernel = view.exactKernel;
   if (!kernel) {
     for (const c of cands) {
       const d = decompressDoc(view, c);
@@ -373,22 +384,57 @@ export function lengthGroups(lengths: readonly number[], maxRows: number): Lengt
  * document's rows followed by copies of its first row up to docLen.
  */
 export function padCompressed(view: SearchView, cands: readonly Candidate[], docLen: number): { codes: Int32Array; residuals: Uint8Array } {
-  const bpv = view.codec.bytesPerVector;
+  return { codes: padCodes(view, cands, docLen), residuals: padResiduals(view, cands, docLen) };
+}
+
+/** The candidates' codes, each document padded to docLen by repeating its first code: [docs * docLen]. */
+export function padCodes(view: SearchView, cands: readonly Candidate[], docLen: number): Int32Array {
   const codes = new Int32Array(cands.length * docLen);
+  cands.forEach((cand, i) => {
+    const { chunk, start, end } = rowsOf(view, cand, docLen);
+    codes.set(chunk.codes.subarray(start, end), i * docLen);
+    if (end > start) codes.fill(chunk.codes[start] as number, i * docLen + end - start, (i + 1) * docLen);
+  });
+  return codes;
+}
+
+/** The candidates' residual bytes, padded like `padCodes`: [docs * docLen, bytesPerVector]. */
+function padResiduals(view: SearchView, cands: readonly Candidate[], docLen: number): Uint8Array {
+  const bpv = view.codec.bytesPerVector;
   const residuals = new Uint8Array(cands.length * docLen * bpv);
   cands.forEach((cand, i) => {
-    const chunk = view.chunks[chunkOf(cand)] as Chunk;
-    const local = localOf(cand);
-    const start = chunk.offsets[local] as number;
-    const end = chunk.offsets[local + 1] as number;
-    if (end - start > docLen) throw new ColtsError("INPUT_INVALID", `document of ${end - start} vectors in a group padded to ${docLen}`);
+    const { chunk, start, end } = rowsOf(view, cand, docLen);
     const row = i * docLen;
-    codes.set(chunk.codes.subarray(start, end), row);
     residuals.set(chunk.residuals.subarray(start * bpv, end * bpv), row * bpv);
     if (end === start) return;
-    codes.fill(chunk.codes[start] as number, row + end - start, row + docLen);
     const first = chunk.residuals.subarray(start * bpv, (start + 1) * bpv);
     for (let r = row + end - start; r < row + docLen; r++) residuals.set(first, r * bpv);
   });
-  return { codes, residuals };
+  return residuals;
+}
+
+function rowsOf(view: SearchView, cand: Candidate, docLen: number): { chunk: Chunk; start: number; end: number } {
+  const chunk = view.chunks[chunkOf(cand)] as Chunk;
+  const local = localOf(cand);
+  const start = chunk.offsets[local] as number;
+  const end = chunk.offsets[local + 1] as number;
+  if (end - start > docLen) throw new ColtsError("INPUT_INVALID", `document of ${end - start} vectors in a group padded to ${docLen}`);
+  return { chunk, start, end };
+}
+
+/**
+ * Stage 3: `approximateScores(view, cands, scores, nq, null)`, with the view's code kernel when it
+ * has one (documents grouped and padded as in stage 4). scores: [K, nq] -> [cands.length].
+ */
+export async function stage3Scores(view: SearchView, cands: readonly Candidate[], scores: Float32Array, nq: number): Promise<Float32Array> {
+  const kernel = view.codeKernel;
+  if (!kernel) return approximateScores(view, cands, scores, nq, null);
+  const out = new Float32Array(cands.length);
+  for (const group of lengthGroups(cands.map((c) => doclen(view, c)), EXACT_BLOCK_ROWS)) {
+    if (group.docLen === 0) continue; // no code: 0, as approximateScores
+    const members = group.members.map((i) => cands[i] as Candidate);
+    const got = await kernel.score(scores, view.codec.numCentroids, nq, padCodes(view, members, group.docLen), members.length, group.docLen);
+    group.members.forEach((i, j) => (out[i] = got[j] as number));
+  }
+  return out;
 }

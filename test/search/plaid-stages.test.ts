@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import { makeChunk } from "../../src/index/chunk.js";
 import { ResidualCodec } from "../../src/index/codec.js";
 import { OrtCentroidScorer, matmulABtJs } from "../../src/kernels/matmul.js";
-import { OrtResidualMaxSim } from "../../src/kernels/maxsim.js";
-import { approximateScores, candidates, centroidScoresJs, keptCentroids, lengthGroups, padCompressed, plaidDefaults, prunedScores, rankExactly, topCentroids, type SearchView } from "../../src/search/plaid.js";
+import { OrtCodeMaxSim, OrtResidualMaxSim } from "../../src/kernels/maxsim.js";
+import { approximateScores, candidates, centroidScoresJs, keptCentroids, lengthGroups, padCodes, padCompressed, plaidDefaults, prunedScores, stage3Scores, rankExactly, topCentroids, type SearchView } from "../../src/search/plaid.js";
 import { Rng } from "../../src/util/rng.js";
 
 test("defaults depend on k and are fresh objects per call", () => {
@@ -149,7 +149,7 @@ test("residual MaxSim kernel (decompression in the graph) == decompress + plain-
     const all = Array.from({ length: 30 }, (_, i) => i);
     const slow = await rankExactly(view, all, q, 5, 30);
     const kernel = await OrtResidualMaxSim.create(view.codec, { intraOpThreads: 1 });
-    const fast = await rankExactly({ ...view, kernel }, all, q, 5, 30);
+    const fast = await rankExactly({ ...view, exactKernel: kernel }, all, q, 5, 30);
     // The same document alone, padded further: padding cannot change its score.
     const { codes, residuals } = padCompressed(view, [0], 50);
     const alone = await kernel.score(q, 5, codes, residuals, 1, 50);
@@ -194,4 +194,22 @@ test("stages 2 and 3: approximateScores and prunedScores == the max over each do
     assert.ok(Math.abs(s3[i]! - reference(doc, null)) < 1e-5, `stage 3 doc ${doc}`);
   });
   assert.equal(s3[cands.indexOf(3)], 0); // the empty document
+});
+
+test("stage 3 with the code MaxSim kernel == approximateScores (1e-5), lengths 0..40 in several groups", async () => {
+  const view = await randomView(41, 2, 60, 40);
+  const [K, nq] = [12, 4];
+  const { scores } = centroidScoresJs(new Rng(6).normalArray(nq * K, 1), K, nq, 1);
+  const cands = Array.from({ length: 60 }, (_, i) => (i * 7) % 60);
+  const reference = approximateScores(view, cands, scores, nq, null);
+  const codeKernel = await OrtCodeMaxSim.create({ intraOpThreads: 1 });
+  const got = await stage3Scores({ ...view, codeKernel }, cands, scores, nq);
+  // A document alone, padded further, keeps its score.
+  const alone = await codeKernel.score(scores, K, nq, padCodes(view, [5], 45), 1, 45);
+  await codeKernel.release();
+  assert.equal(got.length, 60);
+  reference.forEach((r, i) => assert.ok(Math.abs(got[i]! - r) < 1e-5, `candidate ${cands[i]}: ${got[i]} vs ${r}`));
+  assert.equal(got[cands.indexOf(3)], 0); // the empty document
+  assert.ok(Math.abs(alone[0]! - reference[cands.indexOf(5)]!) < 1e-5);
+  assert.deepEqual(await stage3Scores(view, cands, scores, nq), reference); // no kernel: the reference itself
 });
