@@ -261,11 +261,28 @@ export function keptCentroids(max: Float32Array, threshold: number): Uint8Array 
   return keep;
 }
 
-/** Indexes of the `n` largest values, best first (ties: lower index first). */
+/**
+ * Indexes of the `n` largest values, best first (ties: lower index first): the first n of a full
+ * sort (`topIndexesBySort`, the reference), without sorting every index. The n-th largest value is
+ * found with a native numeric sort of a copy, then only the indexes reaching it are sorted.
+ */
 export function topIndexes(values: Float32Array | Float64Array, n: number): number[] {
+  if (n <= 0) return [];
+  if (n >= values.length) return topIndexesBySort(values, n);
+  const threshold = Float64Array.from(values).sort()[values.length - n] as number;
+  const above: number[] = [];
+  const at: number[] = [];
+  values.forEach((v, i) => (v > threshold ? above.push(i) : v === threshold && at.push(i)));
+  // Every value above the threshold is in; values equal to it fill the rest, lower indexes first.
+  const picked = above.concat(at.slice(0, n - above.length));
+  return picked.sort((a, b) => (values[b] as number) - (values[a] as number) || a - b);
+}
+
+/** The reference of `topIndexes`: every index sorted by value, best first, ties by index. */
+export function topIndexesBySort(values: Float32Array | Float64Array, n: number): number[] {
   const idx = Array.from({ length: values.length }, (_, i) => i);
   idx.sort((a, b) => (values[b] as number) - (values[a] as number) || a - b);
-  return idx.slice(0, n);
+  return idx.slice(0, Math.max(0, n));
 }
 
 /** Exact MaxSim of a decompressed document. q: [nq, dim]; doc: [n, dim]. */

@@ -5,7 +5,7 @@ import { makeChunk } from "../../src/index/chunk.js";
 import { ResidualCodec } from "../../src/index/codec.js";
 import { OrtCentroidScorer, matmulABtJs } from "../../src/kernels/matmul.js";
 import { OrtCodeMaxSim, OrtResidualMaxSim } from "../../src/kernels/maxsim.js";
-import { approximateScores, candidates, centroidScoresJs, keptCentroids, lengthGroups, padCodes, padCompressed, plaidDefaults, prunedScores, stage3Scores, rankExactly, topCentroids, type SearchView } from "../../src/search/plaid.js";
+import { approximateScores, candidates, centroidScoresJs, keptCentroids, lengthGroups, padCodes, padCompressed, plaidDefaults, prunedScores, stage3Scores, topIndexes, topIndexesBySort, rankExactly, topCentroids, type SearchView } from "../../src/search/plaid.js";
 import { Rng } from "../../src/util/rng.js";
 
 test("defaults depend on k and are fresh objects per call", () => {
@@ -212,4 +212,13 @@ test("stage 3 with the code MaxSim kernel == approximateScores (1e-5), lengths 0
   assert.equal(got[cands.indexOf(3)], 0); // the empty document
   assert.ok(Math.abs(alone[0]! - reference[cands.indexOf(5)]!) < 1e-5);
   assert.deepEqual(await stage3Scores(view, cands, scores, nq), reference); // no kernel: the reference itself
+});
+
+test("topIndexes == the first n of a full sort (ties by index), with many ties and any n", () => {
+  assert.deepEqual(topIndexes(Float32Array.from([1, 3, 2, 3, 0]), 3), [1, 3, 2]);
+  const rng = new Rng(7);
+  for (const len of [0, 1, 5, 100, 1000]) {
+    const values = Float32Array.from({ length: len }, () => Math.round(rng.next() * 8) / 4); // ties everywhere
+    for (const n of [0, 1, 3, 50, len - 1, len, len + 5]) assert.deepEqual(topIndexes(values, n), topIndexesBySort(values, n), `len ${len} n ${n}`);
+  }
 });
