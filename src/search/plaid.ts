@@ -178,7 +178,8 @@ export function allAdmissible(view: SearchView): Candidate[] {
 /**
  * Stages 2 and 3, document by document: the approximate score of each candidate is the sum over
  * query vectors of the best centroid score among its codes, counting only centroids with keep[c] = 1
- * (stage 2's pruning) or all of them (keep null, stage 3); 0 for a document with no such code.
+ * (stage 2's pruning) or all of them (keep null, stage 3); `noCodeScore(nq)` for a document with no
+ * such code.
  * scores: [K, nq] centroid-major (`CentroidScores.scores`) -> [cands.length].
  */
 export function approximateScores(view: SearchView, cands: readonly Candidate[], scores: Float32Array, nq: number, keep: Uint8Array | null): Float32Array {
@@ -202,9 +203,18 @@ export function approximateScores(view: SearchView, cands: readonly Candidate[],
         if (s > (best[q] as number)) best[q] = s;
       }
     }
-    out[i] = any ? sumRow(best, 0, nq) : 0;
+    out[i] = any ? sumRow(best, 0, nq) : noCodeScore(nq);
   });
   return out;
+}
+
+/**
+ * Approximate score of a document none of whose codes counts: ColBERT's C++ (`filter_pids`) starts
+ * every query vector's maximum at -9999 and sums, so such a document ranks below any document with
+ * a counted code, even one whose sum is negative.
+ */
+export function noCodeScore(nq: number): number {
+  return -9999 * nq;
 }
 
 function sumRow(values: Float32Array, start: number, n: number): number {
@@ -248,7 +258,7 @@ export function prunedScores(view: SearchView, cands: readonly Candidate[], scor
     }
     for (const i of members) slot[localOf(cands[i] as Candidate)] = -1;
   });
-  return Float32Array.from(cands, (_, i) => (any[i] ? sumRow(best, i * nq, nq) : 0));
+  return Float32Array.from(cands, (_, i) => (any[i] ? sumRow(best, i * nq, nq) : noCodeScore(nq)));
 }
 
 /**
@@ -448,7 +458,10 @@ export async function stage3Scores(view: SearchView, cands: readonly Candidate[]
   if (!kernel) return approximateScores(view, cands, scores, nq, null);
   const out = new Float32Array(cands.length);
   for (const group of lengthGroups(cands.map((c) => doclen(view, c)), EXACT_BLOCK_ROWS)) {
-    if (group.docLen === 0) continue; // no code: 0, as approximateScores
+    if (group.docLen === 0) {
+      for (const i of group.members) out[i] = noCodeScore(nq);
+      continue;
+    }
     const members = group.members.map((i) => cands[i] as Candidate);
     const got = await kernel.score(scores, view.codec.numCentroids, nq, padCodes(view, members, group.docLen), members.length, group.docLen);
     group.members.forEach((i, j) => (out[i] = got[j] as number));

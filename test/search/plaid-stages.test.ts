@@ -5,7 +5,7 @@ import { makeChunk } from "../../src/index/chunk.js";
 import { ResidualCodec } from "../../src/index/codec.js";
 import { OrtCentroidScorer, matmulABtJs } from "../../src/kernels/matmul.js";
 import { OrtCodeMaxSim, OrtResidualMaxSim } from "../../src/kernels/maxsim.js";
-import { approximateScores, candidates, centroidScoresJs, keptCentroids, lengthGroups, padCodes, padCompressed, plaidDefaults, prunedScores, stage3Scores, topIndexes, topIndexesBySort, rankExactly, topCentroids, type SearchView } from "../../src/search/plaid.js";
+import { approximateScores, candidates, centroidScoresJs, keptCentroids, lengthGroups, padCodes, padCompressed, noCodeScore, plaidDefaults, prunedScores, stage3Scores, topIndexes, topIndexesBySort, rankExactly, topCentroids, type SearchView } from "../../src/search/plaid.js";
 import { Rng } from "../../src/util/rng.js";
 
 test("defaults depend on k and are fresh objects per call", () => {
@@ -180,7 +180,8 @@ test("stages 2 and 3: approximateScores and prunedScores == the max over each do
       any = true;
       for (let i = 0; i < nq; i++) best[i] = Math.max(best[i]!, byQuery[i * K + c]!);
     }
-    if (any) for (let i = 0; i < nq; i++) total += best[i]!;
+    if (!any) return noCodeScore(nq);
+    for (let i = 0; i < nq; i++) total += best[i]!;
     return total;
   };
   const s2 = approximateScores(view, cands, scores, nq, keep);
@@ -193,7 +194,7 @@ test("stages 2 and 3: approximateScores and prunedScores == the max over each do
     assert.ok(Math.abs(s2[i]! - reference(doc, keep)) < 1e-5, `stage 2 doc ${doc}`);
     assert.ok(Math.abs(s3[i]! - reference(doc, null)) < 1e-5, `stage 3 doc ${doc}`);
   });
-  assert.equal(s3[cands.indexOf(3)], 0); // the empty document
+  assert.equal(s3[cands.indexOf(3)], noCodeScore(nq)); // the empty document: ColBERT's -9999 per query vector
 });
 
 test("stage 3 with the code MaxSim kernel == approximateScores (1e-5), lengths 0..40 in several groups", async () => {
@@ -209,7 +210,7 @@ test("stage 3 with the code MaxSim kernel == approximateScores (1e-5), lengths 0
   await codeKernel.release();
   assert.equal(got.length, 60);
   reference.forEach((r, i) => assert.ok(Math.abs(got[i]! - r) < 1e-5, `candidate ${cands[i]}: ${got[i]} vs ${r}`));
-  assert.equal(got[cands.indexOf(3)], 0); // the empty document
+  assert.equal(got[cands.indexOf(3)], noCodeScore(nq)); // the empty document
   assert.ok(Math.abs(alone[0]! - reference[cands.indexOf(5)]!) < 1e-5);
   assert.deepEqual(await stage3Scores(view, cands, scores, nq), reference); // no kernel: the reference itself
 });
