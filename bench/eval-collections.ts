@@ -12,42 +12,15 @@ import { execSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { PassThrough, Readable } from "node:stream";
-import { runMain } from "../src/cli/main.js";
 import type { RetrieverResult } from "../src/cli/commands/eval.js";
+import { MODEL_ARGS, SHARED_DATASETS, beirFolder, benchModel, colts } from "./tools/collections.js";
 import { REPO_ROOT } from "./tools/paths.js";
 
 const ROOT = REPO_ROOT;
-const SHARED = path.resolve(ROOT, "..", "shared", "datasets");
+const SHARED = SHARED_DATASETS;
 const OUT = path.join(ROOT, "bench", "out", "eval");
 const RETRIEVERS = "bm25,plaid,exact,bm25+rerank,hybrid";
 const METRICS = "ndcg@10,recall@100,mrr@10";
-const MODEL_ARGS = ["--layout", "onnx", "--hidden", "64", "--layers", "2", "--dim", "32", "--seed", "1", "--document-length", "300", "--word-embedding-std", "0.2"];
-
-async function colts(argv: string[]): Promise<string> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const chunks: Buffer[] = [];
-  const errs: Buffer[] = [];
-  out.on("data", (b: Buffer) => chunks.push(b));
-  err.on("data", (b: Buffer) => errs.push(b));
-  const code = await runMain(argv, { stdin: Readable.from([""]), stdout: out, stderr: err, env: process.env, cwd: ROOT });
-  if (code !== 0) throw new Error(`colts ${argv.join(" ")} failed (${code}): ${Buffer.concat(errs).toString()}`);
-  return Buffer.concat(chunks).toString();
-}
-
-/** The collection as a BEIR folder (SMART collections are converted once). */
-function beirFolder(name: string): string | null {
-  if (name === "scifact") {
-    const dir = path.join(SHARED, "scifact-beir", "beir-format");
-    return fs.existsSync(dir) ? dir : null;
-  }
-  const dir = path.join(OUT, `beir-${name}`);
-  if (!fs.existsSync(path.join(dir, "corpus.jsonl"))) {
-    execSync(`node ${path.join(ROOT, "dist", "bench", "tools", "smart-to-beir.js")} ${name} ${dir}`, { stdio: "ignore" });
-  }
-  return dir;
-}
 
 async function main(): Promise<void> {
   if (!fs.existsSync(SHARED)) {
@@ -57,11 +30,10 @@ async function main(): Promise<void> {
   const arg = process.argv.indexOf("--collections");
   const names = (arg > 0 ? (process.argv[arg + 1] ?? "") : "scifact,cacm,cisi,cranfield").split(",");
   fs.mkdirSync(OUT, { recursive: true });
-  const model = path.join(OUT, "model");
-  if (!fs.existsSync(path.join(model, "model.onnx"))) await colts(["model", "tiny", model, ...MODEL_ARGS]);
+  const model = await benchModel(path.join(OUT, "model"));
   const rows: string[] = [];
   for (const name of names) {
-    const dataset = beirFolder(name);
+    const dataset = beirFolder(name, OUT);
     if (!dataset) {
       console.log(`${name}: skipped (dataset missing)`);
       continue;
