@@ -6,7 +6,7 @@
  * when it is absent.
  *
  *   npm run bench                 # all
- *   npm run bench -- --only eval  # one of: encode, encode-batch, bm25, plaid, eval
+ *   npm run bench -- --only eval  # one of: encode, encode-batch, bm25, plaid, eval, plaid-collections
  *   npm run bench -- --charts-only # redraw the charts from the last outputs
  */
 import { spawnSync } from "node:child_process";
@@ -37,6 +37,7 @@ const STEPS: Record<string, string[]> = {
     ...(fs.existsSync(path.join(REPO_ROOT, "node_modules", "@lancedb", "lancedb")) ? ["--lancedb"] : []),
   ],
   eval: ["eval-collections.js"],
+  "plaid-collections": ["plaid-collections.js"],
 };
 
 function run(name: string, args: string[]): void {
