@@ -8,7 +8,7 @@
  */
 import { GraphBuilder } from "../onnx/builder.js";
 import { DataType } from "../onnx/proto.js";
-import type { OnnxSession, RuntimeOptions } from "../model/runtime.js";
+import type { InputTensor, OnnxSession, RuntimeOptions } from "../model/runtime.js";
 import { compile, transposeRows } from "./matmul.js";
 import { ColtsError } from "../errors.js";
 
@@ -54,6 +54,14 @@ export class OrtPaddedMaxSim {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+/** Runs a kernel graph; returns its float32 output `name` (INFERENCE_FAILED naming `label` when missing). */
+async function floatOutput(session: OnnxSession, name: string, label: string, feeds: Record<string, InputTensor>): Promise<Float32Array> {
+  const out = await session.runMixed(feeds, [name]);
+  const data = out[name]?.data;
+  if (!(data instanceof Float32Array)) throw new ColtsError("INFERENCE_FAILED", `${label} graph returned no scores`);
+  return data;
 }
 
 /** What a residual codec's decompression needs (index/codec.ts `ResidualCodec` has these). */
@@ -114,18 +122,12 @@ export class OrtResidualMaxSim {
     if (codes.length !== rows || residuals.length !== rows * this.bytesPerVector || q.length !== nq * this.dim) {
       throw new ColtsError("INPUT_INVALID", `residual MaxSim: expected ${rows} codes, ${rows * this.bytesPerVector} residual bytes, ${nq * this.dim} query values`);
     }
-    const out = await this.session.runMixed(
-      {
-        q: { data: q, dims: [nq, this.dim] },
-        codes: { data: codes, dims: [rows] },
-        residuals: { data: residuals, dims: [rows, this.bytesPerVector] },
-        layout: { data: BigInt64Array.of(0n, BigInt(docs), BigInt(docLen)), dims: [3] },
-      },
-      ["scores"],
-    );
-    const scores = out["scores"]?.data;
-    if (!(scores instanceof Float32Array)) throw new ColtsError("INFERENCE_FAILED", "residual MaxSim graph returned no scores");
-    return scores;
+    return floatOutput(this.session, "scores", "residual MaxSim", {
+      q: { data: q, dims: [nq, this.dim] },
+      codes: { data: codes, dims: [rows] },
+      residuals: { data: residuals, dims: [rows, this.bytesPerVector] },
+      layout: { data: BigInt64Array.of(0n, BigInt(docs), BigInt(docLen)), dims: [3] },
+    });
   }
 
   async release(): Promise<void> {
@@ -161,17 +163,11 @@ export class OrtCodeMaxSim {
    */
   async score(scores: Float32Array, K: number, nq: number, codes: Int32Array, docs: number, docLen: number): Promise<Float32Array> {
     if (scores.length !== K * nq || codes.length !== docs * docLen) throw new ColtsError("INPUT_INVALID", `code MaxSim: expected ${K * nq} scores and ${docs * docLen} codes`);
-    const out = await this.session.runMixed(
-      {
-        scores: { data: scores, dims: [K, nq] },
-        codes: { data: codes, dims: [docs * docLen] },
-        layout: { data: BigInt64Array.of(BigInt(docs), BigInt(docLen), BigInt(nq)), dims: [3] },
-      },
-      ["scores_out"],
-    );
-    const result = out["scores_out"]?.data;
-    if (!(result instanceof Float32Array)) throw new ColtsError("INFERENCE_FAILED", "code MaxSim graph returned no scores");
-    return result;
+    return floatOutput(this.session, "scores_out", "code MaxSim", {
+      scores: { data: scores, dims: [K, nq] },
+      codes: { data: codes, dims: [docs * docLen] },
+      layout: { data: BigInt64Array.of(BigInt(docs), BigInt(docLen), BigInt(nq)), dims: [3] },
+    });
   }
 
   async release(): Promise<void> {
