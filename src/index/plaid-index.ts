@@ -98,11 +98,20 @@ export class PlaidIndex {
     if (!fs.existsSync(metadataPath)) throw new ColtsError("INDEX_CORRUPT", `${metadataPath} is missing`, { details: { file: metadataPath } });
     const metadata = MetadataStore.open(metadataPath, { readonly: true });
     // The kernels take turns with JS work in between: none may keep a core spinning.
-    const runtime = { allowSpinning: false, ...opts.runtime };
-    const scorer = await OrtCentroidScorer.create(codec.centroids, codec.numCentroids, codec.dim, runtime);
-    const exactKernel = await OrtResidualMaxSim.create(codec, runtime);
-    const codeKernel = await OrtCodeMaxSim.create(runtime);
-    return new PlaidIndex(dir, m, codec, chunks, deleted, metadata, scorer, exactKernel, codeKernel);
+    const runtime = { ...opts.runtime, allowSpinning: opts.runtime?.allowSpinning ?? false };
+    const made: { release(): Promise<void> }[] = [];
+    const keep = <T extends { release(): Promise<void> }>(kernel: T): T => (made.push(kernel), kernel);
+    try {
+      const scorer = keep(await OrtCentroidScorer.create(codec.centroids, codec.numCentroids, codec.dim, runtime));
+      const exactKernel = keep(await OrtResidualMaxSim.create(codec, runtime));
+      const codeKernel = keep(await OrtCodeMaxSim.create(runtime));
+      return new PlaidIndex(dir, m, codec, chunks, deleted, metadata, scorer, exactKernel, codeKernel);
+    } catch (e) {
+      // A kernel failed (e.g. the CUDA provider missing): release what was made, then report.
+      metadata.close();
+      await Promise.allSettled(made.map((k) => k.release()));
+      throw e;
+    }
   }
 
   /** Searches one encoded query. q.vectors: [q.tokens, dim] unit rows. */
@@ -205,9 +214,14 @@ export class PlaidIndex {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.metadata.close();
-    await this.scorer.release();
-    await this.exactKernel.release();
-    await this.codeKernel.release();
+    // Everything is released even if one part fails; the first failure is reported.
+    const results = await Promise.allSettled([
+      Promise.resolve().then(() => this.metadata.close()),
+      this.scorer.release(),
+      this.exactKernel.release(),
+      this.codeKernel.release(),
+    ]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
   }
 }

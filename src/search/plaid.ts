@@ -24,6 +24,15 @@ export interface PlaidParams {
   ndocs?: number;
 }
 
+/** The library API takes parameters unchecked by a schema: refuse what would silently return nothing. */
+function checkedParams(p: Required<PlaidParams>): Required<PlaidParams> {
+  for (const name of ["ncells", "ndocs"] as const) {
+    if (!Number.isInteger(p[name]) || p[name] < 1) throw new ColtsError("INPUT_INVALID", `PLAID parameter ${name} must be an integer >= 1, got ${p[name]}`);
+  }
+  if (!Number.isFinite(p.centroidScoreThreshold)) throw new ColtsError("INPUT_INVALID", `PLAID parameter centroidScoreThreshold must be a finite number, got ${p.centroidScoreThreshold}`);
+  return p;
+}
+
 export function plaidDefaults(k: number): Required<PlaidParams> {
   if (k <= 10) return { ncells: 1, centroidScoreThreshold: 0.5, ndocs: 256 };
   if (k <= 100) return { ncells: 2, centroidScoreThreshold: 0.45, ndocs: 1024 };
@@ -228,7 +237,7 @@ function sumRow(values: Float32Array, start: number, n: number): number {
  * (to the bit), from the kept centroids' IVF lists instead of each candidate's codes. Few centroids
  * pass the threshold (about 60 of 65,536 on the 1M synthetic index, where a candidate holds 64 codes,
  * 16 of them kept), so walking their lists touches a few hot score rows instead of testing every code
- * of every candidate against `keep`.
+ * of every candidate against `keep`. Candidates must be distinct (a repeat is refused).
  */
 export function prunedScores(view: SearchView, cands: readonly Candidate[], scores: Float32Array, nq: number, keep: Uint8Array): Float32Array {
   const kept: number[] = [];
@@ -242,7 +251,12 @@ export function prunedScores(view: SearchView, cands: readonly Candidate[], scor
   byChunk.forEach((members, ci) => {
     if (members.length === 0) return;
     const chunk = view.chunks[ci] as Chunk;
-    for (const i of members) slot[localOf(cands[i] as Candidate)] = i;
+    for (const i of members) {
+      const local = localOf(cands[i] as Candidate);
+      // A repeated candidate would keep only its last copy's slot; candidates() never repeats one.
+      if ((slot[local] as number) >= 0) throw new ColtsError("INPUT_INVALID", `prunedScores: candidate ${cands[i]} appears twice`);
+      slot[local] = i;
+    }
     for (const c of kept) {
       const row = c * nq;
       for (let p = chunk.ivfOffsets[c] as number; p < (chunk.ivfOffsets[c + 1] as number); p++) {
@@ -276,10 +290,13 @@ export function keptCentroids(max: Float32Array, threshold: number): Uint8Array 
  * sort (`topIndexesBySort`, the reference), without sorting every index. The n-th largest value is
  * found with a native numeric sort of a copy, then only the indexes reaching it are sorted.
  */
-export function topIndexes(values: Float32Array | Float64Array, n: number): number[] {
-  if (n <= 0) return [];
+export function topIndexes(values: Float32Array | Float64Array, count: number): number[] {
+  const n = Math.floor(count);
+  if (!(n > 0)) return [];
   if (n >= values.length) return topIndexesBySort(values, n);
   const threshold = Float64Array.from(values).sort()[values.length - n] as number;
+  // NaN sorts last and compares with nothing: leave such inputs to the reference.
+  if (Number.isNaN(threshold)) return topIndexesBySort(values, n);
   const above: number[] = [];
   const at: number[] = [];
   values.forEach((v, i) => (v > threshold ? above.push(i) : v === threshold && at.push(i)));
@@ -292,7 +309,7 @@ export function topIndexes(values: Float32Array | Float64Array, n: number): numb
 export function topIndexesBySort(values: Float32Array | Float64Array, n: number): number[] {
   const idx = Array.from({ length: values.length }, (_, i) => i);
   idx.sort((a, b) => (values[b] as number) - (values[a] as number) || a - b);
-  return idx.slice(0, Math.max(0, n));
+  return idx.slice(0, Math.max(0, Math.floor(n)));
 }
 
 /** Exact MaxSim of a decompressed document. q: [nq, dim]; doc: [n, dim]. */
@@ -334,7 +351,7 @@ export function ordinalOf(view: SearchView, cand: Candidate): number {
  * q: [nq, dim] unit rows; scoreCentroids: q's centroid scores (the caller's kernel).
  */
 export async function plaidSearch(view: SearchView, q: Float32Array, nq: number, scoreCentroids: CentroidScorer, k: number, params: PlaidParams = {}): Promise<Hit[]> {
-  const p = { ...plaidDefaults(k), ...params };
+  const p = checkedParams({ ...plaidDefaults(k), ...params });
   const { scores, top, max } = await scoreCentroids(p.ncells);
   let cands = candidates(view, top);
   // A selective filter can leave fewer than k candidates in the probed cells: then score every
@@ -446,6 +463,8 @@ function rowsOf(view: SearchView, cand: Candidate, docLen: number): { chunk: Chu
   const start = chunk.offsets[local] as number;
   const end = chunk.offsets[local + 1] as number;
   if (end - start > docLen) throw new ColtsError("INPUT_INVALID", `document of ${end - start} vectors in a group padded to ${docLen}`);
+  // An empty document has no first row to repeat: padding it with zeros would give it a real score.
+  if (end === start && docLen > 0) throw new ColtsError("INPUT_INVALID", "an empty document cannot be padded (lengthGroups puts empty documents apart)");
   return { chunk, start, end };
 }
 

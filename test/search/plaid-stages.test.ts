@@ -5,8 +5,9 @@ import { makeChunk } from "../../src/index/chunk.js";
 import { ResidualCodec } from "../../src/index/codec.js";
 import { OrtCentroidScorer, matmulABtJs } from "../../src/kernels/matmul.js";
 import { OrtCodeMaxSim, OrtResidualMaxSim } from "../../src/kernels/maxsim.js";
-import { approximateScores, candidates, centroidScoresJs, keptCentroids, lengthGroups, padCodes, padCompressed, noCodeScore, plaidDefaults, prunedScores, stage3Scores, topIndexes, topIndexesBySort, rankExactly, topCentroids, type SearchView } from "../../src/search/plaid.js";
+import { approximateScores, candidates, centroidScoresJs, keptCentroids, lengthGroups, padCodes, padCompressed, noCodeScore, plaidDefaults, plaidSearch, prunedScores, stage3Scores, topIndexes, topIndexesBySort, rankExactly, topCentroids, type SearchView } from "../../src/search/plaid.js";
 import { Rng } from "../../src/util/rng.js";
+import type { ColtsError } from "../../src/errors.js";
 
 test("defaults depend on k and are fresh objects per call", () => {
   assert.deepEqual(plaidDefaults(10), { ncells: 1, centroidScoreThreshold: 0.5, ndocs: 256 });
@@ -222,4 +223,38 @@ test("topIndexes == the first n of a full sort (ties by index), with many ties a
     const values = Float32Array.from({ length: len }, () => Math.round(rng.next() * 8) / 4); // ties everywhere
     for (const n of [0, 1, 3, 50, len - 1, len, len + 5]) assert.deepEqual(topIndexes(values, n), topIndexesBySort(values, n), `len ${len} n ${n}`);
   }
+});
+
+test("topIndexes == the full sort also with -0, -Infinity, NaN and a fractional n", () => {
+  const values = Float32Array.from([0, -0, -Infinity, 1, -0, 0, -Infinity, 2, 1]);
+  for (const n of [1, 2, 3.7, 5, 8]) assert.deepEqual(topIndexes(values, n), topIndexesBySort(values, n), `n ${n}`);
+  assert.deepEqual(topIndexes(Float32Array.from([1, 2, 3]), 1.5), [2]);
+  const withNaN = Float32Array.from([NaN, 1, 2]);
+  assert.deepEqual(topIndexes(withNaN, 1), topIndexesBySort(withNaN, 1));
+  assert.equal(topIndexes(withNaN, 1).length, 1);
+});
+
+test("prunedScores over several chunks whose local indexes overlap == approximateScores; a repeated candidate is refused", async () => {
+  const a = await randomView(51, 2, 20, 15);
+  const b = await randomView(52, 2, 20, 15);
+  // Both chunks under one codec (a's): codes and residuals are only read, never decompressed here.
+  const view: SearchView = { codec: a.codec, chunks: [a.chunks[0]!, b.chunks[0]!], allowed: null, deleted: new Uint8Array(40) };
+  const [K, nq] = [12, 3];
+  const { scores } = centroidScoresJs(new Rng(9).normalArray(nq * K, 1), K, nq, 1);
+  const keep = Uint8Array.from({ length: K }, (_, c) => (c % 2 === 0 ? 1 : 0));
+  const cands = [...Array.from({ length: 20 }, (_, i) => 4294967296 + i), ...Array.from({ length: 20 }, (_, i) => 19 - i)].filter((c) => c % 5 !== 2);
+  assert.deepEqual([...prunedScores(view, cands, scores, nq, keep)], [...approximateScores(view, cands, scores, nq, keep)]);
+  assert.throws(() => prunedScores(view, [1, 4294967296 + 1, 1], scores, nq, keep), (e: ColtsError) => e.code === "INPUT_INVALID" && /appears twice/.test(e.message));
+});
+
+test("padCodes refuses an empty document in a padded group; plaidSearch refuses parameters that would return nothing", async () => {
+  const view = await randomView(53, 2, 10, 8); // document 3 is empty
+  assert.throws(() => padCodes(view, [3], 4), /empty document/);
+  const q = new Rng(10).normalArray(3 * 16, 1);
+  const byQuery = matmulABtJs(q, 3, view.codec.centroids, 12, 16);
+  const scorer = (n: number): Promise<ReturnType<typeof centroidScoresJs>> => Promise.resolve(centroidScoresJs(byQuery, 12, 3, n));
+  for (const params of [{ ndocs: 100.5 }, { ncells: 0 }, { centroidScoreThreshold: Number.NaN }]) {
+    await assert.rejects(plaidSearch(view, q, 3, scorer, 2, params), (e: ColtsError) => e.code === "INPUT_INVALID", JSON.stringify(params));
+  }
+  assert.equal((await plaidSearch(view, q, 3, scorer, 2, { centroidScoreThreshold: -1 })).length, 2);
 });
