@@ -43,41 +43,42 @@ test("maxsimFromSimilarities by hand; dynamic kernel == JS reference", async () 
   for (let i = 0; i < slow.length; i++) assert.ok(Math.abs((fast[i] as number) - (slow[i] as number)) < 1e-4);
 });
 
-test("OrtArgmax: codes and best scores equal the JS arg-max over the same products (with and without bias)", async () => {
-  const rng = new Rng(21);
-  const m = 300;
-  const n = 57;
-  const d = 24;
+/** A random arg-max problem: a: [m, d], b: [n, d], bias: [n], and the JS products a·bᵀ: [m, n]. */
+function argmaxProblem(seed: number, m: number, n: number, d: number): { a: Float32Array; b: Float32Array; bias: Float32Array; slow: Float32Array } {
+  const rng = new Rng(seed);
   const a = rng.normalArray(m * d, 1);
   const b = rng.normalArray(n * d, 1);
   const bias = rng.normalArray(n, 0.5);
-  const slow = matmulABtJs(a, m, b, n, d);
+  return { a, b, bias, slow: matmulABtJs(a, m, b, n, d) };
+}
+
+/** The JS arg-max of row `row` of products: [*, n] plus an optional bias (ties: the first). */
+function jsArgmax(slow: Float32Array, n: number, row: number, bias: Float32Array | null): { best: number; value: number } {
+  const v = (j: number): number => slow[row * n + j]! + (bias ? bias[j]! : 0);
+  let best = 0;
+  for (let j = 1; j < n; j++) if (v(j) > v(best)) best = j;
+  return { best, value: v(best) };
+}
+
+test("OrtArgmax: codes and best scores equal the JS arg-max over the same products (with and without bias)", async () => {
+  const [m, n, d] = [300, 57, 24];
+  const { a, b, bias, slow } = argmaxProblem(21, m, n, d);
   for (const withBias of [false, true]) {
     const kernel = await OrtArgmax.create(b, n, d, withBias ? bias : undefined, { intraOpThreads: 1 });
     const { codes, scores } = await kernel.run(a, m);
     await kernel.release();
     for (let i = 0; i < m; i++) {
-      let best = 0;
-      for (let j = 1; j < n; j++) {
-        const v = slow[i * n + j]! + (withBias ? bias[j]! : 0);
-        if (v > slow[i * n + best]! + (withBias ? bias[best]! : 0)) best = j;
-      }
+      const { best, value } = jsArgmax(slow, n, i, withBias ? bias : null);
       assert.equal(codes[i], best, `row ${i} bias ${withBias}`);
-      assert.ok(Math.abs(scores[i]! - (slow[i * n + best]! + (withBias ? bias[best]! : 0))) < 1e-4);
+      assert.ok(Math.abs(scores[i]! - value) < 1e-4);
     }
   }
 });
 
 test("OrtArgmaxRows: the arg-max of the picked rows (repeats, any order) equals the JS arg-max of those rows", async () => {
-  const rng = new Rng(22);
-  const m = 50;
-  const n = 9;
-  const d = 16;
-  const a = rng.normalArray(m * d, 1);
-  const b = rng.normalArray(n * d, 1);
-  const bias = rng.normalArray(n, 0.5);
+  const [m, n, d] = [50, 9, 16];
+  const { a, b, bias, slow } = argmaxProblem(22, m, n, d);
   const rows = Int32Array.from([49, 0, 7, 7, 23, 0, 48]);
-  const slow = matmulABtJs(a, m, b, n, d);
   const kernel = await OrtArgmaxRows.create(d, { intraOpThreads: 1 });
   const { codes, scores } = await kernel.run(a, m, rows, b, n, bias);
   const empty = await kernel.run(a, m, new Int32Array(0), b, n, bias);
@@ -85,10 +86,8 @@ test("OrtArgmaxRows: the arg-max of the picked rows (repeats, any order) equals 
   assert.equal(codes.length, rows.length);
   assert.equal(empty.codes.length, 0);
   rows.forEach((r, i) => {
-    const v = (j: number): number => slow[r * n + j]! + bias[j]!;
-    let best = 0;
-    for (let j = 1; j < n; j++) if (v(j) > v(best)) best = j;
+    const { best, value } = jsArgmax(slow, n, r, bias);
     assert.equal(codes[i], best, `row ${r}`);
-    assert.ok(Math.abs(scores[i]! - v(best)) < 1e-4);
+    assert.ok(Math.abs(scores[i]! - value) < 1e-4);
   });
 });
