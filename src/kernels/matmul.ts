@@ -7,9 +7,7 @@
  * The fast one is tested against the reference.
  */
 import { GraphBuilder } from "../onnx/builder.js";
-import { DataType } from "../onnx/proto.js";
-import { attr } from "../onnx/proto.js";
-import { encodeModel } from "../onnx/proto.js";
+import { DataType, attr, encodeModel } from "../onnx/proto.js";
 import { OnnxSession, type RuntimeOptions } from "../model/runtime.js";
 
 /**
@@ -246,15 +244,10 @@ export class OrtTopK {
 }
 
 /**
- * argmax_j (a·b_jᵀ + bias_j) per row with b and bias given at each call: one session serves many
- * small centroid sets (the fine stage of two-level assignment) instead of one session per set, whose
- * thread pools would compete with each other.
- */
-/**
- * Arg-max of a[rows] · bᵀ + bias with every operand given per call: the rows of `a` are picked inside
- * the graph (Gather), so one block of vectors is shipped once and scored against many small centroid
- * sets (two-level assignment) without copying rows in JavaScript (that copy cost more than the
- * multiply-adds).
+ * Arg-max of a[rows] · bᵀ + bias with every operand given per call: one session serves many small
+ * centroid sets (the fine stage of two-level assignment) instead of one session per set, whose thread
+ * pools would compete; the rows of `a` are picked inside the graph (Gather), so one block of vectors
+ * is shipped once without copying rows in JavaScript (that copy cost more than the multiply-adds).
  */
 export class OrtArgmaxRows {
   private constructor(
@@ -265,7 +258,7 @@ export class OrtArgmaxRows {
   static async create(d: number, runtime: RuntimeOptions = {}): Promise<OrtArgmaxRows> {
     const g = new GraphBuilder({ name: "colts_argmax_rows_abt" });
     g.input("a", DataType.FLOAT, ["m", d]);
-    g.input("rows", DataType.INT64, ["r"]);
+    g.input("rows", DataType.INT32, ["r"]);
     g.input("b", DataType.FLOAT, ["n", d]);
     g.input("bias", DataType.FLOAT, ["n"]);
     const picked = g.gather("a", "rows", 0); // [r, d]
@@ -280,7 +273,7 @@ export class OrtArgmaxRows {
   run(a: Float32Array, m: number, rows: Int32Array, b: Float32Array, n: number, bias: Float32Array): Promise<{ codes: Int32Array; scores: Float32Array }> {
     return runArgmax(this.session, {
       a: { data: a, dims: [m, this.d] },
-      rows: { data: int64Of(rows), dims: [rows.length] },
+      rows: { data: rows, dims: [rows.length] },
       b: { data: b, dims: [n, this.d] },
       bias: { data: bias, dims: [n] },
     });
@@ -290,23 +283,6 @@ export class OrtArgmaxRows {
     await this.session.release();
   }
 }
-
-/** Int32 indices -> int64 (sign-extended through the words, without a BigInt per value on little-endian machines). */
-function int64Of(v: Int32Array): BigInt64Array {
-  const out = new BigInt64Array(v.length);
-  if (!LITTLE_ENDIAN) {
-    for (let i = 0; i < v.length; i++) out[i] = BigInt(v[i] as number);
-    return out;
-  }
-  const words = new Int32Array(out.buffer);
-  for (let i = 0; i < v.length; i++) {
-    const x = v[i] as number;
-    words[2 * i] = x;
-    words[2 * i + 1] = x < 0 ? -1 : 0;
-  }
-  return out;
-}
-
 
 /**
  * PLAID's centroid scoring in one graph: the scores of every centroid for every query vector, each
