@@ -535,7 +535,6 @@ interface SearchRow {
 
 interface StageProfile {
   centroidScoring: number;
-  topCentroids: number;
   candidates: number;
   stage2: number;
   stage3: number;
@@ -625,13 +624,12 @@ async function phaseColts(queries: Float32Array[], truth: number[][]): Promise<{
   const view: SearchView = { codec, chunks, allowed: null, deleted: new Uint8Array(m.numDocs), exactKernel, codeKernel };
   const scorer = await OrtCentroidScorer.create(codec.centroids, codec.numCentroids, DIM, { allowSpinning: false });
   const p = plaidDefaults(10);
-  const acc: StageProfile = { centroidScoring: 0, topCentroids: 0, candidates: 0, stage2: 0, stage3: 0, stage4: 0, candidatesCount: 0, stage2Kept: 0, stage3Kept: 0 };
+  const acc: StageProfile = { centroidScoring: 0, candidates: 0, stage2: 0, stage3: 0, stage4: 0, candidatesCount: 0, stage2Kept: 0, stage3Kept: 0 };
   for (let pass = 0; pass < 2; pass++) {
     for (const q of queries) {
       let t = performance.now();
       const { scores, top, max } = await scorer.run(q, QUERY_TOKENS, p.ncells);
       const tScore = ms(t);
-      const tTop = 0; // the top centroids come out of the scoring graph since 2026-12-01
       t = performance.now();
       const cands = candidates(view, top);
       const tCand = ms(t);
@@ -649,7 +647,6 @@ async function phaseColts(queries: Float32Array[], truth: number[][]): Promise<{
       const tS4 = ms(t);
       if (pass === 1) {
         acc.centroidScoring += tScore;
-        acc.topCentroids += tTop;
         acc.candidates += tCand;
         acc.stage2 += tS2;
         acc.stage3 += tS3;
@@ -872,10 +869,10 @@ async function main(): Promise<void> {
   }
   if (profile) {
     lines.push("", "Search profile, colts default parameters (mean ms per query):", "");
-    lines.push("| centroid scoring (ORT; with top centroids and per-centroid max since 2026-12-01) | top centroids (JS; 0 since) | candidates (IVF union) | stage 2 | stage 3 | stage 4 (decompress + exact) | candidates | after stage 2 | after stage 3 |");
-    lines.push("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    lines.push("| centroid scoring (ORT, with top centroids and per-centroid max) | candidates (IVF union) | stage 2 | stage 3 | stage 4 (decompress + exact) | candidates | after stage 2 | after stage 3 |");
+    lines.push("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     lines.push(
-      `| ${fmt(profile.centroidScoring, 2)} | ${fmt(profile.topCentroids, 2)} | ${fmt(profile.candidates, 2)} | ${fmt(profile.stage2, 2)} | ${fmt(profile.stage3, 2)} | ${fmt(profile.stage4, 2)} | ${fmt(profile.candidatesCount, 0)} | ${fmt(profile.stage2Kept, 0)} | ${fmt(profile.stage3Kept, 0)} |`,
+      `| ${fmt(profile.centroidScoring, 2)} | ${fmt(profile.candidates, 2)} | ${fmt(profile.stage2, 2)} | ${fmt(profile.stage3, 2)} | ${fmt(profile.stage4, 2)} | ${fmt(profile.candidatesCount, 0)} | ${fmt(profile.stage2Kept, 0)} | ${fmt(profile.stage3Kept, 0)} |`,
     );
   }
   const text = lines.join("\n").replace(/\n; /g, "; ");
