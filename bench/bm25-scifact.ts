@@ -14,7 +14,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { Bm25Index, type Bm25Hit } from "../src/bm25/index.js";
+import { Bm25Index, type Bm25Hit } from "../src/bm25/bm25-index.js";
 import { loadBm25, saveBm25 } from "../src/bm25/store.js";
 import { evaluate } from "../src/eval/metrics.js";
 import { REPO_ROOT } from "./tools/paths.js";

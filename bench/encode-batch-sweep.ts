@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { ColBERT } from "../src/encode/colbert.js";
-import { writeTinyModel } from "../src/model/tiny.js";
+import { writeTinyModel } from "../src/testing/tiny-model.js";
 import { lineChart } from "./tools/svg-chart.js";
 import { REPO_ROOT } from "./tools/paths.js";
 

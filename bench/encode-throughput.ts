@@ -17,11 +17,11 @@ import { parseArgs } from "node:util";
 import { AutoModel, AutoTokenizer, env, matmul, Tensor, type PreTrainedModel, type PreTrainedTokenizer } from "@huggingface/transformers";
 import { ColBERT } from "../src/encode/colbert.js";
 import { planBatches } from "../src/encode/encoder.js";
-import { applyDense, normalizeRows } from "../src/encode/kernels.js";
+import { applyDense, normalizeRows } from "../src/encode/head.js";
 import type { TokenizedText } from "../src/encode/tokenize.js";
 import type { DenseLayer } from "../src/model/layout.js";
 import { parseSafetensors } from "../src/model/safetensors.js";
-import { writeTinyModel, type TinyModelOptions } from "../src/model/tiny.js";
+import { writeTinyModel, type TinyModelOptions } from "../src/testing/tiny-model.js";
 import { REPO_ROOT } from "./tools/paths.js";
 
 // ---------------------------------------------------------------------------------------------

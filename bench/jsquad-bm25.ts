@@ -10,8 +10,8 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { builtInAnalyzer, ANALYZER_NAMES } from "../src/bm25/analyzer.js";
-import { Bm25Index } from "../src/bm25/index.js";
+import { builtInAnalyzer, ANALYZER_NAMES } from "../src/bm25/analyzers.js";
+import { Bm25Index } from "../src/bm25/bm25-index.js";
 import { evaluate } from "../src/eval/metrics.js";
 import { parseSquadRetrieval } from "../src/eval/squad.js";
 import type { Run } from "../src/eval/types.js";

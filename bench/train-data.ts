@@ -17,7 +17,7 @@ import { runMain } from "../src/cli/main.js";
 import type { CliIO } from "../src/cli/io.js";
 import { readTrecQrels, writeBeir } from "../src/eval/io.js";
 import type { Qrels } from "../src/eval/types.js";
-import { writeTinyCrossEncoder } from "../src/model/cross-encoder.js";
+import { writeTinyCrossEncoder } from "../src/testing/tiny-cross-encoder.js";
 import { parseTrainingExample, type TrainingExample } from "../src/train/format.js";
 import { REPO_ROOT } from "./tools/paths.js";
 

@@ -14,7 +14,7 @@ import { evaluate } from "../src/eval/metrics.js";
 import type { RunEntry } from "../src/eval/types.js";
 import { readColbertCheckpoint } from "../src/model/checkpoint.js";
 import { readModelFolder } from "../src/model/layout.js";
-import { writeTinyModel } from "../src/model/tiny.js";
+import { writeTinyModel } from "../src/testing/tiny-model.js";
 import { tokenizeDocuments, tokenizeQueries, type ResolvedExample } from "../src/train/data.js";
 import { train } from "../src/train/loop.js";
 import { maxsimScores, normalizeTruncated, TrainableColbert } from "../src/train/model.js";

@@ -9,16 +9,16 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { Bm25Index } from "../src/bm25/index.js";
+import { Bm25Index } from "../src/bm25/bm25-index.js";
 import { loadBeir } from "../src/eval/io.js";
 import { evaluate } from "../src/eval/metrics.js";
 import type { RunEntry } from "../src/eval/types.js";
 import { ColbertTokenizer } from "../src/encode/tokenize.js";
 import { readColbertCheckpoint } from "../src/model/checkpoint.js";
 import { readModelFolder } from "../src/model/layout.js";
-import { writeTinyModel } from "../src/model/tiny.js";
+import { writeTinyModel } from "../src/testing/tiny-model.js";
 import type { ResolvedExample } from "../src/train/data.js";
-import { documentText } from "../src/index/corpus.js";
+import { documentText } from "../src/plaid/corpus.js";
 import { evaluateModel } from "../src/train/evaluate.js";
 import { train } from "../src/train/loop.js";
 import { TrainableColbert } from "../src/train/model.js";

@@ -1,54 +1,26 @@
-// Public API of colts. Re-exports only.
+/**
+ * colts: ColBERT-style late-interaction retrieval. The root entry holds what an application needs:
+ * load a checkpoint and encode, MaxSim, build / open / update a PLAID index, search it (PLAID,
+ * exact, BM25, hybrid, re-rank), errors and their codes. Everything else has a subpath of its own:
+ * `colts/eval`, `colts/train`, `colts/server`, `colts/cli`, `colts/testing`, `colts/bm25`,
+ * `colts/text`, `colts/model`, `colts/plaid`, `colts/metadata`, `colts/runtime`, `colts/encode`.
+ * Re-exports only.
+ */
 export { ColBERT, type LoadOptions, type BatchEncodeOptions, type ModelInfo } from "./encode/colbert.js";
-export { InProcessEncoder, planBatches, type EncodeOptions } from "./encode/encoder.js";
+export type { EncodeOptions } from "./encode/encoder.js";
 export { maxsim, maxsimDetailed, row, type MultiVector } from "./encode/multivector.js";
-export { ColbertTokenizer, type TokenizedText } from "./encode/tokenize.js";
+export { CrossEncoder, type CrossEncoderOptions, type ScorePair } from "./encode/cross-encoder.js";
 export { ColtsError, ERROR_CODES, isColtsError, type ErrorCode } from "./errors.js";
-export { resolveHubSettings, snapshotDownload, downloadFile, listRepoFiles, isHubId, type HubOptions, type DownloadProgress } from "./model/hub.js";
-export { readModelFolder, type ModelSpec, type LayoutKind, type LayoutOptions, type DenseLayer } from "./model/layout.js";
-export { resolveModelDir } from "./model/resolve.js";
-export type { RuntimeOptions } from "./model/runtime.js";
-export { ASCII_PUNCTUATION, DEFAULT_SETTINGS, type ColbertSettings } from "./model/settings.js";
-export { parseSafetensors, serializeSafetensors, type SafeTensor } from "./model/safetensors.js";
-export { writeTinyModel, type TinyModelOptions, type TinyLayout, type TinyArch } from "./model/tiny.js";
-export { readColbertCheckpoint, writeColbertCheckpoint, TOKENIZER_FILES, type ColbertCheckpoint, type WriteCheckpointOptions } from "./model/checkpoint.js";
-export { buildBertOnnx, type BertOnnxOptions } from "./model/bert-graph.js";
-export { randomBertWeights, bertConfigFromHf, bertConfigToHf, type BertConfig, type BertWeights } from "./model/bert-weights.js";
-export { encodeModel, type OnnxModel } from "./onnx/proto.js";
-export { GraphBuilder } from "./onnx/builder.js";
-export { writeOnnxModel } from "./onnx/write.js";
-export { WorkerPool, type PoolOptions } from "./workers/pool.js";
-export { runMain } from "./cli/main.js";
-export { PlaidIndex, type SearchOptions, type SearchHit, type IndexInfo, type OpenOptions } from "./index/plaid-index.js";
-export { buildIndex, addToIndex, deleteFromIndex, compactIndex, type BuildOptions, type CompactOptions } from "./index/writer.js";
-export { arraySource, poolDoc, type EmbeddedDoc, type EmbeddingSource } from "./index/source.js";
-export { encodedCorpusSource, readCorpus, corpusFile, documentText, type CorpusOptions, type CorpusDoc } from "./index/corpus.js";
-export { poolTokens, type PoolOptions as TokenPoolOptions } from "./index/pooling.js";
-export { ResidualCodec } from "./index/codec.js";
-export { kmeans, plaidNumCentroids, plaidSampleSize } from "./index/kmeans.js";
-export { parseFilter, toSql, matches as filterMatches, type FilterNode } from "./index/filter.js";
-export { Searcher, fuse, RETRIEVERS, type RetrieverName, type RetrieveOptions, type ExplainedHit, type TokenMatch } from "./search/searcher.js";
-export { plaidDefaults, type PlaidParams } from "./search/plaid.js";
+export type { HubOptions, DownloadProgress } from "./model/hub.js";
+export type { LayoutKind, LayoutOptions } from "./model/layout.js";
+export { DEFAULT_SETTINGS, type ColbertSettings } from "./model/settings.js";
+export type { RuntimeOptions } from "./runtime/session.js";
+export { PlaidIndex, type SearchOptions, type SearchHit, type IndexInfo, type OpenOptions } from "./plaid/plaid-index.js";
+export { buildIndex, addToIndex, deleteFromIndex, compactIndex, type BuildOptions, type CompactOptions } from "./plaid/writer.js";
+export type { Manifest } from "./plaid/manifest.js";
+export { arraySource, type EmbeddedDoc, type EmbeddingSource } from "./plaid/source.js";
+export { encodedCorpusSource, readCorpus, type CorpusOptions, type CorpusDoc, type EncodedSourceOptions } from "./plaid/corpus.js";
+export { plaidDefaults, type PlaidParams } from "./plaid/stages.js";
+export { Searcher, fuse, RETRIEVERS, type RetrieverName, type RetrieveOptions, type SearcherOptions, type ExplainedHit, type TokenMatch } from "./search/searcher.js";
 export { rerank, type RerankCandidate, type RerankHit, type RerankOptions } from "./search/rerank.js";
-export { Bm25Index } from "./bm25/index.js";
-export { englishAnalyzer, builtInAnalyzer, ANALYZER_NAMES, type Analyzer, type AnalyzerName } from "./bm25/analyzer.js";
-export { cjkAnalyzer, type CjkAnalyzerOptions } from "./bm25/cjk.js";
-export { japaneseAnalyzer, JAPANESE_STOP_TAGS, type JapaneseAnalyzerOptions } from "./bm25/japanese.js";
-export { BertJapaneseTokenizer, japaneseVocab, type BertJapaneseOptions } from "./text/bert-japanese.js";
-export { MecabTokenizer, type MecabWord, type MecabOptions } from "./text/mecab.js";
-export { loadMecabDictionary } from "./text/mecab-dict.js";
-export { WordPiece, type WordPieceOptions } from "./text/wordpiece.js";
-export { xlmrTokenizerFiles, XLMR_MARKERS } from "./model/xlmr-tokenizer.js";
-export { saveBm25, loadBm25 } from "./bm25/store.js";
-export * from "./eval/index.js";
-export { parseTrainingExample, serializeTrainingExample, negativeCount, type TrainingExample } from "./train/format.js";
-export { trainColbert, trainColbertInWorker, exportTrainedModel } from "./train/api.js";
-export type { TrainOptions, TrainResult, StepRecord } from "./train/loop.js";
-export type { ObjectiveOptions, LossKind } from "./train/objective.js";
-export type { ResolvedExample } from "./train/data.js";
-export { OrtMatmul, OrtMatmulDynamic, matmulABtJs } from "./kernels/matmul.js";
-export { mineTriples, sampleNegatives, parseWindow, lineRng, type MineOptions, type MineInput, type MineStats, type RankWindow, type Retrieve, type ShortPolicy } from "./train/mine.js";
-export { scoreFromRun, scoreWithModel, runLookup, MISSING_POLICIES, type MissingPolicy, type PairScorer, type RunLookup } from "./train/teacher.js";
-export { mergeCheckpoints, mergeModelFolders, checkMergeable, MERGE_METHODS, type MergeMethod, type MergeOptions } from "./train/merge.js";
-export { linearMerge, slerp, tiesMerge, trimToDensity, normalizeWeights } from "./train/merge-math.js";
-export { CrossEncoder, writeTinyCrossEncoder, layoutPair, planBatches as planPairBatches, type CrossEncoderOptions, type ScorePair, type TinyCrossEncoderOptions } from "./model/cross-encoder.js";
+export { parseFilter, type FilterNode } from "./metadata/filter.js";

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Golden fixtures for colts' token pooling (src/index/pooling.ts), made with SciPy.
+"""Golden fixtures for colts' token pooling (src/plaid/pooling.ts), made with SciPy.
 
 Reproduces PyLate's `ColBERT.pool_embeddings_hierarchical` (pylate/models/colbert.py) with numpy in
 place of torch (float32 matmul, float32 `1 - cos`, condensed upper triangle (negative values clamped

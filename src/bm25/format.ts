@@ -20,7 +20,7 @@ import { createHash } from "node:crypto";
 import os from "node:os";
 import { ColtsError } from "../errors.js";
 import type { AnalyzerDescriptor } from "./analyzer.js";
-import type { Bm25IndexParts } from "./index.js";
+import type { Bm25IndexParts } from "./bm25-index.js";
 
 export const FORMAT_NAME = "colts-bm25";
 export const FORMAT_VERSION = 1;

@@ -7,9 +7,10 @@ import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { ColtsError, isColtsError } from "../errors.js";
 import { sequentialChunks, writeChunksAtomic } from "../store/atomic.js";
-import { analyzerFromDescriptor, type Analyzer } from "./analyzer.js";
+import type { Analyzer } from "./analyzer.js";
+import { analyzerFromDescriptor } from "./analyzers.js";
 import { decodeBm25, encodeBm25 } from "./format.js";
-import { Bm25Index } from "./index.js";
+import { Bm25Index } from "./bm25-index.js";
 import { resolveParams, type Bm25Params } from "./similarity.js";
 
 /** The file name inside an index folder. */

@@ -6,7 +6,7 @@
 import readline from "node:readline";
 import type { Readable } from "node:stream";
 import { ColtsError } from "../errors.js";
-import { documentText } from "../index/corpus.js";
+import { documentText } from "../plaid/corpus.js";
 
 export interface TextRecord {
   id: string;

@@ -8,7 +8,7 @@ import { ColtsError } from "../errors.js";
 import type { HubOptions } from "../model/hub.js";
 import { readModelFolder, type LayoutOptions, type ModelSpec } from "../model/layout.js";
 import { resolveModelDir } from "../model/resolve.js";
-import type { RuntimeOptions } from "../model/runtime.js";
+import type { RuntimeOptions } from "../runtime/session.js";
 import { WorkerPool } from "../workers/pool.js";
 import { InProcessEncoder, type EncodeOptions } from "./encoder.js";
 import type { MultiVector } from "./multivector.js";

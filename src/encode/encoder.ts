@@ -9,8 +9,8 @@
 import { ColtsError } from "../errors.js";
 import type { DenseLayer, ModelSpec } from "../model/layout.js";
 import { bertGraphFromSafetensors, findBertBackbone } from "../model/convert.js";
-import { OnnxSession, type InputTensor, type RuntimeOptions } from "../model/runtime.js";
-import { applyDense, normalizeRows, truncateColumns } from "./kernels.js";
+import { OnnxSession, type InputTensor, type RuntimeOptions } from "../runtime/session.js";
+import { applyDense, normalizeRows, truncateColumns } from "./head.js";
 import type { MultiVector } from "./multivector.js";
 import { tokenizerForSpec, type ColbertTokenizer, type TokenizedText } from "./tokenize.js";
 

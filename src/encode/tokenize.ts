@@ -13,6 +13,7 @@
  */
 import { Tokenizer } from "@huggingface/tokenizers";
 import { ColtsError } from "../errors.js";
+import type { TokenizerBackend } from "../text/backend.js";
 import type { ModelSpec } from "../model/layout.js";
 import type { ColbertSettings } from "../model/settings.js";
 import { BertJapaneseTokenizer, isBertJapanese } from "../text/bert-japanese.js";
@@ -28,20 +29,6 @@ export interface TokenizedText {
 }
 
 type Json = Record<string, unknown>;
-
-/**
- * What ColbertTokenizer needs from a tokenizer: `tokenizer.json` through @huggingface/tokenizers by
- * default, or another implementation (text/bert-japanese.ts for BertJapaneseTokenizer, which has no
- * `tokenizer.json`).
- */
-export interface TokenizerBackend {
-  /** Ids of a text, with the post-processor's special tokens when `addSpecialTokens`. */
-  encode(text: string, addSpecialTokens: boolean): number[];
-  tokenToId(token: string): number | undefined;
-  idToToken(id: number): string | undefined;
-  /** Vocabulary size, added tokens included. */
-  readonly vocabSize: number;
-}
 
 /** @huggingface/tokenizers over a `tokenizer.json`. */
 export function huggingFaceBackend(tokenizerJson: Json, tokenizerConfig: Json): TokenizerBackend {

@@ -3,7 +3,7 @@
  * back as transferred buffers (no copy).
  */
 import { readModelFolder, type LayoutOptions } from "../model/layout.js";
-import type { RuntimeOptions } from "../model/runtime.js";
+import type { RuntimeOptions } from "../runtime/session.js";
 import { serveWorker } from "../workers/host.js";
 import { InProcessEncoder, type EncodeOptions } from "./encoder.js";
 import type { MultiVector } from "./multivector.js";

@@ -1,4 +1,4 @@
-// Public API of colts' evaluation: BEIR and TREC formats, trec_eval-compatible measures. Re-exports only.
+/** `colts/eval`: BEIR and TREC formats, trec_eval-compatible measures. Re-exports only. */
 export type { BeirDoc, BeirQuery, Queries, Qrels, Run, RunEntry } from "./types.js";
 export {
   formatBeirDoc,

@@ -5,8 +5,8 @@
  * L2 normalisation, optionally with int8 dynamic quantization of every weight MatMul.
  */
 import { ColtsError } from "../errors.js";
-import { GraphBuilder } from "../onnx/builder.js";
-import { DataType, type OnnxModel } from "../onnx/proto.js";
+import { GraphBuilder } from "../runtime/onnx/builder.js";
+import { DataType, type OnnxModel } from "../runtime/onnx/proto.js";
 import { bertWeight, checkConfig, type BertConfig, type BertWeights } from "./bert-weights.js";
 
 export interface BertOnnxOptions {

@@ -18,7 +18,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { ColtsError } from "../errors.js";
-import { writeOnnxModel } from "../onnx/write.js";
+import { writeOnnxModel } from "../runtime/onnx/write.js";
 import { buildBertOnnx } from "./bert-graph.js";
 import { bertConfigFromHf, bertConfigToHf, bertWeightShapes, type BertConfig, type BertWeights } from "./bert-weights.js";
 import { findBertBackbone } from "./convert.js";

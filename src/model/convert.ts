@@ -10,7 +10,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { ColtsError } from "../errors.js";
-import { encodeModel } from "../onnx/proto.js";
+import { encodeModel } from "../runtime/onnx/proto.js";
 import { buildBertOnnx } from "./bert-graph.js";
 import { bertConfigFromHf, bertWeightShapes, type BertWeights } from "./bert-weights.js";
 import { readSafetensorsTensors } from "./layout.js";

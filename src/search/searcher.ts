@@ -6,7 +6,7 @@
 import { ColBERT, type LoadOptions } from "../encode/colbert.js";
 import { maxsimDetailed, type MultiVector } from "../encode/multivector.js";
 import { ColtsError } from "../errors.js";
-import { PlaidIndex, type OpenOptions, type SearchHit, type SearchOptions } from "../index/plaid-index.js";
+import { PlaidIndex, type OpenOptions, type SearchHit, type SearchOptions } from "../plaid/plaid-index.js";
 
 /**
  * Reciprocal rank fusion (Cormack et al. 2009): each list contributes weight / (rrfK + rank), rank

@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import type { MultiVector } from "../encode/multivector.js";
 import { ColtsError } from "../errors.js";
-import { readManifest, type Manifest } from "../index/manifest.js";
+import { readManifest, type Manifest } from "../plaid/manifest.js";
 import type { HubOptions } from "../model/hub.js";
 import { resolveModelDir } from "../model/resolve.js";
 import type { RerankCandidate, RerankHit } from "../search/rerank.js";

@@ -11,8 +11,8 @@
 import { ColBERT } from "../encode/colbert.js";
 import type { MultiVector } from "../encode/multivector.js";
 import { ColtsError, isColtsError } from "../errors.js";
-import { arraySource, type EmbeddedDoc } from "../index/source.js";
-import { addToIndex, deleteFromIndex } from "../index/writer.js";
+import { arraySource, type EmbeddedDoc } from "../plaid/source.js";
+import { addToIndex, deleteFromIndex } from "../plaid/writer.js";
 import { rerank, type RerankCandidate } from "../search/rerank.js";
 import { Searcher, type PreparedQuery, type RetrieveOptions } from "../search/searcher.js";
 import { serveWorker } from "../workers/host.js";

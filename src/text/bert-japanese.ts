@@ -13,7 +13,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ColtsError } from "../errors.js";
-import type { TokenizerBackend } from "../encode/tokenize.js";
+import type { TokenizerBackend } from "./backend.js";
 import { MecabTokenizer } from "./mecab.js";
 import { WordPiece } from "./wordpiece.js";
 

@@ -9,7 +9,7 @@
  */
 import { ColtsError } from "../errors.js";
 import type { Run } from "../eval/types.js";
-import type { ScorePair } from "../model/cross-encoder.js";
+import type { ScorePair } from "../encode/cross-encoder.js";
 import type { TrainingExample } from "./format.js";
 
 /**

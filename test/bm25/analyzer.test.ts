@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { analyzerFromDescriptor, englishAnalyzer, LUCENE_ENGLISH_STOP_WORDS } from "../../src/bm25/analyzer.js";
+import { analyzerFromDescriptor } from "../../src/bm25/analyzers.js";
+import { englishAnalyzer, LUCENE_ENGLISH_STOP_WORDS } from "../../src/bm25/english.js";
 import { tokenize } from "../../src/bm25/tokenizer.js";
 import { isColtsError } from "../../src/errors.js";
 

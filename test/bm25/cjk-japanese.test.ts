@@ -1,9 +1,10 @@
 /** CJK bigram and Japanese (MeCab) BM25 analysers; the Japanese one on the tiny fixture dictionary. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { analyzerFromDescriptor, englishAnalyzer } from "../../src/bm25/analyzer.js";
+import { analyzerFromDescriptor } from "../../src/bm25/analyzers.js";
+import { englishAnalyzer } from "../../src/bm25/english.js";
 import { cjkAnalyzer } from "../../src/bm25/cjk.js";
-import { Bm25Index } from "../../src/bm25/index.js";
+import { Bm25Index } from "../../src/bm25/bm25-index.js";
 import { japaneseAnalyzer } from "../../src/bm25/japanese.js";
 import { loadBm25, saveBm25 } from "../../src/bm25/store.js";
 import { isColtsError } from "../../src/errors.js";

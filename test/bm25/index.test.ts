@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Analyzer } from "../../src/bm25/analyzer.js";
-import { Bm25Index, type Bm25Document, type Bm25Hit } from "../../src/bm25/index.js";
+import { Bm25Index, type Bm25Document, type Bm25Hit } from "../../src/bm25/bm25-index.js";
 import { isColtsError } from "../../src/errors.js";
 
 /** Splits on spaces and nothing else, so the arithmetic below is about BM25 only. */

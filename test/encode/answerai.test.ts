@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { ColBERT } from "../../src/encode/colbert.js";
 import { readModelFolder } from "../../src/model/layout.js";
-import { writeTinyModel } from "../../src/model/tiny.js";
+import { writeTinyModel } from "../../src/testing/tiny-model.js";
 import { fixture, suiteDir } from "../helpers/paths.js";
 
 const REAL = fixture("answerai-colbert-small-v1");

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { maxsim, maxsimDetailed, type MultiVector } from "../../src/encode/multivector.js";
 import { planBatches } from "../../src/encode/encoder.js";
-import { applyDense, normalizeRows, truncateColumns } from "../../src/encode/kernels.js";
+import { applyDense, normalizeRows, truncateColumns } from "../../src/encode/head.js";
 
 const mv = (rows: number[][]): MultiVector => ({
   vectors: Float32Array.from(rows.flat()),

@@ -3,8 +3,8 @@
  * documents one commit after another (mode "add"), with tiny chunks so that many files are written.
  * The parent kills it with SIGKILL at random moments.
  */
-import { arraySource } from "../../src/index/source.js";
-import { addToIndex, buildIndex } from "../../src/index/writer.js";
+import { arraySource } from "../../src/plaid/source.js";
+import { addToIndex, buildIndex } from "../../src/plaid/writer.js";
 import { syntheticDocs } from "./synthetic.js";
 
 const [dir, mode, seedText] = process.argv.slice(2);

@@ -1,7 +1,7 @@
 /** Generated models for tests. */
 import fs from "node:fs";
 import path from "node:path";
-import { writeTinyModel, type TinyModelOptions } from "../../src/model/tiny.js";
+import { writeTinyModel, type TinyModelOptions } from "../../src/testing/tiny-model.js";
 import { tempDir, type Cleanup } from "./paths.js";
 
 /** Small and fast: hidden 32, 1 layer, 2 heads, dim 16. */

@@ -2,8 +2,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { ColBERT } from "../../src/encode/colbert.js";
-import { encodedCorpusSource } from "../../src/index/corpus.js";
-import { buildIndex } from "../../src/index/writer.js";
+import { encodedCorpusSource } from "../../src/plaid/corpus.js";
+import { buildIndex } from "../../src/plaid/writer.js";
 import { tinyModel } from "./models.js";
 import { fixture } from "./paths.js";
 

@@ -1,5 +1,5 @@
 /** Clustered synthetic unit vectors standing in for encoder output (index tests and benchmarks). */
-import type { EmbeddedDoc } from "../../src/index/source.js";
+import type { EmbeddedDoc } from "../../src/plaid/source.js";
 import { Rng } from "../../src/util/rng.js";
 
 /** `docs` documents of 8..24 unit vectors drawn around 40 random topic centres. */

@@ -5,10 +5,10 @@ import os from "node:os";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
 import { buildBertOnnx, quantizeInt8Symmetric } from "../../src/model/bert-graph.js";
-import { bertForward, erf } from "../../src/model/bert-reference.js";
+import { bertForward, erf } from "../../src/testing/bert-reference.js";
 import { bertConfigFromHf, bertConfigToHf, randomBertWeights, type BertConfig } from "../../src/model/bert-weights.js";
-import { encodeModel, type OnnxModel } from "../../src/onnx/proto.js";
-import { writeOnnxModel } from "../../src/onnx/write.js";
+import { encodeModel, type OnnxModel } from "../../src/runtime/onnx/proto.js";
+import { writeOnnxModel } from "../../src/runtime/onnx/write.js";
 import { isColtsError } from "../../src/errors.js";
 import { Rng } from "../../src/util/rng.js";
 

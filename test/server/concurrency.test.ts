@@ -6,7 +6,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import type { FastifyInstance } from "fastify";
-import { PlaidIndex } from "../../src/index/plaid-index.js";
+import { PlaidIndex } from "../../src/plaid/plaid-index.js";
 import { buildServer } from "../../src/server/build.js";
 import { Engine } from "../../src/server/engine.js";
 import { suiteDir } from "../helpers/paths.js";

@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { PlaidIndex } from "../../src/index/plaid-index.js";
+import { PlaidIndex } from "../../src/plaid/plaid-index.js";
 import { runCli } from "../helpers/cli.js";
 import { repoRoot, suiteDir } from "../helpers/paths.js";
 import { servedFixture, type ServedFixture } from "../helpers/server.js";

@@ -1,11 +1,11 @@
 /** `colts index build|add|delete|compact|info`: writes and inspects PLAID indexes. */
-import { ANALYZER_NAMES, builtInAnalyzer } from "../../bm25/analyzer.js";
+import { ANALYZER_NAMES, builtInAnalyzer } from "../../bm25/analyzers.js";
 import { ColBERT } from "../../encode/colbert.js";
 import { ColtsError } from "../../errors.js";
-import { corpusFile, encodedCorpusSource, spoolToFile, type CorpusOptions } from "../../index/corpus.js";
-import { PlaidIndex } from "../../index/plaid-index.js";
-import { addToIndex, buildIndex, compactIndex, deleteFromIndex } from "../../index/writer.js";
-import { readManifest } from "../../index/manifest.js";
+import { corpusFile, encodedCorpusSource, spoolToFile, type CorpusOptions } from "../../plaid/corpus.js";
+import { PlaidIndex } from "../../plaid/plaid-index.js";
+import { addToIndex, buildIndex, compactIndex, deleteFromIndex } from "../../plaid/writer.js";
+import { readManifest } from "../../plaid/manifest.js";
 import { intFlag, oneOf, parse, stringFlag, type Options } from "../args.js";
 import { modelLocation, resolvePath, writeOut, type CliIO } from "../io.js";
 import { createProgressBar, hubProgressPrinter } from "../progress.js";

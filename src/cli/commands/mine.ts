@@ -2,17 +2,17 @@
  * `colts mine`: hard negatives for a BEIR split's qrels (see train/mine.ts for the policy), written as
  * training JSONL (train/format.ts) with ids and texts.
  */
-import { Bm25Index } from "../../bm25/index.js";
+import { Bm25Index } from "../../bm25/bm25-index.js";
 import { ColtsError } from "../../errors.js";
 import { loadBeir, readTrecRun } from "../../eval/io.js";
-import { PlaidIndex } from "../../index/plaid-index.js";
+import { PlaidIndex } from "../../plaid/plaid-index.js";
 import { RETRIEVERS, Searcher, type RetrieverName } from "../../search/searcher.js";
 import { serializeTrainingExample } from "../../train/format.js";
 import { mineTriples, parseWindow, type Retrieve, type ShortPolicy } from "../../train/mine.js";
 import { intFlag, oneOf, parse, stringFlag } from "../args.js";
 import { modelLocation, openOutput, resolvePath, writeOut, type CliIO } from "../io.js";
 import { createProgressBar, hubProgressPrinter } from "../progress.js";
-import { documentText } from "../../index/corpus.js";
+import { documentText } from "../../plaid/corpus.js";
 
 export const MINE_USAGE = `colts mine --dataset <BEIR dir> --output triples.jsonl [--split train] [--index <dir> | --run <run.trec>]
             [--retriever bm25|plaid|exact|bm25+rerank|hybrid] [--negatives 8] [--window 10-100]

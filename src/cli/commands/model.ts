@@ -1,7 +1,7 @@
 /** `colts model tiny <dir> ...`: writes a generated test model. */
 import { ColtsError } from "../../errors.js";
-import { writeTinyCrossEncoder } from "../../model/cross-encoder.js";
-import { writeTinyModel, type TinyArch, type TinyLayout } from "../../model/tiny.js";
+import { writeTinyCrossEncoder } from "../../testing/tiny-cross-encoder.js";
+import { writeTinyModel, type TinyArch, type TinyLayout } from "../../testing/tiny-model.js";
 import { intFlag, oneOf, parse } from "../args.js";
 import { resolvePath, writeOut, type CliIO } from "../io.js";
 

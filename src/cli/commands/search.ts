@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import { ColBERT } from "../../encode/colbert.js";
 import { ColtsError } from "../../errors.js";
-import { corpusFile, readCorpus } from "../../index/corpus.js";
+import { corpusFile, readCorpus } from "../../plaid/corpus.js";
 import { rerank } from "../../search/rerank.js";
 import { RETRIEVERS, Searcher, type ExplainedHit, type RetrieveOptions } from "../../search/searcher.js";
 import { intFlag, oneOf, parse, stringFlag } from "../args.js";

@@ -7,12 +7,12 @@ import path from "node:path";
 import readline from "node:readline";
 import { ColtsError } from "../../errors.js";
 import { readBeirCorpus, readBeirQueries, readTrecRun } from "../../eval/io.js";
-import { CrossEncoder, type CrossEncoderOptions } from "../../model/cross-encoder.js";
+import { CrossEncoder, type CrossEncoderOptions } from "../../encode/cross-encoder.js";
 import { parseTrainingExample, serializeTrainingExample, type TrainingExample } from "../../train/format.js";
 import { MISSING_POLICIES, runLookup, scoreFromRun, scoreWithModel, type MissingPolicy } from "../../train/teacher.js";
 import { intFlag, oneOf, parse, stringFlag } from "../args.js";
 import { openOutput, resolvePath, writeOut, type CliIO } from "../io.js";
-import { documentText } from "../../index/corpus.js";
+import { documentText } from "../../plaid/corpus.js";
 
 export const TEACHER_USAGE = `colts teacher --data triples.jsonl --name <teacher> --output out.jsonl
                (--cross-encoder <model dir> [--max-length 512] [--token-budget 16384] | --run <run.trec> [--missing error|min|drop])

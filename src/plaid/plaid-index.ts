@@ -1,0 +1,227 @@
+/**
+ * A PLAID index opened for search: the manifest's files loaded into memory (arrays are views over
+ * one buffer per file, so memory is close to the files' size), the centroid-scoring kernel, and the
+ * metadata database. Read-only: writes go through writer.ts and are picked up by opening again.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { Bm25Index } from "../bm25/bm25-index.js";
+import { loadBm25 } from "../bm25/store.js";
+import { ColtsError } from "../errors.js";
+import { OrtCentroidScorer } from "../runtime/kernels/matmul.js";
+import { OrtCodeMaxSim, OrtResidualMaxSim } from "../runtime/kernels/maxsim.js";
+import type { RuntimeOptions } from "../runtime/session.js";
+import { allAdmissible, plaidSearch, rankExactly, type PlaidParams, type SearchView } from "./stages.js";
+import { readChunk, type Chunk } from "./chunk.js";
+import type { ResidualCodec } from "./codec.js";
+import { readCodec, readTombstones } from "./files.js";
+import { readManifest, referencedFiles, type Manifest } from "./manifest.js";
+import { MetadataStore } from "../metadata/sqlite-store.js";
+
+export interface OpenOptions {
+  /** Check every file's CRC-32 on open (reads each byte once more). Default true. */
+  verify?: boolean;
+  /** onnxruntime settings of the centroid-scoring kernel. */
+  runtime?: RuntimeOptions;
+}
+
+export interface SearchOptions {
+  /** Results to return. Default 10; range 1..10000. */
+  k?: number;
+  /** PLAID parameters for this call (defaults depend on k; see plaid/stages.ts). */
+  params?: PlaidParams;
+  /** Exhaustive exact MaxSim over every admissible document instead of PLAID (the reference). */
+  exact?: boolean;
+  /** Metadata condition (SQL-like, see metadata/filter.ts); only matching documents are scored. */
+  filter?: string;
+  /** Only these external ids are scored. */
+  ids?: readonly string[];
+}
+
+export interface SearchHit {
+  id: string;
+  score: number;
+  /** Internal ordinal (stable across compaction). */
+  ordinal: number;
+  metadata: Record<string, unknown> | null;
+}
+
+export interface IndexInfo {
+  dir: string;
+  formatVersion: number;
+  generation: number;
+  documents: number;
+  liveDocuments: number;
+  vectors: number;
+  /** Bytes of chunk files per stored vector (code + packed residual + IVF and ids, amortised). */
+  bytesPerVector: number;
+  nbits: number;
+  centroids: number;
+  dim: number;
+  poolFactor: number;
+  model: string | null;
+  sizeOnDisk: number;
+  /** True when added data sits far from the centroids (mean residual > 1.25 x training's): recluster. */
+  drifted: boolean;
+}
+
+export class PlaidIndex {
+  private closed = false;
+  private bm25: Promise<Bm25Index> | null = null;
+
+  private constructor(
+    readonly dir: string,
+    readonly manifest: Manifest,
+    readonly codec: ResidualCodec,
+    private readonly chunks: Chunk[],
+    private readonly deleted: Uint8Array,
+    private readonly metadata: MetadataStore,
+    private readonly scorer: OrtCentroidScorer,
+    private readonly exactKernel: OrtResidualMaxSim,
+    private readonly codeKernel: OrtCodeMaxSim,
+  ) {}
+
+  static async open(dir: string, opts: OpenOptions = {}): Promise<PlaidIndex> {
+    const m = readManifest(dir);
+    const verify = opts.verify ?? true;
+    const codec = readCodec(dir, m, verify);
+    const chunks = m.chunks.map((c) => {
+      const chunk = readChunk(path.join(dir, c.file), m.numCentroids, codec.bytesPerVector, verify);
+      if (chunk.ordinals.length !== c.docs || chunk.codes.length !== c.vectors) {
+        throw new ColtsError("INDEX_CORRUPT", `${path.join(dir, c.file)}: holds ${chunk.ordinals.length} documents / ${chunk.codes.length} vectors, manifest says ${c.docs} / ${c.vectors}`);
+      }
+      return chunk;
+    });
+    const deleted = new Uint8Array(m.numDocs);
+    for (const o of readTombstones(dir, m, verify)) deleted[o] = 1;
+    const metadataPath = path.join(dir, m.metadataFile);
+    if (!fs.existsSync(metadataPath)) throw new ColtsError("INDEX_CORRUPT", `${metadataPath} is missing`, { details: { file: metadataPath } });
+    const metadata = MetadataStore.open(metadataPath, { readonly: true });
+    // The kernels take turns with JS work in between: none may keep a core spinning.
+    const runtime = { ...opts.runtime, allowSpinning: opts.runtime?.allowSpinning ?? false };
+    const made: { release(): Promise<void> }[] = [];
+    const keep = <T extends { release(): Promise<void> }>(kernel: T): T => (made.push(kernel), kernel);
+    try {
+      const scorer = keep(await OrtCentroidScorer.create(codec.centroids, codec.numCentroids, codec.dim, runtime));
+      const exactKernel = keep(await OrtResidualMaxSim.create(codec, runtime));
+      const codeKernel = keep(await OrtCodeMaxSim.create(runtime));
+      return new PlaidIndex(dir, m, codec, chunks, deleted, metadata, scorer, exactKernel, codeKernel);
+    } catch (e) {
+      // A kernel failed (e.g. the CUDA provider missing): release what was made, then report.
+      metadata.close();
+      await Promise.allSettled(made.map((k) => k.release()));
+      throw e;
+    }
+  }
+
+  /** Searches one encoded query. q.vectors: [q.tokens, dim] unit rows. */
+  async search(q: { vectors: Float32Array; tokens: number; dim: number }, opts: SearchOptions = {}): Promise<SearchHit[]> {
+    if (this.closed) throw new ColtsError("CLOSED", "index is closed");
+    const k = opts.k ?? 10;
+    if (!Number.isInteger(k) || k < 1 || k > 10_000) throw new ColtsError("INPUT_INVALID", `k must be an integer in 1..10000, got ${k}`);
+    if (q.dim !== this.codec.dim) {
+      throw new ColtsError("DIM_UNSUPPORTED", `query vectors are ${q.dim}-d, the index holds ${this.codec.dim}-d vectors (encode with the index's model and dim)`);
+    }
+    const view: SearchView = { codec: this.codec, chunks: this.chunks, deleted: this.deleted, allowed: this.admissibleSet(opts), exactKernel: this.exactKernel, codeKernel: this.codeKernel };
+    const qv = q.vectors.subarray(0, q.tokens * q.dim);
+    const hits = opts.exact
+      ? await rankExactly(view, allAdmissible(view), qv, q.tokens, k)
+      : await plaidSearch(view, qv, q.tokens, (ncells) => this.scorer.run(qv, q.tokens, Math.min(ncells, this.codec.numCentroids)), k, opts.params);
+    const ordinals = hits.map((h) => h.ordinal);
+    const ids = this.metadata.idsForOrdinals(ordinals);
+    const metas = this.metadata.metaForOrdinals(ordinals);
+    return hits.map((h, i) => ({ id: ids[i] ?? String(h.ordinal), score: h.score, ordinal: h.ordinal, metadata: metas[i] ?? null }));
+  }
+
+  /** The BM25 index beside the vectors (loaded on first use); INDEX_NOT_FOUND when none was built. */
+  keywordIndex(): Promise<Bm25Index> {
+    const file = this.manifest.bm25File;
+    if (!file) {
+      return Promise.reject(new ColtsError("INDEX_NOT_FOUND", `${this.dir} has no BM25 index (its documents were indexed without text)`, { details: { dir: this.dir } }));
+    }
+    this.bm25 ??= loadBm25(this.dir, { fileName: file });
+    return this.bm25;
+  }
+
+  /** Ordinals of live documents by external id (ids not found are absent). */
+  ordinalsForIds(ids: readonly string[]): Map<string, number> {
+    return this.metadata.ordinalsForIds([...ids], this.manifest.numDocs, (o) => !this.deleted[o]);
+  }
+
+  /** Metadata of documents by ordinal. */
+  metadataFor(ordinals: readonly number[]): (Record<string, unknown> | null)[] {
+    return this.metadata.metaForOrdinals([...ordinals]);
+  }
+
+  /** Ids of live documents matching a metadata filter (for retrievers that score outside PLAID). */
+  idsMatching(filter: string): Set<string> {
+    return new Set(this.metadata.idsForOrdinals(this.metadata.filterOrdinals(filter, this.manifest.numDocs, (o) => !this.deleted[o])));
+  }
+
+  /** Stored texts of documents (null where none was stored). */
+  texts(ordinals: readonly number[]): (string | null)[] {
+    return this.metadata.textsForOrdinals([...ordinals]);
+  }
+
+  /** Live documents matching the filter and id list, or null when neither is given. */
+  private admissibleSet(opts: SearchOptions): Uint8Array | null {
+    if (opts.filter === undefined && opts.ids === undefined) return null;
+    const n = this.manifest.numDocs;
+    let allowed: Uint8Array | null = null;
+    if (opts.filter !== undefined) {
+      allowed = new Uint8Array(n);
+      for (const o of this.metadata.filterOrdinals(opts.filter, n)) allowed[o] = 1;
+    }
+    if (opts.ids !== undefined) {
+      const byId = new Uint8Array(n);
+      for (const o of this.metadata.ordinalsForIds([...opts.ids], n).values()) byId[o] = 1;
+      allowed = allowed ? allowed.map((a, i) => a & (byId[i] as number)) : byId;
+    }
+    return allowed;
+  }
+
+  info(): IndexInfo {
+    const m = this.manifest;
+    const vectors = m.chunks.reduce((a, c) => a + c.vectors, 0);
+    const size = (f: string): number => {
+      try {
+        return fs.statSync(path.join(this.dir, f)).size;
+      } catch {
+        return 0;
+      }
+    };
+    const chunkBytes = m.chunks.reduce((a, c) => a + size(c.file), 0);
+    const sizeOnDisk = [...referencedFiles(m)].reduce((a, f) => a + size(f), 0) + size(`${m.metadataFile}-wal`);
+    const lastAdd = m.drift.lastAddAvgResidual;
+    return {
+      dir: this.dir,
+      formatVersion: m.version,
+      generation: m.generation,
+      documents: m.numDocs,
+      liveDocuments: m.liveDocs,
+      vectors,
+      bytesPerVector: vectors > 0 ? chunkBytes / vectors : 0,
+      nbits: m.nbits,
+      centroids: m.numCentroids,
+      dim: m.dim,
+      poolFactor: m.poolFactor,
+      model: m.model,
+      sizeOnDisk,
+      drifted: lastAdd !== null && lastAdd > 1.25 * m.drift.trainedAvgResidual,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Everything is released even if one part fails; the first failure is reported.
+    const results = await Promise.allSettled([
+      Promise.resolve().then(() => this.metadata.close()),
+      this.scorer.release(),
+      this.exactKernel.release(),
+      this.codeKernel.release(),
+    ]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+  }
+}

@@ -1,0 +1,489 @@
+/**
+ * The four PLAID stages (Santhanam et al. 2022; Stanford ColBERT `colbert/search/`), over the chunks
+ * of an index held in memory:
+ *   1. candidate generation: for each query vector the `ncells` best centroids; the union of their
+ *      IVF lists;
+ *   2. centroid interaction with pruning: a document's approximate score is the sum over query
+ *      vectors of the best centroid score among its codes, ignoring centroids whose best score over
+ *      all query vectors is below `centroidScoreThreshold`; keep the top `ndocs`;
+ *   3. the same without pruning; keep the top ndocs / 4;
+ *   4. decompress those documents and compute exact MaxSim; keep the top k.
+ * Parameters are per call; defaults depend on k and never stick between calls (Stanford's searcher
+ * keeps the first call's values, a known bug).
+ */
+import type { Chunk } from "./chunk.js";
+import type { ResidualCodec } from "./codec.js";
+import { ColtsError } from "../errors.js";
+
+export interface PlaidParams {
+  /** Centroids probed per query vector. Default by k: 1 (k <= 10), 2 (k <= 100), 4. Range >= 1. */
+  ncells?: number;
+  /** Centroids scoring below this for every query vector are ignored in stage 2. Default 0.5 / 0.45 / 0.4. */
+  centroidScoreThreshold?: number;
+  /** Documents kept after stage 2 (stage 3 keeps a quarter). Default 256 / 1024 / max(4k, 4096). */
+  ndocs?: number;
+}
+
+/** The library API takes parameters unchecked by a schema: refuse what would silently return nothing. */
+function checkedParams(p: Required<PlaidParams>): Required<PlaidParams> {
+  for (const name of ["ncells", "ndocs"] as const) {
+    if (!Number.isInteger(p[name]) || p[name] < 1) throw new ColtsError("INPUT_INVALID", `PLAID parameter ${name} must be an integer >= 1, got ${p[name]}`);
+  }
+  if (!Number.isFinite(p.centroidScoreThreshold)) throw new ColtsError("INPUT_INVALID", `PLAID parameter centroidScoreThreshold must be a finite number, got ${p.centroidScoreThreshold}`);
+  return p;
+}
+
+export function plaidDefaults(k: number): Required<PlaidParams> {
+  if (k <= 10) return { ncells: 1, centroidScoreThreshold: 0.5, ndocs: 256 };
+  if (k <= 100) return { ncells: 2, centroidScoreThreshold: 0.45, ndocs: 1024 };
+  return { ncells: 4, centroidScoreThreshold: 0.4, ndocs: Math.max(4 * k, 4096) };
+}
+
+/** What the stages read: the codec, the chunks, and which ordinals may be returned. */
+export interface SearchView {
+  codec: ResidualCodec;
+  chunks: readonly Chunk[];
+  /** 1 = may be returned (live and inside the filter) by ordinal; null = every live document. */
+  allowed: Uint8Array | null;
+  /** 1 = deleted, by ordinal. */
+  deleted: Uint8Array;
+  /**
+   * Exact MaxSim over compressed documents for stage 4 and exhaustive search (runtime/kernels/maxsim.ts
+   * `OrtResidualMaxSim`: decompression and MaxSim in onnxruntime). Without it the plain-loop
+   * reference (`decompressDoc` + `exactScore`) is used.
+   */
+  exactKernel?: CompressedMaxSim;
+  /**
+   * Stage 3's approximate MaxSim over centroid scores (runtime/kernels/maxsim.ts `OrtCodeMaxSim`). Without it
+   * the plain-loop reference (`approximateScores`) is used.
+   */
+  codeKernel?: CodeMaxSim;
+}
+
+/** Sum over query vectors of the best centroid score among each document's codes, documents padded to docLen codes. */
+export interface CodeMaxSim {
+  // scores: [K, nq] centroid-major; codes: [docs * docLen] -> [docs]
+  score(scores: Float32Array, K: number, nq: number, codes: Int32Array, docs: number, docLen: number): Promise<Float32Array>;
+}
+
+/** MaxSim of q against `docs` documents given as codes and residual bytes, each padded to docLen rows. */
+export interface CompressedMaxSim {
+  // q: [nq, dim]; codes: [docs * docLen]; residuals: [docs * docLen, bytesPerVector] -> [docs]
+  score(q: Float32Array, nq: number, codes: Int32Array, residuals: Uint8Array, docs: number, docLen: number): Promise<Float32Array>;
+}
+
+/** Padded rows per kernel call: bounds memory (about dim x 12 bytes per row inside the graph) on exhaustive search. */
+const EXACT_BLOCK_ROWS = 1 << 16;
+/** A group's padded length stays within this factor (+ PAD_SLACK rows) of its shortest document's. */
+const PAD_FACTOR = 1.25;
+const PAD_SLACK = 4;
+
+export interface Hit {
+  ordinal: number;
+  score: number;
+}
+
+/** A candidate document: chunk index and local index, packed as chunk * 2^32 + local. */
+type Candidate = number;
+const pack = (chunk: number, local: number): Candidate => chunk * 4294967296 + local;
+const chunkOf = (c: Candidate): number => Math.floor(c / 4294967296);
+const localOf = (c: Candidate): number => c % 4294967296;
+
+/**
+ * Top `n` centroid ids per query vector, best first (ties: lower centroid id first): the reference
+ * of the scoring graph's TopK. scores: [nq, K] row-major (query-major) -> [nq][min(n, K)] centroid ids.
+ */
+export function topCentroids(scores: Float32Array, K: number, nq: number, n: number): Int32Array[] {
+  const m = Math.min(n, K);
+  return Array.from({ length: nq }, (_, q) => {
+    const ids = new Int32Array(m).fill(-1);
+    const vals = new Float32Array(m).fill(-Infinity);
+    for (let c = 0; c < K; c++) {
+      const s = scores[q * K + c] as number;
+      if (s <= (vals[m - 1] as number)) continue;
+      let i = m - 1;
+      while (i > 0 && (vals[i - 1] as number) < s) {
+        vals[i] = vals[i - 1] as number;
+        ids[i] = ids[i - 1] as number;
+        i--;
+      }
+      vals[i] = s;
+      ids[i] = c;
+    }
+    return ids;
+  });
+}
+
+/** What stages 1 to 3 read from one query's centroid scores. */
+export interface CentroidScores {
+  /**
+   * [K, nq] row-major (centroid-major): centroid c's score for query vector q at c * nq + q. Stages 2
+   * and 3 read a document's codes one after another, so a centroid's nq scores are contiguous.
+   */
+  scores: Float32Array;
+  /** [nq, n] row-major: query vector q's n = min(ncells, K) best centroids, best first (ties: lower id). */
+  top: Int32Array;
+  /** [K]: each centroid's best score over the query vectors (stage 2 prunes on it). */
+  max: Float32Array;
+}
+
+/** Computes a query's centroid scores with its `ncells` best centroids (onnxruntime in PlaidIndex). */
+export type CentroidScorer = (ncells: number) => Promise<CentroidScores>;
+
+/**
+ * The reference of `CentroidScores` in plain loops (the kernel is tested against it).
+ * byQuery: [nq, K] row-major, the scores query vector by query vector.
+ */
+export function centroidScoresJs(byQuery: Float32Array, K: number, nq: number, ncells: number): CentroidScores {
+  const best = topCentroids(byQuery, K, nq, ncells); // [nq][n]
+  const n = Math.min(ncells, K);
+  const top = new Int32Array(nq * n);
+  best.forEach((ids, q) => top.set(ids, q * n));
+  const max = new Float32Array(K).fill(-Infinity);
+  const scores = new Float32Array(K * nq);
+  for (let q = 0; q < nq; q++) {
+    for (let c = 0; c < K; c++) {
+      const s = byQuery[q * K + c] as number;
+      max[c] = Math.max(max[c] as number, s);
+      scores[c * nq + q] = s;
+    }
+  }
+  return { scores, top, max };
+}
+
+/** Stage 1: candidates from the IVF lists of the probed centroids (ids, any order, repeats and -1 ignored), minus deleted / filtered out. */
+export function candidates(view: SearchView, probed: ArrayLike<number>): Candidate[] {
+  const cells = new Set<number>();
+  for (let i = 0; i < probed.length; i++) {
+    const c = probed[i] as number;
+    if (c >= 0) cells.add(c);
+  }
+  const out: Candidate[] = [];
+  view.chunks.forEach((chunk, ci) => {
+    const seen = new Uint8Array(chunk.ordinals.length);
+    for (const c of cells) {
+      for (let p = chunk.ivfOffsets[c] as number; p < (chunk.ivfOffsets[c + 1] as number); p++) {
+        const local = chunk.ivfDocs[p] as number;
+        if (seen[local]) continue;
+        seen[local] = 1;
+        if (admissible(view, chunk.ordinals[local] as number)) out.push(pack(ci, local));
+      }
+    }
+  });
+  return out;
+}
+
+function admissible(view: SearchView, ordinal: number): boolean {
+  return !view.deleted[ordinal] && (view.allowed === null || view.allowed[ordinal] === 1);
+}
+
+/** Every admissible document (used when a filter leaves fewer documents than the IVF would probe). */
+export function allAdmissible(view: SearchView): Candidate[] {
+  const out: Candidate[] = [];
+  view.chunks.forEach((chunk, ci) => chunk.ordinals.forEach((o, local) => admissible(view, o) && out.push(pack(ci, local))));
+  return out;
+}
+
+/**
+ * Stages 2 and 3, document by document: the approximate score of each candidate is the sum over
+ * query vectors of the best centroid score among its codes, counting only centroids with keep[c] = 1
+ * (stage 2's pruning) or all of them (keep null, stage 3); `noCodeScore(nq)` for a document with no
+ * such code.
+ * scores: [K, nq] centroid-major (`CentroidScores.scores`) -> [cands.length].
+ */
+export function approximateScores(view: SearchView, cands: readonly Candidate[], scores: Float32Array, nq: number, keep: Uint8Array | null): Float32Array {
+  const out = new Float32Array(cands.length);
+  const best = new Float32Array(nq);
+  // A code repeated within a document adds nothing to a maximum: seen[c] = 1 + the candidate that last read c.
+  const seen = new Int32Array(view.codec.numCentroids);
+  cands.forEach((cand, i) => {
+    const chunk = view.chunks[chunkOf(cand)] as Chunk;
+    const local = localOf(cand);
+    best.fill(-Infinity);
+    let any = false;
+    for (let v = chunk.offsets[local] as number; v < (chunk.offsets[local + 1] as number); v++) {
+      const c = chunk.codes[v] as number;
+      if ((keep && !keep[c]) || seen[c] === i + 1) continue;
+      seen[c] = i + 1;
+      any = true;
+      const o = c * nq;
+      for (let q = 0; q < nq; q++) {
+        const s = scores[o + q] as number;
+        if (s > (best[q] as number)) best[q] = s;
+      }
+    }
+    out[i] = any ? sumRow(best, 0, nq) : noCodeScore(nq);
+  });
+  return out;
+}
+
+/**
+ * Approximate score of a document none of whose codes counts: ColBERT's C++ (`filter_pids`) starts
+ * every query vector's maximum at -9999 and sums, so such a document ranks below any document with
+ * a counted code, even one whose sum is negative.
+ */
+export function noCodeScore(nq: number): number {
+  return -9999 * nq;
+}
+
+function sumRow(values: Float32Array, start: number, n: number): number {
+  let total = 0;
+  for (let q = 0; q < n; q++) total += values[start + q] as number;
+  return total;
+}
+
+/**
+ * Stage 2, centroid by centroid: the same scores as `approximateScores(view, cands, scores, nq, keep)`
+ * (to the bit), from the kept centroids' IVF lists instead of each candidate's codes. Few centroids
+ * pass the threshold (about 60 of 65,536 on the 1M synthetic index, where a candidate holds 64 codes,
+ * 16 of them kept), so walking their lists touches a few hot score rows instead of testing every code
+ * of every candidate against `keep`. Candidates must be distinct (a repeat is refused).
+ */
+export function prunedScores(view: SearchView, cands: readonly Candidate[], scores: Float32Array, nq: number, keep: Uint8Array): Float32Array {
+  const kept: number[] = [];
+  for (let c = 0; c < keep.length; c++) if (keep[c]) kept.push(c);
+  const best = new Float32Array(cands.length * nq).fill(-Infinity);
+  const any = new Uint8Array(cands.length);
+  // Candidates of each chunk, by chunk-local document: slot = index in cands, -1 = not a candidate.
+  const byChunk = view.chunks.map(() => [] as number[]);
+  cands.forEach((cand, i) => (byChunk[chunkOf(cand)] as number[]).push(i));
+  const slot = new Int32Array(view.chunks.reduce((m, c) => Math.max(m, c.ordinals.length), 0)).fill(-1);
+  byChunk.forEach((members, ci) => {
+    if (members.length === 0) return;
+    const chunk = view.chunks[ci] as Chunk;
+    for (const i of members) {
+      const local = localOf(cands[i] as Candidate);
+      // A repeated candidate would keep only its last copy's slot; candidates() never repeats one.
+      if ((slot[local] as number) >= 0) throw new ColtsError("INPUT_INVALID", `prunedScores: candidate ${cands[i]} appears twice`);
+      slot[local] = i;
+    }
+    for (const c of kept) {
+      const row = c * nq;
+      for (let p = chunk.ivfOffsets[c] as number; p < (chunk.ivfOffsets[c + 1] as number); p++) {
+        const i = slot[chunk.ivfDocs[p] as number] as number;
+        if (i < 0) continue;
+        any[i] = 1;
+        const b = i * nq;
+        for (let q = 0; q < nq; q++) {
+          const s = scores[row + q] as number;
+          if (s > (best[b + q] as number)) best[b + q] = s;
+        }
+      }
+    }
+    for (const i of members) slot[localOf(cands[i] as Candidate)] = -1;
+  });
+  return Float32Array.from(cands, (_, i) => (any[i] ? sumRow(best, i * nq, nq) : noCodeScore(nq)));
+}
+
+/**
+ * Stage 2's pruning: 1 for centroids whose best score over the query vectors reaches `threshold`.
+ * max: [K] (`CentroidScores.max`) -> [K].
+ */
+export function keptCentroids(max: Float32Array, threshold: number): Uint8Array {
+  const keep = new Uint8Array(max.length);
+  for (let c = 0; c < max.length; c++) keep[c] = (max[c] as number) >= threshold ? 1 : 0;
+  return keep;
+}
+
+/**
+ * Indexes of the `n` largest values, best first (ties: lower index first): the first n of a full
+ * sort (`topIndexesBySort`, the reference), without sorting every index. The n-th largest value is
+ * found with a native numeric sort of a copy, then only the indexes reaching it are sorted.
+ */
+export function topIndexes(values: Float32Array | Float64Array, count: number): number[] {
+  const n = Math.floor(count);
+  if (!(n > 0)) return [];
+  if (n >= values.length) return topIndexesBySort(values, n);
+  const threshold = Float64Array.from(values).sort()[values.length - n] as number;
+  // NaN sorts last and compares with nothing: leave such inputs to the reference.
+  if (Number.isNaN(threshold)) return topIndexesBySort(values, n);
+  const above: number[] = [];
+  const at: number[] = [];
+  values.forEach((v, i) => (v > threshold ? above.push(i) : v === threshold && at.push(i)));
+  // Every value above the threshold is in; values equal to it fill the rest, lower indexes first.
+  const picked = above.concat(at.slice(0, n - above.length));
+  return picked.sort((a, b) => (values[b] as number) - (values[a] as number) || a - b);
+}
+
+/** The reference of `topIndexes`: every index sorted by value, best first, ties by index. */
+export function topIndexesBySort(values: Float32Array | Float64Array, n: number): number[] {
+  const idx = Array.from({ length: values.length }, (_, i) => i);
+  idx.sort((a, b) => (values[b] as number) - (values[a] as number) || a - b);
+  return idx.slice(0, Math.max(0, Math.floor(n)));
+}
+
+/** Exact MaxSim of a decompressed document. q: [nq, dim]; doc: [n, dim]. */
+export function exactScore(q: Float32Array, nq: number, doc: Float32Array, n: number, dim: number): number {
+  let total = 0;
+  for (let i = 0; i < nq; i++) {
+    let top = -Infinity;
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < dim; k++) s += (q[i * dim + k] as number) * (doc[j * dim + k] as number);
+      if (s > top) top = s;
+    }
+    if (n > 0) total += top;
+  }
+  return total;
+}
+
+/** Decompressed vectors of one candidate: [doclen, dim]. */
+export function decompressDoc(view: SearchView, cand: Candidate): { vectors: Float32Array; n: number } {
+  const chunk = view.chunks[chunkOf(cand)] as Chunk;
+  const local = localOf(cand);
+  const start = chunk.offsets[local] as number;
+  const end = chunk.offsets[local + 1] as number;
+  const bpv = view.codec.bytesPerVector;
+  const vectors = view.codec.decompress(chunk.codes.subarray(start, end), chunk.residuals.subarray(start * bpv, end * bpv));
+  return { vectors, n: end - start };
+}
+
+function doclen(view: SearchView, cand: Candidate): number {
+  return (view.chunks[chunkOf(cand)] as Chunk).doclens[localOf(cand)] as number;
+}
+
+export function ordinalOf(view: SearchView, cand: Candidate): number {
+  return (view.chunks[chunkOf(cand)] as Chunk).ordinals[localOf(cand)] as number;
+}
+
+/**
+ * The whole pipeline for one query.
+ * q: [nq, dim] unit rows; scoreCentroids: q's centroid scores (the caller's kernel).
+ */
+export async function plaidSearch(view: SearchView, q: Float32Array, nq: number, scoreCentroids: CentroidScorer, k: number, params: PlaidParams = {}): Promise<Hit[]> {
+  const p = checkedParams({ ...plaidDefaults(k), ...params });
+  const { scores, top, max } = await scoreCentroids(p.ncells);
+  let cands = candidates(view, top);
+  // A selective filter can leave fewer than k candidates in the probed cells: then score every
+  // admissible document, so that k results come back whenever k documents match.
+  if (view.allowed !== null && cands.length < k) cands = allAdmissible(view);
+  if (cands.length === 0) return [];
+  const s2 = prunedScores(view, cands, scores, nq, keptCentroids(max, p.centroidScoreThreshold));
+  const stage2 = topIndexes(s2, p.ndocs).map((i) => cands[i] as Candidate);
+  const s3 = await stage3Scores(view, stage2, scores, nq);
+  const stage3 = topIndexes(s3, Math.max(k, Math.floor(p.ndocs / 4))).map((i) => stage2[i] as Candidate);
+  return rankExactly(view, stage3, q, nq, k);
+}
+
+/**
+ * Stage 4 (and the exhaustive search): exact MaxSim on decompressed vectors, top k. With a kernel,
+ * documents of similar length are padded to a common length and scored together (decompression
+ * included) in one kernel call per group.
+ */
+export async function rankExactly(view: SearchView, cands: readonly Candidate[], q: Float32Array, nq: number, k: number): Promise<Hit[]> {
+  const dim = view.codec.dim;
+  const hits: Hit[] = [];
+  const kernel = view.exactKernel;
+  if (!kernel) {
+    for (const c of cands) {
+      const d = decompressDoc(view, c);
+      hits.push({ ordinal: ordinalOf(view, c), score: exactScore(q, nq, d.vectors, d.n, dim) });
+    }
+  } else {
+    for (const group of lengthGroups(cands.map((c) => doclen(view, c)), EXACT_BLOCK_ROWS)) {
+      const members = group.members.map((i) => cands[i] as Candidate);
+      const { codes, residuals } = padCompressed(view, members, group.docLen);
+      const scores = group.docLen === 0 ? new Float32Array(members.length) : await kernel.score(q, nq, codes, residuals, members.length, group.docLen);
+      members.forEach((c, i) => hits.push({ ordinal: ordinalOf(view, c), score: scores[i] as number }));
+    }
+  }
+  hits.sort((a, b) => b.score - a.score || a.ordinal - b.ordinal);
+  return hits.slice(0, k);
+}
+
+/** Documents scored in one kernel call, padded to docLen rows. */
+export interface LengthGroup {
+  /** Indexes into the lengths given to `lengthGroups`. */
+  members: number[];
+  docLen: number;
+}
+
+/**
+ * Groups documents by length so that padding wastes little: lengths sorted ascending, a group closes
+ * when the next length exceeds PAD_FACTOR x its first (+ PAD_SLACK) or its padded rows would exceed
+ * maxRows (a longer document still gets a group of its own). Empty documents form one group of
+ * docLen 0 (their MaxSim is 0).
+ */
+export function lengthGroups(lengths: readonly number[], maxRows: number): LengthGroup[] {
+  const order = lengths.map((_, i) => i).sort((a, b) => (lengths[a] as number) - (lengths[b] as number) || a - b);
+  const groups: LengthGroup[] = [];
+  let current: LengthGroup | null = null;
+  let first = 0;
+  for (const i of order) {
+    const len = lengths[i] as number;
+    const fits = current !== null && (first === 0 ? len === 0 : len <= first * PAD_FACTOR + PAD_SLACK) && (current.members.length + 1) * len <= maxRows;
+    if (!fits || current === null) {
+      current = { members: [], docLen: len };
+      first = len;
+      groups.push(current);
+    }
+    current.members.push(i);
+    current.docLen = len;
+  }
+  return groups;
+}
+
+/**
+ * Codes [docs * docLen] and residual bytes [docs * docLen, bytesPerVector] of the candidates, each
+ * document's rows followed by copies of its first row up to docLen.
+ */
+export function padCompressed(view: SearchView, cands: readonly Candidate[], docLen: number): { codes: Int32Array; residuals: Uint8Array } {
+  return { codes: padCodes(view, cands, docLen), residuals: padResiduals(view, cands, docLen) };
+}
+
+/** The candidates' codes, each document padded to docLen by repeating its first code: [docs * docLen]. */
+export function padCodes(view: SearchView, cands: readonly Candidate[], docLen: number): Int32Array {
+  const codes = new Int32Array(cands.length * docLen);
+  cands.forEach((cand, i) => {
+    const { chunk, start, end } = rowsOf(view, cand, docLen);
+    codes.set(chunk.codes.subarray(start, end), i * docLen);
+    if (end > start) codes.fill(chunk.codes[start] as number, i * docLen + end - start, (i + 1) * docLen);
+  });
+  return codes;
+}
+
+/** The candidates' residual bytes, padded like `padCodes`: [docs * docLen, bytesPerVector]. */
+function padResiduals(view: SearchView, cands: readonly Candidate[], docLen: number): Uint8Array {
+  const bpv = view.codec.bytesPerVector;
+  const residuals = new Uint8Array(cands.length * docLen * bpv);
+  cands.forEach((cand, i) => {
+    const { chunk, start, end } = rowsOf(view, cand, docLen);
+    const row = i * docLen;
+    residuals.set(chunk.residuals.subarray(start * bpv, end * bpv), row * bpv);
+    if (end === start) return;
+    const first = chunk.residuals.subarray(start * bpv, (start + 1) * bpv);
+    for (let r = row + end - start; r < row + docLen; r++) residuals.set(first, r * bpv);
+  });
+  return residuals;
+}
+
+function rowsOf(view: SearchView, cand: Candidate, docLen: number): { chunk: Chunk; start: number; end: number } {
+  const chunk = view.chunks[chunkOf(cand)] as Chunk;
+  const local = localOf(cand);
+  const start = chunk.offsets[local] as number;
+  const end = chunk.offsets[local + 1] as number;
+  if (end - start > docLen) throw new ColtsError("INPUT_INVALID", `document of ${end - start} vectors in a group padded to ${docLen}`);
+  // An empty document has no first row to repeat: padding it with zeros would give it a real score.
+  if (end === start && docLen > 0) throw new ColtsError("INPUT_INVALID", "an empty document cannot be padded (lengthGroups puts empty documents apart)");
+  return { chunk, start, end };
+}
+
+/**
+ * Stage 3: `approximateScores(view, cands, scores, nq, null)`, with the view's code kernel when it
+ * has one (documents grouped and padded as in stage 4). scores: [K, nq] -> [cands.length].
+ */
+export async function stage3Scores(view: SearchView, cands: readonly Candidate[], scores: Float32Array, nq: number): Promise<Float32Array> {
+  const kernel = view.codeKernel;
+  if (!kernel) return approximateScores(view, cands, scores, nq, null);
+  const out = new Float32Array(cands.length);
+  for (const group of lengthGroups(cands.map((c) => doclen(view, c)), EXACT_BLOCK_ROWS)) {
+    if (group.docLen === 0) {
+      for (const i of group.members) out[i] = noCodeScore(nq);
+      continue;
+    }
+    const members = group.members.map((i) => cands[i] as Candidate);
+    const got = await kernel.score(scores, view.codec.numCentroids, nq, padCodes(view, members, group.docLen), members.length, group.docLen);
+    group.members.forEach((i, j) => (out[i] = got[j] as number));
+  }
+  return out;
+}

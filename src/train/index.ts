@@ -1,0 +1,13 @@
+/**
+ * `colts/train`: fine-tuning (contrastive, KL, Margin-MSE, Matryoshka), hard-negative mining, teacher
+ * scores and checkpoint merging. Re-exports only.
+ */
+export { parseTrainingExample, serializeTrainingExample, negativeCount, type TrainingExample } from "./format.js";
+export { trainColbert, trainColbertInWorker, exportTrainedModel } from "./api.js";
+export type { TrainOptions, TrainResult, StepRecord } from "./loop.js";
+export type { ObjectiveOptions, LossKind } from "./objective.js";
+export type { ResolvedExample } from "./data.js";
+export { mineTriples, sampleNegatives, parseWindow, lineRng, type MineOptions, type MineInput, type MineStats, type RankWindow, type Retrieve, type ShortPolicy } from "./mine.js";
+export { scoreFromRun, scoreWithModel, runLookup, MISSING_POLICIES, type MissingPolicy, type PairScorer, type RunLookup } from "./teacher.js";
+export { mergeCheckpoints, mergeModelFolders, checkMergeable, MERGE_METHODS, type MergeMethod, type MergeOptions } from "./merge.js";
+export { linearMerge, slerp, tiesMerge, trimToDensity, normalizeWeights } from "./merge-math.js";

@@ -1,0 +1,260 @@
+/** PLAID's stages on a hand-made index: candidate generation, pruning, the kernel path == the loops. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { makeChunk } from "../../src/plaid/chunk.js";
+import { ResidualCodec } from "../../src/plaid/codec.js";
+import { OrtCentroidScorer, matmulABtJs } from "../../src/runtime/kernels/matmul.js";
+import { OrtCodeMaxSim, OrtResidualMaxSim } from "../../src/runtime/kernels/maxsim.js";
+import { approximateScores, candidates, centroidScoresJs, keptCentroids, lengthGroups, padCodes, padCompressed, noCodeScore, plaidDefaults, plaidSearch, prunedScores, stage3Scores, topIndexes, topIndexesBySort, rankExactly, topCentroids, type SearchView } from "../../src/plaid/stages.js";
+import { Rng } from "../../src/util/rng.js";
+import type { ColtsError } from "../../src/errors.js";
+
+test("defaults depend on k and are fresh objects per call", () => {
+  assert.deepEqual(plaidDefaults(10), { ncells: 1, centroidScoreThreshold: 0.5, ndocs: 256 });
+  assert.deepEqual(plaidDefaults(100), { ncells: 2, centroidScoreThreshold: 0.45, ndocs: 1024 });
+  assert.deepEqual(plaidDefaults(1000), { ncells: 4, centroidScoreThreshold: 0.4, ndocs: 4096 });
+  assert.deepEqual(plaidDefaults(2000), { ncells: 4, centroidScoreThreshold: 0.4, ndocs: 8000 });
+  plaidDefaults(10).ncells = 99;
+  assert.equal(plaidDefaults(10).ncells, 1);
+});
+
+test("topCentroids picks the best centroids per query vector; scores are [nq, K]", () => {
+  // nq = 2, K = 3: q0 prefers c2 then c0; q1 prefers c1 then c2.
+  const scores = Float32Array.from([0.5, 0.2, 0.7, 0.1, 0.9, 0.4]);
+  assert.deepEqual(topCentroids(scores, 3, 2, 2).map((a) => [...a]), [[2, 0], [1, 2]]);
+});
+
+test("topCentroids equals a sort of each query vector's row (ties: lower id), for random and tied scores", () => {
+  const rng = new Rng(11);
+  for (const [K, nq, n] of [[50, 7, 1], [50, 7, 4], [9, 3, 12], [200, 32, 2]] as const) {
+    // Rounded values make ties common.
+    const scores = Float32Array.from(rng.normalArray(K * nq, 1), (v) => Math.round(v * 4) / 4);
+    const got = topCentroids(scores, K, nq, n).map((a) => [...a]);
+    for (let q = 0; q < nq; q++) {
+      const ref = Array.from({ length: K }, (_, c) => c)
+        .sort((a, b) => scores[q * K + b]! - scores[q * K + a]! || a - b)
+        .slice(0, Math.min(n, K));
+      assert.deepEqual(got[q], ref, `K ${K} nq ${nq} n ${n} q ${q}`);
+    }
+  }
+});
+
+test("centroid scoring kernel (scores, top-n per query vector, max per centroid) == the JS reference, ties included", async () => {
+  const rng = new Rng(12);
+  const d = 8;
+  for (const [K, nq, n] of [[40, 5, 1], [40, 5, 3], [6, 4, 6]] as const) {
+    // Centroids with repeated rows make tied scores.
+    const base = rng.normalArray(Math.ceil(K / 2) * d, 1);
+    const centroids = Float32Array.from({ length: K * d }, (_, i) => base[i % base.length]!);
+    const q = rng.normalArray(nq * d, 1);
+    const kernel = await OrtCentroidScorer.create(centroids, K, d, { intraOpThreads: 1 });
+    const got = await kernel.run(q, nq, n);
+    await kernel.release();
+    const scores = matmulABtJs(q, nq, centroids, K, d); // [nq, K]
+    // The kernel's scores are centroid-major: [K, nq].
+    for (let c = 0; c < K; c++) for (let i = 0; i < nq; i++) assert.ok(Math.abs(got.scores[c * nq + i]! - scores[i * K + c]!) < 1e-4);
+    // Top and max judged on the kernel's own scores, so that ties are ties for both.
+    const byQuery = Float32Array.from({ length: nq * K }, (_, j) => got.scores[(j % K) * nq + Math.floor(j / K)]!);
+    const ref = centroidScoresJs(byQuery, K, nq, n);
+    assert.deepEqual([...ref.scores], [...got.scores]);
+    assert.deepEqual([...got.top], [...ref.top], `K ${K} nq ${nq} n ${n}`);
+    assert.deepEqual([...got.max], [...ref.max]);
+  }
+});
+
+test("centroidScoresJs by hand: centroid-major scores, top per query vector, max per centroid; keptCentroids thresholds it", () => {
+  // nq = 2, K = 3 (input [nq, K]): q0 prefers c2 then c0; q1 prefers c1 then c2.
+  const cs = centroidScoresJs(Float32Array.from([0.5, 0.2, 0.7, 0.1, 0.9, 0.4]), 3, 2, 2);
+  assert.deepEqual([...cs.scores], [0.5, 0.1, 0.2, 0.9, 0.7, 0.4].map(Math.fround)); // [K, nq]
+  assert.deepEqual([...cs.top], [2, 0, 1, 2]); // [nq, n]
+  assert.deepEqual([...cs.max], [0.5, 0.9, 0.7].map(Math.fround));
+  assert.deepEqual([...keptCentroids(cs.max, 0.6)], [0, 1, 1]);
+});
+
+async function smallView(): Promise<SearchView> {
+  const rng = new Rng(3);
+  const dim = 8;
+  const centroids = new Float32Array(4 * dim);
+  for (let c = 0; c < 4; c++) centroids[c * dim + c] = 1;
+  const held = rng.normalArray(50 * dim, 1);
+  const codec = await ResidualCodec.train(centroids, 4, dim, held, 50, { nbits: 2 });
+  const vectors = rng.normalArray(10 * dim, 1);
+  const { codes, residuals } = await codec.compress(vectors, 10);
+  const chunk = makeChunk(Uint32Array.from([0, 1, 2, 3]), Uint32Array.from([2, 3, 1, 4]), codes, residuals, 4);
+  return { codec, chunks: [chunk], allowed: null, deleted: new Uint8Array(4) };
+}
+
+test("candidates are the union of the probed IVF lists, minus deleted and filtered-out documents", async () => {
+  const view = await smallView();
+  const chunk = view.chunks[0]!;
+  const all = candidates(view, Int32Array.from([0, 1, 2, 3]));
+  assert.equal(all.length, 4);
+  const expected = new Set<number>();
+  for (let p = chunk.ivfOffsets[1]!; p < chunk.ivfOffsets[2]!; p++) expected.add(chunk.ivfDocs[p]!);
+  assert.deepEqual(new Set(candidates(view, Int32Array.from([1, -1, 1]))), expected);
+  view.deleted[0] = 1;
+  assert.ok(!candidates(view, Int32Array.from([0, 1, 2, 3])).includes(0));
+  view.allowed = Uint8Array.from([1, 0, 0, 1]);
+  assert.deepEqual(candidates(view, Int32Array.from([0, 1, 2, 3])).sort(), [3]);
+});
+
+/** A view of `docs` documents of random lengths in 0..maxLen (an empty one included), k-means-free codec. */
+async function randomView(seed: number, nbits: 1 | 2 | 4, docs: number, maxLen: number): Promise<SearchView> {
+  const rng = new Rng(seed);
+  const [dim, K] = [16, 12];
+  const centroids = rng.normalArray(K * dim, 1);
+  for (let c = 0; c < K; c++) {
+    const row = centroids.subarray(c * dim, (c + 1) * dim);
+    const n = Math.hypot(...row);
+    row.forEach((v, i) => (row[i] = v / n));
+  }
+  const held = rng.normalArray(200 * dim, 1);
+  const codec = await ResidualCodec.train(centroids, K, dim, held, 200, { nbits });
+  const doclens = Uint32Array.from({ length: docs }, (_, i) => (i === 3 ? 0 : 1 + Math.floor(rng.next() * maxLen)));
+  const total = doclens.reduce((a, b) => a + b, 0);
+  const { codes, residuals } = await codec.compress(rng.normalArray(total * dim, 1), total);
+  const chunk = makeChunk(Uint32Array.from({ length: docs }, (_, i) => i), doclens, codes, residuals, K);
+  return { codec, chunks: [chunk], allowed: null, deleted: new Uint8Array(docs) };
+}
+
+test("lengthGroups by hand: sorted lengths, padding bounded, row cap, empty documents apart", () => {
+  // sorted: 0 (i2) | 3 (i1), 4 (i5) | 64 (i0), 70 (i3) | 100 (i4): 100 > 64 x 1.25 + 4
+  assert.deepEqual(lengthGroups([64, 3, 0, 70, 100, 4], 1000), [
+    { members: [2], docLen: 0 },
+    { members: [1, 5], docLen: 4 },
+    { members: [0, 3], docLen: 70 },
+    { members: [4], docLen: 100 },
+  ]);
+  assert.deepEqual(lengthGroups([10, 10, 10], 25), [{ members: [0, 1], docLen: 10 }, { members: [2], docLen: 10 }]);
+  assert.deepEqual(lengthGroups([30], 25), [{ members: [0], docLen: 30 }]);
+  assert.deepEqual(lengthGroups([], 25), []);
+});
+
+test("padCompressed repeats each document's first code and residual row up to docLen", async () => {
+  const view = await smallView(); // doclens 2, 3, 1, 4
+  const chunk = view.chunks[0]!;
+  const bpv = view.codec.bytesPerVector;
+  const { codes, residuals } = padCompressed(view, [2, 0], 3);
+  const c = (v: number): number => chunk.codes[v]!;
+  // document 2 = vector 5; document 0 = vectors 0, 1
+  assert.deepEqual([...codes], [c(5), c(5), c(5), c(0), c(1), c(0)]);
+  const r = (v: number): number[] => [...chunk.residuals.subarray(v * bpv, (v + 1) * bpv)];
+  assert.deepEqual([...residuals], [...r(5), ...r(5), ...r(5), ...r(0), ...r(1), ...r(0)]);
+  assert.throws(() => padCompressed(view, [3], 3), /4 vectors in a group padded to 3/);
+});
+
+test("residual MaxSim kernel (decompression in the graph) == decompress + plain-loop MaxSim (1e-4), nbits 1, 2, 4, lengths 0..40", async () => {
+  for (const nbits of [1, 2, 4] as const) {
+    const view = await randomView(20 + nbits, nbits, 30, 40);
+    const q = new Rng(9).normalArray(5 * 16, 1);
+    const all = Array.from({ length: 30 }, (_, i) => i);
+    const slow = await rankExactly(view, all, q, 5, 30);
+    const kernel = await OrtResidualMaxSim.create(view.codec, { intraOpThreads: 1 });
+    const fast = await rankExactly({ ...view, exactKernel: kernel }, all, q, 5, 30);
+    // The same document alone, padded further: padding cannot change its score.
+    const { codes, residuals } = padCompressed(view, [0], 50);
+    const alone = await kernel.score(q, 5, codes, residuals, 1, 50);
+    await kernel.release();
+    const bySlow = new Map(slow.map((h) => [h.ordinal, h.score]));
+    assert.equal(fast.length, 30);
+    for (const h of fast) assert.ok(Math.abs(h.score - bySlow.get(h.ordinal)!) < 1e-4, `nbits ${nbits} doc ${h.ordinal}: ${h.score} vs ${bySlow.get(h.ordinal)}`);
+    assert.equal(bySlow.get(3), 0); // the empty document
+    assert.ok(Math.abs(alone[0]! - bySlow.get(0)!) < 1e-4);
+  }
+});
+
+test("stages 2 and 3: approximateScores and prunedScores == the max over each document's (kept) codes, summed over query vectors", async () => {
+  const view = await randomView(31, 2, 40, 20);
+  const [K, nq] = [12, 3];
+  const byQuery = new Rng(5).normalArray(nq * K, 1);
+  const { scores } = centroidScoresJs(byQuery, K, nq, 1);
+  const keep = Uint8Array.from({ length: K }, (_, c) => (c % 3 === 0 ? 0 : 1));
+  const cands = Array.from({ length: 40 }, (_, i) => 39 - i);
+  const chunk = view.chunks[0]!;
+  const reference = (doc: number, kept: Uint8Array | null): number => {
+    let total = 0;
+    let any = false;
+    const best = new Array<number>(nq).fill(-Infinity);
+    for (let v = chunk.offsets[doc]!; v < chunk.offsets[doc + 1]!; v++) {
+      const c = chunk.codes[v]!;
+      if (kept && !kept[c]) continue;
+      any = true;
+      for (let i = 0; i < nq; i++) best[i] = Math.max(best[i]!, byQuery[i * K + c]!);
+    }
+    if (!any) return noCodeScore(nq);
+    for (let i = 0; i < nq; i++) total += best[i]!;
+    return total;
+  };
+  const s2 = approximateScores(view, cands, scores, nq, keep);
+  const s3 = approximateScores(view, cands, scores, nq, null);
+  // Stage 2 by centroid (IVF lists) == stage 2 by document, to the bit; over a subset of candidates too.
+  assert.deepEqual([...prunedScores(view, cands, scores, nq, keep)], [...s2]);
+  const some = cands.filter((d) => d % 3 !== 1);
+  assert.deepEqual([...prunedScores(view, some, scores, nq, keep)], [...approximateScores(view, some, scores, nq, keep)]);
+  cands.forEach((doc, i) => {
+    assert.ok(Math.abs(s2[i]! - reference(doc, keep)) < 1e-5, `stage 2 doc ${doc}`);
+    assert.ok(Math.abs(s3[i]! - reference(doc, null)) < 1e-5, `stage 3 doc ${doc}`);
+  });
+  assert.equal(s3[cands.indexOf(3)], noCodeScore(nq)); // the empty document: ColBERT's -9999 per query vector
+});
+
+test("stage 3 with the code MaxSim kernel == approximateScores (1e-5), lengths 0..40 in several groups", async () => {
+  const view = await randomView(41, 2, 60, 40);
+  const [K, nq] = [12, 4];
+  const { scores } = centroidScoresJs(new Rng(6).normalArray(nq * K, 1), K, nq, 1);
+  const cands = Array.from({ length: 60 }, (_, i) => (i * 7) % 60);
+  const reference = approximateScores(view, cands, scores, nq, null);
+  const codeKernel = await OrtCodeMaxSim.create({ intraOpThreads: 1 });
+  const got = await stage3Scores({ ...view, codeKernel }, cands, scores, nq);
+  // A document alone, padded further, keeps its score.
+  const alone = await codeKernel.score(scores, K, nq, padCodes(view, [5], 45), 1, 45);
+  await codeKernel.release();
+  assert.equal(got.length, 60);
+  reference.forEach((r, i) => assert.ok(Math.abs(got[i]! - r) < 1e-5, `candidate ${cands[i]}: ${got[i]} vs ${r}`));
+  assert.equal(got[cands.indexOf(3)], noCodeScore(nq)); // the empty document
+  assert.ok(Math.abs(alone[0]! - reference[cands.indexOf(5)]!) < 1e-5);
+  assert.deepEqual(await stage3Scores(view, cands, scores, nq), reference); // no kernel: the reference itself
+});
+
+test("topIndexes == the first n of a full sort (ties by index), with many ties and any n", () => {
+  assert.deepEqual(topIndexes(Float32Array.from([1, 3, 2, 3, 0]), 3), [1, 3, 2]);
+  const rng = new Rng(7);
+  for (const len of [0, 1, 5, 100, 1000]) {
+    const values = Float32Array.from({ length: len }, () => Math.round(rng.next() * 8) / 4); // ties everywhere
+    for (const n of [0, 1, 3, 50, len - 1, len, len + 5]) assert.deepEqual(topIndexes(values, n), topIndexesBySort(values, n), `len ${len} n ${n}`);
+  }
+});
+
+test("topIndexes == the full sort also with -0, -Infinity, NaN and a fractional n", () => {
+  const values = Float32Array.from([0, -0, -Infinity, 1, -0, 0, -Infinity, 2, 1]);
+  for (const n of [1, 2, 3.7, 5, 8]) assert.deepEqual(topIndexes(values, n), topIndexesBySort(values, n), `n ${n}`);
+  assert.deepEqual(topIndexes(Float32Array.from([1, 2, 3]), 1.5), [2]);
+  const withNaN = Float32Array.from([NaN, 1, 2]);
+  assert.deepEqual(topIndexes(withNaN, 1), topIndexesBySort(withNaN, 1));
+  assert.equal(topIndexes(withNaN, 1).length, 1);
+});
+
+test("prunedScores over several chunks whose local indexes overlap == approximateScores; a repeated candidate is refused", async () => {
+  const a = await randomView(51, 2, 20, 15);
+  const b = await randomView(52, 2, 20, 15);
+  // Both chunks under one codec (a's): codes and residuals are only read, never decompressed here.
+  const view: SearchView = { codec: a.codec, chunks: [a.chunks[0]!, b.chunks[0]!], allowed: null, deleted: new Uint8Array(40) };
+  const [K, nq] = [12, 3];
+  const { scores } = centroidScoresJs(new Rng(9).normalArray(nq * K, 1), K, nq, 1);
+  const keep = Uint8Array.from({ length: K }, (_, c) => (c % 2 === 0 ? 1 : 0));
+  const cands = [...Array.from({ length: 20 }, (_, i) => 4294967296 + i), ...Array.from({ length: 20 }, (_, i) => 19 - i)].filter((c) => c % 5 !== 2);
+  assert.deepEqual([...prunedScores(view, cands, scores, nq, keep)], [...approximateScores(view, cands, scores, nq, keep)]);
+  assert.throws(() => prunedScores(view, [1, 4294967296 + 1, 1], scores, nq, keep), (e: ColtsError) => e.code === "INPUT_INVALID" && /appears twice/.test(e.message));
+});
+
+test("padCodes refuses an empty document in a padded group; plaidSearch refuses parameters that would return nothing", async () => {
+  const view = await randomView(53, 2, 10, 8); // document 3 is empty
+  assert.throws(() => padCodes(view, [3], 4), /empty document/);
+  const q = new Rng(10).normalArray(3 * 16, 1);
+  const byQuery = matmulABtJs(q, 3, view.codec.centroids, 12, 16);
+  const scorer = (n: number): Promise<ReturnType<typeof centroidScoresJs>> => Promise.resolve(centroidScoresJs(byQuery, 12, 3, n));
+  for (const params of [{ ndocs: 100.5 }, { ncells: 0 }, { centroidScoreThreshold: Number.NaN }]) {
+    await assert.rejects(plaidSearch(view, q, 3, scorer, 2, params), (e: ColtsError) => e.code === "INPUT_INVALID", JSON.stringify(params));
+  }
+  assert.equal((await plaidSearch(view, q, 3, scorer, 2, { centroidScoreThreshold: -1 })).length, 2);
+});
