@@ -1,0 +1,33 @@
+/**
+ * `import "colts"` loads the library, not the CLI, the server (fastify) or the training engine (tfjs):
+ * checked by loading the built root entry in a child process that reports every module it resolves.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { repoRoot } from "../helpers/paths.js";
+
+function modulesLoadedBy(entry: string): string[] {
+  const trace = pathToFileURL(path.join(repoRoot, "dist/test/helpers/load-trace.js")).href;
+  const target = pathToFileURL(path.join(repoRoot, entry)).href;
+  const r = spawnSync(process.execPath, ["--import", trace, "--input-type=module", "-e", `await import(${JSON.stringify(target)});`], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stderr
+    .split("\n")
+    .filter((l) => l.startsWith("LOADED "))
+    .map((l) => l.slice("LOADED ".length));
+}
+
+test("the root entry loads neither the CLI, the server, fastify, the training code nor tfjs", () => {
+  const loaded = modulesLoadedBy("dist/src/index.js");
+  assert.ok(loaded.some((u) => u.endsWith("/dist/src/encode/colbert.js")), "the trace sees the library's own modules");
+  const unwanted = loaded.filter((u) => /\/dist\/src\/(cli|server|train|testing)\//.test(u) || /node_modules\/(fastify|@tensorflow)\//.test(u));
+  assert.deepEqual(unwanted, []);
+});
+
+test("the trace would see them: colts/cli loads the CLI modules", () => {
+  const loaded = modulesLoadedBy("dist/src/cli/index.js");
+  assert.ok(loaded.some((u) => u.endsWith("/dist/src/cli/main.js")));
+});
