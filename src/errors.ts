@@ -76,13 +76,17 @@ export const ERROR_CODES = {
   MECAB_DICTIONARY_MISSING: { httpStatus: 422, summary: "MeCab dictionary not found" },
 } as const satisfies Record<string, { httpStatus: number; summary: string }>;
 
+/** A stable error code: a key of `ERROR_CODES`. */
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 /** The error class of colts: `code` is stable, `cause` keeps the underlying error, `details` is JSON-safe. */
 export class ColtsError extends Error {
+  /** What went wrong, stable across versions: branch on it, not on the message. */
   readonly code: ErrorCode;
+  /** Facts for programs (the offending id, file, limit...); JSON-safe, undefined when there are none. */
   readonly details: Record<string, unknown> | undefined;
 
+  /** The message gets a `colts: ` prefix; `cause` is passed on to `Error` when given. */
   constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
     super(`colts: ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "ColtsError";
@@ -90,6 +94,7 @@ export class ColtsError extends Error {
     this.details = options.details;
   }
 
+  /** The HTTP status the server answers this code with (`ERROR_CODES[code].httpStatus`). */
   get httpStatus(): number {
     return ERROR_CODES[this.code].httpStatus;
   }
@@ -100,6 +105,7 @@ export class ColtsError extends Error {
   }
 }
 
+/** True when `e` is a ColtsError, and has `code` when one is given. */
 export function isColtsError(e: unknown, code?: ErrorCode): e is ColtsError {
   return e instanceof ColtsError && (code === undefined || e.code === code);
 }

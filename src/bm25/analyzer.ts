@@ -15,6 +15,7 @@ export interface AnalyzerDescriptor {
 
 /** Turns text into index terms. The same analyser must be used for documents and queries. */
 export interface Analyzer {
+  /** Family, version and options, saved with an index so that loading it can rebuild this analyser. */
   readonly descriptor: AnalyzerDescriptor;
   /** Terms in text order, duplicates kept (their count is the term frequency). */
   analyze(text: string): string[];

@@ -26,6 +26,7 @@ export function analyzerFromDescriptor(d: AnalyzerDescriptor): Analyzer {
 
 /** Built-in analyser families by name (CLI `--bm25-analyzer`). */
 export const ANALYZER_NAMES = ["english", "cjk", "japanese"] as const;
+/** The name of a built-in analyser family. */
 export type AnalyzerName = (typeof ANALYZER_NAMES)[number];
 
 /** A built-in analyser with default options; `mecabDicDir` is used by "japanese" only. */

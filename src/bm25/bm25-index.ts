@@ -21,6 +21,7 @@ import { PostingLists, type PostingArrays } from "./postings.js";
 import { avgFieldLength, idf, normInverseCache, resolveParams, termScore, type Bm25Params } from "./similarity.js";
 import { TopK } from "./topk.js";
 
+/** A document to add to a `Bm25Index`. */
 export interface Bm25Document {
   /** External id, unique among live documents; returned in hits. Any non-empty string. */
   readonly id: string;
@@ -28,7 +29,9 @@ export interface Bm25Document {
   readonly text: string;
 }
 
+/** One search result. */
 export interface Bm25Hit {
+  /** External id of the document. */
   readonly id: string;
   /** Lucene BM25 score (a float32 value); higher is better. */
   readonly score: number;
@@ -41,24 +44,29 @@ export interface Bm25Hit {
  */
 export type Bm25Filter = ((docOrdinal: number) => boolean) | ReadonlySet<string>;
 
+/** Options of `Bm25Index.search`. */
 export interface Bm25SearchOptions {
   /** Only documents passing the filter are returned. Default: none (all live documents). */
   readonly filter?: Bm25Filter;
 }
 
+/** Options of a new `Bm25Index`: the analyser and the BM25 parameters (`k1`, `b`; defaults `DEFAULT_BM25_PARAMS`). */
 export interface Bm25IndexOptions extends Partial<Bm25Params> {
   /** Analyser for documents and queries. Default: `englishAnalyzer()` (Lucene/Anserini English). */
   readonly analyzer?: Analyzer;
 }
 
+/** Sizes and statistics of a `Bm25Index`, as `stats()` reports them. */
 export interface Bm25Stats {
   /** Ordinals handed out, deleted documents included. */
   readonly documents: number;
+  /** Documents not deleted (`size`). */
   readonly liveDocuments: number;
   /** N of the idf formula: live documents with at least one term. */
   readonly scoredDocuments: number;
   /** Sum of the exact (unquantised) lengths of live documents, in terms. */
   readonly sumDocumentLength: number;
+  /** avgdl of the formula: sumDocumentLength / scoredDocuments, 0 when nothing is scored. */
   readonly averageDocumentLength: number;
   /** Distinct terms ever indexed (terms of deleted documents stay in the dictionary). */
   readonly terms: number;
@@ -86,8 +94,11 @@ function grown<T extends Uint8Array | Uint32Array | Float64Array>(a: T, need: nu
   return b;
 }
 
+/** An in-memory BM25 index: add and delete documents, search them with Anserini's scores (see the file's comment). */
 export class Bm25Index {
+  /** Analyses documents and queries alike; fixed for the life of the index. */
   readonly analyzer: Analyzer;
+  /** k1 and b, checked, defaults filled in. */
   readonly params: Bm25Params;
 
   private readonly termIds = new Map<string, number>();
@@ -107,6 +118,7 @@ export class Bm25Index {
   private seen = new Uint8Array(0);
   private tfScratch = new Uint32Array(0);
 
+  /** An empty index; throws INPUT_INVALID for k1 < 0 or b outside [0, 1]. */
   constructor(options: Bm25IndexOptions = {}) {
     this.analyzer = options.analyzer ?? englishAnalyzer();
     this.params = resolveParams(options);
@@ -117,6 +129,7 @@ export class Bm25Index {
     return this.live.size;
   }
 
+  /** True when a live (not deleted) document has this id. */
   has(id: string): boolean {
     return this.live.has(id);
   }
@@ -131,6 +144,7 @@ export class Bm25Index {
     return this.ids[ordinal];
   }
 
+  /** True when the document of this ordinal was deleted. */
   isDeleted(ordinal: number): boolean {
     return this.deleted[ordinal] === 1;
   }
@@ -222,6 +236,7 @@ export class Bm25Index {
     return arrays;
   }
 
+  /** Current sizes and statistics (computed on the call; O(1)). */
   stats(): Bm25Stats {
     return {
       documents: this.ids.length,

@@ -13,6 +13,7 @@ import { ColtsError } from "../errors.js";
 import type { Analyzer, AnalyzerDescriptor } from "./analyzer.js";
 import { tokenize } from "./tokenizer.js";
 
+/** Options of the "cjk" analyser; persisted in the index's descriptor. */
 export interface CjkAnalyzerOptions {
   /** Words dropped after lower-casing (non-CJK tokens only). Default none. */
   readonly stopWords?: readonly string[];
@@ -30,6 +31,7 @@ export function cjkBigrams(run: readonly string[], out: string[]): void {
   for (let i = 0; i + 1 < run.length; i++) out.push(`${run[i] as string}${run[i + 1] as string}`);
 }
 
+/** The dictionary-free CJK analyser (bigrams of CJK runs, StandardTokenizer words for the rest) with the options above. */
 export function cjkAnalyzer(options: CjkAnalyzerOptions = {}): Analyzer {
   const rawStop: unknown = options.stopWords ?? [];
   if (!Array.isArray(rawStop) || !rawStop.every((w) => typeof w === "string")) throw new ColtsError("INPUT_INVALID", "cjk analyser: stopWords must be an array of strings");

@@ -19,6 +19,7 @@ export const LUCENE_ENGLISH_STOP_WORDS: readonly string[] = Object.freeze([
   "will", "with",
 ]);
 
+/** Options of the "english" analyser; persisted in the index's descriptor. */
 export interface EnglishAnalyzerOptions {
   /**
    * Words dropped after lower-casing (compared before stemming). Default: Lucene's 33 English stop words

@@ -19,6 +19,7 @@ import type { Analyzer, AnalyzerDescriptor } from "./analyzer.js";
 /** First feature field (UniDic pos1 / IPADIC 品詞) of words dropped by default. */
 export const JAPANESE_STOP_TAGS: readonly string[] = Object.freeze(["助詞", "助動詞", "補助記号", "記号", "空白"]);
 
+/** Options of the "japanese" analyser; all but `mecabDicDir` are persisted in the index's descriptor. */
 export interface JapaneseAnalyzerOptions {
   /** Compiled MeCab dictionary folder. Default: searched as for BertJapaneseTokenizer ($COLTS_MECAB_DICDIR, unidic_lite, Debian's unidic). Not persisted. */
   readonly mecabDicDir?: string;
@@ -45,6 +46,10 @@ function findDictionary(explicit: string | undefined): string {
   return dir;
 }
 
+/**
+ * The MeCab-based Japanese analyser with the options above. Loads the dictionary at once: throws
+ * MECAB_DICTIONARY_MISSING when none is found, INPUT_INVALID when it is not the `dictionary` asked for.
+ */
 export function japaneseAnalyzer(options: JapaneseAnalyzerOptions = {}): Analyzer {
   const rawTags: unknown = options.stopTags ?? JAPANESE_STOP_TAGS;
   if (!Array.isArray(rawTags) || !rawTags.every((w) => typeof w === "string")) throw new ColtsError("INPUT_INVALID", "japanese analyser: stopTags must be an array of strings");

@@ -30,6 +30,7 @@ export interface Bm25Params {
   readonly b: number;
 }
 
+/** Anserini's BM25 parameters, used for whatever `Bm25IndexOptions` leaves out: k1 0.9, b 0.4. */
 export const DEFAULT_BM25_PARAMS: Bm25Params = Object.freeze({ k1: 0.9, b: 0.4 });
 
 /** Checks k1 and b, filling defaults; throws INPUT_INVALID naming the bad value. */

@@ -15,6 +15,7 @@ import type { MultiVector } from "./multivector.js";
 import { tokenizerForSpec, type ColbertTokenizer } from "./tokenize.js";
 import type { EncodeTask, EncoderWorkerData } from "./worker.js";
 
+/** Options of `ColBERT.load`: where to find the model (hub), how to read it (layout) and how to run it. */
 export interface LoadOptions extends HubOptions, LayoutOptions {
   /**
    * Encoder worker threads. Default 1. 0 = encode on the calling thread (blocks it while a batch
@@ -27,6 +28,7 @@ export interface LoadOptions extends HubOptions, LayoutOptions {
   executionProvider?: RuntimeOptions["executionProvider"];
 }
 
+/** Options of `encodeQueries` / `encodeDocuments`: batching per model call, chunking over workers, progress. */
 export interface BatchEncodeOptions extends EncodeOptions {
   /** Texts per worker task. Default 4 x batchSize. Smaller chunks spread work and report progress more often. */
   chunkSize?: number;
@@ -34,25 +36,35 @@ export interface BatchEncodeOptions extends EncodeOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** What `ColBERT.load` found in the model folder. */
 export interface ModelInfo {
   /** Local folder the model was read from. */
   dir: string;
+  /** The layout whose conventions are used (the highest found, or the one asked for). */
   layout: ModelSpec["layout"];
+  /** Every layout detected in the folder, lowest precedence first. */
   layoutsFound: ModelSpec["layoutsFound"];
+  /** The encoding conventions in effect (lengths, markers, expansion, skiplist), overrides applied. */
   settings: ModelSpec["settings"];
   /** Full output dimension. */
   dim: number;
   /** True when the projection head runs in TypeScript because the graph outputs hidden states. */
   headInTypeScript: boolean;
+  /** The ONNX graph run, or null when the folder has none and the graph was built from its safetensors weights. */
   onnxPath: string | null;
 }
 
 type Backend = { kind: "pool"; pool: WorkerPool } | { kind: "local"; encoder: InProcessEncoder };
 
+/**
+ * A loaded ColBERT model: encodes queries and documents into multi-vectors. Create with `load`, and
+ * `close` it to stop its workers.
+ */
 export class ColBERT {
   private closed = false;
 
   private constructor(
+    /** What was loaded, and from where. */
     readonly info: ModelInfo,
     /** Main-thread tokenizer, for token strings and counting. */
     readonly tokenizer: ColbertTokenizer,
@@ -85,6 +97,7 @@ export class ColBERT {
     return new ColBERT({ ...base, ...head }, tokenizer, { kind: "pool", pool });
   }
 
+  /** Full output dimension of the vectors. */
   get dim(): number {
     return this.info.dim;
   }
@@ -104,6 +117,7 @@ export class ColBERT {
     return Array.from(mv.tokenIds, (id) => this.tokenizer.idToToken(id));
   }
 
+  /** Stops the workers (or releases the in-process session); later encodes throw CLOSED. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

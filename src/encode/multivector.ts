@@ -9,6 +9,7 @@ export interface MultiVector {
   vectors: Float32Array;
   /** Number of vectors (kept tokens). */
   tokens: number;
+  /** Length of each vector. */
   dim: number;
   /** Token id of each vector, for explanations (`ColBERT.tokenStrings` maps them to text). */
   tokenIds: Int32Array;

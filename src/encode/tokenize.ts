@@ -54,13 +54,17 @@ function tokenName(v: unknown): string | undefined {
   return undefined;
 }
 
+/** Lays texts out as ColBERT queries and documents (markers, truncation, expansion, kept positions; see the file comment). */
 export class ColbertTokenizer {
+  /** The conventions it lays texts out by. */
   readonly settings: ColbertSettings;
   /** Id used to expand queries (mask token; PyLate falls back to EOS, then pad). */
   readonly expansionId: number;
   /** Id used to pad batches; its outputs are never kept, so its value only has to be a valid id. */
   readonly padId: number;
+  /** Id of the query marker inserted after the first special token, or null when queries have none. */
   readonly queryPrefixId: number | null;
+  /** Id of the document marker, or null when documents have none. */
   readonly documentPrefixId: number | null;
   /** Ids removed from document outputs. */
   readonly skiplist: ReadonlySet<number>;
@@ -99,6 +103,7 @@ export class ColbertTokenizer {
     return this.tok.vocabSize;
   }
 
+  /** The token string of an id; `<id>` for an id the vocabulary lacks. */
   idToToken(id: number): string {
     return this.tok.idToToken(id) ?? `<${id}>`;
   }

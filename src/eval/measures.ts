@@ -6,13 +6,16 @@
  */
 import { ColtsError } from "../errors.js";
 
+/** The measure family, trec_eval's name (`recip_rank` is MRR, `P` precision, `judged` ir_measures' Judged). */
 export type MeasureKind = "map" | "ndcg" | "recip_rank" | "P" | "recall" | "Rprec" | "success" | "judged";
 
 /** A parsed measure: `cutoff` is the k of @k, undefined for measures over the whole ranking. */
 export interface MeasureSpec {
   /** The name as the caller wrote it (results are keyed by it). */
   name: string;
+  /** Which measure. */
   kind: MeasureKind;
+  /** k of @k (a positive integer), or undefined for the whole ranking. */
   cutoff: number | undefined;
 }
 
@@ -52,6 +55,7 @@ function cutoffOf(digits: string, name: string): number {
   return k;
 }
 
+/** Parses a trec_eval or alias measure name (see the file comment); throws INPUT_INVALID listing the known ones. */
 export function parseMeasure(name: string): MeasureSpec {
   const whole = TREC_WHOLE[name];
   if (whole) return { name, kind: whole, cutoff: undefined };

@@ -73,6 +73,11 @@ interface Judged {
 
 type Qrel = ReadonlyMap<string, number>;
 
+/**
+ * Scores a run against qrels with the named measures, as trec_eval does (see the file comment). Throws
+ * INPUT_INVALID for an unknown measure, bad options, a NaN score, a duplicate docid (by default) or no
+ * query to evaluate.
+ */
 export function evaluate(
   run: ReadonlyMap<string, readonly RunEntry[]>,
   qrels: ReadonlyMap<string, Qrel>,

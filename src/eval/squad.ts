@@ -11,9 +11,13 @@
 import { ColtsError } from "../errors.js";
 import type { BeirDoc, BeirQuery, Qrels } from "./types.js";
 
+/** A SQuAD set as retrieval data: paragraphs, questions, and each question's paragraph as its one relevant document. */
 export interface SquadRetrievalSet {
+  /** One document per distinct paragraph, in file order. */
   corpus: BeirDoc[];
+  /** One query per question, in file order. */
   queries: BeirQuery[];
+  /** Question id -> its paragraph's id -> grade 1. */
   qrels: Qrels;
 }
 
@@ -35,6 +39,7 @@ function splitTitle(context: string, title: string): { title: string; text: stri
   return { title, text: context };
 }
 
+/** Parses SQuAD v1.1 JSON (`file` names it in errors); throws INPUT_INVALID for anything not in that shape. */
 export function parseSquadRetrieval(text: string, file: string): SquadRetrievalSet {
   let root: unknown;
   try {

@@ -34,6 +34,10 @@ const LABELS: Record<string, RegExp> = {
   narr: /^Narrative:\s*/i,
 };
 
+/**
+ * Parses a topic file in any of the three forms (see the file comment); `file` names it in errors.
+ * Throws INPUT_INVALID with `file:line` for a malformed line or block, or a duplicate id.
+ */
 export function parseTopics(source: string, file: string, opts: TopicsOptions = {}): Queries {
   const text = source.startsWith("\uFEFF") ? source.slice(1) : source;
   for (const [, raw] of numberedLines(text)) {

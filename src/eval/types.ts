@@ -14,6 +14,7 @@ export type Qrels = Map<string, Map<string, number>>;
 
 /** One retrieved document of a run. */
 export interface RunEntry {
+  /** The document's id. */
   docid: string;
   /** Higher is better. Ranks are derived from scores (trec_eval ignores a run file's rank column). */
   score: number;
@@ -24,9 +25,11 @@ export type Run = Map<string, RunEntry[]>;
 
 /** A BEIR corpus document (one line of corpus.jsonl). */
 export interface BeirDoc {
+  /** The line's "_id". */
   id: string;
   /** "" when the line has no title. */
   title: string;
+  /** The document's body. */
   text: string;
   /** The line's "metadata" object when it has one. */
   metadata?: Record<string, unknown>;
@@ -34,7 +37,9 @@ export interface BeirDoc {
 
 /** A BEIR query (one line of queries.jsonl). */
 export interface BeirQuery {
+  /** The line's "_id". */
   id: string;
+  /** The query. */
   text: string;
   /** The line's "metadata" object when it has one. */
   metadata?: Record<string, unknown>;

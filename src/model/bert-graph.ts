@@ -9,6 +9,7 @@ import { GraphBuilder } from "../runtime/onnx/builder.js";
 import { DataType, type OnnxModel } from "../runtime/onnx/proto.js";
 import { bertWeight, checkConfig, type BertConfig, type BertWeights } from "./bert-weights.js";
 
+/** Options of `buildBertOnnx`: inputs, what follows the encoder, quantization, positions, opset. */
 export interface BertOnnxOptions {
   /** Declare a token_type_ids input (default true); without it every token has type 0. */
   tokenTypeIds?: boolean;
@@ -32,16 +33,21 @@ export interface BertOnnxOptions {
   roberta?: { paddingIdx: number };
   /** ONNX opset (>= 17, for LayerNormalization); default 17. */
   opset?: number;
+  /** The model's producer_name (informational; shown by ONNX tools). Default "colts". */
   producer?: string;
 }
 
+/** The pooler and classifier of a BertForSequenceClassification (a cross-encoder's scoring head). */
 export interface SequenceClassifierWeights {
   /** pooler.dense: [hidden, hidden] and [hidden]. */
   poolerWeight: Float32Array;
+  /** pooler.dense bias: [hidden]. */
   poolerBias: Float32Array;
   /** classifier: [labels, hidden] and [labels]. */
   weight: Float32Array;
+  /** classifier bias: [labels]. */
   bias: Float32Array;
+  /** Number of output logits (1 for a relevance score). */
   labels: number;
 }
 

@@ -5,6 +5,7 @@
 import { ColtsError } from "../errors.js";
 import { Rng } from "../util/rng.js";
 
+/** The shape of a BERT encoder, as Hugging Face's config.json gives it (`bertConfigFromHf`). */
 export interface BertConfig {
   /** Number of token ids the word embedding table holds (HF vocab_size). */
   vocabSize: number;

@@ -30,7 +30,9 @@ import type { ColbertSettings } from "./settings.js";
 /** Files copied verbatim from the source model (the tokenizer must not change under training). */
 export const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"] as const;
 
+/** A ColBERT model held in memory (what `readColbertCheckpoint` reads, training changes and `writeColbertCheckpoint` writes). */
 export interface ColbertCheckpoint {
+  /** Shape of the BERT backbone. */
   config: BertConfig;
   /** Backbone weights under Hugging Face BertModel names, without a "bert." prefix. */
   weights: BertWeights;
@@ -161,6 +163,7 @@ function plainHead(ckpt: ColbertCheckpoint): boolean {
   return only !== undefined && rest.length === 0 && only.bias === null && only.activation === "identity" && ckpt.matryoshkaHeads.size === 0;
 }
 
+/** Options of `writeColbertCheckpoint`. */
 export interface WriteCheckpointOptions {
   /** Written into the ONNX graphs' producer field. Default "colts". */
   producer?: string;

@@ -31,6 +31,7 @@ export type DownloadProgress =
   /** Every requested file is in place under `path`, the local snapshot folder. */
   | { status: "ready"; repo: string; path: string };
 
+/** How to reach the Hugging Face hub and its local cache; every default follows huggingface_hub's environment variables. */
 export interface HubOptions {
   /** Branch, tag or 40-hex commit hash to download. Default "main". */
   revision?: string;
@@ -58,11 +59,13 @@ export interface HubOptions {
 
 /** The effective settings after defaults and environment variables are applied. */
 export interface HubSettings {
+  /** Branch, tag or commit hash. */
   revision: string;
   /** Absolute path. */
   cacheDir: string;
   /** No trailing slash. */
   endpoint: string;
+  /** True: never contact the network. */
   localFilesOnly: boolean;
   /** undefined when no token is configured. */
   token: string | undefined;
@@ -86,6 +89,7 @@ const COMMIT_HASH = /^[0-9a-f]{40}$/;
 /** LFS etags are the sha256 of the content, which lets us verify the bytes. */
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
+/** Applies the defaults of `HubOptions` (environment variables included) to `opts`. */
 export function resolveHubSettings(opts: HubOptions = {}): HubSettings {
   const env = opts.env ?? process.env;
   const token = opts.token ?? env.HF_TOKEN;

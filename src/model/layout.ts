@@ -24,24 +24,34 @@ import {
   type ColbertSettings,
 } from "./settings.js";
 
+/** A checkpoint layout (see the file comment): Stanford ColBERT, PyLate, or a next-plaid ONNX export. */
 export type LayoutKind = "stanford" | "pylate" | "onnx";
 
 /** One linear layer of the projection head, torch layout. */
 export interface DenseLayer {
   /** [outFeatures, inFeatures] row-major. */
   weight: Float32Array;
+  /** [outFeatures], or null for a Linear without bias. */
   bias: Float32Array | null;
+  /** Input width. */
   inFeatures: number;
+  /** Output width. */
   outFeatures: number;
+  /** Applied after the affine map. */
   activation: "identity" | "tanh";
   /** Where it came from, for messages. */
   source: string;
 }
 
+/** Everything `readModelFolder` found in a model folder, ready for the encoder. */
 export interface ModelSpec {
+  /** The folder. */
   dir: string;
+  /** The layout whose conventions apply: the `layout` option, else the highest found. */
   layout: LayoutKind;
+  /** Every layout detected, lowest precedence first. */
   layoutsFound: LayoutKind[];
+  /** The encoding conventions, layouts merged and the caller's overrides applied. */
   settings: ColbertSettings;
   /** Absolute path of the graph to run, or null if the folder has none. */
   onnxPath: string | null;
@@ -57,6 +67,7 @@ export interface ModelSpec {
   hiddenSize: number | null;
   /** Empty object when the tokenizer has no tokenizer.json (BertJapaneseTokenizer: see `vocab`). */
   tokenizerJson: Record<string, unknown>;
+  /** tokenizer_config.json (special tokens, tokenizer class); empty object when absent. */
   tokenizerConfig: Record<string, unknown>;
   /** Lines of vocab.txt, read only for tokenizers without a tokenizer.json (BertJapaneseTokenizer). */
   vocab: string[] | null;
@@ -64,6 +75,7 @@ export interface ModelSpec {
   mecabDicDir: string | null;
 }
 
+/** How to read a model folder; every field overrides what the folder itself says. */
 export interface LayoutOptions {
   /** Use this layout's conventions even if a higher one is present. Default: the highest found. */
   layout?: LayoutKind;

@@ -32,6 +32,11 @@ export function filesToFetch(files: readonly string[], opts: LayoutOptions): Set
   return want;
 }
 
+/**
+ * The local folder of `idOrPath`: an existing folder as is (absolute), else a hub id (`org/name@rev`;
+ * `@rev` overrides `opts.revision`) downloaded into the cache, only the files the loader reads for
+ * `opts`' layout. Throws MODEL_NOT_FOUND for a file or for something that is neither.
+ */
 export async function resolveModelDir(idOrPath: string, opts: HubOptions & LayoutOptions = {}): Promise<string> {
   if (fs.existsSync(idOrPath)) {
     if (!fs.statSync(idOrPath).isDirectory()) {

@@ -5,10 +5,14 @@
  */
 import { ColtsError } from "../errors.js";
 
+/** The element types read and written (safetensors' names). */
 export type SafetensorsDtype = "F32" | "F16" | "BF16" | "I64" | "I32" | "I8" | "U8";
 
+/** One tensor read from a file. */
 export interface SafeTensor {
+  /** The element type stored in the file. */
   dtype: SafetensorsDtype;
+  /** Dimensions, outermost first; [] for a scalar. */
   shape: number[];
   /** Values as float32 (F16/BF16 are widened), or the integer array for integer dtypes. */
   data: Float32Array | Int32Array | Int8Array | Uint8Array | BigInt64Array;
@@ -81,9 +85,13 @@ export function requireTensor(tensors: Map<string, SafeTensor>, name: string, sh
   return t;
 }
 
+/** One tensor to serialise; its dtype follows from the array type. */
 export interface TensorToWrite {
+  /** Key in the header; unique within a file. */
   name: string;
+  /** Dimensions; their product must equal data.length. */
   shape: number[];
+  /** Row-major values. */
   data: Float32Array | Int32Array | Int8Array | Uint8Array | BigInt64Array;
 }
 

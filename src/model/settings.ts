@@ -9,6 +9,7 @@
 /** ASCII punctuation, Python's `string.punctuation`: the default document skiplist of PyLate and Stanford. */
 export const ASCII_PUNCTUATION: readonly string[] = [..."!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"];
 
+/** How a checkpoint turns text into ColBERT inputs and what its head outputs (PyLate's field meanings). */
 export interface ColbertSettings {
   /**
    * Token inserted at position 1 of every query (right after [CLS]/<s>). PyLate: `query_prefix`
@@ -57,6 +58,7 @@ export interface ColbertSettings {
   lowercase: boolean;
 }
 
+/** The conventions of colbertv2.0-style PyLate models; a layout's config overrides them field by field. */
 export const DEFAULT_SETTINGS: ColbertSettings = {
   queryPrefix: "[unused0]",
   documentPrefix: "[unused1]",

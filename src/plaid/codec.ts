@@ -53,11 +53,13 @@ export interface CodecKernelOptions {
   twoLevel?: AssignOptions["twoLevel"];
 }
 
+/** Options of `ResidualCodec.train`: the residual precision and how codes are assigned. */
 export interface TrainCodecOptions extends CodecKernelOptions {
   /** Residual bits per dimension. Default 2 (ColBERTv2's usual setting). Range: 1, 2, 4. */
   nbits?: Nbits;
 }
 
+/** Vectors as the codec stores them: a centroid code and packed residual buckets each. */
 export interface CompressedVectors {
   /** Centroid id per vector: [n]. */
   codes: Int32Array;
@@ -81,9 +83,13 @@ export function quantileSorted(sorted: Float32Array, q: number): number {
   return w < 0.5 ? a + w * (b - a) : b - (b - a) * (1 - w);
 }
 
+/** PLAID's residual codec (see the file comment): trained once per index, then compresses and decompresses vectors. */
 export class ResidualCodec {
+  /** Vector dimension. */
   readonly dim: number;
+  /** Residual bits per dimension: 1, 2 or 4. */
   readonly nbits: Nbits;
+  /** Number of centroids k. */
   readonly numCentroids: number;
   /** [numCentroids, dim] row-major. */
   readonly centroids: Float32Array;
@@ -91,6 +97,7 @@ export class ResidualCodec {
   readonly bucketCutoffs: Float32Array;
   /** [2^nbits]. */
   readonly bucketWeights: Float32Array;
+  /** Mean absolute held-out residual (ColBERT's avg_residual; search does not use it). */
   readonly avgResidual: number;
   /** dim * nbits / 8. */
   readonly bytesPerVector: number;

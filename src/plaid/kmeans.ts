@@ -28,6 +28,7 @@ export function plaidNumCentroids(nTokens: number): number {
   return 2 ** Math.floor(Math.log2(16 * Math.sqrt(nTokens)));
 }
 
+/** Options of `kmeans`: Lloyd's settings (seed, iterations, normalisation, subsample) and the assignment kernel. */
 export interface KmeansOptions extends LloydOptions {
   /** a·bᵀ kernel factory for the assignment. Default: onnxruntime (`OrtMatmul`). */
   matmul?: MatmulFactory;

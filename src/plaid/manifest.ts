@@ -11,7 +11,9 @@ import { writeFileAtomic } from "../store/atomic.js";
 import type { Nbits } from "./bitpack.js";
 
 export const MANIFEST_FILE = "manifest.json";
+/** The manifest's `format`: marks a folder as a colts PLAID index. */
 export const INDEX_FORMAT = "colts-plaid";
+/** The on-disk format version this colts writes; it reads versions 1 up to this one and refuses newer ones (INDEX_VERSION). */
 export const INDEX_FORMAT_VERSION = 1;
 
 export interface ChunkEntry {
@@ -23,21 +25,31 @@ export interface ChunkEntry {
   vectors: number;
 }
 
+/** The content of manifest.json: the index's parameters and the data files of its current generation. */
 export interface Manifest {
+  /** Always `INDEX_FORMAT`. */
   format: typeof INDEX_FORMAT;
+  /** The format version the index was written in (see `INDEX_FORMAT_VERSION`). */
   version: number;
   /** Increases by one with every committed write. */
   generation: number;
+  /** When the index was built, ISO 8601 UTC. */
   createdAt: string;
+  /** When the last write was committed, ISO 8601 UTC. */
   updatedAt: string;
+  /** Dimension of the stored vectors; queries must have it. */
   dim: number;
+  /** Residual bits per dimension of the codec. */
   nbits: Nbits;
+  /** Number of centroids of the codec. */
   numCentroids: number;
   /** Token pooling factor used at index time (1 = none). */
   poolFactor: number;
   /** Model the documents were encoded with (id or path as given), if known; queries must use the same. */
   model: string | null;
+  /** The codec (centroids and buckets) file. */
   codecFile: string;
+  /** The chunk files holding the compressed vectors, in ordinal order. */
   chunks: ChunkEntry[];
   /** Sorted deleted ordinals, or null when none. */
   tombstonesFile: string | null;

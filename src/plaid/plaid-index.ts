@@ -18,6 +18,7 @@ import { readCodec, readTombstones } from "./files.js";
 import { readManifest, referencedFiles, type Manifest } from "./manifest.js";
 import { MetadataStore } from "../metadata/sqlite-store.js";
 
+/** Options of `PlaidIndex.open`. */
 export interface OpenOptions {
   /** Check every file's CRC-32 on open (reads each byte once more). Default true. */
   verify?: boolean;
@@ -25,6 +26,7 @@ export interface OpenOptions {
   runtime?: RuntimeOptions;
 }
 
+/** Options of `PlaidIndex.search`. */
 export interface SearchOptions {
   /** Results to return. Default 10; range 1..10000. */
   k?: number;
@@ -38,40 +40,61 @@ export interface SearchOptions {
   ids?: readonly string[];
 }
 
+/** One search result. */
 export interface SearchHit {
+  /** External id of the document. */
   id: string;
+  /** MaxSim of the query against the document's decompressed vectors; higher is better. */
   score: number;
   /** Internal ordinal (stable across compaction). */
   ordinal: number;
+  /** The document's metadata object, or null when it was stored without one. */
   metadata: Record<string, unknown> | null;
 }
 
+/** What `PlaidIndex.info` reports: sizes, parameters and health of an index. */
 export interface IndexInfo {
+  /** The index folder. */
   dir: string;
+  /** On-disk format version (`Manifest.version`). */
   formatVersion: number;
+  /** Committed writes so far; increases by one with each. */
   generation: number;
+  /** Ordinals allocated, deleted documents included. */
   documents: number;
+  /** Documents not deleted. */
   liveDocuments: number;
+  /** Stored vectors (after pooling), those of deleted documents included until compaction. */
   vectors: number;
   /** Bytes of chunk files per stored vector (code + packed residual + IVF and ids, amortised). */
   bytesPerVector: number;
+  /** Residual bits per dimension. */
   nbits: number;
+  /** Number of centroids. */
   centroids: number;
+  /** Vector dimension. */
   dim: number;
+  /** Token pooling factor used at index time (1 = none). */
   poolFactor: number;
+  /** Model the documents were encoded with, if recorded; encode queries with the same one. */
   model: string | null;
+  /** Bytes of every file of the current generation, SQLite's write-ahead log included. */
   sizeOnDisk: number;
   /** True when added data sits far from the centroids (mean residual > 1.25 x training's): recluster. */
   drifted: boolean;
 }
 
+/** A PLAID index opened for search (read-only; see the file comment). Open with `open`, `close` when done. */
 export class PlaidIndex {
   private closed = false;
   private bm25: Promise<Bm25Index> | null = null;
 
   private constructor(
+    /** The index folder. */
     readonly dir: string,
+    /** The manifest of the generation that was opened. */
     readonly manifest: Manifest,
+    /** The index's residual codec. */
     readonly codec: ResidualCodec,
     private readonly chunks: Chunk[],
     private readonly deleted: Uint8Array,
@@ -81,6 +104,10 @@ export class PlaidIndex {
     private readonly codeKernel: OrtCodeMaxSim,
   ) {}
 
+  /**
+   * Loads the current generation of the index in `dir`. Throws INDEX_NOT_FOUND when `dir` holds no
+   * index, INDEX_VERSION for a newer format, INDEX_CORRUPT for a damaged or missing file.
+   */
   static async open(dir: string, opts: OpenOptions = {}): Promise<PlaidIndex> {
     const m = readManifest(dir);
     const verify = opts.verify ?? true;
@@ -180,6 +207,7 @@ export class PlaidIndex {
     return allowed;
   }
 
+  /** Sizes and parameters of the opened generation (stats the files on disk). */
   info(): IndexInfo {
     const m = this.manifest;
     const vectors = m.chunks.reduce((a, c) => a + c.vectors, 0);
@@ -211,6 +239,7 @@ export class PlaidIndex {
     };
   }
 
+  /** Releases the kernels and the metadata database; later searches throw CLOSED. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

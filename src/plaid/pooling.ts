@@ -20,6 +20,7 @@
 import { ColtsError } from "../errors.js";
 import { checkShape } from "./assign.js";
 
+/** Options of `poolTokens`: how strongly to pool, and which leading rows to keep as they are. */
 export interface PoolOptions {
   /**
    * Keep about 1/poolFactor of the unprotected rows: clusters = max(floor(n' / poolFactor), 1).
@@ -30,6 +31,7 @@ export interface PoolOptions {
   protectedTokens?: number;
 }
 
+/** A document's rows after pooling, and which cluster each input row went into. */
 export interface PooledDocument {
   /** [count, dim] row-major: protected rows, then one mean per cluster in label order. */
   vectors: Float32Array;

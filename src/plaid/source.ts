@@ -5,11 +5,13 @@
  */
 import { poolTokens } from "./pooling.js";
 
+/** One document with its token vectors, ready to be indexed. */
 export interface EmbeddedDoc {
   /** External id, unique among live documents. */
   id: string;
   /** [n, dim] row-major token vectors (unit rows from a ColBERT encoder; pooled rows are means). */
   vectors: Float32Array;
+  /** Number of token vectors: the first n * dim values of `vectors` are used. */
   n: number;
   /** Flat JSON metadata stored in the index and usable in filters. */
   metadata?: Record<string, unknown> | null;
@@ -17,6 +19,7 @@ export interface EmbeddedDoc {
   text?: string;
 }
 
+/** Documents for `buildIndex` / `addToIndex`. `batches` may be called more than once (a build reads a sample first). */
 export interface EmbeddingSource {
   /** Number of documents the source yields (sizes the codec sample up front). */
   count: number;

@@ -8,6 +8,7 @@
 import * as ort from "onnxruntime-node";
 import { ColtsError } from "../errors.js";
 
+/** How onnxruntime runs a session: threads, execution provider, graph optimisation, spinning. */
 export interface RuntimeOptions {
   /**
    * Threads one graph run may use (onnxruntime intra-op threads). Default: 0 = onnxruntime's choice
@@ -33,26 +34,35 @@ export interface RuntimeOptions {
   allowSpinning?: boolean;
 }
 
+/** A tensor fed to a session. */
 export interface InputTensor {
   /** int64 ids / masks, float32 values, int32 indices or uint8 packed bytes (compute graphs). */
   data: BigInt64Array | Float32Array | Int32Array | Uint8Array;
+  /** Shape; the product must equal data.length. */
   dims: number[];
 }
 
+/** A float32 tensor a session returned. */
 export interface OutputTensor {
+  /** Values, row-major. */
   data: Float32Array;
+  /** Shape, as computed by the run. */
   dims: number[];
 }
 
+/** A declared input or output of a graph. */
 export interface ValueInfo {
+  /** The name feeds and fetches use. */
   name: string;
   /** Numbers for fixed dims, strings for symbolic ones, null when unknown. */
   shape: (number | string)[] | null;
 }
 
+/** One loaded ONNX graph on onnxruntime; `release` it when done. */
 export class OnnxSession {
   private constructor(
     private readonly session: ort.InferenceSession,
+    /** The graph's file path, or "<in-memory ONNX>": for messages. */
     readonly source: string,
   ) {}
 
@@ -80,10 +90,12 @@ export class OnnxSession {
     }
   }
 
+  /** The graph's inputs, in declaration order. */
   get inputs(): ValueInfo[] {
     return this.session.inputMetadata.map(describe);
   }
 
+  /** The graph's outputs, in declaration order. */
   get outputs(): ValueInfo[] {
     return this.session.outputMetadata.map(describe);
   }
@@ -121,6 +133,7 @@ export class OnnxSession {
     return out;
   }
 
+  /** Frees the native session; the object must not be used afterwards. */
   async release(): Promise<void> {
     await this.session.release();
   }

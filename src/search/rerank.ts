@@ -6,18 +6,25 @@ import type { ColBERT } from "../encode/colbert.js";
 import { maxsim } from "../encode/multivector.js";
 import { ColtsError } from "../errors.js";
 
+/** A document to re-rank; a plain string stands for `{ id: String(position), text }`. */
 export interface RerankCandidate {
+  /** Returned in the hit. */
   id: string;
+  /** Encoded as a document. */
   text: string;
 }
 
+/** A re-ranked candidate. */
 export interface RerankHit {
+  /** The candidate's id (its position as a string for plain-string candidates). */
   id: string;
+  /** Exact MaxSim of the query against the document; higher is better. */
   score: number;
   /** Position of the candidate in the input. */
   index: number;
 }
 
+/** Options of `rerank`. */
 export interface RerankOptions {
   /** Results to return. Default: all candidates. */
   k?: number;

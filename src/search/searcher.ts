@@ -25,6 +25,7 @@ export function fuse(lists: readonly SearchHit[][], weights: readonly number[], 
   return [...merged.values()].sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, k);
 }
 
+/** How one query token matched a document: the explanation of its share of the MaxSim score. */
 export interface TokenMatch {
   /** Query token (markers and [MASK] expansion tokens included). */
   queryToken: string;
@@ -32,9 +33,14 @@ export interface TokenMatch {
   documentToken: string;
   /** Position of that token among the document's kept vectors. */
   documentPosition: number;
+  /** Their cosine similarity: this token's contribution to the MaxSim score. */
   similarity: number;
 }
 
+/**
+ * A search result. `score` is MaxSim for plaid, exact and bm25+rerank, the BM25 score for bm25, the
+ * fused reciprocal-rank score for hybrid.
+ */
 export interface ExplainedHit extends SearchHit {
   /** Present when `explain` was asked and the index stores the document's text. */
   explanation?: TokenMatch[];
@@ -52,8 +58,10 @@ export interface PreparedQuery {
 
 /** How documents are retrieved. */
 export type RetrieverName = "plaid" | "exact" | "bm25" | "bm25+rerank" | "hybrid";
+/** Every retriever name, for validating user input (CLI, HTTP). */
 export const RETRIEVERS: readonly RetrieverName[] = ["plaid", "exact", "bm25", "bm25+rerank", "hybrid"];
 
+/** Options of `Searcher.search`: PLAID's search options plus the choice of retriever, fusion and explanations. */
 export interface RetrieveOptions extends SearchOptions {
   /**
    * plaid (default): the PLAID pipeline; exact: exhaustive MaxSim; bm25: keywords only;
@@ -69,6 +77,7 @@ export interface RetrieveOptions extends SearchOptions {
   explain?: boolean;
 }
 
+/** Options of `Searcher.open`: which model encodes queries (and how it loads), and whether files are verified. */
 export interface SearcherOptions extends LoadOptions, Pick<OpenOptions, "verify"> {
   /** Model to encode queries with. Default: the model recorded in the index. */
   model?: string;
@@ -76,13 +85,20 @@ export interface SearcherOptions extends LoadOptions, Pick<OpenOptions, "verify"
   colbert?: ColBERT;
 }
 
+/** Text in, ranked documents out: an opened index and the model its queries are encoded with. `close` when done. */
 export class Searcher {
   private constructor(
+    /** The opened index. */
     readonly index: PlaidIndex,
+    /** The model that encodes queries (and documents, for explanations). */
     readonly model: ColBERT,
     private readonly ownsModel: boolean,
   ) {}
 
+  /**
+   * Opens the index in `dir` and loads its model (or uses `opts.colbert`). Throws USAGE when neither
+   * the options nor the index name a model, DIM_UNSUPPORTED when the model's dim is not the index's.
+   */
   static async open(dir: string, opts: SearcherOptions = {}): Promise<Searcher> {
     const index = await PlaidIndex.open(dir, {
       ...(opts.verify !== undefined ? { verify: opts.verify } : {}),
@@ -192,6 +208,7 @@ export class Searcher {
     });
   }
 
+  /** Closes the index, and the model unless it was passed in as `colbert`. */
   async close(): Promise<void> {
     await this.index.close();
     if (this.ownsModel) await this.model.close();

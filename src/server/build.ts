@@ -15,7 +15,9 @@ import { apiRoutes, type RouteDef } from "./routes/api.js";
 import { DEFAULT_LIMITS, schemas, type ServerLimits } from "./schemas.js";
 import { loadUi, SECURITY_HEADERS, UI_DIR } from "./static.js";
 
+/** What `buildServer` needs: the engine that does the work, and the server's settings. */
 export interface ServerDeps {
+  /** Holds the indexes and the models; every route's work goes through it. */
   engine: Engine;
   /** Bearer token required on every route but /health and the static UI files; null/undefined = no auth. */
   token?: string | null;
@@ -33,15 +35,20 @@ export interface ServerDeps {
   uiDir?: string;
 }
 
+/** The built server and the parts of it callers may inspect. */
 export interface ColtsServer {
+  /** The fastify instance: `listen()` it, or `inject()` requests in tests. */
   app: FastifyInstance;
+  /** Admission control of the work routes (in-flight limit and timeouts). */
   gate: WorkGate;
+  /** Request counters and latency histograms served at /metrics. */
   metrics: Metrics;
 }
 
 /** Paths anyone may fetch: liveness, and the static UI/docs files (they hold no data; the pages ask for the token). */
 const PUBLIC = new Set(["/health", "/", "/docs", "/ui/app.js", "/ui/style.css", "/ui/docs.js", "/favicon.ico"]);
 
+/** Builds the HTTP server over `deps.engine` (see the file comment); it does not listen yet. */
 export function buildServer(deps: ServerDeps): ColtsServer {
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...deps.limits };
   const log = deps.log ?? ((line: string) => process.stderr.write(`${line}\n`));

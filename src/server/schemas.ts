@@ -5,6 +5,7 @@
  */
 import { RETRIEVERS } from "../search/searcher.js";
 
+/** Request size limits of the HTTP API; a request over one is refused before any work. */
 export interface ServerLimits {
   /** Largest request body in bytes. Default 1 MiB. Larger bodies answer 413 LIMIT_EXCEEDED. */
   bodyBytes: number;
@@ -20,6 +21,7 @@ export interface ServerLimits {
   queryVectors: number;
 }
 
+/** The limits used for whatever `ServerDeps.limits` leaves out (values in `ServerLimits`' comments). */
 export const DEFAULT_LIMITS: ServerLimits = { bodyBytes: 1 << 20, batch: 64, documents: 1000, textChars: 8192, k: 1000, queryVectors: 512 };
 
 type Schema = Record<string, unknown>;

@@ -6,6 +6,7 @@
 import { ColtsError } from "../errors.js";
 import { bertWeight, checkConfig, type BertConfig, type BertWeights } from "../model/bert-weights.js";
 
+/** Token inputs of `bertForward`, one row per sequence. */
 export interface BertBatch {
   /** Token ids per sequence (rows may differ in length; each row is its own sequence). */
   inputIds: number[][];
@@ -15,6 +16,7 @@ export interface BertBatch {
   tokenTypeIds?: number[][];
 }
 
+/** What follows the encoder in `bertForward`, as in `BertOnnxOptions`; default: nothing (hidden states). */
 export interface BertForwardOptions {
   /** Projection [dim, hidden] (torch Linear layout, no bias). */
   head?: { weight: Float32Array; dim: number };

@@ -5,13 +5,17 @@
  * Pure data: returns JSON objects with a fixed key order (same vocab, same bytes).
  */
 export interface BertTokenizerFiles {
+  /** Content of tokenizer.json. */
   tokenizerJson: Record<string, unknown>;
+  /** Content of tokenizer_config.json. */
   tokenizerConfig: Record<string, unknown>;
+  /** Content of special_tokens_map.json. */
   specialTokensMap: Record<string, unknown>;
 }
 
 const SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] as const;
 
+/** Options of `bertTokenizerFiles`. */
 export interface BertTokenizerOptions {
   /** Non-special tokens registered as added tokens (ColBERT markers, e.g. "[unused0]", "[unused1]"). */
   markers?: string[];
@@ -19,6 +23,10 @@ export interface BertTokenizerOptions {
   modelMaxLength?: number;
 }
 
+/**
+ * The tokenizer files for `vocab` (see the file comment). The vocab must hold [PAD], [UNK], [CLS],
+ * [SEP], [MASK] and every marker (RangeError otherwise).
+ */
 export function bertTokenizerFiles(vocab: readonly string[], opts: BertTokenizerOptions = {}): BertTokenizerFiles {
   const ids = new Map(vocab.map((t, i) => [t, i]));
   const idOf = (t: string): number => {

@@ -13,6 +13,7 @@ import { Rng } from "../util/rng.js";
 import { bertTokenizerFiles } from "./bert-tokenizer.js";
 import { bertBaseUncasedVocab } from "./tiny-model.js";
 
+/** Shape and seed of a generated cross-encoder; same options, same bytes. */
 export interface TinyCrossEncoderOptions {
   /** Hidden size. Default 32. */
   hidden?: number;

@@ -29,10 +29,12 @@ const JAPANESE_TOKENIZER_CONFIG = {
   mecab_kwargs: { mecab_dic: "unidic_lite" },
 };
 
+/** The checkpoint layout a generated model is written in (see model/layout.ts). */
 export type TinyLayout = "pylate" | "stanford" | "onnx";
 /** Backbone family: BERT (WordPiece) or XLM-RoBERTa (Unigram, Jina-ColBERT-v2 conventions). */
 export type TinyArch = "bert" | "xlm-roberta";
 
+/** Shape, conventions and seed of a generated ColBERT model; same options, same bytes. */
 export interface TinyModelOptions {
   /** Checkpoint layout to write. Default "pylate". */
   layout?: TinyLayout;

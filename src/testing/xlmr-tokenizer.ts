@@ -8,15 +8,21 @@
  * (standing in for the real model's precompiled SentencePiece charsmap, which is NFKC-based).
  * Pure data: same call, same JSON.
  */
+/** The generated tokenizer: file contents, and its vocabulary for tests. */
 export interface XlmrTokenizerFiles {
+  /** Content of tokenizer.json. */
   tokenizerJson: Record<string, unknown>;
+  /** Content of tokenizer_config.json. */
   tokenizerConfig: Record<string, unknown>;
+  /** Content of special_tokens_map.json. */
   specialTokensMap: Record<string, unknown>;
   /** Number of ids (model vocabulary + markers), i.e. the embedding table size. */
   vocabSize: number;
+  /** Id of every piece, special token and marker. */
   ids: ReadonlyMap<string, number>;
 }
 
+/** The query and document markers, added after `<mask>` as Jina-ColBERT-v2 has them. */
 export const XLMR_MARKERS = ["[QueryMarker]", "[DocumentMarker]"] as const;
 const SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"] as const;
 /** A few frequent words per language so that real text gets word-level pieces. */
@@ -46,6 +52,7 @@ function pieces(): [string, number][] {
   return out.filter(([p]) => !seen.has(p) && (seen.add(p), true));
 }
 
+/** The tokenizer files (see the file comment); `modelMaxLength` (default 8192) goes into tokenizer_config.json. */
 export function xlmrTokenizerFiles(opts: { modelMaxLength?: number } = {}): XlmrTokenizerFiles {
   const vocab: [string, number][] = [...SPECIALS.map((s): [string, number] => [s, 0]), ...pieces(), ["<mask>", 0]];
   const ids = new Map(vocab.map(([p], i) => [p, i]));

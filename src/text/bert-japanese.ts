@@ -64,6 +64,7 @@ export function mecabDicDirCandidates(explicit: string | undefined, modelDir: st
   return out;
 }
 
+/** Where `BertJapaneseTokenizer.load` looks for the compiled MeCab dictionary. */
 export interface BertJapaneseOptions {
   /** Compiled MeCab dictionary folder (sys.dic, unk.dic, matrix.bin, char.bin). Default: searched, see mecabDicDirCandidates. */
   mecabDicDir?: string;
@@ -71,6 +72,7 @@ export interface BertJapaneseOptions {
   modelDir?: string;
 }
 
+/** transformers' BertJapaneseTokenizer, MeCab words then WordPiece (see the file comment). */
 export class BertJapaneseTokenizer implements TokenizerBackend {
   private readonly wordPiece: WordPiece;
   private readonly lowercase: boolean;
@@ -79,8 +81,14 @@ export class BertJapaneseTokenizer implements TokenizerBackend {
   private readonly cls: number;
   private readonly sep: number;
 
+  /**
+   * From vocab.txt's lines, a loaded MeCab and tokenizer_config.json. Throws TOKENIZER_INVALID for
+   * other word/subword tokenizer types or a vocab without the special tokens.
+   */
   constructor(
+    /** vocab.txt, one token per id. */
     readonly vocab: readonly string[],
+    /** The word splitter. */
     readonly mecab: MecabTokenizer,
     config: Json,
   ) {
@@ -138,6 +146,7 @@ export class BertJapaneseTokenizer implements TokenizerBackend {
     return out;
   }
 
+  /** Ids of a text; with `addSpecialTokens`, wrapped in [CLS] ... [SEP]. */
   encode(text: string, addSpecialTokens: boolean): number[] {
     const ids: number[] = [];
     for (const w of this.words(text)) {
@@ -148,14 +157,17 @@ export class BertJapaneseTokenizer implements TokenizerBackend {
     return addSpecialTokens ? [this.cls, ...ids, this.sep] : ids;
   }
 
+  /** Id of a vocab.txt entry, undefined when absent. */
   tokenToId(token: string): number | undefined {
     return this.wordPiece.ids.get(token);
   }
 
+  /** vocab.txt entry of an id, undefined when out of range. */
   idToToken(id: number): string | undefined {
     return this.vocab[id];
   }
 
+  /** Lines of vocab.txt. */
   get vocabSize(): number {
     return this.vocab.length;
   }

@@ -211,10 +211,15 @@ export class MecabCharProperty {
 
 /** Everything word splitting needs from one dicdir. */
 export interface MecabDictionaryFiles {
+  /** The dicdir it was loaded from. */
   dir: string;
+  /** sys.dic: the word entries. */
   sys: MecabDictionary;
+  /** unk.dic: entries for unknown words, one set per character category. */
   unk: MecabDictionary;
+  /** matrix.bin: connection costs between adjacent words. */
   matrix: MecabMatrix;
+  /** char.bin: character categories and how unknown words are grouped. */
   chars: MecabCharProperty;
 }
 

@@ -12,6 +12,7 @@ import { loadMecabDictionary, type CharInfo, type MecabDictionaryFiles, type Mec
 
 /** One word of the best path. */
 export interface MecabWord {
+  /** The word as it appears in the text (leading whitespace excluded). */
   surface: string;
   /** Comma-separated features (part of speech first); unknown words get the unk.dic entry's. */
   feature: string;
@@ -19,6 +20,7 @@ export interface MecabWord {
   unknown: boolean;
 }
 
+/** Options of `MecabTokenizer`. */
 export interface MecabOptions {
   /**
    * Longest run of same-category characters proposed as one unknown word (MeCab `max-grouping-size`).
@@ -56,13 +58,19 @@ const BOS_TOKEN: MecabToken = { lcAttr: 0, rcAttr: 0, wcost: 0, feature: 0 };
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** MeCab word segmentation over a loaded dictionary (see the file comment). */
 export class MecabTokenizer {
   private readonly maxGroupingSize: number;
   /** Unknown-word tokens per character category (index = category id). */
   private readonly unkTokens: MecabToken[][];
   private readonly space: CharInfo;
 
-  constructor(readonly dict: MecabDictionaryFiles, opts: MecabOptions = {}) {
+  /** A tokenizer over an already loaded dictionary (`load` reads one from a folder). */
+  constructor(
+    /** The dictionary it segments with. */
+    readonly dict: MecabDictionaryFiles,
+    opts: MecabOptions = {},
+  ) {
     this.maxGroupingSize = opts.maxGroupingSize ?? 24;
     this.unkTokens = dict.chars.names.map((name) => {
       const m = dict.unk.exactMatch(encoder.encode(name));
@@ -71,6 +79,7 @@ export class MecabTokenizer {
     this.space = dict.chars.info(0x20);
   }
 
+  /** Loads the compiled dictionary in `dicDir`; TOKENIZER_INVALID when it is not one. */
   static load(dicDir: string, opts: MecabOptions = {}): MecabTokenizer {
     return new MecabTokenizer(loadMecabDictionary(dicDir), opts);
   }

@@ -11,12 +11,20 @@ export interface WordPieceOptions {
   maxInputCharsPerWord?: number;
 }
 
+/** Greedy longest-match-first WordPiece over a fixed vocabulary (see the file comment). */
 export class WordPiece {
+  /** Token -> id (a token listed twice keeps its last id). */
   readonly ids: ReadonlyMap<string, number>;
+  /** Id of the unknown token. */
   readonly unkId: number;
   private readonly maxChars: number;
 
-  constructor(readonly vocab: readonly string[], opts: WordPieceOptions = {}) {
+  /** Throws RangeError when the vocabulary lacks the unknown token. */
+  constructor(
+    /** The vocabulary, one token per id (continuation pieces start with "##"). */
+    readonly vocab: readonly string[],
+    opts: WordPieceOptions = {},
+  ) {
     this.ids = new Map(vocab.map((t, i) => [t, i]));
     const unk = this.ids.get(opts.unkToken ?? "[UNK]");
     if (unk === undefined) throw new RangeError(`vocabulary has no unknown token ${opts.unkToken ?? "[UNK]"}`);

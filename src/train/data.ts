@@ -13,6 +13,7 @@ import type { TrainBatch } from "./objective.js";
 
 /** An example with every text present and a fixed number of negatives. */
 export interface ResolvedExample {
+  /** The query text. */
   query: string;
   /** [positive, ...negatives]. */
   docs: string[];

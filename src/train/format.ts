@@ -12,10 +12,15 @@
  */
 import { ColtsError } from "../errors.js";
 
+/** One line of a training file, in the text form, the id form or both (see the file comment). */
 export interface TrainingExample {
+  /** Query text ("query"); absent in the pure id form. */
   query?: string;
+  /** Query id in the BEIR folder ("query_id"); absent in the pure text form. */
   queryId?: string;
+  /** Text of the relevant document ("positive"). */
   positive?: string;
+  /** Id of the relevant document ("positive_id"). */
   positiveId?: string;
   /** Texts of the negatives, in order (may be absent in the id form). */
   negatives?: string[];

@@ -23,11 +23,13 @@ import { AdamW, linearSchedule, type AdamWOptions } from "./optim.js";
 import { loadStateTensors, readStateInfo, saveState, type DataPosition } from "./state.js";
 import { initTraining, tf } from "./tf.js";
 
+/** Options of `trainColbert`: model, data, schedule, evaluation, state and export (loss and optimizer settings inherited). */
 export interface TrainOptions extends ObjectiveOptions, Omit<AdamWOptions, "lr"> {
   /** Model folder with a BERT safetensors backbone (PyLate or Stanford layout). */
   model: string;
   /** Output folder: metrics.jsonl, loss.svg, eval.svg, state/, model/ (the export). */
   output: string;
+  /** Training examples, texts resolved; their order is shuffled per epoch from `seed`. */
   examples: ResolvedExample[];
   /** Optimizer steps. Default: from `epochs`. */
   steps?: number;
@@ -35,7 +37,7 @@ export interface TrainOptions extends ObjectiveOptions, Omit<AdamWOptions, "lr">
   epochs?: number;
   /** Queries per micro-batch (each with its group of documents). Default 8. */
   batchSize?: number;
-  /** Peak learning rate. Default 3e-6... 1e-5 suits pretrained models; generated ones need ~1e-4. Default 1e-5. */
+  /** Peak learning rate. Default 1e-5, which suits pretrained models; generated ones need ~1e-4. */
   lr?: number;
   /** Warm-up steps. Default 0. */
   warmup?: number;
@@ -47,6 +49,7 @@ export interface TrainOptions extends ObjectiveOptions, Omit<AdamWOptions, "lr">
   saveEvery?: number;
   /** Evaluate every N steps (and at steps 0 and the last). Needs evalSet. Default 0: never. */
   evalEvery?: number;
+  /** Held-out corpus, queries and qrels for `evalEvery` (nDCG@10 by default). Default: none. */
   evalSet?: EvalSet;
   /** Stop after this many steps in total (state saved, no export), to be continued with resume. */
   stopAfter?: number;
@@ -61,20 +64,29 @@ export interface TrainOptions extends ObjectiveOptions, Omit<AdamWOptions, "lr">
   onRecord?: (rec: StepRecord) => void;
 }
 
+/** One line of metrics.jsonl: an optimizer step, or an evaluation at a step. */
 export interface StepRecord {
+  /** Optimizer steps completed (0 before the first). */
   step: number;
   /** Mean loss over the step's micro-batches (absent on evaluation-only records). */
   loss?: number;
+  /** Learning rate of the step, schedule applied. */
   lr?: number;
+  /** Global L2 norm of the step's gradients, before clipping. */
   gradNorm?: number;
+  /** Wall time of the step in milliseconds. */
   ms?: number;
   /** Evaluation measures at this step. */
   eval?: Record<string, number>;
 }
 
+/** What a training run did. */
 export interface TrainResult {
+  /** Optimizer steps done, those of resumed runs included. */
   steps: number;
+  /** True when every step is done; false when `stopAfter` stopped the run early. */
   finished: boolean;
+  /** Every record of metrics.jsonl, those of resumed runs included. */
   records: StepRecord[];
   /** Exported model folder, when exported. */
   modelDir: string | null;

@@ -10,10 +10,14 @@ import type { DenseLayer } from "../model/layout.js";
 import { readColbertCheckpoint, writeColbertCheckpoint, type ColbertCheckpoint } from "../model/checkpoint.js";
 import { linearMerge, normalizeWeights, slerp, tiesMerge } from "./merge-math.js";
 
+/** How tensors are combined: weighted mean, spherical interpolation of two models, or TIES-merging (see merge-math.ts). */
 export type MergeMethod = "linear" | "slerp" | "ties";
+/** Every merge method, for validating user input. */
 export const MERGE_METHODS: readonly MergeMethod[] = ["linear", "slerp", "ties"];
 
+/** Options of `mergeCheckpoints`: the method and its parameters. */
 export interface MergeOptions {
+  /** The merge method; slerp takes exactly two models, ties needs `base`. */
   method: MergeMethod;
   /**
    * linear: one weight per model (default equal), normalised to sum 1. ties: one weight per model

@@ -24,7 +24,9 @@ import type { TrainingExample } from "./format.js";
 
 /** Ranks `first..last`, 1-based and inclusive. */
 export interface RankWindow {
+  /** Best rank sampled from, >= 1. */
   first: number;
+  /** Worst rank sampled from, >= first; also the depth retrieved per query. */
   last: number;
 }
 
@@ -39,8 +41,10 @@ export function parseWindow(text: string): RankWindow {
   return { first, last };
 }
 
+/** What to do with a line that has fewer candidates than `negatives`: drop it, or keep what there is. */
 export type ShortPolicy = "drop" | "keep";
 
+/** Options of `mineTriples`. */
 export interface MineOptions {
   /** Negatives per line. Default 8; >= 1. More gives the loss more contrast per query, costs memory per step. */
   negatives?: number;
@@ -69,19 +73,25 @@ export interface MineQuery {
 /** Ranked document ids (best first, at least `k` when the collection has them) for each query. */
 export type Retrieve = (queries: MineQuery[], k: number) => Promise<string[][]>;
 
+/** The split to mine: queries, judgments, and the corpus's texts. */
 export interface MineInput {
+  /** Query id -> text; queries without a judgment >= positiveGrade are skipped. */
   queries: Queries;
+  /** Query id -> document id -> grade: positives and the documents never used as negatives. */
   qrels: Qrels;
   /** Text of a document (title + " " + text for BEIR), undefined when unknown. */
   docText: (id: string) => string | undefined;
 }
 
+/** Counts of a mining run. */
 export interface MineStats {
+  /** Queries retrieved for (those with at least one positive). */
   queries: number;
   /** Lines written. */
   lines: number;
   /** (query, positive) pairs dropped for too few candidates. */
   dropped: number;
+  /** Negatives written, over all lines. */
   negatives: number;
 }
 

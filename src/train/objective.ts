@@ -11,9 +11,15 @@ import { maxsimScores, normalizeTruncated, type TokenBatch, type TrainableColber
 import { tf } from "./tf.js";
 
 export const LOSS_KINDS = ["contrastive", "kl", "margin-mse"] as const;
+/**
+ * The loss: "contrastive" (cross-entropy of the positive within its group, no teacher), "kl" (KL
+ * distillation towards the teacher's softmax), "margin-mse" (match the teacher's positive-negative margins).
+ */
 export type LossKind = (typeof LOSS_KINDS)[number];
 
+/** The training objective: the loss, its temperature and negatives, the teachers, the Matryoshka dims. */
 export interface ObjectiveOptions {
+  /** Which loss (see `LossKind`); kl and margin-mse need teacher scores in the data. */
   loss: LossKind;
   /** Softmax temperature of the contrastive and KL losses. Default 1. */
   temperature?: number;

@@ -20,6 +20,7 @@ import type { TrainingExample } from "./format.js";
  *   drop: the example is left out of the output (counted).
  */
 export type MissingPolicy = "error" | "min" | "drop";
+/** Every missing-score policy, for validating user input. */
 export const MISSING_POLICIES: readonly MissingPolicy[] = ["error", "min", "drop"];
 
 /** Document ids of an example in score order: [positive, ...negatives]. */
@@ -44,10 +45,13 @@ function withScores(ex: TrainingExample, name: string, scores: number[]): Traini
 
 /** Per query id: document id -> score, and the lowest score. */
 export interface RunLookup {
+  /** Query id -> document id -> the run's score. */
   scores: Map<string, Map<string, number>>;
+  /** Query id -> the lowest score the run gives it (the "min" policy's value). */
   lowest: Map<string, number>;
 }
 
+/** Indexes a run for `scoreFromRun`. */
 export function runLookup(run: Run): RunLookup {
   const scores = new Map<string, Map<string, number>>();
   const lowest = new Map<string, number>();

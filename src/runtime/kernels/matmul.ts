@@ -82,7 +82,9 @@ async function runArgmax(session: OnnxSession, feeds: Parameters<OnnxSession["ru
 export class OrtMatmul {
   private constructor(
     private readonly session: OnnxSession,
+    /** Rows of the fixed operand b. */
     readonly n: number,
+    /** Shared inner dimension of a and b. */
     readonly d: number,
   ) {}
 
@@ -114,6 +116,7 @@ export class OrtMatmul {
     return c.data;
   }
 
+  /** Frees the onnxruntime session; `run` must not be called afterwards. */
   async release(): Promise<void> {
     await this.session.release();
   }
@@ -126,9 +129,11 @@ export class OrtMatmul {
 export class OrtMatmulDynamic {
   private constructor(
     private readonly session: OnnxSession,
+    /** Shared inner dimension of a and b. */
     readonly d: number,
   ) {}
 
+  /** Compiles the graph for inner dimension d (m and n vary per call). */
   static async create(d: number, runtime: RuntimeOptions = {}): Promise<OrtMatmulDynamic> {
     const g = new GraphBuilder({ name: "colts_matmul_abt_dynamic" });
     g.input("a", DataType.FLOAT, ["m", d]);
@@ -146,6 +151,7 @@ export class OrtMatmulDynamic {
     return c.data;
   }
 
+  /** Frees the onnxruntime session; `run` must not be called afterwards. */
   async release(): Promise<void> {
     await this.session.release();
   }

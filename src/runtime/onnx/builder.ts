@@ -52,8 +52,11 @@ function defaultDataType(data: TensorData): DataType {
   return DataType.UINT8;
 }
 
+/** Assembles one ONNX graph (see the file comment); every op helper returns the name of its output. */
 export class GraphBuilder {
+  /** The graph's name (ONNX GraphProto.name). */
   readonly name: string;
+  /** Opset of the default domain the op helpers target; at least 13. */
   readonly opset: number;
   private readonly nodes: OnnxNode[] = [];
   private readonly initializers: OnnxTensor[] = [];
@@ -62,6 +65,7 @@ export class GraphBuilder {
   private readonly used = new Set<string>();
   private readonly suffix = new Map<string, number>();
 
+  /** An empty graph; `name` defaults to "graph", `opset` to 17 (ONNX_INVALID below 13). */
   constructor(options: { name?: string; opset?: number } = {}) {
     this.name = options.name ?? "graph";
     this.opset = options.opset ?? 17;
@@ -153,33 +157,43 @@ export class GraphBuilder {
     return typeof v === "string" ? v : this.int64s(v, [v.length], hint);
   }
 
+  /** Matrix product a @ b (numpy matmul semantics, batched over leading dims). */
   matMul(a: string, b: string): string {
     return this.op("MatMul", [a, b]);
   }
+  /** a + b elementwise, with numpy broadcasting. */
   add(a: string, b: string): string {
     return this.op("Add", [a, b]);
   }
+  /** a - b elementwise, with numpy broadcasting. */
   sub(a: string, b: string): string {
     return this.op("Sub", [a, b]);
   }
+  /** a * b elementwise, with numpy broadcasting. */
   mul(a: string, b: string): string {
     return this.op("Mul", [a, b]);
   }
+  /** a / b elementwise, with numpy broadcasting. */
   div(a: string, b: string): string {
     return this.op("Div", [a, b]);
   }
+  /** Elementwise maximum of the inputs, with broadcasting. */
   max(...xs: string[]): string {
     return this.op("Max", xs);
   }
+  /** Elementwise minimum of the inputs, with broadcasting. */
   min(...xs: string[]): string {
     return this.op("Min", xs);
   }
+  /** Elementwise square root. */
   sqrt(x: string): string {
     return this.op("Sqrt", [x]);
   }
+  /** Elementwise error function (exact GELU is built from it). */
   erf(x: string): string {
     return this.op("Erf", [x]);
   }
+  /** A copy of x under a new name. */
   identity(x: string): string {
     return this.op("Identity", [x]);
   }
@@ -191,9 +205,11 @@ export class GraphBuilder {
   reshape(x: string, shape: IntsOrValue): string {
     return this.op("Reshape", [x, this.ints(shape, "shape")]);
   }
+  /** Permutes the axes: output axis i is input axis perm[i]. */
   transpose(x: string, perm: number[]): string {
     return this.op("Transpose", [x], { perm: attr.ints(perm) });
   }
+  /** Softmax along `axis` (default the last). */
   softmax(x: string, axis = -1): string {
     return this.op("Softmax", [x], { axis: attr.int(axis) });
   }
@@ -202,12 +218,15 @@ export class GraphBuilder {
     if (this.opset < 17) throw new ColtsError("ONNX_INVALID", `LayerNormalization needs opset 17, builder has ${this.opset}`);
     return this.op("LayerNormalization", [x, scale, bias], { axis: attr.int(axis), epsilon: attr.float(epsilon) });
   }
+  /** Converts x to element type `to`. */
   cast(x: string, to: DataType): string {
     return this.op("Cast", [x], { to: attr.int(to) });
   }
+  /** Inserts size-1 axes at `axes` (positions in the output). */
   unsqueeze(x: string, axes: IntsOrValue): string {
     return this.op("Unsqueeze", [x, this.ints(axes, "axes")]);
   }
+  /** Removes the size-1 axes `axes`. */
   squeeze(x: string, axes: IntsOrValue): string {
     return this.op("Squeeze", [x, this.ints(axes, "axes")]);
   }
@@ -222,6 +241,7 @@ export class GraphBuilder {
     }
     return this.slice(this.op("Shape", [x]), [start ?? 0], [end ?? Number.MAX_SAFE_INTEGER]);
   }
+  /** Joins the inputs along `axis`; the other dims must agree. */
   concat(xs: string[], axis: number): string {
     return this.op("Concat", xs, { axis: attr.int(axis) });
   }

@@ -82,11 +82,17 @@ export interface OnnxGraph {
   docString?: string;
 }
 
+/** An ONNX ModelProto, the part of it colts writes (`encodeModel` turns it into protobuf bytes). */
 export interface OnnxModel {
+  /** ONNX IR version of the file format (ir_version). */
   irVersion: number;
+  /** Operator sets used: "" is the default ONNX domain, e.g. { domain: "", version: 17 }. */
   opsetImports: { domain: string; version: number }[];
+  /** Tool that made the model (informational). */
   producerName?: string;
+  /** Version of that tool (informational). */
   producerVersion?: string;
+  /** The computation. */
   graph: OnnxGraph;
   /** metadata_props, written in insertion order. */
   metadata?: Record<string, string>;
