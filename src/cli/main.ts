@@ -2,72 +2,156 @@
  * The `colts` command line. `runMain(argv, io)` runs in-process and returns the exit code, so tests
  * call it directly; bin/colts.js wires it to the real process.
  * Exit codes: 0 ok, 1 runtime error, 2 usage error.
+ * Help: `colts --help` lists the commands; `colts <command> --help` (or -h) and `colts help <command>`
+ * print one command's page, generated from the flag table the command parses with.
  */
 import { ColtsError } from "../errors.js";
-import { ENCODE_USAGE, encodeCommand } from "./commands/encode.js";
-import { EVAL_USAGE, evalCommand } from "./commands/eval.js";
-import { INDEX_USAGE, indexCommand } from "./commands/index-cmd.js";
-import { MERGE_USAGE, mergeCommand } from "./commands/merge.js";
-import { MINE_USAGE, mineCommand } from "./commands/mine.js";
-import { MODEL_USAGE, modelCommand } from "./commands/model.js";
-import { SEARCH_USAGE, rerankCommand, searchCommand } from "./commands/search.js";
-import { TEACHER_USAGE, teacherCommand } from "./commands/teacher.js";
-import { SERVE_USAGE, serveCommand } from "./commands/serve.js";
-import { TRAIN_USAGE, trainCommand } from "./commands/train.js";
+import { closestNames, formatHelp, type Command } from "./args.js";
+import { ENCODE_SPEC, encodeCommand } from "./commands/encode.js";
+import { EVAL_SPEC, evalCommand } from "./commands/eval.js";
+import { INDEX_COMMANDS } from "./commands/index-cmd.js";
+import { MERGE_SPEC, mergeCommand } from "./commands/merge.js";
+import { MINE_SPEC, mineCommand } from "./commands/mine.js";
+import { MODEL_COMMANDS } from "./commands/model.js";
+import { RERANK_SPEC, SEARCH_SPEC, rerankCommand, searchCommand } from "./commands/search.js";
+import { TEACHER_SPEC, teacherCommand } from "./commands/teacher.js";
+import { SERVE_SPEC, serveCommand } from "./commands/serve.js";
+import { TRAIN_SPEC, trainCommand } from "./commands/train.js";
 import { processIO, type CliIO } from "./io.js";
 
 export const VERSION = "0.1.0";
 
-const USAGE = `colts ${VERSION}: ColBERT late-interaction retrieval
+/** A command with sub-commands (`colts index build`). */
+interface Group {
+  summary: string;
+  subcommands: Record<string, Command>;
+}
 
-Usage:
-  ${ENCODE_USAGE.replace(/\n/g, "\n  ")}
-  ${INDEX_USAGE.replace(/\n/g, "\n  ")}
-  ${SEARCH_USAGE.replace(/\n/g, "\n  ")}
-  ${EVAL_USAGE.replace(/\n/g, "\n  ")}
-  ${MODEL_USAGE.replace(/\n/g, "\n  ")}
-  ${MINE_USAGE.replace(/\n/g, "\n  ")}
-  ${TEACHER_USAGE.replace(/\n/g, "\n  ")}
-  ${MERGE_USAGE.replace(/\n/g, "\n  ")}
-  ${SERVE_USAGE.replace(/\n/g, "\n  ")}
-  ${TRAIN_USAGE.replace(/\n/g, "\n  ")}
-  colts --version | --help
+const COMMANDS: Record<string, Command | Group> = {
+  encode: { spec: ENCODE_SPEC, run: encodeCommand },
+  index: { summary: "write and inspect PLAID indexes", subcommands: INDEX_COMMANDS },
+  search: { spec: SEARCH_SPEC, run: searchCommand },
+  rerank: { spec: RERANK_SPEC, run: rerankCommand },
+  eval: { spec: EVAL_SPEC, run: evalCommand },
+  mine: { spec: MINE_SPEC, run: mineCommand },
+  teacher: { spec: TEACHER_SPEC, run: teacherCommand },
+  train: { spec: TRAIN_SPEC, run: trainCommand },
+  merge: { spec: MERGE_SPEC, run: mergeCommand },
+  model: { summary: "write generated test models", subcommands: MODEL_COMMANDS },
+  serve: { spec: SERVE_SPEC, run: serveCommand },
+};
 
+function isGroup(entry: Command | Group): entry is Group {
+  return "subcommands" in entry;
+}
+
+/** Every runnable command, sub-commands included, in the order of COMMANDS. */
+function allCommands(): Command[] {
+  return Object.values(COMMANDS).flatMap((e) => (isGroup(e) ? Object.values(e.subcommands) : [e]));
+}
+
+function globalUsage(): string {
+  const commands = allCommands();
+  const width = Math.max(...commands.map((c) => c.spec.name.length)) + 2;
+  return `colts ${VERSION}: ColBERT late-interaction retrieval
+
+Usage: colts <command> [arguments] [flags]
+
+Commands:
+${commands.map((c) => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`).join("\n")}
+  ${"help <command>".padEnd(width)}print a command's flags with their defaults, and an example
+  ${"--version".padEnd(width)}print the version
+
+Run \`colts help <command>\` (or \`colts <command> --help\`) for a command's flags.
 Models: a local folder or a hub id (org/name[@revision]). Hub settings: HF_HOME / HF_HUB_CACHE (cache),
 HF_ENDPOINT (mirror), HF_HUB_OFFLINE=1 (cache only), HF_TOKEN.
 `;
+}
 
-const COMMANDS: Record<string, (argv: string[], io: CliIO) => Promise<number>> = {
-  encode: encodeCommand,
-  index: indexCommand,
-  search: searchCommand,
-  rerank: rerankCommand,
-  eval: evalCommand,
-  model: modelCommand,
-  mine: mineCommand,
-  teacher: teacherCommand,
-  merge: mergeCommand,
-  serve: serveCommand,
-  train: trainCommand,
-};
+function groupUsage(name: string, group: Group): string {
+  const subs = Object.values(group.subcommands);
+  const width = Math.max(...subs.map((c) => c.spec.name.length)) + 2;
+  return `colts ${name}: ${group.summary}
+
+Usage: colts ${name} <${Object.keys(group.subcommands).join("|")}> [arguments] [flags]
+
+Commands:
+${subs.map((c) => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`).join("\n")}
+
+Run \`colts help ${name} <command>\` for a command's flags.
+`;
+}
+
+/** `--help` or `-h` among the arguments (before a `--` that ends the flags). */
+function wantsHelp(argv: string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === "--help" || a === "-h");
+}
+
+/** `<prefix>"typed" (did you mean ...? see <help>)` as a USAGE error. */
+function unknown(prefix: string, typed: string, known: string[], help: string): ColtsError {
+  const close = closestNames(typed, known);
+  return new ColtsError("USAGE", `${prefix}"${typed}" (${close.length > 0 ? `did you mean ${close.join(", ")}? ` : ""}see ${help})`);
+}
+
+/**
+ * The command `words` name (its leading words; the rest are its arguments), or the group when they
+ * stop at a group's name. USAGE error for an unknown name.
+ */
+function resolve(words: string[]): { command: Command; rest: string[] } | { group: Group; name: string; rest: string[] } {
+  const [name = "", sub, ...rest] = words;
+  const entry = COMMANDS[name];
+  if (!entry) throw unknown("unknown command ", name, Object.keys(COMMANDS), "colts --help");
+  if (!isGroup(entry)) return { command: entry, rest: words.slice(1) };
+  if (sub === undefined || sub === "--help" || sub === "-h") return { group: entry, name, rest: sub === undefined ? [] : [sub, ...rest] };
+  const command = entry.subcommands[sub];
+  if (!command) throw unknown(`colts ${name}: unknown subcommand `, sub, Object.keys(entry.subcommands), `colts help ${name}`);
+  return { command, rest };
+}
+
+async function run(argv: string[], io: CliIO): Promise<number> {
+  if (argv[0] === "help") {
+    if (argv.length === 1) {
+      io.stdout.write(globalUsage());
+      return 0;
+    }
+    const r = resolve(argv.slice(1));
+    const extra = r.rest.filter((a) => a !== "--help" && a !== "-h");
+    if (extra.length > 0) throw new ColtsError("USAGE", `colts help: unexpected ${extra.join(" ")} (give a command's name, e.g. colts help index build)`);
+    io.stdout.write("group" in r ? groupUsage(r.name, r.group) : formatHelp(r.command.spec));
+    return 0;
+  }
+  const r = resolve(argv);
+  if ("group" in r) {
+    if (wantsHelp(r.rest)) {
+      io.stdout.write(groupUsage(r.name, r.group));
+      return 0;
+    }
+    throw new ColtsError("USAGE", `colts ${r.name}: give a subcommand\n${groupUsage(r.name, r.group)}`);
+  }
+  if (wantsHelp(r.rest)) {
+    io.stdout.write(formatHelp(r.command.spec));
+    return 0;
+  }
+  return r.command.run(r.rest, io);
+}
 
 export async function runMain(argv: string[], io: CliIO = processIO()): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
-    io.stdout.write(USAGE);
+  const [command] = argv;
+  if (command === undefined || command === "--help" || command === "-h") {
+    io.stdout.write(globalUsage());
     return command === undefined ? 2 : 0;
   }
   if (command === "--version") {
     io.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  const run = COMMANDS[command];
   try {
-    if (!run) throw new ColtsError("USAGE", `unknown command "${command}" (try colts --help)`);
-    return await run(rest, io);
+    return await run(argv, io);
   } catch (e) {
     if (e instanceof ColtsError) {
-      io.stderr.write(`${e.message} [${e.code}]\n`);
+      // ColtsError prefixes "colts: "; a message that already names its command ("colts search: ...") needs it once.
+      io.stderr.write(`${e.message.replace(/^colts: (?=colts )/, "")} [${e.code}]\n`);
       return e.code === "USAGE" ? 2 : 1;
     }
     io.stderr.write(`colts: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);

@@ -9,14 +9,16 @@ import type { MultiVector } from "../encode/multivector.js";
 import { ColtsError } from "../errors.js";
 import { readManifest, type Manifest } from "../plaid/manifest.js";
 import type { HubOptions } from "../model/hub.js";
+import type { LayoutOptions } from "../model/layout.js";
 import { resolveModelDir } from "../model/resolve.js";
+import type { RuntimeOptions } from "../runtime/session.js";
 import type { RerankCandidate, RerankHit } from "../search/rerank.js";
 import type { ExplainedHit, PreparedQuery, RetrieveOptions } from "../search/searcher.js";
 import { WorkerPool } from "../workers/pool.js";
 import { Batcher, type BatcherOptions } from "./batcher.js";
 import type { AddTaskPayload, EncodeTaskPayload, ServedIndexSpec, ServerWorkerData, WriteResult } from "./worker.js";
 
-export interface EngineOptions extends Pick<HubOptions, "env" | "localFilesOnly"> {
+export interface EngineOptions extends Pick<HubOptions, "env" | "localFilesOnly" | "revision">, Pick<LayoutOptions, "quantized"> {
   /** Indexes to serve: unique names (URL path segments) and folders. */
   indexes: { name: string; dir: string }[];
   /** Model for every index instead of the one each index records. */
@@ -25,6 +27,8 @@ export interface EngineOptions extends Pick<HubOptions, "env" | "localFilesOnly"
   workers?: number;
   /** onnxruntime threads per worker. Default: cores / workers (at least 1). */
   threads?: number;
+  /** Execution provider of the workers' models (RuntimeOptions.executionProvider). Default "cpu". */
+  executionProvider?: RuntimeOptions["executionProvider"];
   /** Encode micro-batching (see batcher.ts). */
   batching?: BatcherOptions;
   /** How often an index's manifest is re-read to notice writes by other processes, in ms. Default 2000. */
@@ -93,14 +97,24 @@ export class Engine {
       const manifest = readManifest(dir);
       const model = opts.model ?? manifest.model;
       if (!model) throw new ColtsError("USAGE", `index ${name} records no model; pass --model`);
-      const resolved = await resolveModelDir(model, { ...(opts.env ? { env: opts.env } : {}), ...(opts.localFilesOnly ? { localFilesOnly: true } : {}) });
+      const resolved = await resolveModelDir(model, {
+        ...(opts.env ? { env: opts.env } : {}),
+        ...(opts.localFilesOnly ? { localFilesOnly: true } : {}),
+        ...(opts.revision ? { revision: opts.revision } : {}),
+        ...(opts.quantized ? { quantized: true } : {}),
+      });
       labels.set(name, modelLabel(model));
       served.set(name, { spec: { name, dir: path.resolve(dir), model: resolved }, manifest, writes: Promise.resolve() });
     }
     if (served.size === 0) throw new ColtsError("USAGE", "serve at least one index");
     const workers = opts.workers ?? 1;
     const threads = opts.threads ?? Math.max(1, Math.floor(os.availableParallelism() / workers));
-    const workerData: ServerWorkerData = { indexes: [...served.values()].map((s) => s.spec), threads };
+    const workerData: ServerWorkerData = {
+      indexes: [...served.values()].map((s) => s.spec),
+      threads,
+      ...(opts.quantized ? { quantized: true } : {}),
+      ...(opts.executionProvider ? { executionProvider: opts.executionProvider } : {}),
+    };
     const pool = await WorkerPool.start({ entry: new URL("./worker.js", import.meta.url), size: workers, workerData });
     return new Engine(pool, served, labels, opts);
   }

@@ -29,6 +29,10 @@ export interface ServerWorkerData {
   indexes: ServedIndexSpec[];
   /** onnxruntime threads per worker. */
   threads: number;
+  /** Load the models' int8 graphs (LayoutOptions.quantized). Default false. */
+  quantized?: boolean;
+  /** Execution provider of the models. Default "cpu". */
+  executionProvider?: "cpu" | "cuda";
 }
 
 export interface EncodeTaskPayload {
@@ -128,10 +132,10 @@ function transferables(vs: MultiVector[]): ArrayBuffer[] {
 }
 
 serveWorker(async (data) => {
-  const { indexes, threads } = data as ServerWorkerData;
+  const { indexes, threads, quantized, executionProvider } = data as ServerWorkerData;
   const models = new Map<string, ColBERT>();
   for (const spec of indexes) {
-    if (!models.has(spec.model)) models.set(spec.model, await ColBERT.load(spec.model, { workers: 0, threads, localFilesOnly: true }));
+    if (!models.has(spec.model)) models.set(spec.model, await ColBERT.load(spec.model, { workers: 0, threads, localFilesOnly: true, ...(quantized ? { quantized } : {}), ...(executionProvider ? { executionProvider } : {}) }));
   }
   const snapshots = new Snapshots(new Map(indexes.map((s) => [s.name, s])), models, threads);
   for (const spec of indexes) await snapshots.at(spec.name, 0, true);

@@ -67,7 +67,7 @@ describe("colts encode", () => {
       [["encode", "-m", model], /exactly one of --queries or --documents/],
       [["encode", "-m", model, "--queries", "--documents"], /exactly one of/],
       [["encode", "-m", model, "--queries", "--dim", "abc"], /--dim must be an integer/],
-      [["encode", "-m", model, "--queries", "--bogus"], /Unknown option '--bogus'/],
+      [["encode", "-m", model, "--queries", "--bogus"], /unknown option --bogus; see colts help encode/],
       [["frobnicate"], /unknown command "frobnicate"/],
     ];
     for (const [argv, message] of cases) {

@@ -1,67 +1,51 @@
 /**
- * `colts encode --model M (--queries | --documents) [--input file.jsonl | -] [--dim N] [--output file | -]`
- * One JSON line per text: {"id", "tokens": [...], "vectors": [[...], ...]}. Texts are read and encoded
- * in chunks so memory stays bounded on large inputs.
+ * `colts encode --model M (--queries | --documents)`: one JSON line per text {"id", "tokens": [...],
+ * "vectors": [[...], ...]}. Texts are read and encoded in chunks so memory stays bounded on large inputs.
  */
 import { ColBERT } from "../../encode/colbert.js";
-import { ColtsError } from "../../errors.js";
-import { hubProgressPrinter, createProgressBar } from "../progress.js";
-import { intFlag, oneOf, parse, stringFlag } from "../args.js";
+import { createProgressBar } from "../progress.js";
+import { intFlag, parse, stringFlag, usageError, type CommandSpec } from "../args.js";
+import { MODEL_FLAGS, modelLoadOptions } from "../model-flags.js";
 import { modelLocation, openInput, openOutput, writeOut, type CliIO } from "../io.js";
 import { readRecords, type TextRecord } from "../records.js";
 
-export const ENCODE_USAGE = `colts encode --model M (--queries | --documents) [--input file.jsonl | -] [--output file | -]
-             [--dim N] [--batch-size 32] [--workers 1] [--threads N] [--quantized] [--provider cpu|cuda]
-             [--revision R] [--offline] [--progress]
-  Input lines: {"id","text"} JSON or plain text. Output: one JSON line per text {"id","tokens","vectors"}.`;
+/** `colts encode`: its flags and help page, the one declaration that parsing and `--help` read. */
+export const ENCODE_SPEC: CommandSpec = {
+  name: "encode",
+  summary: "encode texts (JSONL or plain lines) into token vectors, one JSON line each",
+  usage: ["--model M (--queries | --documents)"],
+  description: 'Input lines: {"id","text"} JSON (BEIR\'s _id/title work too) or plain text.\nOutput: one JSON line per text {"id","tokens","vectors"}.',
+  flags: [
+    { name: "model", short: "m", type: "string", arg: "M", help: "model folder or hub id org/name[@revision] (required)" },
+    { name: "queries", type: "boolean", help: "encode the texts as queries (one of --queries / --documents)" },
+    { name: "documents", type: "boolean", help: "encode the texts as documents" },
+    { name: "input", short: "i", type: "string", arg: "FILE", default: "-", help: "input file; - = stdin" },
+    { name: "output", short: "o", type: "string", arg: "FILE", default: "-", help: "output file, written atomically; - = stdout" },
+    { name: "dim", type: "string", arg: "N", default: "the model's dimension", help: "keep the first N dimensions (Matryoshka), renormalised" },
+    { name: "batch-size", type: "string", arg: "N", default: "32", help: "texts per model run, 1..1024" },
+    { name: "progress", type: "boolean", default: "on when stderr is a terminal", help: "draw a progress bar on stderr" },
+    ...MODEL_FLAGS,
+  ],
+  example: "colts encode --model lightonai/answerai-colbert-small-v1 --documents --input docs.jsonl --output vectors.jsonl",
+};
 
 /** Texts per encode call; bounds memory while keeping workers busy. */
 const CHUNK = 512;
 
 export async function encodeCommand(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(
-    argv,
-    {
-      model: { type: "string", short: "m" },
-      queries: { type: "boolean" },
-      documents: { type: "boolean" },
-      input: { type: "string", short: "i" },
-      output: { type: "string", short: "o" },
-      dim: { type: "string" },
-      "batch-size": { type: "string" },
-      workers: { type: "string" },
-      threads: { type: "string" },
-      quantized: { type: "boolean" },
-      revision: { type: "string" },
-      offline: { type: "boolean" },
-      progress: { type: "boolean" },
-      provider: { type: "string" },
-    },
-    "colts encode",
-  );
-  if (positionals.length > 0) throw new ColtsError("USAGE", `colts encode: unexpected argument ${positionals[0]}\n${ENCODE_USAGE}`);
+  const { values, positionals } = parse(argv, ENCODE_SPEC);
+  if (positionals.length > 0) throw usageError(ENCODE_SPEC, `unexpected argument ${positionals[0]}`);
   const model = stringFlag(values, "model");
-  if (!model) throw new ColtsError("USAGE", `colts encode: --model is required\n${ENCODE_USAGE}`);
-  if (values["queries"] === values["documents"]) throw new ColtsError("USAGE", `colts encode: give exactly one of --queries or --documents\n${ENCODE_USAGE}`);
+  if (!model) throw usageError(ENCODE_SPEC, "--model is required");
+  if (values["queries"] === values["documents"]) throw usageError(ENCODE_SPEC, "give exactly one of --queries or --documents");
   const dim = intFlag(values, "dim", 1, 65536);
   const batchSize = intFlag(values, "batch-size", 1, 1024);
-  const workers = intFlag(values, "workers", 0, 64);
-  const threads = intFlag(values, "threads", 1, 256);
-  const revision = stringFlag(values, "revision");
   const inputPath = stringFlag(values, "input") ?? "-";
   const showProgress = values["progress"] === true || io.stderr.isTTY === true;
+  const loadOptions = modelLoadOptions(values, io);
 
   const input = openInput(io, inputPath);
-  const colbert = await ColBERT.load(modelLocation(io, model), {
-    ...(workers !== undefined ? { workers } : {}),
-    ...(threads !== undefined ? { threads } : {}),
-    ...(revision ? { revision } : {}),
-    ...(values["quantized"] ? { quantized: true } : {}),
-    ...(values["offline"] ? { localFilesOnly: true } : {}),
-    executionProvider: oneOf(values, "provider", ["cpu", "cuda"] as const) ?? "cpu",
-    env: io.env,
-    onProgress: hubProgressPrinter(io.stderr),
-  });
+  const colbert = await ColBERT.load(modelLocation(io, model), loadOptions);
   const output = openOutput(io, stringFlag(values, "output") ?? "-");
   const bar = showProgress ? createProgressBar({ stream: io.stderr, label: "encoding", unit: "items" }) : null;
   try {

@@ -12,13 +12,34 @@ import { evaluate } from "../../eval/metrics.js";
 import type { Queries, Qrels, Run } from "../../eval/types.js";
 import { RETRIEVERS, Searcher, type RetrieverName } from "../../search/searcher.js";
 import { writeFileAtomic } from "../../store/atomic.js";
-import { intFlag, parse, stringFlag } from "../args.js";
+import { intFlag, parse, stringFlag, usageError, type CommandSpec, type Values } from "../args.js";
+import { MODEL_FLAGS, modelLoadOptions } from "../model-flags.js";
 import { modelLocation, resolvePath, writeOut, type CliIO } from "../io.js";
-import { createProgressBar, hubProgressPrinter } from "../progress.js";
+import { createProgressBar } from "../progress.js";
 
-export const EVAL_USAGE = `colts eval --index <dir> (--dataset <BEIR dir> [--split test] | --dataset <SQuAD .json> | --topics <file> --qrels <file>)
-             [--retriever plaid,exact,bm25,bm25+rerank,hybrid] [--metrics ndcg@10,recall@100,mrr@10]
-             [-k 100] [--json] [--report results.json] [--output run.trec] [--model M]`;
+/** `colts eval`: its flags and help page, the one declaration that parsing and `--help` read. */
+export const EVAL_SPEC: CommandSpec = {
+  name: "eval",
+  summary: "run retrievers over a dataset's queries and report trec_eval measures and latency",
+  usage: ["--index <dir> --dataset <BEIR dir | SQuAD .json>", "--index <dir> --topics <file> --qrels <file>"],
+  description: "Queries judged in the qrels but answered with nothing count as zeros (trec_eval -c).",
+  flags: [
+    { name: "index", type: "string", arg: "DIR", help: "the index to search (required)" },
+    { name: "dataset", type: "string", arg: "PATH", help: "a BEIR folder (queries.jsonl, qrels/<split>.tsv) or a SQuAD-format .json" },
+    { name: "split", type: "string", arg: "NAME", default: "test", help: "BEIR qrels split" },
+    { name: "topics", type: "string", arg: "FILE", help: "TREC topics file (TSV qid<TAB>text, <top> SGML or <DOC> blocks); with --qrels" },
+    { name: "qrels", type: "string", arg: "FILE", help: "TREC qrels file; with --topics" },
+    { name: "retriever", short: "r", type: "string", arg: "a,b", default: "plaid", help: `comma-separated retrievers of ${RETRIEVERS.join(", ")}` },
+    { name: "metrics", type: "string", arg: "a,b", default: "ndcg@10,recall@100,mrr@10", help: "trec_eval measures" },
+    { name: "k", short: "k", type: "string", arg: "N", default: "100", help: "hits per query, 1..10000" },
+    { name: "json", type: "boolean", help: "print the report as JSON instead of a table" },
+    { name: "report", type: "string", arg: "FILE", help: "also write the report as JSON" },
+    { name: "output", short: "o", type: "string", arg: "FILE", help: "write each retriever's TREC run (run.<retriever>.trec when several)" },
+    { name: "model", short: "m", type: "string", arg: "M", default: "the model the index records", help: "model to encode queries with" },
+    ...MODEL_FLAGS,
+  ],
+  example: "colts eval --index idx --dataset beir/scifact --retriever plaid,bm25,hybrid --metrics ndcg@10,recall@100",
+};
 
 export interface RetrieverResult {
   retriever: RetrieverName;
@@ -28,7 +49,7 @@ export interface RetrieverResult {
   msPerQuery: number;
 }
 
-async function loadDataset(io: CliIO, values: Record<string, unknown>): Promise<{ name: string; queries: Queries; qrels: Qrels }> {
+async function loadDataset(io: CliIO, values: Values): Promise<{ name: string; queries: Queries; qrels: Qrels }> {
   const dataset = stringFlag(values, "dataset");
   const topics = stringFlag(values, "topics");
   const qrelsFile = stringFlag(values, "qrels");
@@ -49,7 +70,7 @@ async function loadDataset(io: CliIO, values: Record<string, unknown>): Promise<
     const queries: Queries = new Map([...all].filter(([id]) => qrels.has(id)));
     return { name: path.basename(topics), queries, qrels };
   }
-  throw new ColtsError("USAGE", `colts eval: give --dataset <BEIR dir>, or --topics and --qrels\n${EVAL_USAGE}`);
+  throw usageError(EVAL_SPEC, "give --dataset <BEIR dir>, or --topics and --qrels");
 }
 
 function runFile(output: string, retriever: string, several: boolean): string {
@@ -67,43 +88,20 @@ function table(name: string, metrics: string[], results: RetrieverResult[]): str
 }
 
 export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(
-    argv,
-    {
-      index: { type: "string" },
-      dataset: { type: "string" },
-      split: { type: "string" },
-      topics: { type: "string" },
-      qrels: { type: "string" },
-      retriever: { type: "string", short: "r" },
-      metrics: { type: "string" },
-      k: { type: "string", short: "k" },
-      json: { type: "boolean" },
-      report: { type: "string" },
-      output: { type: "string", short: "o" },
-      model: { type: "string", short: "m" },
-      workers: { type: "string" },
-    },
-    "colts eval",
-  );
+  const { values, positionals } = parse(argv, EVAL_SPEC);
   const indexDir = stringFlag(values, "index");
-  if (!indexDir || positionals.length > 0) throw new ColtsError("USAGE", `colts eval: --index is required\n${EVAL_USAGE}`);
+  if (!indexDir || positionals.length > 0) throw usageError(EVAL_SPEC, "--index is required");
   const retrievers = (stringFlag(values, "retriever") ?? "plaid").split(",").map((r) => r.trim());
   for (const r of retrievers) {
     if (!(RETRIEVERS as readonly string[]).includes(r)) throw new ColtsError("USAGE", `--retriever ${r} is not one of ${RETRIEVERS.join(", ")}`);
   }
   const metrics = (stringFlag(values, "metrics") ?? "ndcg@10,recall@100,mrr@10").split(",").map((m) => m.trim());
   const k = intFlag(values, "k", 1, 10_000) ?? 100;
+  const loadOptions = modelLoadOptions(values, io);
   const { name, queries, qrels } = await loadDataset(io, values);
   for (const m of metrics) parseMeasure(m); // refuse unknown metric names before any work
   const model = stringFlag(values, "model");
-  const workers = intFlag(values, "workers", 0, 64);
-  const searcher = await Searcher.open(resolvePath(io, indexDir), {
-    ...(model ? { model: modelLocation(io, model) } : {}),
-    ...(workers !== undefined ? { workers } : {}),
-    env: io.env,
-    onProgress: hubProgressPrinter(io.stderr),
-  });
+  const searcher = await Searcher.open(resolvePath(io, indexDir), { ...loadOptions, ...(model ? { model: modelLocation(io, model) } : {}) });
   const results: RetrieverResult[] = [];
   try {
     const ids = [...queries.keys()];

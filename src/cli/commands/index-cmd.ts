@@ -6,31 +6,75 @@ import { corpusFile, encodedCorpusSource, spoolToFile, type CorpusOptions } from
 import { PlaidIndex } from "../../plaid/plaid-index.js";
 import { addToIndex, buildIndex, compactIndex, deleteFromIndex } from "../../plaid/writer.js";
 import { readManifest } from "../../plaid/manifest.js";
-import { intFlag, oneOf, parse, stringFlag, type Options } from "../args.js";
+import { intFlag, oneOf, parse, stringFlag, usageError, type Command, type CommandSpec, type FlagSpec, type Values } from "../args.js";
+import { MODEL_FLAGS, modelLoadOptions } from "../model-flags.js";
 import { modelLocation, resolvePath, writeOut, type CliIO } from "../io.js";
-import { createProgressBar, hubProgressPrinter } from "../progress.js";
+import { createProgressBar } from "../progress.js";
 
-export const INDEX_USAGE = `colts index build <dir> --model M --input <corpus.jsonl | BEIR dir | -> [--nbits 1|2|4] [--pool-factor N]
-                  [--id-field _id] [--text-field text] [--title-field title] [--metadata-fields a,b] [--overwrite]
-                  [--bm25-analyzer english|cjk|japanese] [--mecab-dic DIR] [--centroids K]
-                  [--assignment auto|exact|two-level]
-  colts index add <dir> --input <corpus> [--model M]
-  colts index delete <dir> --ids a,b,c
-  colts index compact <dir> [--recluster]
-  colts index info <dir> [--json]`;
+/** Where documents come from and how their fields are read (build and add). */
+const CORPUS_FLAGS: FlagSpec[] = [
+  { name: "input", short: "i", type: "string", arg: "SRC", help: "corpus: a JSONL file, a BEIR folder (its corpus.jsonl) or - for stdin (required)" },
+  { name: "id-field", type: "string", arg: "NAME", default: "_id, else id", help: "JSON field holding the document id" },
+  { name: "text-field", type: "string", arg: "NAME", default: "text", help: "JSON field holding the text" },
+  { name: "title-field", type: "string", arg: "NAME", default: "title", help: "JSON field holding a title, prepended to the text" },
+  { name: "metadata-fields", type: "string", arg: "a,b", default: "none", help: "fields stored as metadata (for --filter and results)" },
+  { name: "batch-size", type: "string", arg: "N", default: "256", help: "documents per encode call, 1..100000" },
+];
 
-const CORPUS_FLAGS: Options = {
-  input: { type: "string", short: "i" },
-  "id-field": { type: "string" },
-  "text-field": { type: "string" },
-  "title-field": { type: "string" },
-  "metadata-fields": { type: "string" },
-  "batch-size": { type: "string" },
-  workers: { type: "string" },
-  offline: { type: "boolean" },
+const MODEL_FLAG: FlagSpec = { name: "model", short: "m", type: "string", arg: "M", help: "model folder or hub id org/name[@revision]" };
+
+const BUILD_SPEC: CommandSpec = {
+  name: "index build",
+  summary: "encode a corpus and write a new PLAID index (with a BM25 index of its texts)",
+  usage: ["<dir> --model M --input <corpus.jsonl | BEIR dir | ->"],
+  flags: [
+    { ...MODEL_FLAG, help: `${MODEL_FLAG.help} (required)` },
+    ...CORPUS_FLAGS,
+    { name: "nbits", type: "string", arg: "1|2|4", default: "2", help: "residual bits per dimension: more is closer to exact scores, bigger" },
+    { name: "pool-factor", type: "string", arg: "N", default: "1 (none)", help: "token pooling: 2 halves the stored vectors, 1..64" },
+    { name: "centroids", type: "string", arg: "K", default: "2^floor(log2(16 sqrt(vectors)))", help: "number of k-means centroids" },
+    { name: "assignment", type: "string", arg: "auto|exact|two-level", default: "auto", help: "nearest-centroid search (auto: two-level from 16,384 centroids)" },
+    { name: "bm25-analyzer", type: "string", arg: "english|cjk|japanese", default: "english", help: "analyser of the BM25 index" },
+    { name: "mecab-dic", type: "string", arg: "DIR", default: "$COLTS_MECAB_DICDIR or searched", help: "compiled MeCab dictionary for --bm25-analyzer japanese" },
+    { name: "overwrite", type: "boolean", help: "replace an index already in <dir>" },
+    ...MODEL_FLAGS,
+  ],
+  example: "colts index build idx --model lightonai/answerai-colbert-small-v1 --input beir/scifact --nbits 2",
 };
 
-function corpusOptions(values: Record<string, unknown>): CorpusOptions {
+const ADD_SPEC: CommandSpec = {
+  name: "index add",
+  summary: "encode more documents and add them to an index",
+  usage: ["<dir> --input <corpus>"],
+  flags: [{ ...MODEL_FLAG, default: "the model the index records" }, ...CORPUS_FLAGS, ...MODEL_FLAGS],
+  example: "colts index add idx --input new-docs.jsonl",
+};
+
+const DELETE_SPEC: CommandSpec = {
+  name: "index delete",
+  summary: "delete documents from an index by id",
+  usage: ["<dir> --ids a,b,c"],
+  flags: [{ name: "ids", type: "string", arg: "a,b,c", help: "comma-separated document ids (required)" }],
+  example: "colts index delete idx --ids doc-17,doc-18",
+};
+
+const COMPACT_SPEC: CommandSpec = {
+  name: "index compact",
+  summary: "rewrite an index without its deleted documents",
+  usage: ["<dir>"],
+  flags: [{ name: "recluster", type: "boolean", help: "also retrain the centroids and re-compress every vector (after much new data)" }],
+  example: "colts index compact idx --recluster",
+};
+
+const INFO_SPEC: CommandSpec = {
+  name: "index info",
+  summary: "print an index's statistics",
+  usage: ["<dir>"],
+  flags: [{ name: "json", type: "boolean", help: "print JSON instead of a table" }],
+  example: "colts index info idx --json",
+};
+
+function corpusOptions(values: Values): CorpusOptions {
   const fields = stringFlag(values, "metadata-fields");
   return {
     ...(stringFlag(values, "id-field") ? { idField: stringFlag(values, "id-field") } : {}),
@@ -40,24 +84,25 @@ function corpusOptions(values: Record<string, unknown>): CorpusOptions {
   };
 }
 
-function oneDir(positionals: string[], sub: string): string {
+function oneDir(positionals: string[], spec: CommandSpec): string {
   const dir = positionals[0];
-  if (!dir || positionals.length !== 1) throw new ColtsError("USAGE", `colts index ${sub}: expected one <dir>\n${INDEX_USAGE}`);
+  if (!dir || positionals.length !== 1) throw usageError(spec, "expected one <dir>");
   return dir;
 }
 
 /** Opens the corpus (spooling stdin) and the model, runs `fn`, and cleans up. */
-async function withCorpus<T>(io: CliIO, values: Record<string, unknown>, model: string, fn: (file: string, colbert: ColBERT) => Promise<T>): Promise<T> {
+async function withCorpus<T>(io: CliIO, spec: CommandSpec, values: Values, model: string, fn: (file: string, colbert: ColBERT) => Promise<T>): Promise<T> {
   const input = stringFlag(values, "input");
-  if (!input) throw new ColtsError("USAGE", `--input is required\n${INDEX_USAGE}`);
+  if (!input) throw usageError(spec, "--input is required");
+  const loadOptions = modelLoadOptions(values, io);
   const spooled = input === "-" ? await spoolToFile(io.stdin) : null;
-  const workers = intFlag(values, "workers", 0, 64);
-  const colbert = await ColBERT.load(modelLocation(io, model), {
-    env: io.env,
-    onProgress: hubProgressPrinter(io.stderr),
-    ...(workers !== undefined ? { workers } : {}),
-    ...(values["offline"] ? { localFilesOnly: true } : {}),
-  });
+  let colbert: ColBERT;
+  try {
+    colbert = await ColBERT.load(modelLocation(io, model), loadOptions);
+  } catch (e) {
+    spooled?.cleanup();
+    throw e;
+  }
   try {
     return await fn(spooled?.file ?? corpusFile(resolvePath(io, input)), colbert);
   } finally {
@@ -80,24 +125,10 @@ function progress(io: CliIO): (e: { phase: string; done: number; total: number }
 }
 
 async function build(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(
-    argv,
-    {
-      ...CORPUS_FLAGS,
-      model: { type: "string", short: "m" },
-      nbits: { type: "string" },
-      "pool-factor": { type: "string" },
-      overwrite: { type: "boolean" },
-      "bm25-analyzer": { type: "string" },
-      "mecab-dic": { type: "string" },
-      centroids: { type: "string" },
-      assignment: { type: "string" },
-    },
-    "colts index build",
-  );
-  const dir = resolvePath(io, oneDir(positionals, "build"));
+  const { values, positionals } = parse(argv, BUILD_SPEC);
+  const dir = resolvePath(io, oneDir(positionals, BUILD_SPEC));
   const model = stringFlag(values, "model");
-  if (!model) throw new ColtsError("USAGE", `colts index build: --model is required\n${INDEX_USAGE}`);
+  if (!model) throw usageError(BUILD_SPEC, "--model is required");
   const nbits = oneOf(values, "nbits", ["1", "2", "4"] as const);
   const poolFactor = intFlag(values, "pool-factor", 1, 64);
   const batchSize = intFlag(values, "batch-size", 1, 100_000);
@@ -108,7 +139,7 @@ async function build(argv: string[], io: CliIO): Promise<number> {
   const analyzerName = oneOf(values, "bm25-analyzer", ANALYZER_NAMES);
   const mecabDic = stringFlag(values, "mecab-dic");
   const bm25Analyzer = analyzerName ? builtInAnalyzer(analyzerName, mecabDic ? { mecabDicDir: resolvePath(io, mecabDic) } : {}) : undefined;
-  const m = await withCorpus(io, values, model, async (file, colbert) => {
+  const m = await withCorpus(io, BUILD_SPEC, values, model, async (file, colbert) => {
     const source = await encodedCorpusSource(file, colbert, { ...corpusOptions(values), ...(batchSize ? { batchSize } : {}) });
     return buildIndex(dir, source, colbert.dim, {
       model: modelLocation(io, model),
@@ -126,12 +157,13 @@ async function build(argv: string[], io: CliIO): Promise<number> {
 }
 
 async function add(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(argv, { ...CORPUS_FLAGS, model: { type: "string", short: "m" } }, "colts index add");
-  const dir = resolvePath(io, oneDir(positionals, "add"));
+  const { values, positionals } = parse(argv, ADD_SPEC);
+  const dir = resolvePath(io, oneDir(positionals, ADD_SPEC));
   const model = stringFlag(values, "model") ?? readManifest(dir).model;
   if (!model) throw new ColtsError("USAGE", "colts index add: the index records no model; pass --model");
-  const m = await withCorpus(io, values, model, async (file, colbert) =>
-    addToIndex(dir, await encodedCorpusSource(file, colbert, corpusOptions(values)), { onProgress: progress(io) }),
+  const batchSize = intFlag(values, "batch-size", 1, 100_000);
+  const m = await withCorpus(io, ADD_SPEC, values, model, async (file, colbert) =>
+    addToIndex(dir, await encodedCorpusSource(file, colbert, { ...corpusOptions(values), ...(batchSize ? { batchSize } : {}) }), { onProgress: progress(io) }),
   );
   await writeOut(io.stdout, `${dir}: ${m.liveDocs} live documents (generation ${m.generation})${driftNote(m.drift)}\n`);
   return 0;
@@ -144,26 +176,26 @@ function driftNote(d: { trainedAvgResidual: number; lastAddAvgResidual: number |
 }
 
 async function remove(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(argv, { ids: { type: "string" } }, "colts index delete");
-  const dir = resolvePath(io, oneDir(positionals, "delete"));
+  const { values, positionals } = parse(argv, DELETE_SPEC);
+  const dir = resolvePath(io, oneDir(positionals, DELETE_SPEC));
   const ids = (stringFlag(values, "ids") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-  if (ids.length === 0) throw new ColtsError("USAGE", "colts index delete: --ids a,b,c is required");
+  if (ids.length === 0) throw usageError(DELETE_SPEC, "--ids a,b,c is required");
   const r = await deleteFromIndex(dir, ids);
   await writeOut(io.stdout, `deleted ${r.deleted.length}${r.missing.length ? `; not found: ${r.missing.join(",")}` : ""}\n`);
   return r.missing.length > 0 && r.deleted.length === 0 ? 1 : 0;
 }
 
 async function compact(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(argv, { recluster: { type: "boolean" } }, "colts index compact");
-  const dir = resolvePath(io, oneDir(positionals, "compact"));
+  const { values, positionals } = parse(argv, COMPACT_SPEC);
+  const dir = resolvePath(io, oneDir(positionals, COMPACT_SPEC));
   const m = await compactIndex(dir, { recluster: values["recluster"] === true });
   await writeOut(io.stdout, `compacted ${dir}: ${m.liveDocs} documents in ${m.chunks.length} chunks, ${m.numCentroids} centroids\n`);
   return 0;
 }
 
 async function info(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(argv, { json: { type: "boolean" } }, "colts index info");
-  const index = await PlaidIndex.open(resolvePath(io, oneDir(positionals, "info")), { verify: false });
+  const { values, positionals } = parse(argv, INFO_SPEC);
+  const index = await PlaidIndex.open(resolvePath(io, oneDir(positionals, INFO_SPEC)), { verify: false });
   try {
     const i = index.info();
     if (values["json"]) await writeOut(io.stdout, `${JSON.stringify(i)}\n`);
@@ -190,11 +222,11 @@ async function info(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
-const SUBCOMMANDS: Record<string, (argv: string[], io: CliIO) => Promise<number>> = { build, add, delete: remove, compact, info };
-
-export async function indexCommand(argv: string[], io: CliIO): Promise<number> {
-  const [sub, ...rest] = argv;
-  const run = sub ? SUBCOMMANDS[sub] : undefined;
-  if (!run) throw new ColtsError("USAGE", `colts index: unknown subcommand ${sub ?? "(none)"}\n  ${INDEX_USAGE}`);
-  return run(rest, io);
-}
+/** `colts index <sub>`: the sub-commands by name. */
+export const INDEX_COMMANDS: Record<string, Command> = {
+  build: { spec: BUILD_SPEC, run: build },
+  add: { spec: ADD_SPEC, run: add },
+  delete: { spec: DELETE_SPEC, run: remove },
+  compact: { spec: COMPACT_SPEC, run: compact },
+  info: { spec: INFO_SPEC, run: info },
+};

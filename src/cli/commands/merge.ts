@@ -1,18 +1,34 @@
 /** `colts merge A B [...] --method linear|slerp|ties --output dir`: checkpoint merging. */
 import { ColtsError } from "../../errors.js";
 import { MERGE_METHODS, mergeModelFolders, type MergeMethod } from "../../train/merge.js";
-import { oneOf, parse, stringFlag } from "../args.js";
+import { oneOf, parse, stringFlag, usageError, type CommandSpec, type Values } from "../args.js";
 import { modelLocation, resolvePath, writeOut, type CliIO } from "../io.js";
 
-export const MERGE_USAGE = `colts merge <model> <model> [...] --output <dir> [--method linear|slerp|ties]
-             [--weights 0.5,0.5] [--t 0.5] [--density 0.2] [--lambda 1] [--base <model>] [--overwrite]
-  Merges BERT ColBERT checkpoints (local folders) tensor by tensor into a complete model.
-  linear (default): weighted average, weights normalised to sum 1 (default equal).
+/** `colts merge`: its flags and help page, the one declaration that parsing and `--help` read. */
+export const MERGE_SPEC: CommandSpec = {
+  name: "merge",
+  summary: "merge BERT ColBERT checkpoints (linear, slerp, ties) into a complete model",
+  usage: ["<model> <model> [...] --output <dir>"],
+  description: `Merges BERT ColBERT checkpoints (local folders) tensor by tensor into a complete model.
+  linear (default): weighted average, weights normalised to sum 1.
   slerp: 2 models, spherical interpolation with factor --t (0 = first model).
   ties: TIES-merging of task vectors relative to --base (required), keeping the top --density
-        fraction of each by magnitude; --weights scale each model's task vector (default 1).`;
+        fraction of each by magnitude; --weights scale each model's task vector.
+A flag of another method than the chosen one is refused.`,
+  flags: [
+    { name: "output", short: "o", type: "string", arg: "DIR", help: "folder of the merged model (required)" },
+    { name: "method", type: "string", arg: MERGE_METHODS.join("|"), default: "linear", help: "how the models are combined" },
+    { name: "weights", type: "string", arg: "a,b,...", default: "equal (linear), 1 each (ties)", help: "one weight per model (linear, ties)" },
+    { name: "t", type: "string", arg: "X", default: "0.5", help: "slerp interpolation factor in [0, 1]" },
+    { name: "density", type: "string", arg: "X", default: "0.2", help: "ties: fraction of each task vector kept, in (0, 1]" },
+    { name: "lambda", type: "string", arg: "X", default: "1", help: "ties: scale of the merged task vector" },
+    { name: "base", type: "string", arg: "M", help: "ties: the common ancestor model (required for ties)" },
+    { name: "overwrite", type: "boolean", help: "replace an existing --output folder" },
+  ],
+  example: "colts merge run-a run-b --method linear --weights 0.7,0.3 --output merged",
+};
 
-function numberFlag(values: Record<string, unknown>, name: string): number | undefined {
+function numberFlag(values: Values, name: string): number | undefined {
   const v = stringFlag(values, name);
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -21,22 +37,9 @@ function numberFlag(values: Record<string, unknown>, name: string): number | und
 }
 
 export async function mergeCommand(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(
-    argv,
-    {
-      output: { type: "string", short: "o" },
-      method: { type: "string" },
-      weights: { type: "string" },
-      t: { type: "string" },
-      density: { type: "string" },
-      lambda: { type: "string" },
-      base: { type: "string" },
-      overwrite: { type: "boolean" },
-    },
-    "colts merge",
-  );
+  const { values, positionals } = parse(argv, MERGE_SPEC);
   const output = stringFlag(values, "output");
-  if (!output || positionals.length < 2) throw new ColtsError("USAGE", `colts merge: give at least two models and --output\n${MERGE_USAGE}`);
+  if (!output || positionals.length < 2) throw usageError(MERGE_SPEC, "give at least two models and --output");
   const method = oneOf<MergeMethod>(values, "method", MERGE_METHODS) ?? "linear";
   const rawWeights = stringFlag(values, "weights");
   const weights = rawWeights?.split(",").map((w) => {
@@ -46,7 +49,7 @@ export async function mergeCommand(argv: string[], io: CliIO): Promise<number> {
   });
   if (weights && weights.length !== positionals.length) throw new ColtsError("USAGE", `--weights has ${weights.length} values for ${positionals.length} models`);
   const base = stringFlag(values, "base");
-  if (method === "ties" && !base) throw new ColtsError("USAGE", `colts merge --method ties needs --base <model>\n${MERGE_USAGE}`);
+  if (method === "ties" && !base) throw usageError(MERGE_SPEC, "--method ties needs --base <model>");
   const t = numberFlag(values, "t");
   const density = numberFlag(values, "density");
   const lambda = numberFlag(values, "lambda");

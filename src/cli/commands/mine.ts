@@ -3,23 +3,45 @@
  * training JSONL (train/format.ts) with ids and texts.
  */
 import { Bm25Index } from "../../bm25/bm25-index.js";
+import type { LoadOptions } from "../../encode/colbert.js";
 import { ColtsError } from "../../errors.js";
 import { loadBeir, readTrecRun } from "../../eval/io.js";
 import { PlaidIndex } from "../../plaid/plaid-index.js";
 import { RETRIEVERS, Searcher, type RetrieverName } from "../../search/searcher.js";
 import { serializeTrainingExample } from "../../train/format.js";
 import { mineTriples, parseWindow, type Retrieve, type ShortPolicy } from "../../train/mine.js";
-import { intFlag, oneOf, parse, stringFlag } from "../args.js";
+import { intFlag, oneOf, parse, stringFlag, usageError, type CommandSpec } from "../args.js";
+import { MODEL_FLAGS, modelLoadOptions } from "../model-flags.js";
 import { modelLocation, openOutput, resolvePath, writeOut, type CliIO } from "../io.js";
-import { createProgressBar, hubProgressPrinter } from "../progress.js";
+import { createProgressBar } from "../progress.js";
 import { documentText } from "../../plaid/corpus.js";
 
-export const MINE_USAGE = `colts mine --dataset <BEIR dir> --output triples.jsonl [--split train] [--index <dir> | --run <run.trec>]
-            [--retriever bm25|plaid|exact|bm25+rerank|hybrid] [--negatives 8] [--window 10-100]
-            [--seed 1] [--short drop|keep] [--positive-grade 1] [--model M]
-  One line per (query, positive >= --positive-grade) of the split's qrels, with negatives sampled
-  from the retriever's ranks FIRST-LAST, never a document graded > 0. Without --index: BM25 over the
-  dataset's corpus, built in memory; with --run: the ranking of a precomputed TREC run (by query id).`;
+/** `colts mine`: its flags and help page, the one declaration that parsing and `--help` read. */
+export const MINE_SPEC: CommandSpec = {
+  name: "mine",
+  summary: "mine hard negatives for a BEIR split's qrels into training JSONL",
+  usage: ["--dataset <BEIR dir> --output triples.jsonl"],
+  description: `One line per (query, positive >= --positive-grade) of the split's qrels, with negatives sampled
+from the retriever's ranks FIRST-LAST, never a document graded > 0. Without --index: BM25 over the
+dataset's corpus, built in memory; with --run: the ranking of a precomputed TREC run (by query id).
+The model flags apply with --index and a retriever that encodes queries.`,
+  flags: [
+    { name: "dataset", type: "string", arg: "DIR", help: "BEIR folder: corpus.jsonl, queries.jsonl, qrels/ (required)" },
+    { name: "output", short: "o", type: "string", arg: "FILE", help: "training JSONL to write, atomically (required)" },
+    { name: "split", type: "string", arg: "NAME", default: "train", help: "qrels split" },
+    { name: "index", type: "string", arg: "DIR", help: "retrieve from this index instead of the corpus" },
+    { name: "run", type: "string", arg: "FILE", help: "take each query's ranking from a TREC run instead" },
+    { name: "retriever", short: "r", type: "string", arg: RETRIEVERS.join("|"), default: "plaid with --index, else bm25", help: "retriever of the candidates" },
+    { name: "negatives", type: "string", arg: "N", default: "8", help: "negatives per line, 1..1000" },
+    { name: "window", type: "string", arg: "FIRST-LAST", default: "10-100", help: "ranks the negatives are sampled from" },
+    { name: "seed", type: "string", arg: "N", default: "1", help: "sampling seed (same seed, same file)" },
+    { name: "short", type: "string", arg: "drop|keep", default: "drop", help: "lines with fewer candidates than --negatives" },
+    { name: "positive-grade", type: "string", arg: "N", default: "1", help: "lowest qrels grade that counts as a positive" },
+    { name: "model", short: "m", type: "string", arg: "M", default: "the model the index records", help: "model to encode queries with (with --index)" },
+    ...MODEL_FLAGS,
+  ],
+  example: "colts mine --dataset beir/scifact --split train --negatives 8 --window 10-100 --output triples.jsonl",
+};
 
 interface Backend {
   retrieve: Retrieve;
@@ -41,7 +63,7 @@ async function runBackend(file: string): Promise<Backend> {
   return { retrieve: (queries, k) => Promise.resolve(queries.map((q) => (ranked.get(q.id) ?? []).slice(0, k))), close: () => Promise.resolve() };
 }
 
-async function indexBackend(io: CliIO, indexDir: string, retriever: RetrieverName, model: string | undefined): Promise<Backend> {
+async function indexBackend(io: CliIO, indexDir: string, retriever: RetrieverName, model: string | undefined, loadOptions: LoadOptions): Promise<Backend> {
   if (retriever === "bm25") {
     // Keywords only: the index's BM25 side, without loading a model.
     const index = await PlaidIndex.open(resolvePath(io, indexDir));
@@ -53,11 +75,7 @@ async function indexBackend(io: CliIO, indexDir: string, retriever: RetrieverNam
       throw e;
     }
   }
-  const searcher = await Searcher.open(resolvePath(io, indexDir), {
-    ...(model ? { model: modelLocation(io, model) } : {}),
-    env: io.env,
-    onProgress: hubProgressPrinter(io.stderr),
-  });
+  const searcher = await Searcher.open(resolvePath(io, indexDir), { ...loadOptions, ...(model ? { model: modelLocation(io, model) } : {}) });
   return {
     retrieve: async (queries, k) => (await searcher.search(queries.map((q) => q.text), { k, retriever })).map((hits) => hits.map((h) => h.id)),
     close: () => searcher.close(),
@@ -65,27 +83,10 @@ async function indexBackend(io: CliIO, indexDir: string, retriever: RetrieverNam
 }
 
 export async function mineCommand(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(
-    argv,
-    {
-      dataset: { type: "string" },
-      split: { type: "string" },
-      index: { type: "string" },
-      run: { type: "string" },
-      retriever: { type: "string", short: "r" },
-      negatives: { type: "string" },
-      window: { type: "string" },
-      seed: { type: "string" },
-      short: { type: "string" },
-      "positive-grade": { type: "string" },
-      model: { type: "string", short: "m" },
-      output: { type: "string", short: "o" },
-    },
-    "colts mine",
-  );
+  const { values, positionals } = parse(argv, MINE_SPEC);
   const dataset = stringFlag(values, "dataset");
   const output = stringFlag(values, "output");
-  if (!dataset || !output || positionals.length > 0) throw new ColtsError("USAGE", `colts mine: --dataset and --output are required\n${MINE_USAGE}`);
+  if (!dataset || !output || positionals.length > 0) throw usageError(MINE_SPEC, "--dataset and --output are required");
   const indexDir = stringFlag(values, "index");
   const runFile = stringFlag(values, "run");
   if (indexDir && runFile) throw new ColtsError("USAGE", "colts mine: give --index or --run, not both");
@@ -100,13 +101,14 @@ export async function mineCommand(argv: string[], io: CliIO): Promise<number> {
     short: oneOf<ShortPolicy>(values, "short", ["drop", "keep"]) ?? "drop",
     positiveGrade: intFlag(values, "positive-grade", 1, 1000) ?? 1,
   };
+  const loadOptions = modelLoadOptions(values, io);
   const start = performance.now();
   const data = await loadBeir(resolvePath(io, dataset), stringFlag(values, "split") ?? "train");
   const docs = new Map(data.corpus.map((d) => [d.id, documentText(d.title, d.text)]));
   const backend = runFile
     ? await runBackend(resolvePath(io, runFile))
     : indexDir
-      ? await indexBackend(io, indexDir, retriever, stringFlag(values, "model"))
+      ? await indexBackend(io, indexDir, retriever, stringFlag(values, "model"), loadOptions)
       : corpusBm25(docs);
   const source = runFile ? `run ${runFile}` : retriever;
   const out = openOutput(io, output);

@@ -2,30 +2,55 @@
 import { ColtsError } from "../../errors.js";
 import { writeTinyCrossEncoder } from "../../testing/tiny-cross-encoder.js";
 import { writeTinyModel, type TinyArch, type TinyLayout } from "../../testing/tiny-model.js";
-import { intFlag, oneOf, parse } from "../args.js";
+import { intFlag, oneOf, parse, usageError, type Command, type CommandSpec } from "../args.js";
 import { resolvePath, writeOut, type CliIO } from "../io.js";
 
-export const MODEL_USAGE = `colts model tiny <dir> [--layout pylate|stanford|onnx] [--hidden 64] [--layers 2] [--heads N]
-                 [--dim 32] [--seed 1] [--query-length 32] [--document-length 180] [--int8]
-                 [--word-embedding-std 0.02] [--arch bert|xlm-roberta] [--japanese [--mecab-dic DIR]]
-                 [--matryoshka-dims 32,24,16 [--matryoshka-heads]]
-  Writes a small ColBERT model with seeded random weights (same seed, same bytes).
-  --arch xlm-roberta: Jina-ColBERT-v2 conventions (Unigram tokenizer, [QueryMarker]/[DocumentMarker],
-  attended <mask> expansion, no token_type_ids). --japanese: JaColBERT conventions (cl-tohoku vocab,
-  BertJapaneseTokenizer = MeCab + WordPiece); --mecab-dic copies a compiled MeCab dictionary into it.
-  --matryoshka-dims declares Matryoshka dimensions (first = --dim); --matryoshka-heads gives each
-  smaller one its own head instead of truncation.
-colts model tiny-cross-encoder <dir> [--hidden 32] [--layers 1] [--heads 2] [--labels 1|2] [--seed 1]
-  Writes a small BERT cross-encoder (sequence classification, ONNX output "logits"), for colts teacher.`;
+const TINY_SPEC: CommandSpec = {
+  name: "model tiny",
+  summary: "write a small ColBERT model with seeded random weights (tests, demos)",
+  usage: ["<dir>"],
+  description: `Same seed, same bytes. --arch xlm-roberta: Jina-ColBERT-v2 conventions (Unigram tokenizer,
+[QueryMarker]/[DocumentMarker], attended <mask> expansion, no token_type_ids). --japanese: JaColBERT
+conventions (cl-tohoku vocab, BertJapaneseTokenizer = MeCab + WordPiece).`,
+  flags: [
+    { name: "layout", type: "string", arg: "pylate|stanford|onnx", default: "pylate", help: "checkpoint layout to write" },
+    { name: "hidden", type: "string", arg: "N", default: "64", help: "hidden size, 8..4096, divisible by --heads" },
+    { name: "layers", type: "string", arg: "N", default: "2", help: "transformer layers, 1..48" },
+    { name: "heads", type: "string", arg: "N", default: "max(1, hidden / 16)", help: "attention heads, 1..64" },
+    { name: "dim", type: "string", arg: "N", default: "32", help: "output dimension of the projection head" },
+    { name: "seed", type: "string", arg: "N", default: "1", help: "seed of every random weight" },
+    { name: "query-length", type: "string", arg: "N", default: "32", help: "query length in tokens" },
+    { name: "document-length", type: "string", arg: "N", default: "180", help: "document length in tokens" },
+    { name: "int8", type: "boolean", help: "also write an int8 dynamically quantized graph" },
+    { name: "word-embedding-std", type: "string", arg: "X", default: "0.02", help: "standard deviation of the word embeddings" },
+    { name: "arch", type: "string", arg: "bert|xlm-roberta", default: "bert", help: "backbone and tokenizer conventions" },
+    { name: "japanese", type: "boolean", help: "JaColBERT conventions (BERT only)" },
+    { name: "mecab-dic", type: "string", arg: "DIR", help: "compiled MeCab dictionary copied into the model (--japanese)" },
+    { name: "matryoshka-dims", type: "string", arg: "a,b,...", default: "none", help: "Matryoshka dimensions, largest first, the first = --dim (pylate layout)" },
+    { name: "matryoshka-heads", type: "boolean", help: "give each smaller Matryoshka dimension its own head instead of truncation" },
+  ],
+  example: "colts model tiny demo-model --hidden 32 --layers 1 --dim 16 --seed 7",
+};
+
+const TINY_CROSS_ENCODER_SPEC: CommandSpec = {
+  name: "model tiny-cross-encoder",
+  summary: "write a small BERT cross-encoder with seeded random weights (for colts teacher)",
+  usage: ["<dir>"],
+  description: 'Sequence classification, ONNX output "logits".',
+  flags: [
+    { name: "hidden", type: "string", arg: "N", default: "32", help: "hidden size, 8..4096" },
+    { name: "layers", type: "string", arg: "N", default: "1", help: "transformer layers, 1..48" },
+    { name: "heads", type: "string", arg: "N", default: "2", help: "attention heads, 1..64" },
+    { name: "labels", type: "string", arg: "1|2", default: "1", help: "1: a relevance logit; 2: not relevant / relevant" },
+    { name: "seed", type: "string", arg: "N", default: "1", help: "seed of every weight" },
+  ],
+  example: "colts model tiny-cross-encoder ce-model --seed 5",
+};
 
 async function tinyCrossEncoderCommand(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(
-    argv,
-    { hidden: { type: "string" }, layers: { type: "string" }, heads: { type: "string" }, labels: { type: "string" }, seed: { type: "string" } },
-    "colts model tiny-cross-encoder",
-  );
+  const { values, positionals } = parse(argv, TINY_CROSS_ENCODER_SPEC);
   const dir = positionals[0];
-  if (!dir || positionals.length > 1) throw new ColtsError("USAGE", `colts model tiny-cross-encoder: expected one <dir>\n${MODEL_USAGE}`);
+  if (!dir || positionals.length > 1) throw usageError(TINY_CROSS_ENCODER_SPEC, "expected one <dir>");
   const labels = oneOf(values, "labels", ["1", "2"]);
   const target = resolvePath(io, dir);
   const files = await writeTinyCrossEncoder(target, {
@@ -41,33 +66,10 @@ async function tinyCrossEncoderCommand(argv: string[], io: CliIO): Promise<numbe
   return 0;
 }
 
-export async function modelCommand(argv: string[], io: CliIO): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === "tiny-cross-encoder") return tinyCrossEncoderCommand(rest, io);
-  if (sub !== "tiny") throw new ColtsError("USAGE", `colts model: unknown subcommand ${sub ?? "(none)"}\n${MODEL_USAGE}`);
-  const { values, positionals } = parse(
-    rest,
-    {
-      layout: { type: "string" },
-      hidden: { type: "string" },
-      layers: { type: "string" },
-      heads: { type: "string" },
-      dim: { type: "string" },
-      seed: { type: "string" },
-      "query-length": { type: "string" },
-      "document-length": { type: "string" },
-      int8: { type: "boolean" },
-      "word-embedding-std": { type: "string" },
-      arch: { type: "string" },
-      japanese: { type: "boolean" },
-      "mecab-dic": { type: "string" },
-      "matryoshka-dims": { type: "string" },
-      "matryoshka-heads": { type: "boolean" },
-    },
-    "colts model tiny",
-  );
+async function tinyCommand(argv: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parse(argv, TINY_SPEC);
   const dir = positionals[0];
-  if (!dir || positionals.length > 1) throw new ColtsError("USAGE", `colts model tiny: expected one <dir>\n${MODEL_USAGE}`);
+  if (!dir || positionals.length > 1) throw usageError(TINY_SPEC, "expected one <dir>");
   const layout = oneOf<TinyLayout>(values, "layout", ["pylate", "stanford", "onnx"]);
   const target = resolvePath(io, dir);
   const rawStd = values["word-embedding-std"];
@@ -108,3 +110,9 @@ export async function modelCommand(argv: string[], io: CliIO): Promise<number> {
 function defined<T extends Record<string, number | undefined>>(o: T): { [K in keyof T]?: number } {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: number };
 }
+
+/** `colts model <sub>`: the sub-commands by name. */
+export const MODEL_COMMANDS: Record<string, Command> = {
+  tiny: { spec: TINY_SPEC, run: tinyCommand },
+  "tiny-cross-encoder": { spec: TINY_CROSS_ENCODER_SPEC, run: tinyCrossEncoderCommand },
+};

@@ -8,16 +8,51 @@ import { ColtsError } from "../../errors.js";
 import { corpusFile, readCorpus } from "../../plaid/corpus.js";
 import { rerank } from "../../search/rerank.js";
 import { RETRIEVERS, Searcher, type ExplainedHit, type RetrieveOptions } from "../../search/searcher.js";
-import { intFlag, oneOf, parse, stringFlag } from "../args.js";
+import { intFlag, oneOf, parse, stringFlag, usageError, type CommandSpec } from "../args.js";
+import { MODEL_FLAGS, modelLoadOptions } from "../model-flags.js";
 import { modelLocation, openInput, openOutput, resolvePath, writeOut, type CliIO } from "../io.js";
 import { readRecords } from "../records.js";
-import { hubProgressPrinter } from "../progress.js";
 
-export const SEARCH_USAGE = `colts search <dir> "query" [-k 10] [--json] [--exact] [--filter EXPR] [--explain]
-               [--retriever plaid|exact|bm25|bm25+rerank|hybrid] [--depth 100]
-               [--ncells N] [--threshold X] [--ndocs N] [--model M]
-  colts search <dir> --queries <queries.jsonl | .tsv | BEIR dir> --output run.trec [-k 100] [--tag colts]
-  colts rerank --model M --query "q" --documents docs.jsonl [-k N] [--json]`;
+/** `colts search`: its flags and help page, the one declaration that parsing and `--help` read. */
+export const SEARCH_SPEC: CommandSpec = {
+  name: "search",
+  summary: "search an index: one query as a ranked list, or a query file as a TREC run",
+  usage: ['<dir> "query"', "<dir> --queries <queries.jsonl | .tsv | BEIR dir> --output run.trec"],
+  flags: [
+    { name: "k", short: "k", type: "string", arg: "N", default: "10; 100 with --queries", help: "hits per query, 1..10000" },
+    { name: "json", type: "boolean", help: "print the hits as JSON" },
+    { name: "retriever", short: "r", type: "string", arg: RETRIEVERS.join("|"), default: "plaid", help: "how candidates are found and scored" },
+    { name: "exact", type: "boolean", help: "exact MaxSim over every document (same as --retriever exact)" },
+    { name: "depth", type: "string", arg: "N", default: "100", help: "candidates from each first stage (bm25+rerank, hybrid)" },
+    { name: "filter", type: "string", arg: "EXPR", help: "metadata filter, SQL-like: \"year >= 2000 AND lang IN ('en', 'fr')\"" },
+    { name: "explain", type: "boolean", help: "show which document token each query token matched" },
+    { name: "ncells", type: "string", arg: "N", default: "1 for k <= 10, 2 for k <= 100, else 4", help: "PLAID: centroids probed per query token" },
+    { name: "threshold", type: "string", arg: "X", default: "0.5 / 0.45 / 0.4 by k", help: "PLAID: centroid score below which candidates are pruned" },
+    { name: "ndocs", type: "string", arg: "N", default: "256 / 1024 / max(4k, 4096) by k", help: "PLAID: candidates kept for exact scoring" },
+    { name: "model", short: "m", type: "string", arg: "M", default: "the model the index records", help: "model to encode queries with" },
+    { name: "queries", type: "string", arg: "FILE", help: 'query file: JSONL {"_id"|"id","text"}, TSV id<TAB>text, or a BEIR folder' },
+    { name: "output", short: "o", type: "string", arg: "FILE", default: "-", help: "TREC run file (with --queries), written atomically; - = stdout" },
+    { name: "tag", type: "string", arg: "TAG", default: "colts", help: "run tag in the TREC run's last column" },
+    ...MODEL_FLAGS,
+  ],
+  example: 'colts search idx "what is late interaction?" -k 5 --retriever hybrid',
+};
+
+/** `colts rerank`: its flags and help page, the one declaration that parsing and `--help` read. */
+export const RERANK_SPEC: CommandSpec = {
+  name: "rerank",
+  summary: "score given documents against a query by exact MaxSim (no index)",
+  usage: ['--model M --query "q" --documents docs.jsonl'],
+  flags: [
+    { name: "model", short: "m", type: "string", arg: "M", help: "model folder or hub id org/name[@revision] (required)" },
+    { name: "query", short: "q", type: "string", arg: "TEXT", help: "the query (required)" },
+    { name: "documents", short: "d", type: "string", arg: "FILE", help: "candidates: a JSONL corpus or a BEIR folder (required)" },
+    { name: "k", short: "k", type: "string", arg: "N", default: "all", help: "hits to keep, 1..1000000" },
+    { name: "json", type: "boolean", help: "print the hits as JSON" },
+    ...MODEL_FLAGS,
+  ],
+  example: 'colts rerank --model lightonai/answerai-colbert-small-v1 --query "capital of France" --documents candidates.jsonl -k 3',
+};
 
 function floatFlag(values: Record<string, unknown>, name: string): number | undefined {
   const v = stringFlag(values, name);
@@ -52,38 +87,17 @@ function formatHits(hits: ExplainedHit[]): string {
 }
 
 export async function searchCommand(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(
-    argv,
-    {
-      k: { type: "string", short: "k" },
-      json: { type: "boolean" },
-      exact: { type: "boolean" },
-      filter: { type: "string" },
-      explain: { type: "boolean" },
-      ncells: { type: "string" },
-      threshold: { type: "string" },
-      ndocs: { type: "string" },
-      model: { type: "string", short: "m" },
-      queries: { type: "string" },
-      output: { type: "string", short: "o" },
-      tag: { type: "string" },
-      workers: { type: "string" },
-      offline: { type: "boolean" },
-      retriever: { type: "string", short: "r" },
-      depth: { type: "string" },
-    },
-    "colts search",
-  );
+  const { values, positionals } = parse(argv, SEARCH_SPEC);
   const [dir, query, ...extra] = positionals;
   const queriesFile = stringFlag(values, "queries");
   if (!dir || extra.length > 0 || (query === undefined) === (queriesFile === undefined)) {
-    throw new ColtsError("USAGE", `colts search: give <dir> and either one "query" or --queries <file>\n${SEARCH_USAGE}`);
+    throw usageError(SEARCH_SPEC, 'give <dir> and either one "query" or --queries <file>');
   }
   const k = intFlag(values, "k", 1, 10_000) ?? (queriesFile ? 100 : 10);
   const ncells = intFlag(values, "ncells", 1, 1 << 20);
   const ndocs = intFlag(values, "ndocs", 1, 1 << 24);
   const threshold = floatFlag(values, "threshold");
-  const workers = intFlag(values, "workers", 0, 64);
+  const loadOptions = modelLoadOptions(values, io);
   const model = stringFlag(values, "model");
   const retriever = oneOf(values, "retriever", RETRIEVERS);
   const depth = intFlag(values, "depth", 1, 100_000);
@@ -96,13 +110,7 @@ export async function searchCommand(argv: string[], io: CliIO): Promise<number> 
     params: { ...(ncells ? { ncells } : {}), ...(ndocs ? { ndocs } : {}), ...(threshold !== undefined ? { centroidScoreThreshold: threshold } : {}) },
     ...(stringFlag(values, "filter") !== undefined ? { filter: stringFlag(values, "filter") } : {}),
   };
-  const searcher = await Searcher.open(resolvePath(io, dir), {
-    ...(model ? { model: modelLocation(io, model) } : {}),
-    ...(workers !== undefined ? { workers } : {}),
-    ...(values["offline"] ? { localFilesOnly: true } : {}),
-    env: io.env,
-    onProgress: hubProgressPrinter(io.stderr),
-  });
+  const searcher = await Searcher.open(resolvePath(io, dir), { ...loadOptions, ...(model ? { model: modelLocation(io, model) } : {}) });
   try {
     if (query !== undefined) {
       const [hits] = await searcher.search([query], opts);
@@ -131,19 +139,16 @@ export async function searchCommand(argv: string[], io: CliIO): Promise<number> 
 }
 
 export async function rerankCommand(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(
-    argv,
-    { model: { type: "string", short: "m" }, query: { type: "string", short: "q" }, documents: { type: "string", short: "d" }, k: { type: "string", short: "k" }, json: { type: "boolean" } },
-    "colts rerank",
-  );
+  const { values, positionals } = parse(argv, RERANK_SPEC);
   const model = stringFlag(values, "model");
   const query = stringFlag(values, "query");
   const documents = stringFlag(values, "documents");
-  if (!model || query === undefined || !documents || positionals.length > 0) throw new ColtsError("USAGE", `colts rerank: --model, --query and --documents are required\n${SEARCH_USAGE}`);
+  if (!model || query === undefined || !documents || positionals.length > 0) throw usageError(RERANK_SPEC, "--model, --query and --documents are required");
   const k = intFlag(values, "k", 1, 1_000_000);
+  const loadOptions = modelLoadOptions(values, io);
   const docs: { id: string; text: string }[] = [];
   for await (const { doc } of readCorpus(corpusFile(resolvePath(io, documents)))) docs.push(doc);
-  const colbert = await ColBERT.load(modelLocation(io, model), { env: io.env, onProgress: hubProgressPrinter(io.stderr) });
+  const colbert = await ColBERT.load(modelLocation(io, model), loadOptions);
   try {
     const hits = await rerank(colbert, query, docs, k !== undefined ? { k } : {});
     await writeOut(io.stdout, values["json"] ? `${JSON.stringify(hits)}\n` : `${hits.map((h, i) => `${String(i + 1).padStart(3)}. ${h.score.toFixed(4)}  ${h.id}`).join("\n")}\n`);

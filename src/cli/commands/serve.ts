@@ -5,12 +5,34 @@
  */
 import path from "node:path";
 import { ColtsError } from "../../errors.js";
-import { intFlag, parse, stringFlag } from "../args.js";
+import { intFlag, parse, stringFlag, usageError, type CommandSpec } from "../args.js";
+import { MODEL_FLAGS, modelLoadOptions } from "../model-flags.js";
 import { modelLocation, resolvePath, type CliIO } from "../io.js";
 
-export const SERVE_USAGE = `colts serve <[name=]index-dir>... [--host 127.0.0.1] [--port 8080] [--token-env COLTS_TOKEN]
-              [--workers N] [--model M] [--cors ORIGIN] [--max-queue 128] [--timeout-ms 30000]
-              [--max-batch 64] [--max-k 1000] [--max-text 8192] [--max-body 1048576] [--offline]`;
+/** `colts serve`: its flags and help page, the one declaration that parsing and `--help` read. */
+export const SERVE_SPEC: CommandSpec = {
+  name: "serve",
+  summary: "serve indexes over HTTP: JSON API, web UI, metrics",
+  usage: ["<[name=]index-dir>..."],
+  description: `Each index is served under its name (the folder's name unless name=dir), with the model its
+manifest records (or --model). Runs until SIGTERM or Ctrl-C, then finishes admitted requests and exits 0.
+--workers counts server worker threads here (1..64), each holding every index and model.`,
+  flags: [
+    { name: "host", type: "string", arg: "ADDR", default: "127.0.0.1", help: "address to listen on" },
+    { name: "port", short: "p", type: "string", arg: "N", default: "8080", help: "port, 0 = any free one" },
+    { name: "token-env", type: "string", arg: "VAR", default: "COLTS_TOKEN", help: "environment variable holding the bearer token (unset: no auth)" },
+    { name: "model", short: "m", type: "string", arg: "M", default: "the model each index records", help: "model for every index" },
+    { name: "cors", type: "string", arg: "ORIGIN", default: "off", help: "allow this origin (CORS)" },
+    { name: "max-queue", type: "string", arg: "N", default: "128", help: "requests admitted at once; more answer 503" },
+    { name: "timeout-ms", type: "string", arg: "N", default: "30000", help: "per-request timeout (504)" },
+    { name: "max-batch", type: "string", arg: "N", default: "64", help: "queries or texts per request (413)" },
+    { name: "max-k", type: "string", arg: "N", default: "1000", help: "largest k (400)" },
+    { name: "max-text", type: "string", arg: "N", default: "8192", help: "characters per text (413)" },
+    { name: "max-body", type: "string", arg: "N", default: "1048576", help: "request body bytes (413)" },
+    ...MODEL_FLAGS,
+  ],
+  example: "COLTS_TOKEN=secret colts serve docs=./idx --port 8080 --workers 2",
+};
 
 function indexArg(io: CliIO, arg: string): { name: string; dir: string } {
   const eq = arg.indexOf("=");
@@ -19,26 +41,8 @@ function indexArg(io: CliIO, arg: string): { name: string; dir: string } {
 }
 
 export async function serveCommand(argv: string[], io: CliIO, signals: NodeJS.EventEmitter = process): Promise<number> {
-  const { values, positionals } = parse(
-    argv,
-    {
-      host: { type: "string" },
-      port: { type: "string", short: "p" },
-      "token-env": { type: "string" },
-      workers: { type: "string" },
-      model: { type: "string", short: "m" },
-      cors: { type: "string" },
-      "max-queue": { type: "string" },
-      "timeout-ms": { type: "string" },
-      "max-batch": { type: "string" },
-      "max-k": { type: "string" },
-      "max-text": { type: "string" },
-      "max-body": { type: "string" },
-      offline: { type: "boolean" },
-    },
-    "colts serve",
-  );
-  if (positionals.length === 0) throw new ColtsError("USAGE", `colts serve: give at least one index folder\n${SERVE_USAGE}`);
+  const { values, positionals } = parse(argv, SERVE_SPEC);
+  if (positionals.length === 0) throw usageError(SERVE_SPEC, "give at least one index folder");
   const host = stringFlag(values, "host") ?? "127.0.0.1";
   const port = intFlag(values, "port", 0, 65535) ?? 8080;
   const tokenEnv = stringFlag(values, "token-env") ?? "COLTS_TOKEN";
@@ -48,14 +52,21 @@ export async function serveCommand(argv: string[], io: CliIO, signals: NodeJS.Ev
   const maxK = intFlag(values, "max-k", 1, 10_000);
   const maxText = intFlag(values, "max-text", 1, 1 << 24);
   const maxBody = intFlag(values, "max-body", 1024, 1 << 30);
+  const load = modelLoadOptions(values, io);
+  // Server workers each hold the models; there is no "encode on the main thread" (0) here.
+  if (load.workers === 0) throw new ColtsError("USAGE", '--workers must be an integer in 1..64 for colts serve, got "0"');
   // Loaded here, not at the top: fastify's import costs ~140 ms that every other command would pay.
   const [{ Engine }, { buildServer }] = await Promise.all([import("../../server/engine.js"), import("../../server/build.js")]);
   const engine = await Engine.start({
     indexes: positionals.map((p) => indexArg(io, p)),
     ...(model ? { model: modelLocation(io, model) } : {}),
-    workers: intFlag(values, "workers", 1, 64) ?? 1,
+    workers: load.workers ?? 1,
+    ...(load.threads !== undefined ? { threads: load.threads } : {}),
+    ...(load.executionProvider ? { executionProvider: load.executionProvider } : {}),
+    ...(load.revision ? { revision: load.revision } : {}),
+    ...(load.quantized ? { quantized: true } : {}),
+    ...(load.localFilesOnly ? { localFilesOnly: true } : {}),
     env: io.env,
-    ...(values["offline"] ? { localFilesOnly: true } : {}),
   });
   const maxQueue = intFlag(values, "max-queue", 1, 1_000_000);
   const timeoutMs = intFlag(values, "timeout-ms", 1, 3_600_000);

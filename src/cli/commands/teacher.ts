@@ -10,15 +10,32 @@ import { readBeirCorpus, readBeirQueries, readTrecRun } from "../../eval/io.js";
 import { CrossEncoder, type CrossEncoderOptions } from "../../encode/cross-encoder.js";
 import { parseTrainingExample, serializeTrainingExample, type TrainingExample } from "../../train/format.js";
 import { MISSING_POLICIES, runLookup, scoreFromRun, scoreWithModel, type MissingPolicy } from "../../train/teacher.js";
-import { intFlag, oneOf, parse, stringFlag } from "../args.js";
+import { intFlag, oneOf, parse, stringFlag, usageError, type CommandSpec } from "../args.js";
+import { CROSS_ENCODER_RUNTIME_FLAGS, runtimeOptions } from "../model-flags.js";
 import { openOutput, resolvePath, writeOut, type CliIO } from "../io.js";
 import { documentText } from "../../plaid/corpus.js";
 
-export const TEACHER_USAGE = `colts teacher --data triples.jsonl --name <teacher> --output out.jsonl
-               (--cross-encoder <model dir> [--max-length 512] [--token-budget 16384] | --run <run.trec> [--missing error|min|drop])
-               [--dataset <BEIR dir>]
-  Adds scores[<teacher>] aligned with [positive, ...negatives] to every line (streamed; --output may
-  be the --data file). --dataset fills in the texts of id-only lines for a cross-encoder.`;
+/** `colts teacher`: its flags and help page, the one declaration that parsing and `--help` read. */
+export const TEACHER_SPEC: CommandSpec = {
+  name: "teacher",
+  summary: "add one teacher's scores (a cross-encoder or a TREC run) to training JSONL",
+  usage: ["--data triples.jsonl --name <teacher> --output out.jsonl (--cross-encoder <model dir> | --run <run.trec>)"],
+  description: `Adds scores[<teacher>] aligned with [positive, ...negatives] to every line (streamed; --output may
+be the --data file). --dataset fills in the texts of id-only lines for a cross-encoder.`,
+  flags: [
+    { name: "data", type: "string", arg: "FILE", help: "training JSONL to score (required)" },
+    { name: "name", type: "string", arg: "NAME", help: "teacher name, the key under scores (required)" },
+    { name: "output", short: "o", type: "string", arg: "FILE", help: "JSONL to write, atomically (required)" },
+    { name: "cross-encoder", type: "string", arg: "DIR", help: "score with this cross-encoder ONNX folder (BERT sequence classification)" },
+    { name: "max-length", type: "string", arg: "N", default: "min(512, the model's)", help: "longest query+document pair in tokens, 8..8192" },
+    { name: "token-budget", type: "string", arg: "N", default: "16384", help: "padded tokens per cross-encoder run (bounds memory)" },
+    { name: "dataset", type: "string", arg: "DIR", help: "BEIR folder with the texts of id-only lines (cross-encoder)" },
+    { name: "run", type: "string", arg: "FILE", help: "take the scores from this TREC run instead" },
+    { name: "missing", type: "string", arg: MISSING_POLICIES.join("|"), default: "error", help: "a document the run lacks: fail, take the query's lowest run score, or drop the line" },
+    ...CROSS_ENCODER_RUNTIME_FLAGS,
+  ],
+  example: "colts teacher --data triples.jsonl --cross-encoder ce-model --name ce --output scored.jsonl",
+};
 
 /** Lines scored per cross-encoder call (and written per chunk): bounds what is held in memory. */
 const CHUNK = 512;
@@ -105,39 +122,26 @@ async function modelScorer(io: CliIO, model: string, name: string, opts: CrossEn
 }
 
 export async function teacherCommand(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(
-    argv,
-    {
-      data: { type: "string" },
-      name: { type: "string" },
-      output: { type: "string", short: "o" },
-      "cross-encoder": { type: "string" },
-      run: { type: "string" },
-      dataset: { type: "string" },
-      missing: { type: "string" },
-      "max-length": { type: "string" },
-      "token-budget": { type: "string" },
-    },
-    "colts teacher",
-  );
+  const { values, positionals } = parse(argv, TEACHER_SPEC);
   const data = stringFlag(values, "data");
   const name = stringFlag(values, "name");
   const output = stringFlag(values, "output");
   const model = stringFlag(values, "cross-encoder");
   const runFile = stringFlag(values, "run");
   if (!data || !name || !output || positionals.length > 0 || (model === undefined) === (runFile === undefined)) {
-    throw new ColtsError("USAGE", `colts teacher: --data, --name, --output and one of --cross-encoder / --run are required\n${TEACHER_USAGE}`);
+    throw usageError(TEACHER_SPEC, "--data, --name, --output and one of --cross-encoder / --run are required");
   }
   const missing = oneOf<MissingPolicy>(values, "missing", MISSING_POLICIES) ?? "error";
   const maxLength = intFlag(values, "max-length", 8, 8192);
   const tokenBudget = intFlag(values, "token-budget", 1, 1 << 24);
+  const runtime = runtimeOptions(values);
   const start = performance.now();
   const dataFile = resolvePath(io, data);
   if (!fs.existsSync(dataFile)) throw new ColtsError("INPUT_INVALID", `input file ${dataFile} does not exist`, { details: { file: dataFile } });
   const dataset = stringFlag(values, "dataset");
   const scorer = runFile
     ? await runScorer(io, runFile, name, missing)
-    : await modelScorer(io, model as string, name, { ...(maxLength !== undefined ? { maxLength } : {}), ...(tokenBudget !== undefined ? { tokenBudget } : {}) }, dataset, dataFile);
+    : await modelScorer(io, model as string, name, { ...runtime, ...(maxLength !== undefined ? { maxLength } : {}), ...(tokenBudget !== undefined ? { tokenBudget } : {}) }, dataset, dataFile);
   const out = openOutput(io, output);
   let scored = 0;
   let dropped = 0;

@@ -5,21 +5,55 @@ import { readTrainingFile, resolveExamples, type TextLookup } from "../../train/
 import type { EvalSet } from "../../train/evaluate.js";
 import type { TeacherNormalization } from "../../train/losses.js";
 import type { TrainOptions } from "../../train/loop.js";
-import { intFlag, oneOf, parse, stringFlag } from "../args.js";
+import { intFlag, oneOf, parse, stringFlag, usageError, type CommandSpec, type Values } from "../args.js";
 import { modelLocation, resolvePath, writeOut, type CliIO } from "../io.js";
 import { createProgressBar } from "../progress.js";
 import { documentText } from "../../plaid/corpus.js";
 
-export const TRAIN_USAGE = `colts train --model M --data triples.jsonl --output DIR [--dataset BEIR_DIR] [--loss contrastive|kl|margin-mse]
-            [--steps N | --epochs N] [--batch-size 8] [--grad-accum 1] [--lr 1e-5] [--warmup 0] [--weight-decay 0.01]
-            [--seed 42] [--negatives N] [--temperature 1] [--in-batch-negatives] [--teachers a,b] [--teacher-weights 1,1]
-            [--teacher-norm none|minmax|zscore] [--teacher-mode average|per-teacher] [--matryoshka 128,96,64]
-            [--eval-dataset BEIR_DIR --eval-split test --eval-every N] [--save-every N] [--stop-after N] [--resume] [--no-export | --export-always]
-  Trains on JSONL examples (text form, or ids into --dataset) with AdamW + linear warm-up/decay; writes
-  DIR/metrics.jsonl, DIR/loss.svg, DIR/eval.svg, resumable DIR/state/ and the trained model in DIR/model
-  (at the end; --export-always also after --stop-after; --no-export never).`;
+/** `colts train`: its flags and help page, the one declaration that parsing and `--help` read. */
+export const TRAIN_SPEC: CommandSpec = {
+  name: "train",
+  summary: "fine-tune or distil a BERT ColBERT model and export it",
+  usage: ["--model M --data triples.jsonl --output DIR"],
+  description: `Trains on JSONL examples (text form, or ids into --dataset) with AdamW + linear warm-up/decay; writes
+DIR/metrics.jsonl, DIR/loss.svg, DIR/eval.svg, resumable DIR/state/ and the trained model in DIR/model
+(at the end; --export-always also after --stop-after; --no-export never). Training reads the model's
+safetensors (not its ONNX graph), so the model flags of the other commands do not apply.`,
+  flags: [
+    { name: "model", type: "string", arg: "M", help: "BERT ColBERT folder (PyLate or Stanford layout) to start from (required)" },
+    { name: "data", type: "string", arg: "FILE", help: "training JSONL (required)" },
+    { name: "output", type: "string", arg: "DIR", help: "output folder (required)" },
+    { name: "dataset", type: "string", arg: "DIR", help: "BEIR folder the ids of id-form lines refer to" },
+    { name: "loss", type: "string", arg: "contrastive|kl|margin-mse", default: "contrastive", help: "training objective" },
+    { name: "steps", type: "string", arg: "N", default: "from --epochs", help: "optimizer steps (not with --epochs)" },
+    { name: "epochs", type: "string", arg: "X", default: "1 when --steps is unset", help: "passes over the data" },
+    { name: "batch-size", type: "string", arg: "N", default: "8", help: "queries per micro-batch" },
+    { name: "grad-accum", type: "string", arg: "N", default: "1", help: "micro-batches per optimizer step" },
+    { name: "lr", type: "string", arg: "X", default: "1e-5", help: "peak learning rate" },
+    { name: "warmup", type: "string", arg: "N", default: "0", help: "linear warm-up steps" },
+    { name: "weight-decay", type: "string", arg: "X", default: "0.01", help: "AdamW decoupled weight decay" },
+    { name: "seed", type: "string", arg: "N", default: "42", help: "seed of the data order" },
+    { name: "negatives", type: "string", arg: "N", default: "the smallest count in the file", help: "negatives kept per example" },
+    { name: "temperature", type: "string", arg: "X", default: "1", help: "softmax temperature (contrastive, kl)" },
+    { name: "in-batch-negatives", type: "boolean", help: "contrastive: other queries' documents are negatives too" },
+    { name: "teachers", type: "string", arg: "a,b", default: "every teacher on the line", help: "teacher scores to distil from (kl, margin-mse)" },
+    { name: "teacher-weights", type: "string", arg: "a,b", default: "1 each", help: "weight of each teacher" },
+    { name: "teacher-norm", type: "string", arg: "none|minmax|zscore", default: "zscore with several teachers, else none", help: "per-query normalisation of teacher scores" },
+    { name: "teacher-mode", type: "string", arg: "average|per-teacher", default: "average", help: "average the teachers, or one loss per teacher" },
+    { name: "matryoshka", type: "string", arg: "a,b,...", help: "also train truncated dimensions, e.g. 128,96,64" },
+    { name: "eval-dataset", type: "string", arg: "DIR", help: "BEIR folder to evaluate on during training" },
+    { name: "eval-split", type: "string", arg: "NAME", default: "test", help: "qrels split of --eval-dataset" },
+    { name: "eval-every", type: "string", arg: "N", default: "0 (never)", help: "evaluate every N steps (and at the first and last)" },
+    { name: "save-every", type: "string", arg: "N", default: "0 (at the end only)", help: "save resumable state every N steps" },
+    { name: "stop-after", type: "string", arg: "N", help: "stop after N steps of this run (continue with --resume)" },
+    { name: "resume", type: "boolean", help: "continue from DIR/state" },
+    { name: "no-export", type: "boolean", help: "never write DIR/model" },
+    { name: "export-always", type: "boolean", help: "also write DIR/model when stopped by --stop-after" },
+  ],
+  example: "colts train --model start --data triples.jsonl --loss contrastive --steps 300 --lr 3e-4 --warmup 20 --output run",
+};
 
-function numberFlag(values: Record<string, unknown>, name: string, min: number, max: number): number | undefined {
+function numberFlag(values: Values, name: string, min: number, max: number): number | undefined {
   const v = stringFlag(values, name);
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -27,11 +61,11 @@ function numberFlag(values: Record<string, unknown>, name: string, min: number, 
   return n;
 }
 
-function listFlag(values: Record<string, unknown>, name: string): string[] | undefined {
+function listFlag(values: Values, name: string): string[] | undefined {
   return stringFlag(values, name)?.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
 }
 
-function numberList(values: Record<string, unknown>, name: string): number[] | undefined {
+function numberList(values: Values, name: string): number[] | undefined {
   const list = listFlag(values, name);
   if (!list) return undefined;
   const nums = list.map(Number);
@@ -55,20 +89,13 @@ async function evalSetFor(dir: string | undefined, split: string): Promise<EvalS
 }
 
 export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parse(argv, TRAIN_SPEC);
   // Loaded here, not at the top: tfjs takes ~1-2 s to load and no other command needs it.
   const [{ trainColbertInWorker }, { LOSS_KINDS }] = await Promise.all([import("../../train/api.js"), import("../../train/objective.js")]);
-  const s = { type: "string" } as const;
-  const b = { type: "boolean" } as const;
-  const { values, positionals } = parse(argv, {
-    model: s, data: s, dataset: s, output: s, loss: s, steps: s, epochs: s, "batch-size": s, "grad-accum": s, lr: s, warmup: s,
-    "weight-decay": s, seed: s, negatives: s, temperature: s, "in-batch-negatives": b, teachers: s, "teacher-weights": s,
-    "teacher-norm": s, "teacher-mode": s, matryoshka: s, "eval-dataset": s, "eval-split": s, "eval-every": s, "save-every": s,
-    "stop-after": s, resume: b, "no-export": b, "export-always": b,
-  }, "colts train");
   const model = stringFlag(values, "model");
   const data = stringFlag(values, "data");
   const output = stringFlag(values, "output");
-  if (!model || !data || !output || positionals.length > 0) throw new ColtsError("USAGE", `colts train: --model, --data and --output are required\n${TRAIN_USAGE}`);
+  if (!model || !data || !output || positionals.length > 0) throw usageError(TRAIN_SPEC, "--model, --data and --output are required");
   if (values["steps"] !== undefined && values["epochs"] !== undefined) throw new ColtsError("USAGE", "colts train: give --steps or --epochs, not both");
   const lookup = await lookupFor(stringFlag(values, "dataset") ? resolvePath(io, stringFlag(values, "dataset") as string) : undefined);
   const examples = resolveExamples(readTrainingFile(resolvePath(io, data)), lookup, intFlag(values, "negatives", 0, 1000));
