@@ -8,12 +8,12 @@ import { ColtsError } from "../../errors.js";
 import { hubProgressPrinter, createProgressBar } from "../progress.js";
 import { intFlag, oneOf, parse, stringFlag } from "../args.js";
 import { modelLocation, openInput, openOutput, writeOut, type CliIO } from "../io.js";
-import { readRecords, type TextRecord } from "../records.js";
+import { documentText, readCorpusRecords, type CorpusRecord } from "../../corpus/reader.js";
 
 export const ENCODE_USAGE = `colts encode --model M (--queries | --documents) [--input file.jsonl | -] [--output file | -]
              [--dim N] [--batch-size 32] [--workers 1] [--threads N] [--quantized] [--provider cpu|cuda]
              [--revision R] [--offline] [--progress]
-  Input lines: {"id","text"} JSON or plain text. Output: one JSON line per text {"id","tokens","vectors"}.`;
+  Input lines: {"_id"|"id", "title", "text"} JSON or plain text (numbered from 0); ids must be unique. Output: one JSON line per text {"id","tokens","vectors"}.`;
 
 /** Texts per encode call; bounds memory while keeping workers busy. */
 const CHUNK = 512;
@@ -66,8 +66,8 @@ export async function encodeCommand(argv: string[], io: CliIO): Promise<number> 
   const bar = showProgress ? createProgressBar({ stream: io.stderr, label: "encoding", unit: "items" }) : null;
   try {
     const encodeOpts = { ...(dim !== undefined ? { dim } : {}), ...(batchSize !== undefined ? { batchSize } : {}) };
-    const flush = async (chunk: TextRecord[]): Promise<void> => {
-      const texts = chunk.map((r) => r.text);
+    const flush = async (chunk: CorpusRecord[]): Promise<void> => {
+      const texts = chunk.map((r) => documentText(r.title, r.text));
       const vs = values["queries"] ? await colbert.encodeQueries(texts, encodeOpts) : await colbert.encodeDocuments(texts, encodeOpts);
       const lines = vs.map((v, i) => {
         const vectors = Array.from({ length: v.tokens }, (_, t) => Array.from(v.vectors.subarray(t * v.dim, (t + 1) * v.dim)));
@@ -76,8 +76,8 @@ export async function encodeCommand(argv: string[], io: CliIO): Promise<number> 
       await writeOut(output.stream, lines.join("\n") + "\n");
       bar?.tick(chunk.length);
     };
-    let chunk: TextRecord[] = [];
-    for await (const rec of readRecords(input, inputPath === "-" ? "<stdin>" : inputPath)) {
+    let chunk: CorpusRecord[] = [];
+    for await (const rec of readCorpusRecords(input, { plainText: true, name: inputPath === "-" ? "<stdin>" : inputPath })) {
       chunk.push(rec);
       if (chunk.length >= CHUNK) {
         await flush(chunk);

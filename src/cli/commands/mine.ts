@@ -12,7 +12,7 @@ import { mineTriples, parseWindow, type Retrieve, type ShortPolicy } from "../..
 import { intFlag, oneOf, parse, stringFlag } from "../args.js";
 import { modelLocation, openOutput, resolvePath, writeOut, type CliIO } from "../io.js";
 import { createProgressBar, hubProgressPrinter } from "../progress.js";
-import { documentText } from "../../plaid/corpus.js";
+import { documentText } from "../../corpus/reader.js";
 
 export const MINE_USAGE = `colts mine --dataset <BEIR dir> --output triples.jsonl [--split train] [--index <dir> | --run <run.trec>]
             [--retriever bm25|plaid|exact|bm25+rerank|hybrid] [--negatives 8] [--window 10-100]

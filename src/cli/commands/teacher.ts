@@ -12,7 +12,7 @@ import { parseTrainingExample, serializeTrainingExample, type TrainingExample } 
 import { MISSING_POLICIES, runLookup, scoreFromRun, scoreWithModel, type MissingPolicy } from "../../train/teacher.js";
 import { intFlag, oneOf, parse, stringFlag } from "../args.js";
 import { openOutput, resolvePath, writeOut, type CliIO } from "../io.js";
-import { documentText } from "../../plaid/corpus.js";
+import { documentText } from "../../corpus/reader.js";
 
 export const TEACHER_USAGE = `colts teacher --data triples.jsonl --name <teacher> --output out.jsonl
                (--cross-encoder <model dir> [--max-length 512] [--token-budget 16384] | --run <run.trec> [--missing error|min|drop])

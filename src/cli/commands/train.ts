@@ -8,7 +8,7 @@ import type { TrainOptions } from "../../train/loop.js";
 import { intFlag, oneOf, parse, stringFlag } from "../args.js";
 import { modelLocation, resolvePath, writeOut, type CliIO } from "../io.js";
 import { createProgressBar } from "../progress.js";
-import { documentText } from "../../plaid/corpus.js";
+import { documentText } from "../../corpus/reader.js";
 
 export const TRAIN_USAGE = `colts train --model M --data triples.jsonl --output DIR [--dataset BEIR_DIR] [--loss contrastive|kl|margin-mse]
             [--steps N | --epochs N] [--batch-size 8] [--grad-accum 1] [--lr 1e-5] [--warmup 0] [--weight-decay 0.01]
