@@ -18,7 +18,7 @@ import { readColbertCheckpoint } from "../src/model/checkpoint.js";
 import { readModelFolder } from "../src/model/layout.js";
 import { writeTinyModel } from "../src/testing/tiny-model.js";
 import type { ResolvedExample } from "../src/train/data.js";
-import { documentText } from "../src/plaid/corpus.js";
+import { documentText } from "../src/corpus/reader.js";
 import { evaluateModel } from "../src/train/evaluate.js";
 import { train } from "../src/train/loop.js";
 import { TrainableColbert } from "../src/train/model.js";

@@ -3,7 +3,8 @@
  * load a checkpoint and encode, MaxSim, build / open / update a PLAID index, search it (PLAID,
  * exact, BM25, hybrid, re-rank), errors and their codes. Everything else has a subpath of its own:
  * `colts/eval`, `colts/train`, `colts/server`, `colts/cli`, `colts/testing`, `colts/bm25`,
- * `colts/text`, `colts/model`, `colts/plaid`, `colts/metadata`, `colts/runtime`, `colts/encode`.
+ * `colts/text`, `colts/model`, `colts/plaid`, `colts/metadata`, `colts/runtime`, `colts/encode`,
+ * `colts/corpus`.
  * Re-exports only.
  */
 export { ColBERT, type LoadOptions, type BatchEncodeOptions, type ModelInfo } from "./encode/colbert.js";
@@ -19,7 +20,8 @@ export { PlaidIndex, type SearchOptions, type SearchHit, type IndexInfo, type Op
 export { buildIndex, addToIndex, deleteFromIndex, compactIndex, type BuildOptions, type CompactOptions } from "./plaid/writer.js";
 export type { Manifest } from "./plaid/manifest.js";
 export { arraySource, type EmbeddedDoc, type EmbeddingSource } from "./plaid/source.js";
-export { encodedCorpusSource, readCorpus, type CorpusOptions, type CorpusDoc, type EncodedSourceOptions } from "./plaid/corpus.js";
+export { encodedCorpusSource, type EncodedSourceOptions } from "./plaid/corpus.js";
+export { checkCorpus, readCorpus, type CheckedCorpus, type CorpusOptions, type CorpusDoc } from "./corpus/reader.js";
 export { plaidDefaults, type PlaidParams } from "./plaid/stages.js";
 export { Searcher, fuse, RETRIEVERS, type RetrieverName, type RetrieveOptions, type SearcherOptions, type ExplainedHit, type TokenMatch } from "./search/searcher.js";
 export { rerank, type RerankCandidate, type RerankHit, type RerankOptions } from "./search/rerank.js";

@@ -1,15 +1,15 @@
 /**
- * Saving and loading a BM25 index as `<dir>/bm25.bin` (format in format.ts), beside the PLAID index
- * files of the same folder. Writes are atomic: a temp file in the same folder is written, fsynced and
- * renamed over the target, so readers see the old file or the new one, never a mix.
+ * Saving and loading a BM25 index as `<dir>/bm25.bin` (format in format.ts: store/arrays.ts'
+ * container; files of the older version 1 still load), beside the PLAID index files of the same
+ * folder. Writes are atomic: a temp file in the same folder is written, fsynced and renamed over the
+ * target, so readers see the old file or the new one, never a mix.
  */
 import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { ColtsError, isColtsError } from "../errors.js";
-import { sequentialChunks, writeChunksAtomic } from "../store/atomic.js";
 import type { Analyzer } from "./analyzer.js";
 import { analyzerFromDescriptor } from "./analyzers.js";
-import { decodeBm25, encodeBm25 } from "./format.js";
+import { decodeBm25, writeBm25 } from "./format.js";
 import { Bm25Index } from "./bm25-index.js";
 import { resolveParams, type Bm25Params } from "./similarity.js";
 
@@ -22,23 +22,22 @@ export interface SaveBm25Result {
 }
 
 /**
- * Writes `index` to `<dir>/bm25.bin` (creating `dir` if needed), replacing any previous file atomically.
- * Compacts the index first (drops postings of deleted documents; search results are unchanged).
+ * Writes `index` to `<dir>/<fileName>` (default bm25.bin; `dir` created if needed), replacing any
+ * previous file atomically. Compacts the index first (drops postings of deleted documents; search
+ * results are unchanged).
  */
-/** Writes `index` to `<dir>/<fileName>` (default bm25.bin) atomically. */
 export async function saveBm25(dir: string, index: Bm25Index, fileName: string = BM25_FILE_NAME): Promise<SaveBm25Result> {
   const parts = index.toParts();
   const s = index.stats();
-  const chunks = encodeBm25(parts, {
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, fileName);
+  const bytes = writeBm25(file, parts, {
     documents: s.documents,
     liveDocuments: s.liveDocuments,
     terms: s.terms,
     postings: s.postings,
     sumDocumentLength: s.sumDocumentLength,
   });
-  await mkdir(dir, { recursive: true });
-  const file = path.join(dir, fileName);
-  const bytes = await writeChunksAtomic(file, sequentialChunks(chunks));
   return { file, bytes };
 }
 
@@ -71,16 +70,16 @@ export async function loadBm25(dir: string, options: LoadBm25Options = {}): Prom
     if (!missing) throw cause;
     throw new ColtsError("INDEX_NOT_FOUND", `no BM25 index at ${file} (build one with saveBm25 / colts index build)`, { cause, details: { file } });
   }
-  const { header, parts } = decodeBm25(file, buf);
-  const analyzer = options.analyzer ?? rebuildAnalyzer(file, header.analyzer);
-  if (stableJson(analyzer.descriptor) !== stableJson(header.analyzer)) {
-    throw new ColtsError("INPUT_INVALID", `${file}: the given analyser differs from the one that built the index (${stableJson(header.analyzer)})`, {
+  const { info, parts } = decodeBm25(file, buf);
+  const analyzer = options.analyzer ?? rebuildAnalyzer(file, info.analyzer);
+  if (stableJson(analyzer.descriptor) !== stableJson(info.analyzer)) {
+    throw new ColtsError("INPUT_INVALID", `${file}: the given analyser differs from the one that built the index (${stableJson(info.analyzer)})`, {
       details: { file },
     });
   }
   let params: Bm25Params;
   try {
-    params = resolveParams({ k1: options.k1 ?? header.similarity?.k1, b: options.b ?? header.similarity?.b });
+    params = resolveParams({ k1: options.k1 ?? info.similarity?.k1, b: options.b ?? info.similarity?.b });
   } catch (cause) {
     throw new ColtsError("INPUT_INVALID", `${file}: bad BM25 parameters: ${(cause as Error).message}`, { cause, details: { file } });
   }

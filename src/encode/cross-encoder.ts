@@ -11,6 +11,7 @@ import path from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { ColtsError } from "../errors.js";
 import { OnnxSession, type RuntimeOptions } from "../runtime/session.js";
+import { padBatch, planBatches as planByLength } from "./batching.js";
 
 /** One (query, document) pair laid out for the model; arrays of equal length. */
 export interface PairTokens {
@@ -38,28 +39,14 @@ export function layoutPair(query: number[], document: number[], cls: number, sep
 
 /**
  * Groups sequences into batches of at most `tokenBudget` padded tokens (batch size x longest
- * sequence in it) and `maxBatch` sequences: sorted by length, longest first, so sequences of similar
- * length share a batch and little is padding. A sequence longer than the budget gets a batch alone.
- * Returns the indices of each batch.
+ * sequence in it) and `maxBatch` sequences (default 256; both >= 1, checked): sorted by length,
+ * longest first, so sequences of similar length share a batch and little is padding. A sequence
+ * longer than the budget gets a batch alone. Returns the indices of each batch. The rule is
+ * batching.ts' planBatches, shared with the ColBERT encoder (same sort, same cut).
  */
 export function planBatches(lengths: readonly number[], tokenBudget: number, maxBatch = 256): number[][] {
   if (!(tokenBudget >= 1) || !(maxBatch >= 1)) throw new ColtsError("INPUT_INVALID", `token budget and batch size must be >= 1, got ${tokenBudget}, ${maxBatch}`);
-  const order = lengths.map((_, i) => i).sort((a, b) => (lengths[b] ?? 0) - (lengths[a] ?? 0) || a - b);
-  const batches: number[][] = [];
-  let current: number[] = [];
-  let longest = 0;
-  for (const i of order) {
-    const len = lengths[i] ?? 0;
-    const width = Math.max(longest, len);
-    if (current.length > 0 && (current.length >= maxBatch || (current.length + 1) * width > tokenBudget)) {
-      batches.push(current);
-      current = [];
-    }
-    longest = current.length === 0 ? len : Math.max(longest, len);
-    current.push(i);
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
+  return planByLength(lengths, { maxRows: maxBatch, maxTokens: tokenBudget });
 }
 
 export interface CrossEncoderOptions extends RuntimeOptions {
@@ -155,20 +142,8 @@ export class CrossEncoder {
 
   /** Runs one padded batch; returns a score per row. */
   async run(rows: readonly PairTokens[]): Promise<number[]> {
-    const width = Math.max(...rows.map((r) => r.ids.length));
-    const n = rows.length * width;
-    const ids = new BigInt64Array(n).fill(BigInt(this.special.pad));
-    const mask = new BigInt64Array(n);
-    const types = new BigInt64Array(n);
-    rows.forEach((r, b) => {
-      r.ids.forEach((id, s) => {
-        ids[b * width + s] = BigInt(id);
-        mask[b * width + s] = 1n;
-        types[b * width + s] = BigInt(r.types[s] ?? 0);
-      });
-    });
-    const dims = [rows.length, width];
-    const feeds = { input_ids: { data: ids, dims }, attention_mask: { data: mask, dims }, token_type_ids: { data: types, dims } };
+    // Every token of a pair is attended: padBatch's mask is 1 up to each row's length.
+    const feeds = padBatch(rows, this.special.pad);
     const names = new Set(this.session.inputs.map((i) => i.name));
     const used = Object.fromEntries(Object.entries(feeds).filter(([k]) => names.has(k)));
     const { logits } = await this.session.run(used, ["logits"]);

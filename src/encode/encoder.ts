@@ -10,6 +10,7 @@ import { ColtsError } from "../errors.js";
 import type { DenseLayer, ModelSpec } from "../model/layout.js";
 import { bertGraphFromSafetensors, findBertBackbone } from "../model/convert.js";
 import { OnnxSession, type InputTensor, type RuntimeOptions } from "../runtime/session.js";
+import { padBatch, planBatches as planByLength } from "./batching.js";
 import { applyDense, normalizeRows, truncateColumns } from "./head.js";
 import type { MultiVector } from "./multivector.js";
 import { tokenizerForSpec, type ColbertTokenizer, type TokenizedText } from "./tokenize.js";
@@ -163,48 +164,25 @@ function convertBackbone(dir: string): Uint8Array {
 }
 
 /**
- * Groups row indexes into batches: longest first, at most `batchSize` rows and `maxTokens` padded
- * tokens each (a row longer than maxTokens runs alone).
+ * Groups row indexes into batches: longest first, at most `batchSize` rows (a positive integer,
+ * checked) and `maxTokens` padded tokens each (a row longer than maxTokens runs alone). The rule is
+ * batching.ts' planBatches, which the cross-encoder shares: same sort and same cut, so the batches are
+ * those this function always produced.
  */
 export function planBatches(rows: readonly { ids: readonly number[] }[], batchSize: number, maxTokens: number): number[][] {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ColtsError("INPUT_INVALID", `batchSize must be a positive integer, got ${batchSize}`);
-  const order = rows.map((_, i) => i).sort((a, b) => (rows[b]?.ids.length ?? 0) - (rows[a]?.ids.length ?? 0) || a - b);
-  const batches: number[][] = [];
-  let current: number[] = [];
-  let longest = 0;
-  for (const i of order) {
-    const len = rows[i]?.ids.length ?? 0;
-    const wouldBe = Math.max(longest, len) * (current.length + 1);
-    if (current.length > 0 && (current.length >= batchSize || wouldBe > maxTokens)) {
-      batches.push(current);
-      current = [];
-      longest = 0;
-    }
-    current.push(i);
-    longest = Math.max(longest, len);
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
+  return planByLength(
+    rows.map((r) => r.ids.length),
+    { maxRows: batchSize, maxTokens },
+  );
 }
 
 type Feeds = Record<"input_ids" | "attention_mask", InputTensor> & { token_type_ids?: InputTensor };
 
-/** Pads a batch to its longest row. ids/mask: [n, len] int64; token types all 0. */
+/** Pads a batch to its longest row (batching.ts padBatch): ids/mask [n, len] int64; token types all 0, fed when the graph takes them. */
 export function buildFeeds(rows: readonly TokenizedText[], padId: number, withTokenTypes: boolean): Feeds {
-  const len = Math.max(...rows.map((r) => r.ids.length));
-  const n = rows.length;
-  const ids = new BigInt64Array(n * len).fill(BigInt(padId));
-  const mask = new BigInt64Array(n * len);
-  rows.forEach((r, b) => {
-    for (let t = 0; t < r.ids.length; t++) {
-      ids[b * len + t] = BigInt(r.ids[t] as number);
-      mask[b * len + t] = BigInt(r.attention[t] as number);
-    }
-  });
-  const dims = [n, len];
-  const feeds: Feeds = { input_ids: { data: ids, dims }, attention_mask: { data: mask, dims } };
-  if (withTokenTypes) feeds.token_type_ids = { data: new BigInt64Array(n * len), dims };
-  return feeds;
+  const { input_ids, attention_mask, token_type_ids } = padBatch(rows, padId);
+  return withTokenTypes ? { input_ids, attention_mask, token_type_ids } : { input_ids, attention_mask };
 }
 
 /**

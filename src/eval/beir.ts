@@ -1,8 +1,10 @@
 /**
  * BEIR folder files: corpus.jsonl `{"_id","title","text","metadata"}`, queries.jsonl
  * `{"_id","text","metadata"}`, qrels/<split>.tsv `query-id<TAB>corpus-id<TAB>score` after a header
- * line. Pure string functions; io.ts reads and writes the files.
+ * line. Pure string functions; io.ts reads and writes the files. Corpus lines follow the rules of the
+ * corpus reader (src/corpus/reader.ts), which every corpus consumer shares.
  */
+import { parseCorpusLine, parseCorpusText, type CorpusRecord } from "../corpus/reader.js";
 import { ColtsError } from "../errors.js";
 import { addJudgment, INTEGER, invalidLine, numberedLines } from "./lines.js";
 import type { BeirDoc, BeirQuery, Qrels } from "./types.js";
@@ -38,15 +40,14 @@ function idOf(o: Record<string, unknown>, file: string, line: number): string {
   return id;
 }
 
-/** Parses one corpus.jsonl line (not blank). `title` may be missing; `_id` and `text` may not. */
+/** A corpus record as a BEIR document. */
+export function beirDoc(r: CorpusRecord): BeirDoc {
+  return { id: r.id, title: r.title, text: r.text, ...(r.metadata ? { metadata: r.metadata } : {}) };
+}
+
+/** Parses one corpus.jsonl line (not blank) by the corpus reader's rules; `title` may be missing, the id and `text` may not. */
 export function parseBeirDocLine(raw: string, file: string, line: number): BeirDoc {
-  const o = parseJsonObject(raw, file, line);
-  return {
-    id: idOf(o, file, line),
-    title: stringField(o, "title", file, line, false),
-    text: stringField(o, "text", file, line, true),
-    ...metadataOf(o, file, line),
-  };
+  return beirDoc(parseCorpusLine(raw, file, line));
 }
 
 /** Parses one queries.jsonl line (not blank). */
@@ -55,7 +56,7 @@ export function parseBeirQueryLine(raw: string, file: string, line: number): Bei
   return { id: idOf(o, file, line), text: stringField(o, "text", file, line, true), ...metadataOf(o, file, line) };
 }
 
-/** Parses JSON lines with `parse`, skipping blank lines and rejecting a repeated `_id`. */
+/** Parses query lines with `parse`, skipping blank lines and rejecting a repeated `_id`. */
 function parseJsonl<T extends { id: string }>(text: string, file: string, parse: (raw: string, file: string, line: number) => T): T[] {
   const out: T[] = [];
   const firstLine = new Map<string, number>();
@@ -72,7 +73,7 @@ function parseJsonl<T extends { id: string }>(text: string, file: string, parse:
 
 /** Parses a whole corpus.jsonl held in memory (see io.ts `readBeirCorpus` to stream a large one). */
 export function parseBeirCorpus(text: string, file: string): BeirDoc[] {
-  return parseJsonl(text, file, parseBeirDocLine);
+  return parseCorpusText(text, file).map(beirDoc);
 }
 
 export function parseBeirQueries(text: string, file: string): BeirQuery[] {

@@ -6,16 +6,16 @@
  */
 import fsp from "node:fs/promises";
 import path from "node:path";
-import readline from "node:readline";
-import type { Readable } from "node:stream";
 import zlib from "node:zlib";
+import { isGzip, unreadable } from "../corpus/lines.js";
+import { readCorpusRecords } from "../corpus/reader.js";
 import { ColtsError } from "../errors.js";
+import { beirDoc } from "./beir.js";
 import {
   formatBeirDoc,
   formatBeirQrels,
   formatBeirQuery,
   formatTrecRun,
-  parseBeirDocLine,
   parseBeirQrels,
   parseBeirQueries,
   parseTopics,
@@ -24,15 +24,7 @@ import {
   type FormatRunOptions,
   type TopicsOptions,
 } from "./formats.js";
-import { invalidLine } from "./lines.js";
 import type { BeirDoc, BeirQuery, Queries, Qrels, Run, RunEntry } from "./types.js";
-
-function unreadable(file: string, e: unknown): ColtsError {
-  const why = (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message;
-  return new ColtsError("INPUT_INVALID", `cannot read ${file}: ${why}`, { cause: e, details: { file } });
-}
-
-const isGzip = (b: Buffer): boolean => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
 
 /** Reads a UTF-8 text file, gunzipping it when it is gzip data. */
 export async function readText(file: string): Promise<string> {
@@ -78,42 +70,13 @@ export interface ReadCorpusOptions {
   checkDuplicates?: boolean;
 }
 
-async function openStream(file: string): Promise<Readable> {
-  const handle = await fsp.open(file).catch((e: unknown) => {
-    throw unreadable(file, e);
-  });
-  const head = Buffer.alloc(2);
-  const { bytesRead } = await handle.read(head, 0, 2, 0);
-  const raw = handle.createReadStream({ start: 0 });
-  return isGzip(head.subarray(0, bytesRead)) ? raw.pipe(zlib.createGunzip()) : raw;
-}
-
 /**
- * Streams corpus.jsonl one document at a time, so a large corpus is never held in memory as text and
- * as objects at once. Blank lines are skipped; a malformed line throws naming file and line.
+ * Streams corpus.jsonl one document at a time (the corpus reader's rules: gzip, byte-order mark,
+ * blank lines, `_id` or `id`, duplicates refused naming both lines), so a large corpus is never held
+ * in memory as text and as objects at once.
  */
 export async function* readBeirCorpus(file: string, opts: ReadCorpusOptions = {}): AsyncGenerator<BeirDoc> {
-  const input = await openStream(file);
-  const rl = readline.createInterface({ input, crlfDelay: Infinity });
-  const firstLine = opts.checkDuplicates === false ? null : new Map<string, number>();
-  let line = 0;
-  try {
-    for await (const text of rl) {
-      line++;
-      const raw = line === 1 && text.startsWith("\uFEFF") ? text.slice(1) : text;
-      if (raw.trim() === "") continue;
-      const doc = parseBeirDocLine(raw, file, line);
-      if (firstLine) {
-        const first = firstLine.get(doc.id);
-        if (first !== undefined) throw invalidLine(file, line, `duplicate _id "${doc.id}" (first on line ${first})`);
-        firstLine.set(doc.id, line);
-      }
-      yield doc;
-    }
-  } finally {
-    rl.close();
-    input.destroy();
-  }
+  for await (const r of readCorpusRecords(file, { checkDuplicates: opts.checkDuplicates !== false })) yield beirDoc(r);
 }
 
 export async function readBeirQueries(file: string): Promise<BeirQuery[]> {

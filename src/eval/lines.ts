@@ -1,4 +1,5 @@
 /** Helpers shared by the eval parsers: line iteration, the error shape `file:line: why`, qrels building. */
+import { textLines } from "../corpus/lines.js";
 import { ColtsError } from "../errors.js";
 import type { Qrels } from "./types.js";
 
@@ -12,16 +13,9 @@ export function invalidLine(file: string, line: number, why: string): ColtsError
 /**
  * Yields `[lineNumber, text]` (1-based), with "\r" of CRLF files and a leading byte-order mark removed
  * (Windows-made topic files such as topics.dl20.txt have both). A final newline adds no empty line.
+ * The corpus reader splits text held in memory the same way.
  */
-export function* numberedLines(text: string): Generator<[number, string]> {
-  const body = text.startsWith("\uFEFF") ? text.slice(1) : text;
-  const parts = body.split("\n");
-  if (parts.length > 0 && parts[parts.length - 1] === "") parts.pop();
-  for (let i = 0; i < parts.length; i++) {
-    const raw = parts[i] ?? "";
-    yield [i + 1, raw.endsWith("\r") ? raw.slice(0, -1) : raw];
-  }
-}
+export const numberedLines = textLines;
 
 /** Collapses runs of whitespace (newlines of SGML topics, SMART fields) to one space and trims. */
 export function squash(text: string): string {

@@ -308,7 +308,9 @@ export async function addToIndex(dir: string, source: EmbeddingSource, opts: Pic
         const existing = metadata.ordinalsForIds(batch.map((d) => d.id), m.numDocs);
         for (const d of batch) {
           const o = existing.get(d.id);
-          if (seen.has(d.id) || (o !== undefined && !deleted.has(o))) {
+          // A corpus file is checked for repeats before encoding (with file:line); other sources land here.
+          if (seen.has(d.id)) throw new ColtsError("INPUT_INVALID", `duplicate document id ${JSON.stringify(d.id)} in the input`, { details: { id: d.id } });
+          if (o !== undefined && !deleted.has(o)) {
             throw new ColtsError("INPUT_INVALID", `document id ${JSON.stringify(d.id)} is already in the index (delete it first to replace it)`, { details: { id: d.id } });
           }
           seen.add(d.id);

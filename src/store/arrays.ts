@@ -126,6 +126,16 @@ export function readArrays(file: string, opts: ReadArraysOptions): ArraysFile {
   } catch (cause) {
     throw new ColtsError("INDEX_CORRUPT", `${file}: cannot be read (${(cause as Error).message})`, { cause, details: { file } });
   }
+  return decodeArrays(file, buf, opts);
+}
+
+/** True when `buf` starts with the container's magic bytes (for readers that also know an older format). */
+export function isArraysFile(buf: Uint8Array): boolean {
+  return buf.length >= MAGIC.length && Buffer.from(buf.buffer, buf.byteOffset, MAGIC.length).equals(MAGIC);
+}
+
+/** Decodes the bytes of a file written by writeArrays (already read by the caller); `file` names it in errors. */
+export function decodeArrays(file: string, buf: Buffer, opts: ReadArraysOptions): ArraysFile {
   if (buf.length < 20 || !buf.subarray(0, 8).equals(MAGIC)) throw corrupt(file, "not a colts array file (bad magic or too short)");
   const cv = buf.readUInt32LE(8);
   if (cv !== CONTAINER_VERSION) {

@@ -10,7 +10,7 @@ import type { BeirDoc, Qrels, RunEntry } from "../eval/types.js";
 import { tokenizeDocuments, tokenizeQueries } from "./data.js";
 import { maxsimScores, normalizeTruncated, type TrainableColbert } from "./model.js";
 import { tf } from "./tf.js";
-import { documentText } from "../plaid/corpus.js";
+import { documentText } from "../corpus/reader.js";
 
 export interface EvalSet {
   corpus: BeirDoc[];

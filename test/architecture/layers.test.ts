@@ -13,7 +13,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["errors.ts", "util/"],
   ["store/", "workers/", "text/"],
   ["runtime/"],
-  ["model/", "bm25/", "metadata/", "eval/"],
+  ["model/", "bm25/", "metadata/", "eval/", "corpus/"],
   ["encode/"],
   ["plaid/"],
   ["search/", "train/"],
@@ -82,6 +82,13 @@ test("no source file imports a public entry; an entry re-exports from its own fo
     }
   }
   assert.deepEqual(bad, []);
+});
+
+test("corpus/ imports only errors.ts, util/ and store/ (besides itself)", () => {
+  const allowed = (to: string): boolean => to === "errors.ts" || ["util/", "store/", "corpus/"].some((p) => to.startsWith(p));
+  const bad = library.filter((f) => f.file.startsWith("corpus/")).flatMap((f) => f.local.filter((to) => !allowed(to)).map((to) => `${f.file} -> ${to}`));
+  assert.deepEqual(bad, []);
+  assert.ok(library.some((f) => f.file === "corpus/reader.ts"), "the corpus reader is in the graph");
 });
 
 test("the rules catch what they are meant to (a made-up upward import and a circle)", () => {

@@ -4,11 +4,11 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Analyzer } from "../../src/bm25/analyzer.js";
 import { englishAnalyzer } from "../../src/bm25/english.js";
-import { decodeBm25, encodeBm25 } from "../../src/bm25/format.js";
+import { decodeBm25, FORMAT_VERSION, writeBm25 } from "../../src/bm25/format.js";
 import { Bm25Index } from "../../src/bm25/bm25-index.js";
 import { BM25_FILE_NAME, loadBm25, saveBm25 } from "../../src/bm25/store.js";
 import { isColtsError, type ErrorCode } from "../../src/errors.js";
-import { tempDir } from "../helpers/paths.js";
+import { fixture, tempDir } from "../helpers/paths.js";
 
 const DOCS = [
   { id: "doc-α", text: "Microstructural development of human newborn cerebral white matter" },
@@ -99,20 +99,21 @@ test("refuses missing, foreign, truncated, damaged and unknown-version files, na
   await saveBm25(dir, built());
   const good = fs.readFileSync(file);
 
+  assert.equal(good.subarray(0, 8).toString("latin1"), "COLTSARR", "written in store/arrays.ts' container");
   const variants: [string, Buffer, RegExp][] = [
-    ["truncated data", good.subarray(0, good.length - 10), /truncated: expected \d+ bytes, found \d+/],
+    ["truncated data", good.subarray(0, good.length - 10), /header describes \d+ \(truncated or extended\)/],
     ["truncated header", good.subarray(0, 40), /truncated/],
-    ["empty", Buffer.alloc(0), /truncated/],
-    ["trailing bytes", Buffer.concat([good, Buffer.from([0])]), /unexpected bytes/],
+    ["empty", Buffer.alloc(0), /bad magic bytes; only 0 bytes/],
+    ["trailing bytes", Buffer.concat([good, Buffer.from([0])]), /truncated or extended/],
     ["foreign", Buffer.from("PK\u0003\u0004 this is a zip, not an index"), /bad magic/],
   ];
   const flipped = Buffer.from(good);
   flipped[flipped.length - 20] = (flipped[flipped.length - 20] ?? 0) ^ 0xff;
   variants.push(["flipped byte", flipped, /checksum mismatch/]);
   const text = good.toString("latin1");
-  assert.ok(text.includes('"version":1,'));
-  variants.push(["version 7", Buffer.from(text.replace('"version":1,', '"version":7,'), "latin1"), /unsupported bm25 format version 7/]);
-  variants.push(["bad header", Buffer.from(text.replace('{"format"', '{"formet"'), "latin1"), /not a colts BM25 index/]);
+  assert.ok(text.includes(`"kind":"colts-bm25","version":${FORMAT_VERSION},`));
+  variants.push(["version 7", Buffer.from(text.replace(`"version":${FORMAT_VERSION},`, '"version":7,'), "latin1"), /colts-bm25 version 7 is newer than this colts understands/]);
+  variants.push(["bad header", Buffer.from(text.replace('"kind":"colts-bm25"', '"kind":"colts-bm26"'), "latin1"), /holds "colts-bm26", expected "colts-bm25"/]);
 
   for (const [name, bytes, pattern] of variants) {
     fs.writeFileSync(file, bytes);
@@ -120,11 +121,15 @@ test("refuses missing, foreign, truncated, damaged and unknown-version files, na
   }
 });
 
-test("decoding checks structure beyond the checksum (a writer bug cannot load silently)", () => {
+test("decoding checks structure beyond the checksum (a writer bug cannot load silently)", (t) => {
   const index = built();
   const parts = index.toParts();
   const stats = { documents: 5, liveDocuments: 4, terms: parts.terms.length, postings: parts.postings.docs.length, sumDocumentLength: 0 };
-  const decode = (p: typeof parts): unknown => decodeBm25("x.bin", Buffer.concat(encodeBm25(p, stats)));
+  const file = path.join(tempDir(t), "x.bin");
+  const decode = (p: typeof parts): unknown => {
+    writeBm25(file, p, stats);
+    return decodeBm25(file, fs.readFileSync(file));
+  };
   assert.doesNotThrow(() => decode(parts));
   const lengths = Uint32Array.from(parts.lengths);
   lengths[0] = (lengths[0] ?? 0) + 1;
@@ -132,5 +137,40 @@ test("decoding checks structure beyond the checksum (a writer bug cannot load si
   const docs = Uint32Array.from(parts.postings.docs);
   docs[0] = 99;
   assert.throws(() => decode({ ...parts, postings: { ...parts.postings, docs } }), /bad posting/);
-  assert.throws(() => encodeBm25({ ...parts, ids: [...parts.ids.slice(0, 4), "\uD800"] }, stats), /well-formed/);
+  assert.throws(() => writeBm25(file, { ...parts, ids: [...parts.ids.slice(0, 4), "\uD800"] }, stats), /well-formed/);
+});
+
+// test/fixtures/bm25/bm25-v1.bin was written by the version-1 encoder (colts' own container, magic
+// "CLTSBM25") from exactly the index `built()` makes: DOCS, k1 1.2, b 0.75, "doc-2" deleted.
+test("a version-1 file (the container before store/arrays.ts) still loads and searches as it did", async (t) => {
+  const v1 = fs.readFileSync(fixture("bm25", "bm25-v1.bin"));
+  assert.equal(v1.subarray(0, 8).toString("latin1"), "CLTSBM25");
+  const dir = tempDir(t);
+  fs.writeFileSync(path.join(dir, BM25_FILE_NAME), v1);
+  const loaded = await loadBm25(dir);
+  const index = built();
+  index.compact(); // as saving did before the file was written
+  assert.deepEqual(loaded.params, { k1: 1.2, b: 0.75 });
+  assert.deepEqual(loaded.analyzer.descriptor, index.analyzer.descriptor);
+  assert.deepEqual(loaded.stats(), index.stats());
+  for (const q of QUERIES) assert.deepEqual(loaded.search(q, 10), index.search(q, 10), q);
+  for (const d of DOCS) assert.equal(loaded.ordinalOf(d.id), index.ordinalOf(d.id), d.id);
+  assert.equal(decodeBm25("v1.bin", v1).info.version, 1);
+
+  // Saving it again writes the current version; the content is unchanged.
+  await saveBm25(dir, loaded);
+  const rewritten = fs.readFileSync(path.join(dir, BM25_FILE_NAME));
+  assert.equal(rewritten.subarray(0, 8).toString("latin1"), "COLTSARR");
+  assert.equal(decodeBm25("v2.bin", rewritten).info.version, FORMAT_VERSION);
+  const again = await loadBm25(dir);
+  for (const q of QUERIES) assert.deepEqual(again.search(q, 10), index.search(q, 10), q);
+
+  // The version-1 checks still guard old files.
+  const file = path.join(dir, BM25_FILE_NAME);
+  const flipped = Buffer.from(v1);
+  flipped[flipped.length - 20] = (flipped[flipped.length - 20] ?? 0) ^ 0xff;
+  fs.writeFileSync(file, flipped);
+  await refuses(() => loadBm25(dir), file, /checksum mismatch/);
+  fs.writeFileSync(file, v1.subarray(0, v1.length - 10));
+  await refuses(() => loadBm25(dir), file, /truncated: expected \d+ bytes, found \d+/);
 });

@@ -53,11 +53,14 @@ describe("colts encode", () => {
     fs.writeFileSync(path.join(dir, "bad.jsonl"), '{"id": 1, "text": "ok"}\n{"id": 2, "txt": "typo"}\n');
     const r = await run(["encode", "-m", model, "--documents", "-i", "bad.jsonl", "-o", "out.jsonl"], { cwd: dir });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /bad\.jsonl:2: JSON line needs a string field "text" \[INPUT_INVALID\]/);
+    assert.match(r.stderr, /bad\.jsonl:2: expected "text" to be a string, found none \[INPUT_INVALID\]/);
     assert.deepEqual(fs.readdirSync(dir), ["bad.jsonl"]);
     const broken = await run(["encode", "-m", model, "--documents"], { cwd: dir, stdin: "{not json\n" });
     assert.equal(broken.code, 1);
-    assert.match(broken.stderr, /<stdin>:1: .*not valid JSON/);
+    assert.match(broken.stderr, /<stdin>:1: invalid JSON/);
+    const dup = await run(["encode", "-m", model, "--documents"], { cwd: dir, stdin: '{"id":"a","text":"x"}\nplain\n{"_id":"a","text":"y"}\n' });
+    assert.equal(dup.code, 1);
+    assert.match(dup.stderr, /<stdin>:3: duplicate _id "a" \(first at <stdin>:1\)/);
   });
 
   test("usage errors exit 2 and say what is wrong", async (t) => {

@@ -91,6 +91,34 @@ describe("colts index / search / rerank", () => {
     assert.match(dup.stderr, /already in the index/);
   });
 
+  test("build: a duplicate id fails naming both lines before the model is loaded or anything is written", async () => {
+    const docs = jsonl([{ _id: "a", text: "one" }, { _id: "b", text: "two" }]) + "\n" + jsonl([{ id: "a", text: "three" }]);
+    fs.writeFileSync(path.join(cwd, "dup.jsonl"), docs);
+    // The model path does not exist: loading it would fail with MODEL_NOT_FOUND, so the corpus error
+    // proves the corpus was checked first.
+    const r = await run(["index", "build", "idx-dup", "--model", "./no-such-model", "--input", "dup.jsonl"], cwd);
+    assert.equal(r.code, 1);
+    const file = path.join(cwd, "dup.jsonl");
+    assert.ok(r.stderr.includes(`${file}:4: duplicate id "a" (first at ${file}:1) [INPUT_INVALID]`), r.stderr);
+    assert.doesNotMatch(r.stderr, /MODEL_NOT_FOUND/);
+    assert.equal(fs.existsSync(path.join(cwd, "idx-dup")), false, "no index files written");
+    // Standard input is named <stdin>, not the temporary file it is spooled to.
+    const piped = await run(["index", "build", "idx-dup", "--model", "model", "--input", "-"], cwd, docs);
+    assert.equal(piped.code, 1);
+    assert.match(piped.stderr, /<stdin>:4: duplicate id "a" \(first at <stdin>:1\)/);
+    assert.equal(fs.existsSync(path.join(cwd, "idx-dup")), false);
+  });
+
+  test("add: a duplicate within the input is reported as such with file:line, not as already in the index", async () => {
+    const before = JSON.parse((await run(["index", "info", "idx", "--json"], cwd)).stdout) as { documents: number };
+    const r = await run(["index", "add", "idx", "--input", "-"], cwd, jsonl([{ _id: "new1", text: "x" }, { _id: "new1", text: "y" }]));
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /<stdin>:2: duplicate _id "new1" \(first at <stdin>:1\)/);
+    assert.doesNotMatch(r.stderr, /already in the index/);
+    const after = JSON.parse((await run(["index", "info", "idx", "--json"], cwd)).stdout) as { documents: number };
+    assert.equal(after.documents, before.documents, "nothing was added");
+  });
+
   test("rerank scores given candidates exactly; errors are usage errors", async () => {
     const r = await run(["rerank", "--model", "model", "--query", "yellow bananas", "--documents", "docs.jsonl", "-k", "2", "--json"], cwd);
     assert.equal(r.code, 0, r.stderr);

@@ -7,14 +7,14 @@ import { createProgressBar } from "../progress.js";
 import { intFlag, parse, stringFlag, usageError, type CommandSpec } from "../args.js";
 import { MODEL_FLAGS, modelLoadOptions } from "../model-flags.js";
 import { modelLocation, openInput, openOutput, writeOut, type CliIO } from "../io.js";
-import { readRecords, type TextRecord } from "../records.js";
+import { documentText, readCorpusRecords, type CorpusRecord } from "../../corpus/reader.js";
 
 /** `colts encode`: its flags and help page, the one declaration that parsing and `--help` read. */
 export const ENCODE_SPEC: CommandSpec = {
   name: "encode",
   summary: "encode texts (JSONL or plain lines) into token vectors, one JSON line each",
   usage: ["--model M (--queries | --documents)"],
-  description: 'Input lines: {"id","text"} JSON (BEIR\'s _id/title work too) or plain text.\nOutput: one JSON line per text {"id","tokens","vectors"}.',
+  description: 'Input lines: {"_id"|"id", "title", "text"} JSON or plain text (numbered from 0); ids must be unique.\nOutput: one JSON line per text {"id","tokens","vectors"}.',
   flags: [
     { name: "model", short: "m", type: "string", arg: "M", help: "model folder or hub id org/name[@revision] (required)" },
     { name: "queries", type: "boolean", help: "encode the texts as queries (one of --queries / --documents)" },
@@ -50,8 +50,8 @@ export async function encodeCommand(argv: string[], io: CliIO): Promise<number> 
   const bar = showProgress ? createProgressBar({ stream: io.stderr, label: "encoding", unit: "items" }) : null;
   try {
     const encodeOpts = { ...(dim !== undefined ? { dim } : {}), ...(batchSize !== undefined ? { batchSize } : {}) };
-    const flush = async (chunk: TextRecord[]): Promise<void> => {
-      const texts = chunk.map((r) => r.text);
+    const flush = async (chunk: CorpusRecord[]): Promise<void> => {
+      const texts = chunk.map((r) => documentText(r.title, r.text));
       const vs = values["queries"] ? await colbert.encodeQueries(texts, encodeOpts) : await colbert.encodeDocuments(texts, encodeOpts);
       const lines = vs.map((v, i) => {
         const vectors = Array.from({ length: v.tokens }, (_, t) => Array.from(v.vectors.subarray(t * v.dim, (t + 1) * v.dim)));
@@ -60,8 +60,8 @@ export async function encodeCommand(argv: string[], io: CliIO): Promise<number> 
       await writeOut(output.stream, lines.join("\n") + "\n");
       bar?.tick(chunk.length);
     };
-    let chunk: TextRecord[] = [];
-    for await (const rec of readRecords(input, inputPath === "-" ? "<stdin>" : inputPath)) {
+    let chunk: CorpusRecord[] = [];
+    for await (const rec of readCorpusRecords(input, { plainText: true, name: inputPath === "-" ? "<stdin>" : inputPath })) {
       chunk.push(rec);
       if (chunk.length >= CHUNK) {
         await flush(chunk);

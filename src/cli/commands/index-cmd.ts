@@ -2,7 +2,8 @@
 import { ANALYZER_NAMES, builtInAnalyzer } from "../../bm25/analyzers.js";
 import { ColBERT } from "../../encode/colbert.js";
 import { ColtsError } from "../../errors.js";
-import { corpusFile, encodedCorpusSource, spoolToFile, type CorpusOptions } from "../../plaid/corpus.js";
+import { checkCorpus, corpusFile, spoolToFile, type CheckedCorpus, type CorpusOptions } from "../../corpus/reader.js";
+import { encodedCorpusSource } from "../../plaid/corpus.js";
 import { PlaidIndex } from "../../plaid/plaid-index.js";
 import { addToIndex, buildIndex, compactIndex, deleteFromIndex } from "../../plaid/writer.js";
 import { readManifest } from "../../plaid/manifest.js";
@@ -90,23 +91,26 @@ function oneDir(positionals: string[], spec: CommandSpec): string {
   return dir;
 }
 
-/** Opens the corpus (spooling stdin) and the model, runs `fn`, and cleans up. */
-async function withCorpus<T>(io: CliIO, spec: CommandSpec, values: Values, model: string, fn: (file: string, colbert: ColBERT) => Promise<T>): Promise<T> {
+/**
+ * Opens the corpus (spooling stdin) and checks every line of it, ids included, before the model is
+ * even loaded: a bad line fails in seconds, not after an hour of encoding. Then loads the model,
+ * runs `fn`, and cleans up.
+ */
+async function withCorpus<T>(io: CliIO, spec: CommandSpec, values: Values, model: string, fn: (corpus: CheckedCorpus, colbert: ColBERT) => Promise<T>): Promise<T> {
   const input = stringFlag(values, "input");
   if (!input) throw usageError(spec, "--input is required");
   const loadOptions = modelLoadOptions(values, io);
   const spooled = input === "-" ? await spoolToFile(io.stdin) : null;
-  let colbert: ColBERT;
   try {
-    colbert = await ColBERT.load(modelLocation(io, model), loadOptions);
-  } catch (e) {
-    spooled?.cleanup();
-    throw e;
-  }
-  try {
-    return await fn(spooled?.file ?? corpusFile(resolvePath(io, input)), colbert);
+    const file = spooled?.file ?? corpusFile(resolvePath(io, input));
+    const corpus = await checkCorpus(file, { ...corpusOptions(values), ...(spooled ? { name: "<stdin>" } : {}) });
+    const colbert = await ColBERT.load(modelLocation(io, model), loadOptions);
+    try {
+      return await fn(corpus, colbert);
+    } finally {
+      await colbert.close();
+    }
   } finally {
-    await colbert.close();
     spooled?.cleanup();
   }
 }
@@ -139,8 +143,8 @@ async function build(argv: string[], io: CliIO): Promise<number> {
   const analyzerName = oneOf(values, "bm25-analyzer", ANALYZER_NAMES);
   const mecabDic = stringFlag(values, "mecab-dic");
   const bm25Analyzer = analyzerName ? builtInAnalyzer(analyzerName, mecabDic ? { mecabDicDir: resolvePath(io, mecabDic) } : {}) : undefined;
-  const m = await withCorpus(io, BUILD_SPEC, values, model, async (file, colbert) => {
-    const source = await encodedCorpusSource(file, colbert, { ...corpusOptions(values), ...(batchSize ? { batchSize } : {}) });
+  const m = await withCorpus(io, BUILD_SPEC, values, model, async (corpus, colbert) => {
+    const source = await encodedCorpusSource(corpus, colbert, batchSize ? { batchSize } : {});
     return buildIndex(dir, source, colbert.dim, {
       model: modelLocation(io, model),
       ...(nbits ? { nbits: Number(nbits) as 1 | 2 | 4 } : {}),
@@ -162,8 +166,8 @@ async function add(argv: string[], io: CliIO): Promise<number> {
   const model = stringFlag(values, "model") ?? readManifest(dir).model;
   if (!model) throw new ColtsError("USAGE", "colts index add: the index records no model; pass --model");
   const batchSize = intFlag(values, "batch-size", 1, 100_000);
-  const m = await withCorpus(io, ADD_SPEC, values, model, async (file, colbert) =>
-    addToIndex(dir, await encodedCorpusSource(file, colbert, { ...corpusOptions(values), ...(batchSize ? { batchSize } : {}) }), { onProgress: progress(io) }),
+  const m = await withCorpus(io, ADD_SPEC, values, model, async (corpus, colbert) =>
+    addToIndex(dir, await encodedCorpusSource(corpus, colbert, batchSize ? { batchSize } : {}), { onProgress: progress(io) }),
   );
   await writeOut(io.stdout, `${dir}: ${m.liveDocs} live documents (generation ${m.generation})${driftNote(m.drift)}\n`);
   return 0;

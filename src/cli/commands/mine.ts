@@ -14,7 +14,7 @@ import { intFlag, oneOf, parse, stringFlag, usageError, type CommandSpec } from 
 import { MODEL_FLAGS, modelLoadOptions } from "../model-flags.js";
 import { modelLocation, openOutput, resolvePath, writeOut, type CliIO } from "../io.js";
 import { createProgressBar } from "../progress.js";
-import { documentText } from "../../plaid/corpus.js";
+import { documentText } from "../../corpus/reader.js";
 
 /** `colts mine`: its flags and help page, the one declaration that parsing and `--help` read. */
 export const MINE_SPEC: CommandSpec = {

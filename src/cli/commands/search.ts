@@ -3,15 +3,14 @@
  * --output run.trec` (a TREC run for evaluation). `colts rerank`: exact MaxSim over given candidates.
  */
 import fs from "node:fs";
+import { corpusFile, documentText, readCorpus, readCorpusRecords } from "../../corpus/reader.js";
 import { ColBERT } from "../../encode/colbert.js";
 import { ColtsError } from "../../errors.js";
-import { corpusFile, readCorpus } from "../../plaid/corpus.js";
 import { rerank } from "../../search/rerank.js";
 import { RETRIEVERS, Searcher, type ExplainedHit, type RetrieveOptions } from "../../search/searcher.js";
 import { intFlag, oneOf, parse, stringFlag, usageError, type CommandSpec } from "../args.js";
 import { MODEL_FLAGS, modelLoadOptions } from "../model-flags.js";
 import { modelLocation, openInput, openOutput, resolvePath, writeOut, type CliIO } from "../io.js";
-import { readRecords } from "../records.js";
 
 /** `colts search`: its flags and help page, the one declaration that parsing and `--help` read. */
 export const SEARCH_SPEC: CommandSpec = {
@@ -67,10 +66,12 @@ async function readQueries(io: CliIO, p: string): Promise<{ id: string; text: st
   let file = resolvePath(io, p);
   if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = `${file}/queries.jsonl`;
   const out: { id: string; text: string }[] = [];
-  for await (const r of readRecords(openInput(io, file), p)) {
+  // Plain lines are numbered by the reader, so its duplicate check would compare a TSV line's number,
+  // not its id: query files keep their old rule (ids not checked).
+  for await (const r of readCorpusRecords(openInput(io, file), { plainText: true, checkDuplicates: false, name: p })) {
     const tab = r.text.indexOf("\t");
     const isTsv = r.id === String(out.length) && tab > 0 && !r.text.trimStart().startsWith("{");
-    out.push(isTsv ? { id: r.text.slice(0, tab), text: r.text.slice(tab + 1) } : { id: r.id, text: r.text });
+    out.push(isTsv ? { id: r.text.slice(0, tab), text: r.text.slice(tab + 1) } : { id: r.id, text: documentText(r.title, r.text) });
   }
   return out;
 }

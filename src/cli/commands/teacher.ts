@@ -13,7 +13,7 @@ import { MISSING_POLICIES, runLookup, scoreFromRun, scoreWithModel, type Missing
 import { intFlag, oneOf, parse, stringFlag, usageError, type CommandSpec } from "../args.js";
 import { CROSS_ENCODER_RUNTIME_FLAGS, runtimeOptions } from "../model-flags.js";
 import { openOutput, resolvePath, writeOut, type CliIO } from "../io.js";
-import { documentText } from "../../plaid/corpus.js";
+import { documentText } from "../../corpus/reader.js";
 
 /** `colts teacher`: its flags and help page, the one declaration that parsing and `--help` read. */
 export const TEACHER_SPEC: CommandSpec = {

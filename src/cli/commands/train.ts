@@ -8,7 +8,7 @@ import type { TrainOptions } from "../../train/loop.js";
 import { intFlag, oneOf, parse, stringFlag, usageError, type CommandSpec, type Values } from "../args.js";
 import { modelLocation, resolvePath, writeOut, type CliIO } from "../io.js";
 import { createProgressBar } from "../progress.js";
-import { documentText } from "../../plaid/corpus.js";
+import { documentText } from "../../corpus/reader.js";
 
 /** `colts train`: its flags and help page, the one declaration that parsing and `--help` read. */
 export const TRAIN_SPEC: CommandSpec = {
