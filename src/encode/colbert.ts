@@ -13,7 +13,7 @@ import { WorkerPool } from "../workers/pool.js";
 import { InProcessEncoder, type EncodeOptions } from "./encoder.js";
 import type { MultiVector } from "./multivector.js";
 import { tokenizerForSpec, type ColbertTokenizer } from "./tokenize.js";
-import type { EncodeTask, EncoderWorkerData } from "./worker.js";
+import type { EncodeTask, EncoderTasks, EncoderWorkerData } from "./tasks.js";
 
 export interface LoadOptions extends HubOptions, LayoutOptions {
   /**
@@ -47,7 +47,7 @@ export interface ModelInfo {
   onnxPath: string | null;
 }
 
-type Backend = { kind: "pool"; pool: WorkerPool } | { kind: "local"; encoder: InProcessEncoder };
+type Backend = { kind: "pool"; pool: WorkerPool<EncoderTasks> } | { kind: "local"; encoder: InProcessEncoder };
 
 export class ColBERT {
   private closed = false;
@@ -80,8 +80,8 @@ export class ColBERT {
       return new ColBERT({ ...base, dim: encoder.dim, headInTypeScript: encoder.headInTypeScript }, tokenizer, { kind: "local", encoder });
     }
     const workerData: EncoderWorkerData = { dir, layout, runtime };
-    const pool = await WorkerPool.start({ entry: new URL("./worker.js", import.meta.url), size: workers, workerData });
-    const head = await pool.run<{ dim: number; headInTypeScript: boolean }>("info", null);
+    const pool = await WorkerPool.start<EncoderTasks, EncoderWorkerData>({ entry: new URL("./worker.js", import.meta.url), size: workers, workerData });
+    const head = await pool.run("info", null);
     return new ColBERT({ ...base, ...head }, tokenizer, { kind: "pool", pool });
   }
 
@@ -131,7 +131,7 @@ export class ColBERT {
       const idx = order.slice(start, start + size);
       const task: EncodeTask = { texts: idx.map((i) => texts[i] as string), options };
       tasks.push(
-        pool.run<MultiVector[]>(method, task).then((vs) => {
+        pool.run(method, task).then((vs) => {
           vs.forEach((v, j) => (out[idx[j] as number] = v));
           done += idx.length;
           onProgress?.(done, texts.length);
