@@ -220,6 +220,8 @@ export class PlaidIndex {
       this.scorer.release(),
       this.exactKernel.release(),
       this.codeKernel.release(),
+      // Search never assigns codes with the codec, but a caller of `index.codec.compress` may have.
+      this.codec.releaseKernels(),
     ]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;

@@ -200,12 +200,9 @@ class ChunkWriter {
     while (this.docs.length >= this.chunkDocs) await this.flush(this.docs.splice(0, this.chunkDocs));
   }
 
+  /** Writes the last, partial chunk. The codec's kernels are its owner's to release. */
   async finish(): Promise<void> {
-    try {
-      if (this.docs.length > 0) await this.flush(this.docs.splice(0));
-    } finally {
-      await this.codec.releaseKernels();
-    }
+    if (this.docs.length > 0) await this.flush(this.docs.splice(0));
   }
 
   private async flush(docs: EmbeddedDoc[]): Promise<void> {
@@ -288,6 +285,7 @@ export async function buildIndex(dir: string, source: EmbeddingSource, dim: numb
       return m;
     } finally {
       metadata.close();
+      await codec.releaseKernels();
     }
   });
 }
@@ -332,6 +330,7 @@ export async function addToIndex(dir: string, source: EmbeddingSource, opts: Pic
       return next;
     } finally {
       metadata.close();
+      await codec.releaseKernels();
     }
   });
 }
@@ -417,78 +416,84 @@ export async function compactIndex(dir: string, opts: CompactOptions = {}): Prom
     const generation = m.generation + 1;
     const chunks = m.chunks.map((c) => ({ entry: c, chunk: readChunk(path.join(dir, c.file), m.numCentroids, codec.bytesPerVector) }));
     let target = codec;
-    if (opts.recluster) {
-      // The live documents, decompressed, are the training data (originals are not kept); only the
-      // sampled ones are decompressed, so memory stays bounded.
-      const live = chunks.flatMap(({ chunk }) => liveDocs(chunk, deleted).map((l) => ({ chunk, l })));
-      if (live.length === 0) throw new ColtsError("INPUT_INVALID", "the index has no live documents to recluster");
-      const source: EmbeddingSource = {
-        count: live.length,
-        async *batches(only?: ReadonlySet<number>) {
-          let batch: EmbeddedDoc[] = [];
-          for (const [i, { chunk, l }] of live.entries()) {
-            if (only && !only.has(i)) continue;
-            batch.push({ id: String(chunk.ordinals[l]), vectors: decompressDocs(chunk, [l], codec).vectors, n: chunk.doclens[l] as number });
-            if (batch.length >= 1000) {
-              yield batch;
-              batch = [];
-            }
-          }
-          await Promise.resolve();
-          if (batch.length > 0) yield batch;
-        },
-      };
-      target = await trainCodec(source, m.dim, { nbits: m.nbits, seed: opts.seed ?? 123 });
-    }
-    const entries: ChunkEntry[] = [];
-    for (const [i, { entry, chunk }] of chunks.entries()) {
-      const keep = liveDocs(chunk, deleted);
-      if (!opts.recluster && keep.length === chunk.ordinals.length) {
-        entries.push(entry);
-        continue;
-      }
-      if (keep.length === 0) continue;
-      const { vectors, doclens } = decompressDocs(chunk, keep, codec);
-      let codes: Int32Array;
-      let residuals: Uint8Array;
+    try {
       if (opts.recluster) {
-        ({ codes, residuals } = await target.compress(vectors, vectors.length / m.dim));
-      } else {
-        // Same codec: copy the stored codes and residuals, no recompression error added.
-        const bpv = codec.bytesPerVector;
-        codes = new Int32Array(vectors.length / m.dim);
-        residuals = new Uint8Array(codes.length * bpv);
-        let v = 0;
-        for (const l of keep) {
-          const a = chunk.offsets[l] as number;
-          const b = chunk.offsets[l + 1] as number;
-          codes.set(chunk.codes.subarray(a, b), v);
-          residuals.set(chunk.residuals.subarray(a * bpv, b * bpv), v * bpv);
-          v += b - a;
-        }
+        // The live documents, decompressed, are the training data (originals are not kept); only the
+        // sampled ones are decompressed, so memory stays bounded.
+        const live = chunks.flatMap(({ chunk }) => liveDocs(chunk, deleted).map((l) => ({ chunk, l })));
+        if (live.length === 0) throw new ColtsError("INPUT_INVALID", "the index has no live documents to recluster");
+        const source: EmbeddingSource = {
+          count: live.length,
+          async *batches(only?: ReadonlySet<number>) {
+            let batch: EmbeddedDoc[] = [];
+            for (const [i, { chunk, l }] of live.entries()) {
+              if (only && !only.has(i)) continue;
+              batch.push({ id: String(chunk.ordinals[l]), vectors: decompressDocs(chunk, [l], codec).vectors, n: chunk.doclens[l] as number });
+              if (batch.length >= 1000) {
+                yield batch;
+                batch = [];
+              }
+            }
+            await Promise.resolve();
+            if (batch.length > 0) yield batch;
+          },
+        };
+        target = await trainCodec(source, m.dim, { nbits: m.nbits, seed: opts.seed ?? 123 });
       }
-      const next = makeChunk(Uint32Array.from(keep, (l) => chunk.ordinals[l] as number), doclens, codes, residuals, target.numCentroids);
-      const file = `chunk-g${generation}-${i}.bin`;
-      writeChunk(path.join(dir, file), next);
-      entries.push({ file, docs: keep.length, vectors: codes.length });
+      const entries: ChunkEntry[] = [];
+      for (const [i, { entry, chunk }] of chunks.entries()) {
+        const keep = liveDocs(chunk, deleted);
+        if (!opts.recluster && keep.length === chunk.ordinals.length) {
+          entries.push(entry);
+          continue;
+        }
+        if (keep.length === 0) continue;
+        const { vectors, doclens } = decompressDocs(chunk, keep, codec);
+        let codes: Int32Array;
+        let residuals: Uint8Array;
+        if (opts.recluster) {
+          ({ codes, residuals } = await target.compress(vectors, vectors.length / m.dim));
+        } else {
+          // Same codec: copy the stored codes and residuals, no recompression error added.
+          const bpv = codec.bytesPerVector;
+          codes = new Int32Array(vectors.length / m.dim);
+          residuals = new Uint8Array(codes.length * bpv);
+          let v = 0;
+          for (const l of keep) {
+            const a = chunk.offsets[l] as number;
+            const b = chunk.offsets[l + 1] as number;
+            codes.set(chunk.codes.subarray(a, b), v);
+            residuals.set(chunk.residuals.subarray(a * bpv, b * bpv), v * bpv);
+            v += b - a;
+          }
+        }
+        const next = makeChunk(Uint32Array.from(keep, (l) => chunk.ordinals[l] as number), doclens, codes, residuals, target.numCentroids);
+        const file = `chunk-g${generation}-${i}.bin`;
+        writeChunk(path.join(dir, file), next);
+        entries.push({ file, docs: keep.length, vectors: codes.length });
+      }
+      let codecFile = m.codecFile;
+      if (opts.recluster) {
+        codecFile = `codec-g${generation}.bin`;
+        writeCodec(path.join(dir, codecFile), target);
+      }
+      const next: Manifest = {
+        ...m,
+        generation,
+        updatedAt: now(),
+        codecFile,
+        numCentroids: target.numCentroids,
+        chunks: entries,
+        // Deleted ordinals stay tombstoned: their metadata rows may remain and ids must not resurface.
+        drift: opts.recluster ? { trainedAvgResidual: target.avgResidual, lastAddAvgResidual: null } : m.drift,
+      };
+      writeManifest(dir, next);
+      collectGarbage(dir, next);
+      return next;
+    } finally {
+      // A retrained codec holds onnxruntime sessions once it has compressed with the two-level
+      // assignment: a long-running server compacting repeatedly would leak them.
+      await Promise.all([target.releaseKernels(), codec.releaseKernels()]);
     }
-    let codecFile = m.codecFile;
-    if (opts.recluster) {
-      codecFile = `codec-g${generation}.bin`;
-      writeCodec(path.join(dir, codecFile), target);
-    }
-    const next: Manifest = {
-      ...m,
-      generation,
-      updatedAt: now(),
-      codecFile,
-      numCentroids: target.numCentroids,
-      chunks: entries,
-      // Deleted ordinals stay tombstoned: their metadata rows may remain and ids must not resurface.
-      drift: opts.recluster ? { trainedAvgResidual: target.avgResidual, lastAddAvgResidual: null } : m.drift,
-    };
-    writeManifest(dir, next);
-    collectGarbage(dir, next);
-    return next;
   });
 }
