@@ -390,9 +390,8 @@ function liveDocs(chunk: Chunk, deleted: ReadonlySet<number>): number[] {
 }
 
 /** Decompressed vectors of the given local documents of a chunk: [sum doclens, dim]. */
-function decompressDocs(chunk: Chunk, locals: number[], codec: ResidualCodec): { vectors: Float32Array; doclens: Uint32Array } {
+function decompressDocs(chunk: Chunk, locals: number[], codec: ResidualCodec): Float32Array {
   const bpv = codec.bytesPerVector;
-  const doclens = Uint32Array.from(locals, (l) => chunk.doclens[l] as number);
   const parts = locals.map((l) => {
     const a = chunk.offsets[l] as number;
     const b = chunk.offsets[l + 1] as number;
@@ -404,7 +403,7 @@ function decompressDocs(chunk: Chunk, locals: number[], codec: ResidualCodec): {
     vectors.set(p, off);
     off += p.length;
   }
-  return { vectors, doclens };
+  return vectors;
 }
 
 /** Rewrites chunks without deleted documents; with `recluster`, with a codec retrained on live data. */
@@ -428,7 +427,7 @@ export async function compactIndex(dir: string, opts: CompactOptions = {}): Prom
             let batch: EmbeddedDoc[] = [];
             for (const [i, { chunk, l }] of live.entries()) {
               if (only && !only.has(i)) continue;
-              batch.push({ id: String(chunk.ordinals[l]), vectors: decompressDocs(chunk, [l], codec).vectors, n: chunk.doclens[l] as number });
+              batch.push({ id: String(chunk.ordinals[l]), vectors: decompressDocs(chunk, [l], codec), n: chunk.doclens[l] as number });
               if (batch.length >= 1000) {
                 yield batch;
                 batch = [];
@@ -448,15 +447,16 @@ export async function compactIndex(dir: string, opts: CompactOptions = {}): Prom
           continue;
         }
         if (keep.length === 0) continue;
-        const { vectors, doclens } = decompressDocs(chunk, keep, codec);
+        const doclens = Uint32Array.from(keep, (l) => chunk.doclens[l] as number);
         let codes: Int32Array;
         let residuals: Uint8Array;
         if (opts.recluster) {
+          const vectors = decompressDocs(chunk, keep, codec);
           ({ codes, residuals } = await target.compress(vectors, vectors.length / m.dim));
         } else {
           // Same codec: copy the stored codes and residuals, no recompression error added.
           const bpv = codec.bytesPerVector;
-          codes = new Int32Array(vectors.length / m.dim);
+          codes = new Int32Array(doclens.reduce((a, n) => a + n, 0));
           residuals = new Uint8Array(codes.length * bpv);
           let v = 0;
           for (const l of keep) {

@@ -143,6 +143,33 @@ describe("caller-supplied embeddings", () => {
     await index.close();
   });
 
+  test("plain compaction keeps the live documents' stored codes: same hits and scores, vectors counted per chunk", async (t) => {
+    const dir = await built(t, docs, dim);
+    const gone = docs.filter((_, i) => i % 7 === 0).map((d) => d.id);
+    await deleteFromIndex(dir, gone);
+    const probe = async (): Promise<unknown[]> => {
+      const index = await PlaidIndex.open(dir);
+      try {
+        const out: unknown[] = [];
+        for (const d of docs.slice(0, 30)) {
+          for (const exact of [false, true]) out.push((await index.search(query(d, dim), { k: 20, exact })).map((h) => [h.id, h.ordinal, h.score]));
+        }
+        return out;
+      } finally {
+        await index.close();
+      }
+    };
+    const before = await probe();
+    const m = await compactIndex(dir);
+    assert.deepEqual(await probe(), before);
+    const live = docs.filter((d) => !gone.includes(d.id));
+    assert.equal(m.chunks.reduce((a, c) => a + c.docs, 0), live.length);
+    assert.equal(m.chunks.reduce((a, c) => a + c.vectors, 0), live.reduce((a, d) => a + d.n, 0));
+    const index = await PlaidIndex.open(dir);
+    assert.equal(index.info().liveDocuments, live.length);
+    await index.close();
+  });
+
   test("every codec that assigned codes releases its kernels: build, add and recluster, on success and on failure", async (t) => {
     const codes = t.mock.method(ResidualCodec.prototype, "codes");
     const released = t.mock.method(ResidualCodec.prototype, "releaseKernels");
