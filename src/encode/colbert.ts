@@ -3,13 +3,12 @@
  * worker threads so that the caller's event loop never runs a model (onnxruntime-node's `run` is
  * synchronous). `workers: 0` runs on the calling thread instead (scripts, tests, debugging).
  */
-import os from "node:os";
 import { ColtsError } from "../errors.js";
 import type { HubOptions } from "../model/hub.js";
 import { readModelFolder, type LayoutOptions, type ModelSpec } from "../model/layout.js";
 import { resolveModelDir } from "../model/resolve.js";
 import type { RuntimeOptions } from "../runtime/session.js";
-import { WorkerPool } from "../workers/pool.js";
+import { threadsPerWorker, WorkerPool } from "../workers/pool.js";
 import { InProcessEncoder, type EncodeOptions } from "./encoder.js";
 import type { MultiVector } from "./multivector.js";
 import { tokenizerForSpec, type ColbertTokenizer } from "./tokenize.js";
@@ -72,7 +71,7 @@ export class ColBERT {
     const spec = readModelFolder(dir, layout);
     const tokenizer = tokenizerForSpec(spec);
     const workers = opts.workers ?? 1;
-    const threads = opts.threads ?? Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, workers)));
+    const threads = opts.threads ?? threadsPerWorker(workers);
     const runtime: RuntimeOptions = { intraOpThreads: threads, executionProvider: opts.executionProvider ?? "cpu" };
     const base = { dir, layout: spec.layout, layoutsFound: spec.layoutsFound, settings: spec.settings, onnxPath: spec.onnxPath };
     if (workers === 0) {

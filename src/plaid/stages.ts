@@ -33,6 +33,9 @@ function checkedParams(p: Required<PlaidParams>): Required<PlaidParams> {
   return p;
 }
 
+/** Hits a search returns when it names no k (PlaidIndex, Searcher, the HTTP API and the CLI). */
+export const DEFAULT_K = 10;
+
 export function plaidDefaults(k: number): Required<PlaidParams> {
   if (k <= 10) return { ncells: 1, centroidScoreThreshold: 0.5, ndocs: 256 };
   if (k <= 100) return { ncells: 2, centroidScoreThreshold: 0.45, ndocs: 1024 };

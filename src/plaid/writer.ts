@@ -19,17 +19,21 @@ import { makeChunk, readChunk, writeChunk, type Chunk } from "./chunk.js";
 import { ResidualCodec, type CodecKernelOptions } from "./codec.js";
 import { readCodec, readTombstones, writeCodec, writeTombstones } from "./files.js";
 import { kmeans, plaidNumCentroids, plaidSampleSize } from "./kmeans.js";
+import { DEFAULT_SEED } from "./lloyd.js";
 import { collectGarbage, INDEX_FORMAT, INDEX_FORMAT_VERSION, readManifest, writeManifest, type ChunkEntry, type Manifest } from "./manifest.js";
 import { MetadataStore } from "../metadata/sqlite-store.js";
 import { withWriteLock } from "./lock.js";
 import { poolDoc, type EmbeddedDoc, type EmbeddingSource } from "./source.js";
+
+/** Documents per chunk file when BuildOptions.chunkDocs is not given (build and add). */
+export const DEFAULT_CHUNK_DOCS = 25_000;
 
 export interface BuildOptions {
   /** Residual bits per dimension: 1, 2 or 4. Default 2. More bits: closer to exact scores, bigger index. */
   nbits?: Nbits;
   /** Token pooling factor (PyLate semantics). Default 1 = none; 2 halves the vectors (~no quality loss). */
   poolFactor?: number;
-  /** Seed of the sample, k-means and held-out split. Default 123. */
+  /** Seed of the sample, k-means and held-out split. Default DEFAULT_SEED (123). */
   seed?: number;
   /** k-means iterations. Default 4 (PLAID's). */
   kmeansIterations?: number;
@@ -50,7 +54,7 @@ export interface BuildOptions {
    * centroids on, the sizes where exact assignment takes hours on a few CPU cores.
    */
   assignment?: "auto" | "exact" | "two-level";
-  /** Documents per chunk file. Default 25,000. Smaller chunks: cheaper compaction; more files. */
+  /** Documents per chunk file. Default DEFAULT_CHUNK_DOCS (25,000). Smaller chunks: cheaper compaction; more files. */
   chunkDocs?: number;
   /** Model recorded in the manifest (queries must be encoded with it). */
   model?: string | null;
@@ -91,7 +95,7 @@ export function chooseSample(n: number, seed: number): Set<number> {
 }
 
 async function trainCodec(source: EmbeddingSource, dim: number, opts: BuildOptions): Promise<ResidualCodec> {
-  const seed = opts.seed ?? 123;
+  const seed = opts.seed ?? DEFAULT_SEED;
   const sample = chooseSample(source.count, seed);
   const parts: Float32Array[] = [];
   let rows = 0;
@@ -247,7 +251,7 @@ export async function buildIndex(dir: string, source: EmbeddingSource, dim: numb
     const metadata = MetadataStore.open(path.join(dir, metadataFile));
     try {
       const bm25 = opts.bm25 === false ? null : new Bm25Index(opts.bm25Analyzer ? { analyzer: opts.bm25Analyzer } : {});
-      const writer = new ChunkWriter(dir, codec, generation, 0, opts.chunkDocs ?? 25_000, metadata, bm25, opts.assignment ? { assignment: opts.assignment } : {});
+      const writer = new ChunkWriter(dir, codec, generation, 0, opts.chunkDocs ?? DEFAULT_CHUNK_DOCS, metadata, bm25, opts.assignment ? { assignment: opts.assignment } : {});
       const ids = new Set<string>();
       for await (const batch of source.batches()) {
         const pooled = batch.map((d) => {
@@ -300,7 +304,7 @@ export async function addToIndex(dir: string, source: EmbeddingSource, opts: Pic
     try {
       const generation = m.generation + 1;
       const bm25 = m.bm25File ? await loadBm25(dir, { fileName: m.bm25File }) : null;
-      const writer = new ChunkWriter(dir, codec, generation, m.numDocs, opts.chunkDocs ?? 25_000, metadata, bm25);
+      const writer = new ChunkWriter(dir, codec, generation, m.numDocs, opts.chunkDocs ?? DEFAULT_CHUNK_DOCS, metadata, bm25);
       const seen = new Set<string>();
       for await (const batch of source.batches()) {
         const existing = metadata.ordinalsForIds(batch.map((d) => d.id), m.numDocs);
@@ -379,6 +383,7 @@ export interface CompactOptions {
    * re-compress everything. Default false: only drop deleted documents from the chunk files.
    */
   recluster?: boolean;
+  /** Seed of the recluster's sample, k-means and held-out split. Default DEFAULT_SEED (123). */
   seed?: number;
 }
 
@@ -437,7 +442,7 @@ export async function compactIndex(dir: string, opts: CompactOptions = {}): Prom
             if (batch.length > 0) yield batch;
           },
         };
-        target = await trainCodec(source, m.dim, { nbits: m.nbits, seed: opts.seed ?? 123 });
+        target = await trainCodec(source, m.dim, { nbits: m.nbits, seed: opts.seed ?? DEFAULT_SEED });
       }
       const entries: ChunkEntry[] = [];
       for (const [i, { entry, chunk }] of chunks.entries()) {

@@ -3,7 +3,6 @@
  * models and index snapshots. The main thread only validates, micro-batches encode requests,
  * admits work (gate.ts), tracks each index's generation and serialises writes per index.
  */
-import os from "node:os";
 import path from "node:path";
 import type { MultiVector } from "../encode/multivector.js";
 import { ColtsError } from "../errors.js";
@@ -12,7 +11,7 @@ import type { HubOptions } from "../model/hub.js";
 import { resolveModelDir } from "../model/resolve.js";
 import type { RerankCandidate, RerankHit } from "../search/rerank.js";
 import type { ExplainedHit, PreparedQuery, RetrieveOptions } from "../search/searcher.js";
-import { WorkerPool } from "../workers/pool.js";
+import { threadsPerWorker, WorkerPool } from "../workers/pool.js";
 import { Batcher, type BatcherOptions } from "./batcher.js";
 import type { AddRequest, ServedIndexSpec, ServerTasks, ServerWorkerData, WriteResult } from "./tasks.js";
 
@@ -98,7 +97,7 @@ export class Engine {
     }
     if (served.size === 0) throw new ColtsError("USAGE", "serve at least one index");
     const workers = opts.workers ?? 1;
-    const threads = opts.threads ?? Math.max(1, Math.floor(os.availableParallelism() / workers));
+    const threads = opts.threads ?? threadsPerWorker(workers);
     const workerData: ServerWorkerData = { indexes: [...served.values()].map((s) => s.spec), threads };
     const pool = await WorkerPool.start<ServerTasks, ServerWorkerData>({ entry: new URL("./worker.js", import.meta.url), size: workers, workerData });
     return new Engine(pool, served, labels, opts);

@@ -6,9 +6,18 @@
  * A worker that dies fails its current task with WORKER_FAILED and is replaced, so one poisoned
  * input does not take the pool down.
  */
+import os from "node:os";
 import { Worker } from "node:worker_threads";
 import { ColtsError, reviveError } from "../errors.js";
 import type { ProgressOf, TaskMap, TaskMessage, WorkerMessage } from "./protocol.js";
+
+/**
+ * The default onnxruntime threads of each of `workers` workers: the available cores shared evenly,
+ * at least 1. `workers` 0 (work on the calling thread) counts as one.
+ */
+export function threadsPerWorker(workers: number): number {
+  return Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, workers)));
+}
 
 /** How to start a pool whose workers' init receives a `D`. */
 export interface PoolOptions<D> {

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { WorkerPool } from "../../src/workers/pool.js";
+import os from "node:os";
+import { threadsPerWorker, WorkerPool } from "../../src/workers/pool.js";
 import type { Handlers } from "../../src/workers/protocol.js";
 import type { EchoData, EchoTasks } from "./echo-tasks.js";
 
@@ -59,6 +60,14 @@ test("the event loop stays free while a worker computes", async (t) => {
   await pool.run("busy", 200);
   clearInterval(timer);
   assert.ok(ticks >= 10, `only ${ticks} timer ticks during 200 ms of worker CPU`);
+});
+
+test("threadsPerWorker shares the cores evenly, at least 1 each; 0 workers count as one", () => {
+  const cores = os.availableParallelism();
+  assert.equal(threadsPerWorker(1), cores);
+  assert.equal(threadsPerWorker(0), cores);
+  assert.equal(threadsPerWorker(2), Math.max(1, Math.floor(cores / 2)));
+  assert.equal(threadsPerWorker(cores + 1), 1);
 });
 
 /**

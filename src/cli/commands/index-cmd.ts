@@ -5,7 +5,7 @@ import { ColtsError } from "../../errors.js";
 import { corpusFile, encodedCorpusSource, spoolToFile, type CorpusOptions } from "../../plaid/corpus.js";
 import { PlaidIndex } from "../../plaid/plaid-index.js";
 import { addToIndex, buildIndex, compactIndex, deleteFromIndex } from "../../plaid/writer.js";
-import { readManifest } from "../../plaid/manifest.js";
+import { isDrifted, readManifest, type Manifest } from "../../plaid/manifest.js";
 import { intFlag, oneOf, parse, stringFlag, type Options } from "../args.js";
 import { modelLocation, resolvePath, writeOut, type CliIO } from "../io.js";
 import { createProgressBar, hubProgressPrinter } from "../progress.js";
@@ -137,8 +137,8 @@ async function add(argv: string[], io: CliIO): Promise<number> {
   return 0;
 }
 
-function driftNote(d: { trainedAvgResidual: number; lastAddAvgResidual: number | null }): string {
-  return d.lastAddAvgResidual !== null && d.lastAddAvgResidual > 1.25 * d.trainedAvgResidual
+function driftNote(d: Manifest["drift"]): string {
+  return isDrifted(d)
     ? "\nnote: the new documents sit far from the index's centroids; run `colts index compact <dir> --recluster`"
     : "";
 }
