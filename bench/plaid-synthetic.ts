@@ -1,5 +1,5 @@
 /**
- * PLAID search benchmark on synthetic clustered unit vectors (issue "PLAID index and search").
+ * PLAID search benchmark on synthetic clustered unit vectors (bench/plaid-README.md).
  *
  *   npx tsc -p . && node dist/bench/plaid-synthetic.js [--docs 20000] [--dim 128] [--tokens 64]
  *     [--queries 100] [--nbits 2] [--centroids K] [--kmeans-points P] [--kmeans-iters I]
