@@ -1,5 +1,5 @@
 /**
- * PLAID on real collections with a generated model (issue "PLAID index and search", benchmark):
+ * PLAID on real collections with a generated model:
  * index build time, bytes per vector, p50/p95 search latency and recall@10 of PLAID against exact
  * MaxSim, both over the original float vectors and over the decompressed ones (`--exact`), next to
  * exhaustive float MaxSim. Same process, same encoded documents; query encoding is timed apart.
@@ -8,7 +8,7 @@
  *     [--dim 128] [--nbits 2] [--no-results]
  *
  * The model is `colts model tiny` with bench/tools/collections.ts' MODEL_ARGS and a projection to
- * `--dim` (default 128, the dimension of the issue's bytes-per-vector floor and of colbertv2.0).
+ * `--dim` (default 128, the dimension of the bytes-per-vector target and of colbertv2.0).
  * Collections come from ../shared/datasets (skipped, and said so, when absent). A generated model
  * has random weights: recall against exact MaxSim is meaningful (it is what PLAID approximates);
  * nDCG is not reported here (bench/eval-collections.ts does that).

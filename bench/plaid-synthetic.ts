@@ -1,5 +1,5 @@
 /**
- * PLAID search benchmark on synthetic clustered unit vectors (issue "PLAID index and search").
+ * PLAID search benchmark on synthetic clustered unit vectors (bench/plaid-README.md).
  *
  *   npx tsc -p . && node dist/bench/plaid-synthetic.js [--docs 20000] [--dim 128] [--tokens 64]
  *     [--queries 100] [--nbits 2] [--centroids K] [--kmeans-points P] [--kmeans-iters I]
@@ -45,7 +45,7 @@ import { OrtCentroidScorer, OrtMatmul } from "../src/runtime/kernels/matmul.js";
 import { OrtCodeMaxSim, OrtPaddedMaxSim, OrtResidualMaxSim } from "../src/runtime/kernels/maxsim.js";
 import type { Chunk } from "../src/plaid/chunk.js";
 import type { ResidualCodec } from "../src/plaid/codec.js";
-import { candidates, keptCentroids, prunedScores, plaidDefaults, rankExactly, stage3Scores, topIndexes, type PlaidParams, type SearchView } from "../src/plaid/stages.js";
+import { plaidSearch, type PlaidParams, type PlaidStage, type SearchView } from "../src/plaid/stages.js";
 import { Rng } from "../src/util/rng.js";
 import { REPO_ROOT } from "./tools/paths.js";
 
@@ -614,7 +614,7 @@ async function phaseColts(queries: Float32Array[], truth: number[][]): Promise<{
   }
   await index.close();
 
-  // Stage profile at default parameters, replaying plaidSearch's steps with timers.
+  // Stage profile at default parameters: plaidSearch itself, timed by its stage hook.
   const m = readManifest(indexDir);
   const codec = readCodec(indexDir, m);
   const chunks = m.chunks.map((c) => readChunk(path.join(indexDir, c.file), m.numCentroids, codec.bytesPerVector));
@@ -623,38 +623,34 @@ async function phaseColts(queries: Float32Array[], truth: number[][]): Promise<{
   const codeKernel = await OrtCodeMaxSim.create({ allowSpinning: false });
   const view: SearchView = { codec, chunks, allowed: null, deleted: new Uint8Array(m.numDocs), exactKernel, codeKernel };
   const scorer = await OrtCentroidScorer.create(codec.centroids, codec.numCentroids, DIM, { allowSpinning: false });
-  const p = plaidDefaults(10);
   const acc: StageProfile = { centroidScoring: 0, candidates: 0, stage2: 0, stage3: 0, stage4: 0, candidatesCount: 0, stage2Kept: 0, stage3Kept: 0 };
+  const record = (stage: PlaidStage, t: number, count: number): void => {
+    switch (stage) {
+      case "centroids":
+        acc.centroidScoring += t;
+        break;
+      case "candidates":
+        acc.candidates += t;
+        acc.candidatesCount += count;
+        break;
+      case "stage2":
+        acc.stage2 += t;
+        acc.stage2Kept += count;
+        break;
+      case "stage3":
+        acc.stage3 += t;
+        acc.stage3Kept += count;
+        break;
+      case "stage4":
+        acc.stage4 += t;
+        break;
+    }
+  };
+  // The first pass warms up (page faults, JIT); the second is measured.
   for (let pass = 0; pass < 2; pass++) {
+    const options = pass === 1 ? { onStage: record } : {};
     for (const q of queries) {
-      let t = performance.now();
-      const { scores, top, max } = await scorer.run(q, QUERY_TOKENS, p.ncells);
-      const tScore = ms(t);
-      t = performance.now();
-      const cands = candidates(view, top);
-      const tCand = ms(t);
-      t = performance.now();
-      const keep = keptCentroids(max, p.centroidScoreThreshold);
-      const s2 = prunedScores(view, cands, scores, QUERY_TOKENS, keep);
-      const stage2 = topIndexes(s2, p.ndocs).map((i) => cands[i] as number);
-      const tS2 = ms(t);
-      t = performance.now();
-      const s3 = await stage3Scores(view, stage2, scores, QUERY_TOKENS);
-      const stage3 = topIndexes(s3, Math.max(10, Math.floor(p.ndocs / 4))).map((i) => stage2[i] as number);
-      const tS3 = ms(t);
-      t = performance.now();
-      await rankExactly(view, stage3, q, QUERY_TOKENS, 10);
-      const tS4 = ms(t);
-      if (pass === 1) {
-        acc.centroidScoring += tScore;
-        acc.candidates += tCand;
-        acc.stage2 += tS2;
-        acc.stage3 += tS3;
-        acc.stage4 += tS4;
-        acc.candidatesCount += cands.length;
-        acc.stage2Kept += stage2.length;
-        acc.stage3Kept += stage3.length;
-      }
+      await plaidSearch(view, q, QUERY_TOKENS, (ncells) => scorer.run(q, QUERY_TOKENS, Math.min(ncells, codec.numCentroids)), 10, {}, options);
     }
   }
   await scorer.release();

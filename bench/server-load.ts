@@ -1,5 +1,5 @@
 /**
- * Load test of `colts serve` on loopback (issue "HTTP server and web UI"), bounded in time.
+ * Load test of `colts serve` on loopback, bounded in time.
  *
  *   npx tsc -p . && node dist/bench/server-load.js [--docs 100000] [--tokens 12] [--duration 8]
  *     [--workers 2] [--clients 1,8,32] [--out bench/out/server-load] [--rebuild] [--no-results]

@@ -1,7 +1,7 @@
 /**
  * Training step time on the tfjs-wasm backend (not in CI):
  *   1. a 2-layer hidden-128 model, batch 16 x 64 tokens, with and without the explicit-transpose
- *      matMul fix of src/train/tf.ts (the issue's reference measurement);
+ *      matMul fix of src/train/tf.ts (the reference measurement of that fix);
  *   2. a model shaped like answerai-colbert-small-v1 (hidden 384, 12 layers, 12 heads, FFN 1536,
  *      dim 96) at 8 queries x (1 positive + 3 negatives), query length 32, document length 180.
  * Random weights and token ids: time does not depend on their values.

@@ -1,7 +1,8 @@
 /**
  * The one error table of colts. Every failure the library reports on purpose is a `ColtsError` with a
  * stable `code` from this table; messages may improve, codes do not change. `httpStatus` is what the
- * server answers for the code; `exitCode` is what the CLI exits with.
+ * server answers for the code. The CLI prints the code and exits with 2 for USAGE, 1 for every other
+ * code (cli/main.ts).
  */
 export const ERROR_CODES = {
   /** A model id or folder could not be resolved to the files a ColBERT checkpoint needs. */
@@ -71,7 +72,7 @@ export const ERROR_CODES = {
   TRAIN_BACKEND_FAILED: { httpStatus: 500, summary: "training backend failed" },
   /** A training state folder (resume checkpoint) is missing, corrupted, or from a different run setup. */
   TRAIN_STATE_INVALID: { httpStatus: 422, summary: "invalid training state" },
-  // --- multilingual / Japanese (issue 7) ---
+  // --- multilingual / Japanese ---
   /** A Japanese (MeCab-based) tokenizer needs a compiled MeCab dictionary that was not found. */
   MECAB_DICTIONARY_MISSING: { httpStatus: 422, summary: "MeCab dictionary not found" },
 } as const satisfies Record<string, { httpStatus: number; summary: string }>;

@@ -3,17 +3,16 @@
  * worker threads so that the caller's event loop never runs a model (onnxruntime-node's `run` is
  * synchronous). `workers: 0` runs on the calling thread instead (scripts, tests, debugging).
  */
-import os from "node:os";
 import { ColtsError } from "../errors.js";
 import type { HubOptions } from "../model/hub.js";
 import { readModelFolder, type LayoutOptions, type ModelSpec } from "../model/layout.js";
 import { resolveModelDir } from "../model/resolve.js";
 import type { RuntimeOptions } from "../runtime/session.js";
-import { WorkerPool } from "../workers/pool.js";
+import { threadsPerWorker, WorkerPool } from "../workers/pool.js";
 import { InProcessEncoder, type EncodeOptions } from "./encoder.js";
 import type { MultiVector } from "./multivector.js";
 import { tokenizerForSpec, type ColbertTokenizer } from "./tokenize.js";
-import type { EncodeTask, EncoderWorkerData } from "./worker.js";
+import type { EncodeTask, EncoderTasks, EncoderWorkerData } from "./tasks.js";
 
 /** Options of `ColBERT.load`: where to find the model (hub), how to read it (layout) and how to run it. */
 export interface LoadOptions extends HubOptions, LayoutOptions {
@@ -54,7 +53,7 @@ export interface ModelInfo {
   onnxPath: string | null;
 }
 
-type Backend = { kind: "pool"; pool: WorkerPool } | { kind: "local"; encoder: InProcessEncoder };
+type Backend = { kind: "pool"; pool: WorkerPool<EncoderTasks> } | { kind: "local"; encoder: InProcessEncoder };
 
 /**
  * A loaded ColBERT model: encodes queries and documents into multi-vectors. Create with `load`, and
@@ -84,7 +83,7 @@ export class ColBERT {
     const spec = readModelFolder(dir, layout);
     const tokenizer = tokenizerForSpec(spec);
     const workers = opts.workers ?? 1;
-    const threads = opts.threads ?? Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, workers)));
+    const threads = opts.threads ?? threadsPerWorker(workers);
     const runtime: RuntimeOptions = { intraOpThreads: threads, executionProvider: opts.executionProvider ?? "cpu" };
     const base = { dir, layout: spec.layout, layoutsFound: spec.layoutsFound, settings: spec.settings, onnxPath: spec.onnxPath };
     if (workers === 0) {
@@ -92,8 +91,8 @@ export class ColBERT {
       return new ColBERT({ ...base, dim: encoder.dim, headInTypeScript: encoder.headInTypeScript }, tokenizer, { kind: "local", encoder });
     }
     const workerData: EncoderWorkerData = { dir, layout, runtime };
-    const pool = await WorkerPool.start({ entry: new URL("./worker.js", import.meta.url), size: workers, workerData });
-    const head = await pool.run<{ dim: number; headInTypeScript: boolean }>("info", null);
+    const pool = await WorkerPool.start<EncoderTasks, EncoderWorkerData>({ entry: new URL("./worker.js", import.meta.url), size: workers, workerData });
+    const head = await pool.run("info", null);
     return new ColBERT({ ...base, ...head }, tokenizer, { kind: "pool", pool });
   }
 
@@ -145,7 +144,7 @@ export class ColBERT {
       const idx = order.slice(start, start + size);
       const task: EncodeTask = { texts: idx.map((i) => texts[i] as string), options };
       tasks.push(
-        pool.run<MultiVector[]>(method, task).then((vs) => {
+        pool.run(method, task).then((vs) => {
           vs.forEach((v, j) => (out[idx[j] as number] = v));
           done += idx.length;
           onProgress?.(done, texts.length);

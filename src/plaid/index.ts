@@ -6,5 +6,5 @@ export { ResidualCodec, type ResidualCodecParams, type TrainCodecOptions, type C
 export { kmeans, plaidNumCentroids, plaidSampleSize, type KmeansOptions } from "./kmeans.js";
 export { poolTokens, type PoolOptions, type PooledDocument } from "./pooling.js";
 export { poolDoc } from "./source.js";
-export { plaidSearch, plaidDefaults, type PlaidParams } from "./stages.js";
+export { plaidSearch, plaidDefaults, type PlaidParams, type PlaidSearchOptions, type PlaidStage } from "./stages.js";
 export { INDEX_FORMAT, INDEX_FORMAT_VERSION, type Manifest } from "./manifest.js";

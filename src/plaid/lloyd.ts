@@ -18,8 +18,11 @@ import { checkShape, type Assignment } from "./assign.js";
 /** Nearest centroid per point: points [n, dim], centroids [k, dim], bias [k] -> codes [n] (and scores). */
 export type AssignFunction = (points: Float32Array, n: number, centroids: Float32Array, k: number, dim: number, bias: Float32Array) => Promise<Assignment>;
 
+/** The default seed of index building: sample, k-means and held-out split (ColBERT's faiss seed). */
+export const DEFAULT_SEED = 123;
+
 export interface LloydOptions {
-  /** Seed of the Rng that draws the subsample, the initial centroids and the splits. Default 123 (ColBERT's faiss seed). */
+  /** Seed of the Rng that draws the subsample, the initial centroids and the splits. Default DEFAULT_SEED (123). */
   seed?: number;
   /** Assign + update rounds. Default 4 (ColBERT's `kmeans_niters`). Range: integer >= 0 (0 = the initial sample). */
   iterations?: number;
@@ -53,7 +56,7 @@ export async function lloydKmeans(points: Float32Array, n: number, dim: number, 
   if (!(maxPer >= 1) || (maxPer !== Infinity && !Number.isInteger(maxPer))) {
     throw new ColtsError("INPUT_INVALID", `maxPointsPerCentroid must be an integer >= 1 or Infinity, got ${maxPer}`);
   }
-  const rng = new Rng(options.seed ?? 123);
+  const rng = new Rng(options.seed ?? DEFAULT_SEED);
 
   // 1. Subsample (faiss: "too many training points, sampling ...").
   let x = points;

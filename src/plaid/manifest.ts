@@ -69,6 +69,17 @@ export interface Manifest {
   drift: { trainedAvgResidual: number; lastAddAvgResidual: number | null };
 }
 
+/**
+ * Added vectors whose mean residual exceeds this multiple of the training data's mark the index as
+ * drifted: its centroids no longer describe the collection.
+ */
+export const DRIFT_RATIO = 1.25;
+
+/** Whether the last added batch sat so far from the centroids that `compact --recluster` should be run. */
+export function isDrifted(drift: Manifest["drift"]): boolean {
+  return drift.lastAddAvgResidual !== null && drift.lastAddAvgResidual > DRIFT_RATIO * drift.trainedAvgResidual;
+}
+
 function bad(dir: string, why: string): ColtsError {
   return new ColtsError("INDEX_CORRUPT", `${path.join(dir, MANIFEST_FILE)}: ${why}`, { details: { file: path.join(dir, MANIFEST_FILE) } });
 }

@@ -11,11 +11,11 @@ import { ColtsError } from "../errors.js";
 import { OrtCentroidScorer } from "../runtime/kernels/matmul.js";
 import { OrtCodeMaxSim, OrtResidualMaxSim } from "../runtime/kernels/maxsim.js";
 import type { RuntimeOptions } from "../runtime/session.js";
-import { allAdmissible, plaidSearch, rankExactly, type PlaidParams, type SearchView } from "./stages.js";
+import { allAdmissible, DEFAULT_K, plaidSearch, rankExactly, type PlaidParams, type SearchView } from "./stages.js";
 import { readChunk, type Chunk } from "./chunk.js";
 import type { ResidualCodec } from "./codec.js";
 import { readCodec, readTombstones } from "./files.js";
-import { readManifest, referencedFiles, type Manifest } from "./manifest.js";
+import { isDrifted, readManifest, referencedFiles, type Manifest } from "./manifest.js";
 import { MetadataStore } from "../metadata/sqlite-store.js";
 
 /** Options of `PlaidIndex.open`. */
@@ -80,7 +80,7 @@ export interface IndexInfo {
   model: string | null;
   /** Bytes of every file of the current generation, SQLite's write-ahead log included. */
   sizeOnDisk: number;
-  /** True when added data sits far from the centroids (mean residual > 1.25 x training's): recluster. */
+  /** True when added data sits far from the centroids (mean residual > DRIFT_RATIO x training's): recluster. */
   drifted: boolean;
 }
 
@@ -144,7 +144,7 @@ export class PlaidIndex {
   /** Searches one encoded query. q.vectors: [q.tokens, dim] unit rows. */
   async search(q: { vectors: Float32Array; tokens: number; dim: number }, opts: SearchOptions = {}): Promise<SearchHit[]> {
     if (this.closed) throw new ColtsError("CLOSED", "index is closed");
-    const k = opts.k ?? 10;
+    const k = opts.k ?? DEFAULT_K;
     if (!Number.isInteger(k) || k < 1 || k > 10_000) throw new ColtsError("INPUT_INVALID", `k must be an integer in 1..10000, got ${k}`);
     if (q.dim !== this.codec.dim) {
       throw new ColtsError("DIM_UNSUPPORTED", `query vectors are ${q.dim}-d, the index holds ${this.codec.dim}-d vectors (encode with the index's model and dim)`);
@@ -220,7 +220,6 @@ export class PlaidIndex {
     };
     const chunkBytes = m.chunks.reduce((a, c) => a + size(c.file), 0);
     const sizeOnDisk = [...referencedFiles(m)].reduce((a, f) => a + size(f), 0) + size(`${m.metadataFile}-wal`);
-    const lastAdd = m.drift.lastAddAvgResidual;
     return {
       dir: this.dir,
       formatVersion: m.version,
@@ -235,7 +234,7 @@ export class PlaidIndex {
       poolFactor: m.poolFactor,
       model: m.model,
       sizeOnDisk,
-      drifted: lastAdd !== null && lastAdd > 1.25 * m.drift.trainedAvgResidual,
+      drifted: isDrifted(m.drift),
     };
   }
 
@@ -249,6 +248,8 @@ export class PlaidIndex {
       this.scorer.release(),
       this.exactKernel.release(),
       this.codeKernel.release(),
+      // Search never assigns codes with the codec, but a caller of `index.codec.compress` may have.
+      this.codec.releaseKernels(),
     ]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;

@@ -33,6 +33,9 @@ function checkedParams(p: Required<PlaidParams>): Required<PlaidParams> {
   return p;
 }
 
+/** Hits a search returns when it names no k (PlaidIndex, Searcher, the HTTP API and the CLI). */
+export const DEFAULT_K = 10;
+
 export function plaidDefaults(k: number): Required<PlaidParams> {
   if (k <= 10) return { ncells: 1, centroidScoreThreshold: 0.5, ndocs: 256 };
   if (k <= 100) return { ncells: 2, centroidScoreThreshold: 0.45, ndocs: 1024 };
@@ -346,23 +349,60 @@ export function ordinalOf(view: SearchView, cand: Candidate): number {
   return (view.chunks[chunkOf(cand)] as Chunk).ordinals[localOf(cand)] as number;
 }
 
+/** The steps of `plaidSearch` as its `onStage` hook names them. */
+export type PlaidStage = "centroids" | "candidates" | "stage2" | "stage3" | "stage4";
+
+/** Instrumentation of one `plaidSearch` call (benchmarks' stage profiles); none by default. */
+export interface PlaidSearchOptions {
+  /**
+   * Called after each stage that ran, in order, with its wall time in ms (>= 0) and what it passed
+   * on: centroids: probed cells (query vectors x ncells); candidates: candidate documents; stage2 and
+   * stage3: documents kept; stage4: hits. A search without candidates stops after "candidates".
+   * When absent no clock is read.
+   */
+  onStage?: (stage: PlaidStage, ms: number, count: number) => void;
+}
+
 /**
  * The whole pipeline for one query.
  * q: [nq, dim] unit rows; scoreCentroids: q's centroid scores (the caller's kernel).
  */
-export async function plaidSearch(view: SearchView, q: Float32Array, nq: number, scoreCentroids: CentroidScorer, k: number, params: PlaidParams = {}): Promise<Hit[]> {
+export async function plaidSearch(
+  view: SearchView,
+  q: Float32Array,
+  nq: number,
+  scoreCentroids: CentroidScorer,
+  k: number,
+  params: PlaidParams = {},
+  options: PlaidSearchOptions = {},
+): Promise<Hit[]> {
   const p = checkedParams({ ...plaidDefaults(k), ...params });
+  const onStage = options.onStage;
+  let t = onStage ? performance.now() : 0;
+  /** Reports a stage and restarts the clock (only called when there is a hook). */
+  const done = (stage: PlaidStage, count: number): void => {
+    if (!onStage) return;
+    const now = performance.now();
+    onStage(stage, now - t, count);
+    t = performance.now();
+  };
   const { scores, top, max } = await scoreCentroids(p.ncells);
+  done("centroids", top.length);
   let cands = candidates(view, top);
   // A selective filter can leave fewer than k candidates in the probed cells: then score every
   // admissible document, so that k results come back whenever k documents match.
   if (view.allowed !== null && cands.length < k) cands = allAdmissible(view);
+  done("candidates", cands.length);
   if (cands.length === 0) return [];
   const s2 = prunedScores(view, cands, scores, nq, keptCentroids(max, p.centroidScoreThreshold));
   const stage2 = topIndexes(s2, p.ndocs).map((i) => cands[i] as Candidate);
+  done("stage2", stage2.length);
   const s3 = await stage3Scores(view, stage2, scores, nq);
   const stage3 = topIndexes(s3, Math.max(k, Math.floor(p.ndocs / 4))).map((i) => stage2[i] as Candidate);
-  return rankExactly(view, stage3, q, nq, k);
+  done("stage3", stage3.length);
+  const hits = await rankExactly(view, stage3, q, nq, k);
+  done("stage4", hits.length);
+  return hits;
 }
 
 /**

@@ -19,17 +19,21 @@ import { makeChunk, readChunk, writeChunk, type Chunk } from "./chunk.js";
 import { ResidualCodec, type CodecKernelOptions } from "./codec.js";
 import { readCodec, readTombstones, writeCodec, writeTombstones } from "./files.js";
 import { kmeans, plaidNumCentroids, plaidSampleSize } from "./kmeans.js";
+import { DEFAULT_SEED } from "./lloyd.js";
 import { collectGarbage, INDEX_FORMAT, INDEX_FORMAT_VERSION, readManifest, writeManifest, type ChunkEntry, type Manifest } from "./manifest.js";
 import { MetadataStore } from "../metadata/sqlite-store.js";
 import { withWriteLock } from "./lock.js";
 import { poolDoc, type EmbeddedDoc, type EmbeddingSource } from "./source.js";
+
+/** Documents per chunk file when BuildOptions.chunkDocs is not given (build and add). */
+export const DEFAULT_CHUNK_DOCS = 25_000;
 
 export interface BuildOptions {
   /** Residual bits per dimension: 1, 2 or 4. Default 2. More bits: closer to exact scores, bigger index. */
   nbits?: Nbits;
   /** Token pooling factor (PyLate semantics). Default 1 = none; 2 halves the vectors (~no quality loss). */
   poolFactor?: number;
-  /** Seed of the sample, k-means and held-out split. Default 123. */
+  /** Seed of the sample, k-means and held-out split. Default DEFAULT_SEED (123). */
   seed?: number;
   /** k-means iterations. Default 4 (PLAID's). */
   kmeansIterations?: number;
@@ -50,7 +54,7 @@ export interface BuildOptions {
    * centroids on, the sizes where exact assignment takes hours on a few CPU cores.
    */
   assignment?: "auto" | "exact" | "two-level";
-  /** Documents per chunk file. Default 25,000. Smaller chunks: cheaper compaction; more files. */
+  /** Documents per chunk file. Default DEFAULT_CHUNK_DOCS (25,000). Smaller chunks: cheaper compaction; more files. */
   chunkDocs?: number;
   /** Model recorded in the manifest (queries must be encoded with it). */
   model?: string | null;
@@ -91,7 +95,7 @@ export function chooseSample(n: number, seed: number): Set<number> {
 }
 
 async function trainCodec(source: EmbeddingSource, dim: number, opts: BuildOptions): Promise<ResidualCodec> {
-  const seed = opts.seed ?? 123;
+  const seed = opts.seed ?? DEFAULT_SEED;
   const sample = chooseSample(source.count, seed);
   const parts: Float32Array[] = [];
   let rows = 0;
@@ -200,12 +204,9 @@ class ChunkWriter {
     while (this.docs.length >= this.chunkDocs) await this.flush(this.docs.splice(0, this.chunkDocs));
   }
 
+  /** Writes the last, partial chunk. The codec's kernels are its owner's to release. */
   async finish(): Promise<void> {
-    try {
-      if (this.docs.length > 0) await this.flush(this.docs.splice(0));
-    } finally {
-      await this.codec.releaseKernels();
-    }
+    if (this.docs.length > 0) await this.flush(this.docs.splice(0));
   }
 
   private async flush(docs: EmbeddedDoc[]): Promise<void> {
@@ -250,7 +251,7 @@ export async function buildIndex(dir: string, source: EmbeddingSource, dim: numb
     const metadata = MetadataStore.open(path.join(dir, metadataFile));
     try {
       const bm25 = opts.bm25 === false ? null : new Bm25Index(opts.bm25Analyzer ? { analyzer: opts.bm25Analyzer } : {});
-      const writer = new ChunkWriter(dir, codec, generation, 0, opts.chunkDocs ?? 25_000, metadata, bm25, opts.assignment ? { assignment: opts.assignment } : {});
+      const writer = new ChunkWriter(dir, codec, generation, 0, opts.chunkDocs ?? DEFAULT_CHUNK_DOCS, metadata, bm25, opts.assignment ? { assignment: opts.assignment } : {});
       const ids = new Set<string>();
       for await (const batch of source.batches()) {
         const pooled = batch.map((d) => {
@@ -288,6 +289,7 @@ export async function buildIndex(dir: string, source: EmbeddingSource, dim: numb
       return m;
     } finally {
       metadata.close();
+      await codec.releaseKernels();
     }
   });
 }
@@ -302,7 +304,7 @@ export async function addToIndex(dir: string, source: EmbeddingSource, opts: Pic
     try {
       const generation = m.generation + 1;
       const bm25 = m.bm25File ? await loadBm25(dir, { fileName: m.bm25File }) : null;
-      const writer = new ChunkWriter(dir, codec, generation, m.numDocs, opts.chunkDocs ?? 25_000, metadata, bm25);
+      const writer = new ChunkWriter(dir, codec, generation, m.numDocs, opts.chunkDocs ?? DEFAULT_CHUNK_DOCS, metadata, bm25);
       const seen = new Set<string>();
       for await (const batch of source.batches()) {
         const existing = metadata.ordinalsForIds(batch.map((d) => d.id), m.numDocs);
@@ -334,6 +336,7 @@ export async function addToIndex(dir: string, source: EmbeddingSource, opts: Pic
       return next;
     } finally {
       metadata.close();
+      await codec.releaseKernels();
     }
   });
 }
@@ -382,6 +385,7 @@ export interface CompactOptions {
    * re-compress everything. Default false: only drop deleted documents from the chunk files.
    */
   recluster?: boolean;
+  /** Seed of the recluster's sample, k-means and held-out split. Default DEFAULT_SEED (123). */
   seed?: number;
 }
 
@@ -393,9 +397,8 @@ function liveDocs(chunk: Chunk, deleted: ReadonlySet<number>): number[] {
 }
 
 /** Decompressed vectors of the given local documents of a chunk: [sum doclens, dim]. */
-function decompressDocs(chunk: Chunk, locals: number[], codec: ResidualCodec): { vectors: Float32Array; doclens: Uint32Array } {
+function decompressDocs(chunk: Chunk, locals: number[], codec: ResidualCodec): Float32Array {
   const bpv = codec.bytesPerVector;
-  const doclens = Uint32Array.from(locals, (l) => chunk.doclens[l] as number);
   const parts = locals.map((l) => {
     const a = chunk.offsets[l] as number;
     const b = chunk.offsets[l + 1] as number;
@@ -407,7 +410,7 @@ function decompressDocs(chunk: Chunk, locals: number[], codec: ResidualCodec): {
     vectors.set(p, off);
     off += p.length;
   }
-  return { vectors, doclens };
+  return vectors;
 }
 
 /** Rewrites chunks without deleted documents; with `recluster`, with a codec retrained on live data. */
@@ -419,78 +422,85 @@ export async function compactIndex(dir: string, opts: CompactOptions = {}): Prom
     const generation = m.generation + 1;
     const chunks = m.chunks.map((c) => ({ entry: c, chunk: readChunk(path.join(dir, c.file), m.numCentroids, codec.bytesPerVector) }));
     let target = codec;
-    if (opts.recluster) {
-      // The live documents, decompressed, are the training data (originals are not kept); only the
-      // sampled ones are decompressed, so memory stays bounded.
-      const live = chunks.flatMap(({ chunk }) => liveDocs(chunk, deleted).map((l) => ({ chunk, l })));
-      if (live.length === 0) throw new ColtsError("INPUT_INVALID", "the index has no live documents to recluster");
-      const source: EmbeddingSource = {
-        count: live.length,
-        async *batches(only?: ReadonlySet<number>) {
-          let batch: EmbeddedDoc[] = [];
-          for (const [i, { chunk, l }] of live.entries()) {
-            if (only && !only.has(i)) continue;
-            batch.push({ id: String(chunk.ordinals[l]), vectors: decompressDocs(chunk, [l], codec).vectors, n: chunk.doclens[l] as number });
-            if (batch.length >= 1000) {
-              yield batch;
-              batch = [];
-            }
-          }
-          await Promise.resolve();
-          if (batch.length > 0) yield batch;
-        },
-      };
-      target = await trainCodec(source, m.dim, { nbits: m.nbits, seed: opts.seed ?? 123 });
-    }
-    const entries: ChunkEntry[] = [];
-    for (const [i, { entry, chunk }] of chunks.entries()) {
-      const keep = liveDocs(chunk, deleted);
-      if (!opts.recluster && keep.length === chunk.ordinals.length) {
-        entries.push(entry);
-        continue;
-      }
-      if (keep.length === 0) continue;
-      const { vectors, doclens } = decompressDocs(chunk, keep, codec);
-      let codes: Int32Array;
-      let residuals: Uint8Array;
+    try {
       if (opts.recluster) {
-        ({ codes, residuals } = await target.compress(vectors, vectors.length / m.dim));
-      } else {
-        // Same codec: copy the stored codes and residuals, no recompression error added.
-        const bpv = codec.bytesPerVector;
-        codes = new Int32Array(vectors.length / m.dim);
-        residuals = new Uint8Array(codes.length * bpv);
-        let v = 0;
-        for (const l of keep) {
-          const a = chunk.offsets[l] as number;
-          const b = chunk.offsets[l + 1] as number;
-          codes.set(chunk.codes.subarray(a, b), v);
-          residuals.set(chunk.residuals.subarray(a * bpv, b * bpv), v * bpv);
-          v += b - a;
-        }
+        // The live documents, decompressed, are the training data (originals are not kept); only the
+        // sampled ones are decompressed, so memory stays bounded.
+        const live = chunks.flatMap(({ chunk }) => liveDocs(chunk, deleted).map((l) => ({ chunk, l })));
+        if (live.length === 0) throw new ColtsError("INPUT_INVALID", "the index has no live documents to recluster");
+        const source: EmbeddingSource = {
+          count: live.length,
+          async *batches(only?: ReadonlySet<number>) {
+            let batch: EmbeddedDoc[] = [];
+            for (const [i, { chunk, l }] of live.entries()) {
+              if (only && !only.has(i)) continue;
+              batch.push({ id: String(chunk.ordinals[l]), vectors: decompressDocs(chunk, [l], codec), n: chunk.doclens[l] as number });
+              if (batch.length >= 1000) {
+                yield batch;
+                batch = [];
+              }
+            }
+            await Promise.resolve();
+            if (batch.length > 0) yield batch;
+          },
+        };
+        target = await trainCodec(source, m.dim, { nbits: m.nbits, seed: opts.seed ?? DEFAULT_SEED });
       }
-      const next = makeChunk(Uint32Array.from(keep, (l) => chunk.ordinals[l] as number), doclens, codes, residuals, target.numCentroids);
-      const file = `chunk-g${generation}-${i}.bin`;
-      writeChunk(path.join(dir, file), next);
-      entries.push({ file, docs: keep.length, vectors: codes.length });
+      const entries: ChunkEntry[] = [];
+      for (const [i, { entry, chunk }] of chunks.entries()) {
+        const keep = liveDocs(chunk, deleted);
+        if (!opts.recluster && keep.length === chunk.ordinals.length) {
+          entries.push(entry);
+          continue;
+        }
+        if (keep.length === 0) continue;
+        const doclens = Uint32Array.from(keep, (l) => chunk.doclens[l] as number);
+        let codes: Int32Array;
+        let residuals: Uint8Array;
+        if (opts.recluster) {
+          const vectors = decompressDocs(chunk, keep, codec);
+          ({ codes, residuals } = await target.compress(vectors, vectors.length / m.dim));
+        } else {
+          // Same codec: copy the stored codes and residuals, no recompression error added.
+          const bpv = codec.bytesPerVector;
+          codes = new Int32Array(doclens.reduce((a, n) => a + n, 0));
+          residuals = new Uint8Array(codes.length * bpv);
+          let v = 0;
+          for (const l of keep) {
+            const a = chunk.offsets[l] as number;
+            const b = chunk.offsets[l + 1] as number;
+            codes.set(chunk.codes.subarray(a, b), v);
+            residuals.set(chunk.residuals.subarray(a * bpv, b * bpv), v * bpv);
+            v += b - a;
+          }
+        }
+        const next = makeChunk(Uint32Array.from(keep, (l) => chunk.ordinals[l] as number), doclens, codes, residuals, target.numCentroids);
+        const file = `chunk-g${generation}-${i}.bin`;
+        writeChunk(path.join(dir, file), next);
+        entries.push({ file, docs: keep.length, vectors: codes.length });
+      }
+      let codecFile = m.codecFile;
+      if (opts.recluster) {
+        codecFile = `codec-g${generation}.bin`;
+        writeCodec(path.join(dir, codecFile), target);
+      }
+      const next: Manifest = {
+        ...m,
+        generation,
+        updatedAt: now(),
+        codecFile,
+        numCentroids: target.numCentroids,
+        chunks: entries,
+        // Deleted ordinals stay tombstoned: their metadata rows may remain and ids must not resurface.
+        drift: opts.recluster ? { trainedAvgResidual: target.avgResidual, lastAddAvgResidual: null } : m.drift,
+      };
+      writeManifest(dir, next);
+      collectGarbage(dir, next);
+      return next;
+    } finally {
+      // A retrained codec holds onnxruntime sessions once it has compressed with the two-level
+      // assignment: a long-running server compacting repeatedly would leak them.
+      await Promise.all([target.releaseKernels(), codec.releaseKernels()]);
     }
-    let codecFile = m.codecFile;
-    if (opts.recluster) {
-      codecFile = `codec-g${generation}.bin`;
-      writeCodec(path.join(dir, codecFile), target);
-    }
-    const next: Manifest = {
-      ...m,
-      generation,
-      updatedAt: now(),
-      codecFile,
-      numCentroids: target.numCentroids,
-      chunks: entries,
-      // Deleted ordinals stay tombstoned: their metadata rows may remain and ids must not resurface.
-      drift: opts.recluster ? { trainedAvgResidual: target.avgResidual, lastAddAvgResidual: null } : m.drift,
-    };
-    writeManifest(dir, next);
-    collectGarbage(dir, next);
-    return next;
   });
 }

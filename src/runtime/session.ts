@@ -3,7 +3,7 @@
  *
  * onnxruntime-node runs a graph synchronously on the calling thread (its `run` only defers to
  * setImmediate), so callers that must keep an event loop free run sessions inside worker threads
- * (see encode/pool.ts).
+ * (see workers/pool.ts).
  */
 import * as ort from "onnxruntime-node";
 import { ColtsError } from "../errors.js";
@@ -12,7 +12,8 @@ import { ColtsError } from "../errors.js";
 export interface RuntimeOptions {
   /**
    * Threads one graph run may use (onnxruntime intra-op threads). Default: 0 = onnxruntime's choice
-   * (one per physical core). With several encoder workers, give each `cores / workers`.
+   * (one per physical core). With several workers, give each `cores / workers` (workers/pool.ts
+   * `threadsPerWorker`).
    */
   intraOpThreads?: number;
   /**

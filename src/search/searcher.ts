@@ -7,6 +7,7 @@ import { ColBERT, type LoadOptions } from "../encode/colbert.js";
 import { maxsimDetailed, type MultiVector } from "../encode/multivector.js";
 import { ColtsError } from "../errors.js";
 import { PlaidIndex, type OpenOptions, type SearchHit, type SearchOptions } from "../plaid/plaid-index.js";
+import { DEFAULT_K } from "../plaid/stages.js";
 
 /**
  * Reciprocal rank fusion (Cormack et al. 2009): each list contributes weight / (rrfK + rank), rank
@@ -148,7 +149,7 @@ export class Searcher {
   }
 
   private async retrieve(retriever: RetrieverName, text: string, q: MultiVector | undefined, opts: RetrieveOptions): Promise<ExplainedHit[]> {
-    const k = opts.k ?? 10;
+    const k = opts.k ?? DEFAULT_K;
     const depth = Math.max(k, opts.depth ?? 100);
     const vectors = (): MultiVector => {
       if (!q) throw new ColtsError("INPUT_INVALID", "query was not encoded");

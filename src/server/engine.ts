@@ -3,7 +3,6 @@
  * models and index snapshots. The main thread only validates, micro-batches encode requests,
  * admits work (gate.ts), tracks each index's generation and serialises writes per index.
  */
-import os from "node:os";
 import path from "node:path";
 import type { MultiVector } from "../encode/multivector.js";
 import { ColtsError } from "../errors.js";
@@ -14,9 +13,9 @@ import { resolveModelDir } from "../model/resolve.js";
 import type { RuntimeOptions } from "../runtime/session.js";
 import type { RerankCandidate, RerankHit } from "../search/rerank.js";
 import type { ExplainedHit, PreparedQuery, RetrieveOptions } from "../search/searcher.js";
-import { WorkerPool } from "../workers/pool.js";
+import { threadsPerWorker, WorkerPool } from "../workers/pool.js";
 import { Batcher, type BatcherOptions } from "./batcher.js";
-import type { AddTaskPayload, EncodeTaskPayload, ServedIndexSpec, ServerWorkerData, WriteResult } from "./worker.js";
+import type { AddRequest, ServedIndexSpec, ServerTasks, ServerWorkerData, WriteResult } from "./tasks.js";
 
 export interface EngineOptions extends Pick<HubOptions, "env" | "localFilesOnly" | "revision">, Pick<LayoutOptions, "quantized"> {
   /** Indexes to serve: unique names (URL path segments) and folders. */
@@ -74,15 +73,14 @@ export class Engine {
   private readonly timer: NodeJS.Timeout;
 
   private constructor(
-    private readonly pool: WorkerPool,
+    private readonly pool: WorkerPool<ServerTasks>,
     private readonly served: Map<string, Served>,
     private readonly modelLabels: Map<string, string>,
     opts: EngineOptions,
   ) {
     this.batcher = new Batcher((key, texts) => {
       const [index = "", kind] = key.split("\0");
-      const payload: EncodeTaskPayload = { index, kind: kind === "document" ? "document" : "query", texts };
-      return this.pool.run<MultiVector[]>("encode", payload);
+      return this.pool.run("encode", { index, kind: kind === "document" ? "document" : "query", texts });
     }, { ready: () => this.pool.queueDepth === 0 && this.pool.busy < this.pool.size, ...opts.batching });
     this.timer = setInterval(() => this.refreshAll(), opts.refreshMs ?? 2000);
     this.timer.unref();
@@ -108,14 +106,14 @@ export class Engine {
     }
     if (served.size === 0) throw new ColtsError("USAGE", "serve at least one index");
     const workers = opts.workers ?? 1;
-    const threads = opts.threads ?? Math.max(1, Math.floor(os.availableParallelism() / workers));
+    const threads = opts.threads ?? threadsPerWorker(workers);
     const workerData: ServerWorkerData = {
       indexes: [...served.values()].map((s) => s.spec),
       threads,
       ...(opts.quantized ? { quantized: true } : {}),
       ...(opts.executionProvider ? { executionProvider: opts.executionProvider } : {}),
     };
-    const pool = await WorkerPool.start({ entry: new URL("./worker.js", import.meta.url), size: workers, workerData });
+    const pool = await WorkerPool.start<ServerTasks, ServerWorkerData>({ entry: new URL("./worker.js", import.meta.url), size: workers, workerData });
     return new Engine(pool, served, labels, opts);
   }
 
@@ -159,20 +157,20 @@ export class Engine {
       const vectors = retriever === "bm25" ? undefined : encoded[e++];
       return { text: q.text, ...(vectors ? { vectors } : {}) };
     });
-    return this.pool.run<ExplainedHit[][]>("search", { index, generation: served.manifest.generation, queries: prepared, options });
+    return this.pool.run("search", { index, generation: served.manifest.generation, queries: prepared, options });
   }
 
   rerank(index: string, query: string, documents: RerankCandidate[], k?: number): Promise<RerankHit[]> {
     this.get(index);
-    return this.pool.run<RerankHit[]>("rerank", { index, query, documents, ...(k !== undefined ? { k } : {}) });
+    return this.pool.run("rerank", { index, query, documents, ...(k !== undefined ? { k } : {}) });
   }
 
-  add(index: string, documents: AddTaskPayload["documents"]): Promise<WriteResult> {
-    return this.write(index, "add", { index, documents });
+  add(index: string, documents: AddRequest["documents"]): Promise<WriteResult> {
+    return this.write(index, () => this.pool.run("add", { index, documents }));
   }
 
   delete(index: string, ids: string[]): Promise<WriteResult> {
-    return this.write(index, "delete", { index, ids });
+    return this.write(index, () => this.pool.run("delete", { index, ids }));
   }
 
   /** Tasks waiting for a worker plus texts waiting for their encode batch. */
@@ -206,9 +204,9 @@ export class Engine {
   }
 
   /** Writes run one at a time per index; the new generation is published when the write commits. */
-  private write(index: string, method: "add" | "delete", payload: unknown): Promise<WriteResult> {
+  private write(index: string, task: () => Promise<WriteResult>): Promise<WriteResult> {
     const served = this.get(index);
-    const run = served.writes.catch(() => undefined).then(() => this.pool.run<WriteResult>(method, payload));
+    const run = served.writes.catch(() => undefined).then(task);
     served.writes = run;
     return run.then((r) => {
       this.refresh(served);

@@ -3,6 +3,7 @@
  * are part of the schemas (maxItems, maxLength, maximum) so that a request over a limit is refused
  * before any work, with a message naming the field.
  */
+import { DEFAULT_K } from "../plaid/stages.js";
 import { RETRIEVERS } from "../search/searcher.js";
 
 /** Request size limits of the HTTP API; a request over one is refused before any work. */
@@ -65,7 +66,7 @@ export function schemas(l: ServerLimits) {
       properties: {
         query: { ...query, description: "One query: a text, or {vectors: [[...dim numbers], ...]} already encoded with the index's model." },
         queries: { type: "array", minItems: 1, maxItems: l.batch, items: query, description: "A batch of queries (instead of `query`)." },
-        k: { type: "integer", minimum: 1, maximum: l.k, default: 10 },
+        k: { type: "integer", minimum: 1, maximum: l.k, default: DEFAULT_K },
         retriever: { type: "string", enum: [...RETRIEVERS], default: "plaid" },
         depth: { type: "integer", minimum: 1, maximum: 10_000, description: "First-stage candidates for bm25+rerank and hybrid. Default 100." },
         params: {

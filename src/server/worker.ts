@@ -13,66 +13,10 @@ import type { MultiVector } from "../encode/multivector.js";
 import { ColtsError, isColtsError } from "../errors.js";
 import { arraySource, type EmbeddedDoc } from "../plaid/source.js";
 import { addToIndex, deleteFromIndex } from "../plaid/writer.js";
-import { rerank, type RerankCandidate } from "../search/rerank.js";
-import { Searcher, type PreparedQuery, type RetrieveOptions } from "../search/searcher.js";
+import { rerank } from "../search/rerank.js";
+import { Searcher } from "../search/searcher.js";
 import { serveWorker } from "../workers/host.js";
-
-/** One served index as the workers see it. */
-export interface ServedIndexSpec {
-  name: string;
-  dir: string;
-  /** Resolved model folder (the index's recorded model or the --model override). */
-  model: string;
-}
-
-export interface ServerWorkerData {
-  indexes: ServedIndexSpec[];
-  /** onnxruntime threads per worker. */
-  threads: number;
-  /** Load the models' int8 graphs (LayoutOptions.quantized). Default false. */
-  quantized?: boolean;
-  /** Execution provider of the models. Default "cpu". */
-  executionProvider?: "cpu" | "cuda";
-}
-
-export interface EncodeTaskPayload {
-  index: string;
-  kind: "query" | "document";
-  texts: string[];
-}
-
-export interface SearchTaskPayload {
-  index: string;
-  /** Reopen first when the worker's snapshot is older than this. */
-  generation: number;
-  queries: PreparedQuery[];
-  options: RetrieveOptions;
-}
-
-export interface RerankTaskPayload {
-  index: string;
-  query: string;
-  documents: RerankCandidate[];
-  k?: number;
-}
-
-export interface AddTaskPayload {
-  index: string;
-  documents: { id: string; text: string; metadata?: Record<string, unknown> | null }[];
-}
-
-export interface DeleteTaskPayload {
-  index: string;
-  ids: string[];
-}
-
-export interface WriteResult {
-  generation: number;
-  liveDocuments: number;
-  added?: number;
-  deleted?: string[];
-  missing?: string[];
-}
+import type { ServedIndexSpec, ServerTasks, ServerWorkerData, WriteResult } from "./tasks.js";
 
 /**
  * Opening can race a writer's garbage collection (files of the generation just read removed, seen as
@@ -131,8 +75,7 @@ function transferables(vs: MultiVector[]): ArrayBuffer[] {
   return vs.flatMap((v) => [v.vectors.buffer, v.tokenIds.buffer]).filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
 }
 
-serveWorker(async (data) => {
-  const { indexes, threads, quantized, executionProvider } = data as ServerWorkerData;
+serveWorker<ServerTasks, ServerWorkerData>(async ({ indexes, threads, quantized, executionProvider }) => {
   const models = new Map<string, ColBERT>();
   for (const spec of indexes) {
     if (!models.has(spec.model)) models.set(spec.model, await ColBERT.load(spec.model, { workers: 0, threads, localFilesOnly: true, ...(quantized ? { quantized } : {}), ...(executionProvider ? { executionProvider } : {}) }));
@@ -140,23 +83,19 @@ serveWorker(async (data) => {
   const snapshots = new Snapshots(new Map(indexes.map((s) => [s.name, s])), models, threads);
   for (const spec of indexes) await snapshots.at(spec.name, 0, true);
   return {
-    encode: async (p) => {
-      const { index, kind, texts } = p as EncodeTaskPayload;
+    encode: async ({ index, kind, texts }) => {
       const model = snapshots.model(index);
       const vs = kind === "query" ? await model.encodeQueries(texts) : await model.encodeDocuments(texts);
       return { result: vs, transfer: transferables(vs) };
     },
-    search: async (p) => {
-      const { index, generation, queries, options } = p as SearchTaskPayload;
+    search: async ({ index, generation, queries, options }) => {
       const searcher = await snapshots.at(index, generation);
       return { result: await searcher.searchEncoded(queries, options) };
     },
-    rerank: async (p) => {
-      const { index, query, documents, k } = p as RerankTaskPayload;
+    rerank: async ({ index, query, documents, k }) => {
       return { result: await rerank(snapshots.model(index), query, documents, k !== undefined ? { k } : {}) };
     },
-    add: async (p) => {
-      const { index, documents } = p as AddTaskPayload;
+    add: async ({ index, documents }) => {
       const spec = snapshots.spec(index);
       const vs = await snapshots.model(index).encodeDocuments(documents.map((d) => d.text));
       const docs: EmbeddedDoc[] = documents.map((d, i) => {
@@ -168,8 +107,7 @@ serveWorker(async (data) => {
       const result: WriteResult = { generation: m.generation, liveDocuments: m.liveDocs, added: docs.length };
       return { result };
     },
-    delete: async (p) => {
-      const { index, ids } = p as DeleteTaskPayload;
+    delete: async ({ index, ids }) => {
       const r = await deleteFromIndex(snapshots.spec(index).dir, ids);
       await snapshots.at(index, r.manifest.generation);
       const result: WriteResult = { generation: r.manifest.generation, liveDocuments: r.manifest.liveDocs, deleted: r.deleted, missing: r.missing };

@@ -3,8 +3,8 @@
  * search must not pay for the training backend).
  */
 import type { TrainableColbert } from "./model.js";
-import type { StepRecord, TrainOptions, TrainResult } from "./loop.js";
-import type { TrainTask } from "./worker.js";
+import type { TrainOptions, TrainResult } from "./loop.js";
+import type { TrainerTasks } from "./tasks.js";
 
 /** Runs (or resumes) training; see TrainOptions in src/train/loop.ts. */
 export async function trainColbert(opts: TrainOptions): Promise<TrainResult> {
@@ -21,9 +21,9 @@ export async function trainColbert(opts: TrainOptions): Promise<TrainResult> {
 export async function trainColbertInWorker(opts: TrainOptions): Promise<TrainResult> {
   const { WorkerPool } = await import("../workers/pool.js");
   const { onRecord, ...task } = opts;
-  const pool = await WorkerPool.start({ entry: new URL("./worker.js", import.meta.url), size: 1, workerData: null });
+  const pool = await WorkerPool.start<TrainerTasks, null>({ entry: new URL("./worker.js", import.meta.url), size: 1, workerData: null });
   try {
-    return await pool.run<TrainResult>("train", task satisfies TrainTask, [], onRecord ? (rec) => onRecord(rec as StepRecord) : undefined);
+    return await pool.run("train", task, [], onRecord);
   } finally {
     await pool.close();
   }

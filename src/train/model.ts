@@ -3,7 +3,7 @@
  * blocks, erf GELU) + the PyLate Dense head, as tfjs variables named like the checkpoint
  * (`embeddings.word_embeddings.weight`, ..., `dense.0.weight`, `mhead.<d>.weight` for a separate
  * Matryoshka head of dimension d). The same computation as
- * src/model/bert-reference.ts and the ONNX graph of bert-graph.ts, so the exported model encodes what
+ * src/testing/bert-reference.ts and the ONNX graph of bert-graph.ts, so the exported model encodes what
  * was trained (test/train/model.test.ts checks this against onnxruntime).
  *
  * Shapes: B sequences of S tokens, hidden H, heads nh of width hd = H / nh, output dim D.

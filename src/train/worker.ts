@@ -4,10 +4,8 @@
  * the final weights as transferred buffers.
  */
 import { serveWorker } from "../workers/host.js";
-import { train, type TrainOptions, type TrainResult } from "./loop.js";
-
-/** TrainOptions without the callback, which cannot cross threads (it becomes progress messages). */
-export type TrainTask = Omit<TrainOptions, "onRecord">;
+import { train, type TrainResult } from "./loop.js";
+import type { TrainerTasks } from "./tasks.js";
 
 /** Every buffer of the result's arrays, once each (they are fresh copies made by snapshot()). */
 function transferables(r: TrainResult): ArrayBuffer[] {
@@ -16,10 +14,10 @@ function transferables(r: TrainResult): ArrayBuffer[] {
   return [...new Set(arrays.map((a) => a.buffer).filter((b): b is ArrayBuffer => b instanceof ArrayBuffer))];
 }
 
-serveWorker(() =>
+serveWorker<TrainerTasks, null>(() =>
   Promise.resolve({
     train: async (payload, ctx) => {
-      const result = await train({ ...(payload as TrainTask), onRecord: (rec) => ctx.progress(rec) });
+      const result = await train({ ...payload, onRecord: (rec) => ctx.progress(rec) });
       return { result, transfer: transferables(result) };
     },
   }),

@@ -1,24 +1,35 @@
 /**
- * A pool of worker threads that all run the same entry module (encoder today; search and training
- * later). The caller's event loop only queues tasks and receives results; the CPU work happens in the
+ * A pool of worker threads that all run the same entry module (the encoder's, the server's or the
+ * trainer's). The caller's event loop only queues tasks and receives results; the CPU work happens in the
  * workers. One task per worker at a time; tasks wait in a FIFO queue.
  *
  * A worker that dies fails its current task with WORKER_FAILED and is replaced, so one poisoned
  * input does not take the pool down.
  */
+import os from "node:os";
 import { Worker } from "node:worker_threads";
 import { ColtsError, reviveError } from "../errors.js";
-import type { TaskMessage, WorkerMessage } from "./protocol.js";
+import type { ProgressOf, TaskMap, TaskMessage, WorkerMessage } from "./protocol.js";
 
-export interface PoolOptions {
-  /** Entry module of each worker (must call serveWorker). */
+/**
+ * The default onnxruntime threads of each of `workers` workers: the available cores shared evenly,
+ * at least 1. `workers` 0 (work on the calling thread) counts as one.
+ */
+export function threadsPerWorker(workers: number): number {
+  return Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, workers)));
+}
+
+/** How to start a pool whose workers' init receives a `D`. */
+export interface PoolOptions<D> {
+  /** Entry module of each worker (must call serveWorker with the same task map and data type). */
   entry: URL;
   /** Number of workers. Default 1; range 1..64. */
   size?: number;
   /** Passed to the entry's init function (structured clone). */
-  workerData: unknown;
+  workerData: D;
 }
 
+/** A queued or running task as the pool keeps it: its types were checked by `run`. */
 interface Task {
   id: number;
   method: string;
@@ -34,17 +45,25 @@ interface Slot {
   task: Task | null;
 }
 
-export class WorkerPool {
+/**
+ * The pool of one worker kind, typed by its task map `M` (shared with the entry's serveWorker call):
+ * `run` accepts only the methods of `M`, each with its request type, and resolves to its response.
+ */
+export class WorkerPool<M extends TaskMap<M>> {
   private readonly slots: Slot[] = [];
   private readonly queue: Task[] = [];
   private nextId = 1;
   private closed = false;
 
-  private constructor(private readonly opts: PoolOptions) {}
+  private constructor(private readonly opts: PoolOptions<unknown>) {}
 
-  /** Starts every worker and waits until each has finished its init (or one has failed it). */
-  static async start(opts: PoolOptions): Promise<WorkerPool> {
-    const pool = new WorkerPool(opts);
+  /**
+   * Starts every worker and waits until each has finished its init (or one has failed it). Name the
+   * task map and data type explicitly, `WorkerPool.start<Tasks, Data>(...)`: neither can be inferred
+   * from the entry URL.
+   */
+  static async start<M extends TaskMap<M>, D>(opts: PoolOptions<D>): Promise<WorkerPool<M>> {
+    const pool = new WorkerPool<M>(opts);
     const size = opts.size ?? 1;
     if (!Number.isInteger(size) || size < 1 || size > 64) throw new ColtsError("INPUT_INVALID", `pool size must be 1..64, got ${size}`);
     try {
@@ -56,6 +75,7 @@ export class WorkerPool {
     return pool;
   }
 
+  /** Workers running now (fewer than started while a dead one is being replaced). */
   get size(): number {
     return this.slots.length;
   }
@@ -74,14 +94,23 @@ export class WorkerPool {
    * Runs `method` in a free worker. `onProgress` receives what the handler sends with
    * `ctx.progress(...)` while it runs, in order, all before the result.
    */
-  run<T>(method: string, payload: unknown, transfer: ArrayBuffer[] = [], onProgress?: (data: unknown) => void): Promise<T> {
+  run<K extends keyof M & string>(
+    method: K,
+    payload: M[K]["request"],
+    transfer: ArrayBuffer[] = [],
+    onProgress?: (data: ProgressOf<M[K]>) => void,
+  ): Promise<M[K]["response"]> {
     if (this.closed) return Promise.reject(new ColtsError("CLOSED", "worker pool is closed"));
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, method, payload, transfer, resolve: resolve as (v: unknown) => void, reject, onProgress });
+    return new Promise<M[K]["response"]>((resolve, reject) => {
+      // The thread boundary erases types: the progress and result that come back for this task are
+      // clones of what the worker's handler for `method` sent, typed by the same map `M`.
+      const progress = onProgress as ((data: unknown) => void) | undefined;
+      this.queue.push({ id: this.nextId++, method, payload, transfer, resolve, reject, onProgress: progress });
       this.dispatch();
     });
   }
 
+  /** Rejects queued tasks with CLOSED and terminates every worker; a task still running never settles. */
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.queue.splice(0)) t.reject(new ColtsError("CLOSED", "worker pool closed before the task ran"));

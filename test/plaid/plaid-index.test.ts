@@ -9,6 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { ColBERT } from "../../src/encode/colbert.js";
 import { readCorpus } from "../../src/corpus/reader.js";
+import { ResidualCodec } from "../../src/plaid/codec.js";
 import { encodedCorpusSource } from "../../src/plaid/corpus.js";
 import { PlaidIndex } from "../../src/plaid/plaid-index.js";
 import { arraySource, type EmbeddedDoc } from "../../src/plaid/source.js";
@@ -141,6 +142,65 @@ describe("caller-supplied embeddings", () => {
     index = await PlaidIndex.open(dir);
     assert.equal((await index.search(query(docs[3]!, dim), { k: 1 }))[0]?.id, "d3");
     await index.close();
+  });
+
+  test("plain compaction keeps the live documents' stored codes: same hits and scores, vectors counted per chunk", async (t) => {
+    const dir = await built(t, docs, dim);
+    const gone = docs.filter((_, i) => i % 7 === 0).map((d) => d.id);
+    await deleteFromIndex(dir, gone);
+    const probe = async (): Promise<unknown[]> => {
+      const index = await PlaidIndex.open(dir);
+      try {
+        const out: unknown[] = [];
+        for (const d of docs.slice(0, 30)) {
+          for (const exact of [false, true]) out.push((await index.search(query(d, dim), { k: 20, exact })).map((h) => [h.id, h.ordinal, h.score]));
+        }
+        return out;
+      } finally {
+        await index.close();
+      }
+    };
+    const before = await probe();
+    const m = await compactIndex(dir);
+    assert.deepEqual(await probe(), before);
+    const live = docs.filter((d) => !gone.includes(d.id));
+    assert.equal(m.chunks.reduce((a, c) => a + c.docs, 0), live.length);
+    assert.equal(m.chunks.reduce((a, c) => a + c.vectors, 0), live.reduce((a, d) => a + d.n, 0));
+    const index = await PlaidIndex.open(dir);
+    assert.equal(index.info().liveDocuments, live.length);
+    await index.close();
+  });
+
+  test("every codec that assigned codes releases its kernels: build, add and recluster, on success and on failure", async (t) => {
+    const codes = t.mock.method(ResidualCodec.prototype, "codes");
+    const released = t.mock.method(ResidualCodec.prototype, "releaseKernels");
+    const compress = t.mock.method(ResidualCodec.prototype, "compress");
+    /** The codecs that assigned codes since the last call and did not release their kernels. */
+    const leaked = (): number => {
+      const freed = new Set(released.mock.calls.map((c) => c.this));
+      const users = new Set(codes.mock.calls.map((c) => c.this));
+      codes.mock.resetCalls();
+      released.mock.resetCalls();
+      assert.ok(users.size > 0, "the operation assigned codes (else this check proves nothing)");
+      return [...users].filter((c) => !freed.has(c)).length;
+    };
+    const dir = path.join(tempDir(t), "idx");
+    // A duplicate id in the last batch fails each write after some chunks were compressed.
+    await assert.rejects(buildIndex(dir, arraySource([...docs, docs[0]!], 100), dim, { chunkDocs: 150 }), { message: /duplicate/ });
+    assert.equal(leaked(), 0, "failed build");
+    await buildIndex(dir, arraySource(docs, 100), dim, { chunkDocs: 150 });
+    assert.equal(leaked(), 0, "build");
+    const extra = syntheticDocs(120, dim, 5, "x");
+    await assert.rejects(addToIndex(dir, arraySource([...extra, docs[1]!], 50), { chunkDocs: 40 }), { message: /already in the index/ });
+    assert.equal(leaked(), 0, "failed add");
+    await addToIndex(dir, arraySource(extra, 50), { chunkDocs: 40 });
+    assert.equal(leaked(), 0, "add");
+    await compactIndex(dir, { recluster: true });
+    assert.equal(leaked(), 0, "recluster");
+    // The second chunk's compression fails (as a disk or kernel error would) after the first succeeded.
+    compress.mock.mockImplementationOnce(() => Promise.reject(new Error("compression failed")), compress.mock.callCount() + 1);
+    await assert.rejects(compactIndex(dir, { recluster: true }), { message: "compression failed" });
+    assert.equal(leaked(), 0, "failed recluster");
   });
 
   test("drift: documents from elsewhere are flagged, documents like the training data are not", async (t) => {

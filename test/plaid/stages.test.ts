@@ -5,7 +5,7 @@ import { makeChunk } from "../../src/plaid/chunk.js";
 import { ResidualCodec } from "../../src/plaid/codec.js";
 import { OrtCentroidScorer, matmulABtJs } from "../../src/runtime/kernels/matmul.js";
 import { OrtCodeMaxSim, OrtResidualMaxSim } from "../../src/runtime/kernels/maxsim.js";
-import { approximateScores, candidates, centroidScoresJs, keptCentroids, lengthGroups, padCodes, padCompressed, noCodeScore, plaidDefaults, plaidSearch, prunedScores, stage3Scores, topIndexes, topIndexesBySort, rankExactly, topCentroids, type SearchView } from "../../src/plaid/stages.js";
+import { approximateScores, candidates, centroidScoresJs, keptCentroids, lengthGroups, padCodes, padCompressed, noCodeScore, plaidDefaults, plaidSearch, prunedScores, stage3Scores, topIndexes, topIndexesBySort, rankExactly, topCentroids, type PlaidStage, type SearchView } from "../../src/plaid/stages.js";
 import { Rng } from "../../src/util/rng.js";
 import type { ColtsError } from "../../src/errors.js";
 
@@ -257,4 +257,27 @@ test("padCodes refuses an empty document in a padded group; plaidSearch refuses 
     await assert.rejects(plaidSearch(view, q, 3, scorer, 2, params), (e: ColtsError) => e.code === "INPUT_INVALID", JSON.stringify(params));
   }
   assert.equal((await plaidSearch(view, q, 3, scorer, 2, { centroidScoreThreshold: -1 })).length, 2);
+});
+
+test("plaidSearch's stage hook: each stage once, in order, with a non-negative time and what it passed on; same hits as without it", async () => {
+  const view = await randomView(61, 2, 200, 8);
+  const nq = 3;
+  const q = new Rng(62).normalArray(nq * 16, 1);
+  const byQuery = matmulABtJs(q, nq, view.codec.centroids, 12, 16);
+  const scorer = (n: number): Promise<ReturnType<typeof centroidScoresJs>> => Promise.resolve(centroidScoresJs(byQuery, 12, nq, n));
+  const params = { ncells: 2, ndocs: 40, centroidScoreThreshold: -1 };
+  const seen: [PlaidStage, number, number][] = [];
+  const hits = await plaidSearch(view, q, nq, scorer, 5, params, { onStage: (stage, ms, count) => seen.push([stage, ms, count]) });
+  assert.deepEqual(hits, await plaidSearch(view, q, nq, scorer, 5, params));
+  assert.deepEqual(seen.map(([stage]) => stage), ["centroids", "candidates", "stage2", "stage3", "stage4"]);
+  for (const [stage, ms] of seen) assert.ok(Number.isFinite(ms) && ms >= 0, `${stage}: ${ms} ms`);
+  const counts = seen.map(([, , count]) => count);
+  assert.equal(counts[0], nq * 2, "probed cells");
+  assert.ok(counts[1]! > 40, `candidates ${counts[1]}: enough for stage 2 to prune`);
+  assert.deepEqual(counts.slice(2), [40, 10, 5], "ndocs, ndocs / 4, k");
+  // No candidates (every document deleted): the search stops after candidate generation.
+  const none: PlaidStage[] = [];
+  const empty = await plaidSearch({ ...view, deleted: new Uint8Array(200).fill(1) }, q, nq, scorer, 5, params, { onStage: (stage) => none.push(stage) });
+  assert.deepEqual(empty, []);
+  assert.deepEqual(none, ["centroids", "candidates"]);
 });

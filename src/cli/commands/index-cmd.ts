@@ -6,7 +6,7 @@ import { checkCorpus, corpusFile, spoolToFile, type CheckedCorpus, type CorpusOp
 import { encodedCorpusSource } from "../../plaid/corpus.js";
 import { PlaidIndex } from "../../plaid/plaid-index.js";
 import { addToIndex, buildIndex, compactIndex, deleteFromIndex } from "../../plaid/writer.js";
-import { readManifest } from "../../plaid/manifest.js";
+import { isDrifted, readManifest, type Manifest } from "../../plaid/manifest.js";
 import { intFlag, oneOf, parse, stringFlag, usageError, type Command, type CommandSpec, type FlagSpec, type Values } from "../args.js";
 import { MODEL_FLAGS, modelLoadOptions } from "../model-flags.js";
 import { modelLocation, resolvePath, writeOut, type CliIO } from "../io.js";
@@ -173,8 +173,8 @@ async function add(argv: string[], io: CliIO): Promise<number> {
   return 0;
 }
 
-function driftNote(d: { trainedAvgResidual: number; lastAddAvgResidual: number | null }): string {
-  return d.lastAddAvgResidual !== null && d.lastAddAvgResidual > 1.25 * d.trainedAvgResidual
+function driftNote(d: Manifest["drift"]): string {
+  return isDrifted(d)
     ? "\nnote: the new documents sit far from the index's centroids; run `colts index compact <dir> --recluster`"
     : "";
 }

@@ -6,6 +6,7 @@ import fs from "node:fs";
 import { corpusFile, documentText, readCorpus, readCorpusRecords } from "../../corpus/reader.js";
 import { ColBERT } from "../../encode/colbert.js";
 import { ColtsError } from "../../errors.js";
+import { DEFAULT_K } from "../../plaid/stages.js";
 import { rerank } from "../../search/rerank.js";
 import { RETRIEVERS, Searcher, type ExplainedHit, type RetrieveOptions } from "../../search/searcher.js";
 import { intFlag, oneOf, parse, stringFlag, usageError, type CommandSpec } from "../args.js";
@@ -94,7 +95,7 @@ export async function searchCommand(argv: string[], io: CliIO): Promise<number> 
   if (!dir || extra.length > 0 || (query === undefined) === (queriesFile === undefined)) {
     throw usageError(SEARCH_SPEC, 'give <dir> and either one "query" or --queries <file>');
   }
-  const k = intFlag(values, "k", 1, 10_000) ?? (queriesFile ? 100 : 10);
+  const k = intFlag(values, "k", 1, 10_000) ?? (queriesFile ? 100 : DEFAULT_K);
   const ncells = intFlag(values, "ncells", 1, 1 << 20);
   const ndocs = intFlag(values, "ndocs", 1, 1 << 24);
   const threshold = floatFlag(values, "threshold");

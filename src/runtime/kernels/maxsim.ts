@@ -64,7 +64,7 @@ async function floatOutput(session: OnnxSession, name: string, label: string, fe
   return data;
 }
 
-/** What a residual codec's decompression needs (index/codec.ts `ResidualCodec` has these). */
+/** What a residual codec's decompression needs (plaid/codec.ts `ResidualCodec` has these). */
 export interface ResidualTables {
   /** [numCentroids, dim] row-major. */
   centroids: Float32Array;
@@ -140,7 +140,7 @@ export class OrtResidualMaxSim {
  * vectors of the best centroid score among its codes. The graph gathers the score rows of the
  * documents' codes (padded by repeating a document's first code, which cannot change a maximum),
  * takes the maximum per document and query vector and sums over query vectors, so only [docs]
- * scores come back. The JS loop it replaces (search/plaid.ts `approximateScores`, its reference)
+ * scores come back. The JS loop it replaces (plaid/stages.ts `approximateScores`, its reference)
  * waits on one random 128-byte row of an 8 MB table per code.
  */
 export class OrtCodeMaxSim {

@@ -6,6 +6,7 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { MultiVector } from "../../encode/multivector.js";
 import { ColtsError } from "../../errors.js";
+import { DEFAULT_K } from "../../plaid/stages.js";
 import type { RetrieveOptions, RetrieverName } from "../../search/searcher.js";
 import type { Engine, QueryInput } from "../engine.js";
 import type { WorkGate } from "../gate.js";
@@ -73,7 +74,7 @@ export function apiRoutes(ctx: ApiContext): RouteDef[] {
         const queries: QueryInput[] = list.map((q) => (typeof q === "string" ? { text: q } : { vectors: q.vectors }));
         if (b.explain && queries.some((q) => "vectors" in q)) throw new ColtsError("INPUT_INVALID", "explain needs text queries (token strings come from the text)");
         const options: RetrieveOptions = {
-          k: b.k ?? 10,
+          k: b.k ?? DEFAULT_K,
           retriever: b.retriever ?? "plaid",
           explain: b.explain ?? false,
           ...(b.depth !== undefined ? { depth: b.depth } : {}),
