@@ -16,8 +16,11 @@ import { resolveParams, type Bm25Params } from "./similarity.js";
 /** The file name inside an index folder. */
 export const BM25_FILE_NAME = "bm25.bin";
 
+/** What {@link saveBm25} wrote. */
 export interface SaveBm25Result {
+  /** Path of the file written: `<dir>/<fileName>`. */
   readonly file: string;
+  /** Size of that file in bytes. */
   readonly bytes: number;
 }
 
@@ -41,6 +44,7 @@ export async function saveBm25(dir: string, index: Bm25Index, fileName: string =
   return { file, bytes };
 }
 
+/** Options of {@link loadBm25}; all optional. */
 export interface LoadBm25Options {
   /**
    * The analyser to use. Default: rebuilt from the descriptor stored in the file (built-in analysers).

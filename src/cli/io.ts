@@ -7,15 +7,21 @@ import path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { ColtsError } from "../errors.js";
 
+/** The streams, environment and folder a command runs with; tests pass their own. */
 export interface CliIO {
+  /** Read where an input argument is "-". */
   stdin: Readable;
+  /** Results and help pages; an output argument "-" writes here. */
   stdout: Writable & { isTTY?: boolean };
+  /** Error messages and progress; progress bars redraw in place only when `isTTY`, cut to `columns`. */
   stderr: Writable & { isTTY?: boolean; columns?: number };
+  /** Environment: hub settings (HF_HOME, HF_TOKEN, HF_HUB_OFFLINE...) and the server's token variable. */
   env: NodeJS.ProcessEnv;
   /** Base for relative paths. */
   cwd: string;
 }
 
+/** The real process: its stdin, stdout, stderr, environment and working folder. */
 export function processIO(): CliIO {
   return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
 }

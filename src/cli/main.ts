@@ -19,6 +19,7 @@ import { SERVE_SPEC, serveCommand } from "./commands/serve.js";
 import { TRAIN_SPEC, trainCommand } from "./commands/train.js";
 import { processIO, type CliIO } from "./io.js";
 
+/** The package version that `colts --version` prints; kept equal to package.json's. */
 export const VERSION = "0.1.0";
 
 /** A command with sub-commands (`colts index build`). */
@@ -136,6 +137,11 @@ async function run(argv: string[], io: CliIO): Promise<number> {
   return r.command.run(r.rest, io);
 }
 
+/**
+ * Runs the command line `argv` (without node and the script) and returns the exit code: 0 ok, 1
+ * runtime error, 2 usage error (also when no command is given). Errors are printed on `io.stderr`
+ * with their code, never thrown. `io` defaults to the real process.
+ */
 export async function runMain(argv: string[], io: CliIO = processIO()): Promise<number> {
   const [command] = argv;
   if (command === undefined || command === "--help" || command === "-h") {

@@ -107,6 +107,7 @@ export class CorpusLineParser {
 
   /** `name` is the input's name in messages (a file path, "<stdin>"). */
   constructor(
+    /** The input's name in error messages (a file path, "<stdin>"). */
     readonly name: string,
     private readonly opts: CorpusOptions = {},
   ) {

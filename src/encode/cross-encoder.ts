@@ -15,7 +15,9 @@ import { padBatch, planBatches as planByLength } from "./batching.js";
 
 /** One (query, document) pair laid out for the model; arrays of equal length. */
 export interface PairTokens {
+  /** Token ids: `[CLS] query [SEP] document [SEP]`. */
   ids: number[];
+  /** Token type per id: 0 for `[CLS] query [SEP]`, 1 for `document [SEP]`. */
   types: number[];
 }
 
@@ -49,6 +51,7 @@ export function planBatches(lengths: readonly number[], tokenBudget: number, max
   return planByLength(lengths, { maxRows: maxBatch, maxTokens: tokenBudget });
 }
 
+/** Options of {@link CrossEncoder.load}: the runtime's (threads, execution provider) and these. */
 export interface CrossEncoderOptions extends RuntimeOptions {
   /** Longest pair in tokens. Default: min(512, the tokenizer's model_max_length, the model's positions). */
   maxLength?: number;
@@ -56,8 +59,11 @@ export interface CrossEncoderOptions extends RuntimeOptions {
   tokenBudget?: number;
 }
 
+/** A (query, document) pair to score. */
 export interface ScorePair {
+  /** The query text. */
   query: string;
+  /** The document text as the model should see it (`colts teacher` joins title and body with documentText). */
   document: string;
 }
 
@@ -78,12 +84,15 @@ function readJson(file: string): Json {
   }
 }
 
+/** A loaded cross-encoder: scores (query, document) pairs, higher meaning more relevant. Call `close()` when done. */
 export class CrossEncoder {
   private constructor(
     private readonly session: OnnxSession,
     private readonly tok: Tokenizer,
     private readonly special: { cls: number; sep: number; pad: number },
+    /** Number of output labels, 1 or 2 (decides how a score is read from the logits, see the module comment). */
     readonly labels: number,
+    /** Longest pair in tokens, special tokens included; longer pairs are truncated (see layoutPair). */
     readonly maxLength: number,
     private readonly tokenBudget: number,
   ) {}
@@ -151,6 +160,7 @@ export class CrossEncoder {
     return rows.map((_, b) => (this.labels === 1 ? (data[b] ?? NaN) : (data[b * 2 + 1] ?? NaN) - (data[b * 2] ?? NaN)));
   }
 
+  /** Releases the ONNX session; the encoder cannot score afterwards. */
   async close(): Promise<void> {
     await this.session.release();
   }

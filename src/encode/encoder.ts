@@ -15,8 +15,12 @@ import { applyDense, normalizeRows, truncateColumns } from "./head.js";
 import type { MultiVector } from "./multivector.js";
 import { tokenizerForSpec, type ColbertTokenizer, type TokenizedText } from "./tokenize.js";
 
+/** Options of one encode call. */
 export interface EncodeOptions {
-  /** Texts per model call. Default 32; range 1..1024. Larger batches amortise overhead but pad more. */
+  /**
+   * Texts per model call. Default 32; a positive integer (checked; `colts encode` allows up to 1024).
+   * Larger batches amortise overhead but pad more.
+   */
   batchSize?: number;
   /**
    * Upper bound on padded tokens per model call (batch x longest). Default 512 on the CPU provider,
@@ -44,9 +48,12 @@ interface HeadPlan {
   fullDim: number;
 }
 
+/** A ColBERT model loaded on the calling thread: texts in, one L2-normalised vector per kept token out. */
 export class InProcessEncoder {
   private constructor(
+    /** The model as read from its folder: conventions, head layers, graph path. */
     readonly spec: ModelSpec,
+    /** The tokenizer with the model's query/document conventions (prefixes, lengths, expansion, skiplist). */
     readonly tokenizer: ColbertTokenizer,
     private readonly session: OnnxSession,
     private readonly plan: HeadPlan,
@@ -54,6 +61,12 @@ export class InProcessEncoder {
     private readonly executionProvider: "cpu" | "cuda",
   ) {}
 
+  /**
+   * Opens the graph (`graph` bytes if given, else the spec's ONNX file, else one built from a BERT
+   * model.safetensors) and decides with one probe run whether the projection head runs in the graph or
+   * here. Throws ONNX_INVALID when the graph lacks input_ids / attention_mask or its output fits no
+   * head, CONFIG_INVALID when the config's dimension differs from the output.
+   */
   static async create(spec: ModelSpec, runtime: RuntimeOptions = {}, graph?: Uint8Array): Promise<InProcessEncoder> {
     const tokenizer = tokenizerForSpec(spec);
     const source = graph ?? spec.onnxPath ?? convertBackbone(spec.dir);
@@ -80,14 +93,20 @@ export class InProcessEncoder {
     return this.plan.dense.length > 0;
   }
 
+  /**
+   * Encodes queries (query prefix; cut to the query length, filled up to it with expansion tokens when
+   * the model expands queries); one result per text, in order.
+   */
   async encodeQueries(texts: readonly string[], opts: EncodeOptions = {}): Promise<MultiVector[]> {
     return this.encode(texts.map((t) => this.tokenizer.tokenizeQuery(t)), opts);
   }
 
+  /** Encodes documents (document prefix, truncated to the document length, skiplist tokens dropped); one result per text, in order. */
   async encodeDocuments(texts: readonly string[], opts: EncodeOptions = {}): Promise<MultiVector[]> {
     return this.encode(texts.map((t) => this.tokenizer.tokenizeDocument(t)), opts);
   }
 
+  /** Releases the ONNX session; the encoder cannot encode afterwards. */
   async close(): Promise<void> {
     await this.session.release();
   }

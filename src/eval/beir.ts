@@ -76,6 +76,7 @@ export function parseBeirCorpus(text: string, file: string): BeirDoc[] {
   return parseCorpusText(text, file).map(beirDoc);
 }
 
+/** Parses a whole queries.jsonl in file order, skipping blank lines and refusing a repeated `_id` (naming both lines). */
 export function parseBeirQueries(text: string, file: string): BeirQuery[] {
   return parseJsonl(text, file, parseBeirQueryLine);
 }

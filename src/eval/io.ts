@@ -42,14 +42,17 @@ export async function readText(file: string): Promise<string> {
   }
 }
 
+/** Reads a topic file in any of parseTopics' forms (TSV, `<top>`, `<DOC>`). */
 export async function readTopics(file: string, opts: TopicsOptions = {}): Promise<Queries> {
   return parseTopics(await readText(file), file, opts);
 }
 
+/** Reads a TREC qrels file (`qid iter docid rel`; see parseTrecQrels). */
 export async function readTrecQrels(file: string): Promise<Qrels> {
   return parseTrecQrels(await readText(file), file);
 }
 
+/** Reads a TREC run file (`qid Q0 docid rank score tag`; see parseTrecRun). */
 export async function readTrecRun(file: string): Promise<Run> {
   return parseTrecRun(await readText(file), file);
 }
@@ -79,10 +82,12 @@ export async function* readBeirCorpus(file: string, opts: ReadCorpusOptions = {}
   for await (const r of readCorpusRecords(file, { checkDuplicates: opts.checkDuplicates !== false })) yield beirDoc(r);
 }
 
+/** Reads a BEIR queries.jsonl: every query of the file, in file order (see parseBeirQueries). */
 export async function readBeirQueries(file: string): Promise<BeirQuery[]> {
   return parseBeirQueries(await readText(file), file);
 }
 
+/** Reads a BEIR qrels/<split>.tsv; the header line is optional (see parseBeirQrels). */
 export async function readBeirQrels(file: string): Promise<Qrels> {
   return parseBeirQrels(await readText(file), file);
 }
@@ -105,9 +110,13 @@ export interface BeirDataset {
    * queries; BEIR's GenericDataLoader keeps the same subset), in queries.jsonl order.
    */
   queries: Queries;
+  /** The judgments of qrels/<split>.tsv: query id -> document id -> grade. */
   qrels: Qrels;
+  /** `<dir>/corpus.jsonl`, to stream with {@link readBeirCorpus}. */
   corpusPath: string;
+  /** `<dir>/queries.jsonl`. */
   queriesPath: string;
+  /** `<dir>/qrels/<split>.tsv`. */
   qrelsPath: string;
 }
 
@@ -131,8 +140,11 @@ export async function loadBeir(dir: string, split: string, opts: LoadBeirOptions
 
 /** What {@link writeBeir} writes: documents may be any iterable, so a converter can stream them. */
 export interface BeirOutput {
+  /** Documents for corpus.jsonl, written in the order given. */
   corpus: Iterable<BeirDoc> | AsyncIterable<BeirDoc>;
+  /** Queries for queries.jsonl, written in the order given. */
   queries: Iterable<BeirQuery>;
+  /** Judgments for qrels/<split>.tsv (integer grades; ids without tabs or newlines). */
   qrels: Qrels;
 }
 

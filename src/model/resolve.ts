@@ -9,7 +9,10 @@ import { ColtsError } from "../errors.js";
 import { isHubId, listRepoFiles, snapshotDownload, type HubOptions } from "./hub.js";
 import { chooseOnnxFile, isModelMetadataFile, type LayoutOptions } from "./layout.js";
 
-/** Splits `org/name@revision`; an explicit `revision` option wins. */
+/**
+ * Splits `org/name@revision` at the last `@`; revision undefined when there is none. resolveModelDir
+ * lets this revision override the `revision` option.
+ */
 export function parseModelId(id: string): { repo: string; revision: string | undefined } {
   const at = id.lastIndexOf("@");
   return at > 0 ? { repo: id.slice(0, at), revision: id.slice(at + 1) } : { repo: id, revision: undefined };

@@ -16,22 +16,13 @@ import { repoRoot } from "../helpers/paths.js";
  * `/` covers its folder. Empty this list once those changes have landed, and document what it then reports.
  */
 const EXCLUDED_FOR_NOW: readonly string[] = [
-  "src/cli/",
   "src/workers/",
   "src/server/worker.ts",
   "src/server/engine.ts",
-  "src/encode/worker.ts",
   "src/train/worker.ts",
   "src/train/api.ts",
-  "src/plaid/corpus.ts",
   "src/plaid/writer.ts",
   "src/plaid/stages.ts",
-  "src/eval/io.ts",
-  "src/eval/beir.ts",
-  "src/bm25/format.ts",
-  "src/bm25/store.ts",
-  "src/encode/encoder.ts",
-  "src/encode/cross-encoder.ts",
 ];
 
 /** One declaration without a TSDoc comment. */
