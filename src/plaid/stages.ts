@@ -15,6 +15,7 @@ import type { Chunk } from "./chunk.js";
 import type { ResidualCodec } from "./codec.js";
 import { ColtsError } from "../errors.js";
 
+/** PLAID's search parameters, per call; any left out takes `plaidDefaults(k)`'s value (never sticky). */
 export interface PlaidParams {
   /** Centroids probed per query vector. Default by k: 1 (k <= 10), 2 (k <= 100), 4. Range >= 1. */
   ncells?: number;
@@ -36,6 +37,7 @@ function checkedParams(p: Required<PlaidParams>): Required<PlaidParams> {
 /** Hits a search returns when it names no k (PlaidIndex, Searcher, the HTTP API and the CLI). */
 export const DEFAULT_K = 10;
 
+/** PLAID's defaults by k (those of ColBERT's `Searcher.dense_search`): wider probing and more candidates for deeper lists. */
 export function plaidDefaults(k: number): Required<PlaidParams> {
   if (k <= 10) return { ncells: 1, centroidScoreThreshold: 0.5, ndocs: 256 };
   if (k <= 100) return { ncells: 2, centroidScoreThreshold: 0.45, ndocs: 1024 };

@@ -28,6 +28,7 @@ import { poolDoc, type EmbeddedDoc, type EmbeddingSource } from "./source.js";
 /** Documents per chunk file when BuildOptions.chunkDocs is not given (build and add). */
 export const DEFAULT_CHUNK_DOCS = 25_000;
 
+/** How `buildIndex` trains its codec and lays out the index; every field is optional. */
 export interface BuildOptions {
   /** Residual bits per dimension: 1, 2 or 4. Default 2. More bits: closer to exact scores, bigger index. */
   nbits?: Nbits;
@@ -379,6 +380,7 @@ export async function deleteFromIndex(dir: string, ids: readonly string[]): Prom
   });
 }
 
+/** How `compactIndex` rewrites an index: with or without retraining the codec. */
 export interface CompactOptions {
   /**
    * Retrain the centroids and residual buckets on the live documents (sampled as at build time) and

@@ -17,6 +17,7 @@ import { threadsPerWorker, WorkerPool } from "../workers/pool.js";
 import { Batcher, type BatcherOptions } from "./batcher.js";
 import type { AddRequest, ServedIndexSpec, ServerTasks, ServerWorkerData, WriteResult } from "./tasks.js";
 
+/** What `Engine.start` serves and how: the indexes, the model override, worker and thread counts, batching. */
 export interface EngineOptions extends Pick<HubOptions, "env" | "localFilesOnly" | "revision">, Pick<LayoutOptions, "quantized"> {
   /** Indexes to serve: unique names (URL path segments) and folders. */
   indexes: { name: string; dir: string }[];
@@ -36,25 +37,44 @@ export interface EngineOptions extends Pick<HubOptions, "env" | "localFilesOnly"
 
 /** What the API reports about an index (no file paths). */
 export interface IndexSummary {
+  /** The index's name in the API (a URL path segment). */
   name: string;
+  /** The manifest generation served now; it moves on every committed write. */
   generation: number;
+  /** Documents ever added (deleted ones included until a compaction). */
   documents: number;
+  /** Documents not deleted. */
   liveDocuments: number;
+  /** Stored token vectors, over every chunk. */
   vectors: number;
+  /** Dimension of the token vectors. */
   dim: number;
+  /** Bits per residual dimension of the codec (1, 2 or 4). */
   nbits: number;
+  /** Centroids of the codec. */
   centroids: number;
+  /** Token pooling factor the index was built with (1 = none). */
   poolFactor: number;
   /** Last path component of the model (a hub id is kept whole). */
   model: string;
   /** True when the index stores texts (BM25 retrievers and explanations work). */
   hasText: boolean;
+  /** When the manifest was last written (ISO 8601). */
   updatedAt: string;
 }
 
 /** A query as the API receives it: text, or pre-encoded vectors ([tokens][dim]). */
-export type QueryInput = { text: string } | { vectors: number[][] };
+export type QueryInput =
+  | {
+      /** The query text, encoded with the index's model. */
+      text: string;
+    }
+  | {
+      /** The query's token vectors, [tokens][dim], used as they are (no text: no BM25, no explanation). */
+      vectors: number[][];
+    };
 
+/** What an index name must look like: a safe URL path segment of 1..64 characters. */
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 interface Served {
@@ -68,6 +88,10 @@ function modelLabel(model: string): string {
   return /^[\w.-]+\/[\w.-]+(@[\w.-]+)?$/.test(model) && !path.isAbsolute(model) ? model : path.basename(model);
 }
 
+/**
+ * The served indexes and the worker pool that encodes and searches them (see the module comment).
+ * Start it with `Engine.start`; stop it with `close`.
+ */
 export class Engine {
   private readonly batcher: Batcher<MultiVector>;
   private readonly timer: NodeJS.Timeout;
@@ -86,6 +110,11 @@ export class Engine {
     this.timer.unref();
   }
 
+  /**
+   * Reads every index's manifest, resolves its model (downloading it unless `localFilesOnly`) and
+   * starts the workers, each loading every model and index. USAGE for a bad or repeated name or an
+   * index that records no model without `model`; the manifest's and the hub's codes otherwise.
+   */
   static async start(opts: EngineOptions): Promise<Engine> {
     const served = new Map<string, Served>();
     const labels = new Map<string, string>();
@@ -117,10 +146,12 @@ export class Engine {
     return new Engine(pool, served, labels, opts);
   }
 
+  /** Names of the served indexes, in the order given. */
   names(): string[] {
     return [...this.served.keys()];
   }
 
+  /** What the API reports about index `name` at its current generation; INDEX_NOT_FOUND if it is not served. */
   summary(name: string): IndexSummary {
     const m = this.get(name).manifest;
     return {
@@ -145,6 +176,11 @@ export class Engine {
     return this.batcher.submit(`${index}\0${kind}`, texts);
   }
 
+  /**
+   * Searches `index` with each query (text is encoded first, micro-batched; vectors are used as they
+   * are, DIM_UNSUPPORTED if their width differs) in a worker, at the generation served now. One hit
+   * list per query, in query order.
+   */
   async search(index: string, queries: QueryInput[], options: RetrieveOptions): Promise<ExplainedHit[][]> {
     const served = this.get(index);
     const retriever = options.retriever ?? "plaid";
@@ -160,15 +196,18 @@ export class Engine {
     return this.pool.run("search", { index, generation: served.manifest.generation, queries: prepared, options });
   }
 
+  /** Exact MaxSim of `query` against the given documents with `index`'s model, best first; the top `k` (default all). */
   rerank(index: string, query: string, documents: RerankCandidate[], k?: number): Promise<RerankHit[]> {
     this.get(index);
     return this.pool.run("rerank", { index, query, documents, ...(k !== undefined ? { k } : {}) });
   }
 
+  /** Encodes and adds documents (new ids only); writes to one index run one at a time, each atomic. */
   add(index: string, documents: AddRequest["documents"]): Promise<WriteResult> {
     return this.write(index, () => this.pool.run("add", { index, documents }));
   }
 
+  /** Deletes documents by id (unknown ids are reported as missing); serialised with the index's other writes. */
   delete(index: string, ids: string[]): Promise<WriteResult> {
     return this.write(index, () => this.pool.run("delete", { index, ids }));
   }
@@ -178,14 +217,17 @@ export class Engine {
     return this.pool.queueDepth + this.batcher.waiting;
   }
 
+  /** Workers running a task now. */
   get busyWorkers(): number {
     return this.pool.busy;
   }
 
+  /** Workers in the pool. */
   get workers(): number {
     return this.pool.size;
   }
 
+  /** Encode batches run so far and the texts they held (for /metrics: texts / batches is the batching gain). */
   get encodeBatches(): { batches: number; texts: number } {
     return { batches: this.batcher.batches, texts: this.batcher.texts };
   }

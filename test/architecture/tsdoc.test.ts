@@ -11,20 +11,6 @@ import path from "node:path";
 import ts from "typescript";
 import { repoRoot } from "../helpers/paths.js";
 
-/**
- * Files not checked for now, because they are being rewritten elsewhere at the moment: a path ending in
- * `/` covers its folder. Empty this list once those changes have landed, and document what it then reports.
- */
-const EXCLUDED_FOR_NOW: readonly string[] = [
-  "src/workers/",
-  "src/server/worker.ts",
-  "src/server/engine.ts",
-  "src/train/worker.ts",
-  "src/train/api.ts",
-  "src/plaid/writer.ts",
-  "src/plaid/stages.ts",
-];
-
 /** One declaration without a TSDoc comment. */
 interface Missing {
   /** Path relative to the root given to `findUndocumented`, with `/` separators. */
@@ -169,10 +155,6 @@ function publicEntries(): string[] {
   return entries;
 }
 
-function isExcluded(file: string): boolean {
-  return EXCLUDED_FOR_NOW.some((e) => (e.endsWith("/") ? file.startsWith(e) : file === e));
-}
-
 test("the checker reports what lacks a comment, through re-exports, and nothing that has one", () => {
   const files: Record<string, string> = {
     "/v/src/index.ts": `export { Thing, helper, type Opts, type Alias, type Event, Made, Built } from "./a.js";\nexport { undocumentedConst } from "./b.js";\n`,
@@ -276,10 +258,6 @@ test("every export of the public entries, its class members and its option prope
   assert.ok(report.checked > 800, `only ${report.checked} declarations were checked`);
   t.diagnostic(`${report.checked} declarations checked`);
 
-  const hidden = new Map<string, number>();
-  for (const m of report.missing.filter((m) => isExcluded(m.file))) hidden.set(m.file, (hidden.get(m.file) ?? 0) + 1);
-  for (const [file, n] of hidden) t.diagnostic(`not checked for now: ${file}: ${n} undocumented`);
-
-  const undocumented = report.missing.filter((m) => !isExcluded(m.file)).map((m) => `${m.file}:${m.line} ${m.name}`);
+  const undocumented = report.missing.map((m) => `${m.file}:${m.line} ${m.name}`);
   assert.deepEqual(undocumented, [], `${undocumented.length} public declarations lack a TSDoc comment:\n${undocumented.join("\n")}`);
 });
