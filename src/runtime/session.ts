@@ -37,8 +37,8 @@ export interface RuntimeOptions {
 
 /** A tensor fed to a session. */
 export interface InputTensor {
-  /** int64 ids / masks, float32 values, int32 indices or uint8 packed bytes (compute graphs). */
-  data: BigInt64Array | Float32Array | Int32Array | Uint8Array;
+  /** int64 ids / masks, float32 values, int32 indices, uint8 packed bytes (compute graphs) or float64 values (gradient checks). */
+  data: BigInt64Array | Float32Array | Float64Array | Int32Array | Uint8Array;
   /** Shape; the product must equal data.length. */
   dims: number[];
 }
@@ -114,7 +114,7 @@ export class OnnxSession {
   }
 
   /** Runs the graph; returns float32 or int64 outputs (compute graphs such as arg-max). */
-  async runMixed(feeds: Record<string, InputTensor>, outputNames: string[]): Promise<Record<string, { data: Float32Array | BigInt64Array; dims: number[] }>> {
+  async runMixed(feeds: Record<string, InputTensor>, outputNames: string[]): Promise<Record<string, { data: Float32Array | Float64Array | BigInt64Array; dims: number[] }>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(t);
     let result: ort.InferenceSession.OnnxValueMapType;
@@ -123,13 +123,13 @@ export class OnnxSession {
     } catch (cause) {
       throw new ColtsError("INFERENCE_FAILED", `running ${this.source} failed: ${String(cause)}`, { cause });
     }
-    const out: Record<string, { data: Float32Array | BigInt64Array; dims: number[] }> = {};
+    const out: Record<string, { data: Float32Array | Float64Array | BigInt64Array; dims: number[] }> = {};
     for (const name of outputNames) {
       const t = result[name];
-      if (!t || (t.type !== "float32" && t.type !== "int64")) {
-        throw new ColtsError("ONNX_INVALID", `${this.source}: output "${name}" is missing or neither float32 nor int64`);
+      if (!t || (t.type !== "float32" && t.type !== "float64" && t.type !== "int64")) {
+        throw new ColtsError("ONNX_INVALID", `${this.source}: output "${name}" is missing or not float32, float64 or int64`);
       }
-      out[name] = { data: t.data as Float32Array | BigInt64Array, dims: [...t.dims] };
+      out[name] = { data: t.data as Float32Array | Float64Array | BigInt64Array, dims: [...t.dims] };
     }
     return out;
   }
@@ -146,6 +146,7 @@ function describe(m: ort.InferenceSession.ValueMetadata): ValueInfo {
 
 function toOrtTensor(t: InputTensor): ort.Tensor {
   if (t.data instanceof Float32Array) return new ort.Tensor("float32", t.data, t.dims);
+  if (t.data instanceof Float64Array) return new ort.Tensor("float64", t.data, t.dims);
   if (t.data instanceof Int32Array) return new ort.Tensor("int32", t.data, t.dims);
   if (t.data instanceof Uint8Array) return new ort.Tensor("uint8", t.data, t.dims);
   return new ort.Tensor("int64", t.data, t.dims);

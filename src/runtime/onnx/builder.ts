@@ -46,6 +46,7 @@ export type IntsOrValue = number[] | string;
 
 function defaultDataType(data: TensorData): DataType {
   if (data instanceof Float32Array) return DataType.FLOAT;
+  if (data instanceof Float64Array) return DataType.DOUBLE;
   if (data instanceof Int8Array) return DataType.INT8;
   if (data instanceof Int32Array) return DataType.INT32;
   if (data instanceof BigInt64Array) return DataType.INT64;
@@ -266,6 +267,16 @@ export class GraphBuilder {
   /** Sum over `axes` (axes are an input from opset 13). */
   reduceSum(x: string, axes: number[], keepdims = true): string {
     return this.op("ReduceSum", [x, this.int64s(axes, [axes.length], "axes")], { keepdims: attr.int(keepdims ? 1 : 0) });
+  }
+  /** Product over `axes` (attribute before opset 18, input from 18). */
+  reduceProd(x: string, axes: number[], keepdims = true): string {
+    const keep = { keepdims: attr.int(keepdims ? 1 : 0) };
+    if (this.opset >= 18) return this.op("ReduceProd", [x, this.int64s(axes, [axes.length], "axes")], keep);
+    return this.op("ReduceProd", [x], { axes: attr.ints(axes), ...keep });
+  }
+  /** x broadcast to `shape` (an int64 value or constant), numpy rules. */
+  expand(x: string, shape: IntsOrValue): string {
+    return this.op("Expand", [x, this.ints(shape, "shape")]);
   }
   /** Index of the maximum along `axis` (int64; ties: the first, as select_last_index = 0). */
   argMax(x: string, axis: number, keepdims = true): string {

@@ -8,11 +8,11 @@
 import { ColtsError } from "../../errors.js";
 
 /** TensorProto.DataType codes used by colts. */
-export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL: 9 } as const;
+export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL: 9, DOUBLE: 11 } as const;
 export type DataType = (typeof DataType)[keyof typeof DataType];
 
 /** Row-major tensor values; BOOL tensors use Uint8Array (0/1). */
-export type TensorData = Float32Array | Uint8Array | Int8Array | Int32Array | BigInt64Array;
+export type TensorData = Float32Array | Float64Array | Uint8Array | Int8Array | Int32Array | BigInt64Array;
 
 /** Where an external tensor's bytes live, relative to the .onnx file's folder. */
 export interface OnnxExternalData {
@@ -253,6 +253,7 @@ const ARRAY_FOR_TYPE: Record<DataType, new (length: number) => TensorData> = {
   [DataType.INT32]: Int32Array,
   [DataType.INT64]: BigInt64Array,
   [DataType.BOOL]: Uint8Array,
+  [DataType.DOUBLE]: Float64Array,
 };
 
 /** The little-endian bytes of a typed array (a view on little-endian hosts, a swapped copy otherwise). */
