@@ -7,3 +7,4 @@ export { GraphBuilder } from "./onnx/builder.js";
 export { encodeModel, type OnnxModel } from "./onnx/proto.js";
 export { writeOnnxModel } from "./onnx/write.js";
 export { OrtMatmul, OrtMatmulDynamic, matmulABtJs } from "./kernels/matmul.js";
+export { DiffGraph, type Value, type FloatType, type DiffGraphOptions } from "./autodiff/diff-graph.js";
