@@ -194,6 +194,17 @@ test("reduceSum and reduceMean, with and without keepdims", async () => {
   );
 });
 
+test("tanh and a Matryoshka slice of the last axis", async () => {
+  const rng = new Rng(12);
+  await gradCheck(
+    (dg, r) => {
+      const x = dg.param("x", [2, 3, 5]);
+      return { loss: weightedSum(dg, dg.sliceLast(dg.tanh(x), 3), r), params: [x] };
+    },
+    { feeds: { x: f64(rng, [2, 3, 5]) } },
+  );
+});
+
 test("maxOver routes the gradient to the arg-max only (the first on ties): by hand", async () => {
   const dg = new DiffGraph({ dtype: D });
   const x = dg.param("x", [2, 3]);

@@ -361,6 +361,26 @@ export class DiffGraph {
     return this.record([sum], out, (dy) => [this.g.div(dy, count)]);
   }
 
+  /** tanh(x) (PyLate's Dense activation). dx = dy·(1 − y²). */
+  tanh(x: Value): Value {
+    const out = { name: this.g.op("Tanh", [x.name]), shape: x.shape };
+    return this.record([x], out, (dy) => [this.g.mul(dy, this.g.sub(this.scalarConst(1), this.g.mul(out.name, out.name)))]);
+  }
+
+  /**
+   * The first `width` entries of the last axis (a Matryoshka truncation). The gradient is padded back
+   * with zeros to the full width.
+   */
+  sliceLast(x: Value, width: number): Value {
+    const full = x.shape[x.shape.length - 1];
+    if (typeof full !== "number" || !Number.isInteger(width) || width < 1 || width > full) throw new ColtsError("INPUT_INVALID", `sliceLast: width ${width} of a last axis of ${String(full)}`);
+    if (width === full) return x;
+    const last = x.shape.length - 1;
+    const out = { name: this.g.slice(x.name, [0], [width], [last]), shape: [...x.shape.slice(0, -1), width] };
+    const pads = Array.from({ length: 2 * x.shape.length }, (_, i) => (i === x.shape.length + last ? full - width : 0));
+    return this.record([x], out, (dy) => [this.g.op("Pad", [dy, this.g.int64s(pads)])]);
+  }
+
   /**
    * Maximum over `axis` (dropped). The gradient goes to the arg-max alone (the first on ties), as
    * torch's max(dim) routes it: for MaxSim, to the best-matching document token.
