@@ -81,6 +81,14 @@ export function readColbertCheckpoint(dir: string, opts: LayoutOptions = {}): Co
   return { config, weights, dense: spec.dense, settings: spec.settings, tokenizerFiles, matryoshkaHeads: spec.matryoshkaHeads };
 }
 
+/**
+ * Dimension of the vectors the checkpoint produces: the last head layer's output, or the hidden size
+ * when there is no head. Separate Matryoshka heads are smaller alternatives and do not count.
+ */
+export function headOutputDim(ckpt: Pick<ColbertCheckpoint, "config" | "dense">): number {
+  return ckpt.dense[ckpt.dense.length - 1]?.outFeatures ?? ckpt.config.hiddenSize;
+}
+
 /** Checks that the head chains from the backbone's hidden size; returns the output dimension. */
 function checkHead(ckpt: ColbertCheckpoint): number {
   let width = ckpt.config.hiddenSize;
