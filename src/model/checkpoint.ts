@@ -21,7 +21,7 @@ import { ColtsError } from "../errors.js";
 import { writeOnnxModel } from "../runtime/onnx/write.js";
 import { buildBertOnnx } from "./bert-graph.js";
 import { bertConfigFromHf, bertConfigToHf, bertWeightShapes, type BertConfig, type BertWeights } from "./bert-weights.js";
-import { findBertBackbone } from "./convert.js";
+import { bertWeightsFromOnnx, findBertBackbone } from "./convert.js";
 import { readModelFolder, readSafetensorsTensors, type DenseLayer, type LayoutOptions } from "./layout.js";
 import { denseFolderFiles, json, matryoshkaHeadFiles, pylateConfig } from "./pylate-files.js";
 import { serializeSafetensors, type TensorToWrite } from "./safetensors.js";
@@ -49,36 +49,73 @@ export interface ColbertCheckpoint {
   matryoshkaHeads: Map<number, DenseLayer>;
 }
 
-/** Reads a checkpoint from a local folder with a BERT safetensors backbone (PyLate or Stanford layout). */
+/**
+ * Reads a checkpoint from a local folder: the BERT backbone from its safetensors (PyLate or Stanford
+ * layout), or, for a folder without one, from the fp32 graph colts wrote (ONNX layout, e.g.
+ * `colts model tiny --layout onnx`; see bertWeightsFromOnnx), whose in-graph head is then the head.
+ */
 export function readColbertCheckpoint(dir: string, opts: LayoutOptions = {}): ColbertCheckpoint {
   const spec = readModelFolder(dir, opts);
   const backbone = findBertBackbone(dir);
-  if (!backbone) {
-    throw new ColtsError("MODEL_NOT_FOUND", `${dir} has no BERT safetensors backbone (model.safetensors + config.json with model_type "bert")`, {
-      details: { dir },
-    });
-  }
-  const config = bertConfigFromHf(backbone.config);
-  const names = bertWeightShapes(config);
-  const first = names[0]?.[0] ?? "";
-  const prefix = readSafetensorsTensors(backbone.file, [`bert.${first}`]).size > 0 ? "bert." : "";
-  const tensors = readSafetensorsTensors(backbone.file, names.map(([n]) => prefix + n));
-  const weights: BertWeights = new Map();
-  for (const [name, shape] of names) {
-    const t = tensors.get(prefix + name);
-    if (!t || !(t.data instanceof Float32Array) || t.shape.join(",") !== shape.join(",")) {
-      throw new ColtsError("SAFETENSORS_INVALID", `${backbone.file}: missing, non-float or misshapen weight ${prefix + name} (expected [${shape.join(", ")}])`, {
-        details: { file: backbone.file, tensor: prefix + name },
+  let config: BertConfig;
+  let weights: BertWeights;
+  let dense = spec.dense;
+  if (backbone) {
+    config = bertConfigFromHf(backbone.config);
+    weights = readBackbone(backbone.file, config);
+  } else {
+    const hfConfig = readBertConfigJson(dir);
+    if (!hfConfig || !spec.onnxPath) {
+      throw new ColtsError("MODEL_NOT_FOUND", `${dir} has no BERT backbone (model.safetensors, or an ONNX graph colts wrote, + config.json with model_type "bert")`, {
+        details: { dir },
       });
     }
-    weights.set(name, { shape: t.shape, data: t.data });
+    config = bertConfigFromHf(hfConfig);
+    const fromGraph = bertWeightsFromOnnx(spec.onnxPath, config);
+    weights = fromGraph.weights;
+    if (fromGraph.head) dense = [fromGraph.head];
   }
   const tokenizerFiles = new Map<string, Uint8Array>();
   for (const f of TOKENIZER_FILES) {
     const p = path.join(dir, f);
     if (fs.existsSync(p)) tokenizerFiles.set(f, fs.readFileSync(p));
   }
-  return { config, weights, dense: spec.dense, settings: spec.settings, tokenizerFiles, matryoshkaHeads: spec.matryoshkaHeads };
+  return { config, weights, dense, settings: spec.settings, tokenizerFiles, matryoshkaHeads: spec.matryoshkaHeads };
+}
+
+/** config.json when it declares a BERT model, else null. */
+function readBertConfigJson(dir: string): Record<string, unknown> | null {
+  const file = path.join(dir, "config.json");
+  if (!fs.existsSync(file)) return null;
+  const config = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+  return config["model_type"] === "bert" ? config : null;
+}
+
+/** The backbone weights from a safetensors file (bare Hugging Face names or under "bert."). */
+function readBackbone(file: string, config: BertConfig): BertWeights {
+  const names = bertWeightShapes(config);
+  const first = names[0]?.[0] ?? "";
+  const prefix = readSafetensorsTensors(file, [`bert.${first}`]).size > 0 ? "bert." : "";
+  const tensors = readSafetensorsTensors(file, names.map(([n]) => prefix + n));
+  const weights: BertWeights = new Map();
+  for (const [name, shape] of names) {
+    const t = tensors.get(prefix + name);
+    if (!t || !(t.data instanceof Float32Array) || t.shape.join(",") !== shape.join(",")) {
+      throw new ColtsError("SAFETENSORS_INVALID", `${file}: missing, non-float or misshapen weight ${prefix + name} (expected [${shape.join(", ")}])`, {
+        details: { file, tensor: prefix + name },
+      });
+    }
+    weights.set(name, { shape: t.shape, data: t.data });
+  }
+  return weights;
+}
+
+/**
+ * Dimension of the vectors the checkpoint produces: the last head layer's output, or the hidden size
+ * when there is no head. Separate Matryoshka heads are smaller alternatives and do not count.
+ */
+export function headOutputDim(ckpt: Pick<ColbertCheckpoint, "config" | "dense">): number {
+  return ckpt.dense[ckpt.dense.length - 1]?.outFeatures ?? ckpt.config.hiddenSize;
 }
 
 /** Checks that the head chains from the backbone's hidden size; returns the output dimension. */

@@ -11,9 +11,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { ColtsError } from "../errors.js";
 import { encodeModel } from "../runtime/onnx/proto.js";
-import { buildBertOnnx } from "./bert-graph.js";
-import { bertConfigFromHf, bertWeightShapes, type BertWeights } from "./bert-weights.js";
-import { readSafetensorsTensors } from "./layout.js";
+import { readOnnxFloatInitializers } from "../runtime/onnx/read.js";
+import { buildBertOnnx, transpose2d } from "./bert-graph.js";
+import { bertConfigFromHf, bertWeightShapes, type BertConfig, type BertWeights } from "./bert-weights.js";
+import { readSafetensorsTensors, type DenseLayer } from "./layout.js";
 
 /** The folder's safetensors backbone, if it has one colts can convert. */
 export function findBertBackbone(dir: string): { file: string; config: Record<string, unknown> } | null {
@@ -40,4 +41,55 @@ export function bertGraphFromSafetensors(file: string, config: Record<string, un
     weights.set(name, { shape: t.shape, data: t.data });
   }
   return encodeModel(buildBertOnnx(cfg, weights, { tokenTypeIds: true, producer: "colts convert" }));
+}
+
+/**
+ * The weights of a BERT ColBERT graph that bert-graph.ts built (`colts model tiny --layout onnx`, the
+ * `model.onnx` of every checkpoint colts writes), read back from its initializers: embeddings and
+ * LayerNorms under their Hugging Face names, each Linear as `<name>.weight_t` ([in, out], transposed
+ * back here; exact) plus `<name>.bias`, the in-graph head as `head.weight_t`. This is what lets a
+ * model that exists only as such a graph be trained and merged. A graph from another exporter (other
+ * initializer names) or an int8 one is refused with MODEL_NOT_FOUND naming the first missing weight.
+ * `head` is null when the graph outputs hidden states.
+ */
+export function bertWeightsFromOnnx(file: string, cfg: BertConfig): { weights: BertWeights; head: DenseLayer | null } {
+  const init = readOnnxFloatInitializers(file);
+  const missing = (name: string, shape: number[]): never => {
+    throw new ColtsError(
+      "MODEL_NOT_FOUND",
+      `${file} has no float initializer ${name} [${shape.join(", ")}]: only fp32 graphs colts wrote can be read back into weights (give a folder with a safetensors backbone)`,
+      { details: { file, tensor: name } },
+    );
+  };
+  const take = (name: string, shape: number[]): Float32Array => {
+    const t = init.get(name);
+    if (!t || t.dims.join(",") !== shape.join(",")) return missing(name, shape);
+    return t.data;
+  };
+  const weights: BertWeights = new Map();
+  for (const [name, shape] of bertWeightShapes(cfg)) {
+    let data: Float32Array;
+    const [rows, cols] = shape as [number, number];
+    if (shape.length === 2 && !name.startsWith("embeddings.")) {
+      // A Linear: the graph holds weight^T for its MatMul.
+      data = transpose2d(take(`${name.slice(0, -".weight".length)}.weight_t`, [cols, rows]), cols, rows);
+    } else if (name === "embeddings.token_type_embeddings.weight" && !init.has(name) && rows === 1) {
+      // A graph without a token_type_ids input adds row 0 only; with one row that is the whole table.
+      data = take(`${name}.row0`, [cols]);
+    } else {
+      data = take(name, shape);
+    }
+    weights.set(name, { shape, data });
+  }
+  const h = cfg.hiddenSize;
+  const headT = init.get("head.weight_t");
+  let head: DenseLayer | null = null;
+  if (headT) {
+    const dim = headT.dims[1] ?? 0;
+    if (headT.dims.length !== 2 || headT.dims[0] !== h || dim < 1) {
+      throw new ColtsError("ONNX_INVALID", `${file}: head.weight_t is [${headT.dims.join(", ")}], expected [${h}, dim]`, { details: { file, tensor: "head.weight_t" } });
+    }
+    head = { weight: transpose2d(headT.data, h, dim), bias: null, inFeatures: h, outFeatures: dim, activation: "identity", source: file };
+  }
+  return { weights, head };
 }

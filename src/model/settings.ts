@@ -148,3 +148,23 @@ export function resolveSettings(...layers: Partial<ColbertSettings>[]): ColbertS
   for (const layer of layers) out = { ...out, ...defined(layer) };
   return out;
 }
+
+/**
+ * The conventions that decide what a model encodes, in one canonical form, so that two checkpoints
+ * written in different layouts compare equal when they encode alike:
+ *   - `embeddingDim` is `outputDim`, the dimension the head really produces (a layout that does not
+ *     declare it leaves `null`, which means exactly that);
+ *   - `skiplistWords` is sorted and without repeats (a set of words);
+ *   - `matryoshkaDims` is sorted largest first and without repeats;
+ *   - `attendToExpansionTokens` is false when `doQueryExpansion` is off (it is ignored then).
+ * Every other field is kept as it is.
+ */
+export function encodingConventions(s: ColbertSettings, outputDim: number): ColbertSettings {
+  return {
+    ...s,
+    skiplistWords: [...new Set(s.skiplistWords)].sort(),
+    embeddingDim: outputDim,
+    matryoshkaDims: [...new Set(s.matryoshkaDims)].sort((a, b) => b - a),
+    attendToExpansionTokens: s.doQueryExpansion && s.attendToExpansionTokens,
+  };
+}

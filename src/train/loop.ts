@@ -25,7 +25,7 @@ import { initTraining, tf } from "./tf.js";
 
 /** Options of `trainColbert`: model, data, schedule, evaluation, state and export (loss and optimizer settings inherited). */
 export interface TrainOptions extends ObjectiveOptions, Omit<AdamWOptions, "lr"> {
-  /** Model folder with a BERT safetensors backbone (PyLate or Stanford layout). */
+  /** Model folder of a BERT ColBERT model: a safetensors backbone (PyLate or Stanford layout), or an ONNX graph colts wrote (readColbertCheckpoint). */
   model: string;
   /** Output folder: metrics.jsonl, loss.svg, eval.svg, state/, model/ (the export). */
   output: string;

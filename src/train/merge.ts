@@ -2,12 +2,16 @@
  * Checkpoint merging: several BERT ColBERT checkpoints of one architecture -> one checkpoint, tensor
  * by tensor (every backbone tensor, every head layer's weight and bias, every separate Matryoshka
  * head) with one method of merge-math.ts. The merged model keeps the first model's conventions and
- * tokenizer; models whose tokenizers, settings, configs, heads (separate Matryoshka heads included)
- * or tensor shapes differ are refused (MERGE_INCOMPATIBLE) rather than merged into something that would encode differently from all of them.
+ * tokenizer; models whose tokenizers, encoding conventions, configs, heads (separate Matryoshka heads
+ * included) or tensor shapes differ are refused (MERGE_INCOMPATIBLE) rather than merged into something
+ * that would encode differently from all of them. What is compared is what encodes, not how a layout
+ * spells it: a fine-tuned model written by `colts train` merges with its base in any layout.
  */
+import { isDeepStrictEqual } from "node:util";
 import { ColtsError } from "../errors.js";
 import type { DenseLayer } from "../model/layout.js";
-import { readColbertCheckpoint, writeColbertCheckpoint, type ColbertCheckpoint } from "../model/checkpoint.js";
+import { headOutputDim, readColbertCheckpoint, writeColbertCheckpoint, type ColbertCheckpoint } from "../model/checkpoint.js";
+import { encodingConventions } from "../model/settings.js";
 import { linearMerge, normalizeWeights, slerp, tiesMerge } from "./merge-math.js";
 
 /** How tensors are combined: weighted mean, spherical interpolation of two models, or TIES-merging (see merge-math.ts). */
@@ -42,25 +46,99 @@ function incompatible(why: string, details: Record<string, unknown> = {}): never
   throw new ColtsError("MERGE_INCOMPATIBLE", `cannot merge: ${why}`, { details });
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
+/** A value for a message: JSON, cut to `max` characters; "absent" for undefined. */
+function show(v: unknown, max = 80): string {
+  const text = JSON.stringify(v) ?? "absent";
+  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
 }
 
-/** Refuses checkpoints that differ in anything but their values. `names` label them in messages. */
+/**
+ * The first field in which two objects differ, with both values for a message, or null when they
+ * agree (fields compared in `a`'s order, then those only `b` has).
+ */
+function firstDifference(a: object, b: object): { field: string; a: string; b: string } | null {
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  for (const field of new Set([...Object.keys(x), ...Object.keys(y)])) {
+    if (!isDeepStrictEqual(x[field], y[field])) return { field, a: show(x[field]), b: show(y[field]) };
+  }
+  return null;
+}
+
+/** Where two JSON values first differ, as a path such as `model.vocab["apple"]`, with both values; null when equal. */
+function jsonDifference(a: unknown, b: unknown, at = ""): { path: string; a: string; b: string } | null {
+  if (isDeepStrictEqual(a, b)) return null;
+  const objects = typeof a === "object" && a !== null && typeof b === "object" && b !== null;
+  if (objects && Array.isArray(a) === Array.isArray(b)) {
+    const x = a as Record<string, unknown>;
+    const y = b as Record<string, unknown>;
+    for (const key of new Set([...Object.keys(x), ...Object.keys(y)])) {
+      const step = Array.isArray(a) ? `[${key}]` : /^[A-Za-z_]\w*$/.test(key) ? `${at ? "." : ""}${key}` : `[${JSON.stringify(key)}]`;
+      const d = jsonDifference(x[key], y[key], at + step);
+      if (d) return d;
+    }
+  }
+  return { path: at || "(whole file)", a: show(a), b: show(b) };
+}
+
+/** A tokenizer file's content: parsed JSON for .json files (formatting and key order do not matter), else the bytes. */
+function tokenizerContent(file: string, bytes: Uint8Array): unknown {
+  if (!file.endsWith(".json")) return Buffer.from(bytes);
+  try {
+    return JSON.parse(Buffer.from(bytes).toString("utf8")) as unknown;
+  } catch {
+    // Not JSON after all: then only the same bytes are the same file.
+    return Buffer.from(bytes);
+  }
+}
+
+/**
+ * Why two checkpoints' tokenizers would turn a text into different ids, or null when they agree. A
+ * file both have must have the same content. A file only one has counts when colts reads it to
+ * tokenize: tokenizer.json always, tokenizer_config.json (read as {} when absent), vocab.txt when
+ * there is no tokenizer.json (BertJapaneseTokenizer); special_tokens_map.json and a vocab.txt next
+ * to a tokenizer.json are copies other tools read, and layouts differ in whether they carry them.
+ */
+function tokenizerDifference(a: ReadonlyMap<string, Uint8Array>, b: ReadonlyMap<string, Uint8Array>, nameA: string, nameB: string): string | null {
+  const fastTokenizer = a.has("tokenizer.json") || b.has("tokenizer.json");
+  for (const file of new Set([...a.keys(), ...b.keys()])) {
+    const x = a.get(file);
+    const y = b.get(file);
+    if (x && y) {
+      const [cx, cy] = [tokenizerContent(file, x), tokenizerContent(file, y)];
+      if (Buffer.isBuffer(cx) || Buffer.isBuffer(cy)) {
+        if (!isDeepStrictEqual(cx, cy)) return `tokenizer file ${file} differs between ${nameA} and ${nameB}`;
+      } else {
+        const d = jsonDifference(cx, cy);
+        if (d) return `tokenizer file ${file} differs between ${nameA} and ${nameB}: ${d.path} is ${d.a} in ${nameA} but ${d.b} in ${nameB}`;
+      }
+    } else if (file === "tokenizer_config.json") {
+      const content = tokenizerContent(file, (x ?? y) as Uint8Array);
+      if (!isDeepStrictEqual(content, {})) return `${x ? nameA : nameB} has a tokenizer_config.json, ${x ? nameB : nameA} has none`;
+    } else if (file === "tokenizer.json" || (file === "vocab.txt" && !fastTokenizer)) {
+      return `${x ? nameA : nameB} has a tokenizer file ${file}, ${x ? nameB : nameA} has none`;
+    }
+  }
+  return null;
+}
+
+/**
+ * Refuses checkpoints that would not encode alike but for their weight values: another BERT config,
+ * tokenizer, encoding convention (compared as resolved values, see encodingConventions, so that the
+ * layout a model was written in does not matter), head or tensor shape. `names` label them in messages.
+ */
 export function checkMergeable(ckpts: readonly ColbertCheckpoint[], names: readonly string[]): void {
   const [first, ...rest] = ckpts;
   if (!first) incompatible("no models given");
   const name0 = names[0] ?? "model 0";
+  const conventions0 = encodingConventions(first.settings, headOutputDim(first));
   rest.forEach((c, k) => {
     const name = names[k + 1] ?? `model ${k + 1}`;
-    if (JSON.stringify(c.config) !== JSON.stringify(first.config)) incompatible(`${name} has another BERT config than ${name0}`, { model: name });
-    if (JSON.stringify(c.settings) !== JSON.stringify(first.settings)) incompatible(`${name} has other encoding settings than ${name0} (markers, lengths, skiplist...)`, { model: name });
-    const files = [...new Set([...c.tokenizerFiles.keys(), ...first.tokenizerFiles.keys()])];
-    for (const f of files) {
-      const a = first.tokenizerFiles.get(f);
-      const b = c.tokenizerFiles.get(f);
-      if (!a || !b || !sameBytes(a, b)) incompatible(`tokenizer file ${f} differs between ${name0} and ${name}`, { model: name, file: f });
-    }
+    // The tokenizer first: another vocabulary also changes vocabSize, and the tokenizer says more.
+    const tokenizer = tokenizerDifference(first.tokenizerFiles, c.tokenizerFiles, name0, name);
+    if (tokenizer) incompatible(tokenizer, { model: name });
+    const config = firstDifference(first.config, c.config);
+    if (config) incompatible(`${name} has another BERT config than ${name0}: ${config.field} is ${config.b} in ${name} but ${config.a} in ${name0}`, { model: name, setting: config.field });
     for (const [tensor, t] of first.weights) {
       const u = c.weights.get(tensor);
       if (!u || u.shape.join(",") !== t.shape.join(",")) {
@@ -74,6 +152,10 @@ export function checkMergeable(ckpts: readonly ColbertCheckpoint[], names: reado
         incompatible(`head layer ${i} is [${layer.outFeatures}, ${layer.inFeatures}] ${layer.activation} in ${name} but [${ref.outFeatures}, ${ref.inFeatures}] ${ref.activation} in ${name0}`, { model: name, layer: i });
       }
     });
+    const settings = firstDifference(conventions0, encodingConventions(c.settings, headOutputDim(c)));
+    if (settings) {
+      incompatible(`${name} has other encoding settings than ${name0}: ${settings.field} is ${settings.b} in ${name} but ${settings.a} in ${name0}`, { model: name, setting: settings.field });
+    }
     const dims = (x: ColbertCheckpoint): string => [...x.matryoshkaHeads.keys()].sort((a, b) => a - b).join(", ");
     if (dims(c) !== dims(first)) incompatible(`${name0} has separate Matryoshka heads [${dims(first)}], ${name} has [${dims(c)}]`, { model: name });
     for (const [d, head] of c.matryoshkaHeads) {

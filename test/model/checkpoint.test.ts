@@ -5,6 +5,9 @@ import path from "node:path";
 import { ColBERT } from "../../src/encode/colbert.js";
 import { readColbertCheckpoint, writeColbertCheckpoint } from "../../src/model/checkpoint.js";
 import { readModelFolder } from "../../src/model/layout.js";
+import { GraphBuilder } from "../../src/runtime/onnx/builder.js";
+import { DataType } from "../../src/runtime/onnx/proto.js";
+import { writeOnnxModel } from "../../src/runtime/onnx/write.js";
 import { tinyModel } from "../helpers/models.js";
 import { tempDir } from "../helpers/paths.js";
 
@@ -108,7 +111,30 @@ describe("checkpoint read/write round trip", () => {
     assert.deepEqual(fs.readdirSync(path.dirname(out)).filter((f) => f.includes(".tmp-")), []);
   });
 
-  test("a folder without a BERT backbone is refused with MODEL_NOT_FOUND", async (t) => {
-    await assert.rejects(async () => readColbertCheckpoint(await tinyModel(t, { layout: "onnx" })), { code: "MODEL_NOT_FOUND" });
+  test("an ONNX-layout folder (no safetensors) reads backbone and head from the graph colts wrote: the PyLate layout's arrays", async (t) => {
+    const pylate = readColbertCheckpoint(await tinyModel(t, { seed: 4 }));
+    const onnx = readColbertCheckpoint(await tinyModel(t, { seed: 4, layout: "onnx" }));
+    assert.deepEqual(onnx.config, pylate.config);
+    assert.deepEqual([...onnx.weights.keys()], [...pylate.weights.keys()]);
+    for (const [name, w] of pylate.weights) {
+      assert.deepEqual(onnx.weights.get(name)?.shape, w.shape, name);
+      assert.deepEqual(onnx.weights.get(name)?.data, w.data, name);
+    }
+    assert.equal(onnx.dense.length, 1);
+    assert.deepEqual({ ...onnx.dense[0], source: "" }, { ...pylate.dense[0], source: "" });
+  });
+
+  test("a folder without a BERT backbone colts can read is refused with MODEL_NOT_FOUND naming what is missing", async (t) => {
+    // Not BERT: config.json says xlm-roberta.
+    await assert.rejects(async () => readColbertCheckpoint(await tinyModel(t, { layout: "onnx", arch: "xlm-roberta" })), { code: "MODEL_NOT_FOUND" });
+    // A graph from another exporter: its initializers have other names.
+    const foreign = await tinyModel(t, { layout: "onnx" });
+    const g = new GraphBuilder({ name: "other" });
+    g.output("y", DataType.FLOAT, [2], g.add(g.input("x", DataType.FLOAT, [2]), g.floats([1, 2], [2], "onnx::Add_1")));
+    await writeOnnxModel(path.join(foreign, "model.onnx"), g.toModel());
+    assert.throws(() => readColbertCheckpoint(foreign), { code: "MODEL_NOT_FOUND", message: /embeddings\.word_embeddings\.weight/ });
+    // An int8 graph holds quantized weights, not the float ones.
+    const int8 = await tinyModel(t, { layout: "onnx", int8: true });
+    assert.throws(() => readColbertCheckpoint(int8, { quantized: true }), { code: "MODEL_NOT_FOUND", message: /weight_t/ });
   });
 });

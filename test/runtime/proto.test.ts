@@ -6,6 +6,7 @@ import path from "node:path";
 import * as ort from "onnxruntime-node";
 import { GraphBuilder } from "../../src/runtime/onnx/builder.js";
 import { attr, DataType, encodeModel, encodeTensor, ProtoWriter, type OnnxModel } from "../../src/runtime/onnx/proto.js";
+import { readOnnxFloatInitializers } from "../../src/runtime/onnx/read.js";
 import { writeOnnxModel } from "../../src/runtime/onnx/write.js";
 import { isColtsError } from "../../src/errors.js";
 
@@ -142,4 +143,34 @@ test("writeOnnxModel rejects external data names with a path", async () => {
     writeOnnxModel(path.join(os.tmpdir(), "never.onnx"), addModel(), { externalData: { fileName: "../x.data", minBytes: 0 } }),
     (err: unknown) => isColtsError(err, "INPUT_INVALID"),
   );
+});
+
+test("readOnnxFloatInitializers reads back the float initializers written inline and as external data, and skips others", async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "colts-"));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const g = new GraphBuilder({ name: "weights" });
+  const big = Float32Array.from({ length: 3000 }, (_, i) => Math.sin(i) * 1e3);
+  const w = g.initializer("w", big, [1000, 3]);
+  const b = g.floats([0.5, -0.25, 3.75], [3], "b");
+  const axis = g.int64s([1], [1], "axis");
+  g.output("y", DataType.FLOAT, ["n", 3], g.add(g.matMul(g.input("x", DataType.FLOAT, ["n", 1000]), w), b));
+  g.output("z", DataType.INT64, [1], g.op("Identity", [axis]));
+  const model = g.toModel();
+  for (const options of [{}, { externalData: { fileName: "weights.data", minBytes: 1024 } }]) {
+    const file = path.join(dir, `m${Object.keys(options).length}.onnx`);
+    const res = await writeOnnxModel(file, model, options);
+    assert.equal(res.external.length, Object.keys(options).length, "the large tensor went to the data file when asked");
+    const read = readOnnxFloatInitializers(file);
+    assert.deepEqual([...read.keys()].sort(), ["b", "w"]);
+    assert.deepEqual(read.get("w")?.dims, [1000, 3]);
+    assert.deepEqual(read.get("w")?.data, big);
+    assert.deepEqual(read.get("b"), { dims: [3], data: new Float32Array([0.5, -0.25, 3.75]) });
+  }
+  // float_data and packed dims, as other serializers write them: a TensorProto built by hand.
+  const tensor = new ProtoWriter().packedVarints(1, [2, 1]).intField(2, DataType.FLOAT).packedFloats(4, [7, -8]).stringField(8, "f");
+  const hand = new ProtoWriter().intField(1, 8).messageField(7, new ProtoWriter().messageField(5, tensor));
+  fs.writeFileSync(path.join(dir, "hand.onnx"), hand.finish());
+  assert.deepEqual(readOnnxFloatInitializers(path.join(dir, "hand.onnx")).get("f"), { dims: [2, 1], data: new Float32Array([7, -8]) });
+  fs.writeFileSync(path.join(dir, "cut.onnx"), fs.readFileSync(path.join(dir, "m0.onnx")).subarray(0, 2000));
+  assert.throws(() => readOnnxFloatInitializers(path.join(dir, "cut.onnx")), (e: unknown) => isColtsError(e, "ONNX_INVALID"));
 });

@@ -1,9 +1,11 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import path from "node:path";
 import { ColBERT } from "../../src/encode/colbert.js";
 import { isColtsError } from "../../src/errors.js";
-import { readColbertCheckpoint } from "../../src/model/checkpoint.js";
+import { readColbertCheckpoint, type ColbertCheckpoint } from "../../src/model/checkpoint.js";
+import { bertBaseUncasedVocab } from "../../src/testing/tiny-model.js";
 import { mergeCheckpoints } from "../../src/train/merge.js";
 import { runCli } from "../helpers/cli.js";
 import { tinyModel } from "../helpers/models.js";
@@ -101,5 +103,100 @@ describe("merging checkpoints", () => {
     const r = await runCli(["merge", await models.a, await tinyModel(t, { dim: 8 }), "--output", out], dir);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /MERGE_INCOMPATIBLE/);
+  });
+});
+
+/** Shapes small enough that two CLI training steps take a second or two. */
+const TINY = { hidden: 16, heads: 2, layers: 1, dim: 8, queryLength: 8, documentLength: 16 };
+const TRIPLES = [
+  { query: "where do apples grow", positive: "apples grow on trees", negatives: ["castles have towers"] },
+  { query: "where do rivers go", positive: "rivers flow to the sea", negatives: ["engines burn fuel"] },
+];
+
+function refused(pattern: RegExp): (e: unknown) => boolean {
+  return (e) => isColtsError(e, "MERGE_INCOMPATIBLE") && pattern.test(e.message);
+}
+
+describe("a fine-tuned model merges with its base, whatever layout the base was written in", () => {
+  for (const layout of ["pylate", "stanford", "onnx"] as const) {
+    test(`${layout} base: 2 CLI training steps, then linear, slerp and ties merges with the base load and encode`, async (t) => {
+      const cwd = tempDir(t);
+      const base = await tinyModel(cwd, { layout, ...TINY });
+      fs.writeFileSync(path.join(cwd, "t.jsonl"), TRIPLES.map((x) => JSON.stringify(x)).join("\n"));
+      const trained = await runCli(["train", "--model", base, "--data", "t.jsonl", "--loss", "contrastive", "--steps", "2", "--batch-size", "2", "--lr", "1e-3", "--output", "run"], cwd);
+      assert.equal(trained.code, 0, trained.stderr);
+      const tuned = path.join(cwd, "run/model");
+      const baseCkpt = readColbertCheckpoint(base);
+      const q = "encoder.layer.0.attention.self.query.weight";
+      assert.notDeepEqual(readColbertCheckpoint(tuned).weights.get(q)?.data, baseCkpt.weights.get(q)?.data, "training changed the weights");
+      const runs: [string, string[], string[]][] = [
+        ["linear", [base, tuned], ["--weights", "1,0"]],
+        ["linear", [tuned, base], ["--weights", "0,1"]],
+        ["slerp", [base, tuned], ["--t", "0.5"]],
+        ["ties", [base, tuned], ["--base", base]],
+      ];
+      for (const [i, [method, models, flags]] of runs.entries()) {
+        const out = path.join(cwd, `merged-${i}`);
+        const r = await runCli(["merge", ...models, "--method", method, ...flags, "--output", out], cwd);
+        assert.equal(r.code, 0, `${method} ${models.map((m) => path.basename(m)).join(" ")}: ${r.stderr}`);
+        const colbert = await ColBERT.load(out, { workers: 0 });
+        try {
+          const [v] = await colbert.encodeQueries(["where do apples grow"]);
+          assert.equal(v?.dim, 8);
+          assert.ok(v.vectors.every(Number.isFinite), method);
+        } finally {
+          await colbert.close();
+        }
+        const merged = readColbertCheckpoint(out);
+        if (method === "linear") {
+          // All the weight on the base: the base's weights exactly, backbone and head.
+          for (const [name, w] of baseCkpt.weights) assert.deepEqual(merged.weights.get(name)?.data, w.data, `${method} ${i}: ${name}`);
+          assert.deepEqual(merged.dense[0]?.weight, baseCkpt.dense[0]?.weight);
+          const [x, y] = [await encode(out), await encode(base)];
+          x.forEach((vec, j) => vec.forEach((e, k) => assert.ok(Math.abs(e - (y[j]?.[k] ?? NaN)) < 1e-5, `${layout} vector ${j}[${k}]`)));
+        } else {
+          assert.notDeepEqual(merged.weights.get(q)?.data, baseCkpt.weights.get(q)?.data, `${method} moved away from the base`);
+        }
+      }
+    });
+  }
+
+  test("a genuinely different setting or vocabulary is still refused, naming the setting and both values", async (t) => {
+    const cwd = tempDir(t);
+    const base = await tinyModel(cwd, TINY);
+    const longer = await tinyModel(cwd, { ...TINY, queryLength: 12 });
+    const r = await runCli(["merge", base, longer, "--method", "slerp", "--output", "x"], cwd);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /MERGE_INCOMPATIBLE/);
+    assert.match(r.stderr, /queryLength is 12 in .* but 8 in /);
+    // Same size, one token renamed: the tokenizer says which entry differs.
+    const vocab = bertBaseUncasedVocab().map((w) => (w === "apple" ? "apfel" : w));
+    const otherVocab = readColbertCheckpoint(await tinyModel(cwd, { ...TINY, vocab }));
+    const a = readColbertCheckpoint(base);
+    assert.throws(() => mergeCheckpoints([a, otherVocab], { method: "linear" }), refused(/tokenizer file tokenizer\.json differs between model 0 and model 1: model\.vocab\.apple is \d+ in model 0 but absent in model 1/));
+    // Layouts that really encode differently: the ONNX tiny layout lower-cases, the PyLate one does not.
+    const onnx = readColbertCheckpoint(await tinyModel(cwd, { ...TINY, layout: "onnx" }));
+    assert.throws(() => mergeCheckpoints([a, onnx], { method: "linear" }), refused(/lowercase is true in .* but false in /));
+    const otherDoc = { ...a, settings: { ...a.settings, documentLength: 20 } };
+    assert.throws(() => mergeCheckpoints([a, otherDoc], { method: "linear" }), refused(/documentLength is 20 in model 1 but 16 in model 0/));
+    const attended = { ...a, settings: { ...a.settings, attendToExpansionTokens: true } };
+    assert.throws(() => mergeCheckpoints([a, attended], { method: "linear" }), refused(/attendToExpansionTokens is true in model 1 but false/));
+  });
+
+  test("what a layout merely spells differently is not a difference", async (t) => {
+    const a = readColbertCheckpoint(await tinyModel(t, TINY));
+    const variants: [string, ColbertCheckpoint][] = [
+      ["embeddingDim declared = the head's output", { ...a, settings: { ...a.settings, embeddingDim: 8 } }],
+      ["skiplist in another order", { ...a, settings: { ...a.settings, skiplistWords: [...a.settings.skiplistWords].reverse() } }],
+      ["no special_tokens_map.json", { ...a, tokenizerFiles: new Map([...a.tokenizerFiles].filter(([f]) => f !== "special_tokens_map.json")) }],
+      ["tokenizer.json without indentation", { ...a, tokenizerFiles: new Map([...a.tokenizerFiles].map(([f, v]) => [f, f === "tokenizer.json" ? Buffer.from(JSON.stringify(JSON.parse(Buffer.from(v).toString()))) : v])) }],
+    ];
+    assert.equal(a.settings.embeddingDim, null);
+    for (const [why, b] of variants) assert.doesNotThrow(() => mergeCheckpoints([a, b], { method: "linear" }), why);
+    // Attention to expansion tokens is ignored without expansion.
+    const off = { ...a, settings: { ...a.settings, doQueryExpansion: false } };
+    assert.doesNotThrow(() => mergeCheckpoints([off, { ...off, settings: { ...off.settings, attendToExpansionTokens: true } }], { method: "linear" }));
+    const noConfig = { ...a, tokenizerFiles: new Map([...a.tokenizerFiles].filter(([f]) => f !== "tokenizer_config.json")) };
+    assert.throws(() => mergeCheckpoints([a, noConfig], { method: "linear" }), refused(/has a tokenizer_config\.json, .* has none/));
   });
 });

@@ -18,9 +18,10 @@ export const TRAIN_SPEC: CommandSpec = {
   description: `Trains on JSONL examples (text form, or ids into --dataset) with AdamW + linear warm-up/decay; writes
 DIR/metrics.jsonl, DIR/loss.svg, DIR/eval.svg, resumable DIR/state/ and the trained model in DIR/model
 (at the end; --export-always also after --stop-after; --no-export never). Training reads the model's
-safetensors (not its ONNX graph), so the model flags of the other commands do not apply.`,
+weights (its safetensors, or for an ONNX-layout folder the fp32 graph colts wrote), so the model flags
+of the other commands do not apply.`,
   flags: [
-    { name: "model", type: "string", arg: "M", help: "BERT ColBERT folder (PyLate or Stanford layout) to start from (required)" },
+    { name: "model", type: "string", arg: "M", help: "BERT ColBERT folder (PyLate, Stanford, or ONNX layout written by colts) to start from (required)" },
     { name: "data", type: "string", arg: "FILE", help: "training JSONL (required)" },
     { name: "output", type: "string", arg: "DIR", help: "output folder (required)" },
     { name: "dataset", type: "string", arg: "DIR", help: "BEIR folder the ids of id-form lines refer to" },
