@@ -11,7 +11,7 @@ import { isDeepStrictEqual } from "node:util";
 import { ColtsError } from "../errors.js";
 import type { DenseLayer } from "../model/layout.js";
 import { headOutputDim, readColbertCheckpoint, writeColbertCheckpoint, type ColbertCheckpoint } from "../model/checkpoint.js";
-import { encodingConventions } from "../model/settings.js";
+import { encodingConventions, type ColbertSettings } from "../model/settings.js";
 import { linearMerge, normalizeWeights, slerp, tiesMerge } from "./merge-math.js";
 
 /** How tensors are combined: weighted mean, spherical interpolation of two models, or TIES-merging (see merge-math.ts). */
@@ -131,7 +131,10 @@ export function checkMergeable(ckpts: readonly ColbertCheckpoint[], names: reado
   const [first, ...rest] = ckpts;
   if (!first) incompatible("no models given");
   const name0 = names[0] ?? "model 0";
-  const conventions0 = encodingConventions(first.settings, headOutputDim(first));
+  // Declared Matryoshka truncations do not change what the full dimension encodes: a model trained
+  // with --matryoshka merges with its base, and the result declares every dim either declared.
+  const conventions = (c: ColbertCheckpoint): ColbertSettings => ({ ...encodingConventions(c.settings, headOutputDim(c)), matryoshkaDims: [] });
+  const conventions0 = conventions(first);
   rest.forEach((c, k) => {
     const name = names[k + 1] ?? `model ${k + 1}`;
     // The tokenizer first: another vocabulary also changes vocabSize, and the tokenizer says more.
@@ -152,7 +155,7 @@ export function checkMergeable(ckpts: readonly ColbertCheckpoint[], names: reado
         incompatible(`head layer ${i} is [${layer.outFeatures}, ${layer.inFeatures}] ${layer.activation} in ${name} but [${ref.outFeatures}, ${ref.inFeatures}] ${ref.activation} in ${name0}`, { model: name, layer: i });
       }
     });
-    const settings = firstDifference(conventions0, encodingConventions(c.settings, headOutputDim(c)));
+    const settings = firstDifference(conventions0, conventions(c));
     if (settings) {
       incompatible(`${name} has other encoding settings than ${name0}: ${settings.field} is ${settings.b} in ${name} but ${settings.a} in ${name0}`, { model: name, setting: settings.field });
     }
@@ -211,7 +214,8 @@ export function mergeCheckpoints(ckpts: readonly ColbertCheckpoint[], opts: Merg
   const matryoshkaHeads = new Map(
     [...first.matryoshkaHeads.keys()].map((d) => [d, mergeLayer(ckpts.map((c) => c.matryoshkaHeads.get(d) as DenseLayer), opts.base?.matryoshkaHeads.get(d))] as const),
   );
-  return { config: { ...first.config }, weights, dense, settings: first.settings, tokenizerFiles: first.tokenizerFiles, matryoshkaHeads };
+  const matryoshkaDims = [...new Set(ckpts.flatMap((c) => c.settings.matryoshkaDims))].sort((a, b) => b - a);
+  return { config: { ...first.config }, weights, dense, settings: { ...first.settings, matryoshkaDims }, tokenizerFiles: first.tokenizerFiles, matryoshkaHeads };
 }
 
 /** Reads the model folders, merges them and writes a complete loadable model at `output`. */

@@ -193,6 +193,11 @@ describe("a fine-tuned model merges with its base, whatever layout the base was 
     ];
     assert.equal(a.settings.embeddingDim, null);
     for (const [why, b] of variants) assert.doesNotThrow(() => mergeCheckpoints([a, b], { method: "linear" }), why);
+    // A model trained with --matryoshka declares truncations its base does not: it merges, and the
+    // result declares every dim either model declared.
+    const matryoshka = { ...a, settings: { ...a.settings, matryoshkaDims: [8, 4] } };
+    assert.deepEqual(mergeCheckpoints([a, matryoshka], { method: "slerp" }).settings.matryoshkaDims, [8, 4]);
+    assert.deepEqual(mergeCheckpoints([{ ...a, settings: { ...a.settings, matryoshkaDims: [6] } }, matryoshka], { method: "linear" }).settings.matryoshkaDims, [8, 6, 4]);
     // Attention to expansion tokens is ignored without expansion.
     const off = { ...a, settings: { ...a.settings, doQueryExpansion: false } };
     assert.doesNotThrow(() => mergeCheckpoints([off, { ...off, settings: { ...off.settings, attendToExpansionTokens: true } }], { method: "linear" }));
