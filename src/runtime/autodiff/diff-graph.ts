@@ -117,9 +117,13 @@ export class DiffGraph {
     return this.constant([value], [], "scalar");
   }
 
-  /** Declares `v` a graph output under `name`. */
+  /**
+   * Declares `v` a graph output under `name`, through an Identity node: the value keeps its own name,
+   * which gradient nodes added later still refer to.
+   */
   output(name: string, v: Value): void {
-    this.g.output(name, this.dtype, [...v.shape], v.name);
+    this.g.node("Identity", [v.name], {}, { outputNames: [name] });
+    this.g.output(name, this.dtype, [...v.shape]);
   }
 
   /** Whether gradients flow into `v` (it depends on a parameter). */
@@ -235,9 +239,12 @@ export class DiffGraph {
     return this.record([x], out, (dy) => [this.g.transpose(dy, inverse)]);
   }
 
-  /** Reshapes to `shape` (numbers, -1 or 0 as ONNX Reshape); `staticShape` is the result's declared shape. */
-  reshape(x: Value, shape: readonly number[], staticShape: readonly Dim[]): Value {
-    const out = { name: this.g.reshape(x.name, [...shape]), shape: staticShape };
+  /**
+   * Reshapes to `shape`: numbers (-1 and 0 as ONNX Reshape) or the name of an int64 shape value
+   * computed in the graph; `staticShape` is the result's declared shape.
+   */
+  reshape(x: Value, shape: readonly number[] | string, staticShape: readonly Dim[]): Value {
+    const out = { name: this.g.reshape(x.name, typeof shape === "string" ? shape : [...shape]), shape: staticShape };
     return this.record([x], out, (dy) => [this.g.reshape(dy, this.g.shape(x.name))]);
   }
 

@@ -1,0 +1,124 @@
+/**
+ * The training losses over a batch's MaxSim scores, in float64, each with its hand-derived gradient
+ * with respect to the scores (the onnxruntime trainer feeds that gradient back through the scores
+ * and encoder graphs). Layout: B queries, each with a group of g documents, positive first;
+ * group scores s: [B, g] row-major; all-pairs scores: [B, B*g], query i's group at columns
+ * [i*g, (i+1)*g). Teacher scores t: [B, g], aligned with the group. Sources: docs/DESIGN.md "Training".
+ */
+import { ColtsError } from "../errors.js";
+
+/** A loss value and its gradient with respect to the scores (same layout as the scores). */
+export interface LossWithGradient {
+  /** The loss (a mean over queries, or over query-negative pairs for Margin-MSE). */
+  loss: number;
+  /** dLoss / dScores, row-major like the scores. */
+  grad: Float64Array;
+}
+
+/** Options of the contrastive loss. */
+export interface ContrastiveLossOptions {
+  /** Scores are divided by it before the softmax. Default 1; smaller sharpens. Range > 0. */
+  temperature?: number;
+  /** The scores are all pairs [B, B*g] and every other query's documents are negatives too. Default false. */
+  inBatchNegatives?: boolean;
+  /**
+   * With in-batch negatives: the id of each document column ([B*g]). A column holding the same
+   * document as query i's positive (another query's copy of it) is left out of query i's softmax
+   * rather than counted as a negative. Default: columns are all distinct documents.
+   */
+  docIds?: readonly string[];
+}
+
+/** log Σ exp over the kept entries of one row (max-shifted). */
+function logSumExp(row: Float64Array, kept: (j: number) => boolean): number {
+  let max = -Infinity;
+  for (let j = 0; j < row.length; j++) if (kept(j) && (row[j] as number) > max) max = row[j] as number;
+  let sum = 0;
+  for (let j = 0; j < row.length; j++) if (kept(j)) sum += Math.exp((row[j] as number) - max);
+  return max + Math.log(sum);
+}
+
+function checkShape(scores: ArrayLike<number>, B: number, width: number, what: string): void {
+  if (scores.length !== B * width) throw new ColtsError("INPUT_INVALID", `${what}: ${scores.length} scores for ${B} x ${width}`);
+}
+
+/**
+ * ColBERT's cross-entropy: mean over queries of −log softmax(s_i / T)[positive of i]. Gradient:
+ * (softmax − one-hot) / (B·T) on the kept columns, 0 on the left-out ones.
+ */
+export function contrastiveLoss(scores: ArrayLike<number>, B: number, g: number, opts: ContrastiveLossOptions = {}): LossWithGradient {
+  const T = opts.temperature ?? 1;
+  if (!(T > 0)) throw new ColtsError("INPUT_INVALID", `temperature must be > 0, got ${T}`);
+  const width = opts.inBatchNegatives ? B * g : g;
+  checkShape(scores, B, width, "contrastive loss");
+  if (opts.docIds && opts.docIds.length !== B * g) throw new ColtsError("INPUT_INVALID", `${opts.docIds.length} document ids for ${B * g} columns`);
+  const grad = new Float64Array(B * width);
+  let loss = 0;
+  for (let i = 0; i < B; i++) {
+    const target = opts.inBatchNegatives ? i * g : 0;
+    const positiveId = opts.inBatchNegatives ? opts.docIds?.[target] : undefined;
+    const kept = (j: number): boolean => j === target || positiveId === undefined || opts.docIds?.[j] !== positiveId;
+    const row = Float64Array.from({ length: width }, (_, j) => (scores[i * width + j] as number) / T);
+    const lse = logSumExp(row, kept);
+    loss += lse - (row[target] as number);
+    for (let j = 0; j < width; j++) {
+      if (!kept(j)) continue;
+      grad[i * width + j] = (Math.exp((row[j] as number) - lse) - (j === target ? 1 : 0)) / (B * T);
+    }
+  }
+  return { loss: loss / B, grad };
+}
+
+/** Softmax of one row of x / T. */
+function softmaxRow(x: ArrayLike<number>, offset: number, n: number, T: number): Float64Array {
+  const row = Float64Array.from({ length: n }, (_, j) => (x[offset + j] as number) / T);
+  const lse = logSumExp(row, () => true);
+  return row.map((v) => Math.exp(v - lse));
+}
+
+/**
+ * KL distillation: mean over queries of KL(softmax(t/T) ‖ softmax(s/T)) = Σ_j p_t (log p_t − log p_s),
+ * PyTorch's KLDivLoss(log_softmax(s/T), log_softmax(t/T), log_target=True, reduction="batchmean").
+ * Gradient: (p_s − p_t) / (B·T).
+ */
+export function klLoss(student: ArrayLike<number>, teacher: ArrayLike<number>, B: number, g: number, temperature = 1): LossWithGradient {
+  checkShape(student, B, g, "KL loss");
+  checkShape(teacher, B, g, "KL loss teacher");
+  const grad = new Float64Array(B * g);
+  let loss = 0;
+  for (let i = 0; i < B; i++) {
+    const ps = softmaxRow(student, i * g, g, temperature);
+    const pt = softmaxRow(teacher, i * g, g, temperature);
+    for (let j = 0; j < g; j++) {
+      const t = pt[j] as number;
+      if (t > 0) loss += t * (Math.log(t) - Math.log(ps[j] as number));
+      grad[i * g + j] = ((ps[j] as number) - t) / (B * temperature);
+    }
+  }
+  return { loss: loss / B, grad };
+}
+
+/**
+ * Margin-MSE (Hofstätter et al. 2020): mean over queries i and negatives j of
+ * ((s_i0 − s_ij) − (t_i0 − t_ij))². With m_ij that difference and N = B·(g−1):
+ * ∂/∂s_i0 = Σ_j 2·m_ij / N, ∂/∂s_ij = −2·m_ij / N.
+ */
+export function marginMseLoss(student: ArrayLike<number>, teacher: ArrayLike<number>, B: number, g: number): LossWithGradient {
+  if (g < 2) throw new ColtsError("INPUT_INVALID", "Margin-MSE needs at least one negative per query");
+  checkShape(student, B, g, "Margin-MSE");
+  checkShape(teacher, B, g, "Margin-MSE teacher");
+  const N = B * (g - 1);
+  const grad = new Float64Array(B * g);
+  let loss = 0;
+  for (let i = 0; i < B; i++) {
+    const s0 = student[i * g] as number;
+    const t0 = teacher[i * g] as number;
+    for (let j = 1; j < g; j++) {
+      const m = s0 - (student[i * g + j] as number) - (t0 - (teacher[i * g + j] as number));
+      loss += m * m;
+      grad[i * g] = (grad[i * g] as number) + (2 * m) / N;
+      grad[i * g + j] = (-2 * m) / N;
+    }
+  }
+  return { loss: loss / N, grad };
+}
