@@ -8,8 +8,7 @@ import { ColtsError } from "../errors.js";
 import type { ColbertTokenizer, TokenizedText } from "../encode/tokenize.js";
 import { Rng } from "../util/rng.js";
 import { negativeCount, parseTrainingExample, type TrainingExample } from "./format.js";
-import type { TokenBatch } from "./model.js";
-import type { TrainBatch } from "./objective.js";
+import type { TokenBatch, TrainBatch } from "./batch.js";
 
 /** An example with every text present and a fixed number of negatives. */
 export interface ResolvedExample {

@@ -13,19 +13,11 @@ import { ColtsError } from "../errors.js";
 import type { BertConfig, BertWeights } from "../model/bert-weights.js";
 import type { ColbertCheckpoint } from "../model/checkpoint.js";
 import type { DenseLayer } from "../model/layout.js";
+import type { TokenBatch } from "./batch.js";
 import { tf } from "./tf.js";
 
-/** A tokenized batch, padded to one length. */
-export interface TokenBatch {
-  /** [B, S] row-major token ids. */
-  ids: Int32Array;
-  /** [B, S] attention mask (1 = attended). */
-  attention: Float32Array;
-  /** [B, S] 1 where the output vector is kept (skiplist and padding removed, expansion kept). */
-  keep: Float32Array;
-  rows: number;
-  length: number;
-}
+export type { TokenBatch } from "./batch.js";
+
 
 /** Attention logits of masked keys; exp() of it is exactly 0 in float32, like the reference's FLOAT32_MIN. */
 const MASKED = -1e9;

@@ -6,65 +6,15 @@
  * teacher) lives here too, so the loop only sees "batch -> scalar".
  */
 import { ColtsError } from "../errors.js";
-import { combineTeachers, contrastiveLoss, groupScores, klLoss, marginMseLoss, type TeacherNormalization } from "./losses.js";
+import { teacherTargets, type ObjectiveOptions, type TrainBatch } from "./batch.js";
+import { contrastiveLoss, groupScores, klLoss, marginMseLoss } from "./losses.js";
 import { maxsimScores, normalizeTruncated, type TokenBatch, type TrainableColbert } from "./model.js";
 import { tf } from "./tf.js";
 
-export const LOSS_KINDS = ["contrastive", "kl", "margin-mse"] as const;
-/**
- * The loss: "contrastive" (cross-entropy of the positive within its group, no teacher), "kl" (KL
- * distillation towards the teacher's softmax), "margin-mse" (match the teacher's positive-negative margins).
- */
-export type LossKind = (typeof LOSS_KINDS)[number];
-
-/** The training objective: the loss, its temperature and negatives, the teachers, the Matryoshka dims. */
-export interface ObjectiveOptions {
-  /** Which loss (see `LossKind`); kl and margin-mse need teacher scores in the data. */
-  loss: LossKind;
-  /** Softmax temperature of the contrastive and KL losses. Default 1. */
-  temperature?: number;
-  /** Contrastive only: other queries' documents are negatives too. Default false. */
-  inBatchNegatives?: boolean;
-  /** Teacher names (keys of `scores` in the data) used by kl / margin-mse. Default: every teacher of the batch. */
-  teachers?: string[];
-  /** One weight per teacher. Default all 1. */
-  teacherWeights?: number[];
-  /** Per-query rescaling of each teacher before combining. Default "none" with one teacher, "zscore" with several. */
-  teacherNormalization?: TeacherNormalization;
-  /** "average": one loss against the weighted average teacher; "per-teacher": weighted sum of one loss per teacher. Default "average". */
-  teacherMode?: "average" | "per-teacher";
-  /** Matryoshka dimensions (each <= model dim); the loss is summed over them. Default: the model's dim only. */
-  matryoshkaDims?: number[];
-}
-
-/** One training batch, tokenized. */
-export interface TrainBatch {
-  /** B queries. */
-  queries: TokenBatch;
-  /** B * group documents; query i's group (positive first) at rows [i*group, (i+1)*group). */
-  docs: TokenBatch;
-  group: number;
-  /** Teacher name -> [B][group] scores. */
-  scores: Record<string, number[][]>;
-}
+export { LOSS_KINDS, type LossKind, type ObjectiveOptions, type TrainBatch } from "./batch.js";
 
 function keep(b: TokenBatch): tf.Tensor2D {
   return tf.tensor2d(b.keep, [b.rows, b.length]);
-}
-
-function teacherTargets(batch: TrainBatch, opts: ObjectiveOptions): { scores: number[][]; weight: number }[] {
-  const names = opts.teachers ?? Object.keys(batch.scores).sort();
-  if (names.length === 0) throw new ColtsError("INPUT_INVALID", `loss ${opts.loss} needs teacher scores in the data ("scores")`);
-  const weights = opts.teacherWeights ?? names.map(() => 1);
-  const per = names.map((n) => {
-    const s = batch.scores[n];
-    if (!s) throw new ColtsError("INPUT_INVALID", `teacher "${n}" has no scores in this batch`, { details: { teacher: n } });
-    return s;
-  });
-  const how = opts.teacherNormalization ?? (names.length > 1 ? "zscore" : "none");
-  if ((opts.teacherMode ?? "average") === "average") return [{ scores: combineTeachers(per, weights, how), weight: 1 }];
-  const total = weights.reduce((a, b) => a + b, 0);
-  return per.map((s, k) => ({ scores: combineTeachers([s], [1], how), weight: (weights[k] ?? 0) / total }));
 }
 
 /** Loss of the batch (a scalar tensor; call inside tf.variableGrads / tf.tidy). */

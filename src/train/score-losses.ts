@@ -122,3 +122,40 @@ export function marginMseLoss(student: ArrayLike<number>, teacher: ArrayLike<num
   }
   return { loss: loss / N, grad };
 }
+
+/** How each teacher's scores are rescaled per query before they are combined. */
+export type TeacherNormalization = "none" | "minmax" | "zscore";
+
+/**
+ * Per query (row of t: [B, g]): "minmax" maps to [0, 1] (a constant row maps to 0), "zscore" to mean 0
+ * and unit standard deviation (a constant row maps to 0), "none" leaves scores as they are. Plain
+ * numbers: teacher scores are data, not something gradients flow into.
+ */
+export function normalizeTeacherScores(t: number[][], how: TeacherNormalization): number[][] {
+  if (how === "none") return t.map((r) => r.slice());
+  return t.map((r) => {
+    if (how === "minmax") {
+      const lo = Math.min(...r);
+      const span = Math.max(...r) - lo;
+      return r.map((v) => (span > 0 ? (v - lo) / span : 0));
+    }
+    const mean = r.reduce((a, b) => a + b, 0) / r.length;
+    const sd = Math.sqrt(r.reduce((a, b) => a + (b - mean) ** 2, 0) / r.length);
+    return r.map((v) => (sd > 0 ? (v - mean) / sd : 0));
+  });
+}
+
+/**
+ * Weighted average of several teachers' (normalised) scores, [B, g] each. For Margin-MSE this is the
+ * weighted average of the teachers' margins (margins are linear in the scores).
+ */
+export function combineTeachers(teachers: number[][][], weights: number[], how: TeacherNormalization): number[][] {
+  if (teachers.length === 0 || teachers.length !== weights.length) {
+    throw new ColtsError("INPUT_INVALID", `${teachers.length} teachers but ${weights.length} weights`);
+  }
+  const total = weights.reduce((a, b) => a + b, 0);
+  if (!(total > 0)) throw new ColtsError("INPUT_INVALID", "teacher weights must sum to a positive number");
+  const normed = teachers.map((t) => normalizeTeacherScores(t, how));
+  const first = normed[0] as number[][];
+  return first.map((row, b) => row.map((_, j) => normed.reduce((acc, t, k) => acc + ((weights[k] as number) * (t[b]?.[j] ?? 0)) / total, 0)));
+}

@@ -1,0 +1,176 @@
+/**
+ * The trainable ColBERT encoder as one differentiable ONNX graph (runtime/autodiff): Hugging Face
+ * BERT (word + position + token-type embeddings, post-LayerNorm blocks, erf GELU; XLM-R is the same
+ * network with RoBERTa's position ids, computed by the caller), the PyLate Dense head(s), Matryoshka
+ * truncation and L2 normalisation, with dropout where BERT has it. Weights are graph inputs under
+ * their checkpoint names, so one graph serves every step; with `backward`, the graph also takes the
+ * gradient of each output and returns every weight's gradient (the encoder half of a GradCache step:
+ * the loss is computed elsewhere over the whole batch's vectors).
+ *
+ * Shapes: B sequences of S tokens, hidden H, nh heads of width hd = H / nh, output dims d.
+ * Inputs:  input_ids, position_ids, token_type_ids: int64 [B, S]; mask_bias: [B, 1, 1, S] (0 for
+ *          attended keys, -1e9 for padding); with dropout, keep-scales (0 or 1/(1-p)):
+ *          drop_emb [B, S, H], drop_<l>_attn [B, nh, S, S], drop_<l>_attn_out and drop_<l>_out [B, S, H].
+ * Outputs: emb_<d>: [B, S, d] unit rows, per requested dim d.
+ * Backward: inputs grad_emb_<d> [B, S, d]; outputs grad/<weight name> with the weight's shape.
+ */
+import { ColtsError } from "../../errors.js";
+import type { BertConfig } from "../../model/bert-weights.js";
+import type { DenseLayer } from "../../model/layout.js";
+import { DiffGraph, type FloatType, type Value } from "../../runtime/autodiff/diff-graph.js";
+import type { OnnxModel } from "../../runtime/onnx/proto.js";
+
+/** A head layer without its weights: sizes, activation and whether it has a bias. */
+export type HeadShape = Pick<DenseLayer, "inFeatures" | "outFeatures" | "activation"> & {
+  /** Whether the layer adds a bias (`<name>.bias` is then a weight). */
+  bias: boolean;
+};
+
+/** What the graph computes. */
+export interface EncoderGraphSpec {
+  /** The BERT backbone's shape. */
+  config: BertConfig;
+  /** Head layers in order (`dense.<i>.weight` / `.bias`); empty for hidden states. */
+  head: readonly HeadShape[];
+  /** Separate Matryoshka heads by dim (`mhead.<d>.weight` / `.bias`): each replaces the last head layer for its dim. */
+  ownHeads: ReadonlyMap<number, HeadShape>;
+  /** Output dims; a dim without its own head is a truncation of the main head's output. */
+  dims: readonly number[];
+  /** Whether dropout keep-scales are inputs (training with dropout > 0). */
+  dropout: boolean;
+  /** Whether to append the backward pass. */
+  backward: boolean;
+  /** FLOAT for training, DOUBLE for gradient checks. Default FLOAT. */
+  dtype?: FloatType;
+}
+
+/** The built graph and the names a caller feeds and reads. */
+export interface EncoderGraph {
+  /** The ONNX model. */
+  model: OnnxModel;
+  /** Every weight input, in a fixed order, with its shape. */
+  weights: { name: string; shape: number[] }[];
+  /** Output name per dim (`emb_<d>`). */
+  outputs: Map<number, string>;
+  /** With backward: the gradient input per dim (`grad_emb_<d>`). */
+  gradInputs: Map<number, string>;
+  /** With backward: the gradient output per weight name (`grad/<name>`). */
+  gradOutputs: Map<string, string>;
+}
+
+/** The weight names and shapes of a backbone and head (as readColbertCheckpoint names them). */
+export function encoderWeightShapes(spec: Pick<EncoderGraphSpec, "config" | "head" | "ownHeads">): { name: string; shape: number[] }[] {
+  const c = spec.config;
+  const H = c.hiddenSize;
+  const out: { name: string; shape: number[] }[] = [
+    { name: "embeddings.word_embeddings.weight", shape: [c.vocabSize, H] },
+    { name: "embeddings.position_embeddings.weight", shape: [c.maxPositions, H] },
+    { name: "embeddings.token_type_embeddings.weight", shape: [c.typeVocabSize, H] },
+    { name: "embeddings.LayerNorm.weight", shape: [H] },
+    { name: "embeddings.LayerNorm.bias", shape: [H] },
+  ];
+  const linear = (name: string, o: number, i: number, bias = true): void => {
+    out.push({ name: `${name}.weight`, shape: [o, i] });
+    if (bias) out.push({ name: `${name}.bias`, shape: [o] });
+  };
+  for (let l = 0; l < c.numLayers; l++) {
+    const p = `encoder.layer.${l}.`;
+    for (const n of ["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"]) linear(p + n, H, H);
+    out.push({ name: `${p}attention.output.LayerNorm.weight`, shape: [H] }, { name: `${p}attention.output.LayerNorm.bias`, shape: [H] });
+    linear(`${p}intermediate.dense`, c.intermediateSize, H);
+    linear(`${p}output.dense`, H, c.intermediateSize);
+    out.push({ name: `${p}output.LayerNorm.weight`, shape: [H] }, { name: `${p}output.LayerNorm.bias`, shape: [H] });
+  }
+  spec.head.forEach((l, i) => linear(`dense.${i}`, l.outFeatures, l.inFeatures, l.bias));
+  for (const [d, l] of [...spec.ownHeads].sort((a, b) => a[0] - b[0])) linear(`mhead.${d}`, l.outFeatures, l.inFeatures, l.bias);
+  return out;
+}
+
+/** Builds the encoder graph (see the module comment). */
+export function buildEncoderGraph(spec: EncoderGraphSpec): EncoderGraph {
+  const c = spec.config;
+  const H = c.hiddenSize;
+  const nh = c.numHeads;
+  if (H % nh !== 0) throw new ColtsError("CONFIG_INVALID", `hidden size ${H} is not a multiple of ${nh} heads`);
+  const hd = H / nh;
+  const mainDim = spec.head[spec.head.length - 1]?.outFeatures ?? H;
+  for (const d of spec.dims) {
+    if (!Number.isInteger(d) || d < 1 || (d > mainDim && !spec.ownHeads.has(d))) throw new ColtsError("DIM_UNSUPPORTED", `output dim ${d} is not in [1, ${mainDim}]`);
+  }
+  const dg = new DiffGraph({ name: "colbert_train", ...(spec.dtype ? { dtype: spec.dtype } : {}) });
+  const shapes = encoderWeightShapes(spec);
+  const w = new Map<string, Value>(shapes.map((s) => [s.name, dg.param(s.name, s.shape)]));
+  const W = (name: string): Value => {
+    const v = w.get(name);
+    if (!v) throw new ColtsError("SAFETENSORS_INVALID", `the encoder graph has no weight ${name}`);
+    return v;
+  };
+  const ids = dg.indices("input_ids", ["B", "S"]);
+  const positions = dg.indices("position_ids", ["B", "S"]);
+  const types = dg.indices("token_type_ids", ["B", "S"]);
+  const maskBias = dg.input("mask_bias", ["B", 1, 1, "S"]);
+  const drop = (name: string, shape: (string | number)[], x: Value): Value => (spec.dropout ? dg.mul(x, dg.input(name, shape)) : x);
+  /** x: [.., in] @ Wᵀ + b, W: [out, in] (torch Linear layout). */
+  const linear = (x: Value, name: string, bias = true): Value => {
+    const y = dg.matMul(x, dg.transpose(W(`${name}.weight`), [1, 0]));
+    return bias ? dg.add(y, W(`${name}.bias`)) : y;
+  };
+  const layerNorm = (x: Value, name: string): Value => dg.layerNorm(x, W(`${name}.weight`), W(`${name}.bias`), c.layerNormEps);
+  const heads = (x: Value): Value => dg.transpose(dg.reshape(x, [0, 0, nh, hd], ["B", "S", nh, hd]), [0, 2, 1, 3]); // [B, nh, S, hd]
+
+  const words = dg.gather(W("embeddings.word_embeddings.weight"), ids, ["B", "S"]);
+  const pos = dg.gather(W("embeddings.position_embeddings.weight"), positions, ["B", "S"]);
+  const typ = dg.gather(W("embeddings.token_type_embeddings.weight"), types, ["B", "S"]);
+  let x = drop("drop_emb", ["B", "S", H], layerNorm(dg.add(dg.add(words, pos), typ), "embeddings.LayerNorm")); // [B, S, H]
+  for (let l = 0; l < c.numLayers; l++) {
+    const p = `encoder.layer.${l}.`;
+    const q = heads(linear(x, `${p}attention.self.query`));
+    const k = heads(linear(x, `${p}attention.self.key`));
+    const v = heads(linear(x, `${p}attention.self.value`));
+    const scores = dg.add(dg.scale(dg.matMul(q, dg.transpose(k, [0, 1, 3, 2])), 1 / Math.sqrt(hd)), maskBias); // [B, nh, S, S]
+    const probs = drop(`drop_${l}_attn`, ["B", nh, "S", "S"], dg.softmax(scores, -1));
+    const context = dg.reshape(dg.transpose(dg.matMul(probs, v), [0, 2, 1, 3]), [0, 0, H], ["B", "S", H]); // [B, S, H]
+    const a = layerNorm(dg.add(drop(`drop_${l}_attn_out`, ["B", "S", H], linear(context, `${p}attention.output.dense`)), x), `${p}attention.output.LayerNorm`);
+    const inner = dg.gelu(linear(a, `${p}intermediate.dense`)); // [B, S, I]
+    x = layerNorm(dg.add(drop(`drop_${l}_out`, ["B", "S", H], linear(inner, `${p}output.dense`)), a), `${p}output.LayerNorm`);
+  }
+
+  // Head: every layer in order; a dim with its own head swaps in that head for the last layer.
+  const activate = (y: Value, shape: HeadShape): Value => (shape.activation === "tanh" ? dg.tanh(y) : y);
+  const projected = new Map<number, Value>();
+  let y = x;
+  spec.head.forEach((layer, i) => {
+    if (i === spec.head.length - 1) {
+      for (const d of spec.dims) {
+        const own = spec.ownHeads.get(d);
+        if (own && d !== mainDim) projected.set(d, activate(linear(y, `mhead.${d}`, own.bias), own));
+      }
+    }
+    y = activate(linear(y, `dense.${i}`, layer.bias), layer);
+  });
+  const outputs = new Map<number, string>();
+  const embeddings = new Map<number, Value>();
+  for (const d of spec.dims) {
+    const e = dg.l2Normalize(projected.get(d) ?? dg.sliceLast(y, d));
+    dg.output(`emb_${d}`, e);
+    outputs.set(d, `emb_${d}`);
+    embeddings.set(d, e);
+  }
+
+  const gradInputs = new Map<number, string>();
+  const gradOutputs = new Map<string, string>();
+  if (spec.backward) {
+    const seeds = spec.dims.map((d) => {
+      const grad = dg.input(`grad_emb_${d}`, ["B", "S", d]).name;
+      gradInputs.set(d, grad);
+      return { value: embeddings.get(d) as Value, grad };
+    });
+    const params = shapes.map((s) => W(s.name));
+    dg.gradients(seeds, params).forEach((g, i) => {
+      const s = shapes[i] as { name: string; shape: number[] };
+      dg.g.output(`grad/${s.name}`, dg.dtype, s.shape, g);
+      gradOutputs.set(s.name, `grad/${s.name}`);
+    });
+  }
+  return { model: dg.toModel("colts trainer"), weights: shapes, outputs, gradInputs, gradOutputs };
+}

@@ -1,0 +1,215 @@
+/**
+ * One training batch's loss and weight gradients on onnxruntime, GradCache-style (Gao et al. 2021,
+ * PyLate's CachedContrastive):
+ *   1. encode every query and document with the forward encoder graph, a chunk of rows at a time;
+ *   2. per output dim, score the batch (scores graph), compute the loss and its gradient with
+ *      respect to the scores in float64 (score-losses.ts), and turn that into gradients with respect
+ *      to every vector (the scores graph's backward pass);
+ *   3. run the encoder graph again with its backward pass, chunk by chunk, seeded with those vector
+ *      gradients, and add up each weight's gradient.
+ * Memory is bounded by one chunk's activations, whatever the batch, at the price of a second
+ * forward pass; the loss may couple every query with every document (in-batch negatives).
+ */
+import { ColtsError } from "../../errors.js";
+import type { ColbertCheckpoint } from "../../model/checkpoint.js";
+import type { DenseLayer } from "../../model/layout.js";
+import { encodeModel } from "../../runtime/onnx/proto.js";
+import { OnnxSession, type InputTensor, type RuntimeOptions } from "../../runtime/session.js";
+import { teacherTargets, type ObjectiveOptions, type TokenBatch, type TrainBatch } from "../batch.js";
+import { contrastiveLoss, klLoss, marginMseLoss } from "../score-losses.js";
+import { buildEncoderGraph, type EncoderGraph, type HeadShape } from "./encoder-graph.js";
+import { buildScoresGraph } from "./scores-graph.js";
+
+/** Options of the trainer. */
+export interface OrtTrainerOptions {
+  /** Output dims trained (Matryoshka); each must be <= the model's dim or have its own head. Default: the model's dim. */
+  dims?: number[];
+  /** Sequences per encoder run: bounds activation memory (larger runs use the cores better). Default 32. Range >= 1. */
+  chunkRows?: number;
+  /** onnxruntime settings of every session (threads). */
+  runtime?: RuntimeOptions;
+}
+
+/** A batch's loss and the gradient of every weight (by checkpoint name). */
+export interface LossAndGradients {
+  /** The loss, summed over Matryoshka dims (and teachers, weighted) as the objective defines it. */
+  loss: number;
+  /** dLoss / dWeight, shaped like each weight. */
+  grads: Map<string, Float32Array>;
+}
+
+/** Additive attention mask of a chunk: [rows, 1, 1, S], 0 for attended tokens, -1e9 for padding. */
+function maskBias(b: TokenBatch, r0: number, r1: number): InputTensor {
+  const S = b.length;
+  const data = new Float32Array((r1 - r0) * S);
+  for (let i = 0; i < data.length; i++) data[i] = (b.attention[r0 * S + i] as number) > 0 ? 0 : -1e9;
+  return { data, dims: [r1 - r0, 1, 1, S] };
+}
+
+function headShape(l: DenseLayer): HeadShape {
+  return { inFeatures: l.inFeatures, outFeatures: l.outFeatures, activation: l.activation, bias: l.bias !== null };
+}
+
+/** The sessions and weights of one model; see the module comment. */
+export class OrtTrainer {
+  private readonly scoreSessions = new Map<string, OnnxSession>();
+
+  private constructor(
+    /** The weights being trained, by checkpoint name (updated in place by the optimizer). */
+    readonly weights: Map<string, Float32Array>,
+    /** Output dims trained. */
+    readonly dims: number[],
+    private readonly graph: EncoderGraph,
+    private readonly forward: OnnxSession,
+    private readonly train: OnnxSession,
+    private readonly chunkRows: number,
+    private readonly runtime: RuntimeOptions,
+  ) {}
+
+  /** Builds the encoder graphs for `ckpt`'s shape and copies its weights. */
+  static async create(ckpt: Pick<ColbertCheckpoint, "config" | "weights" | "dense" | "matryoshkaHeads">, opts: OrtTrainerOptions = {}): Promise<OrtTrainer> {
+    const head = ckpt.dense.map(headShape);
+    const ownHeads = new Map([...ckpt.matryoshkaHeads].map(([d, l]) => [d, headShape(l)] as const));
+    const mainDim = head[head.length - 1]?.outFeatures ?? ckpt.config.hiddenSize;
+    const dims = opts.dims && opts.dims.length > 0 ? [...opts.dims] : [mainDim];
+    const chunkRows = opts.chunkRows ?? 32;
+    if (!Number.isInteger(chunkRows) || chunkRows < 1) throw new ColtsError("INPUT_INVALID", `chunkRows must be an integer >= 1, got ${chunkRows}`);
+    const spec = { config: ckpt.config, head, ownHeads, dims, dropout: false };
+    const fwd = buildEncoderGraph({ ...spec, backward: false });
+    const train = buildEncoderGraph({ ...spec, backward: true });
+    const weights = new Map<string, Float32Array>();
+    const source = (name: string): Float32Array | undefined => {
+      const m = /^(dense|mhead)\.(\d+)\.(weight|bias)$/.exec(name);
+      if (!m) return ckpt.weights.get(name)?.data;
+      const layer = m[1] === "dense" ? ckpt.dense[Number(m[2])] : ckpt.matryoshkaHeads.get(Number(m[2]));
+      return (m[3] === "weight" ? layer?.weight : layer?.bias) ?? undefined;
+    };
+    for (const w of fwd.weights) {
+      const data = source(w.name);
+      const size = w.shape.reduce((a, b) => a * b, 1);
+      if (!data || data.length !== size) throw new ColtsError("SAFETENSORS_INVALID", `weight ${w.name} is missing or not [${w.shape.join(", ")}]`);
+      weights.set(w.name, Float32Array.from(data));
+    }
+    const runtime = opts.runtime ?? {};
+    const [f, t] = await Promise.all([OnnxSession.create(encodeModel(fwd.model), runtime), OnnxSession.create(encodeModel(train.model), runtime)]);
+    return new OrtTrainer(weights, dims, train, f, t, chunkRows, runtime);
+  }
+
+  private weightFeeds(): Record<string, InputTensor> {
+    const feeds: Record<string, InputTensor> = {};
+    for (const w of this.graph.weights) feeds[w.name] = { data: this.weights.get(w.name) as Float32Array, dims: w.shape };
+    return feeds;
+  }
+
+  /** Feeds of rows [r0, r1) of a tokenized batch: ids, BERT positions 0..S-1, token type 0, mask. */
+  private chunkFeeds(b: TokenBatch, r0: number, r1: number): Record<string, InputTensor> {
+    const S = b.length;
+    const n = (r1 - r0) * S;
+    const ids = new BigInt64Array(n);
+    const positions = new BigInt64Array(n);
+    for (let i = 0; i < n; i++) {
+      ids[i] = BigInt(b.ids[r0 * S + i] as number);
+      positions[i] = BigInt(i % S);
+    }
+    const dims = [r1 - r0, S];
+    return { input_ids: { data: ids, dims }, position_ids: { data: positions, dims }, token_type_ids: { data: new BigInt64Array(n), dims }, mask_bias: maskBias(b, r0, r1) };
+  }
+
+  /** Unit vectors of every row of `b`, per dim: [rows, S, d]. */
+  private async encode(b: TokenBatch): Promise<Map<number, Float32Array>> {
+    const out = new Map(this.dims.map((d) => [d, new Float32Array(b.rows * b.length * d)] as const));
+    const weights = this.weightFeeds();
+    for (let r0 = 0; r0 < b.rows; r0 += this.chunkRows) {
+      const r1 = Math.min(b.rows, r0 + this.chunkRows);
+      const res = await this.forward.run({ ...weights, ...this.chunkFeeds(b, r0, r1) }, this.dims.map((d) => `emb_${d}`));
+      for (const d of this.dims) out.get(d)?.set(res[`emb_${d}`]?.data as Float32Array, r0 * b.length * d);
+    }
+    return out;
+  }
+
+  /** Adds each weight's gradient for rows of `b`, seeded with the gradient of every output vector. */
+  private async backward(b: TokenBatch, seeds: Map<number, Float32Array>, grads: Map<string, Float32Array>): Promise<void> {
+    const weights = this.weightFeeds();
+    const names = [...this.graph.gradOutputs.values()];
+    for (let r0 = 0; r0 < b.rows; r0 += this.chunkRows) {
+      const r1 = Math.min(b.rows, r0 + this.chunkRows);
+      const feeds: Record<string, InputTensor> = { ...weights, ...this.chunkFeeds(b, r0, r1) };
+      for (const d of this.dims) {
+        const rowSize = b.length * d;
+        feeds[`grad_emb_${d}`] = { data: (seeds.get(d) as Float32Array).subarray(r0 * rowSize, r1 * rowSize), dims: [r1 - r0, b.length, d] };
+      }
+      const res = await this.train.run(feeds, names);
+      for (const [weight, output] of this.graph.gradOutputs) {
+        const g = res[output]?.data as Float32Array;
+        const acc = grads.get(weight);
+        if (!acc) grads.set(weight, Float32Array.from(g));
+        else for (let i = 0; i < g.length; i++) acc[i] = (acc[i] as number) + (g[i] as number);
+      }
+    }
+  }
+
+  private async scoreSession(d: number, mode: "all" | "group", group: number, backward: boolean): Promise<OnnxSession> {
+    const key = `${d}/${mode}/${group}/${backward ? 1 : 0}`;
+    let s = this.scoreSessions.get(key);
+    if (!s) {
+      s = await OnnxSession.create(encodeModel(buildScoresGraph({ dim: d, mode, group, backward })), this.runtime);
+      this.scoreSessions.set(key, s);
+    }
+    return s;
+  }
+
+  /** The loss of `batch` and the gradient of every weight (see the module comment). */
+  async lossAndGradients(batch: TrainBatch, objective: ObjectiveOptions): Promise<LossAndGradients> {
+    const B = batch.queries.rows;
+    const g = batch.group;
+    if (batch.docs.rows !== B * g) throw new ColtsError("INPUT_INVALID", `${batch.docs.rows} documents for ${B} queries of ${g}`);
+    const inBatch = objective.loss === "contrastive" && objective.inBatchNegatives === true;
+    const mode = inBatch ? "all" : "group";
+    const width = inBatch ? B * g : g;
+    const targets = objective.loss === "contrastive" ? [] : teacherTargets(batch, objective);
+    const [qv, dv] = [await this.encode(batch.queries), await this.encode(batch.docs)];
+    const Lq = batch.queries.length;
+    const Ld = batch.docs.length;
+    const dBias = Float32Array.from(batch.docs.keep, (k) => (k > 0 ? 0 : -1e4));
+    const biasDims = inBatch ? [1, 1, B * g, Ld] : [B, 1, g, Ld];
+    const qSeeds = new Map<number, Float32Array>();
+    const dSeeds = new Map<number, Float32Array>();
+    let loss = 0;
+    for (const d of this.dims) {
+      const feeds: Record<string, InputTensor> = {
+        q: { data: qv.get(d) as Float32Array, dims: [B, Lq, d] },
+        docs: { data: dv.get(d) as Float32Array, dims: [B * g, Ld, d] },
+        q_keep: { data: batch.queries.keep, dims: [B, Lq] },
+        d_bias: { data: dBias, dims: biasDims },
+      };
+      const scores = (await (await this.scoreSession(d, mode, g, false)).run(feeds, ["scores"]))["scores"]?.data as Float32Array;
+      const dScores = new Float64Array(B * width);
+      const add = (l: { loss: number; grad: Float64Array }, weight: number): void => {
+        loss += weight * l.loss;
+        for (let i = 0; i < dScores.length; i++) dScores[i] = (dScores[i] as number) + weight * (l.grad[i] as number);
+      };
+      if (objective.loss === "contrastive") {
+        add(contrastiveLoss(scores, B, g, { ...(objective.temperature !== undefined ? { temperature: objective.temperature } : {}), inBatchNegatives: inBatch }), 1);
+      } else {
+        for (const t of targets) {
+          const teacher = Float64Array.from(t.scores.flat());
+          add(objective.loss === "kl" ? klLoss(scores, teacher, B, g, objective.temperature ?? 1) : marginMseLoss(scores, teacher, B, g), t.weight);
+        }
+      }
+      const back = await (await this.scoreSession(d, mode, g, true)).run({ ...feeds, grad_scores: { data: Float32Array.from(dScores), dims: [B, width] } }, ["grad_q", "grad_docs"]);
+      qSeeds.set(d, back["grad_q"]?.data as Float32Array);
+      dSeeds.set(d, back["grad_docs"]?.data as Float32Array);
+    }
+    const grads = new Map<string, Float32Array>();
+    await this.backward(batch.queries, qSeeds, grads);
+    await this.backward(batch.docs, dSeeds, grads);
+    return { loss, grads };
+  }
+
+  /** Frees every onnxruntime session. */
+  async release(): Promise<void> {
+    const sessions = [this.forward, this.train, ...this.scoreSessions.values()];
+    this.scoreSessions.clear();
+    await Promise.all(sessions.map((s) => s.release()));
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The onnxruntime trainer's loss and whole-model gradients equal the tfjs engine's on tiny BERT
+ * models, for every loss, with in-batch negatives, temperature and Matryoshka dims (truncated and
+ * with separate heads): 1e-5 relative on the loss, 1e-4 of each tensor's largest gradient per entry.
+ */
+import assert from "node:assert/strict";
+import { before, describe, test } from "node:test";
+import { ColbertTokenizer } from "../../src/encode/tokenize.js";
+import { readColbertCheckpoint } from "../../src/model/checkpoint.js";
+import { readModelFolder } from "../../src/model/layout.js";
+import { makeBatch, type ResolvedExample } from "../../src/train/data.js";
+import { TrainableColbert } from "../../src/train/model.js";
+import { batchLoss, type ObjectiveOptions, type TrainBatch } from "../../src/train/objective.js";
+import { OrtTrainer } from "../../src/train/ort/trainer.js";
+import { initTraining, tf } from "../../src/train/tf.js";
+import { tinyModel } from "../helpers/models.js";
+
+const EXAMPLES: ResolvedExample[] = [
+  { query: "red apples", docs: ["apples are red fruit", "the sky is blue", "cars have wheels"], scores: { a: [9, 2, 1], b: [0.9, 0.5, 0.1] } },
+  { query: "blue sky", docs: ["the sky is blue today and tomorrow", "apples are red", "dogs bark"], scores: { a: [8, 3, 0], b: [0.8, 0.1, 0.3] } },
+  { query: "loud dogs at night", docs: ["dogs bark", "cats sleep all day", "the sky"], scores: { a: [7, 1, 2], b: [0.7, 0.2, 0.2] } },
+];
+
+async function setup(opts: Parameters<typeof tinyModel>[1]): Promise<{ dir: string; batch: TrainBatch }> {
+  const dir = await tinyModel({ after: () => undefined }, { hidden: 16, heads: 2, layers: 2, queryLength: 8, documentLength: 12, ...opts });
+  const spec = readModelFolder(dir);
+  return { dir, batch: makeBatch(new ColbertTokenizer(spec.tokenizerJson, spec.tokenizerConfig, spec.settings), EXAMPLES) };
+}
+
+function tfjsLossAndGrads(model: TrainableColbert, batch: TrainBatch, opts: ObjectiveOptions): { loss: number; grads: Map<string, Float32Array> } {
+  const { value, grads } = tf.variableGrads(() => batchLoss(model, batch, opts), [...model.params.values()]);
+  const loss = value.dataSync()[0] as number;
+  const out = new Map(Object.entries(model.gradsByParam(grads)).map(([k, t]) => [k, new Float32Array(t.dataSync())]));
+  value.dispose();
+  for (const t of Object.values(grads)) t.dispose();
+  return { loss, grads: out };
+}
+
+async function compare(dir: string, batch: TrainBatch, opts: ObjectiveOptions, chunkRows: number): Promise<void> {
+  const ckpt = readColbertCheckpoint(dir);
+  const reference = new TrainableColbert(ckpt);
+  const trainer = await OrtTrainer.create(ckpt, { ...(opts.matryoshkaDims ? { dims: opts.matryoshkaDims } : {}), chunkRows });
+  try {
+    const want = tfjsLossAndGrads(reference, batch, opts);
+    const got = await trainer.lossAndGradients(batch, opts);
+    assert.ok(Math.abs(got.loss - want.loss) <= 1e-5 * Math.max(1, Math.abs(want.loss)), `loss ${got.loss} vs ${want.loss}`);
+    assert.deepEqual([...got.grads.keys()].sort(), [...want.grads.keys()].sort(), "a gradient for every weight");
+    for (const [name, w] of want.grads) {
+      const g = got.grads.get(name) as Float32Array;
+      const scale = w.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      for (let i = 0; i < w.length; i++) {
+        if (Math.abs((g[i] as number) - (w[i] as number)) > 1e-4 * scale + 1e-9) assert.fail(`${JSON.stringify(opts)} ${name}[${i}]: onnxruntime ${g[i]} vs tfjs ${w[i]} (largest |gradient| ${scale})`);
+      }
+    }
+  } finally {
+    await trainer.release();
+    reference.dispose();
+  }
+}
+
+describe("onnxruntime trainer = tfjs engine (loss and every weight's gradient)", () => {
+  before(async () => {
+    await initTraining();
+  });
+
+  test("contrastive: own group, and in-batch negatives with a temperature; chunked and whole encoder runs", async () => {
+    const { dir, batch } = await setup({ dim: 8 });
+    await compare(dir, batch, { loss: "contrastive" }, 2);
+    await compare(dir, batch, { loss: "contrastive", inBatchNegatives: true, temperature: 0.5 }, 32);
+  });
+
+  test("KL and Margin-MSE, one teacher and two averaged, one loss per teacher", async () => {
+    const { dir, batch } = await setup({ dim: 8 });
+    await compare(dir, batch, { loss: "kl", teachers: ["a"], temperature: 2 }, 4);
+    await compare(dir, batch, { loss: "margin-mse", teachers: ["a", "b"] }, 4);
+    await compare(dir, batch, { loss: "kl", teachers: ["a", "b"], teacherMode: "per-teacher", teacherWeights: [2, 1] }, 4);
+  });
+
+  test("Matryoshka: truncated dims, and separate heads", async () => {
+    const truncated = await setup({ dim: 8, matryoshkaDims: [8, 4] });
+    await compare(truncated.dir, truncated.batch, { loss: "margin-mse", teachers: ["a"], matryoshkaDims: [8, 4] }, 3);
+    const heads = await setup({ dim: 8, matryoshkaDims: [8, 4], matryoshkaHeads: true });
+    await compare(heads.dir, heads.batch, { loss: "contrastive", matryoshkaDims: [8, 4] }, 3);
+  });
+});
