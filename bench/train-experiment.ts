@@ -21,8 +21,7 @@ import type { ResolvedExample } from "../src/train/data.js";
 import { documentText } from "../src/corpus/reader.js";
 import { evaluateModel } from "../src/train/evaluate.js";
 import { train } from "../src/train/loop.js";
-import { TrainableColbert } from "../src/train/model.js";
-import { initTraining } from "../src/train/tf.js";
+import { OrtTrainer } from "../src/train/ort/trainer.js";
 import { Rng } from "../src/util/rng.js";
 
 const env = (k: string, d: number): number => Number(process.env[k] ?? d);
@@ -72,22 +71,23 @@ log(`examples: ${selfSup.length} self-supervised, ${supervised.length} SciFact t
 
 const start = path.join(out, "start");
 await writeTinyModel(start, { hidden: env("HIDDEN", 64), layers: env("LAYERS", 2), dim: env("DIM", 32), documentLength: env("DOC_LEN", 128), seed: 1 });
-await initTraining();
 const evalSet = { corpus: test.corpus, queries: test.queries, qrels: test.qrels };
-function ndcg(modelDir: string): number {
+async function ndcg(modelDir: string): Promise<number> {
   const spec = readModelFolder(modelDir);
   const tok = new ColbertTokenizer(spec.tokenizerJson, spec.tokenizerConfig, spec.settings);
-  const m = new TrainableColbert(readColbertCheckpoint(modelDir));
-  const v = evaluateModel(m, tok, evalSet)["ndcg_cut_10"] ?? NaN;
-  m.dispose();
-  return v;
+  const trainer = await OrtTrainer.create(readColbertCheckpoint(modelDir));
+  try {
+    return (await evaluateModel(trainer, tok, evalSet))["ndcg_cut_10"] ?? NaN;
+  } finally {
+    await trainer.release();
+  }
 }
-log(`generated model nDCG@10 = ${ndcg(start).toFixed(4)}`);
+log(`generated model nDCG@10 = ${(await ndcg(start)).toFixed(4)}`);
 const common = { loss: "contrastive" as const, batchSize: env("BS", 8), lr: env("LR", 3e-4), warmup: 10, seed: 1 };
 const s1 = await train({ ...common, model: start, output: path.join(out, "stage1"), examples: selfSup, steps: env("STEPS1", 150) });
 const ms1 = s1.records.map((r) => r.ms ?? 0);
 log(`stage 1: ${s1.steps} steps, loss ${s1.records[0]?.loss?.toFixed(3)} -> ${s1.records.at(-1)?.loss?.toFixed(3)}, median step ${ms1.sort((a, b) => a - b)[ms1.length >> 1]} ms`);
-log(`after stage 1 nDCG@10 = ${ndcg(s1.modelDir as string).toFixed(4)}`);
+log(`after stage 1 nDCG@10 = ${(await ndcg(s1.modelDir as string)).toFixed(4)}`);
 const s2 = await train({ ...common, model: s1.modelDir as string, output: path.join(out, "stage2"), examples: supervised, steps: env("STEPS2", 150) });
 log(`stage 2: ${s2.steps} steps, loss ${s2.records[0]?.loss?.toFixed(3)} -> ${s2.records.at(-1)?.loss?.toFixed(3)}`);
-log(`after stage 2 nDCG@10 = ${ndcg(s2.modelDir as string).toFixed(4)}`);
+log(`after stage 2 nDCG@10 = ${(await ndcg(s2.modelDir as string)).toFixed(4)}`);

@@ -12,7 +12,7 @@ import { randomBertWeights, type BertConfig } from "../src/model/bert-weights.js
 import { Rng } from "../src/util/rng.js";
 import { TrainableColbert, type TokenBatch } from "../src/train/model.js";
 import { batchLoss } from "../src/train/objective.js";
-import { AdamW } from "../src/train/optim.js";
+import { AdamW } from "../src/train/optim-tfjs.js";
 import { initTraining, tf, useExplicitTranspose } from "../src/train/tf.js";
 
 function tokens(rows: number, length: number, vocab: number, rng: Rng): TokenBatch {

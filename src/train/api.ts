@@ -1,9 +1,9 @@
 /**
- * The training entry points of the package, loading tfjs only when called (importing `colts` for
- * search must not pay for the training backend).
+ * The training entry points of the package, loading the trainer only when called (importing `colts`
+ * for search must not pay for it).
  */
-import type { TrainableColbert } from "./model.js";
 import type { TrainOptions, TrainResult } from "./loop.js";
+import type { WeightsSnapshot } from "./ort/trainer.js";
 import type { TrainerTasks } from "./tasks.js";
 
 /** Runs (or resumes) training; see TrainOptions in src/train/loop.ts. */
@@ -14,7 +14,7 @@ export async function trainColbert(opts: TrainOptions): Promise<TrainResult> {
 
 /**
  * `trainColbert` on a worker thread of the project's WorkerPool: the same computation and result
- * (tfjs runs in the worker), while the caller's event loop stays free for progress output and
+ * (the loop runs in the worker, onnxruntime on every core), while the caller's event loop stays free for progress output and
  * signals. `onRecord` is called on the caller's thread with each step record. Stopping the caller
  * stops the worker; state saved so far stays resumable.
  */
@@ -30,7 +30,7 @@ export async function trainColbertInWorker(opts: TrainOptions): Promise<TrainRes
 }
 
 /** Writes a trained model as a complete folder (safetensors, PyLate configs, ONNX). */
-export async function exportTrainedModel(model: TrainableColbert, sourceModel: string, dir: string, matryoshkaDims?: number[]): Promise<string[]> {
+export async function exportTrainedModel(weights: WeightsSnapshot, sourceModel: string, dir: string, matryoshkaDims?: number[]): Promise<string[]> {
   const { exportModel } = await import("./loop.js");
-  return exportModel(model, sourceModel, dir, matryoshkaDims);
+  return exportModel(weights, sourceModel, dir, matryoshkaDims);
 }

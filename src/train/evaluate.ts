@@ -8,8 +8,7 @@ import type { ColbertTokenizer } from "../encode/tokenize.js";
 import { evaluate } from "../eval/metrics.js";
 import type { BeirDoc, Qrels, RunEntry } from "../eval/types.js";
 import { tokenizeDocuments, tokenizeQueries } from "./data.js";
-import { maxsimScores, normalizeTruncated, type TrainableColbert } from "./model.js";
-import { tf } from "./tf.js";
+import type { OrtTrainer } from "./ort/trainer.js";
 import { documentText } from "../corpus/reader.js";
 
 export interface EvalSet {
@@ -27,26 +26,25 @@ export interface EvalOptions {
   depth?: number;
 }
 
-/** [n, L, dim] unit vectors and keep mask of a tokenized batch, outside any gradient. */
-function encode(model: TrainableColbert, batch: ReturnType<typeof tokenizeQueries>): { vecs: tf.Tensor3D; keep: tf.Tensor2D } {
-  return tf.tidy(() => ({ vecs: normalizeTruncated(model.project(batch), model.dim), keep: tf.tensor2d(batch.keep, [batch.rows, batch.length]) }));
+/** Unit vectors ([rows, L, d]) of a tokenized batch at the trainer's largest trained dim d. */
+async function encode(trainer: OrtTrainer, batch: ReturnType<typeof tokenizeQueries>): Promise<{ vectors: Float32Array; keep: Float32Array; rows: number; length: number }> {
+  const d = Math.max(...trainer.dims);
+  return { vectors: (await trainer.embed(batch)).get(d) as Float32Array, keep: batch.keep, rows: batch.rows, length: batch.length };
 }
 
-/** Mean of each measure over the split's queries. */
-export function evaluateModel(model: TrainableColbert, tok: ColbertTokenizer, set: EvalSet, opts: EvalOptions = {}): Record<string, number> {
+/** Mean of each measure over the split's queries, ranking by exact MaxSim at the largest trained dim. */
+export async function evaluateModel(trainer: OrtTrainer, tok: ColbertTokenizer, set: EvalSet, opts: EvalOptions = {}): Promise<Record<string, number>> {
   const bs = opts.batchSize ?? 32;
   const depth = opts.depth ?? 100;
+  const d = Math.max(...trainer.dims);
   const qids = [...set.queries.keys()];
-  const q = encode(model, tokenizeQueries(tok, qids.map((id) => set.queries.get(id) ?? "")));
+  const q = await encode(trainer, tokenizeQueries(tok, qids.map((id) => set.queries.get(id) ?? "")));
   const scores: Float32Array[] = qids.map(() => new Float32Array(set.corpus.length));
   for (let start = 0; start < set.corpus.length; start += bs) {
     const docs = set.corpus.slice(start, start + bs);
-    const d = encode(model, tokenizeDocuments(tok, docs.map((d) => documentText(d.title, d.text))));
-    const s = tf.tidy(() => maxsimScores(q.vecs, q.keep, d.vecs, d.keep).dataSync());
-    tf.dispose([d.vecs, d.keep]);
+    const s = await trainer.scoreAll(d, q, await encode(trainer, tokenizeDocuments(tok, docs.map((x) => documentText(x.title, x.text)))));
     for (let i = 0; i < qids.length; i++) (scores[i] as Float32Array).set(s.subarray(i * docs.length, (i + 1) * docs.length), start);
   }
-  tf.dispose([q.vecs, q.keep]);
   const run = new Map<string, RunEntry[]>();
   for (const [i, qid] of qids.entries()) {
     const row = scores[i] as Float32Array;

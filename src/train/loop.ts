@@ -1,12 +1,14 @@
 /**
  * The training loop: batches in a seeded order, gradient accumulation, AdamW with warm-up + decay,
  * a metrics log (JSONL) and charts (SVG), periodic evaluation, resumable state, and export of the
- * trained model as a complete folder (writeColbertCheckpoint). Runs on the calling thread (tfjs-wasm
- * is single-threaded here); api.ts trainColbertInWorker runs it on a worker thread instead.
+ * trained model as a complete folder (writeColbertCheckpoint). The forward and backward passes run
+ * in onnxruntime graphs (ort/trainer.ts) on every core; this thread only drives them and updates the
+ * weights. api.ts trainColbertInWorker runs the loop on a worker thread instead.
  *
  * Resume semantics: state is saved after whole optimizer steps only. A resumed run reloads weights,
  * moments, step and data position, recomputes the epoch order from (seed, epoch), and so performs
- * bit-for-bit the computation an uninterrupted run would (no dropout, deterministic kernels).
+ * the computation an uninterrupted run would (no dropout; onnxruntime's CPU kernels are
+ * deterministic for a fixed thread count).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -16,12 +18,11 @@ import { readColbertCheckpoint, writeColbertCheckpoint } from "../model/checkpoi
 import { readModelFolder } from "../model/layout.js";
 import { lineChart } from "../util/svg-chart.js";
 import { makeBatch, epochOrder, type ResolvedExample } from "./data.js";
+import type { ObjectiveOptions } from "./batch.js";
 import { evaluateModel, type EvalSet } from "./evaluate.js";
-import { TrainableColbert } from "./model.js";
-import { batchLoss, type ObjectiveOptions } from "./objective.js";
 import { AdamW, linearSchedule, type AdamWOptions } from "./optim.js";
+import { OrtTrainer, type WeightsSnapshot } from "./ort/trainer.js";
 import { loadStateTensors, readStateInfo, saveState, type DataPosition } from "./state.js";
-import { initTraining, tf } from "./tf.js";
 
 /** Options of `trainColbert`: model, data, schedule, evaluation, state and export (loss and optimizer settings inherited). */
 export interface TrainOptions extends ObjectiveOptions, Omit<AdamWOptions, "lr"> {
@@ -91,7 +92,7 @@ export interface TrainResult {
   /** Exported model folder, when exported. */
   modelDir: string | null;
   /** Final weights (backbone + head) as arrays. */
-  weights: ReturnType<TrainableColbert["snapshot"]>;
+  weights: WeightsSnapshot;
 }
 
 function totalSteps(o: TrainOptions, n: number, bs: number, accum: number): number {
@@ -133,7 +134,6 @@ export function writeCharts(output: string, records: StepRecord[]): void {
 
 /** Runs (or resumes) training; see TrainOptions. */
 export async function train(o: TrainOptions): Promise<TrainResult> {
-  await initTraining();
   const ckpt = readColbertCheckpoint(o.model);
   const spec = readModelFolder(o.model);
   const tok = new ColbertTokenizer(spec.tokenizerJson, spec.tokenizerConfig, spec.settings);
@@ -149,77 +149,79 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     matryoshka: o.matryoshkaDims ?? [], temperature: o.temperature ?? 1, inBatch: o.inBatchNegatives ?? false,
     teachers: o.teachers ?? null, teacherWeights: o.teacherWeights ?? null, weightDecay: o.weightDecay ?? 0.01, clipNorm: o.clipNorm ?? 1,
   };
+  const mainDim = ckpt.dense[ckpt.dense.length - 1]?.outFeatures ?? ckpt.config.hiddenSize;
+  for (const d of o.matryoshkaDims ?? []) {
+    if (!Number.isInteger(d) || d < 1 || d > mainDim) throw new ColtsError("DIM_UNSUPPORTED", `Matryoshka dim ${d} is not in [1, ${mainDim}]`);
+  }
   fs.mkdirSync(o.output, { recursive: true });
-  const model = new TrainableColbert(ckpt);
-  const opt = new AdamW(model.params, { lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, clipNorm: o.clipNorm });
-  const logFile = path.join(o.output, "metrics.jsonl");
-  let pos: DataPosition = { epoch: 0, cursor: 0 };
-  let records: StepRecord[] = [];
-  if (o.resume) {
-    const info = readStateInfo(o.output, fingerprint);
-    loadStateTensors(o.output, model.params, opt, info.step);
-    pos = { epoch: info.epoch, cursor: info.cursor };
-    records = readLog(logFile, info.step);
-  }
-  fs.writeFileSync(logFile, records.map((r) => `${JSON.stringify(r)}\n`).join(""));
-  const record = (r: StepRecord): void => {
-    records.push(r);
-    fs.appendFileSync(logFile, `${JSON.stringify(r)}\n`);
-    o.onRecord?.(r);
-  };
-  const evaluateNow = (): void => {
-    if (o.evalSet) record({ step: opt.step, eval: evaluateModel(model, tok, o.evalSet) });
-  };
-  if (o.evalEvery && opt.step === 0) evaluateNow();
-  const stop = Math.min(total, o.stopAfter ?? total);
-  const vars = [...model.params.values()];
-  while (opt.step < stop) {
-    const t0 = performance.now();
-    let lossSum = 0;
-    let grads: Record<string, tf.Tensor> = {};
-    for (let a = 0; a < accum; a++) {
-      const batch = makeBatch(tok, nextExamples(o.examples, pos, bs, seed));
-      const { value, grads: raw } = tf.variableGrads(() => batchLoss(model, batch, o), vars);
-      // Weights the loss does not reach (e.g. the pooler) get null: no gradient, no update.
-      const g = model.gradsByParam(raw);
-      lossSum += value.dataSync()[0] ?? NaN;
-      value.dispose();
-      const prev = grads;
-      grads = a === 0 ? g : Object.fromEntries(Object.entries(g).map(([k, t]) => [k, tf.add(prev[k] as tf.Tensor, t)]));
-      if (a > 0) tf.dispose([...Object.values(prev), ...Object.values(g)]);
+  const trainer = await OrtTrainer.create(ckpt, o.matryoshkaDims && o.matryoshkaDims.length > 0 ? { dims: o.matryoshkaDims } : {});
+  try {
+    const shapes = new Map(trainer.weightShapes());
+    const opt = new AdamW(trainer.weights, { lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, clipNorm: o.clipNorm });
+    const logFile = path.join(o.output, "metrics.jsonl");
+    let pos: DataPosition = { epoch: 0, cursor: 0 };
+    let records: StepRecord[] = [];
+    if (o.resume) {
+      const info = readStateInfo(o.output, fingerprint);
+      loadStateTensors(o.output, trainer.weights, opt, info.step);
+      pos = { epoch: info.epoch, cursor: info.cursor };
+      records = readLog(logFile, info.step);
     }
-    if (accum > 1) {
-      const summed = grads;
-      grads = Object.fromEntries(Object.entries(summed).map(([k, t]) => [k, tf.div(t, accum)]));
-      tf.dispose(Object.values(summed));
+    fs.writeFileSync(logFile, records.map((r) => `${JSON.stringify(r)}\n`).join(""));
+    const record = (r: StepRecord): void => {
+      records.push(r);
+      fs.appendFileSync(logFile, `${JSON.stringify(r)}\n`);
+      o.onRecord?.(r);
+    };
+    const evaluateNow = async (): Promise<void> => {
+      if (o.evalSet) record({ step: opt.step, eval: await evaluateModel(trainer, tok, o.evalSet) });
+    };
+    if (o.evalEvery && opt.step === 0) await evaluateNow();
+    const stop = Math.min(total, o.stopAfter ?? total);
+    while (opt.step < stop) {
+      const t0 = performance.now();
+      let lossSum = 0;
+      let grads = new Map<string, Float32Array>();
+      for (let a = 0; a < accum; a++) {
+        const batch = makeBatch(tok, nextExamples(o.examples, pos, bs, seed));
+        const r = await trainer.lossAndGradients(batch, o);
+        lossSum += r.loss;
+        if (a === 0) grads = r.grads;
+        else {
+          for (const [name, g] of r.grads) {
+            const acc = grads.get(name) as Float32Array;
+            for (let i = 0; i < g.length; i++) acc[i] = (acc[i] as number) + (g[i] as number);
+          }
+        }
+      }
+      if (accum > 1) for (const g of grads.values()) for (let i = 0; i < g.length; i++) g[i] = (g[i] as number) / accum;
+      const stepLr = lr * linearSchedule(opt.step, total, warmup);
+      const gradNorm = opt.apply(trainer.weights, grads, stepLr);
+      const loss = lossSum / accum;
+      if (!Number.isFinite(loss)) throw new ColtsError("INPUT_INVALID", `loss became ${loss} at step ${opt.step}; lower --lr`, { details: { step: opt.step } });
+      record({ step: opt.step, loss, lr: stepLr, gradNorm, ms: Math.round(performance.now() - t0) });
+      if (o.evalEvery && (opt.step % o.evalEvery === 0 || opt.step === total)) await evaluateNow();
+      if (o.saveEvery && opt.step % o.saveEvery === 0 && opt.step < stop) saveState(o.output, trainer.weights, shapes, opt, pos, fingerprint);
     }
-    const stepLr = lr * linearSchedule(opt.step, total, warmup);
-    const gradNorm = opt.apply(model.params, grads, stepLr);
-    tf.dispose(Object.values(grads));
-    const loss = lossSum / accum;
-    if (!Number.isFinite(loss)) throw new ColtsError("INPUT_INVALID", `loss became ${loss} at step ${opt.step}; lower --lr`, { details: { step: opt.step } });
-    record({ step: opt.step, loss, lr: stepLr, gradNorm, ms: Math.round(performance.now() - t0) });
-    if (o.evalEvery && (opt.step % o.evalEvery === 0 || opt.step === total)) evaluateNow();
-    if (o.saveEvery && opt.step % o.saveEvery === 0 && opt.step < stop) saveState(o.output, model.params, opt, pos, fingerprint);
+    saveState(o.output, trainer.weights, shapes, opt, pos, fingerprint);
+    writeCharts(o.output, records);
+    const finished = opt.step >= total;
+    const weights = trainer.snapshot(ckpt);
+    let modelDir: string | null = null;
+    if ((finished && o.exportModel !== false) || o.exportModel === "always") {
+      modelDir = path.join(o.output, "model");
+      await exportModel(weights, o.model, modelDir, o.matryoshkaDims);
+    }
+    return { steps: opt.step, finished, records, modelDir, weights };
+  } finally {
+    await trainer.release();
   }
-  saveState(o.output, model.params, opt, pos, fingerprint);
-  writeCharts(o.output, records);
-  const finished = opt.step >= total;
-  let modelDir: string | null = null;
-  if ((finished && o.exportModel !== false) || o.exportModel === "always") {
-    modelDir = path.join(o.output, "model");
-    await exportModel(model, o.model, modelDir, o.matryoshkaDims);
-  }
-  const weights = model.snapshot();
-  opt.dispose();
-  model.dispose();
-  return { steps: opt.step, finished, records, modelDir, weights };
 }
 
 /** Writes the model's current weights as a complete folder, with the source model's tokenizer and settings. */
-export async function exportModel(model: TrainableColbert, sourceModel: string, dir: string, matryoshkaDims?: number[]): Promise<string[]> {
+export async function exportModel(snapshot: WeightsSnapshot, sourceModel: string, dir: string, matryoshkaDims?: number[]): Promise<string[]> {
   const base = readColbertCheckpoint(sourceModel);
-  const { weights, dense, matryoshkaHeads } = model.snapshot();
+  const { weights, dense, matryoshkaHeads } = snapshot;
   // Declared dims: the trained ones plus every dim with its own head (a head must stay reachable).
   const dims = [...new Set([...(matryoshkaDims ?? []), ...(matryoshkaDims && matryoshkaDims.length > 0 ? matryoshkaHeads.keys() : [])])].sort((a, b) => b - a);
   const settings = dims.length > 0 ? { ...base.settings, matryoshkaDims: dims } : base.settings;

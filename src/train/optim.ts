@@ -1,18 +1,20 @@
 /**
- * AdamW (Loshchilov & Hutter 2019: weight decay decoupled from the gradient step) with the linear
- * warm-up + linear decay schedule of HF transformers' get_linear_schedule_with_warmup, and global
- * gradient-norm clipping. State (m, v, step) is plain tfjs variables so training state can save it.
+ * AdamW (Loshchilov & Hutter 2019: weight decay decoupled from the gradient step) over Float32Array
+ * weights, with the linear warm-up + linear decay schedule of HF transformers'
+ * get_linear_schedule_with_warmup and global gradient-norm clipping (default 1.0, as the
+ * Sentence-Transformers / HF trainers). Arithmetic in float64, stored in float32, in a fixed order:
+ * the same inputs give the same bits, which is what makes resume exact.
  */
-import { tf } from "./tf.js";
 
+/** AdamW's settings. */
 export interface AdamWOptions {
   /** Peak learning rate. */
   lr: number;
-  /** Default 0.9. */
+  /** First-moment decay. Default 0.9. */
   beta1?: number;
-  /** Default 0.999. */
+  /** Second-moment decay. Default 0.999. */
   beta2?: number;
-  /** Default 1e-8 (PyTorch's). */
+  /** Added to the second moment's square root. Default 1e-8 (PyTorch's). */
   eps?: number;
   /** Decoupled weight decay, applied to matrices only (not biases, not LayerNorm), as HF does. Default 0.01. */
   weightDecay?: number;
@@ -34,15 +36,26 @@ export function decays(name: string): boolean {
   return !name.endsWith(".bias") && !name.includes("LayerNorm");
 }
 
+/** Global L2 norm of a set of gradients. */
+export function globalNorm(grads: ReadonlyMap<string, Float32Array>): number {
+  let sum = 0;
+  for (const g of grads.values()) for (let i = 0; i < g.length; i++) sum += (g[i] as number) * (g[i] as number);
+  return Math.sqrt(sum);
+}
+
+/** AdamW over named Float32Array weights; moments are kept per weight name. */
 export class AdamW {
+  /** The settings with their defaults filled in. */
   readonly opts: Required<AdamWOptions>;
-  /** First and second moments per parameter name. */
-  readonly m = new Map<string, tf.Variable>();
-  readonly v = new Map<string, tf.Variable>();
+  /** First moments per weight name. */
+  readonly m = new Map<string, Float32Array>();
+  /** Second moments per weight name. */
+  readonly v = new Map<string, Float32Array>();
   /** Optimizer steps taken (bias correction uses it). */
   step = 0;
 
-  constructor(params: ReadonlyMap<string, tf.Variable>, opts: AdamWOptions) {
+  /** Zero moments for every weight of `weights`. */
+  constructor(weights: ReadonlyMap<string, Float32Array>, opts: AdamWOptions) {
     this.opts = {
       lr: opts.lr,
       beta1: opts.beta1 ?? 0.9,
@@ -51,44 +64,38 @@ export class AdamW {
       weightDecay: opts.weightDecay ?? 0.01,
       clipNorm: opts.clipNorm ?? 1,
     };
-    for (const [name, p] of params) {
-      this.m.set(name, tf.variable(tf.zerosLike(p), false));
-      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+    for (const [name, w] of weights) {
+      this.m.set(name, new Float32Array(w.length));
+      this.v.set(name, new Float32Array(w.length));
     }
   }
 
-  /** Global L2 norm of the gradients. */
-  static globalNorm(grads: Record<string, tf.Tensor>): number {
-    return tf.tidy(() => Math.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))).dataSync()[0] ?? 0));
-  }
-
-  /** One update with learning rate `lr` (the schedule already applied); returns the gradient norm before clipping. */
-  apply(params: ReadonlyMap<string, tf.Variable>, grads: Record<string, tf.Tensor>, lr: number): number {
+  /**
+   * One update of `weights` in place with learning rate `lr` (the schedule already applied); a weight
+   * without a gradient is left alone. Returns the gradients' global norm before clipping.
+   */
+  apply(weights: ReadonlyMap<string, Float32Array>, grads: ReadonlyMap<string, Float32Array>, lr: number): number {
     const { beta1, beta2, eps, weightDecay, clipNorm } = this.opts;
-    const norm = AdamW.globalNorm(grads);
+    const norm = globalNorm(grads);
     const scale = clipNorm > 0 && norm > clipNorm ? clipNorm / norm : 1;
     this.step++;
     const c1 = 1 - beta1 ** this.step;
     const c2 = 1 - beta2 ** this.step;
-    for (const [name, p] of params) {
-      const g0 = grads[name];
+    for (const [name, p] of weights) {
+      const g = grads.get(name);
       const m = this.m.get(name);
       const v = this.v.get(name);
-      if (!g0 || !m || !v) continue;
-      // One tidy per parameter: temporaries of all parameters at once would need ~8x the model in memory.
-      tf.tidy(() => {
-        const g = scale === 1 ? g0 : tf.mul(g0, scale);
-        m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
-        v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));
-        const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), eps));
-        const decayed = decays(name) && weightDecay > 0 ? tf.mul(p, 1 - lr * weightDecay) : p;
-        p.assign(tf.sub(decayed, tf.mul(update, lr)));
-      });
+      if (!g || !m || !v) continue;
+      const decay = decays(name) && weightDecay > 0 ? 1 - lr * weightDecay : 1;
+      for (let i = 0; i < p.length; i++) {
+        const gi = (g[i] as number) * scale;
+        const mi = (m[i] as number) * beta1 + gi * (1 - beta1);
+        const vi = (v[i] as number) * beta2 + gi * gi * (1 - beta2);
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = (p[i] as number) * decay - (lr * (mi / c1)) / (Math.sqrt(vi / c2) + eps);
+      }
     }
     return norm;
-  }
-
-  dispose(): void {
-    for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
   }
 }

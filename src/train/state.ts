@@ -15,7 +15,6 @@ import { ColtsError } from "../errors.js";
 import { readSafetensorsTensors } from "../model/layout.js";
 import { serializeSafetensors, type TensorToWrite } from "../model/safetensors.js";
 import type { AdamW } from "./optim.js";
-import { tf } from "./tf.js";
 
 export const STATE_VERSION = 1;
 
@@ -37,16 +36,15 @@ export function stateDir(output: string): string {
   return path.join(output, "state");
 }
 
-/** Writes the state folder atomically. */
-export function saveState(output: string, params: ReadonlyMap<string, tf.Variable>, opt: AdamW, pos: DataPosition, fingerprint: Record<string, unknown>): void {
+/** Writes the state folder atomically: every weight with its two AdamW moments, and the position. */
+export function saveState(output: string, weights: ReadonlyMap<string, Float32Array>, shapes: ReadonlyMap<string, number[]>, opt: AdamW, pos: DataPosition, fingerprint: Record<string, unknown>): void {
   const tensors: TensorToWrite[] = [];
-  for (const [name, p] of params) {
+  for (const [name, p] of weights) {
     const m = opt.m.get(name);
     const v = opt.v.get(name);
-    if (!m || !v) continue;
-    for (const [prefix, t] of [["param/", p], ["adam_m/", m], ["adam_v/", v]] as const) {
-      tensors.push({ name: prefix + name, shape: t.shape.slice(), data: new Float32Array(t.dataSync()) });
-    }
+    const shape = shapes.get(name);
+    if (!m || !v || !shape) continue;
+    for (const [prefix, t] of [["param/", p], ["adam_m/", m], ["adam_v/", v]] as const) tensors.push({ name: prefix + name, shape, data: t });
   }
   const info: StateInfo = { version: STATE_VERSION, step: opt.step, ...pos, fingerprint };
   const dir = stateDir(output);
@@ -79,23 +77,20 @@ export function readStateInfo(output: string, fingerprint: Record<string, unknow
   return info;
 }
 
-/** Loads parameters and moments into the (already built) model variables and optimizer. */
-export function loadStateTensors(output: string, params: ReadonlyMap<string, tf.Variable>, opt: AdamW, step: number): void {
+/** Loads weights and moments into the trainer's arrays and the optimizer, in place. */
+export function loadStateTensors(output: string, weights: ReadonlyMap<string, Float32Array>, opt: AdamW, step: number): void {
   const file = path.join(stateDir(output), "tensors.safetensors");
-  const names = [...params.keys()].flatMap((n) => [`param/${n}`, `adam_m/${n}`, `adam_v/${n}`]);
+  const names = [...weights.keys()].flatMap((n) => [`param/${n}`, `adam_m/${n}`, `adam_v/${n}`]);
   const tensors = readSafetensorsTensors(file, names);
-  const take = (name: string, target: tf.Variable): void => {
+  const take = (name: string, target: Float32Array): void => {
     const t = tensors.get(name);
-    if (!t || !(t.data instanceof Float32Array) || t.shape.join(",") !== target.shape.join(",")) {
-      throw invalid(`${file}: ${name} is missing or misshapen`, { tensor: name });
-    }
-    const data = t.data;
-    tf.tidy(() => target.assign(tf.tensor(data, t.shape)));
+    if (!t || !(t.data instanceof Float32Array) || t.data.length !== target.length) throw invalid(`${file}: ${name} is missing or misshapen`, { tensor: name });
+    target.set(t.data);
   };
-  for (const [name, p] of params) {
+  for (const [name, p] of weights) {
     take(`param/${name}`, p);
-    take(`adam_m/${name}`, opt.m.get(name) as tf.Variable);
-    take(`adam_v/${name}`, opt.v.get(name) as tf.Variable);
+    take(`adam_m/${name}`, opt.m.get(name) as Float32Array);
+    take(`adam_v/${name}`, opt.v.get(name) as Float32Array);
   }
   opt.step = step;
 }

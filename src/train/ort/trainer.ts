@@ -11,6 +11,7 @@
  * forward pass; the loss may couple every query with every document (in-batch negatives).
  */
 import { ColtsError } from "../../errors.js";
+import type { BertWeights } from "../../model/bert-weights.js";
 import type { ColbertCheckpoint } from "../../model/checkpoint.js";
 import type { DenseLayer } from "../../model/layout.js";
 import { encodeModel } from "../../runtime/onnx/proto.js";
@@ -29,6 +30,9 @@ export interface OrtTrainerOptions {
   /** onnxruntime settings of every session (threads). */
   runtime?: RuntimeOptions;
 }
+
+/** A model's trained arrays, as a checkpoint holds them. */
+export type WeightsSnapshot = Pick<ColbertCheckpoint, "weights" | "dense" | "matryoshkaHeads">;
 
 /** A batch's loss and the gradient of every weight (by checkpoint name). */
 export interface LossAndGradients {
@@ -95,6 +99,11 @@ export class OrtTrainer {
     return new OrtTrainer(weights, dims, train, f, t, chunkRows, runtime);
   }
 
+  /** Every trained weight's name and shape, in the graph's order. */
+  weightShapes(): [string, number[]][] {
+    return this.graph.weights.map((w) => [w.name, w.shape]);
+  }
+
   private weightFeeds(): Record<string, InputTensor> {
     const feeds: Record<string, InputTensor> = {};
     for (const w of this.graph.weights) feeds[w.name] = { data: this.weights.get(w.name) as Float32Array, dims: w.shape };
@@ -115,8 +124,8 @@ export class OrtTrainer {
     return { input_ids: { data: ids, dims }, position_ids: { data: positions, dims }, token_type_ids: { data: new BigInt64Array(n), dims }, mask_bias: maskBias(b, r0, r1) };
   }
 
-  /** Unit vectors of every row of `b`, per dim: [rows, S, d]. */
-  private async encode(b: TokenBatch): Promise<Map<number, Float32Array>> {
+  /** Unit vectors of every row of `b` with the current weights, per trained dim: [rows, S, d]. */
+  async embed(b: TokenBatch): Promise<Map<number, Float32Array>> {
     const out = new Map(this.dims.map((d) => [d, new Float32Array(b.rows * b.length * d)] as const));
     const weights = this.weightFeeds();
     for (let r0 = 0; r0 < b.rows; r0 += this.chunkRows) {
@@ -167,7 +176,7 @@ export class OrtTrainer {
     const mode = inBatch ? "all" : "group";
     const width = inBatch ? B * g : g;
     const targets = objective.loss === "contrastive" ? [] : teacherTargets(batch, objective);
-    const [qv, dv] = [await this.encode(batch.queries), await this.encode(batch.docs)];
+    const [qv, dv] = [await this.embed(batch.queries), await this.embed(batch.docs)];
     const Lq = batch.queries.length;
     const Ld = batch.docs.length;
     const dBias = Float32Array.from(batch.docs.keep, (k) => (k > 0 ? 0 : -1e4));
@@ -204,6 +213,36 @@ export class OrtTrainer {
     await this.backward(batch.queries, qSeeds, grads);
     await this.backward(batch.docs, dSeeds, grads);
     return { loss, grads };
+  }
+
+  /**
+   * MaxSim of every query against every document ([nq, nd]) for vectors of width d: queries
+   * [nq, Lq, d] with their keep mask, documents [nd, Ld, d] with theirs (evaluation).
+   */
+  async scoreAll(d: number, q: { vectors: Float32Array; keep: Float32Array; rows: number; length: number }, docs: { vectors: Float32Array; keep: Float32Array; rows: number; length: number }): Promise<Float32Array> {
+    const session = await this.scoreSession(d, "all", 1, false);
+    const out = await session.run(
+      {
+        q: { data: q.vectors, dims: [q.rows, q.length, d] },
+        docs: { data: docs.vectors, dims: [docs.rows, docs.length, d] },
+        q_keep: { data: q.keep, dims: [q.rows, q.length] },
+        d_bias: { data: Float32Array.from(docs.keep, (k) => (k > 0 ? 0 : -1e4)), dims: [1, 1, docs.rows, docs.length] },
+      },
+      ["scores"],
+    );
+    return out["scores"]?.data as Float32Array;
+  }
+
+  /** The current weights as a checkpoint's arrays (copies): backbone, head layers, separate heads. */
+  snapshot(base: Pick<ColbertCheckpoint, "weights" | "dense" | "matryoshkaHeads">): WeightsSnapshot {
+    const copy = (name: string): Float32Array => Float32Array.from(this.weights.get(name) as Float32Array);
+    const weights: BertWeights = new Map([...base.weights].map(([name, t]) => [name, { shape: [...t.shape], data: this.weights.has(name) ? copy(name) : Float32Array.from(t.data) }] as const));
+    const layer = (l: DenseLayer, name: string): DenseLayer => ({ ...l, weight: copy(`${name}.weight`), bias: l.bias ? copy(`${name}.bias`) : null });
+    return {
+      weights,
+      dense: base.dense.map((l, i) => layer(l, `dense.${i}`)),
+      matryoshkaHeads: new Map([...base.matryoshkaHeads].map(([d, l]) => [d, layer(l, `mhead.${d}`)] as const)),
+    };
   }
 
   /** Frees every onnxruntime session. */
