@@ -13,7 +13,9 @@ export interface TokenBatch {
   attention: Float32Array;
   /** [B, S] 1 where the output vector is kept (skiplist and padding removed, expansion kept). */
   keep: Float32Array;
+  /** Sequences in the batch (B). */
   rows: number;
+  /** Tokens per sequence after padding (S). */
   length: number;
 }
 
@@ -50,6 +52,7 @@ export interface TrainBatch {
   queries: TokenBatch;
   /** B * group documents; query i's group (positive first) at rows [i*group, (i+1)*group). */
   docs: TokenBatch;
+  /** Documents per query (g): the positive, then its negatives. */
   group: number;
   /** Teacher name -> [B][group] scores. */
   scores: Record<string, number[][]>;

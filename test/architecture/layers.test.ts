@@ -56,6 +56,11 @@ test("onnxruntime-node is imported by the runtime layer only", () => {
   assert.ok(graph.some((f) => f.packages.includes("onnxruntime-node")), "the runtime layer imports it");
 });
 
+test("tfjs is no part of the library: no source file imports @tensorflow (the tests keep it as a reference)", () => {
+  const importers = graph.filter((f) => f.packages.some((p) => p.startsWith("@tensorflow/"))).map((f) => f.file);
+  assert.deepEqual(importers, []);
+});
+
 test("no import circles, type-only imports included", () => {
   assert.deepEqual(circles(graph), []);
 });

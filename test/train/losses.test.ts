@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { combineTeachers, contrastiveLoss, groupScores, klLoss, marginMseLoss, normalizeTeacherScores } from "../../src/train/losses.js";
-import { initTraining, tf } from "../../src/train/tf.js";
+import { combineTeachers, contrastiveLoss, groupScores, klLoss, marginMseLoss, normalizeTeacherScores } from "../reference/tfjs/losses.js";
+import { initTraining, tf } from "../reference/tfjs/tf.js";
 
 const val = (t: tf.Tensor): number => t.dataSync()[0] as number;
 const close = (a: number, b: number, tol = 1e-5): void => assert.ok(Math.abs(a - b) <= tol, `${a} != ${b}`);

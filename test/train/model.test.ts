@@ -7,8 +7,8 @@ import { readColbertCheckpoint } from "../../src/model/checkpoint.js";
 import { readModelFolder } from "../../src/model/layout.js";
 import { tokenizeDocuments, tokenizeQueries } from "../../src/train/data.js";
 import { exportModel } from "../../src/train/loop.js";
-import { normalizeTruncated, TrainableColbert, type TokenBatch } from "../../src/train/model.js";
-import { initTraining, tf } from "../../src/train/tf.js";
+import { normalizeTruncated, TrainableColbert, type TokenBatch } from "../reference/tfjs/model.js";
+import { initTraining, tf } from "../reference/tfjs/tf.js";
 import { tinyModel } from "../helpers/models.js";
 import { tempDir } from "../helpers/paths.js";
 

@@ -4,9 +4,9 @@ import { ColbertTokenizer } from "../../src/encode/tokenize.js";
 import { readColbertCheckpoint } from "../../src/model/checkpoint.js";
 import { readModelFolder } from "../../src/model/layout.js";
 import { makeBatch, type ResolvedExample } from "../../src/train/data.js";
-import { TrainableColbert } from "../../src/train/model.js";
-import { batchLoss, type ObjectiveOptions, type TrainBatch } from "../../src/train/objective.js";
-import { initTraining, tf } from "../../src/train/tf.js";
+import { TrainableColbert } from "../reference/tfjs/model.js";
+import { batchLoss, type ObjectiveOptions, type TrainBatch } from "../reference/tfjs/objective.js";
+import { initTraining, tf } from "../reference/tfjs/tf.js";
 import { tinyModel } from "../helpers/models.js";
 
 const EXAMPLES: ResolvedExample[] = [

@@ -5,8 +5,8 @@
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import { contrastiveLoss, klLoss, marginMseLoss, type LossWithGradient } from "../../src/train/score-losses.js";
-import { contrastiveLoss as tfContrastive, klLoss as tfKl, marginMseLoss as tfMarginMse } from "../../src/train/losses.js";
-import { initTraining, tf } from "../../src/train/tf.js";
+import { contrastiveLoss as tfContrastive, klLoss as tfKl, marginMseLoss as tfMarginMse } from "../reference/tfjs/losses.js";
+import { initTraining, tf } from "../reference/tfjs/tf.js";
 import { Rng } from "../../src/util/rng.js";
 
 function randomScores(seed: number, n: number): Float64Array {

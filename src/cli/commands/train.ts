@@ -3,7 +3,7 @@ import { ColtsError } from "../../errors.js";
 import { loadBeir } from "../../eval/io.js";
 import { readTrainingFile, resolveExamples, type TextLookup } from "../../train/data.js";
 import type { EvalSet } from "../../train/evaluate.js";
-import type { TeacherNormalization } from "../../train/losses.js";
+import type { TeacherNormalization } from "../../train/score-losses.js";
 import type { TrainOptions } from "../../train/loop.js";
 import { intFlag, oneOf, parse, stringFlag, usageError, type CommandSpec, type Values } from "../args.js";
 import { modelLocation, resolvePath, writeOut, type CliIO } from "../io.js";
@@ -92,7 +92,7 @@ async function evalSetFor(dir: string | undefined, split: string): Promise<EvalS
 export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(argv, TRAIN_SPEC);
   // Loaded here, not at the top: tfjs takes ~1-2 s to load and no other command needs it.
-  const [{ trainColbertInWorker }, { LOSS_KINDS }] = await Promise.all([import("../../train/api.js"), import("../../train/objective.js")]);
+  const [{ trainColbertInWorker }, { LOSS_KINDS }] = await Promise.all([import("../../train/api.js"), import("../../train/batch.js")]);
   const model = stringFlag(values, "model");
   const data = stringFlag(values, "data");
   const output = stringFlag(values, "output");

@@ -1,4 +1,8 @@
 /**
+ * Reference engine (tfjs on WebAssembly, independent of onnxruntime): the trainer colts had before its
+ * onnxruntime trainer, kept for the parity tests (test/train/ort-trainer.test.ts) and the training
+ * benchmark. Not part of the package.
+ *
  * The trainable ColBERT encoder: HF BERT (embeddings with token types and positions, post-LayerNorm
  * blocks, erf GELU) + the PyLate Dense head, as tfjs variables named like the checkpoint
  * (`embeddings.word_embeddings.weight`, ..., `dense.0.weight`, `mhead.<d>.weight` for a separate
@@ -9,14 +13,14 @@
  * Shapes: B sequences of S tokens, hidden H, heads nh of width hd = H / nh, output dim D.
  * No dropout: training is deterministic given the data order, which is what makes resume exact.
  */
-import { ColtsError } from "../errors.js";
-import type { BertConfig, BertWeights } from "../model/bert-weights.js";
-import type { ColbertCheckpoint } from "../model/checkpoint.js";
-import type { DenseLayer } from "../model/layout.js";
-import type { TokenBatch } from "./batch.js";
+import { ColtsError } from "../../../src/errors.js";
+import type { BertConfig, BertWeights } from "../../../src/model/bert-weights.js";
+import type { ColbertCheckpoint } from "../../../src/model/checkpoint.js";
+import type { DenseLayer } from "../../../src/model/layout.js";
+import type { TokenBatch } from "../../../src/train/batch.js";
 import { tf } from "./tf.js";
 
-export type { TokenBatch } from "./batch.js";
+export type { TokenBatch } from "../../../src/train/batch.js";
 
 
 /** Attention logits of masked keys; exp() of it is exactly 0 in float32, like the reference's FLOAT32_MIN. */

@@ -1,17 +1,21 @@
 /**
+ * Reference engine (tfjs on WebAssembly, independent of onnxruntime): the trainer colts had before its
+ * onnxruntime trainer, kept for the parity tests (test/train/ort-trainer.test.ts) and the training
+ * benchmark. Not part of the package.
+ *
  * The training objective of one batch: encode queries and documents with the trainable model, score
  * them with MaxSim, apply the chosen loss, summed over Matryoshka dimensions (truncate, renormalise,
  * rescore: Jina-ColBERT-v2 / Kusupati et al. 2022; a dimension with its own head in the model uses
  * that head instead of truncation, so the head is trained by that dimension's loss). Teacher handling (average or one loss per
  * teacher) lives here too, so the loop only sees "batch -> scalar".
  */
-import { ColtsError } from "../errors.js";
-import { teacherTargets, type ObjectiveOptions, type TrainBatch } from "./batch.js";
+import { ColtsError } from "../../../src/errors.js";
+import { teacherTargets, type ObjectiveOptions, type TrainBatch } from "../../../src/train/batch.js";
 import { contrastiveLoss, groupScores, klLoss, marginMseLoss } from "./losses.js";
 import { maxsimScores, normalizeTruncated, type TokenBatch, type TrainableColbert } from "./model.js";
 import { tf } from "./tf.js";
 
-export { LOSS_KINDS, type LossKind, type ObjectiveOptions, type TrainBatch } from "./batch.js";
+export { LOSS_KINDS, type LossKind, type ObjectiveOptions, type TrainBatch } from "../../../src/train/batch.js";
 
 function keep(b: TokenBatch): tf.Tensor2D {
   return tf.tensor2d(b.keep, [b.rows, b.length]);

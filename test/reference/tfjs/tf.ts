@@ -1,4 +1,8 @@
 /**
+ * Reference engine (tfjs on WebAssembly, independent of onnxruntime): the trainer colts had before its
+ * onnxruntime trainer, kept for the parity tests (test/train/ort-trainer.test.ts) and the training
+ * benchmark. Not part of the package.
+ *
  * The autograd library of colts training: `@tensorflow/tfjs-core` on the WebAssembly backend, set up
  * once per process with two fixes for gaps measured on this backend (see docs/DESIGN.md "Training"):
  *
@@ -15,7 +19,7 @@
 import { createRequire } from "node:module";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import { ColtsError } from "../errors.js";
+import { ColtsError } from "../../../src/errors.js";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 // Gradient functions: tfjs-core's Node bundle does not register them and its ESM build cannot be
 // imported by Node (extensionless paths); the union package's Node bundle registers all 101 of them

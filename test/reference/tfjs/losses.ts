@@ -1,11 +1,15 @@
 /**
+ * Reference engine (tfjs on WebAssembly, independent of onnxruntime): the trainer colts had before its
+ * onnxruntime trainer, kept for the parity tests (test/train/ort-trainer.test.ts) and the training
+ * benchmark. Not part of the package.
+ *
  * Training losses over late-interaction scores, as tfjs ops (differentiable). Layout everywhere:
  * B queries, each with a group of g documents, positive first then its hard negatives:
  *   group scores s: [B, g];  all-pairs scores (in-batch negatives): [B, B*g], query i's group at
  *   columns [i*g, (i+1)*g).
  * Teacher scores t: [B, g] aligned with the same documents. Sources in docs/DESIGN.md "Training".
  */
-import { ColtsError } from "../errors.js";
+import { ColtsError } from "../../../src/errors.js";
 import { tf } from "./tf.js";
 
 /** Query i's own group out of all-pairs scores: [B, B*g] -> [B, g]. */
@@ -61,4 +65,4 @@ export function marginMseLoss(student: tf.Tensor2D, teacher: tf.Tensor2D): tf.Sc
   return tf.mean(tf.square(tf.sub(margins(student), margins(teacher))));
 }
 
-export { combineTeachers, normalizeTeacherScores, type TeacherNormalization } from "./score-losses.js";
+export { combineTeachers, normalizeTeacherScores, type TeacherNormalization } from "../../../src/train/score-losses.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { initTraining, segmentSumRows, tf, useExplicitTranspose } from "../../src/train/tf.js";
+import { initTraining, segmentSumRows, tf, useExplicitTranspose } from "./tfjs/tf.js";
 
 describe("training backend (tfjs wasm + kernel fixes)", () => {
   before(async () => {

@@ -1,4 +1,8 @@
 /**
+ * Reference engine (tfjs on WebAssembly, independent of onnxruntime): the trainer colts had before its
+ * onnxruntime trainer, kept for the parity tests (test/train/ort-trainer.test.ts) and the training
+ * benchmark. Not part of the package.
+ *
  * AdamW (Loshchilov & Hutter 2019: weight decay decoupled from the gradient step) with the linear
  * warm-up + linear decay schedule of HF transformers' get_linear_schedule_with_warmup, and global
  * gradient-norm clipping. State (m, v, step) is plain tfjs variables so training state can save it.
