@@ -17,8 +17,8 @@ import { readModelFolder } from "../src/model/layout.js";
 import { writeTinyModel } from "../src/testing/tiny-model.js";
 import { tokenizeDocuments, tokenizeQueries, type ResolvedExample } from "../src/train/data.js";
 import { train } from "../src/train/loop.js";
-import { maxsimScores, normalizeTruncated, TrainableColbert } from "../src/train/model.js";
-import { initTraining, tf } from "../src/train/tf.js";
+import { maxsimScores, normalizeTruncated, TrainableColbert } from "../test/reference/tfjs/model.js";
+import { initTraining, tf } from "../test/reference/tfjs/tf.js";
 import { Rng } from "../src/util/rng.js";
 
 interface Hit { content: string; qid: number; docid: string; score: number }

@@ -10,10 +10,10 @@
 import os from "node:os";
 import { randomBertWeights, type BertConfig } from "../src/model/bert-weights.js";
 import { Rng } from "../src/util/rng.js";
-import { TrainableColbert, type TokenBatch } from "../src/train/model.js";
-import { batchLoss } from "../src/train/objective.js";
-import { AdamW } from "../src/train/optim-tfjs.js";
-import { initTraining, tf, useExplicitTranspose } from "../src/train/tf.js";
+import { TrainableColbert, type TokenBatch } from "../test/reference/tfjs/model.js";
+import { batchLoss } from "../test/reference/tfjs/objective.js";
+import { AdamW } from "../test/reference/tfjs/optim.js";
+import { initTraining, tf, useExplicitTranspose } from "../test/reference/tfjs/tf.js";
 
 function tokens(rows: number, length: number, vocab: number, rng: Rng): TokenBatch {
   const ids = new Int32Array(rows * length).map(() => 1000 + rng.int(vocab - 1000));
