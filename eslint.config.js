@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   // ui/ holds plain browser scripts served as-is (no build step), outside the TypeScript project.
-  { ignores: ["dist/**", "node_modules/**", "bin/**", "ui/**", "eslint.config.js"] },
+  { ignores: ["dist/**", "node_modules/**", "bin/**", "ui/**", "bench/out/**", "eslint.config.js"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

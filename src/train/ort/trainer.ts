@@ -40,6 +40,8 @@ export interface LossAndGradients {
   loss: number;
   /** dLoss / dWeight, shaped like each weight. */
   grads: Map<string, Float32Array>;
+  /** Where the time went, in ms: forward embedding, scores and losses, encoder backward passes. */
+  timings: { embedMs: number; scoresMs: number; backwardMs: number };
 }
 
 /** Additive attention mask of a chunk: [rows, 1, 1, S], 0 for attended tokens, -1e9 for padding. */
@@ -176,7 +178,9 @@ export class OrtTrainer {
     const mode = inBatch ? "all" : "group";
     const width = inBatch ? B * g : g;
     const targets = objective.loss === "contrastive" ? [] : teacherTargets(batch, objective);
+    const t0 = performance.now();
     const [qv, dv] = [await this.embed(batch.queries), await this.embed(batch.docs)];
+    const t1 = performance.now();
     const Lq = batch.queries.length;
     const Ld = batch.docs.length;
     const dBias = Float32Array.from(batch.docs.keep, (k) => (k > 0 ? 0 : -1e4));
@@ -209,10 +213,11 @@ export class OrtTrainer {
       qSeeds.set(d, back["grad_q"]?.data as Float32Array);
       dSeeds.set(d, back["grad_docs"]?.data as Float32Array);
     }
+    const t2 = performance.now();
     const grads = new Map<string, Float32Array>();
     await this.backward(batch.queries, qSeeds, grads);
     await this.backward(batch.docs, dSeeds, grads);
-    return { loss, grads };
+    return { loss, grads, timings: { embedMs: t1 - t0, scoresMs: t2 - t1, backwardMs: performance.now() - t2 } };
   }
 
   /**
