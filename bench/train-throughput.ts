@@ -21,7 +21,7 @@ import { initTraining, tf } from "../test/reference/tfjs/tf.js";
 
 const { values } = parseArgs({ options: { steps: { type: "string" }, "skip-tfjs": { type: "boolean" }, chunk: { type: "string" }, only: { type: "string" } } });
 const STEPS = Number(values.steps ?? 3);
-const CHUNK = Number(values.chunk ?? 16);
+const CHUNK = Number(values.chunk ?? 8);
 const cfg: BertConfig = { vocabSize: 30522, hiddenSize: 384, numLayers: 12, numHeads: 12, intermediateSize: 1536, maxPositions: 512, typeVocabSize: 2, layerNormEps: 1e-12 };
 const DIM = 96;
 const ckpt = {
