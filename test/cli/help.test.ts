@@ -2,7 +2,6 @@
  * Help and flags: every command's page (`--help`, `-h`, `colts help <command>`), suggestions for
  * unknown flags, and the model flags every model-loading command shares, run with a tiny model.
  */
-import { spawn } from "node:child_process";
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -22,7 +21,8 @@ import { TRAIN_SPEC } from "../../src/cli/commands/train.js";
 import { writeBeir } from "../../src/eval/io.js";
 import { runCli } from "../helpers/cli.js";
 import { tinyModel } from "../helpers/models.js";
-import { repoRoot, suiteDir } from "../helpers/paths.js";
+import { suiteDir } from "../helpers/paths.js";
+import { spawnServe } from "../helpers/server.js";
 
 const spec = (s: CommandSpec | undefined): CommandSpec => {
   assert.ok(s);
@@ -253,27 +253,12 @@ describe("the shared model flags", () => {
 
   test("colts serve takes the model flags: --quantized --threads 1 reach its workers (its /encode matches encode --quantized)", async (t) => {
     assert.equal((await runCli(["index", "build", "idx-serve", "-m", "model", "--input", "ds", "--centroids", "8", "--workers", "0"], cwd)).code, 0);
-    const child = spawn(
-      process.execPath,
-      [path.join(repoRoot, "bin", "colts.js"), "serve", `docs=${path.join(cwd, "idx-serve")}`, "--port", "0", "--workers", "1", "--threads", "1", "--quantized", "--offline", "--provider", "cpu", "--revision", "main"],
-      { env: { ...process.env, COLTS_TOKEN: "" }, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    t.after(() => child.kill("SIGKILL"));
-    let stderr = "";
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    const base = await new Promise<string>((resolve, reject) => {
-      child.stderr.on("data", (b: Buffer) => {
-        stderr += b.toString();
-        const m = /listening on (http:\/\/[^\s]+)/.exec(stderr);
-        if (m?.[1]) resolve(m[1]);
-      });
-      child.on("exit", () => reject(new Error(`serve exited early: ${stderr}`)));
-    });
+    const { child, base, exited, stderr: log } = await spawnServe(t, [`docs=${path.join(cwd, "idx-serve")}`, "--port", "0", "--workers", "1", "--threads", "1", "--quantized", "--offline", "--provider", "cpu", "--revision", "main"], { COLTS_TOKEN: "" });
     const res = await fetch(`${base}/encode`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ texts: ["silver window"], kind: "document" }) });
     assert.equal(res.status, 200, await res.clone().text());
     const served = ((await res.json()) as { embeddings: { vectors: number[][] }[] }).embeddings[0]?.vectors ?? [];
     child.kill("SIGTERM");
-    assert.equal(await exited, 0, stderr);
+    assert.equal(await exited, 0, log());
     const cli = (q: boolean): Promise<string> =>
       runCli(["encode", "-m", "model", "--documents", "--workers", "0", "--threads", "1", ...(q ? ["--quantized"] : [])], cwd, "silver window\n").then((r) => r.stdout);
     assert.ok(maxAbsDiff(served, firstVectors(await cli(true))) < 1e-5, "the served model is the int8 one");

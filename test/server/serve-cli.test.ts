@@ -2,14 +2,12 @@
  * `colts serve` as a real process: loopback by default, token from the environment, and SIGTERM
  * during a write drains it (the write answers 200 and is on disk), then exits 0.
  */
-import { spawn } from "node:child_process";
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
-import path from "node:path";
 import { PlaidIndex } from "../../src/plaid/plaid-index.js";
 import { runCli } from "../helpers/cli.js";
-import { repoRoot, suiteDir } from "../helpers/paths.js";
-import { servedFixture, type ServedFixture } from "../helpers/server.js";
+import { suiteDir } from "../helpers/paths.js";
+import { servedFixture, spawnServe, type ServedFixture } from "../helpers/server.js";
 
 const root = suiteDir("colts-serve-cli-");
 let fx: ServedFixture;
@@ -28,23 +26,9 @@ test("usage errors: no index, bad port", async () => {
 });
 
 test("serves on loopback with a token; SIGTERM drains an in-flight write and exits 0", async (t) => {
-  const child = spawn(process.execPath, [path.join(repoRoot, "bin", "colts.js"), "serve", `docs=${fx.index}`, "--port", "0"], {
-    env: { ...process.env, COLTS_TOKEN: "tok-123" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  t.after(() => child.kill("SIGKILL"));
-  let stderr = "";
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const base = await new Promise<string>((resolve, reject) => {
-    child.stderr.on("data", (b: Buffer) => {
-      stderr += b.toString();
-      const m = /listening on (http:\/\/[^\s]+)/.exec(stderr);
-      if (m?.[1]) resolve(m[1]);
-    });
-    child.on("exit", () => reject(new Error(`serve exited early: ${stderr}`)));
-  });
+  const { child, base, exited, stderr: log } = await spawnServe(t, [`docs=${fx.index}`, "--port", "0"], { COLTS_TOKEN: "tok-123" });
   assert.match(base, /^http:\/\/127\.0\.0\.1:\d+$/, "binds to loopback by default");
-  assert.match(stderr, /auth on/);
+  assert.match(log(), /auth on/);
   assert.equal((await fetch(`${base}/health`)).status, 200);
   assert.equal((await fetch(`${base}/indexes`)).status, 401);
   const auth = { authorization: "Bearer tok-123", "content-type": "application/json" };
@@ -57,8 +41,8 @@ test("serves on loopback with a token; SIGTERM drains an in-flight write and exi
   child.kill("SIGTERM");
   const res = await write;
   assert.equal(res.status, 200, await res.clone().text());
-  assert.equal(await exited, 0, stderr);
-  assert.match(stderr, /draining[\s\S]*stopped/);
+  assert.equal(await exited, 0, log());
+  assert.match(log(), /draining[\s\S]*stopped/);
   const index = await PlaidIndex.open(fx.index);
   try {
     assert.equal(index.manifest.liveDocs, fx.docs.length + documents.length);

@@ -7,36 +7,10 @@
  * warm-up + linear decay schedule of HF transformers' get_linear_schedule_with_warmup, and global
  * gradient-norm clipping. State (m, v, step) is plain tfjs variables so training state can save it.
  */
+import { decays, type AdamWOptions } from "../../../src/train/optim.js";
 import { tf } from "./tf.js";
 
-export interface AdamWOptions {
-  /** Peak learning rate. */
-  lr: number;
-  /** Default 0.9. */
-  beta1?: number;
-  /** Default 0.999. */
-  beta2?: number;
-  /** Default 1e-8 (PyTorch's). */
-  eps?: number;
-  /** Decoupled weight decay, applied to matrices only (not biases, not LayerNorm), as HF does. Default 0.01. */
-  weightDecay?: number;
-  /** Gradients are scaled so their global L2 norm is at most this; 0 disables. Default 1. */
-  clipNorm?: number;
-}
-
-/**
- * Multiplier of the peak learning rate at optimizer step `step` (0-based) of `total`: rises linearly
- * from 0 over `warmup` steps, then falls linearly to 0 at `total` (HF get_linear_schedule_with_warmup).
- */
-export function linearSchedule(step: number, total: number, warmup: number): number {
-  if (step < warmup) return step / Math.max(1, warmup);
-  return Math.max(0, (total - step) / Math.max(1, total - warmup));
-}
-
-/** HF's no-decay rule: biases and LayerNorm weights are not decayed. */
-export function decays(name: string): boolean {
-  return !name.endsWith(".bias") && !name.includes("LayerNorm");
-}
+export { decays, linearSchedule, type AdamWOptions } from "../../../src/train/optim.js";
 
 export class AdamW {
   readonly opts: Required<AdamWOptions>;
