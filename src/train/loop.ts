@@ -7,8 +7,8 @@
  *
  * Resume semantics: state is saved after whole optimizer steps only. A resumed run reloads weights,
  * moments, step and data position, recomputes the epoch order from (seed, epoch), and so performs
- * the computation an uninterrupted run would (no dropout; onnxruntime's CPU kernels are
- * deterministic for a fixed thread count).
+ * the computation an uninterrupted run would: dropout masks are a function of (seed, step,
+ * micro-batch, row), and onnxruntime's CPU kernels are deterministic for a fixed thread count.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -21,6 +21,7 @@ import { makeBatch, epochOrder, type ResolvedExample } from "./data.js";
 import type { ObjectiveOptions } from "./batch.js";
 import { evaluateModel, type EvalSet } from "./evaluate.js";
 import { AdamW, linearSchedule, type AdamWOptions } from "./optim.js";
+import { streamSeed, type DropoutRates } from "./ort/dropout.js";
 import { OrtTrainer, type WeightsSnapshot } from "./ort/trainer.js";
 import { loadStateTensors, readStateInfo, saveState, type DataPosition } from "./state.js";
 
@@ -40,6 +41,14 @@ export interface TrainOptions extends ObjectiveOptions, Omit<AdamWOptions, "lr">
   batchSize?: number;
   /** Peak learning rate. Default 1e-5, which suits pretrained models; generated ones need ~1e-4. */
   lr?: number;
+  /**
+   * Dropout probability of every BERT dropout site (hidden states and attention weights). Default: the
+   * model's config.json (`hidden_dropout_prob`, `attention_probs_dropout_prob`; 0.1 each for BERT,
+   * and 0.1 when absent, as Hugging Face's BertConfig). 0 turns it off: a step is then a deterministic
+   * function of the weights and the batch. Masks are drawn from (seed, step, micro-batch, row), so
+   * resume stays exact either way.
+   */
+  dropout?: number;
   /** Warm-up steps. Default 0. */
   warmup?: number;
   /** Micro-batches per optimizer step. Default 1. */
@@ -132,6 +141,21 @@ export function writeCharts(output: string, records: StepRecord[]): void {
   }
 }
 
+/** The dropout probabilities of a model folder's config.json (0.1 each when absent), or `override` for both. */
+export function dropoutRates(modelDir: string, override?: number): DropoutRates {
+  if (override !== undefined) {
+    if (!(override >= 0 && override < 1)) throw new ColtsError("INPUT_INVALID", `dropout must be in [0, 1), got ${override}`);
+    return { hidden: override, attention: override };
+  }
+  const file = path.join(modelDir, "config.json");
+  const cfg = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>) : {};
+  const rate = (key: string): number => {
+    const v = cfg[key];
+    return typeof v === "number" && v >= 0 && v < 1 ? v : 0.1;
+  };
+  return { hidden: rate("hidden_dropout_prob"), attention: rate("attention_probs_dropout_prob") };
+}
+
 /** Runs (or resumes) training; see TrainOptions. */
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const ckpt = readColbertCheckpoint(o.model);
@@ -144,8 +168,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const warmup = o.warmup ?? 0;
   if (o.examples.length < bs) throw new ColtsError("INPUT_INVALID", `${o.examples.length} examples are fewer than one batch of ${bs}`);
   const total = totalSteps(o, o.examples.length, bs, accum);
+  const dropout = dropoutRates(o.model, o.dropout);
   const fingerprint = {
-    loss: o.loss, lr, warmup, total, bs, accum, seed, examples: o.examples.length, group: o.examples[0]?.docs.length,
+    loss: o.loss, lr, warmup, total, bs, accum, seed, examples: o.examples.length, group: o.examples[0]?.docs.length, dropout,
     matryoshka: o.matryoshkaDims ?? [], temperature: o.temperature ?? 1, inBatch: o.inBatchNegatives ?? false,
     teachers: o.teachers ?? null, teacherWeights: o.teacherWeights ?? null, weightDecay: o.weightDecay ?? 0.01, clipNorm: o.clipNorm ?? 1,
   };
@@ -154,7 +179,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     if (!Number.isInteger(d) || d < 1 || d > mainDim) throw new ColtsError("DIM_UNSUPPORTED", `Matryoshka dim ${d} is not in [1, ${mainDim}]`);
   }
   fs.mkdirSync(o.output, { recursive: true });
-  const trainer = await OrtTrainer.create(ckpt, o.matryoshkaDims && o.matryoshkaDims.length > 0 ? { dims: o.matryoshkaDims } : {});
+  const trainer = await OrtTrainer.create(ckpt, { dropout, ...(o.matryoshkaDims && o.matryoshkaDims.length > 0 ? { dims: o.matryoshkaDims } : {}) });
   try {
     const shapes = new Map(trainer.weightShapes());
     const opt = new AdamW(trainer.weights, { lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, clipNorm: o.clipNorm });
@@ -184,7 +209,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       let grads = new Map<string, Float32Array>();
       for (let a = 0; a < accum; a++) {
         const batch = makeBatch(tok, nextExamples(o.examples, pos, bs, seed));
-        const r = await trainer.lossAndGradients(batch, o);
+        const r = await trainer.lossAndGradients(batch, o, { dropoutSeed: streamSeed(seed, opt.step, a) });
         lossSum += r.loss;
         if (a === 0) grads = r.grads;
         else {

@@ -205,6 +205,21 @@ test("tanh and a Matryoshka slice of the last axis", async () => {
   );
 });
 
+test("dropout with a given mask: kept entries scaled by 1/(1-p), dropped ones get no gradient", async () => {
+  const rng = new Rng(13);
+  const mask: InputTensor = { data: Uint8Array.from([1, 0, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1]), dims: [3, 4] };
+  const { analytic } = await gradCheck(
+    (dg, r) => {
+      const x = dg.param("x", [3, 4]);
+      return { loss: weightedSum(dg, dg.dropout(dg.gelu(x), dg.bytes("mask", [3, 4]), 0.25), r), params: [x] };
+    },
+    { feeds: { x: f64(rng, [3, 4]), mask } },
+  );
+  (mask.data as Uint8Array).forEach((m, i) => {
+    if (m === 0) assert.equal(Math.abs(analytic[0]?.[i] ?? NaN), 0);
+  });
+});
+
 test("maxOver routes the gradient to the arg-max only (the first on ties): by hand", async () => {
   const dg = new DiffGraph({ dtype: D });
   const x = dg.param("x", [2, 3]);

@@ -368,6 +368,23 @@ export class DiffGraph {
     return this.record([sum], out, (dy) => [this.g.div(dy, count)]);
   }
 
+  /**
+   * Inverted dropout with a given keep mask: y = x · mask / (1 − p), mask a uint8 graph input (1 keeps,
+   * 0 drops) of x's shape or broadcastable to it, drawn by the caller so a run can be repeated exactly
+   * (the backward pass recomputes the forward with the same masks). dx = dy · mask / (1 − p).
+   */
+  dropout(x: Value, mask: string, p: number): Value {
+    if (!(p >= 0 && p < 1)) throw new ColtsError("INPUT_INVALID", `dropout probability must be in [0, 1), got ${p}`);
+    const keep = this.g.mul(this.g.cast(mask, this.dtype), this.scalarConst(1 / (1 - p)));
+    const out = { name: this.g.mul(x.name, keep), shape: x.shape };
+    return this.record([x], out, (dy) => [this.g.mul(dy, keep)]);
+  }
+
+  /** A uint8 graph input (dropout masks); returns its name. */
+  bytes(name: string, shape: readonly Dim[]): string {
+    return this.g.input(name, DataType.UINT8, [...shape]);
+  }
+
   /** tanh(x) (PyLate's Dense activation). dx = dy·(1 − y²). */
   tanh(x: Value): Value {
     const out = { name: this.g.op("Tanh", [x.name]), shape: x.shape };

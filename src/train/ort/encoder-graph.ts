@@ -9,8 +9,10 @@
  *
  * Shapes: B sequences of S tokens, hidden H, nh heads of width hd = H / nh, output dims d.
  * Inputs:  input_ids, position_ids, token_type_ids: int64 [B, S]; mask_bias: [B, 1, 1, S] (0 for
- *          attended keys, -1e9 for padding); with dropout, keep-scales (0 or 1/(1-p)):
- *          drop_emb [B, S, H], drop_<l>_attn [B, nh, S, S], drop_<l>_attn_out and drop_<l>_out [B, S, H].
+ *          attended keys, -1e9 for padding); with dropout, uint8 keep masks (1 keeps): drop_emb
+ *          [B, S, H], drop_<l>_attn [B, nh, S, S], drop_<l>_attn_out and drop_<l>_out [B, S, H],
+ *          where BERT applies dropout (hidden probability, attention probability for the attention
+ *          weights), scaled by 1 / (1 - p).
  * Outputs: emb_<d>: [B, S, d] unit rows, per requested dim d.
  * Backward: inputs grad_emb_<d> [B, S, d]; outputs grad/<weight name> with the weight's shape.
  */
@@ -36,8 +38,8 @@ export interface EncoderGraphSpec {
   ownHeads: ReadonlyMap<number, HeadShape>;
   /** Output dims; a dim without its own head is a truncation of the main head's output. */
   dims: readonly number[];
-  /** Whether dropout keep-scales are inputs (training with dropout > 0). */
-  dropout: boolean;
+  /** Dropout probabilities (BERT's hidden and attention-weights dropout); null: no dropout inputs. */
+  dropout: { hidden: number; attention: number } | null;
   /** Whether to append the backward pass. */
   backward: boolean;
   /** FLOAT for training, DOUBLE for gradient checks. Default FLOAT. */
@@ -48,6 +50,8 @@ export interface EncoderGraphSpec {
 export interface EncoderGraph {
   /** The ONNX model. */
   model: OnnxModel;
+  /** The backbone's shape (for the caller's dropout inputs). */
+  config: BertConfig;
   /** Every weight input, in a fixed order, with its shape. */
   weights: { name: string; shape: number[] }[];
   /** Output name per dim (`emb_<d>`). */
@@ -109,7 +113,8 @@ export function buildEncoderGraph(spec: EncoderGraphSpec): EncoderGraph {
   const positions = dg.indices("position_ids", ["B", "S"]);
   const types = dg.indices("token_type_ids", ["B", "S"]);
   const maskBias = dg.input("mask_bias", ["B", 1, 1, "S"]);
-  const drop = (name: string, shape: (string | number)[], x: Value): Value => (spec.dropout ? dg.mul(x, dg.input(name, shape)) : x);
+  const rates = spec.dropout;
+  const drop = (name: string, shape: (string | number)[], x: Value, p: number): Value => (rates && p > 0 ? dg.dropout(x, dg.bytes(name, shape), p) : x);
   /** x: [.., in] @ Wᵀ + b, W: [out, in] (torch Linear layout). */
   const linear = (x: Value, name: string, bias = true): Value => {
     const y = dg.matMul(x, dg.transpose(W(`${name}.weight`), [1, 0]));
@@ -121,18 +126,20 @@ export function buildEncoderGraph(spec: EncoderGraphSpec): EncoderGraph {
   const words = dg.gather(W("embeddings.word_embeddings.weight"), ids, ["B", "S"]);
   const pos = dg.gather(W("embeddings.position_embeddings.weight"), positions, ["B", "S"]);
   const typ = dg.gather(W("embeddings.token_type_embeddings.weight"), types, ["B", "S"]);
-  let x = drop("drop_emb", ["B", "S", H], layerNorm(dg.add(dg.add(words, pos), typ), "embeddings.LayerNorm")); // [B, S, H]
+  const hidden = rates?.hidden ?? 0;
+  const attention = rates?.attention ?? 0;
+  let x = drop("drop_emb", ["B", "S", H], layerNorm(dg.add(dg.add(words, pos), typ), "embeddings.LayerNorm"), hidden); // [B, S, H]
   for (let l = 0; l < c.numLayers; l++) {
     const p = `encoder.layer.${l}.`;
     const q = heads(linear(x, `${p}attention.self.query`));
     const k = heads(linear(x, `${p}attention.self.key`));
     const v = heads(linear(x, `${p}attention.self.value`));
     const scores = dg.add(dg.scale(dg.matMul(q, dg.transpose(k, [0, 1, 3, 2])), 1 / Math.sqrt(hd)), maskBias); // [B, nh, S, S]
-    const probs = drop(`drop_${l}_attn`, ["B", nh, "S", "S"], dg.softmax(scores, -1));
+    const probs = drop(`drop_${l}_attn`, ["B", nh, "S", "S"], dg.softmax(scores, -1), attention);
     const context = dg.reshape(dg.transpose(dg.matMul(probs, v), [0, 2, 1, 3]), [0, 0, H], ["B", "S", H]); // [B, S, H]
-    const a = layerNorm(dg.add(drop(`drop_${l}_attn_out`, ["B", "S", H], linear(context, `${p}attention.output.dense`)), x), `${p}attention.output.LayerNorm`);
+    const a = layerNorm(dg.add(drop(`drop_${l}_attn_out`, ["B", "S", H], linear(context, `${p}attention.output.dense`), hidden), x), `${p}attention.output.LayerNorm`);
     const inner = dg.gelu(linear(a, `${p}intermediate.dense`)); // [B, S, I]
-    x = layerNorm(dg.add(drop(`drop_${l}_out`, ["B", "S", H], linear(inner, `${p}output.dense`)), a), `${p}output.LayerNorm`);
+    x = layerNorm(dg.add(drop(`drop_${l}_out`, ["B", "S", H], linear(inner, `${p}output.dense`), hidden), a), `${p}output.LayerNorm`);
   }
 
   // Head: every layer in order; a dim with its own head swaps in that head for the last layer.
@@ -172,5 +179,5 @@ export function buildEncoderGraph(spec: EncoderGraphSpec): EncoderGraph {
       gradOutputs.set(s.name, `grad/${s.name}`);
     });
   }
-  return { model: dg.toModel("colts trainer"), weights: shapes, outputs, gradInputs, gradOutputs };
+  return { model: dg.toModel("colts trainer"), config: c, weights: shapes, outputs, gradInputs, gradOutputs };
 }

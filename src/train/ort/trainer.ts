@@ -19,6 +19,7 @@ import { OnnxSession, type InputTensor, type RuntimeOptions } from "../../runtim
 import { teacherTargets, type ObjectiveOptions, type TokenBatch, type TrainBatch } from "../batch.js";
 import { contrastiveLoss, klLoss, marginMseLoss } from "../score-losses.js";
 import { buildEncoderGraph, type EncoderGraph, type HeadShape } from "./encoder-graph.js";
+import { dropoutFeeds, streamSeed, type DropoutRates } from "./dropout.js";
 import { buildScoresGraph } from "./scores-graph.js";
 
 /** Options of the trainer. */
@@ -32,6 +33,14 @@ export interface OrtTrainerOptions {
   chunkRows?: number;
   /** onnxruntime settings of every session (threads). */
   runtime?: RuntimeOptions;
+  /** Dropout during training (BERT's hidden and attention-weights dropout). Default: none. `embed` never drops. */
+  dropout?: DropoutRates;
+}
+
+/** Per-call options of `lossAndGradients`. */
+export interface StepOptions {
+  /** Seed of this call's dropout masks (a pure function of it: same seed, same masks). Default 0. */
+  dropoutSeed?: number;
 }
 
 /** A model's trained arrays, as a checkpoint holds them. */
@@ -69,10 +78,14 @@ export class OrtTrainer {
     /** Output dims trained. */
     readonly dims: number[],
     private readonly graph: EncoderGraph,
+    /** Forward without dropout (`embed`, evaluation). */
     private readonly forward: OnnxSession,
+    /** Forward with dropout inputs (the training embed pass); `forward` itself without dropout. */
+    private readonly trainForward: OnnxSession,
     private readonly train: OnnxSession,
     private readonly chunkRows: number,
     private readonly runtime: RuntimeOptions,
+    private readonly dropout: DropoutRates | null,
   ) {}
 
   /** Builds the encoder graphs for `ckpt`'s shape and copies its weights. */
@@ -83,9 +96,13 @@ export class OrtTrainer {
     const dims = opts.dims && opts.dims.length > 0 ? [...opts.dims] : [mainDim];
     const chunkRows = opts.chunkRows ?? 8;
     if (!Number.isInteger(chunkRows) || chunkRows < 1) throw new ColtsError("INPUT_INVALID", `chunkRows must be an integer >= 1, got ${chunkRows}`);
-    const spec = { config: ckpt.config, head, ownHeads, dims, dropout: false };
-    const fwd = buildEncoderGraph({ ...spec, backward: false });
-    const train = buildEncoderGraph({ ...spec, backward: true });
+    const dropout = opts.dropout && (opts.dropout.hidden > 0 || opts.dropout.attention > 0) ? opts.dropout : null;
+    for (const p of [opts.dropout?.hidden ?? 0, opts.dropout?.attention ?? 0]) {
+      if (!(p >= 0 && p < 1)) throw new ColtsError("INPUT_INVALID", `dropout probabilities must be in [0, 1), got ${p}`);
+    }
+    const spec = { config: ckpt.config, head, ownHeads, dims };
+    const fwd = buildEncoderGraph({ ...spec, dropout: null, backward: false });
+    const train = buildEncoderGraph({ ...spec, dropout, backward: true });
     const weights = new Map<string, Float32Array>();
     const source = (name: string): Float32Array | undefined => {
       const m = /^(dense|mhead)\.(\d+)\.(weight|bias)$/.exec(name);
@@ -101,7 +118,8 @@ export class OrtTrainer {
     }
     const runtime = opts.runtime ?? {};
     const [f, t] = await Promise.all([OnnxSession.create(encodeModel(fwd.model), runtime), OnnxSession.create(encodeModel(train.model), runtime)]);
-    return new OrtTrainer(weights, dims, train, f, t, chunkRows, runtime);
+    const tf = dropout ? await OnnxSession.create(encodeModel(buildEncoderGraph({ ...spec, dropout, backward: false }).model), runtime) : f;
+    return new OrtTrainer(weights, dims, train, f, tf, t, chunkRows, runtime, dropout);
   }
 
   /** Every trained weight's name and shape, in the graph's order. */
@@ -129,25 +147,37 @@ export class OrtTrainer {
     return { input_ids: { data: ids, dims }, position_ids: { data: positions, dims }, token_type_ids: { data: new BigInt64Array(n), dims }, mask_bias: maskBias(b, r0, r1) };
   }
 
-  /** Unit vectors of every row of `b` with the current weights, per trained dim: [rows, S, d]. */
+  /** Unit vectors of every row of `b` with the current weights, per trained dim: [rows, S, d]; no dropout. */
   async embed(b: TokenBatch): Promise<Map<number, Float32Array>> {
+    return this.embedWith(b, null);
+  }
+
+  /** Dropout inputs of rows [r0, r1) of stream `side` (0 queries, 1 documents) for a step seeded `seed`; none without dropout. */
+  private dropoutFor(seed: number | null, side: number, b: TokenBatch, r0: number, r1: number): Record<string, InputTensor> {
+    if (seed === null || !this.dropout) return {};
+    const c = this.graph.config;
+    return dropoutFeeds(streamSeed(seed, side), this.dropout, r0, r1 - r0, b.length, c.hiddenSize, c.numHeads, c.numLayers);
+  }
+
+  private async embedWith(b: TokenBatch, drop: { seed: number; side: number } | null): Promise<Map<number, Float32Array>> {
     const out = new Map(this.dims.map((d) => [d, new Float32Array(b.rows * b.length * d)] as const));
     const weights = this.weightFeeds();
+    const session = drop && this.dropout ? this.trainForward : this.forward;
     for (let r0 = 0; r0 < b.rows; r0 += this.chunkRows) {
       const r1 = Math.min(b.rows, r0 + this.chunkRows);
-      const res = await this.forward.run({ ...weights, ...this.chunkFeeds(b, r0, r1) }, this.dims.map((d) => `emb_${d}`));
+      const res = await session.run({ ...weights, ...this.chunkFeeds(b, r0, r1), ...this.dropoutFor(drop?.seed ?? null, drop?.side ?? 0, b, r0, r1) }, this.dims.map((d) => `emb_${d}`));
       for (const d of this.dims) out.get(d)?.set(res[`emb_${d}`]?.data as Float32Array, r0 * b.length * d);
     }
     return out;
   }
 
   /** Adds each weight's gradient for rows of `b`, seeded with the gradient of every output vector. */
-  private async backward(b: TokenBatch, seeds: Map<number, Float32Array>, grads: Map<string, Float32Array>): Promise<void> {
+  private async backward(b: TokenBatch, seeds: Map<number, Float32Array>, grads: Map<string, Float32Array>, drop: { seed: number; side: number }): Promise<void> {
     const weights = this.weightFeeds();
     const names = [...this.graph.gradOutputs.values()];
     for (let r0 = 0; r0 < b.rows; r0 += this.chunkRows) {
       const r1 = Math.min(b.rows, r0 + this.chunkRows);
-      const feeds: Record<string, InputTensor> = { ...weights, ...this.chunkFeeds(b, r0, r1) };
+      const feeds: Record<string, InputTensor> = { ...weights, ...this.chunkFeeds(b, r0, r1), ...this.dropoutFor(drop.seed, drop.side, b, r0, r1) };
       for (const d of this.dims) {
         const rowSize = b.length * d;
         feeds[`grad_emb_${d}`] = { data: (seeds.get(d) as Float32Array).subarray(r0 * rowSize, r1 * rowSize), dims: [r1 - r0, b.length, d] };
@@ -173,7 +203,8 @@ export class OrtTrainer {
   }
 
   /** The loss of `batch` and the gradient of every weight (see the module comment). */
-  async lossAndGradients(batch: TrainBatch, objective: ObjectiveOptions): Promise<LossAndGradients> {
+  async lossAndGradients(batch: TrainBatch, objective: ObjectiveOptions, step: StepOptions = {}): Promise<LossAndGradients> {
+    const seed = step.dropoutSeed ?? 0;
     const B = batch.queries.rows;
     const g = batch.group;
     if (batch.docs.rows !== B * g) throw new ColtsError("INPUT_INVALID", `${batch.docs.rows} documents for ${B} queries of ${g}`);
@@ -182,7 +213,7 @@ export class OrtTrainer {
     const width = inBatch ? B * g : g;
     const targets = objective.loss === "contrastive" ? [] : teacherTargets(batch, objective);
     const t0 = performance.now();
-    const [qv, dv] = [await this.embed(batch.queries), await this.embed(batch.docs)];
+    const [qv, dv] = [await this.embedWith(batch.queries, { seed, side: 0 }), await this.embedWith(batch.docs, { seed, side: 1 })];
     const t1 = performance.now();
     const Lq = batch.queries.length;
     const Ld = batch.docs.length;
@@ -218,8 +249,8 @@ export class OrtTrainer {
     }
     const t2 = performance.now();
     const grads = new Map<string, Float32Array>();
-    await this.backward(batch.queries, qSeeds, grads);
-    await this.backward(batch.docs, dSeeds, grads);
+    await this.backward(batch.queries, qSeeds, grads, { seed, side: 0 });
+    await this.backward(batch.docs, dSeeds, grads, { seed, side: 1 });
     return { loss, grads, timings: { embedMs: t1 - t0, scoresMs: t2 - t1, backwardMs: performance.now() - t2 } };
   }
 
@@ -255,7 +286,7 @@ export class OrtTrainer {
 
   /** Frees every onnxruntime session. */
   async release(): Promise<void> {
-    const sessions = [this.forward, this.train, ...this.scoreSessions.values()];
+    const sessions = [...new Set([this.forward, this.trainForward, this.train, ...this.scoreSessions.values()])];
     this.scoreSessions.clear();
     await Promise.all(sessions.map((s) => s.release()));
   }

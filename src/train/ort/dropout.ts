@@ -1,0 +1,70 @@
+/**
+ * Dropout keep masks as a pure function of (seed, stream, sizes): the forward pass and the backward
+ * pass's recomputation of it get the same masks, and a resumed run draws exactly the masks an
+ * uninterrupted one would. One mulberry32 word gives two 16-bit draws; an entry is kept when its
+ * draw is >= round(p · 65536), so the effective probability is within 2^-17 of p.
+ */
+import type { InputTensor } from "../../runtime/session.js";
+
+/** Dropout probabilities: BERT's hidden dropout and its dropout of the attention weights. */
+export interface DropoutRates {
+  /** After the embeddings and after each block's two output projections. Range [0, 1). */
+  hidden: number;
+  /** On the attention weights (softmax output). Range [0, 1). */
+  attention: number;
+}
+
+/** A 32-bit seed for stream `parts` of a run seeded by `seed` (splitmix-style mixing). */
+export function streamSeed(seed: number, ...parts: number[]): number {
+  let h = seed >>> 0;
+  for (const p of [...parts, parts.length]) {
+    h = Math.imul(h ^ (p >>> 0), 0x9e3779b1) >>> 0;
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b) >>> 0;
+    h ^= h >>> 13;
+  }
+  return h >>> 0;
+}
+
+/** `n` keep flags (1 keeps, 0 drops) with drop probability p, from a mulberry32 stream seeded by `seed`. */
+export function keepMask(n: number, p: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  if (p <= 0) return out.fill(1);
+  const threshold = Math.round(p * 65536);
+  let state = seed >>> 0;
+  for (let i = 0; i < n; i += 2) {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    t = (t ^ (t >>> 14)) >>> 0;
+    out[i] = (t & 0xffff) >= threshold ? 1 : 0;
+    if (i + 1 < n) out[i + 1] = t >>> 16 >= threshold ? 1 : 0;
+  }
+  return out;
+}
+
+/**
+ * The encoder graph's dropout inputs for rows [firstRow, firstRow + rows) of a batch of S tokens per
+ * sequence (see encoder-graph.ts for the names and shapes), drawn from `seed`. Each row has its own
+ * stream, so the masks do not depend on how the rows are split into encoder runs.
+ */
+export function dropoutFeeds(seed: number, rates: DropoutRates, firstRow: number, rows: number, S: number, hidden: number, heads: number, layers: number): Record<string, InputTensor> {
+  const feeds: Record<string, InputTensor> = {};
+  let stream = 0;
+  const add = (name: string, perRow: number, dims: number[], p: number): void => {
+    if (p > 0) {
+      const data = new Uint8Array(rows * perRow);
+      for (let r = 0; r < rows; r++) data.set(keepMask(perRow, p, streamSeed(seed, stream, firstRow + r)), r * perRow);
+      feeds[name] = { data, dims };
+    }
+    stream++;
+  };
+  add("drop_emb", S * hidden, [rows, S, hidden], rates.hidden);
+  for (let l = 0; l < layers; l++) {
+    add(`drop_${l}_attn`, heads * S * S, [rows, heads, S, S], rates.attention);
+    add(`drop_${l}_attn_out`, S * hidden, [rows, S, hidden], rates.hidden);
+    add(`drop_${l}_out`, S * hidden, [rows, S, hidden], rates.hidden);
+  }
+  return feeds;
+}
