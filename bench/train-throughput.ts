@@ -6,7 +6,7 @@
  *     step (forward, scores and losses, backward, AdamW), with the phase split and RSS after each step;
  *   - the tfjs reference engine (test/reference/tfjs) at 1 x (1+3), the only size it runs.
  * Tokens/s counts every token fed (padded) and the attended ones (unpadded).
- * Run: npm run build && node dist/bench/train-throughput.js [--steps N] [--skip-tfjs] [--chunk N] [--only 8x4|32x8]
+ * Run: npm run build && node dist/bench/train-throughput.js [--steps N] [--skip-tfjs] [--chunk N] [--only 8x4|32x8] [--dropout P]
  */
 import os from "node:os";
 import { parseArgs } from "node:util";
@@ -19,7 +19,8 @@ import { TrainableColbert } from "../test/reference/tfjs/model.js";
 import { batchLoss } from "../test/reference/tfjs/objective.js";
 import { initTraining, tf } from "../test/reference/tfjs/tf.js";
 
-const { values } = parseArgs({ options: { steps: { type: "string" }, "skip-tfjs": { type: "boolean" }, chunk: { type: "string" }, only: { type: "string" } } });
+const { values } = parseArgs({ options: { steps: { type: "string" }, "skip-tfjs": { type: "boolean" }, chunk: { type: "string" }, only: { type: "string" }, dropout: { type: "string" } } });
+const DROPOUT = Number(values.dropout ?? 0);
 const STEPS = Number(values.steps ?? 3);
 const CHUNK = Number(values.chunk ?? 8);
 const cfg: BertConfig = { vocabSize: 30522, hiddenSize: 384, numLayers: 12, numHeads: 12, intermediateSize: 1536, maxPositions: 512, typeVocabSize: 2, layerNormEps: 1e-12 };
@@ -51,11 +52,11 @@ function makeBatch(B: number, g: number, rng: Rng): { batch: TrainBatch; padded:
 }
 
 const gib = (): string => (process.memoryUsage().rss / 2 ** 30).toFixed(2);
-console.log(`machine: ${os.cpus()[0]?.model ?? "?"} x${os.cpus().length}, node ${process.version}; steps per setting ${STEPS}, chunk ${CHUNK} sequences`);
+console.log(`machine: ${os.cpus()[0]?.model ?? "?"} x${os.cpus().length}, node ${process.version}; steps per setting ${STEPS}, chunk ${CHUNK} sequences, dropout ${DROPOUT}`);
 
 for (const [B, g] of [[8, 4], [32, 8]] as const) {
   if (values.only && values.only !== `${B}x${g}`) continue;
-  const trainer = await OrtTrainer.create(ckpt, { chunkRows: CHUNK });
+  const trainer = await OrtTrainer.create(ckpt, { chunkRows: CHUNK, dropout: { hidden: DROPOUT, attention: DROPOUT } });
   const opt = new AdamW(trainer.weights, { lr: 1e-5 });
   const rng = new Rng(7);
   let sumMs = 0;
@@ -64,7 +65,7 @@ for (const [B, g] of [[8, 4], [32, 8]] as const) {
   for (let step = 0; step <= STEPS; step++) {
     const { batch, padded, attended } = makeBatch(B, g, rng);
     const t0 = performance.now();
-    const r = await trainer.lossAndGradients(batch, { loss: "contrastive" });
+    const r = await trainer.lossAndGradients(batch, { loss: "contrastive" }, { dropoutSeed: step });
     const t1 = performance.now();
     opt.apply(trainer.weights, r.grads, 1e-5);
     const ms = performance.now() - t0;
