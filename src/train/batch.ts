@@ -32,8 +32,18 @@ export interface ObjectiveOptions {
   loss: LossKind;
   /** Softmax temperature of the contrastive and KL losses. Default 1. */
   temperature?: number;
-  /** Contrastive only: other queries' documents are negatives too. Default false. */
+  /**
+   * Contrastive only: other queries' documents are negatives too. Default false. Another query's copy
+   * of a query's own positive (same document text) is left out of that query's softmax, not counted
+   * as a negative.
+   */
   inBatchNegatives?: boolean;
+  /**
+   * KL only: "minmax" scales each query's student scores to [0, 1] before the softmax, as PyLate's
+   * Distillation loss does by default; "none" (default) uses the raw MaxSim scores, as ColBERTv2 and
+   * JaColBERT distil.
+   */
+  klStudentNormalization?: "none" | "minmax";
   /** Teacher names (keys of `scores` in the data) used by kl / margin-mse. Default: every teacher of the batch. */
   teachers?: string[];
   /** One weight per teacher. Default all 1. */
@@ -56,6 +66,8 @@ export interface TrainBatch {
   group: number;
   /** Teacher name -> [B][group] scores. */
   scores: Record<string, number[][]>;
+  /** Identity of each document row ([B * group]; the text): equal keys are the same document. Default: all distinct. */
+  docKeys?: string[];
 }
 
 /**

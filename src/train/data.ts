@@ -117,5 +117,6 @@ export function makeBatch(tok: ColbertTokenizer, examples: readonly ResolvedExam
     docs: tokenizeDocuments(tok, examples.flatMap((e) => e.docs)),
     group,
     scores,
+    docKeys: examples.flatMap((e) => e.docs),
   };
 }

@@ -77,17 +77,72 @@ function softmaxRow(x: ArrayLike<number>, offset: number, n: number, T: number):
 }
 
 /**
+ * PyLate's student normalisation for KL: each query's scores min-max scaled to [0, 1],
+ * s' = (s − min) / (max − min + 1e-8). Returns the scaled scores and a function that maps a gradient
+ * with respect to s' back to s (the min and max entries, the first on ties, also move the scale).
+ */
+function minMaxRows(x: ArrayLike<number>, B: number, g: number): { scaled: Float64Array; back: (grad: Float64Array) => Float64Array } {
+  const scaled = new Float64Array(B * g);
+  const lo = new Int32Array(B);
+  const hi = new Int32Array(B);
+  for (let i = 0; i < B; i++) {
+    for (let j = 1; j < g; j++) {
+      if ((x[i * g + j] as number) < (x[i * g + (lo[i] as number)] as number)) lo[i] = j;
+      if ((x[i * g + j] as number) > (x[i * g + (hi[i] as number)] as number)) hi[i] = j;
+    }
+    const min = x[i * g + (lo[i] as number)] as number;
+    const range = (x[i * g + (hi[i] as number)] as number) - min + 1e-8;
+    for (let j = 0; j < g; j++) scaled[i * g + j] = ((x[i * g + j] as number) - min) / range;
+  }
+  const back = (grad: Float64Array): Float64Array => {
+    const out = new Float64Array(B * g);
+    for (let i = 0; i < B; i++) {
+      const min = x[i * g + (lo[i] as number)] as number;
+      const range = (x[i * g + (hi[i] as number)] as number) - min + 1e-8;
+      let toMax = 0;
+      let toMin = 0;
+      for (let j = 0; j < g; j++) {
+        const gj = grad[i * g + j] as number;
+        out[i * g + j] = gj / range;
+        const t = ((x[i * g + j] as number) - min) / (range * range);
+        toMax -= gj * t;
+        toMin += gj * (t - 1 / range);
+      }
+      out[i * g + (hi[i] as number)] = (out[i * g + (hi[i] as number)] as number) + toMax;
+      out[i * g + (lo[i] as number)] = (out[i * g + (lo[i] as number)] as number) + toMin;
+    }
+    return out;
+  };
+  return { scaled, back };
+}
+
+/** Options of the KL loss. */
+export interface KlLossOptions {
+  /** Both score sets are divided by it before the softmax. Default 1. Range > 0. */
+  temperature?: number;
+  /**
+   * "minmax" scales each query's student scores to [0, 1] first, as PyLate's Distillation loss does
+   * (its default); "none" (colts' default, as ColBERTv2 and JaColBERT distil) uses the raw scores.
+   */
+  studentNormalization?: "none" | "minmax";
+}
+
+/**
  * KL distillation: mean over queries of KL(softmax(t/T) ‖ softmax(s/T)) = Σ_j p_t (log p_t − log p_s),
  * PyTorch's KLDivLoss(log_softmax(s/T), log_softmax(t/T), log_target=True, reduction="batchmean").
- * Gradient: (p_s − p_t) / (B·T).
+ * Gradient: (p_s − p_t) / (B·T), through the min-max scaling when it is on.
  */
-export function klLoss(student: ArrayLike<number>, teacher: ArrayLike<number>, B: number, g: number, temperature = 1): LossWithGradient {
+export function klLoss(student: ArrayLike<number>, teacher: ArrayLike<number>, B: number, g: number, opts: KlLossOptions | number = {}): LossWithGradient {
+  const o: KlLossOptions = typeof opts === "number" ? { temperature: opts } : opts;
+  const temperature = o.temperature ?? 1;
   checkShape(student, B, g, "KL loss");
   checkShape(teacher, B, g, "KL loss teacher");
+  const norm = o.studentNormalization === "minmax" ? minMaxRows(student, B, g) : null;
+  const s = norm ? norm.scaled : student;
   const grad = new Float64Array(B * g);
   let loss = 0;
   for (let i = 0; i < B; i++) {
-    const ps = softmaxRow(student, i * g, g, temperature);
+    const ps = softmaxRow(s, i * g, g, temperature);
     const pt = softmaxRow(teacher, i * g, g, temperature);
     for (let j = 0; j < g; j++) {
       const t = pt[j] as number;
@@ -95,7 +150,7 @@ export function klLoss(student: ArrayLike<number>, teacher: ArrayLike<number>, B
       grad[i * g + j] = ((ps[j] as number) - t) / (B * temperature);
     }
   }
-  return { loss: loss / B, grad };
+  return { loss: loss / B, grad: norm ? norm.back(grad) : grad };
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { DiffGraph, type Value } from "../../src/runtime/autodiff/diff-graph.js";
+import { dedupIds, DiffGraph, type Value } from "../../src/runtime/autodiff/diff-graph.js";
 import { DataType, encodeModel } from "../../src/runtime/onnx/proto.js";
 import { OnnxSession, type InputTensor } from "../../src/runtime/session.js";
 import { Rng } from "../../src/util/rng.js";
@@ -121,14 +121,18 @@ test("transpose and reshape route the gradient back to the original layout", asy
 
 test("gather (embedding lookup): repeated ids add their gradients into the same row", async () => {
   const rng = new Rng(4);
-  const ids: InputTensor = { data: BigInt64Array.from([1n, 4n, 1n, 0n, 5n, 1n, 4n, 2n]), dims: [2, 4] };
+  const idValues = BigInt64Array.from([1n, 4n, 1n, 0n, 5n, 1n, 4n, 2n]);
+  const { unique, inverse } = dedupIds(idValues);
+  assert.deepEqual(Array.from(unique), [0n, 1n, 2n, 4n, 5n]);
+  assert.deepEqual(Array.from(inverse), [1n, 3n, 1n, 0n, 4n, 1n, 3n, 2n]);
+  const ids: InputTensor = { data: idValues, dims: [2, 4] };
   const { analytic } = await gradCheck(
     (dg, r) => {
       const table = dg.param("table", [6, 3]);
-      const y = dg.gather(table, dg.indices("ids", [2, 4]), [2, 4]);
+      const y = dg.gather(table, dg.indices("ids", [2, 4]), [2, 4], { unique: dg.indices("ids_unique", ["U"]), inverse: dg.indices("ids_inverse", [2, 4]) });
       return { loss: weightedSum(dg, y, r), params: [table] };
     },
-    { feeds: { table: f64(rng, [6, 3]), ids } },
+    { feeds: { table: f64(rng, [6, 3]), ids, ids_unique: { data: unique, dims: [unique.length] }, ids_inverse: { data: inverse, dims: [2, 4] } } },
   );
   // Row 3 is never looked up: its gradient is exactly zero.
   assert.deepEqual(Array.from((analytic[0] as Float64Array).subarray(9, 12)), [0, 0, 0]);
@@ -249,7 +253,7 @@ function colbertBlock(dg: DiffGraph, r: Rng): { loss: Value; params: Value[] } {
   const wk = dg.param("wk", [H, H]);
   const w1 = dg.param("w1", [H, H]);
   const query = dg.param("query", [Q, H]);
-  const x = dg.layerNorm(dg.gather(emb, dg.indices("ids", [2, S]), [2, S]), gamma, beta, 1e-12); // [2, S, H]
+  const x = dg.layerNorm(dg.gather(emb, dg.indices("ids", [2, S]), [2, S], { unique: dg.indices("ids_unique", ["U"]), inverse: dg.indices("ids_inverse", [2, S]) }), gamma, beta, 1e-12); // [2, S, H]
   const scores = dg.scale(dg.matMul(dg.matMul(x, wq), dg.transpose(dg.matMul(x, wk), [0, 2, 1])), 1 / Math.sqrt(H)); // [2, S, S]
   const att = dg.softmax(dg.add(scores, dg.input("maskBias", [2, 1, S])), -1);
   const h = dg.add(x, dg.matMul(att, x)); // residual
@@ -262,8 +266,12 @@ function colbertBlock(dg: DiffGraph, r: Rng): { loss: Value; params: Value[] } {
 
 function colbertBlockFeeds(): Record<string, InputTensor> {
   const rng = new Rng(11);
+  const ids = BigInt64Array.from([1n, 3n, 6n, 2n, 2n, 5n]);
+  const { unique, inverse } = dedupIds(ids);
   return {
-    ids: { data: BigInt64Array.from([1n, 3n, 6n, 2n, 2n, 5n]), dims: [2, S] },
+    ids: { data: ids, dims: [2, S] },
+    ids_unique: { data: unique, dims: [unique.length] },
+    ids_inverse: { data: inverse, dims: [2, S] },
     maskBias: { data: Float64Array.from([0, 0, -1e9, 0, 0, 0]), dims: [2, 1, S] },
     emb: f64(rng, [V, H]),
     gamma: f64(rng, [H], 0.3, 1),
@@ -302,4 +310,42 @@ test("the float32 graph (fused LayerNorm, native Erf) gives the float64 graph's 
     const scale = Math.max(...g.map(Math.abs));
     g.forEach((v, j) => assert.ok(Math.abs(v - (fast[i]?.[j] ?? NaN)) <= 1e-4 * scale, `param ${i}[${j}]: float64 ${v} vs float32 ${fast[i]?.[j]}`));
   });
+});
+
+test("gather's gradient adds repeated ids exactly on several threads (1,440 ids, most repeated, 5 runs)", async () => {
+  const [V, H, N] = [50, 384, 1440];
+  const rng = new Rng(14);
+  const idValues = BigInt64Array.from({ length: N }, (_, i) => BigInt(i % 3 === 0 ? 0 : rng.int(V)));
+  const { unique, inverse } = dedupIds(idValues);
+  const r = Float32Array.from({ length: N * H }, () => rng.normal());
+  const dg = new DiffGraph();
+  const table = dg.param("table", [V, H]);
+  const y = dg.gather(table, dg.indices("ids", [N]), [N], { unique: dg.indices("ids_unique", ["U"]), inverse: dg.indices("ids_inverse", [N]) });
+  const loss = dg.reduceSum(dg.mul(y, dg.input("r", [N, H])), [0, 1], false);
+  const [grad] = dg.gradientsOf(loss, [table]);
+  dg.g.output("grad", DataType.FLOAT, [V, H], grad);
+  const session = await OnnxSession.create(encodeModel(dg.toModel()), { intraOpThreads: 2 });
+  try {
+    const feeds: Record<string, InputTensor> = {
+      table: { data: new Float32Array(V * H), dims: [V, H] },
+      ids: { data: idValues, dims: [N] },
+      ids_unique: { data: unique, dims: [unique.length] },
+      ids_inverse: { data: inverse, dims: [N] },
+      r: { data: r, dims: [N, H] },
+    };
+    // dL/dtable[v] = sum of r's rows whose id is v.
+    const want = new Float64Array(V * H);
+    idValues.forEach((v, i) => {
+      for (let h = 0; h < H; h++) want[Number(v) * H + h] = (want[Number(v) * H + h] as number) + (r[i * H + h] as number);
+    });
+    let first: Float32Array | null = null;
+    for (let run = 0; run < 5; run++) {
+      const got = (await session.runMixed(feeds, ["grad"]))["grad"]?.data as Float32Array;
+      for (let i = 0; i < want.length; i++) assert.ok(Math.abs((got[i] as number) - (want[i] as number)) <= 1e-3 * (1 + Math.abs(want[i] as number)), `run ${run} [${i}]: ${got[i]} vs ${want[i]}`);
+      if (first) assert.deepEqual(got, first, "the same bits every run");
+      else first = Float32Array.from(got);
+    }
+  } finally {
+    await session.release();
+  }
 });

@@ -46,6 +46,7 @@ test("KL and Margin-MSE: gradient = central differences", () => {
   checkGradient(randomScores(5, B * g), (s) => klLoss(s, teacher, B, g));
   checkGradient(randomScores(6, B * g), (s) => klLoss(s, teacher, B, g, 2));
   checkGradient(randomScores(7, B * g), (s) => marginMseLoss(s, teacher, B, g));
+  checkGradient(randomScores(11, B * g), (s) => klLoss(s, teacher, B, g, { studentNormalization: "minmax", temperature: 0.5 }));
 });
 
 test("the same values as the tfjs engine's losses", () => {
@@ -59,6 +60,15 @@ test("the same values as the tfjs engine's losses", () => {
   close(contrastiveLoss(all, B, g, { inBatchNegatives: true }).loss, tfValue(tfContrastive(t2(all, B * g), g, { inBatchNegatives: true })));
   close(klLoss(s, t, B, g, 2).loss, tfValue(tfKl(t2(s, g), t2(t, g), 2)));
   close(marginMseLoss(s, t, B, g).loss, tfValue(tfMarginMse(t2(s, g), t2(t, g))));
+});
+
+test("PyLate's min-max student normalisation for KL, by hand", () => {
+  // Scores [1, 3, 2] scale to [0, 1, 0.5] (up to the 1e-8 in the range); teacher uniform.
+  const got = klLoss([1, 3, 2], [0, 0, 0], 1, 3, { studentNormalization: "minmax" });
+  const e = [0, 1, 0.5].map((v) => Math.exp(v / (1 + 5e-9)));
+  const z = e.reduce((a, b) => a + b, 0);
+  const want = e.reduce((acc, v) => acc + (1 / 3) * (Math.log(1 / 3) - Math.log(v / z)), 0);
+  assert.ok(Math.abs(got.loss - want) < 1e-8, `${got.loss} vs ${want}`);
 });
 
 test("in-batch negatives leave out another query's copy of the same positive (by hand)", () => {

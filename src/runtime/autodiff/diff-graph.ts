@@ -23,6 +23,17 @@ export interface Value {
   readonly shape: readonly Dim[];
 }
 
+/**
+ * The distinct values of int64 ids (ascending) and, per id, its index among them: what
+ * `DiffGraph.gather` needs to add repeated ids' gradients exactly.
+ */
+export function dedupIds(ids: ArrayLike<bigint>): { unique: BigInt64Array; inverse: BigInt64Array } {
+  const unique = BigInt64Array.from(new Set(Array.from(ids))).sort();
+  const index = new Map<bigint, number>();
+  unique.forEach((v, i) => index.set(v, i));
+  return { unique, inverse: BigInt64Array.from(Array.from(ids), (v) => BigInt(index.get(v) as number)) };
+}
+
 /** The float type a DiffGraph computes in: FLOAT for training, DOUBLE for gradient checks. */
 export type FloatType = typeof DataType.FLOAT | typeof DataType.DOUBLE;
 
@@ -249,13 +260,25 @@ export class DiffGraph {
   }
 
   /**
-   * Rows of `table` ([V, H]) picked by int64 `ids` of shape `idsShape`: [...idsShape, H]. The
-   * gradient scatter-adds each row's gradient back into a [V, H] zero table (repeated ids add up).
+   * Rows of `table` ([V, H]) picked by int64 `ids` of shape `idsShape`: [...idsShape, H].
+   * The gradient adds each picked row's gradient into its table row. Repeated ids must add up exactly
+   * and in a fixed order, so the caller passes the ids' distinct values `unique` ([U] int64, no
+   * repeats) and, per id, its index in `unique` (`inverse`, int64 of `idsShape`): the row gradients
+   * are summed per distinct id by a [U, N] one-hot product (deterministic), then written into a zero
+   * [V, H] table by a ScatterND whose indices never repeat. (ScatterND's own "add" reduction races on
+   * repeated indices when onnxruntime runs it on several threads.)
    */
-  gather(table: Value, ids: string, idsShape: readonly Dim[]): Value {
-    const shape = [...idsShape, table.shape[1] as Dim];
+  gather(table: Value, ids: string, idsShape: readonly Dim[], dedup: { unique: string; inverse: string }): Value {
+    const H = table.shape[1] as Dim;
+    const shape = [...idsShape, H];
     const out = { name: this.g.gather(table.name, ids), shape };
-    return this.record([table], out, (dy) => [this.g.op("ScatterND", [this.zerosLike(table), this.g.unsqueeze(ids, [-1]), dy], { reduction: attr.string("add") })]);
+    return this.record([table], out, (dy) => {
+      const depth = this.g.shape(dedup.unique);
+      const hot = this.g.op("OneHot", [this.g.reshape(dedup.inverse, [-1]), depth, this.g.floats([0, 1])], { axis: attr.int(-1) }); // [N, U]
+      const perId = this.g.transpose(this.dtype === DataType.FLOAT ? hot : this.g.cast(hot, this.dtype), [1, 0]); // [U, N]
+      const rows = this.g.matMul(perId, this.g.reshape(dy, typeof H === "number" ? [-1, H] : [-1, 0])); // [U, H]
+      return [this.g.op("ScatterND", [this.zerosLike(table), this.g.unsqueeze(dedup.unique, [-1]), rows])];
+    });
   }
 
   /** Softmax over `axis`. dx = y ⊙ (dy − Σ(dy ⊙ y)). */

@@ -14,7 +14,10 @@
  *          where BERT applies dropout (hidden probability, attention probability for the attention
  *          weights), scaled by 1 / (1 - p).
  * Outputs: emb_<d>: [B, S, d] unit rows, per requested dim d.
- * Backward: inputs grad_emb_<d> [B, S, d]; outputs grad/<weight name> with the weight's shape.
+ * Backward: inputs grad_emb_<d> [B, S, d], and for each of input_ids, position_ids and
+ *           token_type_ids its distinct values <name>_unique [U] and their index per token
+ *           <name>_inverse [B, S] (runtime/autodiff `dedupIds`); outputs grad/<weight name> with the
+ *           weight's shape.
  */
 import { ColtsError } from "../../errors.js";
 import type { BertConfig } from "../../model/bert-weights.js";
@@ -123,9 +126,12 @@ export function buildEncoderGraph(spec: EncoderGraphSpec): EncoderGraph {
   const layerNorm = (x: Value, name: string): Value => dg.layerNorm(x, W(`${name}.weight`), W(`${name}.bias`), c.layerNormEps);
   const heads = (x: Value): Value => dg.transpose(dg.reshape(x, [0, 0, nh, hd], ["B", "S", nh, hd]), [0, 2, 1, 3]); // [B, nh, S, hd]
 
-  const words = dg.gather(W("embeddings.word_embeddings.weight"), ids, ["B", "S"]);
-  const pos = dg.gather(W("embeddings.position_embeddings.weight"), positions, ["B", "S"]);
-  const typ = dg.gather(W("embeddings.token_type_embeddings.weight"), types, ["B", "S"]);
+  // Only the backward pass reads the ids' distinct values, so only its graph declares them.
+  const dedup = (name: string): { unique: string; inverse: string } =>
+    spec.backward ? { unique: dg.indices(`${name}_unique`, [`U_${name}`]), inverse: dg.indices(`${name}_inverse`, ["B", "S"]) } : { unique: "", inverse: "" };
+  const words = dg.gather(W("embeddings.word_embeddings.weight"), ids, ["B", "S"], dedup("input_ids"));
+  const pos = dg.gather(W("embeddings.position_embeddings.weight"), positions, ["B", "S"], dedup("position_ids"));
+  const typ = dg.gather(W("embeddings.token_type_embeddings.weight"), types, ["B", "S"], dedup("token_type_ids"));
   const hidden = rates?.hidden ?? 0;
   const attention = rates?.attention ?? 0;
   let x = drop("drop_emb", ["B", "S", H], layerNorm(dg.add(dg.add(words, pos), typ), "embeddings.LayerNorm"), hidden); // [B, S, H]

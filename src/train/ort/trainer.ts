@@ -14,6 +14,7 @@ import { ColtsError } from "../../errors.js";
 import type { BertWeights } from "../../model/bert-weights.js";
 import type { ColbertCheckpoint } from "../../model/checkpoint.js";
 import type { DenseLayer } from "../../model/layout.js";
+import { dedupIds } from "../../runtime/autodiff/diff-graph.js";
 import { encodeModel } from "../../runtime/onnx/proto.js";
 import { OnnxSession, type InputTensor, type RuntimeOptions } from "../../runtime/session.js";
 import { teacherTargets, type ObjectiveOptions, type TokenBatch, type TrainBatch } from "../batch.js";
@@ -52,6 +53,8 @@ export interface LossAndGradients {
   loss: number;
   /** dLoss / dWeight, shaped like each weight. */
   grads: Map<string, Float32Array>;
+  /** The batch's MaxSim scores per trained dim ([B, g], or [B, B*g] with in-batch negatives). */
+  scores: Map<number, Float32Array>;
   /** Where the time went, in ms: forward embedding, scores and losses, encoder backward passes. */
   timings: { embedMs: number; scoresMs: number; backwardMs: number };
 }
@@ -133,8 +136,11 @@ export class OrtTrainer {
     return feeds;
   }
 
-  /** Feeds of rows [r0, r1) of a tokenized batch: ids, BERT positions 0..S-1, token type 0, mask. */
-  private chunkFeeds(b: TokenBatch, r0: number, r1: number): Record<string, InputTensor> {
+  /**
+   * Feeds of rows [r0, r1) of a tokenized batch: ids, BERT positions 0..S-1, token type 0, mask; with
+   * `withDedup` (backward runs), each id input's distinct values and inverse index too.
+   */
+  private chunkFeeds(b: TokenBatch, r0: number, r1: number, withDedup = false): Record<string, InputTensor> {
     const S = b.length;
     const n = (r1 - r0) * S;
     const ids = new BigInt64Array(n);
@@ -144,7 +150,16 @@ export class OrtTrainer {
       positions[i] = BigInt(i % S);
     }
     const dims = [r1 - r0, S];
-    return { input_ids: { data: ids, dims }, position_ids: { data: positions, dims }, token_type_ids: { data: new BigInt64Array(n), dims }, mask_bias: maskBias(b, r0, r1) };
+    const types = new BigInt64Array(n);
+    const feeds: Record<string, InputTensor> = { input_ids: { data: ids, dims }, position_ids: { data: positions, dims }, token_type_ids: { data: types, dims }, mask_bias: maskBias(b, r0, r1) };
+    if (withDedup) {
+      for (const [name, values] of [["input_ids", ids], ["position_ids", positions], ["token_type_ids", types]] as const) {
+        const { unique, inverse } = dedupIds(values);
+        feeds[`${name}_unique`] = { data: unique, dims: [unique.length] };
+        feeds[`${name}_inverse`] = { data: inverse, dims };
+      }
+    }
+    return feeds;
   }
 
   /** Unit vectors of every row of `b` with the current weights, per trained dim: [rows, S, d]; no dropout. */
@@ -177,7 +192,7 @@ export class OrtTrainer {
     const names = [...this.graph.gradOutputs.values()];
     for (let r0 = 0; r0 < b.rows; r0 += this.chunkRows) {
       const r1 = Math.min(b.rows, r0 + this.chunkRows);
-      const feeds: Record<string, InputTensor> = { ...weights, ...this.chunkFeeds(b, r0, r1), ...this.dropoutFor(drop.seed, drop.side, b, r0, r1) };
+      const feeds: Record<string, InputTensor> = { ...weights, ...this.chunkFeeds(b, r0, r1, true), ...this.dropoutFor(drop.seed, drop.side, b, r0, r1) };
       for (const d of this.dims) {
         const rowSize = b.length * d;
         feeds[`grad_emb_${d}`] = { data: (seeds.get(d) as Float32Array).subarray(r0 * rowSize, r1 * rowSize), dims: [r1 - r0, b.length, d] };
@@ -221,6 +236,7 @@ export class OrtTrainer {
     const biasDims = inBatch ? [1, 1, B * g, Ld] : [B, 1, g, Ld];
     const qSeeds = new Map<number, Float32Array>();
     const dSeeds = new Map<number, Float32Array>();
+    const allScores = new Map<number, Float32Array>();
     let loss = 0;
     for (const d of this.dims) {
       const feeds: Record<string, InputTensor> = {
@@ -230,17 +246,19 @@ export class OrtTrainer {
         d_bias: { data: dBias, dims: biasDims },
       };
       const scores = (await (await this.scoreSession(d, mode, g, false)).run(feeds, ["scores"]))["scores"]?.data as Float32Array;
+      allScores.set(d, scores);
       const dScores = new Float64Array(B * width);
       const add = (l: { loss: number; grad: Float64Array }, weight: number): void => {
         loss += weight * l.loss;
         for (let i = 0; i < dScores.length; i++) dScores[i] = (dScores[i] as number) + weight * (l.grad[i] as number);
       };
       if (objective.loss === "contrastive") {
-        add(contrastiveLoss(scores, B, g, { ...(objective.temperature !== undefined ? { temperature: objective.temperature } : {}), inBatchNegatives: inBatch }), 1);
+        add(contrastiveLoss(scores, B, g, { ...(objective.temperature !== undefined ? { temperature: objective.temperature } : {}), inBatchNegatives: inBatch, ...(inBatch && batch.docKeys ? { docIds: batch.docKeys } : {}) }), 1);
       } else {
         for (const t of targets) {
           const teacher = Float64Array.from(t.scores.flat());
-          add(objective.loss === "kl" ? klLoss(scores, teacher, B, g, objective.temperature ?? 1) : marginMseLoss(scores, teacher, B, g), t.weight);
+          const kl = { temperature: objective.temperature ?? 1, studentNormalization: objective.klStudentNormalization ?? "none" };
+          add(objective.loss === "kl" ? klLoss(scores, teacher, B, g, kl) : marginMseLoss(scores, teacher, B, g), t.weight);
         }
       }
       const back = await (await this.scoreSession(d, mode, g, true)).run({ ...feeds, grad_scores: { data: Float32Array.from(dScores), dims: [B, width] } }, ["grad_q", "grad_docs"]);
@@ -251,7 +269,7 @@ export class OrtTrainer {
     const grads = new Map<string, Float32Array>();
     await this.backward(batch.queries, qSeeds, grads, { seed, side: 0 });
     await this.backward(batch.docs, dSeeds, grads, { seed, side: 1 });
-    return { loss, grads, timings: { embedMs: t1 - t0, scoresMs: t2 - t1, backwardMs: performance.now() - t2 } };
+    return { loss, grads, scores: allScores, timings: { embedMs: t1 - t0, scoresMs: t2 - t1, backwardMs: performance.now() - t2 } };
   }
 
   /**
