@@ -173,7 +173,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     loss: o.loss, lr, warmup, total, bs, accum, seed, examples: o.examples.length, group: o.examples[0]?.docs.length, dropout,
     matryoshka: o.matryoshkaDims ?? [], temperature: o.temperature ?? 1, inBatch: o.inBatchNegatives ?? false,
     teachers: o.teachers ?? null, teacherWeights: o.teacherWeights ?? null, weightDecay: o.weightDecay ?? 0.01, clipNorm: o.clipNorm ?? 1,
-    klNormalization: o.klStudentNormalization ?? "none",
+    klNormalization: o.klStudentNormalization ?? "none", beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.999, eps: o.eps ?? 1e-8,
+    teacherNormalization: o.teacherNormalization ?? null, teacherMode: o.teacherMode ?? "average",
   };
   const mainDim = ckpt.dense[ckpt.dense.length - 1]?.outFeatures ?? ckpt.config.hiddenSize;
   for (const d of o.matryoshkaDims ?? []) {

@@ -50,6 +50,7 @@ export function contrastiveLoss(scores: ArrayLike<number>, B: number, g: number,
   const T = opts.temperature ?? 1;
   if (!(T > 0)) throw new ColtsError("INPUT_INVALID", `temperature must be > 0, got ${T}`);
   const width = opts.inBatchNegatives ? B * g : g;
+  if (width < 2) throw new ColtsError("INPUT_INVALID", "the contrastive loss needs a negative: at least 2 documents per query, or in-batch negatives with several queries");
   checkShape(scores, B, width, "contrastive loss");
   if (opts.docIds && opts.docIds.length !== B * g) throw new ColtsError("INPUT_INVALID", `${opts.docIds.length} document ids for ${B * g} columns`);
   const grad = new Float64Array(B * width);
@@ -69,11 +70,11 @@ export function contrastiveLoss(scores: ArrayLike<number>, B: number, g: number,
   return { loss: loss / B, grad };
 }
 
-/** Softmax of one row of x / T. */
-function softmaxRow(x: ArrayLike<number>, offset: number, n: number, T: number): Float64Array {
+/** Log-softmax of one row of x / T. */
+function logSoftmaxRow(x: ArrayLike<number>, offset: number, n: number, T: number): Float64Array {
   const row = Float64Array.from({ length: n }, (_, j) => (x[offset + j] as number) / T);
   const lse = logSumExp(row, () => true);
-  return row.map((v) => Math.exp(v - lse));
+  return row.map((v) => v - lse);
 }
 
 /**
@@ -142,12 +143,13 @@ export function klLoss(student: ArrayLike<number>, teacher: ArrayLike<number>, B
   const grad = new Float64Array(B * g);
   let loss = 0;
   for (let i = 0; i < B; i++) {
-    const ps = softmaxRow(s, i * g, g, temperature);
-    const pt = softmaxRow(teacher, i * g, g, temperature);
+    // Log-probabilities as v - logsumexp (not log of a softmax that can underflow to 0 at small T).
+    const ls = logSoftmaxRow(s, i * g, g, temperature);
+    const lt = logSoftmaxRow(teacher, i * g, g, temperature);
     for (let j = 0; j < g; j++) {
-      const t = pt[j] as number;
-      if (t > 0) loss += t * (Math.log(t) - Math.log(ps[j] as number));
-      grad[i * g + j] = ((ps[j] as number) - t) / (B * temperature);
+      const t = Math.exp(lt[j] as number);
+      if (t > 0) loss += t * ((lt[j] as number) - (ls[j] as number));
+      grad[i * g + j] = (Math.exp(ls[j] as number) - t) / (B * temperature);
     }
   }
   return { loss: loss / B, grad: norm ? norm.back(grad) : grad };

@@ -101,5 +101,17 @@ describe("onnxruntime trainer = tfjs engine (loss and every weight's gradient)",
     await compare(truncated.dir, truncated.batch, { loss: "margin-mse", teachers: ["a"], matryoshkaDims: [8, 4] }, 3);
     const heads = await setup({ dim: 8, matryoshkaDims: [8, 4], matryoshkaHeads: true });
     await compare(heads.dir, heads.batch, { loss: "contrastive", matryoshkaDims: [8, 4] }, 3);
+    // Training dim 8 alone: the separate head of dim 4 gets no gradient at all (not a zero one that
+    // weight decay would still shrink).
+    const ckpt = readColbertCheckpoint(heads.dir);
+    assert.ok(ckpt.matryoshkaHeads.has(4));
+    const trainer = await OrtTrainer.create(ckpt, { dims: [8, 8] });
+    try {
+      assert.deepEqual(trainer.dims, [8], "repeated dims are trained once");
+      const { grads } = await trainer.lossAndGradients(heads.batch, { loss: "contrastive" });
+      assert.ok(!grads.has("mhead.4.weight") && grads.has("dense.0.weight"));
+    } finally {
+      await trainer.release();
+    }
   });
 });

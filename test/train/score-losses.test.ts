@@ -62,6 +62,12 @@ test("the same values as the tfjs engine's losses", () => {
   close(marginMseLoss(s, t, B, g).loss, tfValue(tfMarginMse(t2(s, g), t2(t, g))));
 });
 
+test("KL stays finite at a tiny temperature; contrastive refuses a query with nothing to contrast", () => {
+  const r = klLoss([0, 100, -50], [0, 1, 2], 1, 3, 0.01);
+  assert.ok(Number.isFinite(r.loss) && r.grad.every(Number.isFinite), `loss ${r.loss}`);
+  assert.throws(() => contrastiveLoss([1, 2], 2, 1), /needs a negative/);
+});
+
 test("PyLate's min-max student normalisation for KL, by hand", () => {
   // Scores [1, 3, 2] scale to [0, 1, 0.5] (up to the 1e-8 in the range); teacher uniform.
   const got = klLoss([1, 3, 2], [0, 0, 0], 1, 3, { studentNormalization: "minmax" });

@@ -63,6 +63,11 @@ export interface EncoderGraph {
   gradInputs: Map<number, string>;
   /** With backward: the gradient output per weight name (`grad/<name>`). */
   gradOutputs: Map<string, string>;
+  /**
+   * Weights no output depends on (a separate head for a dim not trained, the main head's last layer
+   * when every trained dim has its own head): they get no gradient, so an optimizer leaves them alone.
+   */
+  unused: Set<string>;
 }
 
 /** The weight names and shapes of a backbone and head (as readColbertCheckpoint names them). */
@@ -161,6 +166,15 @@ export function buildEncoderGraph(spec: EncoderGraphSpec): EncoderGraph {
     }
     y = activate(linear(y, `dense.${i}`, layer.bias), layer);
   });
+  // Which head weights some output depends on: a separate head only for its own dim; the main head's
+  // last layer unless every dim has its own head.
+  const lastMainUsed = spec.dims.some((d) => !(spec.ownHeads.has(d) && d !== mainDim));
+  const reaches = (name: string): boolean => {
+    const own = /^mhead\.(\d+)\./.exec(name);
+    if (own) return spec.dims.includes(Number(own[1])) && Number(own[1]) !== mainDim;
+    if (spec.head.length > 0 && name.startsWith(`dense.${spec.head.length - 1}.`)) return lastMainUsed;
+    return true;
+  };
   const outputs = new Map<number, string>();
   const embeddings = new Map<number, Value>();
   for (const d of spec.dims) {
@@ -185,5 +199,6 @@ export function buildEncoderGraph(spec: EncoderGraphSpec): EncoderGraph {
       gradOutputs.set(s.name, `grad/${s.name}`);
     });
   }
-  return { model: dg.toModel("colts trainer"), config: c, weights: shapes, outputs, gradInputs, gradOutputs };
+  const unused = new Set(shapes.map((s) => s.name).filter((name) => !reaches(name)));
+  return { model: dg.toModel("colts trainer"), config: c, weights: shapes, outputs, gradInputs, gradOutputs, unused };
 }

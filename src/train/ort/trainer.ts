@@ -7,8 +7,10 @@
  *      to every vector (the scores graph's backward pass);
  *   3. run the encoder graph again with its backward pass, chunk by chunk, seeded with those vector
  *      gradients, and add up each weight's gradient.
- * Memory is bounded by one chunk's activations, whatever the batch, at the price of a second
- * forward pass; the loss may couple every query with every document (in-batch negatives).
+ * The encoder's memory is bounded by one chunk's activations, whatever the batch, at the price of a
+ * second forward pass; the loss may couple every query with every document (in-batch negatives).
+ * The scores graph is not chunked: with in-batch negatives it holds [B·Lq, B·g·Ld] similarities
+ * (about 190 MB each at 32 x (1+7) of 180 tokens), growing with B²·g.
  */
 import { ColtsError } from "../../errors.js";
 import type { BertWeights } from "../../model/bert-weights.js";
@@ -96,7 +98,7 @@ export class OrtTrainer {
     const head = ckpt.dense.map(headShape);
     const ownHeads = new Map([...ckpt.matryoshkaHeads].map(([d, l]) => [d, headShape(l)] as const));
     const mainDim = head[head.length - 1]?.outFeatures ?? ckpt.config.hiddenSize;
-    const dims = opts.dims && opts.dims.length > 0 ? [...opts.dims] : [mainDim];
+    const dims = opts.dims && opts.dims.length > 0 ? [...new Set(opts.dims)] : [mainDim];
     const chunkRows = opts.chunkRows ?? 8;
     if (!Number.isInteger(chunkRows) || chunkRows < 1) throw new ColtsError("INPUT_INVALID", `chunkRows must be an integer >= 1, got ${chunkRows}`);
     const dropout = opts.dropout && (opts.dropout.hidden > 0 || opts.dropout.attention > 0) ? opts.dropout : null;
@@ -120,9 +122,16 @@ export class OrtTrainer {
       weights.set(w.name, Float32Array.from(data));
     }
     const runtime = opts.runtime ?? {};
-    const [f, t] = await Promise.all([OnnxSession.create(encodeModel(fwd.model), runtime), OnnxSession.create(encodeModel(train.model), runtime)]);
-    const tf = dropout ? await OnnxSession.create(encodeModel(buildEncoderGraph({ ...spec, dropout, backward: false }).model), runtime) : f;
-    return new OrtTrainer(weights, dims, train, f, tf, t, chunkRows, runtime, dropout);
+    // Every session is released if another fails to start.
+    const models = [fwd.model, train.model, ...(dropout ? [buildEncoderGraph({ ...spec, dropout, backward: false }).model] : [])];
+    const started = await Promise.allSettled(models.map((m) => OnnxSession.create(encodeModel(m), runtime)));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) {
+      await Promise.all(started.map((r) => (r.status === "fulfilled" ? r.value.release() : undefined)));
+      throw failed.reason;
+    }
+    const [f, t, tf] = started.map((r) => (r as PromiseFulfilledResult<OnnxSession>).value) as [OnnxSession, OnnxSession, OnnxSession | undefined];
+    return new OrtTrainer(weights, dims, train, f, tf ?? f, t, chunkRows, runtime, dropout);
   }
 
   /** Every trained weight's name and shape, in the graph's order. */
@@ -199,6 +208,7 @@ export class OrtTrainer {
       }
       const res = await this.train.run(feeds, names);
       for (const [weight, output] of this.graph.gradOutputs) {
+        if (this.graph.unused.has(weight)) continue; // no gradient (not None-but-zero): AdamW leaves it alone, as torch does
         const g = res[output]?.data as Float32Array;
         const acc = grads.get(weight);
         if (!acc) grads.set(weight, Float32Array.from(g));
