@@ -127,7 +127,7 @@ export class OrtTrainer {
     const started = await Promise.allSettled(models.map((m) => OnnxSession.create(encodeModel(m), runtime)));
     const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) {
-      await Promise.all(started.map((r) => (r.status === "fulfilled" ? r.value.release() : undefined)));
+      await Promise.all(started.filter((r): r is PromiseFulfilledResult<OnnxSession> => r.status === "fulfilled").map((r) => r.value.release()));
       throw failed.reason;
     }
     const [f, t, tf] = started.map((r) => (r as PromiseFulfilledResult<OnnxSession>).value) as [OnnxSession, OnnxSession, OnnxSession | undefined];
