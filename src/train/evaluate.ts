@@ -8,7 +8,7 @@ import type { ColbertTokenizer } from "../encode/tokenize.js";
 import { evaluate } from "../eval/metrics.js";
 import type { BeirDoc, Qrels, RunEntry } from "../eval/types.js";
 import { tokenizeDocuments, tokenizeQueries } from "./data.js";
-import type { OrtTrainer } from "./ort/trainer.js";
+import type { EncodedRows, OrtTrainer } from "./ort/trainer.js";
 import { documentText } from "../corpus/reader.js";
 
 export interface EvalSet {
@@ -27,7 +27,7 @@ export interface EvalOptions {
 }
 
 /** Unit vectors ([rows, L, d]) of a tokenized batch at the trainer's largest trained dim d. */
-async function encode(trainer: OrtTrainer, batch: ReturnType<typeof tokenizeQueries>): Promise<{ vectors: Float32Array; keep: Float32Array; rows: number; length: number }> {
+async function encode(trainer: OrtTrainer, batch: ReturnType<typeof tokenizeQueries>): Promise<EncodedRows> {
   const d = Math.max(...trainer.dims);
   return { vectors: (await trainer.embed(batch)).get(d) as Float32Array, keep: batch.keep, rows: batch.rows, length: batch.length };
 }
@@ -43,18 +43,10 @@ export async function evaluateModel(trainer: OrtTrainer, tok: ColbertTokenizer, 
   const qids = [...set.queries.keys()];
   const q = await encode(trainer, tokenizeQueries(tok, qids.map((id) => set.queries.get(id) ?? "")));
   const scores: Float32Array[] = qids.map(() => new Float32Array(set.corpus.length));
-  // Queries are scored in blocks of QUERY_BLOCK so the [queries x tokens, documents x tokens] product stays small.
-  const QUERY_BLOCK = 64;
   for (let start = 0; start < set.corpus.length; start += bs) {
     const docs = set.corpus.slice(start, start + bs);
-    const dv = await encode(trainer, tokenizeDocuments(tok, docs.map((x) => documentText(x.title, x.text))));
-    for (let q0 = 0; q0 < qids.length; q0 += QUERY_BLOCK) {
-      const rows = Math.min(QUERY_BLOCK, qids.length - q0);
-      const span = q.length * d;
-      const block = { vectors: q.vectors.subarray(q0 * span, (q0 + rows) * span), keep: q.keep.subarray(q0 * q.length, (q0 + rows) * q.length), rows, length: q.length };
-      const s = await trainer.scoreAll(d, block, dv);
-      for (let i = 0; i < rows; i++) (scores[q0 + i] as Float32Array).set(s.subarray(i * docs.length, (i + 1) * docs.length), start);
-    }
+    const s = await trainer.scoreAll(d, q, await encode(trainer, tokenizeDocuments(tok, docs.map((x) => documentText(x.title, x.text)))));
+    for (let i = 0; i < qids.length; i++) (scores[i] as Float32Array).set(s.subarray(i * docs.length, (i + 1) * docs.length), start);
   }
   const run = new Map<string, RunEntry[]>();
   for (const [i, qid] of qids.entries()) {

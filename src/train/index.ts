@@ -6,7 +6,7 @@ export { parseTrainingExample, serializeTrainingExample, negativeCount, type Tra
 export { trainColbert, trainColbertInWorker, exportTrainedModel } from "./api.js";
 export type { TrainOptions, TrainResult, StepRecord } from "./loop.js";
 export type { ObjectiveOptions, LossKind, TrainBatch, TokenBatch } from "./batch.js";
-export { OrtTrainer, type OrtTrainerOptions, type LossAndGradients, type WeightsSnapshot } from "./ort/trainer.js";
+export { OrtTrainer, type OrtTrainerOptions, type LossAndGradients, type WeightsSnapshot, type EncodedRows } from "./ort/trainer.js";
 export { AdamW, linearSchedule, type AdamWOptions } from "./optim.js";
 export { contrastiveLoss, klLoss, marginMseLoss, type LossWithGradient, type ContrastiveLossOptions } from "./score-losses.js";
 export type { ResolvedExample } from "./data.js";

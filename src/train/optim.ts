@@ -36,6 +36,18 @@ export function decays(name: string): boolean {
   return !name.endsWith(".bias") && !name.includes("LayerNorm");
 }
 
+/** AdamW's settings with their defaults filled in. */
+export function adamWSettings(opts: AdamWOptions): Required<AdamWOptions> {
+  return {
+    lr: opts.lr,
+    beta1: opts.beta1 ?? 0.9,
+    beta2: opts.beta2 ?? 0.999,
+    eps: opts.eps ?? 1e-8,
+    weightDecay: opts.weightDecay ?? 0.01,
+    clipNorm: opts.clipNorm ?? 1,
+  };
+}
+
 /** Global L2 norm of a set of gradients. */
 export function globalNorm(grads: ReadonlyMap<string, Float32Array>): number {
   let sum = 0;
@@ -56,14 +68,7 @@ export class AdamW {
 
   /** Zero moments for every weight of `weights`. */
   constructor(weights: ReadonlyMap<string, Float32Array>, opts: AdamWOptions) {
-    this.opts = {
-      lr: opts.lr,
-      beta1: opts.beta1 ?? 0.9,
-      beta2: opts.beta2 ?? 0.999,
-      eps: opts.eps ?? 1e-8,
-      weightDecay: opts.weightDecay ?? 0.01,
-      clipNorm: opts.clipNorm ?? 1,
-    };
+    this.opts = adamWSettings(opts);
     for (const [name, w] of weights) {
       this.m.set(name, new Float32Array(w.length));
       this.v.set(name, new Float32Array(w.length));

@@ -93,6 +93,8 @@ export class DiffGraph {
   private readonly tape: TapeEntry[] = [];
   /** Values that depend on a parameter (only these are recorded and get gradients). */
   private readonly live = new Set<string>();
+  /** Scalar constants by value (every layer's GELU, LayerNorm and scale constants share them). */
+  private readonly scalars = new Map<number, string>();
 
   /** An empty graph (opset 17) computing in `options.dtype`. */
   constructor(options: DiffGraphOptions = {}) {
@@ -123,9 +125,14 @@ export class DiffGraph {
     return { name: this.g.initializer(hint, data, [...shape]), shape };
   }
 
-  /** A scalar constant (shape []). */
+  /** A scalar constant (shape []); one initializer per distinct value, however often it is asked for. */
   scalar(value: number): Value {
-    return this.constant([value], [], "scalar");
+    let name = this.scalars.get(value);
+    if (name === undefined) {
+      name = this.constant([value], [], "scalar").name;
+      this.scalars.set(value, name);
+    }
+    return { name, shape: [] };
   }
 
   /**
@@ -166,7 +173,7 @@ export class DiffGraph {
   }
 
   private scalarConst(x: number): string {
-    return this.constant([x], [], "c").name;
+    return this.scalar(x).name;
   }
 
   // ---- differentiable ops ----

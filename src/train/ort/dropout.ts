@@ -5,6 +5,7 @@
  * draw is >= round(p · 65536), so the effective probability is within 2^-17 of p.
  */
 import type { InputTensor } from "../../runtime/session.js";
+import { Rng } from "../../util/rng.js";
 
 /** Dropout probabilities: BERT's hidden dropout and its dropout of the attention weights. */
 export interface DropoutRates {
@@ -31,13 +32,9 @@ export function keepMask(n: number, p: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
   if (p <= 0) return out.fill(1);
   const threshold = Math.round(p * 65536);
-  let state = seed >>> 0;
+  const rng = new Rng(seed);
   for (let i = 0; i < n; i += 2) {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    t = (t ^ (t >>> 14)) >>> 0;
+    const t = rng.nextUint32();
     out[i] = (t & 0xffff) >= threshold ? 1 : 0;
     if (i + 1 < n) out[i + 1] = t >>> 16 >= threshold ? 1 : 0;
   }

@@ -46,6 +46,18 @@ export interface StepOptions {
   dropoutSeed?: number;
 }
 
+/** Encoded sequences: unit vectors [rows, length, d] and the keep mask [rows, length]. */
+export interface EncodedRows {
+  /** [rows, length, d] row-major. */
+  vectors: Float32Array;
+  /** [rows, length]: 1 where the vector counts. */
+  keep: Float32Array;
+  /** Sequences. */
+  rows: number;
+  /** Tokens per sequence (padded). */
+  length: number;
+}
+
 /** A model's trained arrays, as a checkpoint holds them. */
 export type WeightsSnapshot = Pick<ColbertCheckpoint, "weights" | "dense" | "matryoshkaHeads">;
 
@@ -284,20 +296,30 @@ export class OrtTrainer {
 
   /**
    * MaxSim of every query against every document ([nq, nd]) for vectors of width d: queries
-   * [nq, Lq, d] with their keep mask, documents [nd, Ld, d] with theirs (evaluation).
+   * [nq, Lq, d] with their keep mask, documents [nd, Ld, d] with theirs (evaluation). Queries go in
+   * blocks of `queryBlock` so the [queries x tokens, documents x tokens] product stays small.
    */
-  async scoreAll(d: number, q: { vectors: Float32Array; keep: Float32Array; rows: number; length: number }, docs: { vectors: Float32Array; keep: Float32Array; rows: number; length: number }): Promise<Float32Array> {
+  async scoreAll(d: number, q: EncodedRows, docs: EncodedRows, queryBlock = 64): Promise<Float32Array> {
     const session = await this.scoreSession(d, "all", 1, false);
-    const out = await session.run(
-      {
-        q: { data: q.vectors, dims: [q.rows, q.length, d] },
-        docs: { data: docs.vectors, dims: [docs.rows, docs.length, d] },
-        q_keep: { data: q.keep, dims: [q.rows, q.length] },
-        d_bias: { data: Float32Array.from(docs.keep, (k) => (k > 0 ? 0 : -1e4)), dims: [1, 1, docs.rows, docs.length] },
-      },
-      ["scores"],
-    );
-    return out["scores"]?.data as Float32Array;
+    const fixed: Record<string, InputTensor> = {
+      docs: { data: docs.vectors, dims: [docs.rows, docs.length, d] },
+      d_bias: { data: Float32Array.from(docs.keep, (k) => (k > 0 ? 0 : -1e4)), dims: [1, 1, docs.rows, docs.length] },
+    };
+    const out = new Float32Array(q.rows * docs.rows);
+    for (let q0 = 0; q0 < q.rows; q0 += queryBlock) {
+      const rows = Math.min(queryBlock, q.rows - q0);
+      const span = q.length * d;
+      const res = await session.run(
+        {
+          ...fixed,
+          q: { data: q.vectors.subarray(q0 * span, (q0 + rows) * span), dims: [rows, q.length, d] },
+          q_keep: { data: q.keep.subarray(q0 * q.length, (q0 + rows) * q.length), dims: [rows, q.length] },
+        },
+        ["scores"],
+      );
+      out.set(res["scores"]?.data as Float32Array, q0 * docs.rows);
+    }
+    return out;
   }
 
   /** The current weights as a checkpoint's arrays (copies): backbone, head layers, separate heads. */

@@ -7,7 +7,7 @@
  * warm-up + linear decay schedule of HF transformers' get_linear_schedule_with_warmup, and global
  * gradient-norm clipping. State (m, v, step) is plain tfjs variables so training state can save it.
  */
-import { decays, type AdamWOptions } from "../../../src/train/optim.js";
+import { adamWSettings, decays, type AdamWOptions } from "../../../src/train/optim.js";
 import { tf } from "./tf.js";
 
 export { decays, linearSchedule, type AdamWOptions } from "../../../src/train/optim.js";
@@ -21,14 +21,7 @@ export class AdamW {
   step = 0;
 
   constructor(params: ReadonlyMap<string, tf.Variable>, opts: AdamWOptions) {
-    this.opts = {
-      lr: opts.lr,
-      beta1: opts.beta1 ?? 0.9,
-      beta2: opts.beta2 ?? 0.999,
-      eps: opts.eps ?? 1e-8,
-      weightDecay: opts.weightDecay ?? 0.01,
-      clipNorm: opts.clipNorm ?? 1,
-    };
+    this.opts = adamWSettings(opts);
     for (const [name, p] of params) {
       this.m.set(name, tf.variable(tf.zerosLike(p), false));
       this.v.set(name, tf.variable(tf.zerosLike(p), false));
