@@ -56,11 +56,12 @@ export function openInput(io: CliIO, p: string): Readable {
 export interface Output {
   stream: Writable;
   commit(): Promise<void>;
-  abort(): void;
+  /** Discards the temporary file; resolves once the stream is closed and the file is gone. */
+  abort(): Promise<void>;
 }
 
 export function openOutput(io: CliIO, p: string): Output {
-  if (p === "-") return { stream: io.stdout, commit: () => Promise.resolve(), abort: () => undefined };
+  if (p === "-") return { stream: io.stdout, commit: () => Promise.resolve(), abort: () => Promise.resolve() };
   const file = resolvePath(io, p);
   const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
   const stream = fs.createWriteStream(tmp);
@@ -77,9 +78,19 @@ export function openOutput(io: CliIO, p: string): Output {
           }
         });
       }),
-    abort: () => {
-      stream.destroy();
-      fs.rmSync(tmp, { force: true });
-    },
+    // The file is opened asynchronously: removing it before the stream has closed would race
+    // with that open and leave the temporary file behind.
+    abort: () =>
+      new Promise<void>((resolve) => {
+        const remove = (): void => {
+          fs.rmSync(tmp, { force: true });
+          resolve();
+        };
+        if (stream.closed) remove();
+        else {
+          stream.once("close", remove);
+          stream.destroy();
+        }
+      }),
   };
 }

@@ -73,7 +73,7 @@ export async function encodeCommand(argv: string[], io: CliIO): Promise<number> 
     await output.commit();
     return 0;
   } catch (e) {
-    output.abort();
+    await output.abort();
     throw e;
   } finally {
     await colbert.close();

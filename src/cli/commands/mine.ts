@@ -129,7 +129,7 @@ export async function mineCommand(argv: string[], io: CliIO): Promise<number> {
     io.stderr.write(`mined ${stats.lines} lines (${stats.negatives} negatives) for ${stats.queries} queries with ${source}; ${stats.dropped} pairs dropped (too few candidates); ${seconds.toFixed(1)} s\n`);
     return 0;
   } catch (e) {
-    out.abort();
+    await out.abort();
     throw e;
   } finally {
     await backend.close();

@@ -131,7 +131,7 @@ export async function searchCommand(argv: string[], io: CliIO): Promise<number> 
       }
       await output.commit();
     } catch (e) {
-      output.abort();
+      await output.abort();
       throw e;
     }
     return 0;

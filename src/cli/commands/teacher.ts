@@ -157,7 +157,7 @@ export async function teacherCommand(argv: string[], io: CliIO): Promise<number>
     }
     await out.commit();
   } catch (e) {
-    out.abort();
+    await out.abort();
     throw e;
   } finally {
     await scorer.close();
