@@ -5,8 +5,10 @@
  *   - the onnxruntime trainer (src/train/ort) at 8 x (1+3) and 32 x (1+7) per optimizer step, full
  *     step (forward, scores and losses, backward, AdamW), with the phase split and RSS after each step;
  *   - the tfjs reference engine (test/reference/tfjs) at 1 x (1+3), the only size it runs.
- * Tokens/s counts every token fed (padded) and the attended ones (unpadded).
- * Run: npm run build && node dist/bench/train-throughput.js [--steps N] [--skip-tfjs] [--chunk N] [--only 8x4|32x8] [--dropout P]
+ * Tokens/s counts every token fed (padded) and the attended ones (unpadded). `--budgets 4,0` compares
+ * activation budgets (GiB kept from the forward pass for the backward pass; 0 = recompute every
+ * chunk) side by side: one trainer per budget, every step's batch run by each in turn.
+ * Run: npm run build && node dist/bench/train-throughput.js [--steps N] [--skip-tfjs] [--chunk N] [--only 8x4|32x8] [--dropout P] [--budgets a,b]
  */
 import os from "node:os";
 import { parseArgs } from "node:util";
@@ -19,7 +21,8 @@ import { TrainableColbert } from "../test/reference/tfjs/model.js";
 import { batchLoss } from "../test/reference/tfjs/objective.js";
 import { initTraining, tf } from "../test/reference/tfjs/tf.js";
 
-const { values } = parseArgs({ options: { steps: { type: "string" }, "skip-tfjs": { type: "boolean" }, chunk: { type: "string" }, only: { type: "string" }, dropout: { type: "string" } } });
+const { values } = parseArgs({ options: { steps: { type: "string" }, "skip-tfjs": { type: "boolean" }, chunk: { type: "string" }, only: { type: "string" }, dropout: { type: "string" }, budgets: { type: "string" } } });
+const BUDGETS = (values.budgets ?? "4").split(",").map(Number);
 const DROPOUT = Number(values.dropout ?? 0);
 const STEPS = Number(values.steps ?? 3);
 const CHUNK = Number(values.chunk ?? 8);
@@ -56,29 +59,34 @@ console.log(`machine: ${os.cpus()[0]?.model ?? "?"} x${os.cpus().length}, node $
 
 for (const [B, g] of [[8, 4], [32, 8]] as const) {
   if (values.only && values.only !== `${B}x${g}`) continue;
-  const trainer = await OrtTrainer.create(ckpt, { chunkRows: CHUNK, dropout: { hidden: DROPOUT, attention: DROPOUT } });
-  const opt = new AdamW(trainer.weights, { lr: 1e-5 });
+  const runs = [];
+  for (const budget of BUDGETS) {
+    const trainer = await OrtTrainer.create(ckpt, { chunkRows: CHUNK, dropout: { hidden: DROPOUT, attention: DROPOUT }, activationBudgetBytes: budget * 2 ** 30 });
+    runs.push({ budget, trainer, opt: new AdamW(trainer.weights, { lr: 1e-5 }), ms: 0, padded: 0, attended: 0 });
+  }
   const rng = new Rng(7);
-  let sumMs = 0;
-  let sumPadded = 0;
-  let sumAttended = 0;
   for (let step = 0; step <= STEPS; step++) {
     const { batch, padded, attended } = makeBatch(B, g, rng);
-    const t0 = performance.now();
-    const r = await trainer.lossAndGradients(batch, { loss: "contrastive" }, { dropoutSeed: step });
-    const t1 = performance.now();
-    opt.apply(trainer.weights, r.grads, 1e-5);
-    const ms = performance.now() - t0;
-    const warm = step === 0 ? " (warm-up, not counted)" : "";
-    console.log(`ort ${B}x(1+${g - 1}) step ${step}: ${ms.toFixed(0)} ms = embed ${r.timings.embedMs.toFixed(0)} + scores ${r.timings.scoresMs.toFixed(0)} + backward ${r.timings.backwardMs.toFixed(0)} + AdamW ${(performance.now() - t1).toFixed(0)}; ${padded} tokens fed (${attended} attended): ${((padded / ms) * 1000).toFixed(0)} tokens/s padded, ${((attended / ms) * 1000).toFixed(0)} unpadded; RSS ${gib()} GiB${warm}`);
-    if (step > 0) {
-      sumMs += ms;
-      sumPadded += padded;
-      sumAttended += attended;
+    // Alternate which setting goes first, so a slow phase of the machine does not favour one.
+    for (const run of step % 2 === 0 ? runs : [...runs].reverse()) {
+      const t0 = performance.now();
+      const r = await run.trainer.lossAndGradients(batch, { loss: "contrastive" }, { dropoutSeed: step });
+      const t1 = performance.now();
+      run.opt.apply(run.trainer.weights, r.grads, 1e-5);
+      const ms = performance.now() - t0;
+      const warm = step === 0 ? " (warm-up, not counted)" : "";
+      console.log(`ort ${B}x(1+${g - 1}) budget ${run.budget} GiB step ${step}: ${ms.toFixed(0)} ms = embed ${r.timings.embedMs.toFixed(0)} + scores ${r.timings.scoresMs.toFixed(0)} + backward ${r.timings.backwardMs.toFixed(0)} + AdamW ${(performance.now() - t1).toFixed(0)}; ${padded} tokens fed (${attended} attended): ${((padded / ms) * 1000).toFixed(0)} tokens/s padded, ${((attended / ms) * 1000).toFixed(0)} unpadded; RSS ${gib()} GiB${warm}`);
+      if (step > 0) {
+        run.ms += ms;
+        run.padded += padded;
+        run.attended += attended;
+      }
     }
   }
-  console.log(`ort ${B}x(1+${g - 1}) mean over ${STEPS} steps: ${(sumMs / STEPS).toFixed(0)} ms/step, ${((sumPadded / sumMs) * 1000).toFixed(0)} tokens/s padded, ${((sumAttended / sumMs) * 1000).toFixed(0)} unpadded`);
-  await trainer.release();
+  for (const run of runs) {
+    console.log(`ort ${B}x(1+${g - 1}) budget ${run.budget} GiB mean over ${STEPS} steps: ${(run.ms / STEPS).toFixed(0)} ms/step, ${((run.padded / run.ms) * 1000).toFixed(0)} tokens/s padded, ${((run.attended / run.ms) * 1000).toFixed(0)} unpadded`);
+    await run.trainer.release();
+  }
 }
 
 if (!values["skip-tfjs"]) {

@@ -115,3 +115,30 @@ describe("onnxruntime trainer = tfjs engine (loss and every weight's gradient)",
     }
   });
 });
+
+test("activations kept from the forward pass or recomputed (GradCache), or some of each: the same loss and gradients, with dropout", async () => {
+  const { dir, batch } = await setup({ dim: 8, matryoshkaDims: [8, 4], matryoshkaHeads: true });
+  const ckpt = readColbertCheckpoint(dir);
+  const base = { dims: [8, 4], chunkRows: 2, dropout: { hidden: 0.1, attention: 0.1 } };
+  // Budgets: everything kept; nothing kept; one byte (the first chunk is kept, every later one recomputed).
+  const trainers = await Promise.all([undefined, 0, 1].map((b) => OrtTrainer.create(ckpt, { ...base, ...(b === undefined ? {} : { activationBudgetBytes: b }) })));
+  try {
+    const objective: ObjectiveOptions = { loss: "contrastive", inBatchNegatives: true, matryoshkaDims: [8, 4] };
+    const [kept, recomputed, mixed] = await Promise.all(trainers.map((t) => t.lossAndGradients(batch, objective, { dropoutSeed: 3 })));
+    // The key bias's true gradient is 0 (softmax ignores a shift shared by every key): its float noise
+    // is compared against the largest gradient of all.
+    const largest = Math.max(...[...kept!.grads.values()].map((g) => g.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
+    for (const [label, other] of [["recomputed", recomputed], ["mixed", mixed]] as const) {
+      assert.ok(Math.abs(other!.loss - kept!.loss) <= 1e-6 * Math.abs(kept!.loss), `${label} loss ${other!.loss} vs ${kept!.loss}`);
+      for (const [name, g] of kept!.grads) {
+        const o = other!.grads.get(name) as Float32Array;
+        const scale = g.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        for (let i = 0; i < g.length; i++) {
+          if (Math.abs((o[i] as number) - (g[i] as number)) > 1e-5 * scale + 1e-7 * largest) assert.fail(`${label} ${name}[${i}]: ${o[i]} vs ${g[i]}`);
+        }
+      }
+    }
+  } finally {
+    await Promise.all(trainers.map((t) => t.release()));
+  }
+});

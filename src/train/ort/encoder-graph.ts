@@ -24,6 +24,7 @@ import type { BertConfig } from "../../model/bert-weights.js";
 import type { DenseLayer } from "../../model/layout.js";
 import { DiffGraph, type FloatType, type Value } from "../../runtime/autodiff/diff-graph.js";
 import type { OnnxModel } from "../../runtime/onnx/proto.js";
+import { splitAtSeeds, type SplitGraphs } from "../../runtime/autodiff/split.js";
 
 /** A head layer without its weights: sizes, activation and whether it has a bias. */
 export type HeadShape = Pick<DenseLayer, "inFeatures" | "outFeatures" | "activation"> & {
@@ -201,4 +202,14 @@ export function buildEncoderGraph(spec: EncoderGraphSpec): EncoderGraph {
   }
   const unused = new Set(shapes.map((s) => s.name).filter((name) => !reaches(name)));
   return { model: dg.toModel("colts trainer"), config: c, weights: shapes, outputs, gradInputs, gradOutputs, unused };
+}
+
+/**
+ * A backward encoder graph cut in two (runtime/autodiff/split.ts): a forward graph that also returns
+ * the activations the backward pass reads, and a backward graph that takes them with the output
+ * gradients, so a step need not run the forward pass twice.
+ */
+export function splitEncoderGraph(graph: EncoderGraph): SplitGraphs {
+  if (graph.gradInputs.size === 0) throw new ColtsError("INTERNAL", "splitEncoderGraph needs a graph built with backward: true");
+  return splitAtSeeds(graph.model, { seeds: [...graph.gradInputs.values()], forwardOutputs: [...graph.outputs.values()], params: graph.weights.map((w) => w.name) });
 }

@@ -5,10 +5,14 @@
  *   2. per output dim, score the batch (scores graph), compute the loss and its gradient with
  *      respect to the scores in float64 (score-losses.ts), and turn that into gradients with respect
  *      to every vector (the scores graph's backward pass);
- *   3. run the encoder graph again with its backward pass, chunk by chunk, seeded with those vector
- *      gradients, and add up each weight's gradient.
- * The encoder's memory is bounded by one chunk's activations, whatever the batch, at the price of a
- * second forward pass; the loss may couple every query with every document (in-batch negatives).
+ *   3. run the backward pass chunk by chunk, seeded with those vector gradients, and add up each
+ *      weight's gradient.
+ * Step 1 keeps the activations each chunk's backward pass reads (the forward half of the split
+ * encoder graph returns them) while they fit `activationBudgetBytes`; step 3 then runs only the
+ * backward half for those chunks. Chunks past the budget keep nothing, and step 3 encodes them again
+ * with the whole forward-and-backward graph (GradCache: memory bounded by one chunk's activations,
+ * whatever the batch, at the price of a second forward pass). The loss may couple every query with
+ * every document (in-batch negatives) either way.
  * The scores graph is not chunked: with in-batch negatives it holds [B·Lq, B·g·Ld] similarities
  * (about 190 MB each at 32 x (1+7) of 180 tokens), growing with B²·g.
  */
@@ -21,7 +25,7 @@ import { encodeModel } from "../../runtime/onnx/proto.js";
 import { OnnxSession, type InputTensor, type RuntimeOptions } from "../../runtime/session.js";
 import { teacherTargets, type ObjectiveOptions, type TokenBatch, type TrainBatch } from "../batch.js";
 import { contrastiveLoss, klLoss, marginMseLoss } from "../score-losses.js";
-import { buildEncoderGraph, type EncoderGraph, type HeadShape } from "./encoder-graph.js";
+import { buildEncoderGraph, splitEncoderGraph, type EncoderGraph, type HeadShape } from "./encoder-graph.js";
 import { dropoutFeeds, streamSeed, type DropoutRates } from "./dropout.js";
 import { buildScoresGraph } from "./scores-graph.js";
 
@@ -38,6 +42,13 @@ export interface OrtTrainerOptions {
   runtime?: RuntimeOptions;
   /** Dropout during training (BERT's hidden and attention-weights dropout). Default: none. `embed` never drops. */
   dropout?: DropoutRates;
+  /**
+   * Bytes of activations a step may keep from its forward pass for its backward pass (see the module
+   * comment). Chunks run past the budget are encoded again in the backward pass instead (GradCache's
+   * recomputation). Memory is bounded by the budget plus one chunk's activations. At the 384 x 12 shape
+   * a token keeps ~0.5 MB at 180 tokens per sequence. Default 4 GiB; 0 always recomputes.
+   */
+  activationBudgetBytes?: number;
 }
 
 /** Per-call options of `lossAndGradients`. */
@@ -73,6 +84,41 @@ export interface LossAndGradients {
   timings: { embedMs: number; scoresMs: number; backwardMs: number };
 }
 
+/** Activations of one chunk kept from the forward pass for its backward pass, by saved-value name. */
+type SavedChunk = Record<string, InputTensor>;
+
+/** The activations a step keeps, per stream and chunk, within a byte budget. */
+class ActivationStore {
+  private used = 0;
+  /** Chunks kept, by `${side}/${r0}`. */
+  private readonly chunks = new Map<string, SavedChunk>();
+
+  constructor(private readonly budget: number) {}
+
+  /** Whether another chunk may be kept (the budget is not spent yet). */
+  hasRoom(): boolean {
+    return this.used < this.budget;
+  }
+
+  keep(side: number, r0: number, chunk: SavedChunk): void {
+    for (const t of Object.values(chunk)) this.used += t.data.byteLength;
+    this.chunks.set(`${side}/${r0}`, chunk);
+  }
+
+  /** Takes a chunk's activations out of the store (undefined when it kept none). */
+  take(side: number, r0: number): SavedChunk | undefined {
+    const key = `${side}/${r0}`;
+    const chunk = this.chunks.get(key);
+    this.chunks.delete(key);
+    return chunk;
+  }
+}
+
+/** The feeds a graph declares as inputs (a split graph reads fewer than the whole one). */
+function only(feeds: Record<string, InputTensor>, inputs: ReadonlySet<string>): Record<string, InputTensor> {
+  return Object.fromEntries(Object.entries(feeds).filter(([name]) => inputs.has(name)));
+}
+
 /** Additive attention mask of a chunk: [rows, 1, 1, S], 0 for attended tokens, -1e9 for padding. */
 function maskBias(b: TokenBatch, r0: number, r1: number): InputTensor {
   const S = b.length;
@@ -100,9 +146,12 @@ export class OrtTrainer {
     /** Forward with dropout inputs (the training embed pass); `forward` itself without dropout. */
     private readonly trainForward: OnnxSession,
     private readonly train: OnnxSession,
+    /** The split training graph: forward returning the saved activations, and backward reading them. */
+    private readonly split: { forward: OnnxSession; backward: OnnxSession; saved: string[]; forwardInputs: Set<string>; backwardInputs: Set<string> },
     private readonly chunkRows: number,
     private readonly runtime: RuntimeOptions,
     private readonly dropout: DropoutRates | null,
+    private readonly activationBudget: number,
   ) {}
 
   /** Builds the encoder graphs for `ckpt`'s shape and copies its weights. */
@@ -133,17 +182,22 @@ export class OrtTrainer {
       if (!data || data.length !== size) throw new ColtsError("SAFETENSORS_INVALID", `weight ${w.name} is missing or not [${w.shape.join(", ")}]`);
       weights.set(w.name, Float32Array.from(data));
     }
+    const budget = opts.activationBudgetBytes ?? 4 * 2 ** 30;
+    if (!(budget >= 0)) throw new ColtsError("INPUT_INVALID", `activationBudgetBytes must be >= 0, got ${budget}`);
     const runtime = opts.runtime ?? {};
+    const split = splitEncoderGraph(train);
     // Every session is released if another fails to start.
-    const models = [fwd.model, train.model, ...(dropout ? [buildEncoderGraph({ ...spec, dropout, backward: false }).model] : [])];
+    const models = [fwd.model, train.model, split.forward, split.backward, ...(dropout ? [buildEncoderGraph({ ...spec, dropout, backward: false }).model] : [])];
     const started = await Promise.allSettled(models.map((m) => OnnxSession.create(encodeModel(m), runtime)));
     const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) {
       await Promise.all(started.filter((r): r is PromiseFulfilledResult<OnnxSession> => r.status === "fulfilled").map((r) => r.value.release()));
       throw failed.reason;
     }
-    const [f, t, tf] = started.map((r) => (r as PromiseFulfilledResult<OnnxSession>).value) as [OnnxSession, OnnxSession, OnnxSession | undefined];
-    return new OrtTrainer(weights, dims, train, f, tf ?? f, t, chunkRows, runtime, dropout);
+    const [f, t, sf, sb, tf] = started.map((r) => (r as PromiseFulfilledResult<OnnxSession>).value) as [OnnxSession, OnnxSession, OnnxSession, OnnxSession, OnnxSession | undefined];
+    const inputsOf = (m: typeof split.forward): Set<string> => new Set(m.graph.inputs.map((i) => i.name));
+    const splitSessions = { forward: sf, backward: sb, saved: split.saved, forwardInputs: inputsOf(split.forward), backwardInputs: inputsOf(split.backward) };
+    return new OrtTrainer(weights, dims, train, f, tf ?? f, t, splitSessions, chunkRows, runtime, dropout, budget);
   }
 
   /** Every trained weight's name and shape, in the graph's order. */
@@ -185,7 +239,7 @@ export class OrtTrainer {
 
   /** Unit vectors of every row of `b` with the current weights, per trained dim: [rows, S, d]; no dropout. */
   async embed(b: TokenBatch): Promise<Map<number, Float32Array>> {
-    return this.embedWith(b, null);
+    return this.embedWith(b, null, null);
   }
 
   /** Dropout inputs of rows [r0, r1) of stream `side` (0 queries, 1 documents) for a step seeded `seed`; none without dropout. */
@@ -195,30 +249,49 @@ export class OrtTrainer {
     return dropoutFeeds(streamSeed(seed, side), this.dropout, r0, r1 - r0, b.length, c.hiddenSize, c.numHeads, c.numLayers);
   }
 
-  private async embedWith(b: TokenBatch, drop: { seed: number; side: number } | null): Promise<Map<number, Float32Array>> {
+  /**
+   * Unit vectors of every row of `b`, per trained dim. With `store`, each chunk's activations are
+   * kept there while it has room (the split forward graph), for `backward` to use.
+   */
+  private async embedWith(b: TokenBatch, drop: { seed: number; side: number } | null, store: ActivationStore | null): Promise<Map<number, Float32Array>> {
     const out = new Map(this.dims.map((d) => [d, new Float32Array(b.rows * b.length * d)] as const));
     const weights = this.weightFeeds();
-    const session = drop && this.dropout ? this.trainForward : this.forward;
+    const plain = drop && this.dropout ? this.trainForward : this.forward;
+    const embNames = this.dims.map((d) => `emb_${d}`);
     for (let r0 = 0; r0 < b.rows; r0 += this.chunkRows) {
       const r1 = Math.min(b.rows, r0 + this.chunkRows);
-      const res = await session.run({ ...weights, ...this.chunkFeeds(b, r0, r1), ...this.dropoutFor(drop?.seed ?? null, drop?.side ?? 0, b, r0, r1) }, this.dims.map((d) => `emb_${d}`));
+      const feeds = { ...weights, ...this.chunkFeeds(b, r0, r1), ...this.dropoutFor(drop?.seed ?? null, drop?.side ?? 0, b, r0, r1) };
+      let res: Record<string, { data: Float32Array | Float64Array | BigInt64Array; dims: number[] }>;
+      if (store?.hasRoom()) {
+        res = await this.split.forward.runMixed(only(feeds, this.split.forwardInputs), [...embNames, ...this.split.saved]);
+        store.keep(drop?.side ?? 0, r0, Object.fromEntries(this.split.saved.map((name) => [name, res[name] as InputTensor])));
+      } else {
+        res = await plain.run(feeds, embNames);
+      }
       for (const d of this.dims) out.get(d)?.set(res[`emb_${d}`]?.data as Float32Array, r0 * b.length * d);
     }
     return out;
   }
 
   /** Adds each weight's gradient for rows of `b`, seeded with the gradient of every output vector. */
-  private async backward(b: TokenBatch, seeds: Map<number, Float32Array>, grads: Map<string, Float32Array>, drop: { seed: number; side: number }): Promise<void> {
+  private async backward(b: TokenBatch, seeds: Map<number, Float32Array>, grads: Map<string, Float32Array>, drop: { seed: number; side: number }, store: ActivationStore): Promise<void> {
     const weights = this.weightFeeds();
     const names = [...this.graph.gradOutputs.values()];
     for (let r0 = 0; r0 < b.rows; r0 += this.chunkRows) {
       const r1 = Math.min(b.rows, r0 + this.chunkRows);
-      const feeds: Record<string, InputTensor> = { ...weights, ...this.chunkFeeds(b, r0, r1, true), ...this.dropoutFor(drop.seed, drop.side, b, r0, r1) };
+      let feeds: Record<string, InputTensor> = { ...weights, ...this.chunkFeeds(b, r0, r1, true), ...this.dropoutFor(drop.seed, drop.side, b, r0, r1) };
       for (const d of this.dims) {
         const rowSize = b.length * d;
         feeds[`grad_emb_${d}`] = { data: (seeds.get(d) as Float32Array).subarray(r0 * rowSize, r1 * rowSize), dims: [r1 - r0, b.length, d] };
       }
-      const res = await this.train.run(feeds, names);
+      const saved = store.take(drop.side, r0);
+      let session = this.train;
+      if (saved) {
+        // The backward half reads the kept activations and only the inputs it declares.
+        feeds = only({ ...feeds, ...saved }, this.split.backwardInputs);
+        session = this.split.backward;
+      }
+      const res = await session.run(feeds, names);
       for (const [weight, output] of this.graph.gradOutputs) {
         if (this.graph.unused.has(weight)) continue; // no gradient (not None-but-zero): AdamW leaves it alone, as torch does
         const g = res[output]?.data as Float32Array;
@@ -250,7 +323,8 @@ export class OrtTrainer {
     const width = inBatch ? B * g : g;
     const targets = objective.loss === "contrastive" ? [] : teacherTargets(batch, objective);
     const t0 = performance.now();
-    const [qv, dv] = [await this.embedWith(batch.queries, { seed, side: 0 }), await this.embedWith(batch.docs, { seed, side: 1 })];
+    const store = new ActivationStore(this.activationBudget);
+    const [qv, dv] = [await this.embedWith(batch.queries, { seed, side: 0 }, store), await this.embedWith(batch.docs, { seed, side: 1 }, store)];
     const t1 = performance.now();
     const Lq = batch.queries.length;
     const Ld = batch.docs.length;
@@ -289,8 +363,8 @@ export class OrtTrainer {
     }
     const t2 = performance.now();
     const grads = new Map<string, Float32Array>();
-    await this.backward(batch.queries, qSeeds, grads, { seed, side: 0 });
-    await this.backward(batch.docs, dSeeds, grads, { seed, side: 1 });
+    await this.backward(batch.queries, qSeeds, grads, { seed, side: 0 }, store);
+    await this.backward(batch.docs, dSeeds, grads, { seed, side: 1 }, store);
     return { loss, grads, scores: allScores, timings: { embedMs: t1 - t0, scoresMs: t2 - t1, backwardMs: performance.now() - t2 } };
   }
 
@@ -336,7 +410,7 @@ export class OrtTrainer {
 
   /** Frees every onnxruntime session. */
   async release(): Promise<void> {
-    const sessions = [...new Set([this.forward, this.trainForward, this.train, ...this.scoreSessions.values()])];
+    const sessions = [...new Set([this.forward, this.trainForward, this.train, this.split.forward, this.split.backward, ...this.scoreSessions.values()])];
     this.scoreSessions.clear();
     await Promise.all(sessions.map((s) => s.release()));
   }
