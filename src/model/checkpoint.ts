@@ -23,7 +23,7 @@ import { writeOnnxModel } from "../runtime/onnx/write.js";
 import { buildBertOnnx } from "./bert-graph.js";
 import { bertConfigFromHf, bertConfigToHf, isBertFamilyConfig, type BertConfig, type BertWeights } from "./bert-weights.js";
 import { bertWeightsFromOnnx, findBertBackbone, readBertBackboneWeights } from "./convert.js";
-import { readModelFolder, readSafetensorsTensors, type DenseLayer, type LayoutOptions } from "./layout.js";
+import { readModelFolder, type DenseLayer, type LayoutOptions } from "./layout.js";
 import { denseFolderFiles, json, matryoshkaHeadFiles, pylateConfig } from "./pylate-files.js";
 import { serializeSafetensors, type TensorToWrite } from "./safetensors.js";
 import type { ColbertSettings } from "./settings.js";
