@@ -11,7 +11,10 @@ import { bertWeight, checkConfig, type BertConfig, type BertWeights } from "./be
 
 /** Options of `buildBertOnnx`: inputs, what follows the encoder, quantization, positions, opset. */
 export interface BertOnnxOptions {
-  /** Declare a token_type_ids input (default true); without it every token has type 0. */
+  /**
+   * Declare a token_type_ids input; without it every token has type 0. Default: true for BERT, false
+   * with RoBERTa position ids (XLM-R models take no token types, as Jina-ColBERT-v2's graph).
+   */
   tokenTypeIds?: boolean;
   /** Linear projection after the encoder, torch Linear layout weight [dim, hidden], no bias. */
   head?: { weight: Float32Array; dim: number };
@@ -29,6 +32,7 @@ export interface BertOnnxOptions {
    * Position ids. Default "bert": 0..seq-1. { paddingIdx } = RoBERTa / XLM-R
    * (`create_position_ids_from_input_ids`): positions count non-padding tokens from paddingIdx + 1,
    * padding tokens get paddingIdx; the table then needs max length + paddingIdx + 1 rows.
+   * Default: the config's (`BertConfig.roberta`).
    */
   roberta?: { paddingIdx: number };
   /** ONNX opset (>= 17, for LayerNormalization); default 17. */
@@ -101,14 +105,15 @@ export function buildBertOnnx(cfg: BertConfig, weights: BertWeights, opts: BertO
 
   const ids = g.input("input_ids", DataType.INT64, ["batch", "sequence"]);
   const mask = g.input("attention_mask", DataType.INT64, ["batch", "sequence"]);
-  const types = opts.tokenTypeIds === false ? undefined : g.input("token_type_ids", DataType.INT64, ["batch", "sequence"]);
+  const roberta = opts.roberta ?? cfg.roberta;
+  const types = !(opts.tokenTypeIds ?? !roberta) ? undefined : g.input("token_type_ids", DataType.INT64, ["batch", "sequence"]);
 
   // Embeddings, x: [batch, seq, H] = word[ids] + position[0..seq) + type[types], then LayerNorm.
   let x = g.gather(init("embeddings.word_embeddings.weight", [cfg.vocabSize, H]), ids);
   const positionTable = init("embeddings.position_embeddings.weight", [cfg.maxPositions, H]);
-  if (opts.roberta) {
+  if (roberta) {
     // not_pad: [b, s] int64 = ids != paddingIdx; positions = cumsum(not_pad) * not_pad + paddingIdx.
-    const padIdx = g.initializer("padding_idx", new BigInt64Array([BigInt(opts.roberta.paddingIdx)]), []);
+    const padIdx = g.initializer("padding_idx", new BigInt64Array([BigInt(roberta.paddingIdx)]), []);
     const notPad = g.cast(g.op("Not", [g.op("Equal", [ids, padIdx])]), DataType.INT64);
     const axis = g.initializer("position_axis", new BigInt64Array([1n]), []);
     const positions = g.add(g.mul(g.op("CumSum", [notPad, axis]), notPad), padIdx);

@@ -1,6 +1,8 @@
 /**
  * BERT encoder configuration and weights, named as Hugging Face's BertModel names them (without the
  * "bert." prefix a BertForX checkpoint adds). Linear weights keep torch's [out, in] layout.
+ * XLM-RoBERTa is the same network with other position ids (`BertConfig.roberta`); its weights have
+ * the same names (under "roberta." in an XLMRobertaForX checkpoint).
  */
 import { ColtsError } from "../errors.js";
 import { Rng } from "../util/rng.js";
@@ -21,8 +23,16 @@ export interface BertConfig {
   maxPositions: number;
   /** Rows of the token type (segment) embedding table (HF type_vocab_size, 2 for BERT). */
   typeVocabSize: number;
-  /** Epsilon inside every LayerNorm (HF layer_norm_eps, 1e-12 for BERT). */
+  /** Epsilon inside every LayerNorm (HF layer_norm_eps, 1e-12 for BERT, 1e-5 for XLM-R). */
   layerNormEps: number;
+  /**
+   * XLM-RoBERTa (HF model_type "xlm-roberta") position ids, as `create_position_ids_from_input_ids`:
+   * the k-th token whose id is not `paddingIdx` (k = 1, 2, ...) gets position paddingIdx + k, every
+   * padding token gets paddingIdx. `paddingIdx` is HF pad_token_id (1 for XLM-R), an integer in
+   * [0, vocabSize); the position table needs longest sequence + paddingIdx + 1 rows. Absent (default):
+   * BERT's positions 0..seq-1.
+   */
+  roberta?: { paddingIdx: number };
 }
 
 /** Tensors by HF name; `data` is row-major with `shape`. */
@@ -104,9 +114,25 @@ export function checkConfig(cfg: BertConfig): void {
   if (cfg.hiddenSize % cfg.numHeads !== 0) {
     throw new ColtsError("CONFIG_INVALID", `BERT hidden size ${cfg.hiddenSize} is not a multiple of ${cfg.numHeads} heads`);
   }
+  const pad = cfg.roberta?.paddingIdx;
+  if (pad !== undefined && !(Number.isInteger(pad) && pad >= 0 && pad < cfg.vocabSize && pad + 1 < cfg.maxPositions)) {
+    throw new ColtsError("CONFIG_INVALID", `XLM-R padding idx must be an integer in [0, ${cfg.vocabSize}) below ${cfg.maxPositions - 1}, got ${pad}`);
+  }
 }
 
-/** Reads a HF BERT config.json object. Only absolute positions and exact GELU are supported. */
+/** Hugging Face model_type values colts reads as this network: "bert", and "xlm-roberta" (RoBERTa position ids). */
+export const BERT_FAMILY_MODEL_TYPES = ["bert", "xlm-roberta"] as const;
+
+/** Whether a config.json object declares a model this network computes (see BERT_FAMILY_MODEL_TYPES). */
+export function isBertFamilyConfig(json: Record<string, unknown>): boolean {
+  return (BERT_FAMILY_MODEL_TYPES as readonly unknown[]).includes(json["model_type"]);
+}
+
+/**
+ * Reads a HF BERT or XLM-RoBERTa config.json object (model_type "xlm-roberta": RoBERTa position ids
+ * with pad_token_id, default 1, as padding idx; type_vocab_size defaults to 1 and layer_norm_eps to
+ * 1e-5 there). Only absolute positions and exact GELU are supported.
+ */
 export function bertConfigFromHf(json: unknown): BertConfig {
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     throw new ColtsError("CONFIG_INVALID", "BERT config.json is not an object");
@@ -119,6 +145,7 @@ export function bertConfigFromHf(json: unknown): BertConfig {
   };
   const act = o["hidden_act"] ?? "gelu";
   if (act !== "gelu") throw new ColtsError("CONFIG_INVALID", `BERT config.json: hidden_act ${JSON.stringify(act)} is not supported (only "gelu")`);
+  const xlmr = o["model_type"] === "xlm-roberta";
   const pos = o["position_embedding_type"] ?? "absolute";
   if (pos !== "absolute") throw new ColtsError("CONFIG_INVALID", `BERT config.json: position_embedding_type ${JSON.stringify(pos)} is not supported`);
   const cfg: BertConfig = {
@@ -128,18 +155,23 @@ export function bertConfigFromHf(json: unknown): BertConfig {
     numHeads: num("num_attention_heads"),
     intermediateSize: num("intermediate_size"),
     maxPositions: num("max_position_embeddings"),
-    typeVocabSize: num("type_vocab_size", 2),
-    layerNormEps: num("layer_norm_eps", 1e-12),
+    typeVocabSize: num("type_vocab_size", xlmr ? 1 : 2),
+    layerNormEps: num("layer_norm_eps", xlmr ? 1e-5 : 1e-12),
+    ...(xlmr ? { roberta: { paddingIdx: num("pad_token_id", 1) } } : {}),
   };
   checkConfig(cfg);
   return cfg;
 }
 
-/** A HF-style config.json object for a BertModel with this configuration. */
+/**
+ * A HF-style config.json object for a BertModel with this configuration, or an XLMRobertaModel
+ * (bos 0, eos 2, pad = the padding idx) when it has RoBERTa position ids.
+ */
 export function bertConfigToHf(cfg: BertConfig): Record<string, unknown> {
+  const xlmr = cfg.roberta ? { bos_token_id: 0, eos_token_id: 2, pad_token_id: cfg.roberta.paddingIdx } : null;
   return {
-    architectures: ["BertModel"],
-    model_type: "bert",
+    architectures: [xlmr ? "XLMRobertaModel" : "BertModel"],
+    model_type: xlmr ? "xlm-roberta" : "bert",
     attention_probs_dropout_prob: 0.1,
     hidden_act: "gelu",
     hidden_dropout_prob: 0.1,
@@ -156,5 +188,6 @@ export function bertConfigToHf(cfg: BertConfig): Record<string, unknown> {
     type_vocab_size: cfg.typeVocabSize,
     use_cache: true,
     vocab_size: cfg.vocabSize,
+    ...xlmr,
   };
 }

@@ -1,11 +1,12 @@
 /**
- * A BERT-family ColBERT checkpoint as plain arrays: read from a PyLate or Stanford folder with a
+ * A BERT-family ColBERT checkpoint (BERT, or XLM-RoBERTa: the same network with RoBERTa position ids,
+ * `BertConfig.roberta`) as plain arrays: read from a PyLate or Stanford folder with a
  * safetensors backbone, written back as a complete model folder. Training (initial weights, export),
  * checkpoint merging and any other weight-level tool go through these two functions, so every model
  * colts writes loads the same way (`colts encode`, `colts index build`, PyLate).
  *
  * A written folder holds two layouts at once (see layout.ts for their precedence):
- *   - PyLate: `model.safetensors` (HF BertModel names), `config.json`, `modules.json`,
+ *   - PyLate: `model.safetensors` (HF BertModel names), `config.json` (model_type "bert" or "xlm-roberta"), `modules.json`,
  *     `config_sentence_transformers.json`, `sentence_bert_config.json`, `1_Dense/...` (one folder per
  *     head layer), `1_Dense_<d>/` per separate Matryoshka head (pylate-files.ts), tokenizer files,
  *     and `onnx/model.onnx` that outputs hidden states (head in TS);
@@ -20,21 +21,21 @@ import path from "node:path";
 import { ColtsError } from "../errors.js";
 import { writeOnnxModel } from "../runtime/onnx/write.js";
 import { buildBertOnnx } from "./bert-graph.js";
-import { bertConfigFromHf, bertConfigToHf, bertWeightShapes, type BertConfig, type BertWeights } from "./bert-weights.js";
-import { bertWeightsFromOnnx, findBertBackbone } from "./convert.js";
-import { readModelFolder, readSafetensorsTensors, type DenseLayer, type LayoutOptions } from "./layout.js";
+import { bertConfigFromHf, bertConfigToHf, isBertFamilyConfig, type BertConfig, type BertWeights } from "./bert-weights.js";
+import { bertWeightsFromOnnx, findBertBackbone, readBertBackboneWeights } from "./convert.js";
+import { readModelFolder, type DenseLayer, type LayoutOptions } from "./layout.js";
 import { denseFolderFiles, json, matryoshkaHeadFiles, pylateConfig } from "./pylate-files.js";
 import { serializeSafetensors, type TensorToWrite } from "./safetensors.js";
 import type { ColbertSettings } from "./settings.js";
 
 /** Files copied verbatim from the source model (the tokenizer must not change under training). */
-export const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"] as const;
+export const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "sentencepiece.bpe.model"] as const;
 
 /** A ColBERT model held in memory (what `readColbertCheckpoint` reads, training changes and `writeColbertCheckpoint` writes). */
 export interface ColbertCheckpoint {
-  /** Shape of the BERT backbone. */
+  /** Shape of the BERT backbone; `config.roberta` set for an XLM-R model (its position ids). */
   config: BertConfig;
-  /** Backbone weights under Hugging Face BertModel names, without a "bert." prefix. */
+  /** Backbone weights under Hugging Face BertModel names, without a "bert." / "roberta." prefix. */
   weights: BertWeights;
   /** Projection head, applied in order (PyLate Dense modules); weights `[out, in]` row-major. */
   dense: DenseLayer[];
@@ -50,9 +51,10 @@ export interface ColbertCheckpoint {
 }
 
 /**
- * Reads a checkpoint from a local folder: the BERT backbone from its safetensors (PyLate or Stanford
- * layout), or, for a folder without one, from the fp32 graph colts wrote (ONNX layout, e.g.
- * `colts model tiny --layout onnx`; see bertWeightsFromOnnx), whose in-graph head is then the head.
+ * Reads a checkpoint from a local folder: the BERT or XLM-R backbone from its safetensors (PyLate or
+ * Stanford layout; config.json model_type "bert" or "xlm-roberta"), or, for a folder without one,
+ * from the fp32 graph colts wrote (ONNX layout, e.g. `colts model tiny --layout onnx`; see
+ * bertWeightsFromOnnx), whose in-graph head is then the head.
  */
 export function readColbertCheckpoint(dir: string, opts: LayoutOptions = {}): ColbertCheckpoint {
   const spec = readModelFolder(dir, opts);
@@ -62,11 +64,11 @@ export function readColbertCheckpoint(dir: string, opts: LayoutOptions = {}): Co
   let dense = spec.dense;
   if (backbone) {
     config = bertConfigFromHf(backbone.config);
-    weights = readBackbone(backbone.file, config);
+    weights = readBertBackboneWeights(backbone.file, config);
   } else {
     const hfConfig = readBertConfigJson(dir);
     if (!hfConfig || !spec.onnxPath) {
-      throw new ColtsError("MODEL_NOT_FOUND", `${dir} has no BERT backbone (model.safetensors, or an ONNX graph colts wrote, + config.json with model_type "bert")`, {
+      throw new ColtsError("MODEL_NOT_FOUND", `${dir} has no BERT backbone (model.safetensors, or an ONNX graph colts wrote, + config.json with model_type "bert" or "xlm-roberta")`, {
         details: { dir },
       });
     }
@@ -83,31 +85,12 @@ export function readColbertCheckpoint(dir: string, opts: LayoutOptions = {}): Co
   return { config, weights, dense, settings: spec.settings, tokenizerFiles, matryoshkaHeads: spec.matryoshkaHeads };
 }
 
-/** config.json when it declares a BERT model, else null. */
+/** config.json when it declares a BERT or XLM-R model, else null. */
 function readBertConfigJson(dir: string): Record<string, unknown> | null {
   const file = path.join(dir, "config.json");
   if (!fs.existsSync(file)) return null;
   const config = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
-  return config["model_type"] === "bert" ? config : null;
-}
-
-/** The backbone weights from a safetensors file (bare Hugging Face names or under "bert."). */
-function readBackbone(file: string, config: BertConfig): BertWeights {
-  const names = bertWeightShapes(config);
-  const first = names[0]?.[0] ?? "";
-  const prefix = readSafetensorsTensors(file, [`bert.${first}`]).size > 0 ? "bert." : "";
-  const tensors = readSafetensorsTensors(file, names.map(([n]) => prefix + n));
-  const weights: BertWeights = new Map();
-  for (const [name, shape] of names) {
-    const t = tensors.get(prefix + name);
-    if (!t || !(t.data instanceof Float32Array) || t.shape.join(",") !== shape.join(",")) {
-      throw new ColtsError("SAFETENSORS_INVALID", `${file}: missing, non-float or misshapen weight ${prefix + name} (expected [${shape.join(", ")}])`, {
-        details: { file, tensor: prefix + name },
-      });
-    }
-    weights.set(name, { shape: t.shape, data: t.data });
-  }
-  return weights;
+  return isBertFamilyConfig(config) ? config : null;
 }
 
 /**
@@ -176,15 +159,17 @@ function collectFiles(ckpt: ColbertCheckpoint, dim: number): Map<string, string 
   const s = ckpt.settings;
   const tok = ckpt.tokenizerFiles.get("tokenizer.json");
   if (plainHead(ckpt)) {
+    // next-plaid's conventions per family (as `colts model tiny --layout onnx` writes them).
+    const xlmr = ckpt.config.roberta !== undefined;
     files.set("onnx_config.json", json({
-      model_type: "bert",
+      model_type: xlmr ? "xlm-roberta" : "bert",
       ...pylateConfig(s),
       embedding_dim: dim,
-      mask_token_id: tokenIdOf(tok, "[MASK]"),
-      pad_token_id: tokenIdOf(tok, "[MASK]"),
+      mask_token_id: tokenIdOf(tok, xlmr ? "<mask>" : "[MASK]"),
+      pad_token_id: tokenIdOf(tok, xlmr ? "<pad>" : "[MASK]"),
       query_prefix_id: tokenIdOf(tok, s.queryPrefix),
       document_prefix_id: tokenIdOf(tok, s.documentPrefix),
-      uses_token_type_ids: true,
+      uses_token_type_ids: !xlmr,
       do_lower_case: s.lowercase,
     }));
   }

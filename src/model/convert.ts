@@ -5,7 +5,8 @@
  * pass; the projection head stays in TypeScript.
  *
  * Weight names: Hugging Face BertModel names, bare (Sentence-Transformers / PyLate save the
- * transformer this way) or under "bert." (Stanford's HF_ColBERT).
+ * transformer this way) or under "bert." (Stanford's HF_ColBERT) or "roberta." (XLMRobertaForX).
+ * XLM-RoBERTa (config.json model_type "xlm-roberta") is the same network with RoBERTa position ids.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -13,34 +14,48 @@ import { ColtsError } from "../errors.js";
 import { encodeModel } from "../runtime/onnx/proto.js";
 import { readOnnxFloatInitializers } from "../runtime/onnx/read.js";
 import { buildBertOnnx, transpose2d } from "./bert-graph.js";
-import { bertConfigFromHf, bertWeightShapes, type BertConfig, type BertWeights } from "./bert-weights.js";
+import { bertConfigFromHf, bertWeightShapes, isBertFamilyConfig, type BertConfig, type BertWeights } from "./bert-weights.js";
 import { readSafetensorsTensors, type DenseLayer } from "./layout.js";
 
-/** The folder's safetensors backbone, if it has one colts can convert. */
+/** The folder's safetensors backbone, if it has one colts can convert (config.json model_type "bert" or "xlm-roberta"). */
 export function findBertBackbone(dir: string): { file: string; config: Record<string, unknown> } | null {
   const file = path.join(dir, "model.safetensors");
   const configFile = path.join(dir, "config.json");
   if (!fs.existsSync(file) || !fs.existsSync(configFile)) return null;
   const config = JSON.parse(fs.readFileSync(configFile, "utf8")) as Record<string, unknown>;
-  return config["model_type"] === "bert" ? { file, config } : null;
+  return isBertFamilyConfig(config) ? { file, config } : null;
 }
 
-/** Reads the backbone weights and returns an ONNX graph (bytes) that outputs `last_hidden_state`. */
-export function bertGraphFromSafetensors(file: string, config: Record<string, unknown>): Uint8Array {
-  const cfg = bertConfigFromHf(config);
-  const names = bertWeightShapes(cfg).map(([n]) => n);
-  const probe = readSafetensorsTensors(file, [names[0] as string, `bert.${names[0] as string}`]);
-  const prefix = probe.has(`bert.${names[0] as string}`) ? "bert." : "";
-  const tensors = readSafetensorsTensors(file, names.map((n) => prefix + n));
+/**
+ * The backbone weights from a safetensors file: bare Hugging Face names, or under "bert." / "roberta."
+ * (a BertForX / XLMRobertaForX checkpoint). A missing, non-float or misshapen weight is SAFETENSORS_INVALID.
+ */
+export function readBertBackboneWeights(file: string, cfg: BertConfig): BertWeights {
+  const names = bertWeightShapes(cfg);
+  const first = names[0]?.[0] ?? "";
+  const probe = readSafetensorsTensors(file, ["bert.", "roberta."].map((p) => p + first));
+  const prefix = ["bert.", "roberta."].find((p) => probe.has(p + first)) ?? "";
+  const tensors = readSafetensorsTensors(file, names.map(([n]) => prefix + n));
   const weights: BertWeights = new Map();
-  for (const name of names) {
+  for (const [name, shape] of names) {
     const t = tensors.get(prefix + name);
-    if (!t || !(t.data instanceof Float32Array)) {
-      throw new ColtsError("SAFETENSORS_INVALID", `${file}: missing or non-float BERT weight ${prefix + name}`, { details: { file, tensor: prefix + name } });
+    if (!t || !(t.data instanceof Float32Array) || t.shape.join(",") !== shape.join(",")) {
+      throw new ColtsError("SAFETENSORS_INVALID", `${file}: missing, non-float or misshapen weight ${prefix + name} (expected [${shape.join(", ")}])`, {
+        details: { file, tensor: prefix + name },
+      });
     }
     weights.set(name, { shape: t.shape, data: t.data });
   }
-  return encodeModel(buildBertOnnx(cfg, weights, { tokenTypeIds: true, producer: "colts convert" }));
+  return weights;
+}
+
+/**
+ * Reads the backbone weights and returns an ONNX graph (bytes) that outputs `last_hidden_state`
+ * (XLM-R: RoBERTa position ids, no token_type_ids input, as the config says).
+ */
+export function bertGraphFromSafetensors(file: string, config: Record<string, unknown>): Uint8Array {
+  const cfg = bertConfigFromHf(config);
+  return encodeModel(buildBertOnnx(cfg, readBertBackboneWeights(file, cfg), { producer: "colts convert" }));
 }
 
 /**

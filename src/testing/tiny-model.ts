@@ -130,6 +130,7 @@ export async function writeTinyModel(dir: string, opts: TinyModelOptions = {}): 
     maxPositions: xlmr ? Math.max(queryLength, documentLength) + 2 : Math.max(512, queryLength, documentLength),
     typeVocabSize: xlmr ? 1 : 2,
     layerNormEps: xlmr ? 1e-5 : 1e-12,
+    ...(xlmr ? { roberta: { paddingIdx: 1 } } : {}),
   };
   if (!Number.isInteger(dim) || dim < 1) throw new ColtsError("INPUT_INVALID", `dim must be a positive integer, got ${dim}`);
   const mdims = opts.matryoshkaDims ?? [];
@@ -147,9 +148,8 @@ export async function writeTinyModel(dir: string, opts: TinyModelOptions = {}): 
   const tok = xtok ?? bertTokenizerFiles(vocab, { markers: ["[unused0]", "[unused1]"] });
   const [queryMarker, documentMarker] = xlmr ? XLMR_MARKERS : ["[unused0]", "[unused1]"];
   const ids = xtok ? xtok.ids : new Map(vocab.map((t, i) => [t, i]));
-  const hfConfig = bertConfigToHf(cfg);
   const files = new Map<string, string | Uint8Array>([
-    ["config.json", json(xlmr ? { ...hfConfig, architectures: ["XLMRobertaModel"], model_type: "xlm-roberta", bos_token_id: 0, eos_token_id: 2, pad_token_id: 1 } : hfConfig)],
+    ["config.json", json(bertConfigToHf(cfg))],
     ["special_tokens_map.json", json(tok.specialTokensMap)],
   ]);
   if (opts.japanese) {
@@ -159,7 +159,6 @@ export async function writeTinyModel(dir: string, opts: TinyModelOptions = {}): 
     files.set("tokenizer.json", json(tok.tokenizerJson));
     files.set("tokenizer_config.json", json(tok.tokenizerConfig));
   }
-  const graphBase = xlmr ? { tokenTypeIds: false, roberta: { paddingIdx: 1 } } : {};
   const graphs: [string, Parameters<typeof buildBertOnnx>[2]][] = [];
   const headTensor: TensorToWrite = { name: "linear.weight", shape: [dim, hidden], data: head };
   if (layout === "pylate") {
@@ -187,8 +186,9 @@ export async function writeTinyModel(dir: string, opts: TinyModelOptions = {}): 
     files.set("sentence_bert_config.json", json({ max_seq_length: documentLength - 1, do_lower_case: false }));
     for (const [name, content] of denseFolderFiles("1_Dense", { weight: head, bias: null, inFeatures: hidden, outFeatures: dim, activation: "identity" })) files.set(name, content);
     files.set("model.safetensors", serializeSafetensors(tensors(weights, "")));
-    graphs.push(["onnx/model.onnx", { ...graphBase }]);
-    if (opts.int8) graphs.push(["onnx/model_quantized.onnx", { ...graphBase, quantize: "int8" }]);
+    // The config carries the XLM-R conventions into every graph (no token_type_ids, RoBERTa positions).
+    graphs.push(["onnx/model.onnx", {}]);
+    if (opts.int8) graphs.push(["onnx/model_quantized.onnx", { quantize: "int8" }]);
   } else if (layout === "stanford") {
     files.set("artifact.metadata", json({
       query_token_id: "[unused0]",
@@ -226,7 +226,7 @@ export async function writeTinyModel(dir: string, opts: TinyModelOptions = {}): 
       uses_token_type_ids: !xlmr,
       do_lower_case: !xlmr && !opts.japanese,
     }));
-    const withHead = { ...graphBase, head: { weight: head, dim }, normalize: true };
+    const withHead = { head: { weight: head, dim }, normalize: true };
     graphs.push(["model.onnx", withHead]);
     if (opts.int8) graphs.push(["model_int8.onnx", { ...withHead, quantize: "int8" }]);
   }

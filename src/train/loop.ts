@@ -27,7 +27,7 @@ import { loadStateTensors, readStateInfo, saveState, type DataPosition } from ".
 
 /** Options of `trainColbert`: model, data, schedule, evaluation, state and export (loss and optimizer settings inherited). */
 export interface TrainOptions extends ObjectiveOptions, Omit<AdamWOptions, "lr"> {
-  /** Model folder of a BERT ColBERT model: a safetensors backbone (PyLate or Stanford layout), or an ONNX graph colts wrote (readColbertCheckpoint). */
+  /** Model folder of a BERT or XLM-R ColBERT model: a safetensors backbone (PyLate or Stanford layout), or an ONNX graph colts wrote (readColbertCheckpoint). */
   model: string;
   /** Output folder: metrics.jsonl, loss.svg, eval.svg, state/, model/ (the export). */
   output: string;

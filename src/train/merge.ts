@@ -1,5 +1,5 @@
 /**
- * Checkpoint merging: several BERT ColBERT checkpoints of one architecture -> one checkpoint, tensor
+ * Checkpoint merging: several BERT or XLM-R ColBERT checkpoints of one architecture -> one checkpoint, tensor
  * by tensor (every backbone tensor, every head layer's weight and bias, every separate Matryoshka
  * head) with one method of merge-math.ts. The merged model keeps the first model's conventions and
  * tokenizer; models whose tokenizers, encoding conventions, configs, heads (separate Matryoshka heads

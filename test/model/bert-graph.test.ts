@@ -187,3 +187,15 @@ test("HF config.json round trip and validation", () => {
   bad({ ...hf, hidden_act: "relu" });
   assert.throws(() => buildBertOnnx(cfg, new Map()), (e: unknown) => isColtsError(e, "CONFIG_INVALID"));
 });
+
+test("XLM-R config.json: RoBERTa padding idx from pad_token_id, XLM-R defaults, round trip, validation", () => {
+  const xlmr: BertConfig = { ...cfg, typeVocabSize: 1, layerNormEps: 1e-5, roberta: { paddingIdx: 1 } };
+  const hf = bertConfigToHf(xlmr);
+  assert.deepEqual([hf["model_type"], hf["architectures"], hf["pad_token_id"], hf["bos_token_id"], hf["eos_token_id"]], ["xlm-roberta", ["XLMRobertaModel"], 1, 0, 2]);
+  assert.deepEqual(bertConfigFromHf(JSON.parse(JSON.stringify(hf))), xlmr);
+  // Without type_vocab_size, layer_norm_eps and pad_token_id: XLM-R's 1, 1e-5 and 1.
+  assert.deepEqual(bertConfigFromHf({ ...hf, type_vocab_size: undefined, layer_norm_eps: undefined, pad_token_id: undefined }), xlmr);
+  assert.equal(bertConfigFromHf({ ...hf, model_type: "bert" }).roberta, undefined);
+  assert.throws(() => bertConfigFromHf({ ...hf, pad_token_id: -1 }), (e: unknown) => isColtsError(e, "CONFIG_INVALID"));
+  assert.throws(() => bertConfigFromHf({ ...hf, pad_token_id: hf["max_position_embeddings"] }), (e: unknown) => isColtsError(e, "CONFIG_INVALID"));
+});

@@ -5,6 +5,7 @@ import path from "node:path";
 import { ColBERT } from "../../src/encode/colbert.js";
 import { readColbertCheckpoint, writeColbertCheckpoint } from "../../src/model/checkpoint.js";
 import { readModelFolder } from "../../src/model/layout.js";
+import { parseSafetensors, serializeSafetensors } from "../../src/model/safetensors.js";
 import { GraphBuilder } from "../../src/runtime/onnx/builder.js";
 import { DataType } from "../../src/runtime/onnx/proto.js";
 import { writeOnnxModel } from "../../src/runtime/onnx/write.js";
@@ -125,8 +126,11 @@ describe("checkpoint read/write round trip", () => {
   });
 
   test("a folder without a BERT backbone colts can read is refused with MODEL_NOT_FOUND naming what is missing", async (t) => {
-    // Not BERT: config.json says xlm-roberta.
-    await assert.rejects(async () => readColbertCheckpoint(await tinyModel(t, { layout: "onnx", arch: "xlm-roberta" })), { code: "MODEL_NOT_FOUND" });
+    // Not the BERT family: config.json says modernbert.
+    const modern = await tinyModel(t, { layout: "onnx" });
+    const configFile = path.join(modern, "config.json");
+    fs.writeFileSync(configFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(configFile, "utf8")), model_type: "modernbert" }));
+    assert.throws(() => readColbertCheckpoint(modern), { code: "MODEL_NOT_FOUND", message: /"bert" or "xlm-roberta"/ });
     // A graph from another exporter: its initializers have other names.
     const foreign = await tinyModel(t, { layout: "onnx" });
     const g = new GraphBuilder({ name: "other" });
@@ -136,5 +140,53 @@ describe("checkpoint read/write round trip", () => {
     // An int8 graph holds quantized weights, not the float ones.
     const int8 = await tinyModel(t, { layout: "onnx", int8: true });
     assert.throws(() => readColbertCheckpoint(int8, { quantized: true }), { code: "MODEL_NOT_FOUND", message: /weight_t/ });
+  });
+});
+
+describe("XLM-RoBERTa checkpoints (RoBERTa position ids, no token types)", () => {
+  const XLMR = { arch: "xlm-roberta" as const, queryLength: 16, documentLength: 40 };
+
+  test("PyLate, ONNX and roberta.-prefixed layouts read into the same arrays and config (padding idx 1, one token type)", async (t) => {
+    const pylate = readColbertCheckpoint(await tinyModel(t, { ...XLMR, seed: 5 }));
+    assert.deepEqual(pylate.config, { vocabSize: pylate.config.vocabSize, hiddenSize: 32, numLayers: 1, numHeads: 2, intermediateSize: 128, maxPositions: 42, typeVocabSize: 1, layerNormEps: 1e-5, roberta: { paddingIdx: 1 } });
+    const onnxDir = await tinyModel(t, { ...XLMR, seed: 5, layout: "onnx" });
+    const onnx = readColbertCheckpoint(onnxDir);
+    assert.deepEqual(onnx.config, pylate.config);
+    // An XLMRobertaForX checkpoint keeps the backbone under "roberta.".
+    const prefixedDir = await tinyModel(t, { ...XLMR, seed: 5 });
+    const file = path.join(prefixedDir, "model.safetensors");
+    const tensors = [...parseSafetensors(fs.readFileSync(file))].map(([name, x]) => ({ name: `roberta.${name}`, shape: x.shape, data: x.data as Float32Array }));
+    fs.writeFileSync(file, serializeSafetensors(tensors));
+    const prefixed = readColbertCheckpoint(prefixedDir);
+    for (const other of [onnx, prefixed]) {
+      assert.deepEqual([...other.weights.keys()], [...pylate.weights.keys()]);
+      for (const [name, w] of pylate.weights) assert.deepEqual(other.weights.get(name)?.data, w.data, name);
+    }
+    assert.deepEqual(onnx.dense[0]?.weight, pylate.dense[0]?.weight);
+    assert.ok(onnx.tokenizerFiles.has("tokenizer.json"));
+  });
+
+  test("a written XLM-R checkpoint is an XLM-R model folder that encodes exactly like its source, through both layouts", async (t) => {
+    const src = await tinyModel(t, XLMR);
+    const ckpt = readColbertCheckpoint(src);
+    const out = path.join(tempDir(t), "exported");
+    await writeColbertCheckpoint(out, ckpt, { producer: "test" });
+    const config = JSON.parse(fs.readFileSync(path.join(out, "config.json"), "utf8")) as Record<string, unknown>;
+    assert.deepEqual([config["model_type"], config["architectures"], config["pad_token_id"], config["type_vocab_size"]], ["xlm-roberta", ["XLMRobertaModel"], 1, 1]);
+    const onnxConfig = JSON.parse(fs.readFileSync(path.join(out, "onnx_config.json"), "utf8")) as Record<string, unknown>;
+    const tiny = JSON.parse(fs.readFileSync(path.join(await tinyModel(t, { ...XLMR, layout: "onnx" }), "onnx_config.json"), "utf8")) as Record<string, unknown>;
+    for (const k of ["model_type", "mask_token_id", "pad_token_id", "uses_token_type_ids", "query_prefix_id", "document_prefix_id"]) assert.deepEqual(onnxConfig[k], tiny[k], k);
+    assert.equal(onnxConfig["uses_token_type_ids"], false);
+    assert.deepEqual(fs.readFileSync(path.join(out, "tokenizer.json")), fs.readFileSync(path.join(src, "tokenizer.json")));
+    assert.deepEqual(readColbertCheckpoint(out).config, ckpt.config);
+    // The two documents differ in length: the shorter is padded (id 1, position 1) in its batch.
+    const reference = await encodeWith(src);
+    assertClose(await encodeWith(out, "pylate"), reference, 1e-6);
+    assertClose(await encodeWith(out, "onnx"), reference, 1e-5);
+    // Without any graph, the safetensors backbone is converted on load with the same conventions.
+    fs.rmSync(path.join(out, "onnx"), { recursive: true });
+    fs.rmSync(path.join(out, "model.onnx"));
+    fs.rmSync(path.join(out, "onnx_config.json"));
+    assertClose(await encodeWith(out, "pylate"), reference, 1e-6);
   });
 });

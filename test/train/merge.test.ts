@@ -117,11 +117,12 @@ function refused(pattern: RegExp): (e: unknown) => boolean {
   return (e) => isColtsError(e, "MERGE_INCOMPATIBLE") && pattern.test(e.message);
 }
 
-describe("a fine-tuned model merges with its base, whatever layout the base was written in", () => {
-  for (const layout of ["pylate", "stanford", "onnx"] as const) {
-    test(`${layout} base: 2 CLI training steps, then linear, slerp and ties merges with the base load and encode`, async (t) => {
+describe("a fine-tuned model merges with its base, whatever layout the base was written in, BERT or XLM-R", () => {
+  const cases = [["pylate", "bert"], ["stanford", "bert"], ["onnx", "bert"], ["pylate", "xlm-roberta"], ["onnx", "xlm-roberta"]] as const;
+  for (const [layout, arch] of cases) {
+    test(`${arch} ${layout} base: 2 CLI training steps, then linear, slerp and ties merges with the base load and encode`, async (t) => {
       const cwd = tempDir(t);
-      const base = await tinyModel(cwd, { layout, ...TINY });
+      const base = await tinyModel(cwd, { layout, arch, ...TINY });
       fs.writeFileSync(path.join(cwd, "t.jsonl"), TRIPLES.map((x) => JSON.stringify(x)).join("\n"));
       const trained = await runCli(["train", "--model", base, "--data", "t.jsonl", "--loss", "contrastive", "--steps", "2", "--batch-size", "2", "--lr", "1e-3", "--output", "run"], cwd);
       assert.equal(trained.code, 0, trained.stderr);
@@ -148,6 +149,7 @@ describe("a fine-tuned model merges with its base, whatever layout the base was 
           await colbert.close();
         }
         const merged = readColbertCheckpoint(out);
+        assert.deepEqual(merged.config, baseCkpt.config, "the base's config (XLM-R: RoBERTa positions) is kept");
         if (method === "linear") {
           // All the weight on the base: the base's weights exactly, backbone and head.
           for (const [name, w] of baseCkpt.weights) assert.deepEqual(merged.weights.get(name)?.data, w.data, `${method} ${i}: ${name}`);

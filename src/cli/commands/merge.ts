@@ -7,9 +7,9 @@ import { modelLocation, resolvePath, writeOut, type CliIO } from "../io.js";
 /** `colts merge`: its flags and help page, the one declaration that parsing and `--help` read. */
 export const MERGE_SPEC: CommandSpec = {
   name: "merge",
-  summary: "merge BERT ColBERT checkpoints (linear, slerp, ties) into a complete model",
+  summary: "merge BERT or XLM-R ColBERT checkpoints (linear, slerp, ties) into a complete model",
   usage: ["<model> <model> [...] --output <dir>"],
-  description: `Merges BERT ColBERT checkpoints (local folders) tensor by tensor into a complete model.
+  description: `Merges BERT or XLM-R ColBERT checkpoints (local folders) tensor by tensor into a complete model.
   linear (default): weighted average, weights normalised to sum 1.
   slerp: 2 models, spherical interpolation with factor --t (0 = first model).
   ties: TIES-merging of task vectors relative to --base (required), keeping the top --density

@@ -1,4 +1,4 @@
-/** `colts train`: fine-tunes / distils a BERT ColBERT model (src/train, on a worker thread) and exports it. */
+/** `colts train`: fine-tunes / distils a BERT or XLM-R ColBERT model (src/train, on a worker thread) and exports it. */
 import { ColtsError } from "../../errors.js";
 import { loadBeir } from "../../eval/io.js";
 import { readTrainingFile, resolveExamples, type TextLookup } from "../../train/data.js";
@@ -13,7 +13,7 @@ import { documentText } from "../../corpus/reader.js";
 /** `colts train`: its flags and help page, the one declaration that parsing and `--help` read. */
 export const TRAIN_SPEC: CommandSpec = {
   name: "train",
-  summary: "fine-tune or distil a BERT ColBERT model and export it",
+  summary: "fine-tune or distil a BERT or XLM-R ColBERT model and export it",
   usage: ["--model M --data triples.jsonl --output DIR"],
   description: `Trains on JSONL examples (text form, or ids into --dataset) with AdamW + linear warm-up/decay; writes
 DIR/metrics.jsonl, DIR/loss.svg, DIR/eval.svg, resumable DIR/state/ and the trained model in DIR/model
@@ -21,7 +21,7 @@ DIR/metrics.jsonl, DIR/loss.svg, DIR/eval.svg, resumable DIR/state/ and the trai
 weights (its safetensors, or for an ONNX-layout folder the fp32 graph colts wrote), so the model flags
 of the other commands do not apply.`,
   flags: [
-    { name: "model", type: "string", arg: "M", help: "BERT ColBERT folder (PyLate, Stanford, or ONNX layout written by colts) to start from (required)" },
+    { name: "model", type: "string", arg: "M", help: "BERT or XLM-R ColBERT folder (PyLate, Stanford, or ONNX layout written by colts) to start from (required)" },
     { name: "data", type: "string", arg: "FILE", help: "training JSONL (required)" },
     { name: "output", type: "string", arg: "DIR", help: "output folder (required)" },
     { name: "dataset", type: "string", arg: "DIR", help: "BEIR folder the ids of id-form lines refer to" },

@@ -212,17 +212,28 @@ export class OrtTrainer {
   }
 
   /**
-   * Feeds of rows [r0, r1) of a tokenized batch: ids, BERT positions 0..S-1, token type 0, mask; with
-   * `withDedup` (backward runs), each id input's distinct values and inverse index too.
+   * Feeds of rows [r0, r1) of a tokenized batch: ids, positions, token type 0, mask; with
+   * `withDedup` (backward runs), each id input's distinct values and inverse index too. Positions are
+   * BERT's 0..S-1, or for XLM-R (config.roberta) those of bert-graph.ts and HF
+   * `create_position_ids_from_input_ids`: the k-th non-padding id of a row gets paddingIdx + k, a
+   * padding id gets paddingIdx (whatever its attention, as there).
    */
   private chunkFeeds(b: TokenBatch, r0: number, r1: number, withDedup = false): Record<string, InputTensor> {
     const S = b.length;
     const n = (r1 - r0) * S;
     const ids = new BigInt64Array(n);
     const positions = new BigInt64Array(n);
+    const pad = this.graph.config.roberta?.paddingIdx;
+    let seen = 0; // non-padding ids so far in the row (RoBERTa positions)
     for (let i = 0; i < n; i++) {
-      ids[i] = BigInt(b.ids[r0 * S + i] as number);
-      positions[i] = BigInt(i % S);
+      const id = b.ids[r0 * S + i] as number;
+      ids[i] = BigInt(id);
+      if (i % S === 0) seen = 0;
+      positions[i] = BigInt(pad === undefined ? i % S : id === pad ? pad : pad + ++seen);
+    }
+    const last = pad === undefined ? S - 1 : pad + S;
+    if (last >= this.graph.config.maxPositions) {
+      throw new ColtsError("INPUT_INVALID", `${S} tokens need position ${last}, beyond the model's ${this.graph.config.maxPositions} positions`);
     }
     const dims = [r1 - r0, S];
     const types = new BigInt64Array(n);

@@ -4,7 +4,7 @@
  * benchmark. Not part of the package.
  *
  * The trainable ColBERT encoder: HF BERT (embeddings with token types and positions, post-LayerNorm
- * blocks, erf GELU) + the PyLate Dense head, as tfjs variables named like the checkpoint
+ * blocks, erf GELU; XLM-R's RoBERTa position ids when the config has them) + the PyLate Dense head, as tfjs variables named like the checkpoint
  * (`embeddings.word_embeddings.weight`, ..., `dense.0.weight`, `mhead.<d>.weight` for a separate
  * Matryoshka head of dimension d). The same computation as
  * src/testing/bert-reference.ts and the ONNX graph of bert-graph.ts, so the exported model encodes what
@@ -27,6 +27,20 @@ export type { TokenBatch } from "../../../src/train/batch.js";
 const MASKED = -1e9;
 
 let instances = 0;
+
+/** RoBERTa position ids of rows of S ids: cumulative count of non-padding ids, times "not padding", plus paddingIdx. */
+function robertaPositions(ids: Int32Array, S: number, paddingIdx: number): Int32Array {
+  const out = new Int32Array(ids.length);
+  for (let r = 0; r < ids.length / S; r++) {
+    let count = 0;
+    for (let s = 0; s < S; s++) {
+      const notPad = ids[r * S + s] === paddingIdx ? 0 : 1;
+      count += notPad;
+      out[r * S + s] = count * notPad + paddingIdx;
+    }
+  }
+  return out;
+}
 
 export class TrainableColbert {
   readonly config: BertConfig;
@@ -99,10 +113,14 @@ export class TrainableColbert {
     const H = this.config.hiddenSize;
     const nh = this.config.numHeads;
     const hd = H / nh;
-    if (S > this.config.maxPositions) throw new ColtsError("INPUT_INVALID", `${S} tokens > ${this.config.maxPositions} positions`);
+    const pad = this.config.roberta?.paddingIdx;
+    if ((pad === undefined ? S : pad + S + 1) > this.config.maxPositions) throw new ColtsError("INPUT_INVALID", `${S} tokens > ${this.config.maxPositions} positions`);
     const ids = tf.tensor1d(batch.ids, "int32");
     const words = tf.gather(this.p("embeddings.word_embeddings.weight"), ids) as tf.Tensor2D;
-    const positions = tf.slice(this.p("embeddings.position_embeddings.weight"), [0, 0], [S, H]);
+    const table = this.p("embeddings.position_embeddings.weight");
+    // BERT: rows 0..S-1, broadcast over the batch. XLM-R: per token, gathered (HF
+    // create_position_ids_from_input_ids: padding ids at paddingIdx, the others counted from paddingIdx + 1).
+    const positions = pad === undefined ? tf.slice(table, [0, 0], [S, H]) : tf.reshape(tf.gather(table, tf.tensor1d(robertaPositions(batch.ids, S, pad), "int32")), [B, S, H]);
     // Token types are all 0 (as the encoder feeds them): row 0 of the type table, broadcast.
     const types = tf.slice(this.p("embeddings.token_type_embeddings.weight"), [0, 0], [1, H]);
     const emb = tf.add<tf.Tensor2D>(tf.reshape(tf.add(tf.reshape(words, [B, S, H]), positions), [B * S, H]), types);
