@@ -86,6 +86,12 @@ export interface StepRecord {
   gradNorm?: number;
   /** Wall time of the step in milliseconds. */
   ms?: number;
+  /**
+   * Resident set size of the whole process right after the step, in bytes (process.memoryUsage().rss:
+   * onnxruntime's native arena included, which the JavaScript heap figures miss), so a long run's log
+   * shows whether memory stays flat.
+   */
+  rssBytes?: number;
   /** Evaluation measures at this step. */
   eval?: Record<string, number>;
 }
@@ -226,7 +232,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const gradNorm = opt.apply(trainer.weights, grads, stepLr);
       const loss = lossSum / accum;
       if (!Number.isFinite(loss)) throw new ColtsError("INPUT_INVALID", `loss became ${loss} at step ${opt.step}; lower --lr`, { details: { step: opt.step } });
-      record({ step: opt.step, loss, lr: stepLr, gradNorm, ms: Math.round(performance.now() - t0) });
+      record({ step: opt.step, loss, lr: stepLr, gradNorm, ms: Math.round(performance.now() - t0), rssBytes: process.memoryUsage().rss });
       if (o.evalEvery && (opt.step % o.evalEvery === 0 || opt.step === total)) await evaluateNow();
       if (o.saveEvery && opt.step % o.saveEvery === 0 && opt.step < stop) saveState(o.output, trainer.weights, shapes, opt, pos, fingerprint);
     }

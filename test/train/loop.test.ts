@@ -44,6 +44,16 @@ describe("training loop", () => {
     assert.ok((losses.at(-1) as number) < 0.05, `last loss ${losses.at(-1)}`);
   });
 
+  it("every step line of metrics.jsonl carries the process's resident set size", async (t) => {
+    const model = await tinyModel(t, TINY);
+    const out = tempDir(t);
+    await train({ model, output: out, examples: EXAMPLES.slice(0, 4), batchSize: 2, steps: 3, lr: 1e-3, loss: "contrastive", exportModel: false });
+    const log = fs.readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { step: number; rssBytes?: number });
+    assert.deepEqual(log.map((r) => r.step), [1, 2, 3]);
+    // A Node process with onnxruntime loaded is at least tens of MiB resident, and no test process reaches 64 GiB.
+    for (const r of log) assert.ok(typeof r.rssBytes === "number" && r.rssBytes > 16 * 2 ** 20 && r.rssBytes < 64 * 2 ** 30, `step ${r.step}: rssBytes ${r.rssBytes}`);
+  });
+
   it("gradient accumulation of 2 x 2 queries equals one batch of 4 (per-query mean loss)", async (t) => {
     const model = await tinyModel(t, TINY);
     // No dropout: masks are drawn per micro-batch, so 2 x 2 and 4 would drop different entries.
