@@ -11,6 +11,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-node";
 import { randomBertWeights, type BertConfig } from "../src/model/bert-weights.js";
+import { dedupIds } from "../src/runtime/autodiff/diff-graph.js";
 import { encodeModel } from "../src/runtime/onnx/proto.js";
 import { buildEncoderGraph } from "../src/train/ort/encoder-graph.js";
 import { Rng } from "../src/util/rng.js";
@@ -32,6 +33,11 @@ const n = B * S;
 feeds["input_ids"] = new ort.Tensor("int64", BigInt64Array.from({ length: n }, () => BigInt(1000 + rng.int(29000))), [B, S]);
 feeds["position_ids"] = new ort.Tensor("int64", BigInt64Array.from({ length: n }, (_, i) => BigInt(i % S)), [B, S]);
 feeds["token_type_ids"] = new ort.Tensor("int64", new BigInt64Array(n), [B, S]);
+for (const name of ["input_ids", "position_ids", "token_type_ids"]) {
+  const { unique, inverse } = dedupIds(feeds[name]?.data as BigInt64Array);
+  feeds[`${name}_unique`] = new ort.Tensor("int64", unique, [unique.length]);
+  feeds[`${name}_inverse`] = new ort.Tensor("int64", inverse, [B, S]);
+}
 feeds["mask_bias"] = new ort.Tensor("float32", new Float32Array(n), [B, 1, 1, S]);
 feeds["grad_emb_96"] = new ort.Tensor("float32", rng.normalArray(n * 96, 0.01), [B, S, 96]);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "colts-profile-"));
@@ -59,4 +65,4 @@ const total = [...byOp.values()].reduce((a, b) => a + b, 0);
 console.log(`machine: ${os.cpus()[0]?.model ?? "?"} x${os.cpus().length}; ${B} sequences x ${S} tokens, forward + backward in one run: ${wall.toFixed(0)} ms wall, ${(total / 1000).toFixed(0)} ms summed over nodes`);
 for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${op.padEnd(22)} ${(us / 1000).toFixed(0).padStart(6)} ms  ${((100 * us) / total).toFixed(1)}%`);
 await session.release();
-fs.rmSync(dir, { recursive: true, force: true });
+if (process.env.KEEP_PROFILE) console.log(`profile kept: ${file}`); else fs.rmSync(dir, { recursive: true, force: true });
