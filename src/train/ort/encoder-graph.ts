@@ -24,7 +24,6 @@ import type { BertConfig } from "../../model/bert-weights.js";
 import type { DenseLayer } from "../../model/layout.js";
 import { DiffGraph, type FloatType, type Value } from "../../runtime/autodiff/diff-graph.js";
 import type { OnnxModel } from "../../runtime/onnx/proto.js";
-import { splitAtSeeds, type SplitGraphs } from "../../runtime/autodiff/split.js";
 
 /** A head layer without its weights: sizes, activation and whether it has a bias. */
 export type HeadShape = Pick<DenseLayer, "inFeatures" | "outFeatures" | "activation"> & {
@@ -99,18 +98,11 @@ export function encoderWeightShapes(spec: Pick<EncoderGraphSpec, "config" | "hea
   return out;
 }
 
-/** Builds the encoder graph (see the module comment). */
-export function buildEncoderGraph(spec: EncoderGraphSpec): EncoderGraph {
-  const c = spec.config;
-  const H = c.hiddenSize;
-  const nh = c.numHeads;
-  if (H % nh !== 0) throw new ColtsError("CONFIG_INVALID", `hidden size ${H} is not a multiple of ${nh} heads`);
-  const hd = H / nh;
-  const mainDim = spec.head[spec.head.length - 1]?.outFeatures ?? H;
-  for (const d of spec.dims) {
-    if (!Number.isInteger(d) || d < 1 || (d > mainDim && !spec.ownHeads.has(d))) throw new ColtsError("DIM_UNSUPPORTED", `output dim ${d} is not in [1, ${mainDim}]`);
-  }
-  const dg = new DiffGraph({ name: "colbert_train", ...(spec.dtype ? { dtype: spec.dtype } : {}) });
+/** The encoder's weights in a DiffGraph, by checkpoint name. */
+export type WeightValues = (name: string) => Value;
+
+/** Declares every weight of `spec` as a parameter of `dg`; returns the lookup and the shapes. */
+export function declareWeights(dg: DiffGraph, spec: Pick<EncoderGraphSpec, "config" | "head" | "ownHeads">): { W: WeightValues; shapes: { name: string; shape: number[] }[] } {
   const shapes = encoderWeightShapes(spec);
   const w = new Map<string, Value>(shapes.map((s) => [s.name, dg.param(s.name, s.shape)]));
   const W = (name: string): Value => {
@@ -118,40 +110,70 @@ export function buildEncoderGraph(spec: EncoderGraphSpec): EncoderGraph {
     if (!v) throw new ColtsError("SAFETENSORS_INVALID", `the encoder graph has no weight ${name}`);
     return v;
   };
-  const ids = dg.indices("input_ids", ["B", "S"]);
-  const positions = dg.indices("position_ids", ["B", "S"]);
-  const types = dg.indices("token_type_ids", ["B", "S"]);
-  const maskBias = dg.input("mask_bias", ["B", 1, 1, "S"]);
+  return { W, shapes };
+}
+
+/** Checks the spec's dims against its head; returns the main head's output dim. */
+function checkDims(spec: Pick<EncoderGraphSpec, "config" | "head" | "ownHeads" | "dims">): number {
+  const c = spec.config;
+  if (c.hiddenSize % c.numHeads !== 0) throw new ColtsError("CONFIG_INVALID", `hidden size ${c.hiddenSize} is not a multiple of ${c.numHeads} heads`);
+  const mainDim = spec.head[spec.head.length - 1]?.outFeatures ?? c.hiddenSize;
+  for (const d of spec.dims) {
+    if (!Number.isInteger(d) || d < 1 || (d > mainDim && !spec.ownHeads.has(d))) throw new ColtsError("DIM_UNSUPPORTED", `output dim ${d} is not in [1, ${mainDim}]`);
+  }
+  return mainDim;
+}
+
+/**
+ * The encoder applied to one set of sequences inside `dg`: its inputs are the module comment's,
+ * each name prefixed by `prefix` ("" for the encoder graph; "q_" and "d_" when one graph encodes
+ * queries and documents). Returns the unit vectors per dim. `withDedup` declares the ids' distinct
+ * values and inverse indices that the embedding gathers' gradients read.
+ */
+export function encodeSequences(dg: DiffGraph, W: WeightValues, spec: Omit<EncoderGraphSpec, "backward" | "dtype">, prefix: string, withDedup: boolean): Map<number, Value> {
+  const c = spec.config;
+  const H = c.hiddenSize;
+  const nh = c.numHeads;
+  const hd = H / nh;
+  const mainDim = checkDims(spec);
+  // Symbolic dims are per stream: onnxruntime plans buffers by dim name, and queries and documents
+  // differ in both.
+  const Bn = `${prefix}B`;
+  const Sn = `${prefix}S`;
+  const ids = dg.indices(`${prefix}input_ids`, [Bn, Sn]);
+  const positions = dg.indices(`${prefix}position_ids`, [Bn, Sn]);
+  const types = dg.indices(`${prefix}token_type_ids`, [Bn, Sn]);
+  const maskBias = dg.input(`${prefix}mask_bias`, [Bn, 1, 1, Sn]);
   const rates = spec.dropout;
-  const drop = (name: string, shape: (string | number)[], x: Value, p: number): Value => (rates && p > 0 ? dg.dropout(x, dg.bytes(name, shape), p) : x);
+  const drop = (name: string, shape: (string | number)[], x: Value, p: number): Value => (rates && p > 0 ? dg.dropout(x, dg.bytes(prefix + name, shape), p) : x);
   /** x: [.., in] @ Wᵀ + b, W: [out, in] (torch Linear layout). */
   const linear = (x: Value, name: string, bias = true): Value => {
     const y = dg.matMul(x, dg.transpose(W(`${name}.weight`), [1, 0]));
     return bias ? dg.add(y, W(`${name}.bias`)) : y;
   };
   const layerNorm = (x: Value, name: string): Value => dg.layerNorm(x, W(`${name}.weight`), W(`${name}.bias`), c.layerNormEps);
-  const heads = (x: Value): Value => dg.transpose(dg.reshape(x, [0, 0, nh, hd], ["B", "S", nh, hd]), [0, 2, 1, 3]); // [B, nh, S, hd]
+  const heads = (x: Value): Value => dg.transpose(dg.reshape(x, [0, 0, nh, hd], [Bn, Sn, nh, hd]), [0, 2, 1, 3]); // [B, nh, S, hd]
 
-  // Only the backward pass reads the ids' distinct values, so only its graph declares them.
+  // Only a backward pass reads the ids' distinct values, so only its graph declares them.
   const dedup = (name: string): { unique: string; inverse: string } =>
-    spec.backward ? { unique: dg.indices(`${name}_unique`, [`U_${name}`]), inverse: dg.indices(`${name}_inverse`, ["B", "S"]) } : { unique: "", inverse: "" };
-  const words = dg.gather(W("embeddings.word_embeddings.weight"), ids, ["B", "S"], dedup("input_ids"));
-  const pos = dg.gather(W("embeddings.position_embeddings.weight"), positions, ["B", "S"], dedup("position_ids"));
-  const typ = dg.gather(W("embeddings.token_type_embeddings.weight"), types, ["B", "S"], dedup("token_type_ids"));
+    withDedup ? { unique: dg.indices(`${prefix}${name}_unique`, [`U_${prefix}${name}`]), inverse: dg.indices(`${prefix}${name}_inverse`, [Bn, Sn]) } : { unique: "", inverse: "" };
+  const words = dg.gather(W("embeddings.word_embeddings.weight"), ids, [Bn, Sn], dedup("input_ids"));
+  const pos = dg.gather(W("embeddings.position_embeddings.weight"), positions, [Bn, Sn], dedup("position_ids"));
+  const typ = dg.gather(W("embeddings.token_type_embeddings.weight"), types, [Bn, Sn], dedup("token_type_ids"));
   const hidden = rates?.hidden ?? 0;
   const attention = rates?.attention ?? 0;
-  let x = drop("drop_emb", ["B", "S", H], layerNorm(dg.add(dg.add(words, pos), typ), "embeddings.LayerNorm"), hidden); // [B, S, H]
+  let x = drop("drop_emb", [Bn, Sn, H], layerNorm(dg.add(dg.add(words, pos), typ), "embeddings.LayerNorm"), hidden); // [B, S, H]
   for (let l = 0; l < c.numLayers; l++) {
     const p = `encoder.layer.${l}.`;
     const q = heads(linear(x, `${p}attention.self.query`));
     const k = heads(linear(x, `${p}attention.self.key`));
     const v = heads(linear(x, `${p}attention.self.value`));
     const scores = dg.add(dg.scale(dg.matMul(q, dg.transpose(k, [0, 1, 3, 2])), 1 / Math.sqrt(hd)), maskBias); // [B, nh, S, S]
-    const probs = drop(`drop_${l}_attn`, ["B", nh, "S", "S"], dg.softmax(scores, -1), attention);
-    const context = dg.reshape(dg.transpose(dg.matMul(probs, v), [0, 2, 1, 3]), [0, 0, H], ["B", "S", H]); // [B, S, H]
-    const a = layerNorm(dg.add(drop(`drop_${l}_attn_out`, ["B", "S", H], linear(context, `${p}attention.output.dense`), hidden), x), `${p}attention.output.LayerNorm`);
+    const probs = drop(`drop_${l}_attn`, [Bn, nh, Sn, Sn], dg.softmax(scores, -1), attention);
+    const context = dg.reshape(dg.transpose(dg.matMul(probs, v), [0, 2, 1, 3]), [0, 0, H], [Bn, Sn, H]); // [B, S, H]
+    const a = layerNorm(dg.add(drop(`drop_${l}_attn_out`, [Bn, Sn, H], linear(context, `${p}attention.output.dense`), hidden), x), `${p}attention.output.LayerNorm`);
     const inner = dg.gelu(linear(a, `${p}intermediate.dense`)); // [B, S, I]
-    x = layerNorm(dg.add(drop(`drop_${l}_out`, ["B", "S", H], linear(inner, `${p}output.dense`), hidden), a), `${p}output.LayerNorm`);
+    x = layerNorm(dg.add(drop(`drop_${l}_out`, [Bn, Sn, H], linear(inner, `${p}output.dense`), hidden), a), `${p}output.LayerNorm`);
   }
 
   // Head: every layer in order; a dim with its own head swaps in that head for the last layer.
@@ -167,8 +189,15 @@ export function buildEncoderGraph(spec: EncoderGraphSpec): EncoderGraph {
     }
     y = activate(linear(y, `dense.${i}`, layer.bias), layer);
   });
-  // Which head weights some output depends on: a separate head only for its own dim; the main head's
-  // last layer unless every dim has its own head.
+  return new Map(spec.dims.map((d) => [d, dg.l2Normalize(projected.get(d) ?? dg.sliceLast(y, d))] as const));
+}
+
+/**
+ * Weights no output of `spec` depends on: a separate head only reaches its own dim; the main head's
+ * last layer reaches every dim without its own head.
+ */
+export function unusedWeights(spec: Pick<EncoderGraphSpec, "config" | "head" | "ownHeads" | "dims">, names: readonly string[]): Set<string> {
+  const mainDim = checkDims(spec);
   const lastMainUsed = spec.dims.some((d) => !(spec.ownHeads.has(d) && d !== mainDim));
   const reaches = (name: string): boolean => {
     const own = /^mhead\.(\d+)\./.exec(name);
@@ -176,13 +205,19 @@ export function buildEncoderGraph(spec: EncoderGraphSpec): EncoderGraph {
     if (spec.head.length > 0 && name.startsWith(`dense.${spec.head.length - 1}.`)) return lastMainUsed;
     return true;
   };
+  return new Set(names.filter((name) => !reaches(name)));
+}
+
+/** Builds the encoder graph (see the module comment). */
+export function buildEncoderGraph(spec: EncoderGraphSpec): EncoderGraph {
+  const c = spec.config;
+  const dg = new DiffGraph({ name: "colbert_train", ...(spec.dtype ? { dtype: spec.dtype } : {}) });
+  const { W, shapes } = declareWeights(dg, spec);
+  const embeddings = encodeSequences(dg, W, spec, "", spec.backward);
   const outputs = new Map<number, string>();
-  const embeddings = new Map<number, Value>();
-  for (const d of spec.dims) {
-    const e = dg.l2Normalize(projected.get(d) ?? dg.sliceLast(y, d));
+  for (const [d, e] of embeddings) {
     dg.output(`emb_${d}`, e);
     outputs.set(d, `emb_${d}`);
-    embeddings.set(d, e);
   }
 
   const gradInputs = new Map<number, string>();
@@ -200,16 +235,6 @@ export function buildEncoderGraph(spec: EncoderGraphSpec): EncoderGraph {
       gradOutputs.set(s.name, `grad/${s.name}`);
     });
   }
-  const unused = new Set(shapes.map((s) => s.name).filter((name) => !reaches(name)));
+  const unused = unusedWeights(spec, shapes.map((s) => s.name));
   return { model: dg.toModel("colts trainer"), config: c, weights: shapes, outputs, gradInputs, gradOutputs, unused };
-}
-
-/**
- * A backward encoder graph cut in two (runtime/autodiff/split.ts): a forward graph that also returns
- * the activations the backward pass reads, and a backward graph that takes them with the output
- * gradients, so a step need not run the forward pass twice.
- */
-export function splitEncoderGraph(graph: EncoderGraph): SplitGraphs {
-  if (graph.gradInputs.size === 0) throw new ColtsError("INTERNAL", "splitEncoderGraph needs a graph built with backward: true");
-  return splitAtSeeds(graph.model, { seeds: [...graph.gradInputs.values()], forwardOutputs: [...graph.outputs.values()], params: graph.weights.map((w) => w.name) });
 }

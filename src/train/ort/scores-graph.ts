@@ -28,6 +28,35 @@ export interface ScoresGraphSpec {
   dtype?: FloatType;
 }
 
+/**
+ * MaxSim of queries q [NQ, LQ, d] against documents docs [ND, LD, d] inside `dg` (see the module
+ * comment for the layouts of q_keep and d_bias): [NQ, ND] in "all" mode, [NQ, g] in "group" mode.
+ */
+export function maxSimScores(dg: DiffGraph, q: Value, docs: Value, qKeep: Value, dBias: Value, mode: "all" | "group", group: number): Value {
+  const d = q.shape[2] as number;
+  const g = dg.g;
+  const nqLq = g.shape(q.name, 0, 2);
+  let best: Value;
+  if (mode === "all") {
+    const ndLd = g.shape(docs.name, 0, 2);
+    const flatQ = dg.reshape(q, [-1, d], ["NQLQ", d]);
+    const flatD = dg.reshape(docs, [-1, d], ["NDLD", d]);
+    const sims = dg.reshape(dg.matMul(flatQ, dg.transpose(flatD, [1, 0])), g.concat([nqLq, ndLd], 0), ["NQ", "LQ", "ND", "LD"]);
+    best = dg.maxOver(dg.add(sims, dBias), 3); // [NQ, LQ, ND]
+  } else {
+    const perQuery = dg.reshape(docs, g.concat([g.shape(q.name, 0, 1), g.int64s([-1, d])], 0), ["NQ", "GLD", d]); // [NQ, g*LD, d]
+    const sims = dg.matMul(q, dg.transpose(perQuery, [0, 2, 1])); // [NQ, LQ, g*LD]
+    const shape4 = g.concat([nqLq, g.int64s([group, -1])], 0);
+    best = dg.maxOver(dg.add(dg.reshape(sims, shape4, ["NQ", "LQ", group, "LD"]), dBias), 3); // [NQ, LQ, g]
+  }
+  return dg.reduceSum(dg.mul(best, dg.reshape(qKeep, [0, 0, 1], ["NQ", "LQ", 1])), [1], false); // [NQ, ND or g]
+}
+
+/** The layout of d_bias in `mode` (see the module comment). */
+export function docBiasShape(mode: "all" | "group", group: number): (string | number)[] {
+  return mode === "all" ? [1, 1, "ND", "LD"] : ["NQ", 1, group, "LD"];
+}
+
 /** Builds the scores graph (see the module comment). */
 export function buildScoresGraph(spec: ScoresGraphSpec): OnnxModel {
   const d = spec.dim;
@@ -35,24 +64,7 @@ export function buildScoresGraph(spec: ScoresGraphSpec): OnnxModel {
   const q = dg.param("q", ["NQ", "LQ", d]);
   const docs = dg.param("docs", ["ND", "LD", d]);
   const qKeep = dg.input("q_keep", ["NQ", "LQ"]);
-  const g = dg.g;
-  const nqLq = g.shape(q.name, 0, 2);
-  let best: Value;
-  if (spec.mode === "all") {
-    const ndLd = g.shape(docs.name, 0, 2);
-    const flatQ = dg.reshape(q, [-1, d], ["NQLQ", d]);
-    const flatD = dg.reshape(docs, [-1, d], ["NDLD", d]);
-    const sims = dg.reshape(dg.matMul(flatQ, dg.transpose(flatD, [1, 0])), g.concat([nqLq, ndLd], 0), ["NQ", "LQ", "ND", "LD"]);
-    const bias = dg.input("d_bias", [1, 1, "ND", "LD"]);
-    best = dg.maxOver(dg.add(sims, bias), 3); // [NQ, LQ, ND]
-  } else {
-    const perQuery = dg.reshape(docs, g.concat([g.shape(q.name, 0, 1), g.int64s([-1, d])], 0), ["NQ", "GLD", d]); // [NQ, g*LD, d]
-    const sims = dg.matMul(q, dg.transpose(perQuery, [0, 2, 1])); // [NQ, LQ, g*LD]
-    const shape4 = g.concat([nqLq, g.int64s([spec.group, -1])], 0);
-    const bias = dg.input("d_bias", ["NQ", 1, spec.group, "LD"]);
-    best = dg.maxOver(dg.add(dg.reshape(sims, shape4, ["NQ", "LQ", spec.group, "LD"]), bias), 3); // [NQ, LQ, g]
-  }
-  const scores = dg.reduceSum(dg.mul(best, dg.reshape(qKeep, [0, 0, 1], ["NQ", "LQ", 1])), [1], false); // [NQ, ND or g]
+  const scores = maxSimScores(dg, q, docs, qKeep, dg.input("d_bias", docBiasShape(spec.mode, spec.group)), spec.mode, spec.group);
   dg.output("scores", scores);
   if (spec.backward) {
     const seed = dg.input("grad_scores", scores.shape).name;

@@ -1,20 +1,22 @@
 /**
- * One training batch's loss and weight gradients on onnxruntime, GradCache-style (Gao et al. 2021,
- * PyLate's CachedContrastive):
+ * One training batch's loss and weight gradients on onnxruntime, two ways:
+ *
+ * One run (step-graph.ts), when the micro-batch's activations fit `activationBudgetBytes` and the
+ * loss has an in-graph gradient form (every loss but KL with min-max student scaling): queries and
+ * documents are encoded, scored, and back-propagated in a single onnxruntime run; nothing is encoded
+ * twice.
+ *
+ * GradCache otherwise (Gao et al. 2021, PyLate's CachedContrastive):
  *   1. encode every query and document with the forward encoder graph, a chunk of rows at a time;
  *   2. per output dim, score the batch (scores graph), compute the loss and its gradient with
  *      respect to the scores in float64 (score-losses.ts), and turn that into gradients with respect
  *      to every vector (the scores graph's backward pass);
- *   3. run the backward pass chunk by chunk, seeded with those vector gradients, and add up each
- *      weight's gradient.
- * Step 1 keeps the activations each chunk's backward pass reads (the forward half of the split
- * encoder graph returns them) while they fit `activationBudgetBytes`; step 3 then runs only the
- * backward half for those chunks. Chunks past the budget keep nothing, and step 3 encodes them again
- * with the whole forward-and-backward graph (GradCache: memory bounded by one chunk's activations,
- * whatever the batch, at the price of a second forward pass). The loss may couple every query with
- * every document (in-batch negatives) either way.
- * The scores graph is not chunked: with in-batch negatives it holds [B·Lq, B·g·Ld] similarities
- * (about 190 MB each at 32 x (1+7) of 180 tokens), growing with B²·g.
+ *   3. run the encoder graph again with its backward pass, chunk by chunk, seeded with those vector
+ *      gradients, and add up each weight's gradient.
+ * The encoder's memory is bounded by one chunk's activations, whatever the batch, at the price of a
+ * second forward pass. The loss may couple every query with every document (in-batch negatives)
+ * either way. The scores graph is not chunked: with in-batch negatives it holds [B·Lq, B·g·Ld]
+ * similarities (about 190 MB each at 32 x (1+7) of 180 tokens), growing with B²·g.
  */
 import { ColtsError } from "../../errors.js";
 import type { BertWeights } from "../../model/bert-weights.js";
@@ -24,10 +26,11 @@ import { dedupIds } from "../../runtime/autodiff/diff-graph.js";
 import { encodeModel } from "../../runtime/onnx/proto.js";
 import { OnnxSession, type InputTensor, type RuntimeOptions } from "../../runtime/session.js";
 import { teacherTargets, type ObjectiveOptions, type TokenBatch, type TrainBatch } from "../batch.js";
-import { contrastiveLoss, klLoss, marginMseLoss } from "../score-losses.js";
-import { buildEncoderGraph, splitEncoderGraph, type EncoderGraph, type HeadShape } from "./encoder-graph.js";
+import { buildEncoderGraph, type EncoderGraph, type EncoderGraphSpec, type HeadShape } from "./encoder-graph.js";
 import { dropoutFeeds, streamSeed, type DropoutRates } from "./dropout.js";
+import { activationBytes, fusedLossForm, lossFeeds, prefixed, scoreLoss, type Target } from "./fused-step.js";
 import { buildScoresGraph } from "./scores-graph.js";
+import { buildStepGraph, type StepGraph } from "./step-graph.js";
 
 /** Options of the trainer. */
 export interface OrtTrainerOptions {
@@ -43,12 +46,11 @@ export interface OrtTrainerOptions {
   /** Dropout during training (BERT's hidden and attention-weights dropout). Default: none. `embed` never drops. */
   dropout?: DropoutRates;
   /**
-   * Bytes of activations a step may keep from its forward pass for its backward pass (see the module
-   * comment). Chunks run past the budget are encoded again in the backward pass instead (GradCache's
-   * recomputation). Memory is bounded by the budget plus one chunk's activations. At the 384 x 12 shape
-   * a token keeps ~0.5 MB at 180 tokens per sequence. Default 0 (always recompute): on a 2-core
-   * machine, 8 x (1+3) measured the same step time either way (onnxruntime-node copies every output
-   * into JavaScript memory, which costs what the second forward pass saves) at 2.5 GiB more RSS.
+   * Largest estimated activation memory, in bytes, of a micro-batch run in one onnxruntime run
+   * (forward, loss gradient and backward together, step-graph.ts); larger micro-batches use GradCache
+   * (memory bounded by one chunk, at the price of encoding twice). The estimate is ~0.5 MB per token
+   * at the 384 x 12 shape and 180-token documents (fused-step.ts `activationBytes`). Default 4 GiB,
+   * which holds 8 x (1+3) of 180 tokens there; 0 always uses GradCache.
    */
   activationBudgetBytes?: number;
 }
@@ -82,43 +84,13 @@ export interface LossAndGradients {
   grads: Map<string, Float32Array>;
   /** The batch's MaxSim scores per trained dim ([B, g], or [B, B*g] with in-batch negatives). */
   scores: Map<number, Float32Array>;
-  /** Where the time went, in ms: forward embedding, scores and losses, encoder backward passes. */
+  /**
+   * Where the time went, in ms. GradCache: forward embedding, scores and losses, encoder backward
+   * passes. One run: preparing the inputs, the loss values, and the run itself (as backwardMs).
+   */
   timings: { embedMs: number; scoresMs: number; backwardMs: number };
-}
-
-/** Activations of one chunk kept from the forward pass for its backward pass, by saved-value name. */
-type SavedChunk = Record<string, InputTensor>;
-
-/** The activations a step keeps, per stream and chunk, within a byte budget. */
-class ActivationStore {
-  private used = 0;
-  /** Chunks kept, by `${side}/${r0}`. */
-  private readonly chunks = new Map<string, SavedChunk>();
-
-  constructor(private readonly budget: number) {}
-
-  /** Whether another chunk may be kept (the budget is not spent yet). */
-  hasRoom(): boolean {
-    return this.used < this.budget;
-  }
-
-  keep(side: number, r0: number, chunk: SavedChunk): void {
-    for (const t of Object.values(chunk)) this.used += t.data.byteLength;
-    this.chunks.set(`${side}/${r0}`, chunk);
-  }
-
-  /** Takes a chunk's activations out of the store (undefined when it kept none). */
-  take(side: number, r0: number): SavedChunk | undefined {
-    const key = `${side}/${r0}`;
-    const chunk = this.chunks.get(key);
-    this.chunks.delete(key);
-    return chunk;
-  }
-}
-
-/** The feeds a graph declares as inputs (a split graph reads fewer than the whole one). */
-function only(feeds: Record<string, InputTensor>, inputs: ReadonlySet<string>): Record<string, InputTensor> {
-  return Object.fromEntries(Object.entries(feeds).filter(([name]) => inputs.has(name)));
+  /** Whether the step ran as one onnxruntime run (else GradCache). */
+  oneRun: boolean;
 }
 
 /** Additive attention mask of a chunk: [rows, 1, 1, S], 0 for attended tokens, -1e9 for padding. */
@@ -136,6 +108,7 @@ function headShape(l: DenseLayer): HeadShape {
 /** The sessions and weights of one model; see the module comment. */
 export class OrtTrainer {
   private readonly scoreSessions = new Map<string, OnnxSession>();
+  private readonly stepSessions = new Map<string, { graph: StepGraph; session: OnnxSession }>();
 
   private constructor(
     /** The weights being trained, by checkpoint name (updated in place by the optimizer). */
@@ -148,12 +121,12 @@ export class OrtTrainer {
     /** Forward with dropout inputs (the training embed pass); `forward` itself without dropout. */
     private readonly trainForward: OnnxSession,
     private readonly train: OnnxSession,
-    /** The split training graph: forward returning the saved activations, and backward reading them. */
-    private readonly split: { forward: OnnxSession; backward: OnnxSession; saved: string[]; forwardInputs: Set<string>; backwardInputs: Set<string> },
     private readonly chunkRows: number,
     private readonly runtime: RuntimeOptions,
     private readonly dropout: DropoutRates | null,
     private readonly activationBudget: number,
+    /** What the encoder graphs were built from (the one-run step graphs are built from it on first use). */
+    private readonly spec: Omit<EncoderGraphSpec, "backward" | "dtype">,
   ) {}
 
   /** Builds the encoder graphs for `ckpt`'s shape and copies its weights. */
@@ -184,22 +157,19 @@ export class OrtTrainer {
       if (!data || data.length !== size) throw new ColtsError("SAFETENSORS_INVALID", `weight ${w.name} is missing or not [${w.shape.join(", ")}]`);
       weights.set(w.name, Float32Array.from(data));
     }
-    const budget = opts.activationBudgetBytes ?? 0;
+    const budget = opts.activationBudgetBytes ?? 4 * 2 ** 30;
     if (!(budget >= 0)) throw new ColtsError("INPUT_INVALID", `activationBudgetBytes must be >= 0, got ${budget}`);
     const runtime = opts.runtime ?? {};
-    const split = splitEncoderGraph(train);
     // Every session is released if another fails to start.
-    const models = [fwd.model, train.model, split.forward, split.backward, ...(dropout ? [buildEncoderGraph({ ...spec, dropout, backward: false }).model] : [])];
+    const models = [fwd.model, train.model, ...(dropout ? [buildEncoderGraph({ ...spec, dropout, backward: false }).model] : [])];
     const started = await Promise.allSettled(models.map((m) => OnnxSession.create(encodeModel(m), runtime)));
     const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) {
       await Promise.all(started.filter((r): r is PromiseFulfilledResult<OnnxSession> => r.status === "fulfilled").map((r) => r.value.release()));
       throw failed.reason;
     }
-    const [f, t, sf, sb, tf] = started.map((r) => (r as PromiseFulfilledResult<OnnxSession>).value) as [OnnxSession, OnnxSession, OnnxSession, OnnxSession, OnnxSession | undefined];
-    const inputsOf = (m: typeof split.forward): Set<string> => new Set(m.graph.inputs.map((i) => i.name));
-    const splitSessions = { forward: sf, backward: sb, saved: split.saved, forwardInputs: inputsOf(split.forward), backwardInputs: inputsOf(split.backward) };
-    return new OrtTrainer(weights, dims, train, f, tf ?? f, t, splitSessions, chunkRows, runtime, dropout, budget);
+    const [f, t, tf] = started.map((r) => (r as PromiseFulfilledResult<OnnxSession>).value) as [OnnxSession, OnnxSession, OnnxSession | undefined];
+    return new OrtTrainer(weights, dims, train, f, tf ?? f, t, chunkRows, runtime, dropout, budget, { ...spec, dropout });
   }
 
   /** Every trained weight's name and shape, in the graph's order. */
@@ -252,7 +222,7 @@ export class OrtTrainer {
 
   /** Unit vectors of every row of `b` with the current weights, per trained dim: [rows, S, d]; no dropout. */
   async embed(b: TokenBatch): Promise<Map<number, Float32Array>> {
-    return this.embedWith(b, null, null);
+    return this.embedWith(b, null);
   }
 
   /** Dropout inputs of rows [r0, r1) of stream `side` (0 queries, 1 documents) for a step seeded `seed`; none without dropout. */
@@ -262,49 +232,30 @@ export class OrtTrainer {
     return dropoutFeeds(streamSeed(seed, side), this.dropout, r0, r1 - r0, b.length, c.hiddenSize, c.numHeads, c.numLayers);
   }
 
-  /**
-   * Unit vectors of every row of `b`, per trained dim. With `store`, each chunk's activations are
-   * kept there while it has room (the split forward graph), for `backward` to use.
-   */
-  private async embedWith(b: TokenBatch, drop: { seed: number; side: number } | null, store: ActivationStore | null): Promise<Map<number, Float32Array>> {
+  private async embedWith(b: TokenBatch, drop: { seed: number; side: number } | null): Promise<Map<number, Float32Array>> {
     const out = new Map(this.dims.map((d) => [d, new Float32Array(b.rows * b.length * d)] as const));
     const weights = this.weightFeeds();
-    const plain = drop && this.dropout ? this.trainForward : this.forward;
-    const embNames = this.dims.map((d) => `emb_${d}`);
+    const session = drop && this.dropout ? this.trainForward : this.forward;
     for (let r0 = 0; r0 < b.rows; r0 += this.chunkRows) {
       const r1 = Math.min(b.rows, r0 + this.chunkRows);
-      const feeds = { ...weights, ...this.chunkFeeds(b, r0, r1), ...this.dropoutFor(drop?.seed ?? null, drop?.side ?? 0, b, r0, r1) };
-      let res: Record<string, { data: Float32Array | Float64Array | BigInt64Array; dims: number[] }>;
-      if (store?.hasRoom()) {
-        res = await this.split.forward.runMixed(only(feeds, this.split.forwardInputs), [...embNames, ...this.split.saved]);
-        store.keep(drop?.side ?? 0, r0, Object.fromEntries(this.split.saved.map((name) => [name, res[name] as InputTensor])));
-      } else {
-        res = await plain.run(feeds, embNames);
-      }
+      const res = await session.run({ ...weights, ...this.chunkFeeds(b, r0, r1), ...this.dropoutFor(drop?.seed ?? null, drop?.side ?? 0, b, r0, r1) }, this.dims.map((d) => `emb_${d}`));
       for (const d of this.dims) out.get(d)?.set(res[`emb_${d}`]?.data as Float32Array, r0 * b.length * d);
     }
     return out;
   }
 
   /** Adds each weight's gradient for rows of `b`, seeded with the gradient of every output vector. */
-  private async backward(b: TokenBatch, seeds: Map<number, Float32Array>, grads: Map<string, Float32Array>, drop: { seed: number; side: number }, store: ActivationStore): Promise<void> {
+  private async backward(b: TokenBatch, seeds: Map<number, Float32Array>, grads: Map<string, Float32Array>, drop: { seed: number; side: number }): Promise<void> {
     const weights = this.weightFeeds();
     const names = [...this.graph.gradOutputs.values()];
     for (let r0 = 0; r0 < b.rows; r0 += this.chunkRows) {
       const r1 = Math.min(b.rows, r0 + this.chunkRows);
-      let feeds: Record<string, InputTensor> = { ...weights, ...this.chunkFeeds(b, r0, r1, true), ...this.dropoutFor(drop.seed, drop.side, b, r0, r1) };
+      const feeds: Record<string, InputTensor> = { ...weights, ...this.chunkFeeds(b, r0, r1, true), ...this.dropoutFor(drop.seed, drop.side, b, r0, r1) };
       for (const d of this.dims) {
         const rowSize = b.length * d;
         feeds[`grad_emb_${d}`] = { data: (seeds.get(d) as Float32Array).subarray(r0 * rowSize, r1 * rowSize), dims: [r1 - r0, b.length, d] };
       }
-      const saved = store.take(drop.side, r0);
-      let session = this.train;
-      if (saved) {
-        // The backward half reads the kept activations and only the inputs it declares.
-        feeds = only({ ...feeds, ...saved }, this.split.backwardInputs);
-        session = this.split.backward;
-      }
-      const res = await session.run(feeds, names);
+      const res = await this.train.run(feeds, names);
       for (const [weight, output] of this.graph.gradOutputs) {
         if (this.graph.unused.has(weight)) continue; // no gradient (not None-but-zero): AdamW leaves it alone, as torch does
         const g = res[output]?.data as Float32Array;
@@ -327,17 +278,68 @@ export class OrtTrainer {
 
   /** The loss of `batch` and the gradient of every weight (see the module comment). */
   async lossAndGradients(batch: TrainBatch, objective: ObjectiveOptions, step: StepOptions = {}): Promise<LossAndGradients> {
-    const seed = step.dropoutSeed ?? 0;
     const B = batch.queries.rows;
     const g = batch.group;
     if (batch.docs.rows !== B * g) throw new ColtsError("INPUT_INVALID", `${batch.docs.rows} documents for ${B} queries of ${g}`);
+    const targets = objective.loss === "contrastive" ? [] : teacherTargets(batch, objective);
+    const form = fusedLossForm(objective);
+    const c = this.spec.config;
+    const bytes = activationBytes(c, B, batch.queries.length) + activationBytes(c, B * g, batch.docs.length);
+    if (form && bytes <= this.activationBudget) return this.oneRun(batch, objective, targets, form, step.dropoutSeed ?? 0);
+    return this.gradCache(batch, objective, targets, step.dropoutSeed ?? 0);
+  }
+
+  /** The step graph's session for a batch layout and loss form (built on first use). */
+  private async stepSession(mode: "all" | "group", group: number, form: "softmax" | "margin"): Promise<{ graph: StepGraph; session: OnnxSession }> {
+    const key = `${mode}/${group}/${form}`;
+    let s = this.stepSessions.get(key);
+    if (!s) {
+      const graph = buildStepGraph({ ...this.spec, mode, group, loss: form });
+      s = { graph, session: await OnnxSession.create(encodeModel(graph.model), this.runtime) };
+      this.stepSessions.set(key, s);
+    }
+    return s;
+  }
+
+  /** The whole micro-batch in one onnxruntime run (step-graph.ts). */
+  private async oneRun(batch: TrainBatch, objective: ObjectiveOptions, targets: Target[], form: "softmax" | "margin", seed: number): Promise<LossAndGradients> {
+    const B = batch.queries.rows;
+    const g = batch.group;
+    const inBatch = objective.loss === "contrastive" && objective.inBatchNegatives === true;
+    const mode = inBatch ? "all" : "group";
+    const { graph, session } = await this.stepSession(mode, g, form);
+    const t0 = performance.now();
+    const Ld = batch.docs.length;
+    const feeds: Record<string, InputTensor> = {
+      ...this.weightFeeds(),
+      ...prefixed("q_", { ...this.chunkFeeds(batch.queries, 0, B, true), ...this.dropoutFor(seed, 0, batch.queries, 0, B) }),
+      ...prefixed("d_", { ...this.chunkFeeds(batch.docs, 0, B * g, true), ...this.dropoutFor(seed, 1, batch.docs, 0, B * g) }),
+      q_keep: { data: batch.queries.keep, dims: [B, batch.queries.length] },
+      d_bias: { data: Float32Array.from(batch.docs.keep, (k) => (k > 0 ? 0 : -1e4)), dims: inBatch ? [1, 1, B * g, Ld] : [B, 1, g, Ld] },
+      ...lossFeeds(batch, objective, targets, form),
+    };
+    const t1 = performance.now();
+    const res = await session.run(feeds, [...graph.scores.values(), ...graph.gradOutputs.values()]);
+    const t2 = performance.now();
+    const grads = new Map<string, Float32Array>();
+    for (const [weight, output] of graph.gradOutputs) {
+      if (!graph.unused.has(weight)) grads.set(weight, res[output]?.data as Float32Array);
+    }
+    const scores = new Map([...graph.scores].map(([d, name]) => [d, res[name]?.data as Float32Array] as const));
+    let loss = 0;
+    for (const s of scores.values()) loss += scoreLoss(s, batch, objective, targets).loss;
+    return { loss, grads, scores, timings: { embedMs: t1 - t0, scoresMs: performance.now() - t2, backwardMs: t2 - t1 }, oneRun: true };
+  }
+
+  /** GradCache (see the module comment). */
+  private async gradCache(batch: TrainBatch, objective: ObjectiveOptions, targets: Target[], seed: number): Promise<LossAndGradients> {
+    const B = batch.queries.rows;
+    const g = batch.group;
     const inBatch = objective.loss === "contrastive" && objective.inBatchNegatives === true;
     const mode = inBatch ? "all" : "group";
     const width = inBatch ? B * g : g;
-    const targets = objective.loss === "contrastive" ? [] : teacherTargets(batch, objective);
     const t0 = performance.now();
-    const store = new ActivationStore(this.activationBudget);
-    const [qv, dv] = [await this.embedWith(batch.queries, { seed, side: 0 }, store), await this.embedWith(batch.docs, { seed, side: 1 }, store)];
+    const [qv, dv] = [await this.embedWith(batch.queries, { seed, side: 0 }), await this.embedWith(batch.docs, { seed, side: 1 })];
     const t1 = performance.now();
     const Lq = batch.queries.length;
     const Ld = batch.docs.length;
@@ -356,29 +358,17 @@ export class OrtTrainer {
       };
       const scores = (await (await this.scoreSession(d, mode, g, false)).run(feeds, ["scores"]))["scores"]?.data as Float32Array;
       allScores.set(d, scores);
-      const dScores = new Float64Array(B * width);
-      const add = (l: { loss: number; grad: Float64Array }, weight: number): void => {
-        loss += weight * l.loss;
-        for (let i = 0; i < dScores.length; i++) dScores[i] = (dScores[i] as number) + weight * (l.grad[i] as number);
-      };
-      if (objective.loss === "contrastive") {
-        add(contrastiveLoss(scores, B, g, { ...(objective.temperature !== undefined ? { temperature: objective.temperature } : {}), inBatchNegatives: inBatch, ...(inBatch && batch.docKeys ? { docIds: batch.docKeys } : {}) }), 1);
-      } else {
-        for (const t of targets) {
-          const teacher = Float64Array.from(t.scores.flat());
-          const kl = { temperature: objective.temperature ?? 1, studentNormalization: objective.klStudentNormalization ?? "none" };
-          add(objective.loss === "kl" ? klLoss(scores, teacher, B, g, kl) : marginMseLoss(scores, teacher, B, g), t.weight);
-        }
-      }
-      const back = await (await this.scoreSession(d, mode, g, true)).run({ ...feeds, grad_scores: { data: Float32Array.from(dScores), dims: [B, width] } }, ["grad_q", "grad_docs"]);
+      const l = scoreLoss(scores, batch, objective, targets);
+      loss += l.loss;
+      const back = await (await this.scoreSession(d, mode, g, true)).run({ ...feeds, grad_scores: { data: Float32Array.from(l.grad), dims: [B, width] } }, ["grad_q", "grad_docs"]);
       qSeeds.set(d, back["grad_q"]?.data as Float32Array);
       dSeeds.set(d, back["grad_docs"]?.data as Float32Array);
     }
     const t2 = performance.now();
     const grads = new Map<string, Float32Array>();
-    await this.backward(batch.queries, qSeeds, grads, { seed, side: 0 }, store);
-    await this.backward(batch.docs, dSeeds, grads, { seed, side: 1 }, store);
-    return { loss, grads, scores: allScores, timings: { embedMs: t1 - t0, scoresMs: t2 - t1, backwardMs: performance.now() - t2 } };
+    await this.backward(batch.queries, qSeeds, grads, { seed, side: 0 });
+    await this.backward(batch.docs, dSeeds, grads, { seed, side: 1 });
+    return { loss, grads, scores: allScores, timings: { embedMs: t1 - t0, scoresMs: t2 - t1, backwardMs: performance.now() - t2 }, oneRun: false };
   }
 
   /**
@@ -423,7 +413,8 @@ export class OrtTrainer {
 
   /** Frees every onnxruntime session. */
   async release(): Promise<void> {
-    const sessions = [...new Set([this.forward, this.trainForward, this.train, this.split.forward, this.split.backward, ...this.scoreSessions.values()])];
+    const sessions = [...new Set([this.forward, this.trainForward, this.train, ...this.scoreSessions.values(), ...[...this.stepSessions.values()].map((s) => s.session)])];
+    this.stepSessions.clear();
     this.scoreSessions.clear();
     await Promise.all(sessions.map((s) => s.release()));
   }
