@@ -62,6 +62,9 @@ describe("colts train", () => {
     const cwd = tempDir(t);
     const model = await tinyModel(cwd, { hidden: 16, heads: 2, dim: 8, layers: 1 });
     assert.equal((await runCli(["train", "--model", model], cwd)).code, 2);
+    const negative = await runCli(["train", "--model", model, "--data", "t.jsonl", "--output", "o", "--activation-memory", "-1"], cwd);
+    assert.equal(negative.code, 2);
+    assert.match(negative.stderr, /--activation-memory/);
     fs.writeFileSync(path.join(cwd, "t.jsonl"), `${serializeTrainingExample({ queryId: "q1", positiveId: "d1", negativeIds: ["d2"] })}\n`);
     const r = await runCli(["train", "--model", model, "--data", "t.jsonl", "--output", "o", "--steps", "1"], cwd);
     assert.equal(r.code, 1);
