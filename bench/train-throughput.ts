@@ -8,7 +8,8 @@
  * Tokens/s counts every token fed (padded) and the attended ones (unpadded). `--budgets 4,0` compares
  * activation budgets (GiB kept from the forward pass for the backward pass; 0 = recompute every
  * chunk) side by side: one trainer per budget, every step's batch run by each in turn.
- * Run: npm run build && node dist/bench/train-throughput.js [--steps N] [--skip-tfjs] [--chunk N] [--only 8x4|32x8] [--dropout P] [--budgets a,b]
+ * `--shapes 8x4,32x8` sets the batches (queries x group size; default those two); `--only` picks one.
+ * Run: npm run build && node dist/bench/train-throughput.js [--steps N] [--skip-tfjs] [--chunk N] [--only 8x4|32x8] [--shapes BxG,...] [--dropout P] [--budgets a,b]
  */
 import os from "node:os";
 import { parseArgs } from "node:util";
@@ -21,7 +22,7 @@ import { TrainableColbert } from "../test/reference/tfjs/model.js";
 import { batchLoss } from "../test/reference/tfjs/objective.js";
 import { initTraining, tf } from "../test/reference/tfjs/tf.js";
 
-const { values } = parseArgs({ options: { steps: { type: "string" }, "skip-tfjs": { type: "boolean" }, chunk: { type: "string" }, only: { type: "string" }, dropout: { type: "string" }, budgets: { type: "string" } } });
+const { values } = parseArgs({ options: { steps: { type: "string" }, "skip-tfjs": { type: "boolean" }, chunk: { type: "string" }, only: { type: "string" }, dropout: { type: "string" }, budgets: { type: "string" }, shapes: { type: "string" } } });
 const BUDGETS = (values.budgets ?? "4").split(",").map(Number);
 const DROPOUT = Number(values.dropout ?? 0);
 const STEPS = Number(values.steps ?? 3);
@@ -57,8 +58,10 @@ function makeBatch(B: number, g: number, rng: Rng): { batch: TrainBatch; padded:
 const gib = (): string => (process.memoryUsage().rss / 2 ** 30).toFixed(2);
 console.log(`machine: ${os.cpus()[0]?.model ?? "?"} x${os.cpus().length}, node ${process.version}; steps per setting ${STEPS}, chunk ${CHUNK} sequences, dropout ${DROPOUT}`);
 
-for (const [B, g] of [[8, 4], [32, 8]] as const) {
+const SHAPES = (values.shapes ?? "8x4,32x8").split(",").map((x) => x.split("x").map(Number) as [number, number]);
+for (const [B, g] of SHAPES) {
   if (values.only && values.only !== `${B}x${g}`) continue;
+  const rssBefore = process.memoryUsage().rss;
   const runs = [];
   for (const budget of BUDGETS) {
     const trainer = await OrtTrainer.create(ckpt, { chunkRows: CHUNK, dropout: { hidden: DROPOUT, attention: DROPOUT }, activationBudgetBytes: budget * 2 ** 30 });
@@ -84,7 +87,7 @@ for (const [B, g] of [[8, 4], [32, 8]] as const) {
     }
   }
   for (const run of runs) {
-    console.log(`ort ${B}x(1+${g - 1}) budget ${run.budget} GiB mean over ${STEPS} steps: ${(run.ms / STEPS).toFixed(0)} ms/step, ${((run.padded / run.ms) * 1000).toFixed(0)} tokens/s padded, ${((run.attended / run.ms) * 1000).toFixed(0)} unpadded`);
+    console.log(`ort ${B}x(1+${g - 1}) budget ${run.budget} GiB mean over ${STEPS} steps: ${(run.ms / STEPS).toFixed(0)} ms/step, ${((run.padded / run.ms) * 1000).toFixed(0)} tokens/s padded, ${((run.attended / run.ms) * 1000).toFixed(0)} unpadded; RSS grew ${((process.memoryUsage().rss - rssBefore) / 2 ** 30).toFixed(2)} GiB over this shape's run`);
     await run.trainer.release();
   }
 }

@@ -110,11 +110,16 @@ export class WorkerPool<M extends TaskMap<M>> {
     });
   }
 
-  /** Rejects queued tasks with CLOSED and terminates every worker; a task still running never settles. */
+  /** Rejects queued and running tasks with CLOSED and terminates every worker. */
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.queue.splice(0)) t.reject(new ColtsError("CLOSED", "worker pool closed before the task ran"));
-    await Promise.all(this.slots.splice(0).map((s) => s.worker.terminate()));
+    const slots = this.slots.splice(0);
+    for (const s of slots) {
+      s.task?.reject(new ColtsError("CLOSED", "worker pool closed while the task ran"));
+      s.task = null;
+    }
+    await Promise.all(slots.map((s) => s.worker.terminate()));
   }
 
   private spawn(): Promise<void> {

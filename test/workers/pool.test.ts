@@ -52,6 +52,19 @@ test("an init failure rejects start; a closed pool refuses tasks", async () => {
   await assert.rejects(pool.run("times", 1), { code: "CLOSED" });
 });
 
+test("closing the pool settles a running task and a queued one with CLOSED", async () => {
+  const pool = await start(1);
+  const running = pool.run("busy", 5000);
+  const queued = pool.run("times", 1);
+  const settled = Promise.all([
+    assert.rejects(running, { code: "CLOSED", message: /while the task ran/ }),
+    assert.rejects(queued, { code: "CLOSED", message: /before the task ran/ }),
+  ]);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await pool.close();
+  await settled;
+});
+
 test("the event loop stays free while a worker computes", async (t) => {
   const pool = await start(1);
   t.after(() => pool.close());
