@@ -239,7 +239,7 @@ export class MetadataStore {
   check(): void {
     const result = this.read(() => this.live().pragma("quick_check(1)", { simple: true }));
     if (result !== "ok") {
-      throw new ColtsError("INDEX_CORRUPT", `${this.file}: the metadata database is damaged (${String(result)})`, { details: { file: this.file } });
+      throw new ColtsError("INDEX_CORRUPT", `${this.file}: the metadata database is damaged (${String(result).replace(/\s*\n\s*/g, "; ")})`, { details: { file: this.file } });
     }
   }
 
