@@ -37,7 +37,7 @@ import type { Nbits } from "../src/plaid/bitpack.js";
 import { readChunk } from "../src/plaid/chunk.js";
 import { readCodec } from "../src/plaid/files.js";
 import { plaidNumCentroids, plaidSampleSize } from "../src/plaid/kmeans.js";
-import { readManifest } from "../src/plaid/manifest.js";
+import { readManifest } from "../src/plaid/validate.js";
 import { PlaidIndex } from "../src/plaid/plaid-index.js";
 import type { EmbeddedDoc, EmbeddingSource } from "../src/plaid/source.js";
 import { buildIndex } from "../src/plaid/writer.js";

@@ -63,15 +63,16 @@ export interface LoadBm25Options {
   readonly b?: number;
 }
 
-/** Reads `<dir>/bm25.bin`. Missing: INDEX_NOT_FOUND; truncated or corrupt: INDEX_CORRUPT; unknown version: INDEX_VERSION; each names the file. */
+/** Reads `<dir>/bm25.bin`. Missing: INDEX_NOT_FOUND; unreadable (e.g. a folder), truncated or corrupt: INDEX_CORRUPT; unknown version: INDEX_VERSION; each names the file. */
 export async function loadBm25(dir: string, options: LoadBm25Options = {}): Promise<Bm25Index> {
   const file = path.join(dir, options.fileName ?? BM25_FILE_NAME);
   let buf: Buffer;
   try {
     buf = await readFile(file);
   } catch (cause) {
-    const missing = (cause as NodeJS.ErrnoException).code === "ENOENT";
-    if (!missing) throw cause;
+    if ((cause as NodeJS.ErrnoException).code !== "ENOENT") {
+      throw new ColtsError("INDEX_CORRUPT", `${file}: cannot be read (${(cause as Error).message})`, { cause, details: { file } });
+    }
     throw new ColtsError("INDEX_NOT_FOUND", `no BM25 index at ${file} (build one with saveBm25 / colts index build)`, { cause, details: { file } });
   }
   const { info, parts } = decodeBm25(file, buf);
@@ -90,8 +91,8 @@ export async function loadBm25(dir: string, options: LoadBm25Options = {}): Prom
   try {
     return Bm25Index.fromParts({ ...parts, analyzer, params });
   } catch (cause) {
-    if (!isColtsError(cause)) throw cause;
-    throw new ColtsError("INDEX_CORRUPT", `${file}: corrupt: ${cause.message}`, { cause, details: { file } });
+    // Parts that disagree with each other may fail anywhere in the rebuild: every failure is the file's.
+    throw new ColtsError("INDEX_CORRUPT", `${file}: corrupt: ${(cause as Error).message}`, { cause, details: { file } });
   }
 }
 

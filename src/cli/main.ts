@@ -160,7 +160,10 @@ export async function runMain(argv: string[], io: CliIO = processIO()): Promise<
       io.stderr.write(`${e.message.replace(/^colts: (?=colts )/, "")} [${e.code}]\n`);
       return e.code === "USAGE" ? 2 : 1;
     }
-    io.stderr.write(`colts: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    // A failure colts did not foresee: its message and the INTERNAL code, the stack trace only on
+    // request (COLTS_DEBUG=1), since a user can act on neither.
+    const debug = io.env["COLTS_DEBUG"] === "1";
+    io.stderr.write(`colts: unexpected error: ${e instanceof Error ? ((debug ? e.stack : undefined) ?? e.message) : String(e)} [INTERNAL]${debug ? "" : " (COLTS_DEBUG=1 shows the stack trace)"}\n`);
     return 1;
   }
 }

@@ -78,6 +78,14 @@ function sqliteCode(e: unknown): string | undefined {
   return e instanceof Error && "code" in e && typeof e.code === "string" ? e.code : undefined;
 }
 
+/** SQLite result codes that mean the database file itself is damaged or unreadable, not the query. */
+const DAMAGED = /^SQLITE_(CORRUPT|NOTADB|IOERR|CANTOPEN|FORMAT)/;
+
+/** Whether `e` is a SQLite error saying the database file is damaged. */
+function isDamaged(e: unknown): boolean {
+  return DAMAGED.test(sqliteCode(e) ?? "");
+}
+
 function invalid(message: string): ColtsError {
   return new ColtsError("INPUT_INVALID", message);
 }
@@ -205,6 +213,36 @@ export class MetadataStore {
     return this.conn;
   }
 
+  /** INDEX_CORRUPT naming this database, for a SQLite failure while reading it. */
+  private damaged(e: unknown): ColtsError {
+    const code = sqliteCode(e);
+    return new ColtsError("INDEX_CORRUPT", `${this.file}: the metadata database is damaged (${code ?? "unreadable"}: ${(e as Error).message})`, {
+      cause: e,
+      details: { file: this.file, ...(code ? { sqlite: code } : {}) },
+    });
+  }
+
+  /** Runs a read; any SQLite failure of a lookup means the database is damaged (INDEX_CORRUPT). */
+  private read<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof ColtsError || sqliteCode(e) === undefined) throw e;
+      throw this.damaged(e);
+    }
+  }
+
+  /**
+   * Checks the whole database with SQLite's quick_check (reads every page; `colts index info` runs
+   * it). INDEX_CORRUPT naming the file and SQLite's first complaint when it is damaged.
+   */
+  check(): void {
+    const result = this.read(() => this.live().pragma("quick_check(1)", { simple: true }));
+    if (result !== "ok") {
+      throw new ColtsError("INDEX_CORRUPT", `${this.file}: the metadata database is damaged (${String(result).replace(/\s*\n\s*/g, "; ")})`, { details: { file: this.file } });
+    }
+  }
+
   private writable(): void {
     if (this.live().readonly) throw invalid(`metadata database ${this.file} is open read-only`);
   }
@@ -243,7 +281,7 @@ export class MetadataStore {
     for (const id of ids) {
       if (typeof id !== "string") throw invalid(`id ${String(id)} is not a string`);
       if (out.has(id)) continue;
-      for (const ordinal of this.byId.all(id, limit) as number[]) {
+      for (const ordinal of this.read(() => this.byId.all(id, limit) as number[])) {
         if (isLive === undefined || isLive(ordinal)) {
           out.set(id, ordinal);
           break;
@@ -275,8 +313,13 @@ export class MetadataStore {
 
   private rows<T>(ordinals: ArrayLike<number>, map: (id: string, meta: string | null) => T): T[] {
     return this.lookup(ordinals, this.byOrdinal, (row) => {
-      const [id, meta] = row as [string, string | null];
-      return map(id, meta);
+      const [id, meta] = row as [unknown, string | null];
+      if (typeof id !== "string") throw new ColtsError("INDEX_CORRUPT", `${this.file}: a stored id is not text`, { details: { file: this.file } });
+      try {
+        return map(id, meta);
+      } catch (e) {
+        throw new ColtsError("INDEX_CORRUPT", `${this.file}: the stored metadata of id ${JSON.stringify(id)} is not valid JSON`, { cause: e, details: { file: this.file } });
+      }
     });
   }
 
@@ -286,7 +329,7 @@ export class MetadataStore {
     const out: T[] = [];
     for (let i = 0; i < ordinals.length; i++) {
       const ordinal = checkOrdinal(ordinals[i], "lookup");
-      const row = stmt.get(ordinal);
+      const row = this.read(() => stmt.get(ordinal));
       if (row === undefined) {
         throw new ColtsError("INDEX_CORRUPT", `${this.file}: no metadata row for ordinal ${ordinal}`, { details: { file: this.file, ordinal } });
       }
@@ -309,6 +352,9 @@ export class MetadataStore {
     } catch (e) {
       const code = sqliteCode(e);
       if (code === undefined || !code.startsWith("SQLITE_")) throw e;
+      // The filter parsed and its SQL is ours: a damaged file, or stored metadata SQLite cannot read
+      // as JSON, is the database's fault, not the filter's.
+      if (isDamaged(e) || /malformed JSON/i.test((e as Error).message)) throw this.damaged(e);
       throw new ColtsError("FILTER_INVALID", `SQLite could not run the filter: ${(e as Error).message}`, { cause: e });
     }
     return Int32Array.from(isLive === undefined ? found : found.filter((o) => isLive(o)));

@@ -6,7 +6,6 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { ColtsError } from "../errors.js";
 import { writeFileAtomic } from "../store/atomic.js";
 import type { Nbits } from "./bitpack.js";
 
@@ -80,37 +79,6 @@ export function isDrifted(drift: Manifest["drift"]): boolean {
   return drift.lastAddAvgResidual !== null && drift.lastAddAvgResidual > DRIFT_RATIO * drift.trainedAvgResidual;
 }
 
-function bad(dir: string, why: string): ColtsError {
-  return new ColtsError("INDEX_CORRUPT", `${path.join(dir, MANIFEST_FILE)}: ${why}`, { details: { file: path.join(dir, MANIFEST_FILE) } });
-}
-
-export function readManifest(dir: string): Manifest {
-  const file = path.join(dir, MANIFEST_FILE);
-  if (!fs.existsSync(file)) {
-    throw new ColtsError("INDEX_NOT_FOUND", `${dir} is not a colts index (no ${MANIFEST_FILE})`, { details: { dir } });
-  }
-  let m: Partial<Manifest>;
-  try {
-    m = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<Manifest>;
-  } catch (cause) {
-    throw new ColtsError("INDEX_CORRUPT", `${file}: not valid JSON (${String(cause)})`, { cause, details: { file } });
-  }
-  if (m.format !== INDEX_FORMAT) throw bad(dir, `format is ${JSON.stringify(m.format)}, expected "${INDEX_FORMAT}"`);
-  if (typeof m.version !== "number" || m.version > INDEX_FORMAT_VERSION || m.version < 1) {
-    throw new ColtsError("INDEX_VERSION", `${file}: index format version ${String(m.version)} is not supported (this colts reads 1..${INDEX_FORMAT_VERSION})`, {
-      details: { file, version: m.version },
-    });
-  }
-  const ints = ["generation", "dim", "numCentroids", "poolFactor", "numDocs", "liveDocs"] as const;
-  for (const k of ints) if (!Number.isInteger(m[k]) || (m[k] as number) < 0) throw bad(dir, `field ${k} is missing or invalid`);
-  if (![1, 2, 4].includes(m.nbits as number)) throw bad(dir, `nbits ${String(m.nbits)} is invalid`);
-  if (typeof m.codecFile !== "string" || !Array.isArray(m.chunks) || typeof m.metadataFile !== "string") throw bad(dir, "file list is missing");
-  for (const c of m.chunks) {
-    if (typeof c.file !== "string" || !Number.isInteger(c.docs) || !Number.isInteger(c.vectors)) throw bad(dir, "a chunk entry is invalid");
-  }
-  return m as Manifest;
-}
-
 export function writeManifest(dir: string, m: Manifest): void {
   writeFileAtomic(path.join(dir, MANIFEST_FILE), `${JSON.stringify(m, null, 2)}\n`);
 }
@@ -127,18 +95,26 @@ export function referencedFiles(m: Manifest): Set<string> {
   ]);
 }
 
+/** Files colts writes per generation (by prefix), and temporary files of interrupted writes. */
+const GENERATION_FILE = /^(?:(?:codec|chunk|tombstones|bm25)-g\d+.*|metadata(?:-g\d+)?\.sqlite(?:-wal|-shm|-journal)?|\..+\.tmp-\d+-\d+-\d+)$/;
+
 /**
- * Deletes data files of older generations that the current manifest no longer names. Only files
- * colts writes (by prefix) are touched; SQLite's own side files (-wal, -shm) are kept.
+ * Deletes the files of older generations that the current manifest no longer names: run by every
+ * write once its manifest is in place (so a crash before that loses nothing), and it removes what
+ * any earlier interrupted write left too. Only files colts writes (by name) are touched; the current
+ * metadata database's SQLite side files (-wal, -shm) are kept. A file that cannot be removed is
+ * left for the next write: the committed write has succeeded either way.
  */
 export function collectGarbage(dir: string, m: Manifest): string[] {
   const keep = referencedFiles(m);
   const removed: string[] = [];
   for (const name of fs.readdirSync(dir)) {
-    if (keep.has(name) || name.startsWith(`${m.metadataFile}-`)) continue;
-    if (/^(codec|chunk|tombstones|bm25)-g\d+/.test(name) || /^\..+\.tmp-/.test(name)) {
+    if (keep.has(name) || name.startsWith(`${m.metadataFile}-`) || !GENERATION_FILE.test(name)) continue;
+    try {
       fs.rmSync(path.join(dir, name), { force: true });
       removed.push(name);
+    } catch {
+      // Kept for the next write (e.g. a file a reader holds open on Windows).
     }
   }
   return removed;

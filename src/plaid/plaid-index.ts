@@ -12,10 +12,10 @@ import { OrtCentroidScorer } from "../runtime/kernels/matmul.js";
 import { OrtCodeMaxSim, OrtResidualMaxSim } from "../runtime/kernels/maxsim.js";
 import type { RuntimeOptions } from "../runtime/session.js";
 import { allAdmissible, DEFAULT_K, plaidSearch, rankExactly, type PlaidParams, type SearchView } from "./stages.js";
-import { readChunk, type Chunk } from "./chunk.js";
+import type { Chunk } from "./chunk.js";
 import type { ResidualCodec } from "./codec.js";
-import { readCodec, readTombstones } from "./files.js";
-import { isDrifted, readManifest, referencedFiles, type Manifest } from "./manifest.js";
+import { isDrifted, referencedFiles, type Manifest } from "./manifest.js";
+import { loadIndexFiles, readManifest } from "./validate.js";
 import { MetadataStore } from "../metadata/sqlite-store.js";
 
 /** Options of `PlaidIndex.open`. */
@@ -105,24 +105,16 @@ export class PlaidIndex {
   ) {}
 
   /**
-   * Loads the current generation of the index in `dir`. Throws INDEX_NOT_FOUND when `dir` holds no
-   * index, INDEX_VERSION for a newer format, INDEX_CORRUPT for a damaged or missing file.
+   * Loads the current generation of the index in `dir`, checked by plaid/validate.ts. Throws
+   * INDEX_NOT_FOUND when `dir` holds no index, INDEX_VERSION for a newer format, INDEX_CORRUPT (naming
+   * the file) for a damaged, missing or inconsistent file.
    */
   static async open(dir: string, opts: OpenOptions = {}): Promise<PlaidIndex> {
     const m = readManifest(dir);
-    const verify = opts.verify ?? true;
-    const codec = readCodec(dir, m, verify);
-    const chunks = m.chunks.map((c) => {
-      const chunk = readChunk(path.join(dir, c.file), m.numCentroids, codec.bytesPerVector, verify);
-      if (chunk.ordinals.length !== c.docs || chunk.codes.length !== c.vectors) {
-        throw new ColtsError("INDEX_CORRUPT", `${path.join(dir, c.file)}: holds ${chunk.ordinals.length} documents / ${chunk.codes.length} vectors, manifest says ${c.docs} / ${c.vectors}`);
-      }
-      return chunk;
-    });
+    const { codec, chunks, tombstones } = loadIndexFiles(dir, m, opts.verify ?? true);
     const deleted = new Uint8Array(m.numDocs);
-    for (const o of readTombstones(dir, m, verify)) deleted[o] = 1;
+    for (const o of tombstones) deleted[o] = 1;
     const metadataPath = path.join(dir, m.metadataFile);
-    if (!fs.existsSync(metadataPath)) throw new ColtsError("INDEX_CORRUPT", `${metadataPath} is missing`, { details: { file: metadataPath } });
     const metadata = MetadataStore.open(metadataPath, { readonly: true });
     // The kernels take turns with JS work in between: none may keep a core spinning.
     const runtime = { ...opts.runtime, allowSpinning: opts.runtime?.allowSpinning ?? false };
@@ -168,6 +160,16 @@ export class PlaidIndex {
     }
     this.bm25 ??= loadBm25(this.dir, { fileName: file });
     return this.bm25;
+  }
+
+  /**
+   * Checks what `open` does not read in full: the BM25 file (loaded, its checksum included) and the
+   * metadata database (SQLite's quick_check). INDEX_CORRUPT naming the file when either is damaged.
+   */
+  async checkIntegrity(): Promise<void> {
+    if (this.closed) throw new ColtsError("CLOSED", "index is closed");
+    this.metadata.check();
+    if (this.manifest.bm25File) await this.keywordIndex();
   }
 
   /** Ordinals of live documents by external id (ids not found are absent). */

@@ -15,15 +15,16 @@ import { loadBm25, saveBm25 } from "../bm25/store.js";
 import { ColtsError } from "../errors.js";
 import { Rng } from "../util/rng.js";
 import type { Nbits } from "./bitpack.js";
-import { makeChunk, readChunk, writeChunk, type Chunk } from "./chunk.js";
+import { makeChunk, writeChunk, type Chunk } from "./chunk.js";
 import { ResidualCodec, type CodecKernelOptions } from "./codec.js";
 import { readCodec, readTombstones, writeCodec, writeTombstones } from "./files.js";
 import { kmeans, plaidNumCentroids, plaidSampleSize } from "./kmeans.js";
 import { DEFAULT_SEED } from "./lloyd.js";
-import { collectGarbage, INDEX_FORMAT, INDEX_FORMAT_VERSION, readManifest, writeManifest, type ChunkEntry, type Manifest } from "./manifest.js";
+import { collectGarbage, INDEX_FORMAT, INDEX_FORMAT_VERSION, writeManifest, type ChunkEntry, type Manifest } from "./manifest.js";
 import { MetadataStore } from "../metadata/sqlite-store.js";
 import { withWriteLock } from "./lock.js";
 import { poolDoc, type EmbeddedDoc, type EmbeddingSource } from "./source.js";
+import { checkCodec, loadIndexFiles, readManifest } from "./validate.js";
 
 /** Documents per chunk file when BuildOptions.chunkDocs is not given (build and add). */
 export const DEFAULT_CHUNK_DOCS = 25_000;
@@ -234,6 +235,19 @@ class ChunkWriter {
   }
 }
 
+/**
+ * The generation of the index being overwritten. A damaged manifest does not stop a rebuild: the
+ * highest generation any file in the folder is named with is used, so no new file reuses a name.
+ */
+function previousGeneration(dir: string): number {
+  try {
+    return readManifest(dir).generation;
+  } catch (e) {
+    if (!(e instanceof ColtsError) || (e.code !== "INDEX_CORRUPT" && e.code !== "INDEX_VERSION")) throw e;
+    return Math.max(0, ...fs.readdirSync(dir).map((n) => Number(/-g(\d+)/.exec(n)?.[1] ?? 0)));
+  }
+}
+
 /** Builds a new index in `dir` from embedded documents. */
 export async function buildIndex(dir: string, source: EmbeddingSource, dim: number, opts: BuildOptions = {}): Promise<Manifest> {
   fs.mkdirSync(dir, { recursive: true });
@@ -242,8 +256,8 @@ export async function buildIndex(dir: string, source: EmbeddingSource, dim: numb
       throw new ColtsError("INPUT_INVALID", `${dir} already holds an index; add documents with "colts index add" or rebuild with --overwrite`, { details: { dir } });
     }
     if (source.count < 1) throw new ColtsError("INPUT_INVALID", "cannot build an index from an empty corpus");
-    const previous = fs.existsSync(path.join(dir, "manifest.json")) ? readManifest(dir) : null;
-    const generation = (previous?.generation ?? 0) + 1;
+    const previous = fs.existsSync(path.join(dir, "manifest.json")) ? previousGeneration(dir) : null;
+    const generation = (previous ?? 0) + 1;
     const codec = await trainCodec(source, dim, opts);
     const codecFile = `codec-g${generation}.bin`;
     writeCodec(path.join(dir, codecFile), codec);
@@ -300,6 +314,7 @@ export async function addToIndex(dir: string, source: EmbeddingSource, opts: Pic
   return withWriteLock(dir, async () => {
     const m = readManifest(dir);
     const codec = readCodec(dir, m);
+    checkCodec(path.join(dir, m.codecFile), codec);
     const deleted = readTombstones(dir, m);
     const metadata = MetadataStore.open(path.join(dir, m.metadataFile));
     try {
@@ -334,6 +349,7 @@ export async function addToIndex(dir: string, source: EmbeddingSource, opts: Pic
         drift: { ...m.drift, lastAddAvgResidual: writer.avgResidual ?? m.drift.lastAddAvgResidual },
       };
       writeManifest(dir, next);
+      collectGarbage(dir, next);
       return next;
     } finally {
       metadata.close();
@@ -419,10 +435,11 @@ function decompressDocs(chunk: Chunk, locals: number[], codec: ResidualCodec): F
 export async function compactIndex(dir: string, opts: CompactOptions = {}): Promise<Manifest> {
   return withWriteLock(dir, async () => {
     const m = readManifest(dir);
-    const codec = readCodec(dir, m);
-    const deleted = readTombstones(dir, m);
+    const files = loadIndexFiles(dir, m, true);
+    const codec = files.codec;
+    const deleted = files.tombstones;
     const generation = m.generation + 1;
-    const chunks = m.chunks.map((c) => ({ entry: c, chunk: readChunk(path.join(dir, c.file), m.numCentroids, codec.bytesPerVector) }));
+    const chunks = m.chunks.map((c, i) => ({ entry: c, chunk: files.chunks[i] as Chunk }));
     let target = codec;
     try {
       if (opts.recluster) {

@@ -6,7 +6,8 @@
 import path from "node:path";
 import type { MultiVector } from "../encode/multivector.js";
 import { ColtsError } from "../errors.js";
-import { readManifest, type Manifest } from "../plaid/manifest.js";
+import type { Manifest } from "../plaid/manifest.js";
+import { readManifest } from "../plaid/validate.js";
 import type { HubOptions } from "../model/hub.js";
 import type { LayoutOptions } from "../model/layout.js";
 import { resolveModelDir } from "../model/resolve.js";

@@ -54,7 +54,8 @@ export interface ArraysFile {
   arrays: Map<string, StoredArray>;
 }
 
-const align8 = (n: number): number => (n + 7) & ~7;
+/** Rounds up to a multiple of 8 (arithmetic, not bitwise: sizes may exceed 2^31). */
+const align8 = (n: number): number => Math.ceil(n / 8) * 8;
 
 /** Writes arrays atomically. `kind`/`version` identify the payload format (e.g. "plaid-chunk" v1). */
 export function writeArrays(file: string, kind: string, version: number, arrays: Record<string, StoredArray>, meta: Record<string, unknown> = {}): number {
@@ -134,6 +135,33 @@ export function isArraysFile(buf: Uint8Array): boolean {
   return buf.length >= MAGIC.length && Buffer.from(buf.buffer, buf.byteOffset, MAGIC.length).equals(MAGIC);
 }
 
+/**
+ * The header's shape, before any of it is used: a damaged header that is still JSON must fail as
+ * INDEX_CORRUPT, not as a TypeError or RangeError further on. Arrays start 8-aligned after the header.
+ */
+function checkHeader(file: string, h: unknown, dataStart: number): asserts h is Header {
+  const obj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (!obj(h) || typeof h["kind"] !== "string" || typeof h["version"] !== "number" || !obj(h["meta"]) || !Array.isArray(h["arrays"])) {
+    throw corrupt(file, "header lacks kind, version, meta or arrays");
+  }
+  const names = new Set<string>();
+  for (const a of h["arrays"] as unknown[]) {
+    const ok =
+      obj(a) &&
+      typeof a["name"] === "string" &&
+      !names.has(a["name"]) &&
+      typeof a["dtype"] === "string" &&
+      Object.hasOwn(DTYPES, a["dtype"]) &&
+      Number.isSafeInteger(a["length"]) &&
+      (a["length"] as number) >= 0 &&
+      Number.isSafeInteger(a["offset"]) &&
+      (a["offset"] as number) >= dataStart &&
+      (a["offset"] as number) % 8 === 0;
+    if (!ok) throw corrupt(file, `header describes an invalid array (${JSON.stringify(a)?.slice(0, 200)})`);
+    names.add(a["name"] as string);
+  }
+}
+
 /** Decodes the bytes of a file written by writeArrays (already read by the caller); `file` names it in errors. */
 export function decodeArrays(file: string, buf: Buffer, opts: ReadArraysOptions): ArraysFile {
   if (buf.length < 20 || !buf.subarray(0, 8).equals(MAGIC)) throw corrupt(file, "not a colts array file (bad magic or too short)");
@@ -149,6 +177,7 @@ export function decodeArrays(file: string, buf: Buffer, opts: ReadArraysOptions)
   } catch {
     throw corrupt(file, "header is not valid JSON");
   }
+  checkHeader(file, header, 16 + hlen);
   if (header.kind !== opts.kind) throw corrupt(file, `holds "${header.kind}", expected "${opts.kind}"`);
   if (!(header.version >= 1 && header.version <= opts.maxVersion)) {
     throw new ColtsError("INDEX_VERSION", `${file}: ${header.kind} version ${header.version} is newer than this colts understands (<= ${opts.maxVersion}); upgrade colts`, {
@@ -162,11 +191,7 @@ export function decodeArrays(file: string, buf: Buffer, opts: ReadArraysOptions)
   const ab = new ArrayBuffer(buf.length);
   new Uint8Array(ab).set(buf);
   const arrays = new Map<string, StoredArray>();
-  for (const a of header.arrays) {
-    const C = DTYPES[a.dtype];
-    if (!C) throw corrupt(file, `unknown dtype ${String(a.dtype)}`);
-    arrays.set(a.name, new C(ab, a.offset, a.length));
-  }
+  for (const a of header.arrays) arrays.set(a.name, new DTYPES[a.dtype](ab, a.offset, a.length));
   return { kind: header.kind, version: header.version, meta: header.meta, arrays };
 }
 

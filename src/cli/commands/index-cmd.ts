@@ -6,7 +6,8 @@ import { checkCorpus, corpusFile, spoolToFile, type CheckedCorpus, type CorpusOp
 import { encodedCorpusSource } from "../../plaid/corpus.js";
 import { PlaidIndex } from "../../plaid/plaid-index.js";
 import { addToIndex, buildIndex, compactIndex, deleteFromIndex } from "../../plaid/writer.js";
-import { isDrifted, readManifest, type Manifest } from "../../plaid/manifest.js";
+import { isDrifted, type Manifest } from "../../plaid/manifest.js";
+import { readManifest } from "../../plaid/validate.js";
 import { intFlag, oneOf, parse, stringFlag, usageError, type Command, type CommandSpec, type FlagSpec, type Values } from "../args.js";
 import { MODEL_FLAGS, modelLoadOptions } from "../model-flags.js";
 import { modelLocation, resolvePath, writeOut, type CliIO } from "../io.js";
@@ -69,9 +70,14 @@ const COMPACT_SPEC: CommandSpec = {
 
 const INFO_SPEC: CommandSpec = {
   name: "index info",
-  summary: "print an index's statistics",
+  summary: "print an index's statistics after checking its files",
   usage: ["<dir>"],
-  flags: [{ name: "json", type: "boolean", help: "print JSON instead of a table" }],
+  description:
+    "Checks every file of the index first: the checksums of the codec, chunk, tombstone and BM25 files and SQLite's quick_check of the metadata database (reads every byte once); a damaged file fails with INDEX_CORRUPT naming it.",
+  flags: [
+    { name: "json", type: "boolean", help: "print JSON instead of a table" },
+    { name: "no-verify", type: "boolean", help: "skip the checksums and the database check (structure and counts are still checked)" },
+  ],
   example: "colts index info idx --json",
 };
 
@@ -199,8 +205,10 @@ async function compact(argv: string[], io: CliIO): Promise<number> {
 
 async function info(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(argv, INFO_SPEC);
-  const index = await PlaidIndex.open(resolvePath(io, oneDir(positionals, INFO_SPEC)), { verify: false });
+  const verify = values["no-verify"] !== true;
+  const index = await PlaidIndex.open(resolvePath(io, oneDir(positionals, INFO_SPEC)), { verify });
   try {
+    if (verify) await index.checkIntegrity();
     const i = index.info();
     if (values["json"]) await writeOut(io.stdout, `${JSON.stringify(i)}\n`);
     else {
