@@ -31,7 +31,7 @@ export const SEARCH_SPEC: CommandSpec = {
     { name: "ndocs", type: "string", arg: "N", default: "256 / 1024 / max(4k, 4096) by k", help: "PLAID: candidates kept for exact scoring" },
     { name: "model", short: "m", type: "string", arg: "M", default: "the model the index records", help: "model to encode queries with" },
     { name: "queries", type: "string", arg: "FILE", help: 'query file: JSONL {"_id"|"id","text"}, TSV id<TAB>text, or a BEIR folder' },
-    { name: "output", short: "o", type: "string", arg: "FILE", default: "-", help: "TREC run file (with --queries), written atomically; - = stdout" },
+    { name: "output", short: "o", type: "string", arg: "FILE", default: "-", help: "TREC run file (with --queries), written atomically (a symlink's target; a device or FIFO in place); - = stdout" },
     { name: "tag", type: "string", arg: "TAG", default: "colts", help: "run tag in the TREC run's last column" },
     ...MODEL_FLAGS,
   ],

@@ -25,7 +25,7 @@ be the --data file). --dataset fills in the texts of id-only lines for a cross-e
   flags: [
     { name: "data", type: "string", arg: "FILE", help: "training JSONL to score (required)" },
     { name: "name", type: "string", arg: "NAME", help: "teacher name, the key under scores (required)" },
-    { name: "output", short: "o", type: "string", arg: "FILE", help: "JSONL to write, atomically (required)" },
+    { name: "output", short: "o", type: "string", arg: "FILE", help: "JSONL to write, atomically (a symlink's target; a device or FIFO in place) (required)" },
     { name: "cross-encoder", type: "string", arg: "DIR", help: "score with this cross-encoder ONNX folder (BERT sequence classification)" },
     { name: "max-length", type: "string", arg: "N", default: "min(512, the model's)", help: "longest query+document pair in tokens, 8..8192" },
     { name: "token-budget", type: "string", arg: "N", default: "16384", help: "padded tokens per cross-encoder run (bounds memory)" },
