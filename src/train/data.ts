@@ -4,6 +4,7 @@
  * (ColbertTokenizer: query [MASK] expansion, document skiplist).
  */
 import fs from "node:fs";
+import { textLines } from "../corpus/lines.js";
 import { ColtsError } from "../errors.js";
 import type { ColbertTokenizer, TokenizedText } from "../encode/tokenize.js";
 import { Rng } from "../util/rng.js";
@@ -26,15 +27,16 @@ export interface TextLookup {
   corpus: ReadonlyMap<string, string>;
 }
 
-/** Reads a training JSONL file (blank lines skipped). */
+/**
+ * Reads a training JSONL file with the corpus reader's line rules (a byte-order mark opening line 1
+ * dropped, "\r\n" read as "\n", blank lines skipped but counted); errors name `file:line`.
+ */
 export function readTrainingFile(file: string): TrainingExample[] {
-  const name = file.split(/[\\/]/).pop() ?? file;
-  return fs
-    .readFileSync(file, "utf8")
-    .split("\n")
-    .map((line, i) => [line.trim(), i] as const)
-    .filter(([line]) => line.length > 0)
-    .map(([line, i]) => parseTrainingExample(line, `${name}:${i + 1}`));
+  const out: TrainingExample[] = [];
+  for (const [line, raw] of textLines(fs.readFileSync(file, "utf8"))) {
+    if (raw.trim() !== "") out.push(parseTrainingExample(raw, `${file}:${line}`));
+  }
+  return out;
 }
 
 function text(inline: string | undefined, id: string | undefined, table: ReadonlyMap<string, string> | undefined, what: string, where: number): string {

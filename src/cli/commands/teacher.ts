@@ -4,7 +4,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import readline from "node:readline";
+import { openFile, streamLines } from "../../corpus/lines.js";
 import { ColtsError } from "../../errors.js";
 import { readBeirCorpus, readBeirQueries, readTrecRun } from "../../eval/io.js";
 import { CrossEncoder, type CrossEncoderOptions } from "../../encode/cross-encoder.js";
@@ -45,16 +45,20 @@ interface Line {
   where: string;
 }
 
-/** Streams the examples of a JSONL file (blank lines skipped), `where` = "file:line". */
+/**
+ * Streams the examples of a JSONL file with the corpus reader's line rules (byte-order mark on line 1
+ * dropped, blank lines skipped but counted, gzip read), `where` = "file:line".
+ */
 async function* readExamples(file: string): AsyncGenerator<Line> {
-  const name = path.basename(file);
-  const rl = readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity });
-  let n = 0;
-  for await (const line of rl) {
-    n++;
-    if (line.trim() === "") continue;
-    const where = `${name}:${n}`;
-    yield { ex: parseTrainingExample(line, where), where };
+  const onError = (e: unknown, line: number): Error =>
+    e instanceof ColtsError ? e : new ColtsError("INPUT_INVALID", `${file}:${line}: cannot read: ${(e as Error).message}`, { cause: e, details: { file, line } });
+  for await (const { first, lines } of streamLines(await openFile(file), onError)) {
+    for (let i = 0; i < lines.length; i++) {
+      const raw = lines[i] as string;
+      if (raw.trim() === "") continue;
+      const where = `${file}:${first + i}`;
+      yield { ex: parseTrainingExample(raw, where), where };
+    }
   }
 }
 
