@@ -11,6 +11,8 @@ export const ERROR_CODES = {
   HUB_OFFLINE: { httpStatus: 503, summary: "hub access disabled and file not in cache" },
   /** The hub (or mirror) answered with an error or could not be reached. */
   HUB_REQUEST_FAILED: { httpStatus: 502, summary: "hub request failed" },
+  /** The hub (or mirror) sent no answer within the connect timeout, or no data within the idle timeout. */
+  HUB_TIMEOUT: { httpStatus: 504, summary: "hub request timed out" },
   /** A model folder has none of the known checkpoint layouts. */
   LAYOUT_UNKNOWN: { httpStatus: 422, summary: "unknown checkpoint layout" },
   /** A config file is present but malformed or contradicts another. */
