@@ -61,6 +61,8 @@ export const ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, summary: "unsupported media type" },
   /** The request exceeds a server limit (body bytes, batch size, text length). */
   LIMIT_EXCEEDED: { httpStatus: 413, summary: "request exceeds a server limit" },
+  /** The request's header lines exceed the HTTP parser's limit (Node's --max-http-header-size, 16 KiB by default). */
+  HEADERS_TOO_LARGE: { httpStatus: 431, summary: "request headers too large" },
   /** The work queue is full; retry after the number of seconds in Retry-After. */
   QUEUE_FULL: { httpStatus: 503, summary: "server busy, queue full" },
   /** The request did not finish within the server's per-request timeout. */

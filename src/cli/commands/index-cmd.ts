@@ -230,7 +230,8 @@ function driftNote(d: Manifest["drift"]): string {
 async function remove(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(argv, DELETE_SPEC);
   const dir = resolvePath(io, oneDir(positionals, DELETE_SPEC));
-  const ids = (stringFlag(values, "ids") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  // An id given twice is deleted once and reported once (as the server's DELETE does).
+  const ids = [...new Set((stringFlag(values, "ids") ?? "").split(",").map((s) => s.trim()).filter(Boolean))];
   if (ids.length === 0) throw usageError(DELETE_SPEC, "--ids a,b,c is required");
   const r = await deleteFromIndex(dir, ids);
   await writeOut(io.stdout, `deleted ${r.deleted.length}${r.missing.length ? `; not found: ${r.missing.join(",")}` : ""}\n`);

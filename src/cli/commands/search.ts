@@ -25,7 +25,7 @@ export const SEARCH_SPEC: CommandSpec = {
     { name: "exact", type: "boolean", help: "exact MaxSim over every document (same as --retriever exact)" },
     { name: "depth", type: "string", arg: "N", default: "100", help: "candidates from each first stage (bm25+rerank, hybrid)" },
     { name: "filter", type: "string", arg: "EXPR", help: "metadata filter, SQL-like: \"year >= 2000 AND lang IN ('en', 'fr')\"" },
-    { name: "explain", type: "boolean", help: "show which document token each query token matched" },
+    { name: "explain", type: "boolean", help: "show which document token each query token matched (not with --retriever bm25)" },
     { name: "ncells", type: "string", arg: "N", default: "1 for k <= 10, 2 for k <= 100, else 4", help: "PLAID: centroids probed per query token" },
     { name: "threshold", type: "string", arg: "X", default: "0.5 / 0.45 / 0.4 by k", help: "PLAID: centroid score below which candidates are pruned" },
     { name: "ndocs", type: "string", arg: "N", default: "256 / 1024 / max(4k, 4096) by k", help: "PLAID: candidates kept for exact scoring" },

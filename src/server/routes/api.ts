@@ -137,7 +137,7 @@ export function apiRoutes(ctx: ApiContext): RouteDef[] {
     {
       method: "DELETE",
       url: "/indexes/:name/documents",
-      summary: "Delete documents by id; applied atomically. Unknown ids are reported as missing.",
+      summary: "Delete documents by id; applied atomically. Unknown ids are reported as missing; an id given twice counts once.",
       tag: "indexes",
       params: s.nameParam,
       body: s.deleteDocuments,
@@ -145,7 +145,9 @@ export function apiRoutes(ctx: ApiContext): RouteDef[] {
         const name = nameOf(req);
         engine.summary(name);
         const b = req.body as { ids: string[] };
-        return gate.run(() => engine.delete(name, b.ids));
+        // An id given twice is deleted once and reported once (as deleted or as missing, not both).
+        const ids = [...new Set(b.ids)];
+        return gate.run(() => engine.delete(name, ids));
       },
     },
     {
