@@ -361,7 +361,7 @@ async function listRemote(ctx: Context): Promise<{ commit: string; files: string
   const url = `${ctx.s.endpoint}/api/models/${ctx.repo}/revision/${encodeURIComponent(ctx.s.revision)}`;
   const answer = await getFollowingRedirects(ctx, url, undefined);
   const parts: Uint8Array[] = [];
-  await pump(ctx, undefined, answer, url, { write: (b) => (parts.push(b), Promise.resolve()), hash: undefined, total: null, start: 0 });
+  await pump(ctx, undefined, answer, url, { write: (b) => (parts.push(b), Promise.resolve()), hash: undefined, total: null, start: 0, resumable: false });
   let body: unknown;
   try {
     body = JSON.parse(Buffer.concat(parts).toString("utf8"));
@@ -513,11 +513,11 @@ async function send(ctx: Context, url: string, withToken: boolean, range?: numbe
 }
 
 /** One body read that fails with HUB_TIMEOUT when no bytes come for `idleTimeoutMs` (and aborts the request). */
-async function readIdle(ctx: Context, reader: ReadableStreamDefaultReader<Uint8Array>, answer: HubAnswer, url: string): Promise<{ done: boolean; value?: Uint8Array }> {
+async function readIdle(ctx: Context, reader: ReadableStreamDefaultReader<Uint8Array>, answer: HubAnswer, url: string, resumable: boolean): Promise<{ done: boolean; value?: Uint8Array }> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      const e = timeoutError(ctx, url, "idle", ctx.s.idleTimeoutMs);
+      const e = timeoutError(ctx, url, "idle", ctx.s.idleTimeoutMs, resumable);
       answer.abort(e);
       reader.cancel(e).catch(() => undefined);
       reject(e);
@@ -540,57 +540,55 @@ async function streamToBlob(ctx: Context, file: string, opened: HubAnswer, url: 
   const blobs = path.join(ctx.repoDir, "blobs");
   const claim = await claimPartial(blobs, etag);
   const fullTotal = opened.res.headers.has("content-encoding") ? null : contentLength(opened.res);
-  let answer = opened;
-  let start = 0;
-  if (claim.have > 0 && (fullTotal === null || claim.have < fullTotal)) {
-    await opened.res.body?.cancel().catch(() => undefined);
-    const ranged = await send(ctx, opened.url, opened.onHub, claim.have);
-    const range = parseContentRange(ranged.res.headers.get("content-range"));
-    const remaining = contentLength(ranged.res);
-    if (
-      ranged.res.status === 206 &&
-      range !== null &&
-      range.start === claim.have &&
-      (fullTotal === null || range.total === fullTotal) &&
-      (range.total === null || remaining === null || remaining === range.total - range.start)
-    ) {
-      answer = { ...opened, res: ranged.res, abort: ranged.abort };
-      start = claim.have;
-    } else if (ranged.res.status === 200) {
-      answer = { ...opened, res: ranged.res, abort: ranged.abort }; // Range ignored: the whole file again
-    } else {
-      // 416 or a Content-Range that does not fit the partial: drop it and ask for the whole file.
-      await ranged.res.body?.cancel().catch(() => undefined);
-      if (ranged.res.status >= 400 && ranged.res.status !== 416) throw await httpError(ctx, ranged.res, opened.url, file);
-      const again = await send(ctx, opened.url, opened.onHub);
-      if (!again.res.ok) throw await httpError(ctx, again.res, opened.url, file);
-      answer = { ...opened, res: again.res, abort: again.abort };
-    }
-  } else if (claim.have > 0) {
-    // The parked partial is as long as the file or longer: it cannot be a prefix, start over.
-    await fsp.truncate(claim.tmp, 0);
-  }
-  const total = fullTotal ?? (answer.res.headers.has("content-encoding") ? null : contentLength(answer.res));
-  const hash = createHash("sha256");
-  if (start > 0) for await (const chunk of fs.createReadStream(claim.tmp)) hash.update(chunk as Buffer);
-  const handle = await fsp.open(claim.tmp, start > 0 ? "a" : "w");
+  let handle: fsp.FileHandle | undefined;
   let ok = false;
-  let park = false;
+  // Until shown otherwise (a bad checksum, too many bytes), what the temporary file holds is a valid
+  // prefix of the file: a failure parks it for the next attempt (the claimed partial included).
+  let park = true;
   try {
-    let loaded: number;
-    try {
-      loaded = await pump(ctx, file, answer, url, { write: (b) => handle.write(b), hash, total, start });
-    } catch (e) {
-      park = true; // a lost connection, a timeout or an abort: what arrived is a valid prefix
-      throw e;
+    let answer = opened;
+    let start = 0;
+    if (claim.have > 0 && (fullTotal === null || claim.have < fullTotal)) {
+      await opened.res.body?.cancel().catch(() => undefined);
+      const ranged = await send(ctx, opened.url, opened.onHub, claim.have);
+      const range = parseContentRange(ranged.res.headers.get("content-range"));
+      const remaining = contentLength(ranged.res);
+      if (
+        ranged.res.status === 206 &&
+        range !== null &&
+        range.start === claim.have &&
+        (fullTotal === null || range.total === fullTotal) &&
+        (range.total === null || remaining === null || remaining === range.total - range.start)
+      ) {
+        answer = { ...opened, res: ranged.res, abort: ranged.abort };
+        start = claim.have;
+      } else if (ranged.res.status === 200) {
+        answer = { ...opened, res: ranged.res, abort: ranged.abort }; // Range ignored: the whole file again
+      } else {
+        // 416 or a Content-Range that does not fit the partial: ask for the whole file.
+        await ranged.res.body?.cancel().catch(() => undefined);
+        if (ranged.res.status >= 400 && ranged.res.status !== 416) throw await httpError(ctx, ranged.res, opened.url, file);
+        const again = await send(ctx, opened.url, opened.onHub);
+        if (!again.res.ok) throw await httpError(ctx, again.res, opened.url, file);
+        answer = { ...opened, res: again.res, abort: again.abort };
+      }
     }
+    // Not resuming: whatever the claimed partial held is replaced ("w" truncates).
+    const total = fullTotal ?? (answer.res.headers.has("content-encoding") ? null : contentLength(answer.res));
+    const hash = createHash("sha256");
+    if (start > 0) for await (const chunk of fs.createReadStream(claim.tmp)) hash.update(chunk as Buffer);
+    handle = await fsp.open(claim.tmp, start > 0 ? "a" : "w");
+    const h = handle;
+    const loaded = await pump(ctx, file, answer, url, { write: (b) => h.write(b), hash, total, start, resumable: etag !== undefined });
     await handle.close();
+    handle = undefined;
     if (total !== null && loaded !== total) {
       park = loaded < total;
       throw interrupted(ctx, file, url, loaded, total, undefined, park && etag !== undefined);
     }
     const digest = hash.digest("hex");
     if (etag !== undefined && SHA256_HEX.test(etag) && digest !== etag) {
+      park = false;
       throw badAnswer(ctx, url, `content sha256 ${digest} does not match the etag ${etag}`, undefined);
     }
     const name = etag ?? digest;
@@ -599,7 +597,7 @@ async function streamToBlob(ctx: Context, file: string, opened: HubAnswer, url: 
     return name;
   } finally {
     if (!ok) {
-      await handle.close().catch(() => undefined);
+      await handle?.close().catch(() => undefined);
       const size = (await fsp.stat(claim.tmp).catch(() => undefined))?.size ?? 0;
       if (park && etag !== undefined && size > 0) await fsp.rename(claim.tmp, path.join(blobs, `${etag}.incomplete`)).catch(() => fsp.rm(claim.tmp, { force: true }));
       else await fsp.rm(claim.tmp, { force: true });
@@ -648,6 +646,8 @@ interface Sink {
   total: number | null;
   /** Bytes already in hand before this body (a resumed download); counted in `loaded`. */
   start: number;
+  /** True when an interruption keeps the bytes for the next attempt (said in the error). */
+  resumable: boolean;
 }
 
 /**
@@ -672,11 +672,11 @@ async function pump(ctx: Context, file: string | undefined, answer: HubAnswer, u
   for (;;) {
     let chunk: { done: boolean; value?: Uint8Array } | undefined;
     try {
-      chunk = reader === undefined ? undefined : await readIdle(ctx, reader, answer, url);
+      chunk = reader === undefined ? undefined : await readIdle(ctx, reader, answer, url, sink.resumable);
     } catch (cause) {
       if (cause instanceof ColtsError) throw cause;
       if (ctx.signal?.aborted) throw ctx.signal.reason;
-      throw interrupted(ctx, file ?? "the file list", url, loaded, sink.total, cause, file !== undefined);
+      throw interrupted(ctx, file ?? "the file list", url, loaded, sink.total, cause, sink.resumable);
     }
     if (chunk?.value === undefined) break; // done (or no body at all)
     sink.hash?.update(chunk.value);
@@ -764,11 +764,11 @@ function interrupted(ctx: Context, file: string, url: string, loaded: number, to
   );
 }
 
-function timeoutError(ctx: Context, url: string, phase: "connect" | "idle", ms: number): ColtsError {
+function timeoutError(ctx: Context, url: string, phase: "connect" | "idle", ms: number, resumable = false): ColtsError {
   const what =
     phase === "connect"
       ? `no answer within ${ms} ms (connect timeout: HF_HUB_ETAG_TIMEOUT or connectTimeoutMs)`
-      : `no data for ${ms} ms (idle timeout: HF_HUB_DOWNLOAD_TIMEOUT or idleTimeoutMs); the bytes received are kept for the next run to resume`;
+      : `no data for ${ms} ms (idle timeout: HF_HUB_DOWNLOAD_TIMEOUT or idleTimeoutMs)${resumable ? "; the bytes received are kept for the next run to resume" : ""}`;
   return new ColtsError("HUB_TIMEOUT", `GET ${url}: ${what}. Retry, raise the timeout, or set HF_ENDPOINT to another mirror.`, {
     details: details(ctx, url, { phase, timeoutMs: ms, network: true }),
   });

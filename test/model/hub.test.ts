@@ -351,6 +351,21 @@ test("a server that never answers fails with HUB_TIMEOUT (connect); one that sta
   assert.throws(() => resolveHubSettings({ env: {}, idleTimeoutMs: 0 }), (e) => isColtsError(e, "INPUT_INVALID"));
 });
 
+test("a failure of the Range request itself keeps the parked partial for the attempt after", async (t) => {
+  const dir = tempDir(t);
+  const { endpoint, ranges } = await plannedServer(t, ["cut", "range", "stall-head", "range"]);
+  const opts = { endpoint, cacheDir: path.join(dir, "cache"), env: {}, allow, connectTimeoutMs: 300 };
+  await rejectsWith(snapshotDownload(REPO, opts), "HUB_REQUEST_FAILED");
+  const { blobs, partial } = blobsOf(opts.cacheDir);
+  const have = fs.statSync(partial).size;
+  await rejectsWith(snapshotDownload(REPO, opts), "HUB_TIMEOUT");
+  assert.deepEqual(listTree(blobs), [path.basename(partial)], "still parked under its etag, nothing else");
+  assert.equal(fs.statSync(partial).size, have);
+  const folder = await snapshotDownload(REPO, opts);
+  assert.deepEqual(fs.readFileSync(path.join(folder, "big.bin")), BIG);
+  assert.deepEqual(ranges, [undefined, undefined, `bytes=${have}-`, undefined, `bytes=${have}-`]);
+});
+
 test("an AbortSignal stops a stalled download with its reason", async (t) => {
   const dir = tempDir(t);
   const { endpoint } = await plannedServer(t, ["stall-head"]);
