@@ -6,7 +6,8 @@
  * over a symlink would replace the link instead of writing where it points, and a pipe must be
  * written, not replaced.
  *
- * - a symlink is followed (all hops) and the rules below apply to the file it points to;
+ * - a symlink is followed (by the kernel; a dangling one by hand) and the rules below apply to what
+ *   it points to;
  * - a regular file or a new path: written to a temporary file in the same folder, renamed into place
  *   (an interrupted run never leaves a truncated file that looks complete); an existing file's
  *   permission bits are kept;
@@ -29,26 +30,41 @@ export interface OutputPlan {
   mode: number | undefined;
 }
 
-/** Follows symlinks (at most 40 hops, like the kernel's limit) and decides how `file` is written. */
+/**
+ * Decides how `file` is written. The kernel follows the links (`stat`), so "magic" links such as
+ * `/dev/stdout` -> `/proc/self/fd/1` -> `pipe:[...]` are judged by what they open, not by their text.
+ * A regular file is replaced at its real path (the link stays); a missing path, or a dangling link's
+ * end (followed by hand, at most 40 hops), is created there.
+ */
 export function planOutput(file: string): OutputPlan {
-  let target = path.resolve(file);
-  for (let hops = 0; ; hops++) {
-    let st: fs.Stats;
+  const abs = path.resolve(file);
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(abs);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ELOOP") throw new ColtsError("INPUT_INVALID", `output ${file}: too many levels of symbolic links`, { cause: e, details: { file } });
+    if (code !== "ENOENT") throw e;
+  }
+  if (st !== undefined) {
+    if (st.isDirectory()) throw new ColtsError("INPUT_INVALID", `output ${file} is a folder, not a file`, { details: { file } });
+    if (st.isFile()) return { target: fs.realpathSync(abs), atomic: true, mode: st.mode & 0o7777 };
+    // A device, FIFO or socket: opened through the path as given, written in place.
+    return { target: abs, atomic: false, mode: undefined };
+  }
+  let target = abs;
+  for (let hops = 0; hops <= 40; hops++) {
+    let link: fs.Stats;
     try {
-      st = fs.lstatSync(target);
+      link = fs.lstatSync(target);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return { target, atomic: true, mode: undefined };
       throw e;
     }
-    if (st.isSymbolicLink()) {
-      if (hops >= 40) throw new ColtsError("INPUT_INVALID", `output ${file}: too many levels of symbolic links`, { details: { file } });
-      target = path.resolve(path.dirname(target), fs.readlinkSync(target));
-      continue;
-    }
-    if (st.isDirectory()) throw new ColtsError("INPUT_INVALID", `output ${file} is a folder, not a file`, { details: { file } });
-    if (st.isFile()) return { target, atomic: true, mode: st.mode & 0o7777 };
-    return { target, atomic: false, mode: undefined };
+    if (!link.isSymbolicLink()) break;
+    target = path.resolve(path.dirname(target), fs.readlinkSync(target));
   }
+  throw new ColtsError("INPUT_INVALID", `output ${file}: cannot resolve its symbolic links to a path to create`, { details: { file } });
 }
 
 /** Writes `text` to a user-named output path by the rules above (synchronously). */

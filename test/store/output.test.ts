@@ -27,7 +27,7 @@ test("a regular file is replaced atomically and keeps its permission bits; a new
   const file = path.join(dir, "report.json");
   fs.writeFileSync(file, "old");
   fs.chmodSync(file, 0o640);
-  assert.deepEqual(planOutput(file), { target: file, atomic: true, mode: 0o640 });
+  assert.deepEqual(planOutput(file), { target: fs.realpathSync(file), atomic: true, mode: 0o640 });
   writeOutputFileSync(file, "new");
   assert.equal(fs.readFileSync(file, "utf8"), "new");
   assert.equal(fs.statSync(file).mode & 0o777, 0o640);
@@ -63,6 +63,13 @@ test("a symlink is followed: its target is written, the link stays a link (also 
   fs.symlinkSync("loop-a", path.join(dir, "loop-b"));
   assert.throws(() => planOutput(path.join(dir, "loop-a")), (e: unknown) => (e as { code?: string }).code === "INPUT_INVALID");
   assert.throws(() => planOutput(path.join(dir, "real")), /is a folder/);
+});
+
+test("/dev/stdout is judged by what it opens (a pipe under the test runner), not by its link text", () => {
+  const stdoutIsFile = fs.fstatSync(1).isFile();
+  const plan = planOutput("/dev/stdout");
+  assert.equal(plan.atomic, stdoutIsFile);
+  if (!stdoutIsFile) assert.equal(plan.target, "/dev/stdout", "written through the link, in place");
 });
 
 test("a FIFO is written in place (stream, sync write, TREC run), and stays a FIFO", async (t) => {
