@@ -9,7 +9,7 @@ import { writeTinyCrossEncoder } from "../../src/testing/tiny-cross-encoder.js";
 import { parseTrainingExample, serializeTrainingExample, type TrainingExample } from "../../src/train/format.js";
 import { runLookup, scoreFromRun } from "../../src/train/teacher.js";
 import { runCli } from "../helpers/cli.js";
-import { readTrainingFile } from "../../src/train/data.js";
+import { readTrainingFile, readTrainingLines, resolveExamples } from "../../src/train/data.js";
 import { tempDir } from "../helpers/paths.js";
 
 const RUN = [
@@ -87,6 +87,15 @@ describe("training JSONL inputs: the corpus reader's line rules", () => {
     const err = await runCli(["teacher", "--data", "bad.jsonl", "--run", "run.trec", "--name", "splade", "--output", "out.jsonl"], cwd);
     assert.equal(err.code, 1);
     assert.ok(err.stderr.includes(`${bad}:3: `), err.stderr);
+  });
+
+  test("resolving examples names each problem by file:line (too few negatives, an id without text)", (t) => {
+    const file = path.join(tempDir(t), "t.jsonl");
+    fs.writeFileSync(file, `{"query":"q","positive":"p","negatives":["a","b"]}\n\n{"query":"q","positive":"p","negatives":["a"]}\n{"query_id":"x","positive":"p","negatives":["a","b"]}\n`);
+    const lines = readTrainingLines(file);
+    const where = lines.map((l) => l.where);
+    assert.throws(() => resolveExamples(lines.map((l) => l.example), null, 2, where), (e) => isColtsError(e, "INPUT_INVALID") && e.message === `colts: ${file}:3: the example has 1 negatives, fewer than 2`);
+    assert.throws(() => resolveExamples([lines[0]!.example, lines[2]!.example], null, 1, [where[0]!, where[2]!]), (e) => isColtsError(e, "INPUT_INVALID") && e.message.startsWith(`colts: ${file}:4: query "x" has no text`));
   });
 });
 
