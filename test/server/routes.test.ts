@@ -369,6 +369,16 @@ describe("writes", () => {
     assert.deepEqual(gone.results[0], []);
   });
 
+  test("a metadata number beyond a double (1e400) is refused by its place in the body, before encoding", async () => {
+    const app = server();
+    const before = json<{ generation: number }>(await app.inject({ method: "GET", url: "/indexes/cacm" })).generation;
+    const payload = '{"documents":[{"id":"m1","text":"a"},{"id":"m2","text":"b","metadata":{"year":1,"tags":[2,-1e400]}}]}';
+    const r = await app.inject({ method: "POST", url: "/indexes/cacm/documents", payload, headers: { "content-type": "application/json" } });
+    assertError(r, 400, "INPUT_INVALID");
+    assert.equal(json<ErrorBody>(r).error.message, "documents[1].metadata.tags[1] is a number beyond the range of a double; send it as a string");
+    assert.equal(json<{ generation: number }>(await app.inject({ method: "GET", url: "/indexes/cacm" })).generation, before, "nothing written");
+  });
+
   test("an id given twice in one DELETE is deleted once and reported once", async () => {
     const app = server();
     const add = await app.inject({ method: "POST", url: "/indexes/cacm/documents", payload: { documents: [{ id: "w1", text: "twice deleted" }] } });
