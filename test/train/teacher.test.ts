@@ -87,6 +87,10 @@ describe("training JSONL inputs: the corpus reader's line rules", () => {
     const err = await runCli(["teacher", "--data", "bad.jsonl", "--run", "run.trec", "--name", "splade", "--output", "out.jsonl"], cwd);
     assert.equal(err.code, 1);
     assert.ok(err.stderr.includes(`${bad}:3: `), err.stderr);
+    // Checked before the teacher is loaded: the missing cross-encoder is not what fails.
+    const first = await runCli(["teacher", "--data", "bad.jsonl", "--cross-encoder", "./no-such-model", "--name", "ce", "--output", "out.jsonl"], cwd);
+    assert.equal(first.code, 1);
+    assert.ok(first.stderr.includes(`${bad}:3: `), first.stderr);
   });
 
   test("resolving examples names each problem by file:line (too few negatives, an id without text)", (t) => {

@@ -142,6 +142,9 @@ export async function teacherCommand(argv: string[], io: CliIO): Promise<number>
   const start = performance.now();
   const dataFile = resolvePath(io, data);
   if (!fs.existsSync(dataFile)) throw new ColtsError("INPUT_INVALID", `input file ${dataFile} does not exist`, { details: { file: dataFile } });
+  // Every line is parsed once before a teacher is loaded or anything scored: a bad line far down the
+  // file fails in seconds, naming its file:line, not after an hour of cross-encoder scoring.
+  for await (const _ of readExamples(dataFile)) void _;
   const dataset = stringFlag(values, "dataset");
   const scorer = runFile
     ? await runScorer(io, runFile, name, missing)
