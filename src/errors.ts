@@ -11,6 +11,8 @@ export const ERROR_CODES = {
   HUB_OFFLINE: { httpStatus: 503, summary: "hub access disabled and file not in cache" },
   /** The hub (or mirror) answered with an error or could not be reached. */
   HUB_REQUEST_FAILED: { httpStatus: 502, summary: "hub request failed" },
+  /** The hub (or mirror) sent no answer within the connect timeout, or no data within the idle timeout. */
+  HUB_TIMEOUT: { httpStatus: 504, summary: "hub request timed out" },
   /** A model folder has none of the known checkpoint layouts. */
   LAYOUT_UNKNOWN: { httpStatus: 422, summary: "unknown checkpoint layout" },
   /** A config file is present but malformed or contradicts another. */
@@ -59,6 +61,8 @@ export const ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, summary: "unsupported media type" },
   /** The request exceeds a server limit (body bytes, batch size, text length). */
   LIMIT_EXCEEDED: { httpStatus: 413, summary: "request exceeds a server limit" },
+  /** The request's header lines exceed the HTTP parser's limit (Node's --max-http-header-size, 16 KiB by default). */
+  HEADERS_TOO_LARGE: { httpStatus: 431, summary: "request headers too large" },
   /** The work queue is full; retry after the number of seconds in Retry-After. */
   QUEUE_FULL: { httpStatus: 503, summary: "server busy, queue full" },
   /** The request did not finish within the server's per-request timeout. */

@@ -34,7 +34,7 @@ export function parseSmart(text: string, file: string): SmartRecord[] {
     if (start) {
       const id = start[1] ?? "";
       const first = seen.get(id);
-      if (first !== undefined) throw bad(file, line, `duplicate .I ${id} (first on line ${first})`);
+      if (first !== undefined) throw bad(file, line, `duplicate .I ${id} (first at ${file}:${first})`);
       seen.set(id, line);
       cur = { id, line, fields: new Map() };
       records.push(cur);

@@ -6,6 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { ColtsError } from "../errors.js";
+import { openOutputStream, type OutputStream } from "../store/output.js";
 
 /** The streams, environment and folder a command runs with; tests pass their own. */
 export interface CliIO {
@@ -50,47 +51,14 @@ export function openInput(io: CliIO, p: string): Readable {
 }
 
 /**
- * An output that appears atomically: a file is written under a temporary name and renamed on
- * `commit()`, so an interrupted run never leaves a truncated file that looks complete.
+ * An output a command writes: "-" is stdout; a path follows `store/output.ts` (a regular file or a
+ * new path is written under a temporary name and renamed on `commit()`, so an interrupted run never
+ * leaves a truncated file that looks complete; a symlink is followed; a device or FIFO is written in
+ * place, never replaced).
  */
-export interface Output {
-  stream: Writable;
-  commit(): Promise<void>;
-  /** Discards the temporary file; resolves once the stream is closed and the file is gone. */
-  abort(): Promise<void>;
-}
+export type Output = OutputStream;
 
 export function openOutput(io: CliIO, p: string): Output {
   if (p === "-") return { stream: io.stdout, commit: () => Promise.resolve(), abort: () => Promise.resolve() };
-  const file = resolvePath(io, p);
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  const stream = fs.createWriteStream(tmp);
-  return {
-    stream,
-    commit: () =>
-      new Promise<void>((resolve, reject) => {
-        stream.end(() => {
-          try {
-            fs.renameSync(tmp, file);
-            resolve();
-          } catch (e) {
-            reject(e instanceof Error ? e : new Error(String(e)));
-          }
-        });
-      }),
-    // The file is opened asynchronously: removing it before the stream has closed would race
-    // with that open and leave the temporary file behind.
-    abort: () =>
-      new Promise<void>((resolve) => {
-        const remove = (): void => {
-          fs.rmSync(tmp, { force: true });
-          resolve();
-        };
-        if (stream.closed) remove();
-        else {
-          stream.once("close", remove);
-          stream.destroy();
-        }
-      }),
-  };
+  return openOutputStream(resolvePath(io, p));
 }

@@ -59,5 +59,7 @@ export function modelLoadOptions(values: Values, io: CliIO): LoadOptions {
     ...(values["offline"] === true ? { localFilesOnly: true } : {}),
     env: io.env,
     onProgress: hubProgressPrinter(io.stderr),
+    // A cached snapshot standing in for an unreachable hub is said on stderr, never silently.
+    onWarning: (message) => void io.stderr.write(`colts: warning: ${message}\n`),
   };
 }

@@ -4,7 +4,13 @@
  *
  * - A line is a JSON object `{"_id", "title", "text", "metadata"}` (BEIR). The id is `_id`, or `id`
  *   when `_id` is absent. It is a non-empty string; a JSON number is accepted when it is a safe
- *   integer and read as `String(n)`, so `1` and `1.0` are the same id (and a duplicate if both occur).
+ *   integer written as one (`7`, `-3`) and read as `String(n)`, so `7` and `"7"` are the same id.
+ *   A number written otherwise (`1.0`, `1e3`, `-0`) is refused: JSON.parse would read `1.0` as the id
+ *   "1", silently merging it with `1` and parting it from a qrels file that says `1.0`; write such
+ *   ids as strings.
+ * - The values picked by `metadataFields` must be storable JSON: numbers finite (`1e400` parses to
+ *   Infinity), nesting at most 100 deep. Checked here so that a bad value stops index build before
+ *   anything is encoded, with its line.
  * - `title` is optional (a string, or null); `text` is a string; `metadata`, when present and not
  *   null, is an object.
  * - A UTF-8 byte-order mark opening line 1 is dropped; gzip data (`.gz`) is decompressed; blank lines
@@ -151,7 +157,7 @@ export class CorpusLineParser {
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) throw invalid(file, line, `expected a JSON object, found ${describe(value)}`);
     const o = value as Record<string, unknown>;
-    const { id, field, numeric } = this.idOf(o, line);
+    const { id, field, numeric } = this.idOf(o, line, trimmed);
     const body = o[this.textField];
     if (typeof body !== "string") throw invalid(file, line, `expected "${this.textField}" to be a string, found ${body === undefined ? "none" : describe(body)}`);
     const rawTitle = o[this.titleField];
@@ -165,12 +171,15 @@ export class CorpusLineParser {
     let fields: Record<string, unknown> | null = null;
     for (const f of this.opts.metadataFields ?? []) {
       const v = f in o ? o[f] : metadata?.[f];
-      if (v !== undefined) (fields ??= {})[f] = v;
+      if (v !== undefined) {
+        checkMetadataValue(v, f, file, line, 0);
+        (fields ??= {})[f] = v;
+      }
     }
     return { record: { id, title, text: body, ...(metadata ? { metadata } : {}), fields, line }, idField: field, numericId: numeric };
   }
 
-  private idOf(o: Record<string, unknown>, line: number): { id: string; field: string; numeric: boolean } {
+  private idOf(o: Record<string, unknown>, line: number, raw: string): { id: string; field: string; numeric: boolean } {
     const file = this.name;
     let field = this.idField;
     let v = o[field];
@@ -190,6 +199,10 @@ export class CorpusLineParser {
       if (!Number.isSafeInteger(v)) {
         throw invalid(file, line, `"${field}" is the number ${v}: a number id must be an integer below 2^53 (write other ids as strings)`);
       }
+      const written = numberText(raw, field, v);
+      if (written !== null && written !== String(v)) {
+        throw invalid(file, line, `"${field}" is written ${written}: a number id must be written as an integer (${String(v)}), or as a string ("${written}"); colts does not merge ${written} into the id "${String(v)}"`);
+      }
       return { id: String(v), field, numeric: true };
     }
     if (typeof v !== "string") throw invalid(file, line, `expected "${field}" to be a string or an integer, found ${describe(v)}`);
@@ -202,11 +215,47 @@ export class CorpusLineParser {
     const seen = this.firstLine.get(record.id);
     if (seen !== undefined) {
       const first = Math.abs(seen);
-      const note = numericId || seen < 0 ? "; number ids are read as integers, so 1 and 1.0 are the same id" : "";
+      const note = numericId || seen < 0 ? `; the number ${record.id} and the string "${record.id}" are the same id` : "";
       throw invalid(this.name, record.line, `duplicate ${idField} "${record.id}" (first at ${this.name}:${first})${note}`, { id: record.id, firstLine: first });
     }
     this.firstLine.set(record.id, numericId ? -record.line : record.line);
   }
+}
+
+/** Deepest metadata nesting accepted (the metadata store's limit). */
+const MAX_METADATA_DEPTH = 100;
+
+/** Refuses a picked metadata value the metadata store would refuse later, after encoding: non-finite numbers, deep nesting. */
+function checkMetadataValue(v: unknown, where: string, file: string, line: number, depth: number): void {
+  if (depth > MAX_METADATA_DEPTH) throw invalid(file, line, `metadata "${where}" is nested more than ${MAX_METADATA_DEPTH} deep`, { field: where });
+  if (typeof v === "number") {
+    if (!Number.isFinite(v)) throw invalid(file, line, `metadata "${where}" is a number beyond the range of a double (read as ${v}); write it as a string`, { field: where });
+  } else if (Array.isArray(v)) {
+    v.forEach((x, i) => checkMetadataValue(x, `${where}[${i}]`, file, line, depth + 1));
+  } else if (typeof v === "object" && v !== null) {
+    for (const [k, x] of Object.entries(v)) checkMetadataValue(x, `${where}.${k}`, file, line, depth + 1);
+  }
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * How the number `value` of key `field` is written in the line `raw` (e.g. "1.0"), or null when no
+ * such text is found (a key written with escapes). Keys of nested objects may match too: only a text
+ * that reads as the same number counts, so such a match can only repeat the id's own value.
+ */
+function numberText(raw: string, field: string, value: number): string | null {
+  const re = new RegExp(`"${escapeRegExp(field)}"\\s*:\\s*(-?\\d[\\d.eE+-]*)`, "g");
+  let found: string | null = null;
+  for (const m of raw.matchAll(re)) {
+    const text = m[1] as string;
+    if (Number(text) !== value) continue;
+    if (text !== String(value)) return text;
+    found = text;
+  }
+  return found;
 }
 
 /**

@@ -64,7 +64,7 @@ function parseJsonl<T extends { id: string }>(text: string, file: string, parse:
     if (raw.trim() === "") continue;
     const item = parse(raw, file, line);
     const first = firstLine.get(item.id);
-    if (first !== undefined) throw invalidLine(file, line, `duplicate _id "${item.id}" (first on line ${first})`);
+    if (first !== undefined) throw invalidLine(file, line, `duplicate _id "${item.id}" (first at ${file}:${first})`);
     firstLine.set(item.id, line);
     out.push(item);
   }

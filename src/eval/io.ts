@@ -10,6 +10,7 @@ import zlib from "node:zlib";
 import { isGzip, unreadable } from "../corpus/lines.js";
 import { readCorpusRecords } from "../corpus/reader.js";
 import { ColtsError } from "../errors.js";
+import { openOutputStream } from "../store/output.js";
 import { beirDoc } from "./beir.js";
 import {
   formatBeirDoc,
@@ -57,11 +58,20 @@ export async function readTrecRun(file: string): Promise<Run> {
   return parseTrecRun(await readText(file), file);
 }
 
-/** Writes a run file (see formatTrecRun for the order and checks), creating parent folders. */
+/**
+ * Writes a run file (see formatTrecRun for the order and checks), creating parent folders. A regular
+ * file is replaced atomically; a symlink is followed; a device or FIFO is written in place
+ * (store/output.ts).
+ */
 export async function writeTrecRun(file: string, run: ReadonlyMap<string, readonly RunEntry[]>, opts: FormatRunOptions = {}): Promise<void> {
-  const text = formatTrecRun(run, opts);
-  await fsp.mkdir(path.dirname(file), { recursive: true });
-  await fsp.writeFile(file, text);
+  const out = openOutputStream(file);
+  try {
+    if (!out.stream.write(formatTrecRun(run, opts))) await new Promise<void>((resolve) => out.stream.once("drain", resolve));
+    await out.commit();
+  } catch (e) {
+    await out.abort();
+    throw e;
+  }
 }
 
 /** Options of {@link readBeirCorpus}. */

@@ -36,7 +36,7 @@ export function addJudgment(
   const key = `${qid}\u0000${docid}`;
   const first = firstLine.get(key);
   if (first !== undefined) {
-    throw invalidLine(at.file, at.line, `duplicate judgment for query "${qid}", document "${docid}" (first on line ${first})`);
+    throw invalidLine(at.file, at.line, `duplicate judgment for query "${qid}", document "${docid}" (first at ${at.file}:${first})`);
   }
   firstLine.set(key, at.line);
   docs.set(docid, grade);

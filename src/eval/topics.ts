@@ -60,7 +60,7 @@ function parseTsv(text: string, file: string): Queries {
     const id = raw.slice(0, tab).trim();
     if (id === "") throw invalidLine(file, line, "empty query id");
     const first = firstLine.get(id);
-    if (first !== undefined) throw invalidLine(file, line, `duplicate query id "${id}" (first on line ${first})`);
+    if (first !== undefined) throw invalidLine(file, line, `duplicate query id "${id}" (first at ${file}:${first})`);
     firstLine.set(id, line);
     out.set(id, raw.slice(tab + 1).trim());
   }
@@ -96,7 +96,7 @@ function parseSgml(text: string, file: string, block: string, idTag: string, fie
     const body = fields ? fields.map(get).filter((s) => s !== "").join(" ") : get("");
     if (fields && body === "") throw invalidLine(file, open.line, `topic "${id}" has no ${fields.map((f) => `<${f}>`).join(" or ")}`);
     const first = firstLine.get(id);
-    if (first !== undefined) throw invalidLine(file, open.line, `duplicate topic id "${id}" (first on line ${first})`);
+    if (first !== undefined) throw invalidLine(file, open.line, `duplicate topic id "${id}" (first at ${file}:${first})`);
     firstLine.set(id, open.line);
     out.set(id, body);
     open = null;

@@ -8,15 +8,23 @@
  *   {cacheDir}/models--{org}--{name}/snapshots/{commit}/{file} relative symlink to the blob (copy if not possible)
  *   {cacheDir}/models--{org}--{name}/refs/{revision}          the commit hash the revision last pointed at
  *
- * Bytes go to `blobs/{etag}.incomplete` and are renamed only when complete (and, for LFS files, when
- * their sha256 matches the etag), so an interrupted download never leaves a file that looks complete.
+ * Bytes go to a temporary `blobs/*.incomplete` file and are renamed only when complete (and, for LFS
+ * files, when their sha256 matches the etag), so an interrupted download never leaves a file that looks
+ * complete. An interrupted download (connection lost, idle timeout) parks what it received as
+ * `blobs/{etag}.incomplete`, the name huggingface_hub uses too; the next download of that etag claims
+ * it (by an atomic rename, so two processes never append to one file) and asks for the rest with an
+ * HTTP Range request, accepted only when the server's Content-Range starts at the partial's size and
+ * its total is the file's size; a server that ignores Range (200) sends the whole file again.
+ *
+ * Every request has a connect timeout (until the response headers) and an idle timeout (between body
+ * chunks); either ends it with HUB_TIMEOUT. An `AbortSignal` stops a download at once.
  */
 import { createHash, randomBytes, type Hash } from "node:crypto";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { ColtsError } from "../errors.js";
+import { ColtsError, isColtsError } from "../errors.js";
 
 /** What a download reports, in order per file: initiate, then (download, progress*)? , then done; finally ready. */
 export type DownloadProgress =
@@ -47,8 +55,31 @@ export interface HubOptions {
    * Default: true when env HF_HUB_OFFLINE is "1", "true", "yes" or "on" (any case), else false.
    */
   localFilesOnly?: boolean;
-  /** Access token for private or gated repos, sent as `Authorization: Bearer`. Default: env HF_TOKEN; "" means none. */
+  /**
+   * Access token for private or gated repos, sent as `Authorization: Bearer`. Default: env HF_TOKEN,
+   * else the file env HF_TOKEN_PATH, else `$HF_HOME/token` (`~/.cache/huggingface/token` when HF_HOME is
+   * unset; where `huggingface-cli login` saves it), trimmed; "" means none.
+   */
   token?: string;
+  /**
+   * Milliseconds to wait for a request's response headers (connecting included) before failing with
+   * HUB_TIMEOUT. Default: env HF_HUB_ETAG_TIMEOUT (seconds, as huggingface_hub reads it), else 10000.
+   * Range: > 0.
+   */
+  connectTimeoutMs?: number;
+  /**
+   * Milliseconds without a byte of the body before failing with HUB_TIMEOUT (the bytes received are
+   * kept for the next attempt to resume). Default: env HF_HUB_DOWNLOAD_TIMEOUT (seconds), else 10000.
+   * Range: > 0.
+   */
+  idleTimeoutMs?: number;
+  /** Aborts every request of the call; the call rejects with the signal's reason. Default: none. */
+  signal?: AbortSignal;
+  /**
+   * Told when a cached snapshot stands in for the hub (resolveModelDir, when the hub cannot be
+   * reached). Default: `process.emitWarning` with code COLTS_HUB_FALLBACK.
+   */
+  onWarning?: (message: string) => void;
   /** Called synchronously for every event; should be cheap (progress events come at most ~10/s per file). */
   onProgress?: (e: DownloadProgress) => void;
   /** HTTP client. Default: the global `fetch`. Tests inject a fake. */
@@ -69,7 +100,14 @@ export interface HubSettings {
   localFilesOnly: boolean;
   /** undefined when no token is configured. */
   token: string | undefined;
+  /** Response-header timeout, ms. */
+  connectTimeoutMs: number;
+  /** Body idle timeout, ms. */
+  idleTimeoutMs: number;
 }
+
+/** Default of both timeouts: huggingface_hub's (10 s for HF_HUB_ETAG_TIMEOUT and HF_HUB_DOWNLOAD_TIMEOUT). */
+export const DEFAULT_TIMEOUT_MS = 10_000;
 
 export const DEFAULT_ENDPOINT = "https://huggingface.co";
 export const DEFAULT_REVISION = "main";
@@ -92,14 +130,36 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** Applies the defaults of `HubOptions` (environment variables included) to `opts`. */
 export function resolveHubSettings(opts: HubOptions = {}): HubSettings {
   const env = opts.env ?? process.env;
-  const token = opts.token ?? env.HF_TOKEN;
+  const token = opts.token ?? (env.HF_TOKEN || tokenFromFile(env));
   return {
     revision: opts.revision ?? DEFAULT_REVISION,
     cacheDir: path.resolve(opts.cacheDir ?? defaultCacheDir(env)),
     endpoint: (opts.endpoint ?? (env.HF_ENDPOINT || DEFAULT_ENDPOINT)).replace(/\/+$/, ""),
     localFilesOnly: opts.localFilesOnly ?? TRUE_VALUES.has((env.HF_HUB_OFFLINE ?? "").trim().toLowerCase()),
     token: token === "" ? undefined : token,
+    connectTimeoutMs: timeoutMs(opts.connectTimeoutMs, env.HF_HUB_ETAG_TIMEOUT, "connectTimeoutMs"),
+    idleTimeoutMs: timeoutMs(opts.idleTimeoutMs, env.HF_HUB_DOWNLOAD_TIMEOUT, "idleTimeoutMs"),
   };
+}
+
+/** An option in ms, else an environment variable in seconds, else the default; anything not > 0 is refused. */
+function timeoutMs(option: number | undefined, envSeconds: string | undefined, name: string): number {
+  const ms = option ?? (envSeconds !== undefined && envSeconds.trim() !== "" ? Number(envSeconds) * 1000 : DEFAULT_TIMEOUT_MS);
+  if (!Number.isFinite(ms) || ms <= 0) {
+    throw new ColtsError("INPUT_INVALID", `${name} must be a number of milliseconds > 0 (the HF_HUB_*_TIMEOUT variables are seconds), got ${option ?? envSeconds}`, { details: { [name]: option ?? envSeconds } });
+  }
+  return ms;
+}
+
+/** The token huggingface_hub saves on login: HF_TOKEN_PATH, else `$HF_HOME/token`; "" when there is none. */
+function tokenFromFile(env: NodeJS.ProcessEnv): string {
+  const home = env.HF_HOME ? expandHome(env.HF_HOME, env) : path.join(env.XDG_CACHE_HOME ? expandHome(env.XDG_CACHE_HOME, env) : path.join(homeDir(env), ".cache"), "huggingface");
+  const file = env.HF_TOKEN_PATH ? expandHome(env.HF_TOKEN_PATH, env) : path.join(home, "token");
+  try {
+    return fs.readFileSync(file, "utf8").trim();
+  } catch {
+    return "";
+  }
 }
 
 function defaultCacheDir(env: NodeJS.ProcessEnv): string {
@@ -157,6 +217,7 @@ interface Context {
   repo: string;
   s: HubSettings;
   fetch: typeof fetch;
+  signal: AbortSignal | undefined;
   emit: (e: DownloadProgress) => void;
   /** `{cacheDir}/models--{org}--{name}` */
   repoDir: string;
@@ -175,6 +236,7 @@ function makeContext(repo: string, opts: HubOptions): Context {
     repo,
     s,
     fetch: opts.fetch ?? fetch,
+    signal: opts.signal,
     emit: onProgress ? (e) => onProgress(e) : () => undefined,
     repoDir: path.join(s.cacheDir, `models--${repo.split("/").join("--")}`),
   };
@@ -242,6 +304,23 @@ async function walkFiles(root: string, prefix = ""): Promise<string[]> {
 // ---------------------------------------------------------------------------------------------------
 // Offline paths
 
+/**
+ * The cached snapshot folder of `repo` at the revision (a commit hash, or the commit `refs/{revision}`
+ * names), when it is complete: it has files and every one of them resolves to a blob (a snapshot's ref
+ * is written only after all its files are in place). Undefined otherwise. Never contacts the network.
+ */
+export async function completeCachedSnapshot(repo: string, opts: HubOptions = {}): Promise<string | undefined> {
+  const ctx = makeContext(repo, opts);
+  const commit = await readRef(ctx);
+  if (commit === undefined) return undefined;
+  const folder = snapshotFolder(ctx, commit);
+  const entries = await fsp.readdir(folder, { recursive: true, withFileTypes: true }).catch(() => []);
+  const pointers = entries.filter((e) => !e.isDirectory());
+  if (pointers.length === 0) return undefined;
+  for (const e of pointers) if (!(await isFile(path.join(e.parentPath ?? e.path, e.name)))) return undefined;
+  return folder;
+}
+
 async function cachedSnapshotFolder(ctx: Context): Promise<string> {
   const commit = await readRef(ctx);
   const folder = commit === undefined ? undefined : snapshotFolder(ctx, commit);
@@ -280,10 +359,12 @@ async function downloadSnapshot(ctx: Context, allow: (file: string) => boolean):
 
 async function listRemote(ctx: Context): Promise<{ commit: string; files: string[] }> {
   const url = `${ctx.s.endpoint}/api/models/${ctx.repo}/revision/${encodeURIComponent(ctx.s.revision)}`;
-  const { res } = await getFollowingRedirects(ctx, url, undefined);
+  const answer = await getFollowingRedirects(ctx, url, undefined);
+  const parts: Uint8Array[] = [];
+  await pump(ctx, undefined, answer, url, { write: (b) => (parts.push(b), Promise.resolve()), hash: undefined, total: null, start: 0, resumable: false });
   let body: unknown;
   try {
-    body = await res.json();
+    body = JSON.parse(Buffer.concat(parts).toString("utf8"));
   } catch (cause) {
     throw badAnswer(ctx, url, "the answer is not JSON", cause);
   }
@@ -336,7 +417,7 @@ async function downloadIntoCache(ctx: Context, file: string, pinnedCommit: strin
   // same content already cached (under another snapshot): no need for the body
   const reuse = known !== undefined && (await isFile(path.join(blobs, known)));
   if (reuse) await opened.res.body?.cancel();
-  const etag = reuse ? known : await streamToBlob(ctx, file, opened.res, url, known);
+  const etag = reuse ? known : await streamToBlob(ctx, file, opened, url, known);
   const local = await linkSnapshot(ctx, commit, file, etag);
   if (pinnedCommit === undefined) await writeRef(ctx, commit); // snapshots write theirs once complete
   ctx.emit({ status: "done", repo: ctx.repo, file, fromCache: reuse });
@@ -353,6 +434,11 @@ interface HubAnswer {
   res: Response;
   commit: string | undefined;
   etag: string | undefined;
+  /** The URL that answered (after redirects), and whether the token may go there. */
+  url: string;
+  onHub: boolean;
+  /** Aborts this request (its body read rejects). */
+  abort: (reason: unknown) => void;
 }
 
 /**
@@ -369,7 +455,7 @@ async function getFollowingRedirects(ctx: Context, url: string, file: string | u
   let leftHub = false;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     const onHub = !leftHub && current.origin === hubOrigin;
-    const res = await send(ctx, current.href, onHub);
+    const { res, abort } = await send(ctx, current.href, onHub);
     if (onHub) {
       commit ??= res.headers.get("x-repo-commit") ?? undefined;
       etag ??= res.headers.get("x-linked-etag") ?? undefined;
@@ -387,69 +473,164 @@ async function getFollowingRedirects(ctx: Context, url: string, file: string | u
     }
     if (!res.ok) throw await httpError(ctx, res, current.href, file);
     if (onHub) etag ??= res.headers.get("etag") ?? undefined;
-    return { res, commit, etag };
+    return { res, commit, etag, url: current.href, onHub, abort };
   }
   throw badAnswer(ctx, url, `more than ${MAX_REDIRECTS} redirects`, undefined);
 }
 
-async function send(ctx: Context, url: string, withToken: boolean): Promise<Response> {
+/**
+ * One GET with the connect timeout: the response headers must arrive within `connectTimeoutMs`.
+ * Returns the response and a function that aborts it (the body read then rejects).
+ */
+async function send(ctx: Context, url: string, withToken: boolean, range?: number): Promise<{ res: Response; abort: (reason: unknown) => void }> {
   // identity: content-length must be the file size, for progress and to detect truncated bodies
   const headers: Record<string, string> = { "accept-encoding": "identity", "user-agent": "colts" };
   if (withToken && ctx.s.token !== undefined) headers.authorization = `Bearer ${ctx.s.token}`;
+  if (range !== undefined) headers.range = `bytes=${range}-`;
+  ctx.signal?.throwIfAborted();
+  const ac = new AbortController();
+  const signal = ctx.signal ? AbortSignal.any([ctx.signal, ac.signal]) : ac.signal;
+  const abort = (reason: unknown): void => ac.abort(reason);
   const doFetch = ctx.fetch;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const e = timeoutError(ctx, url, "connect", ctx.s.connectTimeoutMs);
+      abort(e);
+      reject(e);
+    }, ctx.s.connectTimeoutMs);
+  });
   try {
-    return await doFetch(url, { headers, redirect: "manual" });
+    const res = await Promise.race([doFetch(url, { headers, redirect: "manual", signal }), timedOut]);
+    return { res, abort };
   } catch (cause) {
+    if (cause instanceof ColtsError) throw cause;
+    if (ctx.signal?.aborted) throw ctx.signal.reason;
     throw unreachable(ctx, url, cause);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** One body read that fails with HUB_TIMEOUT when no bytes come for `idleTimeoutMs` (and aborts the request). */
+async function readIdle(ctx: Context, reader: ReadableStreamDefaultReader<Uint8Array>, answer: HubAnswer, url: string, resumable: boolean): Promise<{ done: boolean; value?: Uint8Array }> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const e = timeoutError(ctx, url, "idle", ctx.s.idleTimeoutMs, resumable);
+      answer.abort(e);
+      reader.cancel(e).catch(() => undefined);
+      reject(e);
+    }, ctx.s.idleTimeoutMs);
+  });
+  try {
+    return await Promise.race([reader.read(), timedOut]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
 /**
- * Streams the body to `blobs/{etag}.incomplete`, then renames it to `blobs/{etag}` (or to its sha256
- * when the server sent no etag). Anything short of a complete, verified body removes the temp file.
+ * Streams the body into the blob `{etag}` (or its sha256 when the server sent no etag), resuming a
+ * parked partial of the same etag with a Range request. Anything short of a complete, verified body
+ * leaves no blob: an interrupted transfer parks its bytes as `{etag}.incomplete` for the next attempt,
+ * any other failure (a bad checksum) removes them.
  */
-async function streamToBlob(ctx: Context, file: string, res: Response, url: string, etag: string | undefined): Promise<string> {
+async function streamToBlob(ctx: Context, file: string, opened: HubAnswer, url: string, etag: string | undefined): Promise<string> {
   const blobs = path.join(ctx.repoDir, "blobs");
-  const { handle, tmp } = await openIncomplete(blobs, etag);
-  const total = res.headers.has("content-encoding") ? null : contentLength(res);
-  const hash = createHash("sha256");
+  const claim = await claimPartial(blobs, etag);
+  const fullTotal = opened.res.headers.has("content-encoding") ? null : contentLength(opened.res);
+  let handle: fsp.FileHandle | undefined;
   let ok = false;
+  // Until shown otherwise (a bad checksum, too many bytes), what the temporary file holds is a valid
+  // prefix of the file: a failure parks it for the next attempt (the claimed partial included).
+  let park = true;
   try {
-    const loaded = await pump(ctx, file, res, url, { write: (b) => handle.write(b), hash, total });
+    let answer = opened;
+    let start = 0;
+    if (claim.have > 0 && (fullTotal === null || claim.have < fullTotal)) {
+      await opened.res.body?.cancel().catch(() => undefined);
+      const ranged = await send(ctx, opened.url, opened.onHub, claim.have);
+      const range = parseContentRange(ranged.res.headers.get("content-range"));
+      const remaining = contentLength(ranged.res);
+      if (
+        ranged.res.status === 206 &&
+        range !== null &&
+        range.start === claim.have &&
+        (fullTotal === null || range.total === fullTotal) &&
+        (range.total === null || remaining === null || remaining === range.total - range.start)
+      ) {
+        answer = { ...opened, res: ranged.res, abort: ranged.abort };
+        start = claim.have;
+      } else if (ranged.res.status === 200) {
+        answer = { ...opened, res: ranged.res, abort: ranged.abort }; // Range ignored: the whole file again
+      } else {
+        // 416 or a Content-Range that does not fit the partial: ask for the whole file.
+        await ranged.res.body?.cancel().catch(() => undefined);
+        if (ranged.res.status >= 400 && ranged.res.status !== 416) throw await httpError(ctx, ranged.res, opened.url, file);
+        const again = await send(ctx, opened.url, opened.onHub);
+        if (!again.res.ok) throw await httpError(ctx, again.res, opened.url, file);
+        answer = { ...opened, res: again.res, abort: again.abort };
+      }
+    }
+    // Not resuming: whatever the claimed partial held is replaced ("w" truncates).
+    const total = fullTotal ?? (answer.res.headers.has("content-encoding") ? null : contentLength(answer.res));
+    const hash = createHash("sha256");
+    if (start > 0) for await (const chunk of fs.createReadStream(claim.tmp)) hash.update(chunk as Buffer);
+    handle = await fsp.open(claim.tmp, start > 0 ? "a" : "w");
+    const h = handle;
+    const loaded = await pump(ctx, file, answer, url, { write: (b) => h.write(b), hash, total, start, resumable: etag !== undefined });
     await handle.close();
-    if (total !== null && loaded !== total) throw interrupted(ctx, file, url, loaded, total, undefined);
+    handle = undefined;
+    if (total !== null && loaded !== total) {
+      park = loaded < total;
+      throw interrupted(ctx, file, url, loaded, total, undefined, park && etag !== undefined);
+    }
     const digest = hash.digest("hex");
     if (etag !== undefined && SHA256_HEX.test(etag) && digest !== etag) {
+      park = false;
       throw badAnswer(ctx, url, `content sha256 ${digest} does not match the etag ${etag}`, undefined);
     }
     const name = etag ?? digest;
-    await fsp.rename(tmp, path.join(blobs, name));
+    await fsp.rename(claim.tmp, path.join(blobs, name));
     ok = true;
     return name;
   } finally {
     if (!ok) {
-      await handle.close().catch(() => undefined);
-      await fsp.rm(tmp, { force: true });
+      await handle?.close().catch(() => undefined);
+      const size = (await fsp.stat(claim.tmp).catch(() => undefined))?.size ?? 0;
+      if (park && etag !== undefined && size > 0) await fsp.rename(claim.tmp, path.join(blobs, `${etag}.incomplete`)).catch(() => fsp.rm(claim.tmp, { force: true }));
+      else await fsp.rm(claim.tmp, { force: true });
     }
   }
 }
 
 /**
- * `{etag}.incomplete`, created exclusively; if another download (this or another process) holds that
- * name, a unique one is used instead so two writers never share a file.
+ * A temporary file of this download: the parked partial `{etag}.incomplete` when there is one, moved
+ * to a unique name (a rename: of two processes only one gets it), else a new unique name.
  */
-async function openIncomplete(blobs: string, etag: string | undefined): Promise<{ handle: fsp.FileHandle; tmp: string }> {
-  const unique = `${etag ?? "download"}.${process.pid}-${randomBytes(6).toString("hex")}.incomplete`;
+async function claimPartial(blobs: string, etag: string | undefined): Promise<{ tmp: string; have: number }> {
+  const tmp = path.join(blobs, `${etag ?? "download"}.${process.pid}-${randomBytes(6).toString("hex")}.incomplete`);
   if (etag !== undefined) {
-    const tmp = path.join(blobs, `${etag}.incomplete`);
     try {
-      return { handle: await fsp.open(tmp, "wx"), tmp };
+      await fsp.rename(path.join(blobs, `${etag}.incomplete`), tmp);
+      return { tmp, have: (await fsp.stat(tmp)).size };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
     }
   }
-  const tmp = path.join(blobs, unique);
-  return { handle: await fsp.open(tmp, "wx"), tmp };
+  return { tmp, have: 0 };
+}
+
+/** `bytes START-END/TOTAL` (TOTAL may be "*"); null when malformed. */
+function parseContentRange(v: string | null): { start: number; end: number; total: number | null } | null {
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(v?.trim() ?? "");
+  if (!m) return null;
+  const start = Number(m[1]);
+  const end = Number(m[2]);
+  const total = m[3] === "*" ? null : Number(m[3]);
+  if (end < start || (total !== null && end >= total)) return null;
+  return { start, end, total };
 }
 
 function contentLength(res: Response): number | null {
@@ -459,14 +640,24 @@ function contentLength(res: Response): number | null {
 
 interface Sink {
   write: (bytes: Uint8Array) => Promise<unknown>;
-  hash: Hash;
+  /** Fed every byte (undefined: no checksum wanted). */
+  hash: Hash | undefined;
+  /** Bytes of the whole file, or null when unknown. */
   total: number | null;
+  /** Bytes already in hand before this body (a resumed download); counted in `loaded`. */
+  start: number;
+  /** True when an interruption keeps the bytes for the next attempt (said in the error). */
+  resumable: boolean;
 }
 
-/** Copies the body into the sink, emitting throttled progress events; returns the byte count. */
-async function pump(ctx: Context, file: string, res: Response, url: string, sink: Sink): Promise<number> {
-  const reader = res.body?.getReader();
-  const report = (loaded: number): void =>
+/**
+ * Copies the body into the sink, each read under the idle timeout, emitting throttled progress events
+ * (none when `file` is undefined: the listing); returns the byte count, `sink.start` included.
+ */
+async function pump(ctx: Context, file: string | undefined, answer: HubAnswer, url: string, sink: Sink): Promise<number> {
+  const reader = answer.res.body?.getReader();
+  const report = (loaded: number): void => {
+    if (file === undefined) return;
     ctx.emit({
       status: "progress",
       repo: ctx.repo,
@@ -475,17 +666,20 @@ async function pump(ctx: Context, file: string, res: Response, url: string, sink
       total: sink.total,
       progress: sink.total ? Math.min(100, (loaded / sink.total) * 100) : sink.total === 0 ? 100 : null,
     });
-  let loaded = 0;
+  };
+  let loaded = sink.start;
   let last = Date.now();
   for (;;) {
     let chunk: { done: boolean; value?: Uint8Array } | undefined;
     try {
-      chunk = await reader?.read();
+      chunk = reader === undefined ? undefined : await readIdle(ctx, reader, answer, url, sink.resumable);
     } catch (cause) {
-      throw interrupted(ctx, file, url, loaded, sink.total, cause);
+      if (cause instanceof ColtsError) throw cause;
+      if (ctx.signal?.aborted) throw ctx.signal.reason;
+      throw interrupted(ctx, file ?? "the file list", url, loaded, sink.total, cause, sink.resumable);
     }
     if (chunk?.value === undefined) break; // done (or no body at all)
-    sink.hash.update(chunk.value);
+    sink.hash?.update(chunk.value);
     await sink.write(chunk.value);
     loaded += chunk.value.byteLength;
     if (Date.now() - last >= PROGRESS_INTERVAL_MS) {
@@ -541,8 +735,8 @@ async function httpError(ctx: Context, res: Response, url: string, file: string 
   if (res.status === 401 || res.status === 403) {
     const fix =
       ctx.s.token === undefined
-        ? "set HF_TOKEN (or the token option) to an access token that may read it"
-        : "the token from HF_TOKEN (or the token option) was refused: check it is valid and has access (gated repos need the terms accepted)";
+        ? "set HF_TOKEN (or the token option, or log in so that $HF_HOME/token holds one) to an access token that may read it"
+        : "the token from HF_TOKEN ($HF_HOME/token, or the token option) was refused: check it is valid and has access (gated repos need the terms accepted)";
     return new ColtsError("HUB_REQUEST_FAILED", `${answer}: "${ctx.repo}" is private, gated or does not exist; ${fix}.`, {
       details: d,
     });
@@ -556,18 +750,36 @@ function unreachable(ctx: Context, url: string, cause: unknown): ColtsError {
     `could not reach the hub at ${ctx.s.endpoint} (${describeCause(cause)}) for GET ${url}. ` +
       `Set HF_ENDPOINT to a reachable mirror, set HF_HUB_OFFLINE=1 to use the cache at ${ctx.s.cacheDir} if "${ctx.repo}" ` +
       `was downloaded before, or pass a local model folder instead of a hub id.`,
-    { cause, details: details(ctx, url) },
+    { cause, details: details(ctx, url, { network: true }) },
   );
 }
 
-function interrupted(ctx: Context, file: string, url: string, loaded: number, total: number | null, cause: unknown): ColtsError {
+function interrupted(ctx: Context, file: string, url: string, loaded: number, total: number | null, cause: unknown, kept = false): ColtsError {
   const reason = cause === undefined ? "connection closed early" : describeCause(cause);
+  const next = kept ? "the bytes received are kept in the cache and the next run resumes from there" : "run again to retry";
   return new ColtsError(
     "HUB_REQUEST_FAILED",
-    `download of "${file}" from ${url} was interrupted after ${loaded} of ${total ?? "?"} bytes (${reason}); ` +
-      `nothing partial was kept, run again to retry.`,
-    { ...(cause === undefined ? {} : { cause }), details: details(ctx, url, { file, loaded, total }) },
+    `download of "${file}" from ${url} was interrupted after ${loaded} of ${total ?? "?"} bytes (${reason}); ${next}.`,
+    { ...(cause === undefined ? {} : { cause }), details: details(ctx, url, { file, loaded, total, network: true }) },
   );
+}
+
+function timeoutError(ctx: Context, url: string, phase: "connect" | "idle", ms: number, resumable = false): ColtsError {
+  const what =
+    phase === "connect"
+      ? `no answer within ${ms} ms (connect timeout: HF_HUB_ETAG_TIMEOUT or connectTimeoutMs)`
+      : `no data for ${ms} ms (idle timeout: HF_HUB_DOWNLOAD_TIMEOUT or idleTimeoutMs)${resumable ? "; the bytes received are kept for the next run to resume" : ""}`;
+  return new ColtsError("HUB_TIMEOUT", `GET ${url}: ${what}. Retry, raise the timeout, or set HF_ENDPOINT to another mirror.`, {
+    details: details(ctx, url, { phase, timeoutMs: ms, network: true }),
+  });
+}
+
+/**
+ * True for a failure to talk to the hub at all (unreachable, timed out, connection lost), as opposed
+ * to an answer (404, 401, a bad checksum): the failures after which a cached snapshot may stand in.
+ */
+export function isHubNetworkError(e: unknown): boolean {
+  return isColtsError(e, "HUB_TIMEOUT") || (isColtsError(e, "HUB_REQUEST_FAILED") && e.details?.["network"] === true);
 }
 
 function badAnswer(ctx: Context, url: string, what: string, cause: unknown): ColtsError {

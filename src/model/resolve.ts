@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { ColtsError } from "../errors.js";
-import { isHubId, listRepoFiles, snapshotDownload, type HubOptions } from "./hub.js";
+import { completeCachedSnapshot, isHubId, isHubNetworkError, listRepoFiles, snapshotDownload, type HubOptions } from "./hub.js";
 import { chooseOnnxFile, isModelMetadataFile, type LayoutOptions } from "./layout.js";
 
 /**
@@ -55,7 +55,19 @@ export async function resolveModelDir(idOrPath: string, opts: HubOptions & Layou
   }
   const hubOpts: HubOptions = { ...opts, ...(revision ? { revision } : {}) };
   if (hubOpts.localFilesOnly) return snapshotDownload(repo, { ...hubOpts, allow: () => true });
-  const listing = await listRepoFiles(repo, hubOpts);
-  const want = filesToFetch(listing.files, opts);
-  return snapshotDownload(repo, { ...hubOpts, allow: (f) => want.has(f) });
+  try {
+    const listing = await listRepoFiles(repo, hubOpts);
+    const want = filesToFetch(listing.files, opts);
+    return await snapshotDownload(repo, { ...hubOpts, allow: (f) => want.has(f) });
+  } catch (e) {
+    // The hub cannot be reached (down, timed out, connection lost): a complete snapshot of the same
+    // revision in the cache serves, as huggingface_hub does, with a warning so that nobody mistakes
+    // it for a check that the model is current. Answers of the hub (404, 401) are not covered.
+    if (!isHubNetworkError(e)) throw e;
+    const cached = await completeCachedSnapshot(repo, hubOpts);
+    if (cached === undefined) throw e;
+    const warn = opts.onWarning ?? ((m: string) => process.emitWarning(m, { code: "COLTS_HUB_FALLBACK" }));
+    warn(`${(e as Error).message.replace(/^colts: /, "")} Using the cached snapshot ${cached} of "${repo}" (revision "${hubOpts.revision ?? "main"}") instead.`);
+    return cached;
+  }
 }

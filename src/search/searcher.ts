@@ -74,7 +74,7 @@ export interface RetrieveOptions extends SearchOptions {
   depth?: number;
   /** Hybrid fusion: score = sum over lists of weight / (rrfK + rank). Defaults: weights 1 and 1, rrfK 60. */
   fusion?: { plaidWeight?: number; bm25Weight?: number; rrfK?: number };
-  /** Attach token-level MaxSim explanations to the hits. */
+  /** Attach token-level MaxSim explanations to the hits. Refused (INPUT_INVALID) with the bm25 retriever. Default false. */
   explain?: boolean;
 }
 
@@ -136,6 +136,11 @@ export class Searcher {
    */
   async searchEncoded(queries: readonly PreparedQuery[], opts: RetrieveOptions = {}): Promise<ExplainedHit[][]> {
     const retriever = opts.retriever ?? (opts.exact ? "exact" : "plaid");
+    if (opts.explain && retriever === "bm25") {
+      // An explanation is the MaxSim token matches behind a score; a BM25 score has none, and
+      // explaining BM25's ranking with dense matches would describe a ranking that did not happen.
+      throw new ColtsError("INPUT_INVALID", "explain shows MaxSim token matches, which the bm25 retriever does not use: use plaid, exact, bm25+rerank or hybrid");
+    }
     const out: ExplainedHit[][] = [];
     for (const q of queries) {
       if (retriever !== "plaid" && retriever !== "exact" && typeof q.text !== "string") {

@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { ColtsError } from "../errors.js";
 import { bearerChecker } from "./auth.js";
 import type { Engine } from "./engine.js";
-import { answerFor } from "./errors.js";
+import { answerFor, clientErrorAnswer } from "./errors.js";
 import { WorkGate, type GateOptions } from "./gate.js";
 import { Metrics } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
@@ -61,6 +61,7 @@ export function buildServer(deps: ServerDeps): ColtsServer {
     bodyLimit: limits.bodyBytes,
     return503OnClosing: true,
     forceCloseConnections: "idle",
+    clientErrorHandler: clientErrorAnswer,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
   });
   const engine = deps.engine;
@@ -83,8 +84,8 @@ export function buildServer(deps: ServerDeps): ColtsServer {
     metrics.observe(req.method, route, reply.statusCode, reply.elapsedTime / 1000);
   });
 
-  app.setErrorHandler(async (e, _req, reply) => {
-    const a = answerFor(e, log);
+  app.setErrorHandler(async (e, req, reply) => {
+    const a = answerFor(e, log, sentText(req));
     await reply.code(a.status).headers(a.headers).type("application/json; charset=utf-8").send({ error: { code: a.code, message: a.message } });
   });
   app.setNotFoundHandler(async (req, reply) => {
@@ -115,6 +116,18 @@ export function buildServer(deps: ServerDeps): ColtsServer {
   app.get("/docs", file("docs.html"));
   for (const name of ["app.js", "style.css", "docs.js"]) app.get(`/ui/${name}`, file(name));
   return { app, gate, metrics };
+}
+
+/** What the caller sent (URL, decoded too, and body): text an error message may echo back unscrubbed. */
+function sentText(req: FastifyRequest): string {
+  let url = req.url;
+  try {
+    url += `\n${decodeURIComponent(req.url)}`;
+  } catch {
+    // A malformed %-escape: the raw URL alone.
+  }
+  const params = Object.values((req.params ?? {}) as Record<string, unknown>).filter((v) => typeof v === "string");
+  return [url, ...params, req.body === undefined ? "" : JSON.stringify(req.body)].join("\n");
 }
 
 function cors(req: FastifyRequest, reply: FastifyReply, origin: string): void {

@@ -271,11 +271,22 @@ export class Engine {
   }
 }
 
-/** API vectors ([tokens][dim] numbers) to a MultiVector; dimensions are checked here. */
+/**
+ * Largest L2 norm accepted for a pre-encoded query row. The model's rows have norm 1; rows far larger
+ * make float32 scores overflow to Infinity (1e38 per value does), which JSON can only write as null.
+ * At 1e6, a score is at most tokens x 1e6 x a document row's norm: finite with room to spare.
+ */
+const MAX_QUERY_ROW_NORM = 1e6;
+
+/** API vectors ([tokens][dim] numbers) to a MultiVector; dimensions and magnitudes are checked here. */
 function toMultiVector(rows: number[][], dim: number): MultiVector {
   const vectors = new Float32Array(rows.length * dim);
   rows.forEach((r, i) => {
     if (r.length !== dim) throw new ColtsError("DIM_UNSUPPORTED", `query vector ${i} has ${r.length} values, the index holds ${dim}-d vectors`);
+    const norm = Math.hypot(...r);
+    if (!(norm <= MAX_QUERY_ROW_NORM)) {
+      throw new ColtsError("INPUT_INVALID", `query vector ${i} has norm ${norm}: rows must have a norm of at most ${MAX_QUERY_ROW_NORM} (the model's rows have norm 1; larger ones make scores overflow)`);
+    }
     vectors.set(r, i * dim);
   });
   return { vectors, tokens: rows.length, dim, tokenIds: new Int32Array(rows.length) };

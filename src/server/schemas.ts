@@ -81,7 +81,7 @@ export function schemas(l: ServerLimits) {
         },
         filter: { type: "string", maxLength: 4096, description: "Metadata condition, e.g. year >= 1970 AND lang = 'en'." },
         ids: { type: "array", maxItems: l.documents, items: { type: "string", maxLength: 1024 }, description: "Only score these document ids." },
-        explain: { type: "boolean", default: false, description: "Attach per-query-token MaxSim matches (needs stored texts)." },
+        explain: { type: "boolean", default: false, description: "Attach per-query-token MaxSim matches (needs stored texts; refused with the bm25 retriever)." },
       },
     },
     searchResponse: { type: "object", properties: { results: { type: "array", items: { type: "array", items: hit } }, tookMs: { type: "number" } } },

@@ -4,6 +4,7 @@
  * (ColbertTokenizer: query [MASK] expansion, document skiplist).
  */
 import fs from "node:fs";
+import { textLines } from "../corpus/lines.js";
 import { ColtsError } from "../errors.js";
 import type { ColbertTokenizer, TokenizedText } from "../encode/tokenize.js";
 import { Rng } from "../util/rng.js";
@@ -26,23 +27,30 @@ export interface TextLookup {
   corpus: ReadonlyMap<string, string>;
 }
 
-/** Reads a training JSONL file (blank lines skipped). */
+/**
+ * Reads a training JSONL file with the corpus reader's line rules (a byte-order mark opening line 1
+ * dropped, "\r\n" read as "\n", blank lines skipped but counted); errors name `file:line`.
+ */
 export function readTrainingFile(file: string): TrainingExample[] {
-  const name = file.split(/[\\/]/).pop() ?? file;
-  return fs
-    .readFileSync(file, "utf8")
-    .split("\n")
-    .map((line, i) => [line.trim(), i] as const)
-    .filter(([line]) => line.length > 0)
-    .map(([line, i]) => parseTrainingExample(line, `${name}:${i + 1}`));
+  return readTrainingLines(file).map((l) => l.example);
 }
 
-function text(inline: string | undefined, id: string | undefined, table: ReadonlyMap<string, string> | undefined, what: string, where: number): string {
+/** {@link readTrainingFile} with each example's `file:line`, for messages about it later (resolveExamples' `where`). */
+export function readTrainingLines(file: string): { example: TrainingExample; where: string }[] {
+  const out: { example: TrainingExample; where: string }[] = [];
+  for (const [line, raw] of textLines(fs.readFileSync(file, "utf8"))) {
+    const where = `${file}:${line}`;
+    if (raw.trim() !== "") out.push({ example: parseTrainingExample(raw, where), where });
+  }
+  return out;
+}
+
+function text(inline: string | undefined, id: string | undefined, table: ReadonlyMap<string, string> | undefined, what: string, where: string, index: number): string {
   if (inline !== undefined) return inline;
   const found = id === undefined ? undefined : table?.get(id);
   if (found === undefined) {
-    throw new ColtsError("INPUT_INVALID", `example ${where + 1}: ${what} "${id ?? "?"}" has no text (pass --dataset with the BEIR folder it refers to)`, {
-      details: { example: where, id },
+    throw new ColtsError("INPUT_INVALID", `${where}: ${what} "${id ?? "?"}" has no text (pass --dataset with the BEIR folder it refers to)`, {
+      details: { example: index, id },
     });
   }
   return found;
@@ -51,18 +59,20 @@ function text(inline: string | undefined, id: string | undefined, table: Readonl
 /**
  * Resolves texts and cuts every example to `negatives` negatives (the first ones, in file order:
  * mining writes them in rank order). Examples with fewer negatives are refused: a batch needs one
- * group size. Default `negatives`: the smallest count in the file.
+ * group size. Default `negatives`: the smallest count in the file. `where[i]` names example i in
+ * messages (its `file:line`, from {@link readTrainingLines}); default "example i+1".
  */
-export function resolveExamples(examples: TrainingExample[], lookup: TextLookup | null, negatives?: number): ResolvedExample[] {
+export function resolveExamples(examples: TrainingExample[], lookup: TextLookup | null, negatives?: number, where?: readonly string[]): ResolvedExample[] {
   if (examples.length === 0) throw new ColtsError("INPUT_INVALID", "the training file has no examples");
   const n = negatives ?? Math.min(...examples.map(negativeCount));
   return examples.map((ex, i) => {
-    if (negativeCount(ex) < n) throw new ColtsError("INPUT_INVALID", `example ${i + 1} has ${negativeCount(ex)} negatives, fewer than ${n}`);
-    const negs = Array.from({ length: n }, (_, j) => text(ex.negatives?.[j], ex.negativeIds?.[j], lookup?.corpus, "document", i));
+    const at = where?.[i] ?? `example ${i + 1}`;
+    if (negativeCount(ex) < n) throw new ColtsError("INPUT_INVALID", `${at}: the example has ${negativeCount(ex)} negatives, fewer than ${n}`, { details: { example: i } });
+    const negs = Array.from({ length: n }, (_, j) => text(ex.negatives?.[j], ex.negativeIds?.[j], lookup?.corpus, "document", at, i));
     const scores = Object.fromEntries(Object.entries(ex.scores ?? {}).map(([t, s]) => [t, s.slice(0, n + 1)]));
     return {
-      query: text(ex.query, ex.queryId, lookup?.queries, "query", i),
-      docs: [text(ex.positive, ex.positiveId, lookup?.corpus, "document", i), ...negs],
+      query: text(ex.query, ex.queryId, lookup?.queries, "query", at, i),
+      docs: [text(ex.positive, ex.positiveId, lookup?.corpus, "document", at, i), ...negs],
       scores,
     };
   });

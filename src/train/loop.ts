@@ -13,6 +13,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { ColtsError } from "../errors.js";
+import { writeOutputFileSync } from "../store/output.js";
 import { ColbertTokenizer } from "../encode/tokenize.js";
 import { readColbertCheckpoint, writeColbertCheckpoint } from "../model/checkpoint.js";
 import { readModelFolder } from "../model/layout.js";
@@ -141,16 +142,16 @@ function readLog(file: string, upTo: number): StepRecord[] {
   return fs.readFileSync(file, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as StepRecord).filter((r) => r.step <= upTo);
 }
 
-/** loss.svg (loss per step) and eval.svg (each measure per step), from the records. */
+/** loss.svg (loss per step) and eval.svg (each measure per step), from the records (a symlinked or special chart path is written through, store/output.ts). */
 export function writeCharts(output: string, records: StepRecord[]): void {
   const loss = records.filter((r) => r.loss !== undefined).map((r): [number, number] => [r.step, r.loss as number]);
   if (loss.length > 0) {
-    fs.writeFileSync(path.join(output, "loss.svg"), lineChart({ title: "Training loss", xLabel: "step", yLabel: "loss", series: [{ name: "loss", points: loss }] }));
+    writeOutputFileSync(path.join(output, "loss.svg"), lineChart({ title: "Training loss", xLabel: "step", yLabel: "loss", series: [{ name: "loss", points: loss }] }));
   }
   const measures = [...new Set(records.flatMap((r) => Object.keys(r.eval ?? {})))];
   if (measures.length > 0) {
     const series = measures.map((m) => ({ name: m, points: records.filter((r) => r.eval?.[m] !== undefined).map((r): [number, number] => [r.step, r.eval?.[m] as number]) }));
-    fs.writeFileSync(path.join(output, "eval.svg"), lineChart({ title: "Evaluation", xLabel: "step", yLabel: "value", series }));
+    writeOutputFileSync(path.join(output, "eval.svg"), lineChart({ title: "Evaluation", xLabel: "step", yLabel: "value", series }));
   }
 }
 

@@ -80,15 +80,15 @@ describe("colts index / search / rerank", () => {
     assert.equal(add.code, 0, add.stderr);
     const found = JSON.parse((await run(["search", "idx", "Rome capital Italy", "-k", "6", "--json"], cwd)).stdout) as { id: string }[];
     assert.ok(found.some((h) => h.id === "rome"));
-    const del = await run(["index", "delete", "idx", "--ids", "rome,paris,nope"], cwd);
+    const del = await run(["index", "delete", "idx", "--ids", "rome,paris,nope,rome,nope"], cwd);
     assert.equal(del.code, 0);
-    assert.match(del.stdout, /deleted 2; not found: nope/);
+    assert.equal(del.stdout, "deleted 2; not found: nope\n", "each id once");
     assert.equal((await run(["index", "compact", "idx"], cwd)).code, 0);
     const after = JSON.parse((await run(["search", "idx", "capital", "-k", "10", "--json"], cwd)).stdout) as { id: string }[];
     assert.deepEqual(after.map((h) => h.id).sort(), ["atp", "banana", "berlin", "kyoto"]);
     const dup = await run(["index", "add", "idx", "--input", "-"], cwd, jsonl([{ _id: "berlin", text: "again" }]));
     assert.equal(dup.code, 1);
-    assert.match(dup.stderr, /already in the index/);
+    assert.match(dup.stderr, /<stdin>:1: document id "berlin" is already in the index \(delete it first to replace it\) \[INPUT_INVALID\]/);
   });
 
   test("build: a duplicate id fails naming both lines before the model is loaded or anything is written", async () => {
@@ -117,6 +117,37 @@ describe("colts index / search / rerank", () => {
     assert.doesNotMatch(r.stderr, /already in the index/);
     const after = JSON.parse((await run(["index", "info", "idx", "--json"], cwd)).stdout) as { documents: number };
     assert.equal(after.documents, before.documents, "nothing was added");
+  });
+
+  test("add: an id already in the index is refused with file:line before the model is loaded", async () => {
+    const before = JSON.parse((await run(["index", "info", "idx", "--json"], cwd)).stdout) as { documents: number };
+    fs.writeFileSync(path.join(cwd, "more.jsonl"), jsonl([{ _id: "fresh", text: "x" }, { _id: "kyoto", text: "again" }]));
+    // A model that does not exist: the corpus error must come first.
+    const r = await run(["index", "add", "idx", "--model", "./no-such-model", "--input", "more.jsonl"], cwd);
+    assert.equal(r.code, 1);
+    assert.ok(r.stderr.includes(`${path.join(cwd, "more.jsonl")}:2: document id "kyoto" is already in the index`), r.stderr);
+    assert.doesNotMatch(r.stderr, /MODEL_NOT_FOUND/);
+    const after = JSON.parse((await run(["index", "info", "idx", "--json"], cwd)).stdout) as { documents: number };
+    assert.equal(after.documents, before.documents, "nothing was added");
+  });
+
+  test("build: bad input is refused with file:line before the model is loaded (metadata 1e400, empty id, 1.0 id); a BOM is accepted", async () => {
+    const cases: [string, string][] = [
+      ['{"_id":"a","text":"x","year":1}\n{"_id":"b","text":"y","year":1e400}\n', ':2: metadata "year" is a number beyond the range of a double'],
+      ['{"_id":"a","text":"x"}\n\n{"id":"","text":"y"}\n', ':3: "id" is empty'],
+      ['{"_id":1,"text":"x"}\n{"_id":1.0,"text":"y"}\n', ':2: "_id" is written 1.0: a number id must be written as an integer (1), or as a string ("1.0")'],
+    ];
+    for (const [text, why] of cases) {
+      fs.writeFileSync(path.join(cwd, "bad.jsonl"), text);
+      const r = await run(["index", "build", "idx-bad", "--model", "./no-such-model", "--input", "bad.jsonl", "--metadata-fields", "year"], cwd);
+      assert.equal(r.code, 1);
+      assert.ok(r.stderr.includes(`${path.join(cwd, "bad.jsonl")}${why}`), r.stderr);
+      assert.doesNotMatch(r.stderr, /MODEL_NOT_FOUND/);
+      assert.equal(fs.existsSync(path.join(cwd, "idx-bad")), false);
+    }
+    const bom = await run(["index", "build", "idx-bom", "--model", "model", "--input", "-", "--metadata-fields", "year"], cwd, `\uFEFF${jsonl(DOCS.slice(0, 3))}`);
+    assert.equal(bom.code, 0, bom.stderr);
+    assert.match(bom.stdout, /idx-bom: 3 documents/);
   });
 
   test("rerank scores given candidates exactly; errors are usage errors", async () => {

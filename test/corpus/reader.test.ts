@@ -52,7 +52,7 @@ test("the id: _id, else id; _id wins when a line has both; a custom idField is r
 });
 
 test("number ids: integers read with String(); 1.5, unsafe integers, booleans and empty strings refused", async (t) => {
-  const file = write(t, "n.jsonl", '{"_id":7,"text":"a"}\n{"id":-3,"text":"b"}\n{"_id":1e3,"text":"c"}\n');
+  const file = write(t, "n.jsonl", '{"_id":7,"text":"a"}\n{"id":-3,"text":"b"}\n{"_id":1000,"text":"c"}\n');
   assert.deepEqual(ids(await read(file)), ["7", "-3", "1000"]);
   const f = path.join(tempDir(t), "bad.jsonl");
   const cases: [string, RegExp][] = [
@@ -69,12 +69,28 @@ test("number ids: integers read with String(); 1.5, unsafe integers, booleans an
   }
 });
 
-test("1 and 1.0 are the same id: the second is a duplicate naming both lines", async (t) => {
-  const file = write(t, "n.jsonl", '{"_id":1,"text":"a"}\n{"_id":"2","text":"b"}\n{"_id":1.0,"text":"c"}\n');
-  await assert.rejects(read(file), (e) => isColtsError(e, "INPUT_INVALID") && e.message === `colts: ${file}:3: duplicate _id "1" (first at ${file}:1); number ids are read as integers, so 1 and 1.0 are the same id`);
-  // A string "1" and a number 1 collide too.
+test("a number id must be written as an integer: 1.0, 1e3 and -0 are refused (they would silently become 1, 1000, 0)", async (t) => {
+  for (const [written, as] of [["1.0", "1"], ["1e3", "1000"], ["-0", "0"], ["2.50e1", "25"]] as const) {
+    const file = write(t, "n.jsonl", `{"_id":"a","text":"x"}\n{"_id":${written},"text":"c"}\n`);
+    await fails(file, {}, `${file}:2: `, new RegExp(`"_id" is written ${written.replace(/[.+]/g, "\\$&")}: a number id must be written as an integer \\(${as}\\), or as a string \\("${written.replace(/[.+]/g, "\\$&")}"\\)`));
+  }
+  // Written as strings, "1" and "1.0" are two ids; written as an integer, 7 is the id "7".
+  const ok = write(t, "ok.jsonl", '{"_id":"1","text":"a"}\n{"_id":"1.0","text":"b"}\n{"id": 7,"text":"c"}\n{"_id":-3,"text":"d","metadata":{"_id":1.5}}\n');
+  assert.deepEqual(ids(await read(ok)), ["1", "1.0", "7", "-3"]);
+  // A string "1" and a number 1 are the same id, refused as a duplicate naming both lines.
   const mixed = write(t, "m.jsonl", '{"_id":"1","text":"a"}\n{"id":1,"text":"b"}\n');
-  await fails(mixed, {}, `${mixed}:2: `, /duplicate id "1" \(first at .*m\.jsonl:1\); number ids/);
+  await fails(mixed, {}, `${mixed}:2: `, /duplicate id "1" \(first at .*m\.jsonl:1\); the number 1 and the string "1" are the same id/);
+});
+
+test("picked metadata values are checked with their line: 1e400 (Infinity) and nesting beyond 100 are refused", async (t) => {
+  const big = write(t, "b.jsonl", '{"_id":"a","text":"x","year":1}\n\n{"_id":"b","text":"y","metadata":{"year":1e400}}\n');
+  await fails(big, { metadataFields: ["year"] }, `${big}:3: `, /metadata "year" is a number beyond the range of a double \(read as Infinity\); write it as a string/);
+  // Not picked: not stored, not checked.
+  assert.deepEqual(ids(await read(big)), ["a", "b"]);
+  const nested = write(t, "d.jsonl", `{"_id":"a","text":"x","tags":[{"w":-1e999}]}\n`);
+  await fails(nested, { metadataFields: ["tags"] }, `${nested}:1: `, /metadata "tags\[0\]\.w" is a number beyond the range of a double \(read as -Infinity\)/);
+  const deep = write(t, "deep.jsonl", `{"_id":"a","text":"x","m":${"[".repeat(102)}${"]".repeat(102)}}\n`);
+  await fails(deep, { metadataFields: ["m"] }, `${deep}:1: `, /metadata "m(\[0\])+" is nested more than 100 deep/);
 });
 
 test("duplicate ids are refused with the file:line of both occurrences; checkDuplicates: false lets them through", async (t) => {

@@ -30,7 +30,7 @@ test("TREC qrels: space or tab separated, 0/Q0 iteration, zero and negative grad
 test("TREC qrels: malformed lines are rejected naming file and line", () => {
   rejects(() => parseTrecQrels("1 0 a 1\n1 0 b\n", "qrels.txt"), "qrels.txt:2:", /expected 4 whitespace-separated fields/);
   rejects(() => parseTrecQrels("1 0 a 1\n\n1 0 b 0.5\n", "qrels.txt"), "qrels.txt:3:", /relevance "0.5" is not an integer/);
-  rejects(() => parseTrecQrels("1 0 a 1\n1 0 a 2\n", "qrels.txt"), "qrels.txt:2:", /duplicate judgment .* \(first on line 1\)/);
+  rejects(() => parseTrecQrels("1 0 a 1\n1 0 a 2\n", "qrels.txt"), "qrels.txt:2:", /duplicate judgment .* \(first at qrels\.txt:1\)/);
 });
 
 test("TREC run: rank column and trailing fields ignored, comments and blank lines skipped", () => {
@@ -109,7 +109,7 @@ test("topics: malformed files are rejected naming file and line", async (t) => {
   const dir = tempDir(t);
   const cases: [string, string, string, RegExp][] = [
     ["a.tsv", "1\tfine\n2 no tab here\n", "a.tsv:2:", /expected "id<TAB>text"/],
-    ["b.tsv", "1\tx\n\n1\ty\n", "b.tsv:3:", /duplicate query id "1" \(first on line 1\)/],
+    ["b.tsv", "1\tx\n\n1\ty\n", "b.tsv:3:", /duplicate query id "1" \(first at .*b\.tsv:1\)/],
     ["c.txt", "<top>\n<num> 1\n<title> a\n</top>\n\n<top>\n<title> b\n</top>\n", "c.txt:6:", /<top> has no <num>/],
     ["d.txt", "<top>\n<num> 1\n<title> a\n</top>\n<top>\n<num> 2\n<title> b\n", "d.txt:5:", /never closed/],
     ["e.txt", "<top>\n<num> 1\n<title> a\n</top>\nstray words\n", "e.txt:5:", /text outside <top>/],
@@ -138,7 +138,7 @@ test("BEIR: corpus, queries and qrels parse; malformed lines name file and line"
   rejects(() => parseBeirCorpus('{"text":"x"}\n', "corpus.jsonl"), "corpus.jsonl:1:", /"_id" to be a string/);
   rejects(() => parseBeirCorpus('{"_id":"d1","text":7}\n', "corpus.jsonl"), "corpus.jsonl:1:", /"text" to be a string/);
   rejects(() => parseBeirCorpus('[1]\n', "corpus.jsonl"), "corpus.jsonl:1:", /expected a JSON object/);
-  rejects(() => parseBeirQueries('{"_id":"1","text":"a"}\n{"_id":"1","text":"b"}\n', "queries.jsonl"), "queries.jsonl:2:", /duplicate _id "1" \(first on line 1\)/);
+  rejects(() => parseBeirQueries('{"_id":"1","text":"a"}\n{"_id":"1","text":"b"}\n', "queries.jsonl"), "queries.jsonl:2:", /duplicate _id "1" \(first at queries\.jsonl:1\)/);
 });
 
 test("BEIR folder: writeBeir then loadBeir; queries limited to the split; corpus streamed (also gzipped)", async (t) => {

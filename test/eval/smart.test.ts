@@ -58,7 +58,7 @@ test("SMART errors name file and line", () => {
     assert.throws(() => parseSmart(text, "x.all"), (e) => isColtsError(e, "INPUT_INVALID") && e.message.includes(where) && why.test(e.message));
   rejects("stray\n.I 1\n.W\nx\n", "x.all:1:", /before the first \.I/);
   rejects(".I 1\nno field yet\n", "x.all:2:", /before any field marker/);
-  rejects(".I 1\n.W\na\n.I 1\n.W\nb\n", "x.all:4:", /duplicate \.I 1 \(first on line 1\)/);
+  rejects(".I 1\n.W\na\n.I 1\n.W\nb\n", "x.all:4:", /duplicate \.I 1 \(first at x\.all:1\)/);
 });
 
 test("Cranfield: queries numbered by position (the qrels' numbering), codes turned into grades", () => {

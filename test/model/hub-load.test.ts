@@ -7,6 +7,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
+import { PassThrough, Readable } from "node:stream";
+import { runMain } from "../../src/cli/main.js";
 import { ColBERT } from "../../src/encode/colbert.js";
 import type { DownloadProgress } from "../../src/model/hub.js";
 import { startHubServer } from "../helpers/hub-server.js";
@@ -68,4 +70,27 @@ test("an unreachable endpoint fails with HUB_REQUEST_FAILED; a path that is neit
   await server.close();
   await assert.rejects(ColBERT.load(REPO, { endpoint, cacheDir: tempDir(t), env: {}, workers: 0 }), { code: "HUB_REQUEST_FAILED" });
   await assert.rejects(ColBERT.load("./no/such/../folder", { env: {}, workers: 0 }), { code: "MODEL_NOT_FOUND" });
+});
+
+test("the CLI says on stderr when a cached snapshot stands in for an unreachable hub, and still works", async (t) => {
+  const modelDir = await tinyModel(t, { layout: "onnx" });
+  const server = await startHubServer(modelDir, { repo: REPO });
+  t.after(() => server.close());
+  const env = { HF_ENDPOINT: server.endpoint, HF_HUB_CACHE: tempDir(t) };
+  const run = async (): Promise<{ code: number; stdout: string; stderr: string }> => {
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const stdout = new PassThrough().on("data", (b: Buffer) => out.push(b));
+    const stderr = new PassThrough().on("data", (b: Buffer) => err.push(b));
+    const code = await runMain(["encode", "-m", REPO, "--queries", "--workers", "0"], { stdin: Readable.from(["hello\n"]), stdout, stderr, env, cwd: tempDir(t) });
+    return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+  };
+  const first = await run();
+  assert.equal(first.code, 0, first.stderr);
+  assert.doesNotMatch(first.stderr, /warning/);
+  await server.close();
+  const second = await run();
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stderr, /colts: warning: could not reach the hub .*Using the cached snapshot .* of "colts-test\/tiny-colbert" \(revision "main"\) instead\./);
+  assert.equal(second.stdout, first.stdout, "same vectors from the cached model");
 });

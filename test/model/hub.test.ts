@@ -16,6 +16,7 @@ import {
   type DownloadProgress,
   type HubOptions,
 } from "../../src/model/hub.js";
+import { resolveModelDir } from "../../src/model/resolve.js";
 import { startHubServer, type HubServer } from "../helpers/hub-server.js";
 
 const REPO = "org/tiny";
@@ -245,37 +246,178 @@ async function rawServer(t: TestContext, handler: http.RequestListener): Promise
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-for (const cut of ["connection reset mid-body", "content-length larger than the body"] as const) {
-  test(`an interrupted download (${cut}) leaves no complete-looking file and the next call succeeds`, async (t) => {
-    const dir = tempDir(t);
-    let attempts = 0;
-    const endpoint = await rawServer(t, (req, res) => {
-      if (req.url?.startsWith("/api/")) {
-        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ sha: COMMIT, siblings: [{ rfilename: "big.bin" }] }));
-        return;
-      }
-      const headers = { "content-length": BIG.length, etag: `"${sha256(BIG)}"`, "x-repo-commit": COMMIT };
-      if (++attempts > 1) return void res.writeHead(200, headers).end(BIG);
-      res.writeHead(200, headers);
-      res.write(BIG.subarray(0, BIG.length / 2), () => {
-        if (cut === "connection reset mid-body") setTimeout(() => res.socket?.destroy(), 20);
-        else res.socket?.end();
-      });
+/**
+ * A one-file repo ("big.bin" = BIG) whose download answers follow `plan`, one entry per resolve request
+ * (the last repeats): "cut" sends half the body then closes the connection, "stall-body" sends half
+ * then nothing, "stall-head" never answers, "full" sends everything with 200 (ignoring Range),
+ * "range" honours a Range header with 206, "bad-range" answers 206 with a Content-Range that does not
+ * start where asked. Records each resolve request's Range header.
+ */
+async function plannedServer(t: TestContext, plan: ("cut" | "stall-body" | "stall-head" | "full" | "range" | "bad-range")[]): Promise<{ endpoint: string; ranges: (string | undefined)[] }> {
+  const ranges: (string | undefined)[] = [];
+  const endpoint = await rawServer(t, (req, res) => {
+    if (req.url?.startsWith("/api/")) {
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ sha: COMMIT, siblings: [{ rfilename: "big.bin" }] }));
+      return;
+    }
+    const step = plan[Math.min(ranges.length, plan.length - 1)];
+    ranges.push(req.headers.range);
+    const headers = { etag: `"${sha256(BIG)}"`, "x-repo-commit": COMMIT };
+    const from = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? "")?.[1] ?? 0);
+    if (step === "stall-head") return; // never answers
+    if (step === "full" || ((step === "range" || step === "bad-range") && req.headers.range === undefined)) return void res.writeHead(200, { ...headers, "content-length": BIG.length }).end(BIG);
+    if (step === "range") {
+      res.writeHead(206, { ...headers, "content-length": BIG.length - from, "content-range": `bytes ${from}-${BIG.length - 1}/${BIG.length}` }).end(BIG.subarray(from));
+      return;
+    }
+    if (step === "bad-range") {
+      res.writeHead(206, { ...headers, "content-length": BIG.length - 10, "content-range": `bytes 10-${BIG.length - 1}/${BIG.length}` }).end(BIG.subarray(10));
+      return;
+    }
+    res.writeHead(200, { ...headers, "content-length": BIG.length });
+    res.write(BIG.subarray(0, BIG.length / 2), () => {
+      if (step === "cut") setTimeout(() => res.socket?.destroy(), 20);
     });
-    const opts = { endpoint, cacheDir: path.join(dir, "cache"), env: {}, allow };
-    const e = await rejectsWith(snapshotDownload(REPO, opts), "HUB_REQUEST_FAILED");
-    assert.match(e.message, /interrupted after \d+ of 300000 bytes/);
-    const repoDir = path.join(dir, "cache", "models--org--tiny");
-    assert.deepEqual(listTree(path.join(repoDir, "blobs")), [], "no blob, not even a partial one");
-    assert.deepEqual(listTree(path.join(repoDir, "snapshots")).filter((p) => p.endsWith("big.bin")), []);
-    assert.ok(!fs.existsSync(path.join(repoDir, "refs", "main")), "no ref to a half snapshot");
-    await rejectsWith(snapshotDownload(REPO, { ...opts, localFilesOnly: true }), "HUB_OFFLINE");
-
-    const folder = await snapshotDownload(REPO, opts);
-    assert.deepEqual(fs.readFileSync(path.join(folder, "big.bin")), BIG);
-    assert.equal(attempts, 2);
   });
+  return { endpoint, ranges };
 }
+
+/** The parked partial of BIG and the blobs folder of a cache. */
+function blobsOf(cacheDir: string): { blobs: string; partial: string } {
+  const blobs = path.join(cacheDir, "models--org--tiny", "blobs");
+  return { blobs, partial: path.join(blobs, `${sha256(BIG)}.incomplete`) };
+}
+
+test("an interrupted download keeps its bytes as <etag>.incomplete (nothing complete-looking) and the next call resumes with Range", async (t) => {
+  const dir = tempDir(t);
+  const { endpoint, ranges } = await plannedServer(t, ["cut", "range"]);
+  const opts = { endpoint, cacheDir: path.join(dir, "cache"), env: {}, allow };
+  const e = await rejectsWith(snapshotDownload(REPO, opts), "HUB_REQUEST_FAILED");
+  assert.match(e.message, /interrupted after \d+ of 300000 bytes .*the next run resumes from there/);
+  const { blobs, partial } = blobsOf(opts.cacheDir);
+  assert.deepEqual(listTree(blobs), [path.basename(partial)], "only the parked partial, no blob");
+  const have = fs.statSync(partial).size;
+  assert.ok(have > 0 && have < BIG.length);
+  const repoDir = path.join(dir, "cache", "models--org--tiny");
+  assert.deepEqual(listTree(path.join(repoDir, "snapshots")).filter((p) => p.endsWith("big.bin")), []);
+  assert.ok(!fs.existsSync(path.join(repoDir, "refs", "main")), "no ref to a half snapshot");
+  await rejectsWith(snapshotDownload(REPO, { ...opts, localFilesOnly: true }), "HUB_OFFLINE");
+
+  const folder = await snapshotDownload(REPO, opts);
+  assert.deepEqual(fs.readFileSync(path.join(folder, "big.bin")), BIG);
+  assert.deepEqual(ranges, [undefined, undefined, `bytes=${have}-`], "asked again from the start, then for the rest");
+  assert.deepEqual(listTree(blobs), [sha256(BIG)], "the partial became the blob");
+});
+
+test("a server that ignores Range (200) sends the whole file again; a Content-Range that does not fit the partial is not trusted", async (t) => {
+  for (const second of ["full", "bad-range"] as const) {
+    const dir = tempDir(t);
+    const { endpoint, ranges } = await plannedServer(t, second === "full" ? ["cut", "full"] : ["cut", "bad-range", "bad-range", "full"]);
+    const opts = { endpoint, cacheDir: path.join(dir, "cache"), env: {}, allow };
+    await rejectsWith(snapshotDownload(REPO, opts), "HUB_REQUEST_FAILED");
+    const folder = await snapshotDownload(REPO, opts);
+    assert.deepEqual(fs.readFileSync(path.join(folder, "big.bin")), BIG, second);
+    assert.equal(ranges.filter((r) => r !== undefined).length, 1, `${second}: one Range request`);
+    assert.equal(ranges.length, second === "full" ? 3 : 4, `${second}: ${ranges.join(",")}`);
+    assert.deepEqual(listTree(blobsOf(opts.cacheDir).blobs), [sha256(BIG)]);
+  }
+});
+
+test("a server that never answers fails with HUB_TIMEOUT (connect); one that stalls mid-body with HUB_TIMEOUT (idle), and the next call resumes", async (t) => {
+  const dir = tempDir(t);
+  const head = await plannedServer(t, ["stall-head"]);
+  const base = { cacheDir: path.join(dir, "cache"), env: {}, allow, connectTimeoutMs: 300, idleTimeoutMs: 300 };
+  let started = Date.now();
+  const c = await rejectsWith(snapshotDownload(REPO, { ...base, endpoint: head.endpoint }), "HUB_TIMEOUT");
+  assert.match(c.message, /no answer within 300 ms \(connect timeout/);
+  assert.equal(c.details?.["phase"], "connect");
+  assert.ok(Date.now() - started < 5000);
+
+  const body = await plannedServer(t, ["stall-body", "range"]);
+  started = Date.now();
+  const i = await rejectsWith(snapshotDownload(REPO, { ...base, endpoint: body.endpoint }), "HUB_TIMEOUT");
+  assert.match(i.message, /no data for 300 ms \(idle timeout/);
+  assert.equal(i.details?.["phase"], "idle");
+  assert.ok(Date.now() - started < 5000);
+  const have = fs.statSync(blobsOf(base.cacheDir).partial).size;
+  assert.equal(have, BIG.length / 2);
+  const folder = await snapshotDownload(REPO, { ...base, endpoint: body.endpoint });
+  assert.deepEqual(fs.readFileSync(path.join(folder, "big.bin")), BIG);
+  assert.deepEqual(body.ranges, [undefined, undefined, `bytes=${have}-`]);
+
+  // The environment's timeouts are seconds, as huggingface_hub reads them.
+  const s = resolveHubSettings({ env: { HF_HUB_ETAG_TIMEOUT: "2.5", HF_HUB_DOWNLOAD_TIMEOUT: "60" } });
+  assert.deepEqual([s.connectTimeoutMs, s.idleTimeoutMs], [2500, 60_000]);
+  assert.throws(() => resolveHubSettings({ env: {}, idleTimeoutMs: 0 }), (e) => isColtsError(e, "INPUT_INVALID"));
+});
+
+test("a failure of the Range request itself keeps the parked partial for the attempt after", async (t) => {
+  const dir = tempDir(t);
+  const { endpoint, ranges } = await plannedServer(t, ["cut", "range", "stall-head", "range"]);
+  const opts = { endpoint, cacheDir: path.join(dir, "cache"), env: {}, allow, connectTimeoutMs: 300 };
+  await rejectsWith(snapshotDownload(REPO, opts), "HUB_REQUEST_FAILED");
+  const { blobs, partial } = blobsOf(opts.cacheDir);
+  const have = fs.statSync(partial).size;
+  await rejectsWith(snapshotDownload(REPO, opts), "HUB_TIMEOUT");
+  assert.deepEqual(listTree(blobs), [path.basename(partial)], "still parked under its etag, nothing else");
+  assert.equal(fs.statSync(partial).size, have);
+  const folder = await snapshotDownload(REPO, opts);
+  assert.deepEqual(fs.readFileSync(path.join(folder, "big.bin")), BIG);
+  assert.deepEqual(ranges, [undefined, undefined, `bytes=${have}-`, undefined, `bytes=${have}-`]);
+});
+
+test("an AbortSignal stops a stalled download with its reason", async (t) => {
+  const dir = tempDir(t);
+  const { endpoint } = await plannedServer(t, ["stall-head"]);
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(new Error("user stop")), 100);
+  await assert.rejects(snapshotDownload(REPO, { endpoint, cacheDir: path.join(dir, "cache"), env: {}, allow, signal: ac.signal }), /user stop/);
+});
+
+test("the token is read from $HF_HOME/token (or HF_TOKEN_PATH) when HF_TOKEN is unset, and sent", async (t) => {
+  const f = await fixture(t, { requireToken: "hf_file" });
+  const hfHome = path.join(tempDir(t), "hf");
+  fs.mkdirSync(hfHome);
+  fs.writeFileSync(path.join(hfHome, "token"), "hf_file\n");
+  assert.equal(resolveHubSettings({ env: { HF_HOME: hfHome } }).token, "hf_file");
+  assert.equal(resolveHubSettings({ env: { HF_HOME: hfHome, HF_TOKEN: "hf_env" } }).token, "hf_env", "HF_TOKEN first");
+  fs.writeFileSync(path.join(hfHome, "other"), "hf_other");
+  assert.equal(resolveHubSettings({ env: { HF_HOME: hfHome, HF_TOKEN_PATH: path.join(hfHome, "other") } }).token, "hf_other");
+  const folder = await snapshotDownload(REPO, { ...f.opts, allow, env: { HF_HOME: hfHome } });
+  assert.ok(fs.existsSync(path.join(folder, "onnx", "model.onnx")));
+});
+
+test("when the hub cannot be reached, resolveModelDir uses a complete cached snapshot of the revision, with a warning", async (t) => {
+  const f = await fixture(t);
+  const folder = await resolveModelDir(REPO, f.opts);
+  assert.ok(fs.existsSync(path.join(folder, "onnx", "model.onnx")));
+  await f.server.close();
+  const warnings: string[] = [];
+  const again = await resolveModelDir(REPO, { ...f.opts, onWarning: (m) => warnings.push(m) });
+  assert.equal(again, folder);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /could not reach the hub .*Using the cached snapshot .* of "org\/tiny" \(revision "main"\) instead/);
+  // A stalled hub (connect timeout) too.
+  const endpoint = await rawServer(t, () => undefined); // accepts connections, never answers
+  assert.equal(await resolveModelDir(REPO, { ...f.opts, endpoint, connectTimeoutMs: 200, onWarning: (m) => warnings.push(m) }), folder);
+  assert.match(warnings[1]!, /no answer within 200 ms/);
+  // An incomplete snapshot (a blob gone) is no stand-in: the network error is reported.
+  const blobs = path.join(f.cacheDir, "models--org--tiny", "blobs");
+  fs.rmSync(path.join(blobs, sha256(BIG)));
+  await rejectsWith(resolveModelDir(REPO, { ...f.opts, onWarning: (m) => warnings.push(m) }), "HUB_REQUEST_FAILED");
+  assert.equal(warnings.length, 2);
+});
+
+test("an answer of the hub (404) is not covered by the cache fallback", async (t) => {
+  const f = await fixture(t);
+  await resolveModelDir(REPO, f.opts);
+  const warnings: string[] = [];
+  // The hub knows no "org/other" (404, an answer): no fallback, not even to another repo's snapshot.
+  await rejectsWith(resolveModelDir("org/other", { ...f.opts, onWarning: (m) => warnings.push(m) }), "MODEL_NOT_FOUND");
+  // Nor a revision the hub does not have, though "main" is cached.
+  await rejectsWith(resolveModelDir(`${REPO}@v9`, { ...f.opts, onWarning: (m) => warnings.push(m) }), "MODEL_NOT_FOUND");
+  assert.deepEqual(warnings, []);
+});
 
 test("an LFS redirect: blob named by x-linked-etag, token sent to the hub but not to the CDN", async (t) => {
   const dir = tempDir(t);
@@ -359,6 +501,8 @@ test("resolveHubSettings applies options, then HF_* variables, then defaults", (
     endpoint: "https://huggingface.co",
     localFilesOnly: false,
     token: undefined,
+    connectTimeoutMs: 10_000,
+    idleTimeoutMs: 10_000,
   });
   const cache = (env: NodeJS.ProcessEnv): string => resolveHubSettings({ env: { HOME: home, ...env } }).cacheDir;
   assert.equal(cache({ HF_HOME: path.resolve("/hf") }), path.resolve("/hf/hub"));

@@ -156,6 +156,38 @@ describe("search", () => {
     assert.deepEqual(byVec.results[0]!.map((h) => h.id), byText.results[0]!.map((h) => h.id));
   });
 
+  test("query vectors too large to score (1e38 per value) are refused, never answered with score null", async () => {
+    const app = server();
+    const huge = await app.inject({ method: "POST", url: "/indexes/cacm/search", payload: { query: { vectors: [Array(32).fill(1e38)] }, k: 3, retriever: "exact" } });
+    assertError(huge, 400, "INPUT_INVALID");
+    assert.match(json<ErrorBody>(huge).error.message, /query vector 0 has norm .*at most 1000000/);
+    assert.ok(!huge.body.includes("null"));
+    // Unnormalised but sane rows are fine, and every score is a number.
+    const r = await app.inject({ method: "POST", url: "/indexes/cacm/search", payload: { query: { vectors: [Array(32).fill(100)] }, k: 3, retriever: "exact" } });
+    assert.equal(r.statusCode, 200, r.body);
+    for (const h of json<{ results: Hit[][] }>(r).results[0]!) assert.ok(Number.isFinite(h.score), r.body);
+  });
+
+  test("explain with the bm25 retriever is an error, not silently ignored", async () => {
+    const app = server();
+    const r = await app.inject({ method: "POST", url: "/indexes/cacm/search", payload: { query: "parallel", k: 2, retriever: "bm25", explain: true } });
+    assertError(r, 400, "INPUT_INVALID");
+    assert.match(json<ErrorBody>(r).error.message, /bm25 retriever does not use/);
+    const rerank = await app.inject({ method: "POST", url: "/indexes/cacm/search", payload: { query: "parallel", k: 2, retriever: "bm25+rerank", explain: true } });
+    assert.equal(rerank.statusCode, 200, rerank.body);
+    assert.ok(json<{ results: Hit[][] }>(rerank).results[0]!.every((h) => Array.isArray(h.explanation)));
+  });
+
+  test("messages echo what the caller sent (an index name, a field path) instead of scrubbing it to <path>", async () => {
+    const app = server();
+    const r = await app.inject({ method: "POST", url: "/indexes/..%2F..%2Fetc%2Fpasswd/search", payload: { query: "x" } });
+    assertError(r, 404, "INDEX_NOT_FOUND");
+    assert.match(json<ErrorBody>(r).error.message, /no index named "\.\.\/\.\.\/etc\/passwd"/);
+    const v = await app.inject({ method: "POST", url: "/indexes/cacm/documents", payload: { documents: [{ id: 1, text: "x" }] } });
+    assertError(v, 400, "INPUT_INVALID");
+    assert.equal(json<ErrorBody>(v).error.message, "body/documents/0/id must be string");
+  });
+
   test("explain: one match per query token, positions within the document's tokens, similarities summing to the score", async () => {
     const app = server();
     const r = json<{ results: Hit[][] }>(await app.inject({ method: "POST", url: "/indexes/cacm/search", payload: { query: "iterative convergence", k: 2, retriever: "exact", explain: true } }));
@@ -335,6 +367,26 @@ describe("writes", () => {
     assert.deepEqual(d.missing, ["never-was"]);
     const gone = json<{ results: Hit[][] }>(await search(app, { query: "lattice", k: 5, filter: "year = 2030", retriever: "exact" }));
     assert.deepEqual(gone.results[0], []);
+  });
+
+  test("a metadata number beyond a double (1e400) is refused by its place in the body, before encoding", async () => {
+    const app = server();
+    const before = json<{ generation: number }>(await app.inject({ method: "GET", url: "/indexes/cacm" })).generation;
+    const payload = '{"documents":[{"id":"m1","text":"a"},{"id":"m2","text":"b","metadata":{"year":1,"tags":[2,-1e400]}}]}';
+    const r = await app.inject({ method: "POST", url: "/indexes/cacm/documents", payload, headers: { "content-type": "application/json" } });
+    assertError(r, 400, "INPUT_INVALID");
+    assert.equal(json<ErrorBody>(r).error.message, "documents[1].metadata.tags[1] is a number beyond the range of a double; send it as a string");
+    assert.equal(json<{ generation: number }>(await app.inject({ method: "GET", url: "/indexes/cacm" })).generation, before, "nothing written");
+  });
+
+  test("an id given twice in one DELETE is deleted once and reported once", async () => {
+    const app = server();
+    const add = await app.inject({ method: "POST", url: "/indexes/cacm/documents", payload: { documents: [{ id: "w1", text: "twice deleted" }] } });
+    assert.equal(add.statusCode, 200, add.body);
+    const del = await app.inject({ method: "DELETE", url: "/indexes/cacm/documents", payload: { ids: ["w1", "w1", "gone", "gone"] } });
+    assert.equal(del.statusCode, 200, del.body);
+    const d = json<{ deleted: string[]; missing: string[] }>(del);
+    assert.deepEqual([d.deleted, d.missing], [["w1"], ["gone"]]);
   });
 });
 

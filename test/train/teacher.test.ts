@@ -9,6 +9,7 @@ import { writeTinyCrossEncoder } from "../../src/testing/tiny-cross-encoder.js";
 import { parseTrainingExample, serializeTrainingExample, type TrainingExample } from "../../src/train/format.js";
 import { runLookup, scoreFromRun } from "../../src/train/teacher.js";
 import { runCli } from "../helpers/cli.js";
+import { readTrainingFile, readTrainingLines, resolveExamples } from "../../src/train/data.js";
 import { tempDir } from "../helpers/paths.js";
 
 const RUN = [
@@ -66,6 +67,39 @@ describe("teacher scores from a run file", () => {
     assert.deepEqual(scoreFromRun(withMissing[2]!, lookup, "s", "min", "x")?.scores, { s: [3, 2, 2] });
     assert.throws(() => scoreFromRun(withMissing[3]!, lookup, "s", "min", "x"), (e) => isColtsError(e, "TEACHER_SCORE_MISSING"));
     assert.throws(() => scoreFromRun({ query: "text only", positive: "p" }, lookup, "s", "error", "x"), (e) => isColtsError(e, "INPUT_INVALID"));
+  });
+});
+
+describe("training JSONL inputs: the corpus reader's line rules", () => {
+  test("a byte-order mark on line 1 and CRLF line ends are accepted; errors name the full path and the 1-based line", async (t) => {
+    const cwd = tempDir(t);
+    fs.writeFileSync(path.join(cwd, "run.trec"), RUN);
+    const lines = EXAMPLES.map((e) => serializeTrainingExample(e));
+    fs.writeFileSync(path.join(cwd, "bom.jsonl"), `\uFEFF${lines[0]}\r\n\r\n${lines[1]}\r\n`);
+    assert.equal(readTrainingFile(path.join(cwd, "bom.jsonl")).length, 2);
+    const r = await runCli(["teacher", "--data", "bom.jsonl", "--run", "run.trec", "--name", "splade", "--output", "out.jsonl"], cwd);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(readLines(path.join(cwd, "out.jsonl")).map((e) => e.scores?.["splade"]), [[4, -1.5, 9.5, 7.25], [3, 2]]);
+
+    const bad = path.join(cwd, "bad.jsonl");
+    fs.writeFileSync(bad, `\uFEFF${lines[0]}\n\n{"query": 1}\n`);
+    assert.throws(() => readTrainingFile(bad), (e) => isColtsError(e, "INPUT_INVALID") && e.message.startsWith(`colts: ${bad}:3: `));
+    const err = await runCli(["teacher", "--data", "bad.jsonl", "--run", "run.trec", "--name", "splade", "--output", "out.jsonl"], cwd);
+    assert.equal(err.code, 1);
+    assert.ok(err.stderr.includes(`${bad}:3: `), err.stderr);
+    // Checked before the teacher is loaded: the missing cross-encoder is not what fails.
+    const first = await runCli(["teacher", "--data", "bad.jsonl", "--cross-encoder", "./no-such-model", "--name", "ce", "--output", "out.jsonl"], cwd);
+    assert.equal(first.code, 1);
+    assert.ok(first.stderr.includes(`${bad}:3: `), first.stderr);
+  });
+
+  test("resolving examples names each problem by file:line (too few negatives, an id without text)", (t) => {
+    const file = path.join(tempDir(t), "t.jsonl");
+    fs.writeFileSync(file, `{"query":"q","positive":"p","negatives":["a","b"]}\n\n{"query":"q","positive":"p","negatives":["a"]}\n{"query_id":"x","positive":"p","negatives":["a","b"]}\n`);
+    const lines = readTrainingLines(file);
+    const where = lines.map((l) => l.where);
+    assert.throws(() => resolveExamples(lines.map((l) => l.example), null, 2, where), (e) => isColtsError(e, "INPUT_INVALID") && e.message === `colts: ${file}:3: the example has 1 negatives, fewer than 2`);
+    assert.throws(() => resolveExamples([lines[0]!.example, lines[2]!.example], null, 1, [where[0]!, where[2]!]), (e) => isColtsError(e, "INPUT_INVALID") && e.message.startsWith(`colts: ${file}:4: query "x" has no text`));
   });
 });
 

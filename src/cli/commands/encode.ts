@@ -20,7 +20,7 @@ export const ENCODE_SPEC: CommandSpec = {
     { name: "queries", type: "boolean", help: "encode the texts as queries (one of --queries / --documents)" },
     { name: "documents", type: "boolean", help: "encode the texts as documents" },
     { name: "input", short: "i", type: "string", arg: "FILE", default: "-", help: "input file; - = stdin" },
-    { name: "output", short: "o", type: "string", arg: "FILE", default: "-", help: "output file, written atomically; - = stdout" },
+    { name: "output", short: "o", type: "string", arg: "FILE", default: "-", help: "output file, written atomically (a symlink's target; a device or FIFO in place); - = stdout" },
     { name: "dim", type: "string", arg: "N", default: "the model's dimension", help: "keep the first N dimensions (Matryoshka), renormalised" },
     { name: "batch-size", type: "string", arg: "N", default: "32", help: "texts per model run, 1..1024" },
     { name: "progress", type: "boolean", default: "on when stderr is a terminal", help: "draw a progress bar on stderr" },

@@ -11,7 +11,7 @@ import { parseMeasure } from "../../eval/measures.js";
 import { evaluate } from "../../eval/metrics.js";
 import type { Queries, Qrels, Run } from "../../eval/types.js";
 import { RETRIEVERS, Searcher, type RetrieverName } from "../../search/searcher.js";
-import { writeFileAtomic } from "../../store/atomic.js";
+import { writeOutputFileSync } from "../../store/output.js";
 import { intFlag, parse, stringFlag, usageError, type CommandSpec, type Values } from "../args.js";
 import { MODEL_FLAGS, modelLoadOptions } from "../model-flags.js";
 import { modelLocation, resolvePath, writeOut, type CliIO } from "../io.js";
@@ -33,7 +33,7 @@ export const EVAL_SPEC: CommandSpec = {
     { name: "metrics", type: "string", arg: "a,b", default: "ndcg@10,recall@100,mrr@10", help: "trec_eval measures" },
     { name: "k", short: "k", type: "string", arg: "N", default: "100", help: "hits per query, 1..10000" },
     { name: "json", type: "boolean", help: "print the report as JSON instead of a table" },
-    { name: "report", type: "string", arg: "FILE", help: "also write the report as JSON" },
+    { name: "report", type: "string", arg: "FILE", help: "also write the report as JSON, atomically (a symlink's target; a device or FIFO in place)" },
     { name: "output", short: "o", type: "string", arg: "FILE", help: "write each retriever's TREC run (run.<retriever>.trec when several)" },
     { name: "model", short: "m", type: "string", arg: "M", default: "the model the index records", help: "model to encode queries with" },
     ...MODEL_FLAGS,
@@ -127,7 +127,7 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
   }
   const report = { dataset: name, index: resolvePath(io, indexDir), k, results };
   const reportFile = stringFlag(values, "report");
-  if (reportFile) writeFileAtomic(resolvePath(io, reportFile), `${JSON.stringify(report, null, 2)}\n`);
+  if (reportFile) writeOutputFileSync(resolvePath(io, reportFile), `${JSON.stringify(report, null, 2)}\n`);
   await writeOut(io.stdout, values["json"] ? `${JSON.stringify(report)}\n` : `${table(name, metrics, results)}\n`);
   return 0;
 }

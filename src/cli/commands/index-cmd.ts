@@ -1,8 +1,11 @@
 /** `colts index build|add|delete|compact|info`: writes and inspects PLAID indexes. */
+import path from "node:path";
 import { ANALYZER_NAMES, builtInAnalyzer } from "../../bm25/analyzers.js";
 import { ColBERT } from "../../encode/colbert.js";
 import { ColtsError } from "../../errors.js";
-import { checkCorpus, corpusFile, spoolToFile, type CheckedCorpus, type CorpusOptions } from "../../corpus/reader.js";
+import { checkCorpus, corpusFile, readCorpusRecords, spoolToFile, type CheckedCorpus, type CorpusOptions, type CorpusRecord } from "../../corpus/reader.js";
+import { MetadataStore } from "../../metadata/sqlite-store.js";
+import { readTombstones } from "../../plaid/files.js";
 import { encodedCorpusSource } from "../../plaid/corpus.js";
 import { PlaidIndex } from "../../plaid/plaid-index.js";
 import { addToIndex, buildIndex, compactIndex, deleteFromIndex } from "../../plaid/writer.js";
@@ -29,6 +32,8 @@ const BUILD_SPEC: CommandSpec = {
   name: "index build",
   summary: "encode a corpus and write a new PLAID index (with a BM25 index of its texts)",
   usage: ["<dir> --model M --input <corpus.jsonl | BEIR dir | ->"],
+  description:
+    "The whole corpus is checked before the model is loaded: bad JSON, empty or repeated ids, ids like 1.0 (write them as strings) and metadata values the index cannot store (1e400) are reported as file:line.",
   flags: [
     { ...MODEL_FLAG, help: `${MODEL_FLAG.help} (required)` },
     ...CORPUS_FLAGS,
@@ -48,6 +53,7 @@ const ADD_SPEC: CommandSpec = {
   name: "index add",
   summary: "encode more documents and add them to an index",
   usage: ["<dir> --input <corpus>"],
+  description: "The corpus is checked as for index build, and ids already live in the index are refused with file:line, before anything is encoded.",
   flags: [{ ...MODEL_FLAG, default: "the model the index records" }, ...CORPUS_FLAGS, ...MODEL_FLAGS],
   example: "colts index add idx --input new-docs.jsonl",
 };
@@ -102,7 +108,14 @@ function oneDir(positionals: string[], spec: CommandSpec): string {
  * even loaded: a bad line fails in seconds, not after an hour of encoding. Then loads the model,
  * runs `fn`, and cleans up.
  */
-async function withCorpus<T>(io: CliIO, spec: CommandSpec, values: Values, model: string, fn: (corpus: CheckedCorpus, colbert: ColBERT) => Promise<T>): Promise<T> {
+async function withCorpus<T>(
+  io: CliIO,
+  spec: CommandSpec,
+  values: Values,
+  model: string,
+  fn: (corpus: CheckedCorpus, colbert: ColBERT) => Promise<T>,
+  precheck?: (corpus: CheckedCorpus) => Promise<void>,
+): Promise<T> {
   const input = stringFlag(values, "input");
   if (!input) throw usageError(spec, "--input is required");
   const loadOptions = modelLoadOptions(values, io);
@@ -110,6 +123,7 @@ async function withCorpus<T>(io: CliIO, spec: CommandSpec, values: Values, model
   try {
     const file = spooled?.file ?? corpusFile(resolvePath(io, input));
     const corpus = await checkCorpus(file, { ...corpusOptions(values), ...(spooled ? { name: "<stdin>" } : {}) });
+    await precheck?.(corpus);
     const colbert = await ColBERT.load(modelLocation(io, model), loadOptions);
     try {
       return await fn(corpus, colbert);
@@ -118,6 +132,39 @@ async function withCorpus<T>(io: CliIO, spec: CommandSpec, values: Values, model
     }
   } finally {
     spooled?.cleanup();
+  }
+}
+
+/**
+ * Refuses, with `file:line`, a document whose id is live in the index at `dir`, before anything is
+ * encoded (addToIndex refuses it too, but only when its batch arrives and without a line). Ids are
+ * looked up a batch at a time in the metadata database, read-only.
+ */
+async function refuseIdsInIndex(dir: string, corpus: CheckedCorpus): Promise<void> {
+  const m = readManifest(dir);
+  const deleted = readTombstones(dir, m);
+  const store = MetadataStore.open(path.join(dir, m.metadataFile), { readonly: true });
+  const name = corpus.options.name ?? corpus.file;
+  try {
+    let batch: CorpusRecord[] = [];
+    const check = (): void => {
+      const live = store.ordinalsForIds(batch.map((r) => r.id), m.numDocs, (o) => !deleted.has(o));
+      const hit = batch.find((r) => live.has(r.id));
+      if (hit) {
+        throw new ColtsError("INPUT_INVALID", `${name}:${hit.line}: document id ${JSON.stringify(hit.id)} is already in the index (delete it first to replace it)`, {
+          details: { file: name, line: hit.line, id: hit.id },
+        });
+      }
+      batch = [];
+    };
+    // Duplicates within the input were refused by the first pass.
+    for await (const r of readCorpusRecords(corpus.file, { ...corpus.options, checkDuplicates: false })) {
+      batch.push(r);
+      if (batch.length >= 1024) check();
+    }
+    check();
+  } finally {
+    store.close();
   }
 }
 
@@ -174,6 +221,7 @@ async function add(argv: string[], io: CliIO): Promise<number> {
   const batchSize = intFlag(values, "batch-size", 1, 100_000);
   const m = await withCorpus(io, ADD_SPEC, values, model, async (corpus, colbert) =>
     addToIndex(dir, await encodedCorpusSource(corpus, colbert, batchSize ? { batchSize } : {}), { onProgress: progress(io) }),
+    (corpus) => refuseIdsInIndex(dir, corpus),
   );
   await writeOut(io.stdout, `${dir}: ${m.liveDocs} live documents (generation ${m.generation})${driftNote(m.drift)}\n`);
   return 0;
@@ -188,7 +236,8 @@ function driftNote(d: Manifest["drift"]): string {
 async function remove(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(argv, DELETE_SPEC);
   const dir = resolvePath(io, oneDir(positionals, DELETE_SPEC));
-  const ids = (stringFlag(values, "ids") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  // An id given twice is deleted once and reported once (as the server's DELETE does).
+  const ids = [...new Set((stringFlag(values, "ids") ?? "").split(",").map((s) => s.trim()).filter(Boolean))];
   if (ids.length === 0) throw usageError(DELETE_SPEC, "--ids a,b,c is required");
   const r = await deleteFromIndex(dir, ids);
   await writeOut(io.stdout, `deleted ${r.deleted.length}${r.missing.length ? `; not found: ${r.missing.join(",")}` : ""}\n`);

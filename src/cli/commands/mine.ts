@@ -27,7 +27,7 @@ dataset's corpus, built in memory; with --run: the ranking of a precomputed TREC
 The model flags apply with --index and a retriever that encodes queries.`,
   flags: [
     { name: "dataset", type: "string", arg: "DIR", help: "BEIR folder: corpus.jsonl, queries.jsonl, qrels/ (required)" },
-    { name: "output", short: "o", type: "string", arg: "FILE", help: "training JSONL to write, atomically (required)" },
+    { name: "output", short: "o", type: "string", arg: "FILE", help: "training JSONL to write, atomically (a symlink's target; a device or FIFO in place) (required)" },
     { name: "split", type: "string", arg: "NAME", default: "train", help: "qrels split" },
     { name: "index", type: "string", arg: "DIR", help: "retrieve from this index instead of the corpus" },
     { name: "run", type: "string", arg: "FILE", help: "take each query's ranking from a TREC run instead" },

@@ -4,7 +4,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import readline from "node:readline";
+import { openFile, streamLines } from "../../corpus/lines.js";
 import { ColtsError } from "../../errors.js";
 import { readBeirCorpus, readBeirQueries, readTrecRun } from "../../eval/io.js";
 import { CrossEncoder, type CrossEncoderOptions } from "../../encode/cross-encoder.js";
@@ -25,7 +25,7 @@ be the --data file). --dataset fills in the texts of id-only lines for a cross-e
   flags: [
     { name: "data", type: "string", arg: "FILE", help: "training JSONL to score (required)" },
     { name: "name", type: "string", arg: "NAME", help: "teacher name, the key under scores (required)" },
-    { name: "output", short: "o", type: "string", arg: "FILE", help: "JSONL to write, atomically (required)" },
+    { name: "output", short: "o", type: "string", arg: "FILE", help: "JSONL to write, atomically (a symlink's target; a device or FIFO in place) (required)" },
     { name: "cross-encoder", type: "string", arg: "DIR", help: "score with this cross-encoder ONNX folder (BERT sequence classification)" },
     { name: "max-length", type: "string", arg: "N", default: "min(512, the model's)", help: "longest query+document pair in tokens, 8..8192" },
     { name: "token-budget", type: "string", arg: "N", default: "16384", help: "padded tokens per cross-encoder run (bounds memory)" },
@@ -45,16 +45,20 @@ interface Line {
   where: string;
 }
 
-/** Streams the examples of a JSONL file (blank lines skipped), `where` = "file:line". */
+/**
+ * Streams the examples of a JSONL file with the corpus reader's line rules (byte-order mark on line 1
+ * dropped, blank lines skipped but counted, gzip read), `where` = "file:line".
+ */
 async function* readExamples(file: string): AsyncGenerator<Line> {
-  const name = path.basename(file);
-  const rl = readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity });
-  let n = 0;
-  for await (const line of rl) {
-    n++;
-    if (line.trim() === "") continue;
-    const where = `${name}:${n}`;
-    yield { ex: parseTrainingExample(line, where), where };
+  const onError = (e: unknown, line: number): Error =>
+    e instanceof ColtsError ? e : new ColtsError("INPUT_INVALID", `${file}:${line}: cannot read: ${(e as Error).message}`, { cause: e, details: { file, line } });
+  for await (const { first, lines } of streamLines(await openFile(file), onError)) {
+    for (let i = 0; i < lines.length; i++) {
+      const raw = lines[i] as string;
+      if (raw.trim() === "") continue;
+      const where = `${file}:${first + i}`;
+      yield { ex: parseTrainingExample(raw, where), where };
+    }
   }
 }
 
@@ -138,6 +142,9 @@ export async function teacherCommand(argv: string[], io: CliIO): Promise<number>
   const start = performance.now();
   const dataFile = resolvePath(io, data);
   if (!fs.existsSync(dataFile)) throw new ColtsError("INPUT_INVALID", `input file ${dataFile} does not exist`, { details: { file: dataFile } });
+  // Every line is parsed once before a teacher is loaded or anything scored: a bad line far down the
+  // file fails in seconds, naming its file:line, not after an hour of cross-encoder scoring.
+  for await (const _ of readExamples(dataFile)) void _;
   const dataset = stringFlag(values, "dataset");
   const scorer = runFile
     ? await runScorer(io, runFile, name, missing)

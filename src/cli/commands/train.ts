@@ -1,7 +1,7 @@
 /** `colts train`: fine-tunes / distils a BERT or XLM-R ColBERT model (src/train, on a worker thread) and exports it. */
 import { ColtsError } from "../../errors.js";
 import { loadBeir } from "../../eval/io.js";
-import { readTrainingFile, resolveExamples, type TextLookup } from "../../train/data.js";
+import { readTrainingLines, resolveExamples, type TextLookup } from "../../train/data.js";
 import type { EvalSet } from "../../train/evaluate.js";
 import type { TeacherNormalization } from "../../train/score-losses.js";
 import type { TrainOptions } from "../../train/loop.js";
@@ -102,7 +102,8 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   if (!model || !data || !output || positionals.length > 0) throw usageError(TRAIN_SPEC, "--model, --data and --output are required");
   if (values["steps"] !== undefined && values["epochs"] !== undefined) throw new ColtsError("USAGE", "colts train: give --steps or --epochs, not both");
   const lookup = await lookupFor(stringFlag(values, "dataset") ? resolvePath(io, stringFlag(values, "dataset") as string) : undefined);
-  const examples = resolveExamples(readTrainingFile(resolvePath(io, data)), lookup, intFlag(values, "negatives", 0, 1000));
+  const dataLines = readTrainingLines(resolvePath(io, data));
+  const examples = resolveExamples(dataLines.map((l) => l.example), lookup, intFlag(values, "negatives", 0, 1000), dataLines.map((l) => l.where));
   const evalDir = stringFlag(values, "eval-dataset");
   const evalSet = await evalSetFor(evalDir ? resolvePath(io, evalDir) : undefined, stringFlag(values, "eval-split") ?? "test");
   const steps = intFlag(values, "steps", 1, 1e9);

@@ -53,6 +53,21 @@ function vectorsJson(v: MultiVector): number[][] {
   return Array.from({ length: v.tokens }, (_, i) => Array.from(v.vectors.subarray(i * v.dim, (i + 1) * v.dim)));
 }
 
+/**
+ * JSON numbers beyond the range of a double (1e400) parse to Infinity, which the metadata store
+ * refuses only after encoding, naming a row; refused here first, by the field's place in the body
+ * (written `documents[1].metadata.year`: slashes would read as a file path to the message scrubber).
+ */
+function checkFinite(v: unknown, where: string): void {
+  if (typeof v === "number") {
+    if (!Number.isFinite(v)) throw new ColtsError("INPUT_INVALID", `${where} is a number beyond the range of a double; send it as a string`);
+  } else if (Array.isArray(v)) {
+    v.forEach((x, i) => checkFinite(x, `${where}[${i}]`));
+  } else if (typeof v === "object" && v !== null) {
+    for (const [k, x] of Object.entries(v)) checkFinite(x, `${where}.${k}`);
+  }
+}
+
 export function apiRoutes(ctx: ApiContext): RouteDef[] {
   const { engine, gate, schemas: s } = ctx;
   const defaultIndex = (given: string | undefined): string => given ?? engine.names()[0] ?? "";
@@ -127,17 +142,18 @@ export function apiRoutes(ctx: ApiContext): RouteDef[] {
         engine.summary(name);
         const b = req.body as { documents: { id: string; text: string; metadata?: Record<string, unknown> | null }[] };
         const seen = new Set<string>();
-        for (const d of b.documents) {
+        b.documents.forEach((d, i) => {
           if (seen.has(d.id)) throw new ColtsError("INPUT_INVALID", `document id ${JSON.stringify(d.id)} appears twice in the request`);
           seen.add(d.id);
-        }
+          checkFinite(d.metadata, `documents[${i}].metadata`);
+        });
         return gate.run(() => engine.add(name, b.documents));
       },
     },
     {
       method: "DELETE",
       url: "/indexes/:name/documents",
-      summary: "Delete documents by id; applied atomically. Unknown ids are reported as missing.",
+      summary: "Delete documents by id; applied atomically. Unknown ids are reported as missing; an id given twice counts once.",
       tag: "indexes",
       params: s.nameParam,
       body: s.deleteDocuments,
@@ -145,7 +161,9 @@ export function apiRoutes(ctx: ApiContext): RouteDef[] {
         const name = nameOf(req);
         engine.summary(name);
         const b = req.body as { ids: string[] };
-        return gate.run(() => engine.delete(name, b.ids));
+        // An id given twice is deleted once and reported once (as deleted or as missing, not both).
+        const ids = [...new Set(b.ids)];
+        return gate.run(() => engine.delete(name, ids));
       },
     },
     {
