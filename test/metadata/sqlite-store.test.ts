@@ -162,7 +162,9 @@ test("open refuses a newer schema, a non-database and a missing file with their 
   assert.throws(() => MetadataStore.open(path.join(dir, "no", "such", "meta.sqlite")), { code: "INDEX_NOT_FOUND" });
 });
 
-test("100k rows: one-transaction insert and filters, timed", (t) => {
+// The times go to the test's diagnostics only: speed is measured by benchmarks, and a loaded CI
+// machine must not fail a correct store.
+test("100k rows: one-transaction insert and filters (times reported, not asserted)", (t) => {
   const s = MetadataStore.open(path.join(tempDir(t), "meta.sqlite"));
   t.after(() => s.close());
   const n = 100_000;
@@ -188,5 +190,4 @@ test("100k rows: one-transaction insert and filters, timed", (t) => {
   assert.equal(recent.length, count((i) => i % 75 >= 50));
   assert.equal(both.length, count((i) => i % 4 === 0 && i % 75 >= 40 && i % 75 <= 44));
   assert.equal(ids.size, 10_000);
-  assert.ok(insertMs < 20_000 && filterMs < 5_000, "far slower than expected");
 });
