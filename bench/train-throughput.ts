@@ -78,7 +78,7 @@ for (const [B, g] of SHAPES) {
       run.opt.apply(run.trainer.weights, r.grads, 1e-5);
       const ms = performance.now() - t0;
       const warm = step === 0 ? " (warm-up, not counted)" : "";
-      console.log(`ort ${B}x(1+${g - 1}) budget ${run.budget} GiB step ${step}: ${ms.toFixed(0)} ms = embed ${r.timings.embedMs.toFixed(0)} + scores ${r.timings.scoresMs.toFixed(0)} + backward ${r.timings.backwardMs.toFixed(0)} + AdamW ${(performance.now() - t1).toFixed(0)}; ${padded} tokens fed (${attended} attended): ${((padded / ms) * 1000).toFixed(0)} tokens/s padded, ${((attended / ms) * 1000).toFixed(0)} unpadded; RSS ${gib()} GiB${warm}`);
+      console.log(`ort ${B}x(1+${g - 1}) budget ${run.budget} GiB step ${step}: loss ${r.loss.toFixed(4)}, ${r.oneRun ? "one run" : "GradCache"}, ${ms.toFixed(0)} ms = embed ${r.timings.embedMs.toFixed(0)} + scores ${r.timings.scoresMs.toFixed(0)} + backward ${r.timings.backwardMs.toFixed(0)} + AdamW ${(performance.now() - t1).toFixed(0)}; ${padded} tokens fed (${attended} attended): ${((padded / ms) * 1000).toFixed(0)} tokens/s padded, ${((attended / ms) * 1000).toFixed(0)} unpadded; RSS ${gib()} GiB${warm}`);
       if (step > 0) {
         run.ms += ms;
         run.padded += padded;
