@@ -31,3 +31,13 @@ test("the trace would see them: colts/cli loads the CLI modules", () => {
   const loaded = modulesLoadedBy("dist/src/cli/index.js");
   assert.ok(loaded.some((u) => u.endsWith("/dist/src/cli/main.js")));
 });
+
+/** The optional packages of the integrations: loaded only by `colts mcp` and the integration subpaths. */
+const OPTIONAL = /node_modules\/(@modelcontextprotocol|@langchain|@llamaindex)\//;
+
+test("neither the root entry nor the CLI entry loads an optional package (the MCP SDK loads when colts mcp runs)", () => {
+  for (const entry of ["dist/src/index.js", "dist/src/cli/index.js"]) {
+    assert.deepEqual(modulesLoadedBy(entry).filter((u) => OPTIONAL.test(u)), [], entry);
+  }
+  assert.ok(modulesLoadedBy("dist/src/mcp/server.js").some((u) => /node_modules\/@modelcontextprotocol\/sdk\//.test(u)), "the trace would see the SDK");
+});
