@@ -41,3 +41,9 @@ test("neither the root entry nor the CLI entry loads an optional package (the MC
   }
   assert.ok(modulesLoadedBy("dist/src/mcp/server.js").some((u) => /node_modules\/@modelcontextprotocol\/sdk\//.test(u)), "the trace would see the SDK");
 });
+
+test("colts/langchain loads @langchain/core (its optional peer) and neither the CLI nor the server", () => {
+  const loaded = modulesLoadedBy("dist/src/langchain/index.js");
+  assert.ok(loaded.some((u) => /node_modules\/@langchain\/core\//.test(u)));
+  assert.deepEqual(loaded.filter((u) => /\/dist\/src\/(cli|server|mcp|train|testing)\//.test(u) || /node_modules\/(fastify|@modelcontextprotocol)\//.test(u)), []);
+});

@@ -17,6 +17,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["encode/"],
   ["plaid/"],
   ["search/", "train/"],
+  ["langchain/"],
   ["testing/"],
   ["server/"],
   ["mcp/"],
