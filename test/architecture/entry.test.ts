@@ -47,3 +47,9 @@ test("colts/langchain loads @langchain/core (its optional peer) and neither the 
   assert.ok(loaded.some((u) => /node_modules\/@langchain\/core\//.test(u)));
   assert.deepEqual(loaded.filter((u) => /\/dist\/src\/(cli|server|mcp|train|testing)\//.test(u) || /node_modules\/(fastify|@modelcontextprotocol)\//.test(u)), []);
 });
+
+test("colts/llamaindex loads @llamaindex/core (its optional peer) and not LangChain, the CLI or the server", () => {
+  const loaded = modulesLoadedBy("dist/src/llamaindex/index.js");
+  assert.ok(loaded.some((u) => /node_modules\/@llamaindex\/core\//.test(u)));
+  assert.deepEqual(loaded.filter((u) => /\/dist\/src\/(cli|server|mcp|train|testing|langchain)\//.test(u) || /node_modules\/(fastify|@modelcontextprotocol|@langchain)\//.test(u)), []);
+});

@@ -17,7 +17,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["encode/"],
   ["plaid/"],
   ["search/", "train/"],
-  ["langchain/"],
+  ["langchain/", "llamaindex/"],
   ["testing/"],
   ["server/"],
   ["mcp/"],
