@@ -10,6 +10,7 @@ import { closestNames, formatHelp, type Command } from "./args.js";
 import { ENCODE_SPEC, encodeCommand } from "./commands/encode.js";
 import { EVAL_SPEC, evalCommand } from "./commands/eval.js";
 import { INDEX_COMMANDS } from "./commands/index-cmd.js";
+import { MCP_SPEC, mcpCommand } from "./commands/mcp.js";
 import { MERGE_SPEC, mergeCommand } from "./commands/merge.js";
 import { MINE_SPEC, mineCommand } from "./commands/mine.js";
 import { MODEL_COMMANDS } from "./commands/model.js";
@@ -40,6 +41,7 @@ const COMMANDS: Record<string, Command | Group> = {
   merge: { spec: MERGE_SPEC, run: mergeCommand },
   model: { summary: "write generated test models", subcommands: MODEL_COMMANDS },
   serve: { spec: SERVE_SPEC, run: serveCommand },
+  mcp: { spec: MCP_SPEC, run: mcpCommand },
 };
 
 function isGroup(entry: Command | Group): entry is Group {

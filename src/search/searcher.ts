@@ -47,7 +47,7 @@ export interface ExplainedHit extends SearchHit {
   explanation?: TokenMatch[];
   /** With `explanation`: the document's kept tokens (documentPosition indexes this list). */
   documentTokens?: string[];
-  /** With `explanation`: the stored document text. */
+  /** The stored document text: with `explanation`, or when `withText` was asked. */
   text?: string;
 }
 
@@ -76,6 +76,12 @@ export interface RetrieveOptions extends SearchOptions {
   fusion?: { plaidWeight?: number; bm25Weight?: number; rrfK?: number };
   /** Attach token-level MaxSim explanations to the hits. Refused (INPUT_INVALID) with the bm25 retriever. Default false. */
   explain?: boolean;
+  /**
+   * Attach each hit's stored text as `text` (hits of an index built without texts get none). A
+   * metadata-store read, no encoding: what integrations that hand documents on (MCP, LangChain) need.
+   * Default false.
+   */
+  withText?: boolean;
 }
 
 /** Options of `Searcher.open`: which model encodes queries (and how it loads), and whether files are verified. */
@@ -148,6 +154,7 @@ export class Searcher {
       }
       const hits = await this.retrieve(retriever, q.text ?? "", q.vectors, opts);
       if (opts.explain && q.vectors) await this.explain(q.vectors, hits);
+      if (opts.withText) this.attachTexts(hits);
       out.push(hits);
     }
     return out;
@@ -191,6 +198,16 @@ export class Searcher {
     const metas = this.index.metadataFor(withOrdinal.map((h) => h.ordinal).filter((o) => o >= 0));
     let m = 0;
     return withOrdinal.map((h) => ({ ...h, metadata: h.ordinal >= 0 ? (metas[m++] ?? null) : null }));
+  }
+
+  /** Sets `text` on the hits that have none yet (explanations set it already) and whose document stores one. */
+  private attachTexts(hits: ExplainedHit[]): void {
+    const missing = hits.filter((h) => h.text === undefined && h.ordinal >= 0);
+    const texts = this.index.texts(missing.map((h) => h.ordinal));
+    missing.forEach((h, i) => {
+      const t = texts[i];
+      if (typeof t === "string") h.text = t;
+    });
   }
 
   private async explain(q: MultiVector, hits: ExplainedHit[]): Promise<void> {

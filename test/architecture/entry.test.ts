@@ -31,3 +31,25 @@ test("the trace would see them: colts/cli loads the CLI modules", () => {
   const loaded = modulesLoadedBy("dist/src/cli/index.js");
   assert.ok(loaded.some((u) => u.endsWith("/dist/src/cli/main.js")));
 });
+
+/** The optional packages of the integrations: loaded only by `colts mcp` and the integration subpaths. */
+const OPTIONAL = /node_modules\/(@modelcontextprotocol|@langchain|@llamaindex)\//;
+
+test("neither the root entry nor the CLI entry loads an optional package (the MCP SDK loads when colts mcp runs)", () => {
+  for (const entry of ["dist/src/index.js", "dist/src/cli/index.js"]) {
+    assert.deepEqual(modulesLoadedBy(entry).filter((u) => OPTIONAL.test(u)), [], entry);
+  }
+  assert.ok(modulesLoadedBy("dist/src/mcp/server.js").some((u) => /node_modules\/@modelcontextprotocol\/sdk\//.test(u)), "the trace would see the SDK");
+});
+
+test("colts/langchain loads @langchain/core (its optional peer) and neither the CLI nor the server", () => {
+  const loaded = modulesLoadedBy("dist/src/langchain/index.js");
+  assert.ok(loaded.some((u) => /node_modules\/@langchain\/core\//.test(u)));
+  assert.deepEqual(loaded.filter((u) => /\/dist\/src\/(cli|server|mcp|train|testing)\//.test(u) || /node_modules\/(fastify|@modelcontextprotocol)\//.test(u)), []);
+});
+
+test("colts/llamaindex loads @llamaindex/core (its optional peer) and not LangChain, the CLI or the server", () => {
+  const loaded = modulesLoadedBy("dist/src/llamaindex/index.js");
+  assert.ok(loaded.some((u) => /node_modules\/@llamaindex\/core\//.test(u)));
+  assert.deepEqual(loaded.filter((u) => /\/dist\/src\/(cli|server|mcp|train|testing|langchain)\//.test(u) || /node_modules\/(fastify|@modelcontextprotocol|@langchain)\//.test(u)), []);
+});

@@ -11,6 +11,7 @@ import { closestNames, editDistance } from "../../src/cli/args.js";
 import { ENCODE_SPEC } from "../../src/cli/commands/encode.js";
 import { EVAL_SPEC } from "../../src/cli/commands/eval.js";
 import { INDEX_COMMANDS } from "../../src/cli/commands/index-cmd.js";
+import { MCP_SPEC } from "../../src/cli/commands/mcp.js";
 import { MERGE_SPEC } from "../../src/cli/commands/merge.js";
 import { MINE_SPEC } from "../../src/cli/commands/mine.js";
 import { MODEL_COMMANDS } from "../../src/cli/commands/model.js";
@@ -47,11 +48,12 @@ const COMMANDS: [string[], CommandSpec][] = [
   [["model", "tiny"], spec(MODEL_COMMANDS["tiny"]?.spec)],
   [["model", "tiny-cross-encoder"], spec(MODEL_COMMANDS["tiny-cross-encoder"]?.spec)],
   [["serve"], SERVE_SPEC],
+  [["mcp"], MCP_SPEC],
 ];
 
 const MODEL_FLAGS = ["threads", "workers", "quantized", "provider", "revision", "offline"];
 /** The commands that load a ColBERT model: they all take MODEL_FLAGS. */
-const MODEL_LOADING = ["encode", "index build", "index add", "search", "rerank", "eval", "mine", "serve"];
+const MODEL_LOADING = ["encode", "index build", "index add", "search", "rerank", "eval", "mine", "serve", "mcp"];
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -196,6 +198,7 @@ describe("the shared model flags", () => {
       eval: ["eval", "--index", "nope", "--dataset", "nope"],
       mine: ["mine", "--dataset", "nope", "--index", "nope", "--output", "x.jsonl"],
       serve: ["serve", "nope"],
+      mcp: ["mcp", "nope"],
     };
     assert.deepEqual(Object.keys(base).sort(), [...MODEL_LOADING].sort());
     for (const [name, argv] of Object.entries(base)) {
@@ -210,6 +213,7 @@ describe("the shared model flags", () => {
       }
     }
     assert.match((await runCli([...(base["serve"] ?? []), "--workers", "0"], cwd)).stderr, /--workers must be an integer in 1\.\.64 for colts serve/);
+    assert.match((await runCli([...(base["mcp"] ?? []), "--workers", "0"], cwd)).stderr, /--workers must be an integer in 1\.\.64 for colts mcp/);
     assert.match((await runCli(["teacher", "--data", "x", "--name", "t", "--output", "o", "--run", "r", "--threads", "0"], cwd)).stderr, /--threads must be an integer/);
     assert.match((await runCli(["teacher", "--data", "x", "--name", "t", "--output", "o", "--run", "r", "--workers", "1"], cwd)).stderr, /unknown option --workers/);
   });

@@ -5,7 +5,8 @@
  */
 import path from "node:path";
 import { ColtsError } from "../../errors.js";
-import { intFlag, parse, stringFlag, usageError, type CommandSpec } from "../args.js";
+import type { Engine } from "../../server/engine.js";
+import { intFlag, parse, stringFlag, usageError, type CommandSpec, type Values } from "../args.js";
 import { MODEL_FLAGS, modelLoadOptions } from "../model-flags.js";
 import { modelLocation, resolvePath, type CliIO } from "../io.js";
 
@@ -40,24 +41,18 @@ function indexArg(io: CliIO, arg: string): { name: string; dir: string } {
   return { name: eq > 0 ? arg.slice(0, eq) : path.basename(dir), dir };
 }
 
-export async function serveCommand(argv: string[], io: CliIO, signals: NodeJS.EventEmitter = process): Promise<number> {
-  const { values, positionals } = parse(argv, SERVE_SPEC);
-  if (positionals.length === 0) throw usageError(SERVE_SPEC, "give at least one index folder");
-  const host = stringFlag(values, "host") ?? "127.0.0.1";
-  const port = intFlag(values, "port", 0, 65535) ?? 8080;
-  const tokenEnv = stringFlag(values, "token-env") ?? "COLTS_TOKEN";
-  const token = io.env[tokenEnv]?.trim() || null;
+/**
+ * Starts the server engine over the `[name=]dir` arguments with the model flags (`--model` and
+ * MODEL_FLAGS), as `colts serve` and `colts mcp` both do. `command` names the command in errors.
+ */
+export async function startEngine(values: Values, positionals: string[], io: CliIO, command: string): Promise<Engine> {
   const model = stringFlag(values, "model");
-  const maxBatch = intFlag(values, "max-batch", 1, 10_000);
-  const maxK = intFlag(values, "max-k", 1, 10_000);
-  const maxText = intFlag(values, "max-text", 1, 1 << 24);
-  const maxBody = intFlag(values, "max-body", 1024, 1 << 30);
   const load = modelLoadOptions(values, io);
   // Server workers each hold the models; there is no "encode on the main thread" (0) here.
-  if (load.workers === 0) throw new ColtsError("USAGE", '--workers must be an integer in 1..64 for colts serve, got "0"');
-  // Loaded here, not at the top: fastify's import costs ~140 ms that every other command would pay.
-  const [{ Engine }, { buildServer }] = await Promise.all([import("../../server/engine.js"), import("../../server/build.js")]);
-  const engine = await Engine.start({
+  if (load.workers === 0) throw new ColtsError("USAGE", `--workers must be an integer in 1..64 for colts ${command}, got "0"`);
+  // Loaded here, not at the top: the engine's import chain is not needed by other commands.
+  const { Engine } = await import("../../server/engine.js");
+  return Engine.start({
     indexes: positionals.map((p) => indexArg(io, p)),
     ...(model ? { model: modelLocation(io, model) } : {}),
     workers: load.workers ?? 1,
@@ -68,6 +63,21 @@ export async function serveCommand(argv: string[], io: CliIO, signals: NodeJS.Ev
     ...(load.localFilesOnly ? { localFilesOnly: true } : {}),
     env: io.env,
   });
+}
+
+export async function serveCommand(argv: string[], io: CliIO, signals: NodeJS.EventEmitter = process): Promise<number> {
+  const { values, positionals } = parse(argv, SERVE_SPEC);
+  if (positionals.length === 0) throw usageError(SERVE_SPEC, "give at least one index folder");
+  const host = stringFlag(values, "host") ?? "127.0.0.1";
+  const port = intFlag(values, "port", 0, 65535) ?? 8080;
+  const tokenEnv = stringFlag(values, "token-env") ?? "COLTS_TOKEN";
+  const token = io.env[tokenEnv]?.trim() || null;
+  const maxBatch = intFlag(values, "max-batch", 1, 10_000);
+  const maxK = intFlag(values, "max-k", 1, 10_000);
+  const maxText = intFlag(values, "max-text", 1, 1 << 24);
+  const maxBody = intFlag(values, "max-body", 1024, 1 << 30);
+  // Loaded here, not at the top: fastify's import costs ~140 ms that every other command would pay.
+  const [engine, { buildServer }] = await Promise.all([startEngine(values, positionals, io, "serve"), import("../../server/build.js")]);
   const maxQueue = intFlag(values, "max-queue", 1, 1_000_000);
   const timeoutMs = intFlag(values, "timeout-ms", 1, 3_600_000);
   const { app, gate } = buildServer({

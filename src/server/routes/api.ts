@@ -5,11 +5,9 @@
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { MultiVector } from "../../encode/multivector.js";
-import { ColtsError } from "../../errors.js";
-import { DEFAULT_K } from "../../plaid/stages.js";
-import type { RetrieveOptions, RetrieverName } from "../../search/searcher.js";
-import type { Engine, QueryInput } from "../engine.js";
+import type { Engine } from "../engine.js";
 import type { WorkGate } from "../gate.js";
+import { checkNewDocuments, searchRequest, uniqueIds, type SearchBody } from "../requests.js";
 import type { Schemas } from "../schemas.js";
 
 export interface ApiContext {
@@ -33,39 +31,10 @@ export interface RouteDef {
   handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 }
 
-type ApiQuery = string | { vectors: number[][] };
-
-interface SearchBody {
-  query?: ApiQuery;
-  queries?: ApiQuery[];
-  k?: number;
-  retriever?: RetrieverName;
-  depth?: number;
-  params?: RetrieveOptions["params"];
-  filter?: string;
-  ids?: string[];
-  explain?: boolean;
-}
-
 const nameOf = (req: FastifyRequest): string => (req.params as { name: string }).name;
 
 function vectorsJson(v: MultiVector): number[][] {
   return Array.from({ length: v.tokens }, (_, i) => Array.from(v.vectors.subarray(i * v.dim, (i + 1) * v.dim)));
-}
-
-/**
- * JSON numbers beyond the range of a double (1e400) parse to Infinity, which the metadata store
- * refuses only after encoding, naming a row; refused here first, by the field's place in the body
- * (written `documents[1].metadata.year`: slashes would read as a file path to the message scrubber).
- */
-function checkFinite(v: unknown, where: string): void {
-  if (typeof v === "number") {
-    if (!Number.isFinite(v)) throw new ColtsError("INPUT_INVALID", `${where} is a number beyond the range of a double; send it as a string`);
-  } else if (Array.isArray(v)) {
-    v.forEach((x, i) => checkFinite(x, `${where}[${i}]`));
-  } else if (typeof v === "object" && v !== null) {
-    for (const [k, x] of Object.entries(v)) checkFinite(x, `${where}.${k}`);
-  }
 }
 
 export function apiRoutes(ctx: ApiContext): RouteDef[] {
@@ -83,20 +52,7 @@ export function apiRoutes(ctx: ApiContext): RouteDef[] {
       handler: async (req) => {
         const name = nameOf(req);
         engine.summary(name);
-        const b = req.body as SearchBody;
-        if ((b.query === undefined) === (b.queries === undefined)) throw new ColtsError("INPUT_INVALID", "give exactly one of query or queries");
-        const list = b.queries ?? [b.query as ApiQuery];
-        const queries: QueryInput[] = list.map((q) => (typeof q === "string" ? { text: q } : { vectors: q.vectors }));
-        if (b.explain && queries.some((q) => "vectors" in q)) throw new ColtsError("INPUT_INVALID", "explain needs text queries (token strings come from the text)");
-        const options: RetrieveOptions = {
-          k: b.k ?? DEFAULT_K,
-          retriever: b.retriever ?? "plaid",
-          explain: b.explain ?? false,
-          ...(b.depth !== undefined ? { depth: b.depth } : {}),
-          ...(b.params ? { params: b.params } : {}),
-          ...(b.filter !== undefined ? { filter: b.filter } : {}),
-          ...(b.ids ? { ids: b.ids } : {}),
-        };
+        const { queries, options } = searchRequest(req.body as SearchBody);
         const start = performance.now();
         const results = await gate.run(() => engine.search(name, queries, options));
         return { results, tookMs: Math.round((performance.now() - start) * 1000) / 1000 };
@@ -141,12 +97,7 @@ export function apiRoutes(ctx: ApiContext): RouteDef[] {
         const name = nameOf(req);
         engine.summary(name);
         const b = req.body as { documents: { id: string; text: string; metadata?: Record<string, unknown> | null }[] };
-        const seen = new Set<string>();
-        b.documents.forEach((d, i) => {
-          if (seen.has(d.id)) throw new ColtsError("INPUT_INVALID", `document id ${JSON.stringify(d.id)} appears twice in the request`);
-          seen.add(d.id);
-          checkFinite(d.metadata, `documents[${i}].metadata`);
-        });
+        checkNewDocuments(b.documents);
         return gate.run(() => engine.add(name, b.documents));
       },
     },
@@ -161,8 +112,7 @@ export function apiRoutes(ctx: ApiContext): RouteDef[] {
         const name = nameOf(req);
         engine.summary(name);
         const b = req.body as { ids: string[] };
-        // An id given twice is deleted once and reported once (as deleted or as missing, not both).
-        const ids = [...new Set(b.ids)];
+        const ids = uniqueIds(b.ids);
         return gate.run(() => engine.delete(name, ids));
       },
     },
