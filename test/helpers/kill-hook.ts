@@ -4,6 +4,8 @@
  * itself with SIGKILL right before its N-th step, so nothing after it (not even a `finally`) runs;
  * without it, the labels of all steps are printed to stdout as one `STEPS <json>` line at exit.
  * Writes that happen in native code (SQLite) are marked as steps by the caller through `step`.
+ * Opening a file for writing through node:fs/promises is a step, but writes through the returned
+ * FileHandle are not counted (index writes go through the synchronous calls).
  */
 import fs from "node:fs";
 import fsp from "node:fs/promises";
