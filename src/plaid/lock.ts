@@ -7,7 +7,8 @@
  * The lock is written complete under another name and hard-linked into place (the link fails when
  * the lock exists), so no writer ever sees a half-written lock. A lock whose holder is gone, or that
  * is empty or unreadable (left by a writer killed while creating it, or by an older colts), is taken
- * over with a process warning (code COLTS_LOCK_TAKEOVER). A live holder makes the second writer fail
+ * over with a process warning (code COLTS_LOCK_TAKEOVER). The temporary lock files a killed writer
+ * left beside the lock are removed by the next writer that holds it. A live holder makes the second writer fail
  * fast with INDEX_BUSY rather than interleave files; so does a holder on another host, which cannot
  * be checked from here.
  */
@@ -153,11 +154,29 @@ function removeStale(dir: string, file: string, seen: string): void {
   fs.rmSync(aside, { recursive: true, force: true });
 }
 
+/** Names of the files `create` and `removeStale` write beside the lock; they carry the writer's pid. */
+const LOCK_TEMP = new RegExp(`^${LOCK_FILE.replace(".", "\\.")}\\.(?:new|stale)-(\\d+)-`);
+
+/**
+ * Removes what writers killed while creating or taking over the lock left beside it (their temporary
+ * lock files), once their process is gone; a live writer's file is its own to remove. Run holding the lock.
+ */
+function removeLockLeftovers(dir: string): void {
+  for (const name of fs.readdirSync(dir)) {
+    const pid = Number(LOCK_TEMP.exec(name)?.[1] ?? 0);
+    if (pid === 0 || pid === process.pid || holderState({ pid, start: null, host: os.hostname() }).alive) continue;
+    fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+  }
+}
+
 function acquire(dir: string): { file: string; content: string } {
   const file = path.join(dir, LOCK_FILE);
   const content = JSON.stringify(self());
   for (let attempt = 0; attempt < 3; attempt++) {
-    if (create(file, content)) return { file, content };
+    if (create(file, content)) {
+      removeLockLeftovers(dir);
+      return { file, content };
+    }
     const seen = readLock(file);
     if (seen === null) continue; // released meanwhile
     const holder = seen === "\0unreadable" ? null : parseHolder(seen);

@@ -124,6 +124,20 @@ describe("index folders under attack", () => {
       assert.equal((await takeovers(() => deleteFromIndex(dir, ["d0"]))).length, 1);
     });
 
+    test("temporary lock files of a killed writer are removed by the next one; a live writer's are kept", async (t) => {
+      const dir = copy(t);
+      const child = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], { stdio: "ignore" });
+      t.after(() => child.kill());
+      await new Promise((r) => child.once("spawn", r));
+      const dead = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
+      await new Promise((r) => dead.once("exit", r));
+      const left = [`write.lock.new-${dead.pid}-1-abc`, `write.lock.stale-${dead.pid}-2-def`];
+      const live = `write.lock.new-${child.pid}-3-ghi`;
+      for (const name of [...left, live]) fs.writeFileSync(path.join(dir, name), "{}");
+      await deleteFromIndex(dir, ["nope"]);
+      assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith("write.lock")), [live]);
+    });
+
     test("a second writer in the same process is refused, and the first one's lock survives it", async (t) => {
       const dir = copy(t);
       await withWriteLock(dir, async () => {
