@@ -49,8 +49,9 @@ export interface OrtTrainerOptions {
    * Largest estimated activation memory, in bytes, of a micro-batch run in one onnxruntime run
    * (forward, loss gradient and backward together, step-graph.ts); larger micro-batches use GradCache
    * (memory bounded by one chunk, at the price of encoding twice). The estimate is ~0.5 MB per token
-   * at the 384 x 12 shape and 180-token documents (fused-step.ts `activationBytes`). Default 4 GiB,
-   * which holds 8 x (1+3) of 180 tokens there; 0 always uses GradCache.
+   * at the 384 x 12 shape and 180-token documents (fused-step.ts `activationBytes`); the process's RSS
+   * grows ~0.6 MB per token (8 x (1+7): 8.4 GB max RSS, bench/RESULTS.md). Default 4 GiB, which holds
+   * 8 x (1+3) of 180 tokens there (~4-5 GiB RSS); 0 always uses GradCache.
    */
   activationBudgetBytes?: number;
 }
