@@ -55,6 +55,10 @@ describe("colts encode", () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /bad\.jsonl:2: expected "text" to be a string, found none \[INPUT_INVALID\]/);
     assert.deepEqual(fs.readdirSync(dir), ["bad.jsonl"]);
+    // The file is checked before the model loads: its error wins over a model that does not exist.
+    const early = await run(["encode", "-m", "no-such-model-folder/x", "--documents", "-i", "bad.jsonl"], { cwd: dir });
+    assert.equal(early.code, 1);
+    assert.match(early.stderr, /bad\.jsonl:2: .*\[INPUT_INVALID\]/);
     const broken = await run(["encode", "-m", model, "--documents"], { cwd: dir, stdin: "{not json\n" });
     assert.equal(broken.code, 1);
     assert.match(broken.stderr, /<stdin>:1: invalid JSON/);

@@ -14,7 +14,8 @@ export const ENCODE_SPEC: CommandSpec = {
   name: "encode",
   summary: "encode texts (JSONL or plain lines) into token vectors, one JSON line each",
   usage: ["--model M (--queries | --documents)"],
-  description: 'Input lines: {"_id"|"id", "title", "text"} JSON or plain text (numbered from 0); ids must be unique.\nOutput: one JSON line per text {"id","tokens","vectors"}.',
+  description:
+    'Input lines: {"_id"|"id", "title", "text"} JSON or plain text (numbered from 0); ids must be unique.\nOutput: one JSON line per text {"id","tokens","vectors"}.\nAn input file is checked whole before the model loads; stdin is checked as it streams (an error there\nstops the run after earlier lines were encoded; an output file is then not written).',
   flags: [
     { name: "model", short: "m", type: "string", arg: "M", help: "model folder or hub id org/name[@revision] (required)" },
     { name: "queries", type: "boolean", help: "encode the texts as queries (one of --queries / --documents)" },
@@ -44,6 +45,9 @@ export async function encodeCommand(argv: string[], io: CliIO): Promise<number> 
   const showProgress = values["progress"] === true || io.stderr.isTTY === true;
   const loadOptions = modelLoadOptions(values, io);
 
+  const inputName = inputPath === "-" ? "<stdin>" : inputPath;
+  // A file can be read twice: every problem is reported (file:line) before anything is encoded.
+  if (inputPath !== "-") for await (const _ of readCorpusRecords(openInput(io, inputPath), { plainText: true, name: inputName }));
   const input = openInput(io, inputPath);
   const colbert = await ColBERT.load(modelLocation(io, model), loadOptions);
   const output = openOutput(io, stringFlag(values, "output") ?? "-");
@@ -61,7 +65,7 @@ export async function encodeCommand(argv: string[], io: CliIO): Promise<number> 
       bar?.tick(chunk.length);
     };
     let chunk: CorpusRecord[] = [];
-    for await (const rec of readCorpusRecords(input, { plainText: true, name: inputPath === "-" ? "<stdin>" : inputPath })) {
+    for await (const rec of readCorpusRecords(input, { plainText: true, name: inputName })) {
       chunk.push(rec);
       if (chunk.length >= CHUNK) {
         await flush(chunk);
