@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import type { CallbackManagerForRetrieverRun } from "@langchain/core/callbacks/manager";
 import { Document, type DocumentInterface } from "@langchain/core/documents";
 import { BaseRetriever, type BaseRetrieverInput } from "@langchain/core/retrievers";
+import type { RunnableConfig } from "@langchain/core/runnables";
 import { BaseDocumentCompressor } from "@langchain/core/retrievers/document_compressors";
 import { ColBERT, type LoadOptions } from "../encode/colbert.js";
 import type { MultiVector } from "../encode/multivector.js";
@@ -67,6 +68,27 @@ export class ColtsRetriever extends BaseRetriever {
   /** The model that encodes queries (share it with a `ColtsReranker`). */
   get model(): ColBERT {
     return this.searcher.model;
+  }
+
+  /**
+   * LangChain's `invoke`, cancellable through `options.signal` (which @langchain/core's retriever
+   * does not pass on): an aborted signal rejects at once with its reason; the search already running
+   * in a worker finishes unobserved.
+   */
+  override async invoke(input: string, options?: RunnableConfig): Promise<DocumentInterface[]> {
+    const signal = options?.signal;
+    if (!signal) return super.invoke(input, options);
+    signal.throwIfAborted();
+    let onAbort = (): void => undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error("Aborted"));
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([super.invoke(input, options), aborted]);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
   }
 
   /** One query's documents, in the Searcher's order (what `invoke` returns; see the class comment). */

@@ -59,6 +59,22 @@ describe("colts/langchain", () => {
     }
   });
 
+  test("cancellable through LangChain's AbortSignal: an aborted signal rejects with its reason, alone or in a batch", async (t) => {
+    const retriever = await ColtsRetriever.open(fx.index, { workers: 0 });
+    t.after(() => retriever.close());
+    const before = new AbortController();
+    before.abort(new Error("stopped by the caller"));
+    await assert.rejects(retriever.invoke("apples", { signal: before.signal }), /stopped by the caller/);
+    await assert.rejects(retriever.batch(["apples", "rivers"], { signal: before.signal }), /stopped by the caller/);
+    const during = new AbortController();
+    const pending = retriever.invoke("apples", { signal: during.signal });
+    during.abort(new Error("cancelled mid-search"));
+    await assert.rejects(pending, /cancelled mid-search/);
+    const free = new AbortController();
+    const docs = await retriever.invoke("apples", { signal: free.signal });
+    assert.ok(docs.length > 0, "a signal that never fires changes nothing");
+  });
+
   test("batch and a RunnableSequence that formats the documents give the same ids and order as `colts search`", async (t) => {
     const retriever = await ColtsRetriever.open(fx.index, { workers: 0, search: { k: 4 } });
     t.after(() => retriever.close());
