@@ -43,6 +43,14 @@ function checkShape(scores: ArrayLike<number>, B: number, width: number, what: s
 }
 
 /**
+ * Whether column j holds another copy of the document in column `target` (the query's positive), by
+ * document id: in-batch negatives leave such a column out of that query's softmax. No ids: never.
+ */
+export function otherCopyOfPositive(docIds: readonly string[] | undefined, target: number, j: number): boolean {
+  return docIds !== undefined && j !== target && docIds[j] === docIds[target];
+}
+
+/**
  * ColBERT's cross-entropy: mean over queries of −log softmax(s_i / T)[positive of i]. Gradient:
  * (softmax − one-hot) / (B·T) on the kept columns, 0 on the left-out ones.
  */
@@ -57,8 +65,7 @@ export function contrastiveLoss(scores: ArrayLike<number>, B: number, g: number,
   let loss = 0;
   for (let i = 0; i < B; i++) {
     const target = opts.inBatchNegatives ? i * g : 0;
-    const positiveId = opts.inBatchNegatives ? opts.docIds?.[target] : undefined;
-    const kept = (j: number): boolean => j === target || positiveId === undefined || opts.docIds?.[j] !== positiveId;
+    const kept = (j: number): boolean => !(opts.inBatchNegatives === true && otherCopyOfPositive(opts.docIds, target, j));
     const row = Float64Array.from({ length: width }, (_, j) => (scores[i * width + j] as number) / T);
     const lse = logSumExp(row, kept);
     loss += lse - (row[target] as number);

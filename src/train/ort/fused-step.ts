@@ -7,7 +7,7 @@
 import type { BertConfig } from "../../model/bert-weights.js";
 import type { InputTensor } from "../../runtime/session.js";
 import type { ObjectiveOptions, TrainBatch } from "../batch.js";
-import { contrastiveLoss, klLoss, marginMseLoss, type LossWithGradient } from "../score-losses.js";
+import { contrastiveLoss, klLoss, marginMseLoss, otherCopyOfPositive, type LossWithGradient } from "../score-losses.js";
 import type { LossForm } from "./step-graph.js";
 
 /** A teacher's scores [B][g] and its weight in the loss (batch.ts `teacherTargets`). */
@@ -52,13 +52,6 @@ function softmaxRow(row: readonly number[], T: number): number[] {
   return e.map((v) => v / sum);
 }
 
-/** Columns of query i's softmax that contrastive leaves out: another query's copy of its positive. */
-function leftOut(batch: TrainBatch, i: number, j: number, inBatch: boolean): boolean {
-  if (!inBatch || !batch.docKeys) return false;
-  const target = i * batch.group;
-  return j !== target && batch.docKeys[j] === batch.docKeys[target];
-}
-
 /** The loss inputs of the step graph (see step-graph.ts) for `objective` on `batch`. */
 export function lossFeeds(batch: TrainBatch, objective: ObjectiveOptions, targets: readonly Target[], form: LossForm): Record<string, InputTensor> {
   const B = batch.queries.rows;
@@ -86,7 +79,7 @@ export function lossFeeds(batch: TrainBatch, objective: ObjectiveOptions, target
     weight = 1;
     for (let i = 0; i < B; i++) {
       target[i * width + (inBatch ? i * g : 0)] = 1;
-      for (let j = 0; j < width; j++) if (leftOut(batch, i, j, inBatch)) bias[i * width + j] = -1e9;
+      for (let j = 0; j < width; j++) if (inBatch && otherCopyOfPositive(batch.docKeys, i * g, j)) bias[i * width + j] = -1e9;
     }
   } else {
     // KL's gradient is linear in the teachers' probabilities: their weighted sum stands for all.

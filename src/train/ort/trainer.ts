@@ -94,6 +94,20 @@ export interface LossAndGradients {
   oneRun: boolean;
 }
 
+/**
+ * How a batch is scored: every query against every document (in-batch negatives) or against its own
+ * group, and the documents' removed-token bias laid out for that mode (scores-graph.ts): 0 for kept
+ * tokens, -1e4 for removed ones.
+ */
+function scoringLayout(batch: TrainBatch, objective: ObjectiveOptions): { inBatch: boolean; mode: "all" | "group"; width: number; dBias: InputTensor } {
+  const B = batch.queries.rows;
+  const g = batch.group;
+  const Ld = batch.docs.length;
+  const inBatch = objective.loss === "contrastive" && objective.inBatchNegatives === true;
+  const data = Float32Array.from(batch.docs.keep, (k) => (k > 0 ? 0 : -1e4));
+  return { inBatch, mode: inBatch ? "all" : "group", width: inBatch ? B * g : g, dBias: { data, dims: inBatch ? [1, 1, B * g, Ld] : [B, 1, g, Ld] } };
+}
+
 /** Additive attention mask of a chunk: [rows, 1, 1, S], 0 for attended tokens, -1e9 for padding. */
 function maskBias(b: TokenBatch, r0: number, r1: number): InputTensor {
   const S = b.length;
@@ -306,17 +320,15 @@ export class OrtTrainer {
   private async oneRun(batch: TrainBatch, objective: ObjectiveOptions, targets: Target[], form: "softmax" | "margin", seed: number): Promise<LossAndGradients> {
     const B = batch.queries.rows;
     const g = batch.group;
-    const inBatch = objective.loss === "contrastive" && objective.inBatchNegatives === true;
-    const mode = inBatch ? "all" : "group";
+    const { mode, dBias } = scoringLayout(batch, objective);
     const { graph, session } = await this.stepSession(mode, g, form);
     const t0 = performance.now();
-    const Ld = batch.docs.length;
     const feeds: Record<string, InputTensor> = {
       ...this.weightFeeds(),
       ...prefixed("q_", { ...this.chunkFeeds(batch.queries, 0, B, true), ...this.dropoutFor(seed, 0, batch.queries, 0, B) }),
       ...prefixed("d_", { ...this.chunkFeeds(batch.docs, 0, B * g, true), ...this.dropoutFor(seed, 1, batch.docs, 0, B * g) }),
       q_keep: { data: batch.queries.keep, dims: [B, batch.queries.length] },
-      d_bias: { data: Float32Array.from(batch.docs.keep, (k) => (k > 0 ? 0 : -1e4)), dims: inBatch ? [1, 1, B * g, Ld] : [B, 1, g, Ld] },
+      d_bias: dBias,
       ...lossFeeds(batch, objective, targets, form),
     };
     const t1 = performance.now();
@@ -336,16 +348,12 @@ export class OrtTrainer {
   private async gradCache(batch: TrainBatch, objective: ObjectiveOptions, targets: Target[], seed: number): Promise<LossAndGradients> {
     const B = batch.queries.rows;
     const g = batch.group;
-    const inBatch = objective.loss === "contrastive" && objective.inBatchNegatives === true;
-    const mode = inBatch ? "all" : "group";
-    const width = inBatch ? B * g : g;
+    const { mode, width, dBias } = scoringLayout(batch, objective);
     const t0 = performance.now();
     const [qv, dv] = [await this.embedWith(batch.queries, { seed, side: 0 }), await this.embedWith(batch.docs, { seed, side: 1 })];
     const t1 = performance.now();
     const Lq = batch.queries.length;
     const Ld = batch.docs.length;
-    const dBias = Float32Array.from(batch.docs.keep, (k) => (k > 0 ? 0 : -1e4));
-    const biasDims = inBatch ? [1, 1, B * g, Ld] : [B, 1, g, Ld];
     const qSeeds = new Map<number, Float32Array>();
     const dSeeds = new Map<number, Float32Array>();
     const allScores = new Map<number, Float32Array>();
@@ -355,7 +363,7 @@ export class OrtTrainer {
         q: { data: qv.get(d) as Float32Array, dims: [B, Lq, d] },
         docs: { data: dv.get(d) as Float32Array, dims: [B * g, Ld, d] },
         q_keep: { data: batch.queries.keep, dims: [B, Lq] },
-        d_bias: { data: dBias, dims: biasDims },
+        d_bias: dBias,
       };
       const scores = (await (await this.scoreSession(d, mode, g, false)).run(feeds, ["scores"]))["scores"]?.data as Float32Array;
       allScores.set(d, scores);
