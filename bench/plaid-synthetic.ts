@@ -198,12 +198,12 @@ class SyntheticCorpus {
   source(batchSize = 1000): EmbeddingSource {
     return {
       count: this.docs,
-      batches: (only?: ReadonlySet<number>) => this.batches(batchSize, only),
+      batches: (only?: ReadonlySet<number>, except?: ReadonlySet<number>) => this.batches(batchSize, only, except),
     };
   }
 
-  private async *batches(batchSize: number, only?: ReadonlySet<number>): AsyncGenerator<EmbeddedDoc[]> {
-    const ids = only ? [...only].sort((a, b) => a - b) : null;
+  private async *batches(batchSize: number, only?: ReadonlySet<number>, except?: ReadonlySet<number>): AsyncGenerator<EmbeddedDoc[]> {
+    const ids = only ? [...only].sort((a, b) => a - b) : except ? Array.from({ length: this.docs }, (_, i) => i).filter((i) => !except.has(i)) : null;
     const total = ids ? ids.length : this.docs;
     for (let s = 0; s < total; s += batchSize) {
       const batch: EmbeddedDoc[] = [];

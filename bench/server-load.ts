@@ -90,10 +90,10 @@ function doc(i: number): EmbeddedDoc {
 function source(): EmbeddingSource {
   return {
     count: DOCS,
-    async *batches(only?: ReadonlySet<number>) {
+    async *batches(only?: ReadonlySet<number>, except?: ReadonlySet<number>) {
       let batch: EmbeddedDoc[] = [];
       for (let i = 0; i < DOCS; i++) {
-        if (only && !only.has(i)) continue;
+        if ((only && !only.has(i)) || except?.has(i)) continue;
         batch.push(doc(i));
         if (batch.length === 2000) {
           yield batch;

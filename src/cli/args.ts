@@ -188,6 +188,16 @@ export function intFlag(values: Record<string, unknown>, name: string, min: numb
   return n;
 }
 
+/** A number flag within [min, max] (default: any finite number); undefined when absent. */
+export function numberFlag(values: Record<string, unknown>, name: string, min = -Infinity, max = Infinity): number | undefined {
+  const v = stringFlag(values, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n)) throw new ColtsError("USAGE", `--${name} must be a number, got ${JSON.stringify(v)}`);
+  if (n < min || n > max) throw new ColtsError("USAGE", `--${name} must be a number in [${min}, ${max}], got ${v}`);
+  return n;
+}
+
 /** A valued flag's string; undefined when absent. */
 export function stringFlag(values: Record<string, unknown>, name: string): string | undefined {
   const v = values[name];

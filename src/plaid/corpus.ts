@@ -2,12 +2,13 @@
  * A corpus file as an EmbeddingSource: documents are read by the corpus reader (src/corpus/) and
  * encoded by a ColBERT model on the fly, so only one batch of float vectors exists at a time. The
  * file is read through once with every rule applied (duplicate ids included) before the model
- * encodes anything, then once per pass the index build makes (sample, index).
+ * encodes anything, then once per pass the index build makes: the codec sample, then the other
+ * documents. Each document is encoded once.
  */
 import { checkCorpus, readCorpus, type CheckedCorpus, type CorpusDoc, type CorpusOptions } from "../corpus/reader.js";
 import type { ColBERT } from "../encode/colbert.js";
 import { ColtsError } from "../errors.js";
-import type { EmbeddedDoc, EmbeddingSource } from "./source.js";
+import { selected, type EmbeddedDoc, type EmbeddingSource } from "./source.js";
 
 /** Options of {@link encodedCorpusSource}: how to read the corpus, and how to encode it. */
 export interface EncodedSourceOptions extends CorpusOptions {
@@ -37,10 +38,11 @@ export async function encodedCorpusSource(corpus: string | CheckedCorpus, model:
   };
   return {
     count: checked.count,
-    async *batches(only?: ReadonlySet<number>) {
+    async *batches(only?: ReadonlySet<number>, except?: ReadonlySet<number>) {
       let pending: CorpusDoc[] = [];
       for await (const { index, doc } of readCorpus(checked.file, again)) {
-        if (only && !only.has(index)) continue;
+        // Skipped before encoding: a build reads the sample once (`only`), then the rest (`except`).
+        if (!selected(index, only, except)) continue;
         pending.push(doc);
         if (pending.length >= batchSize) {
           yield await encode(pending);

@@ -35,6 +35,8 @@ export interface LloydOptions {
    * (faiss' default). Range: integer >= 1, or Infinity to always use every point.
    */
   maxPointsPerCentroid?: number;
+  /** Called after each assign + update round with (rounds done, iterations): a progress bar's hook. */
+  onIteration?: (done: number, total: number) => void;
 }
 
 /** faiss' perturbation when splitting a cluster to re-seed an empty one. */
@@ -102,6 +104,7 @@ export async function lloydKmeans(points: Float32Array, n: number, dim: number, 
     }
     splitEmptyClusters(centroids, counts, k, dim, nx, rng);
     if (options.spherical) normalizeRows(centroids, k, dim);
+    options.onIteration?.(it + 1, iterations);
   }
 
   // 4. PLAID normalises the trained centroids.

@@ -95,8 +95,11 @@ export function referencedFiles(m: Manifest): Set<string> {
   ]);
 }
 
-/** Files colts writes per generation (by prefix), and temporary files of interrupted writes. */
-const GENERATION_FILE = /^(?:(?:codec|chunk|tombstones|bm25)-g\d+.*|metadata(?:-g\d+)?\.sqlite(?:-wal|-shm|-journal)?|\..+\.tmp-\d+-\d+-\d+)$/;
+/**
+ * Files colts writes per generation (by prefix; `sample-g*` is a build's temporary copy of its codec
+ * sample), and temporary files of interrupted writes.
+ */
+const GENERATION_FILE = /^(?:(?:codec|chunk|tombstones|bm25|sample)-g\d+.*|metadata(?:-g\d+)?\.sqlite(?:-wal|-shm|-journal)?|\..+\.tmp-\d+-\d+-\d+)$/;
 
 /**
  * Deletes the files of older generations that the current manifest no longer names: run by every

@@ -19,15 +19,26 @@ export interface EmbeddedDoc {
   text?: string;
 }
 
-/** Documents for `buildIndex` / `addToIndex`. `batches` may be called more than once (a build reads a sample first). */
+/**
+ * Documents for `buildIndex` / `addToIndex`. `batches` may be called more than once: a build reads its
+ * codec sample first (`only`), then every other document (`except`), so that each document is
+ * produced (encoded) once.
+ */
 export interface EmbeddingSource {
   /** Number of documents the source yields (sizes the codec sample up front). */
   count: number;
   /**
-   * All documents in order, in batches. With `only`, just the documents at those 0-based positions
-   * (the k-means sample); a source may still read everything to find them.
+   * The documents in order, in batches: all of them, or with `only` just those at these 0-based
+   * positions (the codec sample), or with `except` all but those. A source may still read everything
+   * to find them, but must yield exactly the documents asked for, in order: a build checks the count
+   * and refuses a document yielded twice.
    */
-  batches(only?: ReadonlySet<number>): AsyncIterable<EmbeddedDoc[]>;
+  batches(only?: ReadonlySet<number>, except?: ReadonlySet<number>): AsyncIterable<EmbeddedDoc[]>;
+}
+
+/** Whether position i is asked for by `batches(only, except)`. */
+export function selected(i: number, only?: ReadonlySet<number>, except?: ReadonlySet<number>): boolean {
+  return (!only || only.has(i)) && !except?.has(i);
 }
 
 /** Applies token pooling (PyLate semantics) to a document. poolFactor 1 returns it unchanged. */
@@ -41,8 +52,8 @@ export function poolDoc(doc: EmbeddedDoc, dim: number, poolFactor: number, prote
 export function arraySource(docs: readonly EmbeddedDoc[], batchSize = 1000): EmbeddingSource {
   return {
     count: docs.length,
-    async *batches(only?: ReadonlySet<number>) {
-      const picked = only ? docs.filter((_, i) => only.has(i)) : docs;
+    async *batches(only?: ReadonlySet<number>, except?: ReadonlySet<number>) {
+      const picked = only || except ? docs.filter((_, i) => selected(i, only, except)) : docs;
       for (let i = 0; i < picked.length; i += batchSize) {
         await Promise.resolve();
         yield picked.slice(i, i + batchSize);

@@ -22,9 +22,15 @@ import { kmeans, plaidNumCentroids, plaidSampleSize } from "./kmeans.js";
 import { DEFAULT_SEED } from "./lloyd.js";
 import { collectGarbage, INDEX_FORMAT, INDEX_FORMAT_VERSION, writeManifest, type ChunkEntry, type Manifest } from "./manifest.js";
 import { MetadataStore } from "../metadata/sqlite-store.js";
+import { KeptSample } from "./kept-sample.js";
 import { withWriteLock } from "./lock.js";
-import { poolDoc, type EmbeddedDoc, type EmbeddingSource } from "./source.js";
+import { poolDoc, selected, type EmbeddedDoc, type EmbeddingSource } from "./source.js";
 import { checkCodec, loadIndexFiles, readManifest } from "./validate.js";
+
+/** Default of BuildOptions.sampleMemoryBytes: 1 GiB. */
+export const DEFAULT_SAMPLE_MEMORY_BYTES = 2 ** 30;
+/** Kept documents handed to the chunk writer at a time when no source batch carries them. */
+const KEPT_BATCH = 1000;
 
 /** Documents per chunk file when BuildOptions.chunkDocs is not given (build and add). */
 export const DEFAULT_CHUNK_DOCS = 25_000;
@@ -69,7 +75,19 @@ export interface BuildOptions {
   bm25Analyzer?: Analyzer;
   /** Replace an existing index in the folder. Default false (refuse). */
   overwrite?: boolean;
-  /** Progress of each phase. */
+  /**
+   * Most bytes of the codec sample's vectors kept in memory between codec training and compression,
+   * so that the sampled documents are not encoded twice. A larger sample is written to a temporary
+   * float32 file in the index folder instead (exact, removed when the build ends). Default
+   * DEFAULT_SAMPLE_MEMORY_BYTES (1 GiB); 0 always uses the file. Training itself holds the sample in
+   * memory either way (k-means needs it); this bounds what stays held while the rest is compressed.
+   */
+  sampleMemoryBytes?: number;
+  /**
+   * Progress of each phase, reported per batch: "sample" (documents of the codec sample read and
+   * encoded), "train" (k-means rounds, then the residual calibration), "index" (documents compressed,
+   * the kept sample included). Each phase ends with done === total.
+   */
   onProgress?: (e: { phase: "sample" | "train" | "index"; done: number; total: number }) => void;
 }
 
@@ -96,19 +114,34 @@ export function chooseSample(n: number, seed: number): Set<number> {
   return new Set(perm.slice(0, size));
 }
 
-async function trainCodec(source: EmbeddingSource, dim: number, opts: BuildOptions): Promise<ResidualCodec> {
-  const seed = opts.seed ?? DEFAULT_SEED;
-  const sample = chooseSample(source.count, seed);
+/** Where a build keeps its codec sample for the index pass (see kept-sample.ts). */
+interface KeepSample {
+  /** Most bytes of sampled vectors held in memory; more go to `spillFile`. */
+  budgetBytes: number;
+  spillFile: string;
+}
+
+/** A trained codec, and the sample it was trained on when the caller asked to keep it. */
+interface TrainedCodec {
+  codec: ResidualCodec;
+  kept: KeptSample | null;
+}
+
+/** Reads the sample (pooled), checking the source yields exactly the sampled documents. */
+async function readSample(source: EmbeddingSource, sample: ReadonlySet<number>, dim: number, opts: BuildOptions): Promise<{ heads: Omit<EmbeddedDoc, "vectors">[]; all: Float32Array }> {
   const parts: Float32Array[] = [];
+  const heads: Omit<EmbeddedDoc, "vectors">[] = [];
   let rows = 0;
   for await (const batch of source.batches(sample)) {
     for (const d of batch) {
-      const p = poolDoc(checkDoc(d, dim), dim, opts.poolFactor ?? 1);
-      parts.push(p.vectors.subarray(0, p.n * dim));
-      rows += p.n;
+      const { vectors, ...head } = poolDoc(checkDoc(d, dim), dim, opts.poolFactor ?? 1);
+      parts.push(vectors.subarray(0, head.n * dim));
+      heads.push(head);
+      rows += head.n;
     }
-    opts.onProgress?.({ phase: "sample", done: parts.length, total: sample.size });
+    opts.onProgress?.({ phase: "sample", done: heads.length, total: sample.size });
   }
+  if (heads.length !== sample.size) throw new ColtsError("INPUT_INVALID", `the source yielded ${heads.length} documents for a sample of ${sample.size}`);
   if (rows === 0) throw new ColtsError("INPUT_INVALID", "the sampled documents have no vectors");
   const all = new Float32Array(rows * dim);
   let off = 0;
@@ -116,15 +149,24 @@ async function trainCodec(source: EmbeddingSource, dim: number, opts: BuildOptio
     all.set(p, off);
     off += p.length;
   }
-  parts.length = 0; // the per-document arrays are garbage from here: one copy of the sample is held
+  return { heads, all }; // the per-document arrays are garbage from here: one copy of the sample is held
+}
+
+/**
+ * Trains the codec on PLAID's sample of the source. With `keep`, the sampled documents are returned
+ * for the index pass (in their original row order), so the build need not read or encode them again.
+ */
+async function trainCodec(source: EmbeddingSource, dim: number, opts: BuildOptions, keep: KeepSample): Promise<TrainedCodec & { kept: KeptSample }>;
+async function trainCodec(source: EmbeddingSource, dim: number, opts: BuildOptions): Promise<TrainedCodec>;
+async function trainCodec(source: EmbeddingSource, dim: number, opts: BuildOptions, keep: KeepSample | null = null): Promise<TrainedCodec> {
+  const seed = opts.seed ?? DEFAULT_SEED;
+  const sample = chooseSample(source.count, seed);
+  const { heads, all } = await readSample(source, sample, dim, opts);
+  const rows = all.length / dim;
   // Hold out ~5% of the sampled vectors (at most 50k) to calibrate the residual buckets, as PLAID does:
   // the rows are shuffled in place (a seeded Fisher-Yates), the first nHeld calibrate, the rest train.
-  const rng = new Rng(seed + 1);
-  const tmp = new Float32Array(dim);
-  for (let i = rows - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    if (j !== i) swapRows(all, i, j, dim, tmp);
-  }
+  // The swaps are recorded so that the original order can be restored for the kept sample.
+  const swaps = shuffleRows(all, rows, dim, new Rng(seed + 1));
   const nHeld = rows > 20 ? Math.min(50_000, Math.max(1, Math.floor(rows * 0.05))) : 0;
   const trainRows = rows - nHeld;
   const train = all.subarray(nHeld * dim);
@@ -133,16 +175,50 @@ async function trainCodec(source: EmbeddingSource, dim: number, opts: BuildOptio
   const held = all.subarray(0, heldRows * dim);
   const avgDoclen = rows / sample.size;
   const k = Math.max(1, Math.min(opts.numCentroids ?? plaidNumCentroids(avgDoclen * source.count), trainRows));
-  opts.onProgress?.({ phase: "train", done: 0, total: 1 });
+  const iterations = opts.kmeansIterations ?? 4;
+  opts.onProgress?.({ phase: "train", done: 0, total: iterations + 1 });
   const centroids = await kmeans(train, trainRows, dim, k, {
     seed,
-    iterations: opts.kmeansIterations ?? 4,
+    iterations,
+    onIteration: (done) => opts.onProgress?.({ phase: "train", done, total: iterations + 1 }),
     ...(opts.kmeansMaxPointsPerCentroid ? { maxPointsPerCentroid: opts.kmeansMaxPointsPerCentroid } : {}),
     ...(opts.assignment ? { assignment: opts.assignment } : {}),
   });
   const codec = await ResidualCodec.train(centroids, k, dim, held, heldRows, { nbits: opts.nbits ?? 2, ...(opts.assignment ? { assignment: opts.assignment } : {}) });
-  opts.onProgress?.({ phase: "train", done: 1, total: 1 });
-  return codec;
+  opts.onProgress?.({ phase: "train", done: iterations + 1, total: iterations + 1 });
+  if (!keep) return { codec, kept: null };
+  unshuffleRows(all, dim, swaps);
+  const positions = [...sample].sort((a, b) => a - b);
+  try {
+    return { codec, kept: new KeptSample(positions, heads, all, dim, keep.budgetBytes, keep.spillFile) };
+  } catch (e) {
+    await codec.releaseKernels();
+    throw e;
+  }
+}
+
+/**
+ * Seeded Fisher-Yates shuffle of the rows of x: [rows, dim] in place. Returns the swap partner of each
+ * row (swaps[i] for i = rows-1 down to 1), which `unshuffleRows` replays backwards.
+ */
+function shuffleRows(x: Float32Array, rows: number, dim: number, rng: Rng): Uint32Array {
+  const swaps = new Uint32Array(rows);
+  const tmp = new Float32Array(dim);
+  for (let i = rows - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    swaps[i] = j;
+    if (j !== i) swapRows(x, i, j, dim, tmp);
+  }
+  return swaps;
+}
+
+/** Undoes `shuffleRows`: x: [rows, dim] returns to its order before the shuffle. */
+function unshuffleRows(x: Float32Array, dim: number, swaps: Uint32Array): void {
+  const tmp = new Float32Array(dim);
+  for (let i = 1; i < swaps.length; i++) {
+    const j = swaps[i] as number;
+    if (j !== i) swapRows(x, i, j, dim, tmp);
+  }
 }
 
 /** Swaps rows i and j of x: [*, dim] row-major, through tmp: [dim]. */
@@ -258,55 +334,110 @@ export async function buildIndex(dir: string, source: EmbeddingSource, dim: numb
     if (source.count < 1) throw new ColtsError("INPUT_INVALID", "cannot build an index from an empty corpus");
     const previous = fs.existsSync(path.join(dir, "manifest.json")) ? previousGeneration(dir) : null;
     const generation = (previous ?? 0) + 1;
-    const codec = await trainCodec(source, dim, opts);
-    const codecFile = `codec-g${generation}.bin`;
-    writeCodec(path.join(dir, codecFile), codec);
-    // A rebuild writes a fresh metadata database next to the old one; the manifest switch picks it.
-    const metadataFile = previous ? `metadata-g${generation}.sqlite` : METADATA_FILE;
-    const metadata = MetadataStore.open(path.join(dir, metadataFile));
+    const spillFile = path.join(dir, `sample-g${generation}.f32`);
+    const { codec, kept } = await trainCodec(source, dim, opts, { budgetBytes: opts.sampleMemoryBytes ?? DEFAULT_SAMPLE_MEMORY_BYTES, spillFile });
     try {
-      const bm25 = opts.bm25 === false ? null : new Bm25Index(opts.bm25Analyzer ? { analyzer: opts.bm25Analyzer } : {});
-      const writer = new ChunkWriter(dir, codec, generation, 0, opts.chunkDocs ?? DEFAULT_CHUNK_DOCS, metadata, bm25, opts.assignment ? { assignment: opts.assignment } : {});
-      const ids = new Set<string>();
-      for await (const batch of source.batches()) {
-        const pooled = batch.map((d) => {
-          if (ids.has(d.id)) throw new ColtsError("INPUT_INVALID", `duplicate document id ${JSON.stringify(d.id)}`, { details: { id: d.id } });
-          ids.add(d.id);
-          return poolDoc(checkDoc(d, dim), dim, opts.poolFactor ?? 1);
-        });
-        await writer.push(pooled);
-        opts.onProgress?.({ phase: "index", done: writer.ordinal, total: source.count });
-      }
-      await writer.finish();
-      const bm25File = await saveKeywordIndex(dir, bm25, generation);
-      const m: Manifest = {
-        format: INDEX_FORMAT,
-        version: INDEX_FORMAT_VERSION,
-        generation,
-        createdAt: now(),
-        updatedAt: now(),
-        dim,
-        nbits: codec.nbits,
-        numCentroids: codec.numCentroids,
-        poolFactor: opts.poolFactor ?? 1,
-        model: opts.model ?? null,
-        codecFile,
-        chunks: writer.entries,
-        tombstonesFile: null,
-        numDocs: writer.ordinal,
-        liveDocs: writer.ordinal,
-        metadataFile,
-        bm25File,
-        drift: { trainedAvgResidual: codec.avgResidual, lastAddAvgResidual: null },
-      };
-      writeManifest(dir, m);
-      collectGarbage(dir, m);
-      return m;
+      return await writeBuild(dir, { source, dim, opts, codec, kept, generation, firstBuild: previous === null });
     } finally {
-      metadata.close();
+      kept.close();
       await codec.releaseKernels();
     }
   });
+}
+
+/** What `writeBuild` writes: a trained codec, its kept sample, the source for the other documents. */
+interface BuildPlan {
+  source: EmbeddingSource;
+  dim: number;
+  opts: BuildOptions;
+  codec: ResidualCodec;
+  kept: KeptSample;
+  generation: number;
+  /** No index was in the folder (a rebuild writes its metadata database under a generation name). */
+  firstBuild: boolean;
+}
+
+/** Writes the codec, every document's chunk, metadata and keyword index, then the manifest. */
+async function writeBuild(dir: string, plan: BuildPlan): Promise<Manifest> {
+  const { source, dim, opts, codec, generation } = plan;
+  const codecFile = `codec-g${generation}.bin`;
+  writeCodec(path.join(dir, codecFile), codec);
+  // A rebuild writes a fresh metadata database next to the old one; the manifest switch picks it.
+  const metadataFile = plan.firstBuild ? METADATA_FILE : `metadata-g${generation}.sqlite`;
+  const metadata = MetadataStore.open(path.join(dir, metadataFile));
+  try {
+    const bm25 = opts.bm25 === false ? null : new Bm25Index(opts.bm25Analyzer ? { analyzer: opts.bm25Analyzer } : {});
+    const writer = new ChunkWriter(dir, codec, generation, 0, opts.chunkDocs ?? DEFAULT_CHUNK_DOCS, metadata, bm25, opts.assignment ? { assignment: opts.assignment } : {});
+    const ids = new Set<string>();
+    let done = 0;
+    for await (const batch of withKeptSample(source, plan.kept, dim, opts.poolFactor ?? 1)) {
+      for (const d of batch) {
+        if (ids.has(d.id)) throw new ColtsError("INPUT_INVALID", `duplicate document id ${JSON.stringify(d.id)}`, { details: { id: d.id } });
+        ids.add(d.id);
+      }
+      await writer.push(batch);
+      done += batch.length;
+      opts.onProgress?.({ phase: "index", done, total: source.count });
+    }
+    if (done !== source.count) throw new ColtsError("INPUT_INVALID", `the source yielded ${done} documents, not the ${source.count} it announced`);
+    await writer.finish();
+    const bm25File = await saveKeywordIndex(dir, bm25, generation);
+    const m: Manifest = {
+      format: INDEX_FORMAT,
+      version: INDEX_FORMAT_VERSION,
+      generation,
+      createdAt: now(),
+      updatedAt: now(),
+      dim,
+      nbits: codec.nbits,
+      numCentroids: codec.numCentroids,
+      poolFactor: opts.poolFactor ?? 1,
+      model: opts.model ?? null,
+      codecFile,
+      chunks: writer.entries,
+      tombstonesFile: null,
+      numDocs: writer.ordinal,
+      liveDocs: writer.ordinal,
+      metadataFile,
+      bm25File,
+      drift: { trainedAvgResidual: codec.avgResidual, lastAddAvgResidual: null },
+    };
+    writeManifest(dir, m);
+    collectGarbage(dir, m);
+    return m;
+  } finally {
+    metadata.close();
+  }
+}
+
+/**
+ * Every document of the source in corpus order, pooled: the kept sample's documents at their
+ * positions, the others read (encoded) from the source, which is asked to leave the sample out.
+ */
+async function* withKeptSample(source: EmbeddingSource, kept: KeptSample, dim: number, poolFactor: number): AsyncIterable<EmbeddedDoc[]> {
+  let position = 0;
+  const out: EmbeddedDoc[] = [];
+  for await (const batch of source.batches(undefined, new Set(kept.positions))) {
+    for (const d of batch) {
+      while (kept.nextPosition === position) {
+        out.push(kept.take());
+        position++;
+        // Batches stay small while a run of sampled documents is merged: bounded memory, steady progress.
+        if (out.length >= KEPT_BATCH) yield out.splice(0);
+      }
+      if (kept.has(d.id)) {
+        throw new ColtsError("INPUT_INVALID", `duplicate document id ${JSON.stringify(d.id)} (or a source that yields sampled documents again: it must honour \`except\`)`, { details: { id: d.id } });
+      }
+      out.push(poolDoc(checkDoc(d, dim), dim, poolFactor));
+      position++;
+    }
+    if (out.length > 0) yield out.splice(0);
+  }
+  // The sampled documents after the source's last one (all of them when the sample is the corpus).
+  while (kept.remaining > 0) {
+    out.push(kept.take());
+    if (out.length >= KEPT_BATCH || kept.remaining === 0) yield out.splice(0);
+  }
 }
 
 /** Appends documents with the existing codec. Ids already live in the index are refused. */
@@ -449,10 +580,10 @@ export async function compactIndex(dir: string, opts: CompactOptions = {}): Prom
         if (live.length === 0) throw new ColtsError("INPUT_INVALID", "the index has no live documents to recluster");
         const source: EmbeddingSource = {
           count: live.length,
-          async *batches(only?: ReadonlySet<number>) {
+          async *batches(only?: ReadonlySet<number>, except?: ReadonlySet<number>) {
             let batch: EmbeddedDoc[] = [];
             for (const [i, { chunk, l }] of live.entries()) {
-              if (only && !only.has(i)) continue;
+              if (!selected(i, only, except)) continue;
               batch.push({ id: String(chunk.ordinals[l]), vectors: decompressDocs(chunk, [l], codec), n: chunk.doclens[l] as number });
               if (batch.length >= 1000) {
                 yield batch;
@@ -463,7 +594,7 @@ export async function compactIndex(dir: string, opts: CompactOptions = {}): Prom
             if (batch.length > 0) yield batch;
           },
         };
-        target = await trainCodec(source, m.dim, { nbits: m.nbits, seed: opts.seed ?? DEFAULT_SEED });
+        target = (await trainCodec(source, m.dim, { nbits: m.nbits, seed: opts.seed ?? DEFAULT_SEED })).codec;
       }
       const entries: ChunkEntry[] = [];
       for (const [i, { entry, chunk }] of chunks.entries()) {

@@ -30,6 +30,10 @@ describe("colts index / search / rerank", () => {
     const b = await run(["index", "build", "idx", "--model", "model", "--input", "docs.jsonl", "--metadata-fields", "lang,year", "--nbits", "2"], cwd);
     assert.equal(b.code, 0, b.stderr);
     assert.match(b.stdout, /built .*idx: 5 documents/);
+    // Every phase's bar ends at 100% (the index pass once reported only flushed chunks: 0% until the end).
+    for (const label of ["encoding the codec sample", "k-means rounds", "indexing"]) {
+      assert.match(b.stderr, new RegExp(`^${label} 100% .* in `, "m"), b.stderr);
+    }
     const info = await run(["index", "info", "idx", "--json"], cwd);
     const i = JSON.parse(info.stdout) as { documents: number; nbits: number; dim: number; model: string };
     assert.equal(i.documents, 5);

@@ -11,7 +11,7 @@ import { PlaidIndex } from "../../plaid/plaid-index.js";
 import { addToIndex, buildIndex, compactIndex, deleteFromIndex } from "../../plaid/writer.js";
 import { isDrifted, type Manifest } from "../../plaid/manifest.js";
 import { readManifest } from "../../plaid/validate.js";
-import { intFlag, oneOf, parse, stringFlag, usageError, type Command, type CommandSpec, type FlagSpec, type Values } from "../args.js";
+import { intFlag, numberFlag, oneOf, parse, stringFlag, usageError, type Command, type CommandSpec, type FlagSpec, type Values } from "../args.js";
 import { MODEL_FLAGS, modelLoadOptions } from "../model-flags.js";
 import { modelLocation, resolvePath, writeOut, type CliIO } from "../io.js";
 import { createProgressBar } from "../progress.js";
@@ -43,6 +43,7 @@ const BUILD_SPEC: CommandSpec = {
     { name: "assignment", type: "string", arg: "auto|exact|two-level", default: "auto", help: "nearest-centroid search (auto: two-level from 16,384 centroids)" },
     { name: "bm25-analyzer", type: "string", arg: "english|cjk|japanese", default: "english", help: "analyser of the BM25 index" },
     { name: "mecab-dic", type: "string", arg: "DIR", default: "$COLTS_MECAB_DICDIR or searched", help: "compiled MeCab dictionary for --bm25-analyzer japanese" },
+    { name: "sample-memory", type: "string", arg: "GIB", default: "1", help: "codec sample vectors kept in memory for the index pass (each document is encoded once); a larger sample goes to a temporary file in <dir>" },
     { name: "overwrite", type: "boolean", help: "replace an index already in <dir>" },
     ...MODEL_FLAGS,
   ],
@@ -168,12 +169,15 @@ async function refuseIdsInIndex(dir: string, corpus: CheckedCorpus): Promise<voi
   }
 }
 
+/** What each build phase's bar says it counts: sampled documents encoded, k-means rounds (+ calibration), documents compressed. */
+const PHASE_LABELS: Record<string, string> = { sample: "encoding the codec sample", train: "k-means rounds", index: "indexing" };
+
 function progress(io: CliIO): (e: { phase: string; done: number; total: number }) => void {
   const bars = new Map<string, ReturnType<typeof createProgressBar>>();
   return (e) => {
     let bar = bars.get(e.phase);
     if (!bar) {
-      bar = createProgressBar({ stream: io.stderr, label: e.phase === "index" ? "indexing" : e.phase, total: e.total, unit: "items" });
+      bar = createProgressBar({ stream: io.stderr, label: PHASE_LABELS[e.phase] ?? e.phase, total: e.total, unit: "items" });
       bars.set(e.phase, bar);
     }
     bar.update(e.done, e.total);
@@ -196,6 +200,7 @@ async function build(argv: string[], io: CliIO): Promise<number> {
   const analyzerName = oneOf(values, "bm25-analyzer", ANALYZER_NAMES);
   const mecabDic = stringFlag(values, "mecab-dic");
   const bm25Analyzer = analyzerName ? builtInAnalyzer(analyzerName, mecabDic ? { mecabDicDir: resolvePath(io, mecabDic) } : {}) : undefined;
+  const sampleMemoryGiB = numberFlag(values, "sample-memory", 0, 1e6);
   const m = await withCorpus(io, BUILD_SPEC, values, model, async (corpus, colbert) => {
     const source = await encodedCorpusSource(corpus, colbert, batchSize ? { batchSize } : {});
     return buildIndex(dir, source, colbert.dim, {
@@ -204,6 +209,7 @@ async function build(argv: string[], io: CliIO): Promise<number> {
       ...(poolFactor ? { poolFactor } : {}),
       ...(numCentroids ? { numCentroids } : {}),
       ...(assignment ? { assignment } : {}),
+      ...(sampleMemoryGiB !== undefined ? { sampleMemoryBytes: Math.round(sampleMemoryGiB * 2 ** 30) } : {}),
       overwrite: values["overwrite"] === true,
       onProgress: progress(io),
       ...(bm25Analyzer ? { bm25Analyzer } : {}),

@@ -1,7 +1,7 @@
 /** `colts merge A B [...] --method linear|slerp|ties --output dir`: checkpoint merging. */
 import { ColtsError } from "../../errors.js";
 import { MERGE_METHODS, mergeModelFolders, type MergeMethod } from "../../train/merge.js";
-import { oneOf, parse, stringFlag, usageError, type CommandSpec, type Values } from "../args.js";
+import { numberFlag, oneOf, parse, stringFlag, usageError, type CommandSpec } from "../args.js";
 import { modelLocation, resolvePath, writeOut, type CliIO } from "../io.js";
 
 /** `colts merge`: its flags and help page, the one declaration that parsing and `--help` read. */
@@ -27,14 +27,6 @@ A flag of another method than the chosen one is refused.`,
   ],
   example: "colts merge run-a run-b --method linear --weights 0.7,0.3 --output merged",
 };
-
-function numberFlag(values: Values, name: string): number | undefined {
-  const v = stringFlag(values, name);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === "" || !Number.isFinite(n)) throw new ColtsError("USAGE", `--${name} must be a number, got ${JSON.stringify(v)}`);
-  return n;
-}
 
 export async function mergeCommand(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(argv, MERGE_SPEC);

@@ -5,7 +5,7 @@ import { readTrainingLines, resolveExamples, type TextLookup } from "../../train
 import type { EvalSet } from "../../train/evaluate.js";
 import type { TeacherNormalization } from "../../train/score-losses.js";
 import type { TrainOptions } from "../../train/loop.js";
-import { intFlag, oneOf, parse, stringFlag, usageError, type CommandSpec, type Values } from "../args.js";
+import { intFlag, numberFlag, oneOf, parse, stringFlag, usageError, type CommandSpec, type Values } from "../args.js";
 import { modelLocation, resolvePath, writeOut, type CliIO } from "../io.js";
 import { createProgressBar } from "../progress.js";
 import { documentText } from "../../corpus/reader.js";
@@ -56,14 +56,6 @@ of the other commands do not apply.`,
   ],
   example: "colts train --model start --data triples.jsonl --loss contrastive --steps 300 --lr 3e-4 --warmup 20 --output run",
 };
-
-function numberFlag(values: Values, name: string, min: number, max: number): number | undefined {
-  const v = stringFlag(values, name);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max) throw new ColtsError("USAGE", `--${name} must be a number in [${min}, ${max}], got ${v}`);
-  return n;
-}
 
 function listFlag(values: Values, name: string): string[] | undefined {
   return stringFlag(values, name)?.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
