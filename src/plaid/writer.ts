@@ -453,6 +453,7 @@ export async function addToIndex(dir: string, source: EmbeddingSource, opts: Pic
       const bm25 = m.bm25File ? await loadBm25(dir, { fileName: m.bm25File }) : null;
       const writer = new ChunkWriter(dir, codec, generation, m.numDocs, opts.chunkDocs ?? DEFAULT_CHUNK_DOCS, metadata, bm25);
       const seen = new Set<string>();
+      let done = 0; // documents handed to the writer (its ordinal moves only when a chunk is written)
       for await (const batch of source.batches()) {
         const existing = metadata.ordinalsForIds(batch.map((d) => d.id), m.numDocs);
         for (const d of batch) {
@@ -465,7 +466,8 @@ export async function addToIndex(dir: string, source: EmbeddingSource, opts: Pic
           seen.add(d.id);
         }
         await writer.push(batch.map((d) => poolDoc(checkDoc(d, m.dim), m.dim, m.poolFactor)));
-        opts.onProgress?.({ phase: "index", done: writer.ordinal - m.numDocs, total: source.count });
+        done += batch.length;
+        opts.onProgress?.({ phase: "index", done, total: source.count });
       }
       await writer.finish();
       const added = writer.ordinal - m.numDocs;

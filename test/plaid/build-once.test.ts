@@ -141,6 +141,14 @@ describe("a build encodes each document once", () => {
     }
     assert.equal(events.filter((e) => e.phase === "index").at(-1)?.total, corpus.length);
   });
+
+  test("add reports per batch too, not only when a chunk file is written", async (t) => {
+    const dir = path.join(tempDir(t), "idx");
+    await buildIndex(dir, arraySource(corpus.slice(0, 1000), 500), dim, OPTS);
+    const done: number[] = [];
+    await addToIndex(dir, arraySource(syntheticDocs(900, dim, 8, "new"), 100), { chunkDocs: 25_000, onProgress: (e) => done.push(e.done) });
+    assert.deepEqual(done, [100, 200, 300, 400, 500, 600, 700, 800, 900]);
+  });
 });
 
 describe("encoder calls from a corpus file", () => {
