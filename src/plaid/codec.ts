@@ -83,6 +83,9 @@ export function quantileSorted(sorted: Float32Array, q: number): number {
   return w < 0.5 ? a + w * (b - a) : b - (b - a) * (1 - w);
 }
 
+/** Centroid ids of vectors: Int32Array from `compress`; Uint16Array in chunks of codecs with at most 65,536 centroids. */
+export type CodeArray = Int32Array | Uint16Array;
+
 /** PLAID's residual codec (see the file comment): trained once per index, then compresses and decompresses vectors. */
 export class ResidualCodec {
   /** Vector dimension. */
@@ -255,7 +258,7 @@ export class ResidualCodec {
    * Decodes vectors: centroid + bucket weight per dimension, L2-normalised.
    * codes: [n]; residuals: [n, dim * nbits / 8] row-major -> [n, dim] row-major.
    */
-  decompress(codes: Int32Array, residuals: Uint8Array): Float32Array {
+  decompress(codes: CodeArray, residuals: Uint8Array): Float32Array {
     const out = new Float32Array(codes.length * this.dim);
     this.decompressInto(codes, residuals, out, 0);
     return out;
@@ -265,7 +268,7 @@ export class ResidualCodec {
    * Same as `decompress`, written into `out` from row `row` on (no allocation: stage 4 decompresses
    * many documents into one block). codes: [n]; residuals: [n, bytesPerVector]; out: [>= row + n, dim].
    */
-  decompressInto(codes: Int32Array, residuals: Uint8Array, out: Float32Array, row: number): void {
+  decompressInto(codes: CodeArray, residuals: Uint8Array, out: Float32Array, row: number): void {
     const dim = this.dim;
     const n = codes.length;
     const bpv = this.bytesPerVector;

@@ -12,8 +12,14 @@ import type { Nbits } from "./bitpack.js";
 export const MANIFEST_FILE = "manifest.json";
 /** The manifest's `format`: marks a folder as a colts PLAID index. */
 export const INDEX_FORMAT = "colts-plaid";
-/** The on-disk format version this colts writes; it reads versions 1 up to this one and refuses newer ones (INDEX_VERSION). */
-export const INDEX_FORMAT_VERSION = 1;
+/**
+ * The on-disk format version this colts writes; it reads versions 1 up to this one and refuses newer
+ * ones (INDEX_VERSION). 2: chunks may store codes and inverted lists as u16 (chunk.ts), and the
+ * keyword index may be the BM25 file's version 2, so an older colts refuses the whole index up front
+ * rather than failing on its first chunk. A write that adds chunks to a version-1 index (add, compact)
+ * upgrades its manifest to the current version.
+ */
+export const INDEX_FORMAT_VERSION = 2;
 
 export interface ChunkEntry {
   /** File name inside the index folder. */

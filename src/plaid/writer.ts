@@ -473,6 +473,7 @@ export async function addToIndex(dir: string, source: EmbeddingSource, opts: Pic
       const added = writer.ordinal - m.numDocs;
       const next: Manifest = {
         ...m,
+        version: INDEX_FORMAT_VERSION, // new chunks are written in the current format
         generation,
         updatedAt: now(),
         chunks: [...m.chunks, ...writer.entries],
@@ -638,6 +639,7 @@ export async function compactIndex(dir: string, opts: CompactOptions = {}): Prom
       }
       const next: Manifest = {
         ...m,
+        version: INDEX_FORMAT_VERSION, // new chunks are written in the current format
         generation,
         updatedAt: now(),
         codecFile,

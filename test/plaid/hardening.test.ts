@@ -265,9 +265,10 @@ describe("index folders under attack", () => {
     // Crafted chunks and codecs whose checksums are valid (written by the container writer).
     const chunkPath = path.join(dir, c0.file);
     const original = fs.readFileSync(chunkPath);
-    for (const code of [999999, -1, 16]) {
+    // Wide (i32, as version 1 and codecs over 65,536 centroids store them) and narrow (u16) codes.
+    for (const [code, Codes] of [[999999, Int32Array], [-1, Int32Array], [16, Int32Array], [16, Uint16Array], [65535, Uint16Array]] as const) {
       const chunk = readChunk(chunkPath, 16, (dim * 2) / 8);
-      const codes = chunk.codes.slice();
+      const codes = Codes.from(chunk.codes);
       codes[3] = code;
       writeChunk(chunkPath, { ...chunk, codes });
       await refused(open(dir), "INDEX_CORRUPT", c0.file, new RegExp(`code ${code}, outside`));
