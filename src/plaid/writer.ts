@@ -13,49 +13,22 @@ import type { Analyzer } from "../bm25/analyzer.js";
 import { Bm25Index } from "../bm25/bm25-index.js";
 import { loadBm25, saveBm25 } from "../bm25/store.js";
 import { ColtsError } from "../errors.js";
-import { Rng } from "../util/rng.js";
-import type { Nbits } from "./bitpack.js";
 import { makeChunk, writeChunk, type Chunk } from "./chunk.js";
-import { ResidualCodec, type CodecKernelOptions } from "./codec.js";
+import type { CodecKernelOptions, ResidualCodec } from "./codec.js";
 import { readCodec, readTombstones, writeCodec, writeTombstones } from "./files.js";
-import { kmeans, plaidNumCentroids, plaidSampleSize } from "./kmeans.js";
 import { DEFAULT_SEED } from "./lloyd.js";
 import { collectGarbage, INDEX_FORMAT, INDEX_FORMAT_VERSION, writeManifest, type ChunkEntry, type Manifest } from "./manifest.js";
 import { MetadataStore } from "../metadata/sqlite-store.js";
 import { withWriteLock } from "./lock.js";
 import { poolDoc, type EmbeddedDoc, type EmbeddingSource } from "./source.js";
+import { checkDoc, trainCodec, type CodecTrainingOptions } from "./train-codec.js";
 import { checkCodec, loadIndexFiles, readManifest } from "./validate.js";
 
 /** Documents per chunk file when BuildOptions.chunkDocs is not given (build and add). */
 export const DEFAULT_CHUNK_DOCS = 25_000;
 
-/** How `buildIndex` trains its codec and lays out the index; every field is optional. */
-export interface BuildOptions {
-  /** Residual bits per dimension: 1, 2 or 4. Default 2. More bits: closer to exact scores, bigger index. */
-  nbits?: Nbits;
-  /** Token pooling factor (PyLate semantics). Default 1 = none; 2 halves the vectors (~no quality loss). */
-  poolFactor?: number;
-  /** Seed of the sample, k-means and held-out split. Default DEFAULT_SEED (123). */
-  seed?: number;
-  /** k-means iterations. Default 4 (PLAID's). */
-  kmeansIterations?: number;
-  /**
-   * Number of centroids. Default PLAID's 2^floor(log2(16 sqrt(estimated vectors))). Fewer centroids
-   * train faster (k-means cost grows with centroids x sample vectors) and make IVF lists longer.
-   */
-  numCentroids?: number;
-  /**
-   * k-means trains on at most this many sample vectors per centroid (faiss' max_points_per_centroid).
-   * Default 256. Lower values train faster on large collections at some cost in centroid quality.
-   */
-  kmeansMaxPointsPerCentroid?: number;
-  /**
-   * Nearest-centroid assignment in k-means and compression: "exact" scores every centroid (PLAID);
-   * "two-level" scores groups of centroids first (two-level.ts: ~99% identical codes at
-   * probe 16, >10x fewer multiply-adds at k = 2^15); "auto" (default) is two-level from 16,384
-   * centroids on, the sizes where exact assignment takes hours on a few CPU cores.
-   */
-  assignment?: "auto" | "exact" | "two-level";
+/** How `buildIndex` trains its codec (CodecTrainingOptions) and lays out the index; every field is optional. */
+export interface BuildOptions extends CodecTrainingOptions {
   /** Documents per chunk file. Default DEFAULT_CHUNK_DOCS (25,000). Smaller chunks: cheaper compaction; more files. */
   chunkDocs?: number;
   /** Model recorded in the manifest (queries must be encoded with it). */
@@ -69,8 +42,6 @@ export interface BuildOptions {
   bm25Analyzer?: Analyzer;
   /** Replace an existing index in the folder. Default false (refuse). */
   overwrite?: boolean;
-  /** Progress of each phase. */
-  onProgress?: (e: { phase: "sample" | "train" | "index"; done: number; total: number }) => void;
 }
 
 const now = (): string => new Date().toISOString();
@@ -83,84 +54,6 @@ async function saveKeywordIndex(dir: string, bm25: Bm25Index | null, generation:
   return file;
 }
 const METADATA_FILE = "metadata.sqlite";
-
-/** Positions of the k-means sample: PLAID's sample size, drawn without replacement with a seeded Rng. */
-export function chooseSample(n: number, seed: number): Set<number> {
-  const size = plaidSampleSize(n);
-  const rng = new Rng(seed);
-  const perm = Array.from({ length: n }, (_, i) => i);
-  for (let i = 0; i < size; i++) {
-    const j = i + rng.int(n - i);
-    [perm[i], perm[j]] = [perm[j] as number, perm[i] as number];
-  }
-  return new Set(perm.slice(0, size));
-}
-
-async function trainCodec(source: EmbeddingSource, dim: number, opts: BuildOptions): Promise<ResidualCodec> {
-  const seed = opts.seed ?? DEFAULT_SEED;
-  const sample = chooseSample(source.count, seed);
-  const parts: Float32Array[] = [];
-  let rows = 0;
-  for await (const batch of source.batches(sample)) {
-    for (const d of batch) {
-      const p = poolDoc(checkDoc(d, dim), dim, opts.poolFactor ?? 1);
-      parts.push(p.vectors.subarray(0, p.n * dim));
-      rows += p.n;
-    }
-    opts.onProgress?.({ phase: "sample", done: parts.length, total: sample.size });
-  }
-  if (rows === 0) throw new ColtsError("INPUT_INVALID", "the sampled documents have no vectors");
-  const all = new Float32Array(rows * dim);
-  let off = 0;
-  for (const p of parts) {
-    all.set(p, off);
-    off += p.length;
-  }
-  parts.length = 0; // the per-document arrays are garbage from here: one copy of the sample is held
-  // Hold out ~5% of the sampled vectors (at most 50k) to calibrate the residual buckets, as PLAID does:
-  // the rows are shuffled in place (a seeded Fisher-Yates), the first nHeld calibrate, the rest train.
-  const rng = new Rng(seed + 1);
-  const tmp = new Float32Array(dim);
-  for (let i = rows - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    if (j !== i) swapRows(all, i, j, dim, tmp);
-  }
-  const nHeld = rows > 20 ? Math.min(50_000, Math.max(1, Math.floor(rows * 0.05))) : 0;
-  const trainRows = rows - nHeld;
-  const train = all.subarray(nHeld * dim);
-  // Tiny samples (<= 20 vectors) calibrate on every vector.
-  const heldRows = nHeld > 0 ? nHeld : rows;
-  const held = all.subarray(0, heldRows * dim);
-  const avgDoclen = rows / sample.size;
-  const k = Math.max(1, Math.min(opts.numCentroids ?? plaidNumCentroids(avgDoclen * source.count), trainRows));
-  opts.onProgress?.({ phase: "train", done: 0, total: 1 });
-  const centroids = await kmeans(train, trainRows, dim, k, {
-    seed,
-    iterations: opts.kmeansIterations ?? 4,
-    ...(opts.kmeansMaxPointsPerCentroid ? { maxPointsPerCentroid: opts.kmeansMaxPointsPerCentroid } : {}),
-    ...(opts.assignment ? { assignment: opts.assignment } : {}),
-  });
-  const codec = await ResidualCodec.train(centroids, k, dim, held, heldRows, { nbits: opts.nbits ?? 2, ...(opts.assignment ? { assignment: opts.assignment } : {}) });
-  opts.onProgress?.({ phase: "train", done: 1, total: 1 });
-  return codec;
-}
-
-/** Swaps rows i and j of x: [*, dim] row-major, through tmp: [dim]. */
-function swapRows(x: Float32Array, i: number, j: number, dim: number, tmp: Float32Array): void {
-  const a = i * dim;
-  const b = j * dim;
-  tmp.set(x.subarray(a, a + dim));
-  x.copyWithin(a, b, b + dim);
-  x.set(tmp, b);
-}
-
-function checkDoc(d: EmbeddedDoc, dim: number): EmbeddedDoc {
-  if (typeof d.id !== "string" || d.id === "") throw new ColtsError("INPUT_INVALID", `document id must be a non-empty string, got ${JSON.stringify(d.id)}`);
-  if (!Number.isInteger(d.n) || d.n < 0 || d.vectors.length < d.n * dim) {
-    throw new ColtsError("INPUT_INVALID", `document ${d.id}: ${d.vectors.length} values do not hold ${d.n} vectors of dim ${dim}`);
-  }
-  return d;
-}
 
 /** Mean |x - centroid| over the values of compressed vectors (drift statistic). */
 function meanAbsResidual(codec: ResidualCodec, x: Float32Array, codes: Int32Array): number {
