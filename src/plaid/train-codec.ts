@@ -121,3 +121,14 @@ export function checkDoc(d: EmbeddedDoc, dim: number): EmbeddedDoc {
   }
   return d;
 }
+
+/** Mean |x - centroid| over the values of compressed vectors (drift statistic). */
+export function meanAbsResidual(codec: ResidualCodec, x: Float32Array, codes: Int32Array): number {
+  const dim = codec.dim;
+  let s = 0;
+  for (let i = 0; i < codes.length; i++) {
+    const c = (codes[i] as number) * dim;
+    for (let t = 0; t < dim; t++) s += Math.abs((x[i * dim + t] as number) - (codec.centroids[c + t] as number));
+  }
+  return codes.length > 0 ? s / (codes.length * dim) : 0;
+}

@@ -21,7 +21,7 @@ import { collectGarbage, INDEX_FORMAT, INDEX_FORMAT_VERSION, writeManifest, type
 import { MetadataStore } from "../metadata/sqlite-store.js";
 import { withWriteLock } from "./lock.js";
 import { poolDoc, type EmbeddedDoc, type EmbeddingSource } from "./source.js";
-import { checkDoc, trainCodec, type CodecTrainingOptions } from "./train-codec.js";
+import { checkDoc, meanAbsResidual, trainCodec, type CodecTrainingOptions } from "./train-codec.js";
 import { checkCodec, loadIndexFiles, readManifest } from "./validate.js";
 
 /** Documents per chunk file when BuildOptions.chunkDocs is not given (build and add). */
@@ -54,17 +54,6 @@ async function saveKeywordIndex(dir: string, bm25: Bm25Index | null, generation:
   return file;
 }
 const METADATA_FILE = "metadata.sqlite";
-
-/** Mean |x - centroid| over the values of compressed vectors (drift statistic). */
-function meanAbsResidual(codec: ResidualCodec, x: Float32Array, codes: Int32Array): number {
-  const dim = codec.dim;
-  let s = 0;
-  for (let i = 0; i < codes.length; i++) {
-    const c = (codes[i] as number) * dim;
-    for (let t = 0; t < dim; t++) s += Math.abs((x[i * dim + t] as number) - (codec.centroids[c + t] as number));
-  }
-  return codes.length > 0 ? s / (codes.length * dim) : 0;
-}
 
 /** Compresses documents batch by batch into chunk files, assigning ordinals from `firstOrdinal`. */
 class ChunkWriter {
