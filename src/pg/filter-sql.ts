@@ -17,8 +17,8 @@
  *  - Strings compare with COLLATE "C": byte order, which is code-point order in a UTF-8 database.
  *  - LIKE becomes an anchored regular expression (`likeSource`, shared with the JS reference) over the
  *    field's text when it is a string or a 64-bit integer, NULL otherwise.
- *  - IN is an OR of equalities and BETWEEN an AND of two comparisons: SQL's three-valued logic then
- *    gives SQLite's answers, NULL items included.
+ *  - IN looks the field up in one array per literal type (`= ANY`), NULL items making a miss unknown;
+ *    BETWEEN is an AND of two comparisons: SQL's three-valued logic then gives SQLite's answers.
  * Known differences (documented in docs/DESIGN.md): objects and arrays are NULL under comparisons,
  * IN, BETWEEN and LIKE (SQLite compares their JSON text, which jsonb does not keep); a JSON number
  * written with an exponent but integral (`1e2`, never written by JSON.stringify) counts as an integer
@@ -31,7 +31,7 @@ import { checkLike, jsonPath, likeSource, literalValue, MAX_DEPTH, unknownKind, 
 /** A condition: SQL with `$n` placeholders from the caller's first number on, and their text values in order. */
 export interface PgCondition {
   sql: string;
-  params: string[];
+  params: (string | string[])[];
 }
 
 /** PostgreSQL's limit on bound parameters per statement. */
@@ -74,7 +74,7 @@ function crossType(op: CompareOp, fieldIsString: boolean): "true" | "false" {
 const SQL_OP: Readonly<Record<CompareOp, string>> = { "=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">=" };
 
 class Compiler {
-  readonly params: string[] = [];
+  readonly params: (string | string[])[] = [];
 
   constructor(
     private readonly column: string,
@@ -83,6 +83,12 @@ class Compiler {
 
   private bind(value: string): string {
     this.params.push(value);
+    return `$${this.first + this.params.length - 1}`;
+  }
+
+  /** An array parameter (the driver sends it as a PostgreSQL array literal). */
+  private bindArray(values: string[]): string {
+    this.params.push(values);
     return `$${this.first + this.params.length - 1}`;
   }
 
@@ -102,7 +108,9 @@ class Compiler {
     const v = typeof f === "string" ? f : this.field(f);
     const sqlOp = SQL_OP[op] as string | undefined;
     if (sqlOp === undefined) throw new ColtsError("FILTER_INVALID", `unknown comparison ${JSON.stringify(op)}`);
-    if (value === null) return "(NULL::boolean)";
+    // Unknown whatever the field holds; the field's parameters are still referenced (PostgreSQL
+    // refuses a statement with unused ones).
+    if (value === null) return `(CASE WHEN ${v} IS NULL THEN NULL::boolean END)`;
     if (typeof value === "string") {
       const other = crossType(op, false);
       return `(CASE jsonb_typeof(${v}) WHEN 'string' THEN (${v} #>> '{}') COLLATE "C" ${sqlOp} ${this.bind(value)}::text WHEN 'number' THEN ${other} WHEN 'boolean' THEN ${other} END)`;
@@ -112,6 +120,28 @@ class Compiler {
     const num = `(CASE WHEN ${this.isInt64(v)} THEN ${v}::numeric ${sqlOp} ${exact}::numeric ELSE ${v}::float8 ${sqlOp} ${asFloat}::float8 END)`;
     const bool = `((CASE WHEN ${v}::boolean THEN 1 ELSE 0 END)::numeric ${sqlOp} ${exact}::numeric)`;
     return `(CASE jsonb_typeof(${v}) WHEN 'number' THEN ${num} WHEN 'boolean' THEN ${bool} WHEN 'string' THEN ${crossType(op, true)} END)`;
+  }
+
+  /**
+   * `field [NOT] IN (values)` with one array parameter per literal type, so a long list costs one
+   * hashed lookup per row rather than an OR per item. SQLite's rule: true when some item equals the
+   * field; otherwise NULL when the field is NULL or the list holds a NULL; otherwise false.
+   */
+  private inList(f: FieldPath, values: readonly FilterLiteral[], negated: boolean): string {
+    jsonPath(f);
+    const checked = values.map(literalValue);
+    if (checked.length === 0) return negated ? "true" : "false";
+    const v = this.field(f);
+    const strings = checked.filter((x): x is string => typeof x === "string");
+    const numbers = checked.filter((x): x is number => typeof x === "number");
+    const exact = this.bindArray(numbers.map(exactDecimal));
+    const num = `(CASE WHEN ${this.isInt64(v)} THEN ${v}::numeric = ANY(${exact}::numeric[]) ELSE ${v}::float8 = ANY(${this.bindArray(numbers.map(String))}::float8[]) END)`;
+    const bool = `((CASE WHEN ${v}::boolean THEN 1 ELSE 0 END)::numeric = ANY(${exact}::numeric[]))`;
+    const str = `((${v} #>> '{}') COLLATE "C" = ANY(${this.bindArray(strings)}::text[]))`;
+    const hit = `(CASE jsonb_typeof(${v}) WHEN 'number' THEN ${num} WHEN 'boolean' THEN ${bool} WHEN 'string' THEN ${str} END)`;
+    // A NULL item turns "no match" into unknown: false OR NULL is NULL, true OR NULL is true.
+    const any = checked.includes(null) ? `(${hit} OR NULL::boolean)` : hit;
+    return negated ? `(NOT ${any})` : any;
   }
 
   emit(node: FilterNode, depth: number): string {
@@ -129,17 +159,8 @@ class Compiler {
         return `(NOT ${this.emit(node.arg, depth + 1)})`;
       case "compare":
         return this.compare(node.field, node.op, node.value);
-      case "in": {
-        jsonPath(node.field);
-        node.values.forEach(literalValue);
-        if (node.values.length === 0) return node.negated ? "true" : "false";
-        const v = this.field(node.field);
-        const any = balanced(
-          node.values.map((x) => this.compare(v, "=", x)),
-          "OR",
-        );
-        return node.negated ? `(NOT ${any})` : any;
-      }
+      case "in":
+        return this.inList(node.field, node.values, node.negated);
       case "isNull":
         return `(COALESCE(jsonb_typeof(${this.field(node.field)}), 'null') ${node.negated ? "<>" : "="} 'null')`;
       case "between": {
