@@ -9,7 +9,7 @@ import { ColtsError } from "../errors.js";
 import { parseFilter } from "../metadata/filter.js";
 import type { ResidualCodec } from "../plaid/codec.js";
 import { isDrifted } from "../plaid/manifest.js";
-import type { SearchHit } from "../plaid/plaid-index.js";
+import type { IndexInfo, SearchHit } from "../plaid/plaid-index.js";
 import { allAdmissible, DEFAULT_K, rankExactly, type Hit, type SearchView } from "../plaid/stages.js";
 import { OrtResidualMaxSim } from "../runtime/kernels/maxsim.js";
 import type { RuntimeOptions } from "../runtime/session.js";
@@ -44,29 +44,16 @@ export interface PgSearchOptions {
   batchDocs?: number;
 }
 
-/** Sizes of a PostgreSQL index, as PostgreSQL counts them. */
-export interface PgIndexInfo {
+/** Sizes of a PostgreSQL index, as PostgreSQL counts them; the shared fields mean what they mean for a folder index. */
+export interface PgIndexInfo extends Pick<IndexInfo, "generation" | "liveDocuments" | "vectors" | "nbits" | "centroids" | "dim" | "poolFactor" | "model" | "drifted"> {
   /** The location, password redacted. */
   location: string;
   /** Schema version of its tables. */
   schemaVersion: number;
-  /** Committed writes so far. */
-  generation: number;
-  /** Live documents (deleted ones are gone). */
-  liveDocuments: number;
-  /** Stored vectors (after pooling). */
-  vectors: number;
   /** pg_total_relation_size (heap, TOAST, indexes) of each table, bytes. */
   tableBytes: { documents: number; vectors: number; codec: number; settings: number };
   /** Vectors table bytes (codes, residuals, row overhead, its primary key) per stored vector. */
   bytesPerVector: number;
-  nbits: number;
-  centroids: number;
-  dim: number;
-  poolFactor: number;
-  model: string | null;
-  /** True when added data sits far from the centroids (as the folder index's `drifted`). */
-  drifted: boolean;
 }
 
 /** A PostgreSQL index opened for search (see the file comment). Open with `open`, `close` when done. */

@@ -8,7 +8,8 @@ import { ColtsError } from "../errors.js";
 import type { ResidualCodec, CodecKernelOptions } from "../plaid/codec.js";
 import { encodeCodec } from "../plaid/files.js";
 import { poolDoc, type EmbeddedDoc, type EmbeddingSource } from "../plaid/source.js";
-import { checkDoc, meanAbsResidual, trainCodec, type CodecTrainingOptions } from "../plaid/train-codec.js";
+import { BatchWriter, type CompressedBatch } from "../plaid/batch-writer.js";
+import { checkDoc, trainCodec, type CodecTrainingOptions } from "../plaid/train-codec.js";
 import { connect, disconnect, inTransaction, query, type PgSession } from "./connection.js";
 import { loadSettings } from "./settings.js";
 import { bytesOf, checkStorable } from "./rows.js";
@@ -54,45 +55,19 @@ function insertDocs(opts: PgWriteOptions): number {
 }
 
 /** Compresses documents batch by batch and inserts their rows, giving ordinals from `next` on. */
-class RowWriter {
-  private docs: EmbeddedDoc[] = [];
-  private residualSum = 0;
-  private residualCount = 0;
-
+class RowWriter extends BatchWriter {
   constructor(
     private readonly s: PgSession,
     private readonly t: Tables,
-    private readonly codec: ResidualCodec,
+    codec: ResidualCodec,
     public next: number,
-    private readonly batch: number,
-    private readonly kernel: CodecKernelOptions,
-  ) {}
-
-  get avgResidual(): number | null {
-    return this.residualCount > 0 ? this.residualSum / this.residualCount : null;
+    batchDocs: number,
+    kernel: CodecKernelOptions,
+  ) {
+    super(codec, batchDocs, kernel);
   }
 
-  async push(docs: EmbeddedDoc[]): Promise<void> {
-    this.docs.push(...docs);
-    while (this.docs.length >= this.batch) await this.flush(this.docs.splice(0, this.batch));
-  }
-
-  async finish(): Promise<void> {
-    if (this.docs.length > 0) await this.flush(this.docs.splice(0));
-  }
-
-  private async flush(docs: EmbeddedDoc[]): Promise<void> {
-    const dim = this.codec.dim;
-    const total = docs.reduce((a, d) => a + d.n, 0);
-    const x = new Float32Array(total * dim); // [total, dim]
-    let off = 0;
-    for (const d of docs) {
-      x.set(d.vectors.subarray(0, d.n * dim), off);
-      off += d.n * dim;
-    }
-    const { codes, residuals } = await this.codec.compress(x, total, this.kernel);
-    this.residualSum += meanAbsResidual(this.codec, x, codes) * total;
-    this.residualCount += total;
+  protected async write({ docs, codes, residuals }: CompressedBatch): Promise<void> {
     const docValues: unknown[] = [];
     const vecValues: unknown[] = [];
     const bpv = this.codec.bytesPerVector;
@@ -169,68 +144,67 @@ export async function buildPgIndex(url: string, source: EmbeddingSource, dim: nu
   }
 }
 
-/** Appends documents with the index's codec. Ids already live in the index, or repeated in the input, are refused. */
-export async function addToPgIndex(url: string, source: EmbeddingSource, opts: PgWriteOptions = {}): Promise<PgWriteResult> {
+/**
+ * Runs `fn` on an existing index in one transaction under its write lock (INDEX_NOT_FOUND /
+ * INDEX_VERSION first when the location holds no index of this schema).
+ */
+async function withWrite<T>(url: string, fn: (s: PgSession, t: Tables) => Promise<T>): Promise<T> {
   const location = parsePgUrl(url);
-  const batchDocs = insertDocs(opts);
   const s = await connect(location);
   try {
     await checkSchema(s);
     return await inTransaction(s, async () => {
       await lockForWrite(s);
-      const t = tables(location.prefix);
-      const { settings, codec } = await loadSettings(s, t);
-      try {
-        const writer = new RowWriter(s, t, codec, settings.nextOrdinal, batchDocs, {});
-        const seen = new Set<string>();
-        for await (const batch of source.batches()) {
-          const docs = prepare(batch, seen, settings.dim, settings.poolFactor);
-          const live = await query<{ id: string }>(s, "look up ids", `SELECT id FROM ${t.documents} WHERE id = ANY($1::text[]) LIMIT 1`, [docs.map((d) => d.id)]);
-          const id = live.rows[0]?.id;
-          if (id !== undefined) throw new ColtsError("INPUT_INVALID", `document id ${JSON.stringify(id)} is already in the index (delete it first to replace it)`, { details: { id } });
-          await writer.push(docs);
-          opts.onProgress?.({ phase: "index", done: seen.size, total: source.count });
-        }
-        await writer.finish();
-        const added = writer.next - settings.nextOrdinal;
-        await query(
-          s,
-          "update the settings",
-          `UPDATE ${t.settings} SET next_ordinal = $1, generation = generation + 1, updated_at = now(), last_add_avg_residual = COALESCE($2, last_add_avg_residual)`,
-          [writer.next, writer.avgResidual],
-        );
-        const live = await query<{ n: string }>(s, "count documents", `SELECT count(*) AS n FROM ${t.documents}`);
-        return { generation: settings.generation + 1, liveDocuments: Number(live.rows[0]?.n ?? 0), written: added };
-      } finally {
-        await codec.releaseKernels();
-      }
+      return fn(s, tables(location.prefix));
     });
   } finally {
     await disconnect(s);
   }
 }
 
+/** Appends documents with the index's codec. Ids already live in the index, or repeated in the input, are refused. */
+export async function addToPgIndex(url: string, source: EmbeddingSource, opts: PgWriteOptions = {}): Promise<PgWriteResult> {
+  const batchDocs = insertDocs(opts);
+  return withWrite(url, async (s, t) => {
+    const { settings, codec } = await loadSettings(s, t);
+    try {
+      const writer = new RowWriter(s, t, codec, settings.nextOrdinal, batchDocs, {});
+      const seen = new Set<string>();
+      for await (const batch of source.batches()) {
+        const docs = prepare(batch, seen, settings.dim, settings.poolFactor);
+        const live = await query<{ id: string }>(s, "look up ids", `SELECT id FROM ${t.documents} WHERE id = ANY($1::text[]) LIMIT 1`, [docs.map((d) => d.id)]);
+        const id = live.rows[0]?.id;
+        if (id !== undefined) throw new ColtsError("INPUT_INVALID", `document id ${JSON.stringify(id)} is already in the index (delete it first to replace it)`, { details: { id } });
+        await writer.push(docs);
+        opts.onProgress?.({ phase: "index", done: seen.size, total: source.count });
+      }
+      await writer.finish();
+      await query(
+        s,
+        "update the settings",
+        `UPDATE ${t.settings} SET next_ordinal = $1, generation = generation + 1, updated_at = now(), last_add_avg_residual = COALESCE($2, last_add_avg_residual)`,
+        [writer.next, writer.avgResidual],
+      );
+      const live = await query<{ n: string }>(s, "count documents", `SELECT count(*) AS n FROM ${t.documents}`);
+      return { generation: settings.generation + 1, liveDocuments: Number(live.rows[0]?.n ?? 0), written: writer.next - settings.nextOrdinal };
+    } finally {
+      await codec.releaseKernels();
+    }
+  });
+}
+
 /** Deletes documents by id (one transaction). Returns which ids were found; an id given twice is found once. */
 export async function deleteFromPgIndex(url: string, ids: readonly string[]): Promise<{ deleted: string[]; missing: string[] }> {
-  const location = parsePgUrl(url);
-  const s = await connect(location);
-  try {
-    await checkSchema(s);
-    return await inTransaction(s, async () => {
-      await lockForWrite(s);
-      const t = tables(location.prefix);
-      const r = await query<{ id: string }>(s, "delete documents", `DELETE FROM ${t.documents} WHERE id = ANY($1::text[]) RETURNING id`, [[...new Set(ids)]]);
-      const found = new Set(r.rows.map((row) => row.id));
-      const deleted: string[] = [];
-      const missing: string[] = [];
-      for (const id of ids) {
-        if (found.delete(id)) deleted.push(id);
-        else missing.push(id);
-      }
-      if (deleted.length > 0) await query(s, "update the settings", `UPDATE ${t.settings} SET generation = generation + 1, updated_at = now()`);
-      return { deleted, missing };
-    });
-  } finally {
-    await disconnect(s);
-  }
+  return withWrite(url, async (s, t) => {
+    const r = await query<{ id: string }>(s, "delete documents", `DELETE FROM ${t.documents} WHERE id = ANY($1::text[]) RETURNING id`, [[...new Set(ids)]]);
+    const found = new Set(r.rows.map((row) => row.id));
+    const deleted: string[] = [];
+    const missing: string[] = [];
+    for (const id of ids) {
+      if (found.delete(id)) deleted.push(id);
+      else missing.push(id);
+    }
+    if (deleted.length > 0) await query(s, "update the settings", `UPDATE ${t.settings} SET generation = generation + 1, updated_at = now()`);
+    return { deleted, missing };
+  });
 }

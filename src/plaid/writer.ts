@@ -21,7 +21,8 @@ import { collectGarbage, INDEX_FORMAT, INDEX_FORMAT_VERSION, writeManifest, type
 import { MetadataStore } from "../metadata/sqlite-store.js";
 import { withWriteLock } from "./lock.js";
 import { poolDoc, type EmbeddedDoc, type EmbeddingSource } from "./source.js";
-import { checkDoc, meanAbsResidual, trainCodec, type CodecTrainingOptions } from "./train-codec.js";
+import { BatchWriter, type CompressedBatch } from "./batch-writer.js";
+import { checkDoc, trainCodec, type CodecTrainingOptions } from "./train-codec.js";
 import { checkCodec, loadIndexFiles, readManifest } from "./validate.js";
 
 /** Documents per chunk file when BuildOptions.chunkDocs is not given (build and add). */
@@ -55,57 +56,30 @@ async function saveKeywordIndex(dir: string, bm25: Bm25Index | null, generation:
 }
 const METADATA_FILE = "metadata.sqlite";
 
-/** Compresses documents batch by batch into chunk files, assigning ordinals from `firstOrdinal`. */
-class ChunkWriter {
+/** Compresses documents batch by batch into chunk files, assigning ordinals from `nextOrdinal`. */
+class ChunkWriter extends BatchWriter {
   readonly entries: ChunkEntry[] = [];
-  private docs: EmbeddedDoc[] = [];
-  private residualSum = 0;
-  private residualCount = 0;
 
   constructor(
     private readonly dir: string,
-    private readonly codec: ResidualCodec,
+    codec: ResidualCodec,
     private readonly generation: number,
     private nextOrdinal: number,
-    private readonly chunkDocs: number,
+    chunkDocs: number,
     private readonly metadata: MetadataStore,
     /** Receives every document that has a text (the keyword index beside the vectors). */
     private readonly bm25: Bm25Index | null,
-    /** Assignment settings for compression (BuildOptions.assignment). */
-    private readonly kernel: CodecKernelOptions = {},
-  ) {}
+    kernel: CodecKernelOptions = {},
+  ) {
+    super(codec, chunkDocs, kernel);
+  }
 
   get ordinal(): number {
     return this.nextOrdinal;
   }
 
-  get avgResidual(): number | null {
-    return this.residualCount > 0 ? this.residualSum / this.residualCount : null;
-  }
-
-  async push(batch: EmbeddedDoc[]): Promise<void> {
-    this.docs.push(...batch);
-    while (this.docs.length >= this.chunkDocs) await this.flush(this.docs.splice(0, this.chunkDocs));
-  }
-
-  /** Writes the last, partial chunk. The codec's kernels are its owner's to release. */
-  async finish(): Promise<void> {
-    if (this.docs.length > 0) await this.flush(this.docs.splice(0));
-  }
-
-  private async flush(docs: EmbeddedDoc[]): Promise<void> {
-    const dim = this.codec.dim;
+  protected write({ docs, total, codes, residuals }: CompressedBatch): void {
     const doclens = Uint32Array.from(docs, (d) => d.n);
-    const total = docs.reduce((a, d) => a + d.n, 0);
-    const x = new Float32Array(total * dim);
-    let off = 0;
-    for (const d of docs) {
-      x.set(d.vectors.subarray(0, d.n * dim), off);
-      off += d.n * dim;
-    }
-    const { codes, residuals } = await this.codec.compress(x, total, this.kernel);
-    this.residualSum += meanAbsResidual(this.codec, x, codes) * total;
-    this.residualCount += total;
     const ordinals = Uint32Array.from(docs, (_, i) => this.nextOrdinal + i);
     const chunk: Chunk = makeChunk(ordinals, doclens, codes, residuals, this.codec.numCentroids);
     const file = `chunk-g${this.generation}-${this.entries.length}.bin`;
