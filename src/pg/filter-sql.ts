@@ -30,7 +30,9 @@ import { checkLike, jsonPath, likeSource, literalValue, MAX_DEPTH, unknownKind, 
 
 /** A condition: SQL with `$n` placeholders from the caller's first number on, and their text values in order. */
 export interface PgCondition {
+  /** A boolean expression; `$n` placeholders only, no quoted text but the compiler's own type names. */
   sql: string;
+  /** The placeholders' values in order: text, or text arrays (IN lists), cast in `sql`. */
   params: (string | string[])[];
 }
 
