@@ -10,7 +10,8 @@ set -euo pipefail
 PG_MAJOR="${PG_MAJOR:-15}"
 PGVECTOR_VERSION="${PGVECTOR_VERSION:-0.8.0-1}"
 PG_CONFIG="/usr/lib/postgresql/${PG_MAJOR}/bin/pg_config"
-TRIXIE_SRC=/etc/apt/sources.list.d/colts-trixie-src.sources
+# Outside sources.list.d: only the apt calls below read it, so the system's own apt never sees trixie.
+TRIXIE_SRC=/etc/apt/colts-trixie-src.list
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-postgres.sh: run as root (it installs Debian packages)" >&2
@@ -39,15 +40,7 @@ if [ "$(installed_vector)" != "$want" ]; then
   echo "building pgvector ${PGVECTOR_VERSION} from Debian trixie's source package"
   # A deb-src line for trixie, read only by the two apt calls below (Dir::Etc::sourcelist points them
   # at it alone): binary packages keep coming from bookworm.
-  if [ ! -f "$TRIXIE_SRC" ]; then
-    cat > "$TRIXIE_SRC" <<'SOURCES'
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: trixie
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SOURCES
-  fi
+  echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" > "$TRIXIE_SRC"
   only_trixie=(-o "Dir::Etc::sourcelist=$TRIXIE_SRC" -o "Dir::Etc::sourceparts=-" -o "APT::Get::List-Cleanup=0")
   apt-get update -qq "${only_trixie[@]}"
   work="$(mktemp -d)"
