@@ -43,8 +43,9 @@ export async function connect(location: PgLocation): Promise<PgSession> {
     ...(location.password !== undefined ? { password: location.password } : {}),
     connectionTimeoutMillis: location.connectTimeoutMs,
     ...(location.statementTimeoutMs > 0 ? { statement_timeout: location.statementTimeoutMs } : {}),
-    // A write that dies between statements must not hold its locks forever.
-    idle_in_transaction_session_timeout: 600_000,
+    // A write whose client dies between statements must not hold its locks forever; an hour leaves
+    // room for compressing a large batch between two INSERTs of a build.
+    idle_in_transaction_session_timeout: 3_600_000,
     application_name: "colts",
     ssl: location.sslmode === "disable" ? false : location.sslmode === "require" ? { rejectUnauthorized: false } : true,
   });
