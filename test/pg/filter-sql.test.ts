@@ -9,7 +9,7 @@ import pg from "pg";
 import { evaluateFilter, formatFilter, parseFilter, type FilterNode } from "../../src/metadata/filter.js";
 import { exactDecimal, filterToPgSql } from "../../src/pg/filter-sql.js";
 import { Rng } from "../../src/util/rng.js";
-import { randomFilter, randomMeta, VALUES } from "../helpers/filters.js";
+import { randomFilter, randomMeta, SCALARS, withoutObjectComparisons } from "../helpers/filters.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
 
 test("exactDecimal: the double's exact value, integers and fractions", () => {
@@ -39,30 +39,6 @@ test("the SQL holds no text of the filter: keys, strings, numbers and patterns a
     assert.deepEqual([...used].sort((a, b) => a - b), params.map((_, j) => j + 4));
   }
 });
-
-/** Values as jsonb keeps them: objects and arrays only where the compiler's documented difference cannot show. */
-const SCALARS = VALUES.filter((v) => v === null || typeof v !== "object");
-
-/**
- * The same tree with every comparison, IN, BETWEEN or LIKE on `nest` (which holds objects) moved to
- * `nest.y`: comparing an object is the one documented difference; IS NULL on `nest` stays.
- */
-function withoutObjectComparisons(node: FilterNode): FilterNode {
-  switch (node.kind) {
-    case "and":
-    case "or":
-      return { ...node, args: node.args.map(withoutObjectComparisons) };
-    case "not":
-      return { ...node, arg: withoutObjectComparisons(node.arg) };
-    case "isNull":
-      return node;
-    case "compare":
-    case "in":
-    case "between":
-    case "like":
-      return node.field.length === 1 && node.field[0] === "nest" ? { ...node, field: ["nest", "y"] } : node;
-  }
-}
 
 describe("filters in PostgreSQL", () => {
   let server: TestPostgres;

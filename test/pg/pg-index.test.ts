@@ -14,6 +14,9 @@ import { arraySource, type EmbeddedDoc } from "../../src/plaid/source.js";
 import { addToIndex, buildIndex, deleteFromIndex } from "../../src/plaid/writer.js";
 import { PgIndex } from "../../src/pg/pg-index.js";
 import { addToPgIndex, buildPgIndex, deleteFromPgIndex } from "../../src/pg/writer.js";
+import { formatFilter } from "../../src/metadata/filter.js";
+import { Rng } from "../../src/util/rng.js";
+import { randomFilter, randomMeta, SCALARS, withoutObjectComparisons } from "../helpers/filters.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
 import { suiteDir } from "../helpers/paths.js";
 import { syntheticDocs } from "../helpers/synthetic.js";
@@ -76,6 +79,30 @@ describe("PostgreSQL index location", () => {
           `(all tables ${(Object.values(info.tableBytes).reduce((a, b) => a + b, 0) / info.vectors).toFixed(1)}), folder chunks ${disk.info().bytesPerVector.toFixed(1)} ` +
           `(whole folder ${(disk.info().sizeOnDisk / info.vectors).toFixed(1)})`,
       );
+    } finally {
+      await Promise.all([disk.close(), db.close()]);
+    }
+  });
+
+  test("filtered search equals the folder index's on 40 random filters over random metadata", async () => {
+    const rng = new Rng(77);
+    const corpus = syntheticDocs(150, DIM, 8, "f").map((d) => ({ ...d, metadata: randomMeta(rng, SCALARS) }));
+    const dir = path.join(root, "filters");
+    const url = server.url("filt_");
+    await buildIndex(dir, arraySource(corpus), DIM, { nbits: 2 });
+    await buildPgIndex(url, arraySource(corpus), DIM, { nbits: 2 });
+    const disk = await PlaidIndex.open(dir);
+    const db = await PgIndex.open(url);
+    try {
+      let some = 0;
+      for (let i = 0; i < 40; i++) {
+        const filter = formatFilter(withoutObjectComparisons(randomFilter(rng, 1)));
+        const q = asQuery(corpus[i] as EmbeddedDoc);
+        const want = await disk.search(q, { k: 20, exact: true, filter });
+        assert.deepEqual(await db.search(q, { k: 20, filter }), want, filter);
+        if (want.length > 0) some++;
+      }
+      assert.ok(some > 10, `only ${some} filters matched anything`);
     } finally {
       await Promise.all([disk.close(), db.close()]);
     }
