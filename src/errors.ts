@@ -43,6 +43,10 @@ export const ERROR_CODES = {
   INDEX_BUSY: { httpStatus: 409, summary: "index is being written" },
   /** No index at the given folder. */
   INDEX_NOT_FOUND: { httpStatus: 404, summary: "index not found" },
+  /** A PostgreSQL index location cannot be reached: refused, timed out, authentication failed. */
+  DATABASE_UNAVAILABLE: { httpStatus: 503, summary: "database unavailable" },
+  /** PostgreSQL refused a statement of colts' own (permissions, a full disk, a broken table). */
+  DATABASE_ERROR: { httpStatus: 500, summary: "database error" },
   /** An operation was attempted on a closed resource (encoder, pool). */
   CLOSED: { httpStatus: 503, summary: "resource closed" },
   // Training data and merging (colts mine / teacher / merge).

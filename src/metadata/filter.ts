@@ -85,7 +85,7 @@ export type DocMeta = Readonly<Record<string, unknown>>;
 
 const KEYWORDS = new Set(["AND", "OR", "NOT", "IN", "IS", "NULL", "LIKE", "BETWEEN", "TRUE", "FALSE", "ESCAPE"]);
 /** Deepest nesting of NOT / parentheses: bounds recursion here and SQLite's expression depth (1000). */
-const MAX_DEPTH = 100;
+export const MAX_DEPTH = 100;
 /** SQLite's limit on bound parameters (SQLITE_MAX_VARIABLE_NUMBER). */
 const MAX_PARAMS = 32766;
 /** SQLite refuses longer LIKE patterns (SQLITE_LIMIT_LIKE_PATTERN_LENGTH). */
@@ -354,8 +354,8 @@ function invalidTree(message: string): ColtsError {
   return new ColtsError("FILTER_INVALID", message);
 }
 
-/** The JSON path SQLite wants for a field: each key quoted, so keys need no escaping but '"'. */
-function jsonPath(field: FieldPath): string {
+/** The JSON path SQLite wants for a field: each key quoted, so keys need no escaping but '"'. Checks the keys (FILTER_INVALID). */
+export function jsonPath(field: FieldPath): string {
   if (!Array.isArray(field) || field.length === 0) throw invalidTree("a filter field needs at least one key");
   let path = "$";
   for (const key of field) {
@@ -367,15 +367,16 @@ function jsonPath(field: FieldPath): string {
   return path;
 }
 
-/** A literal as the value SQLite compares: booleans become 1 / 0. */
-function literalValue(value: FilterLiteral): string | number | null {
+/** A literal as the value SQLite compares: booleans become 1 / 0. Checks it (FILTER_INVALID). */
+export function literalValue(value: FilterLiteral): string | number | null {
   if (value === null || typeof value === "string") return value;
   if (typeof value === "boolean") return value ? 1 : 0;
   if (typeof value === "number" && Number.isFinite(value)) return value;
   throw invalidTree(`invalid filter value ${String(value)}: expected a string, finite number, boolean or null`);
 }
 
-function checkLike(pattern: string, escape: string | null): void {
+/** Checks a LIKE pattern and escape (FILTER_INVALID). */
+export function checkLike(pattern: string, escape: string | null): void {
   if (typeof pattern !== "string") throw invalidTree("a LIKE pattern must be a string");
   if (pattern.length > MAX_LIKE_PATTERN) throw invalidTree(`LIKE pattern longer than ${MAX_LIKE_PATTERN} characters`);
   if (escape !== null && (typeof escape !== "string" || [...escape].length !== 1)) {
@@ -383,7 +384,7 @@ function checkLike(pattern: string, escape: string | null): void {
   }
 }
 
-function unknownKind(node: never): ColtsError {
+export function unknownKind(node: never): ColtsError {
   return invalidTree(`unknown filter node kind ${JSON.stringify((node as { kind?: unknown }).kind)}`);
 }
 
@@ -577,6 +578,19 @@ function likeRegex(pattern: string, escape: string | null): RegExp {
   const key = `${escape ?? ""}\u0000${pattern}`;
   const cached = likeCache.get(key);
   if (cached) return cached;
+  const source = likeSource(pattern, escape) ?? "(?!)"; // a trailing escape matches nothing
+  const re = new RegExp(`^(?:${source})$`, "su");
+  if (likeCache.size >= 256) likeCache.clear();
+  likeCache.set(key, re);
+  return re;
+}
+
+/**
+ * A LIKE pattern as regular-expression source, valid in JS (flags "su") and in PostgreSQL's advanced
+ * regular expressions alike: `%` is `.*`, `_` is `.`, ASCII letters match either case, everything else
+ * is literal. Null when the pattern ends in its escape character (it matches nothing).
+ */
+export function likeSource(pattern: string, escape: string | null): string | null {
   const literal = (c: string): string =>
     /[A-Za-z]/.test(c) ? `[${c.toLowerCase()}${c.toUpperCase()}]` : c.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
   let source = "";
@@ -585,19 +599,13 @@ function likeRegex(pattern: string, escape: string | null): RegExp {
     const c = chars[i]!;
     if (c === escape) {
       const next = chars[++i];
-      if (next === undefined) {
-        source = "(?!)"; // a trailing escape matches nothing
-        break;
-      }
+      if (next === undefined) return null;
       source += literal(next);
     } else if (c === "%") source += ".*";
     else if (c === "_") source += ".";
     else source += literal(c);
   }
-  const re = new RegExp(`^(?:${source})$`, "su");
-  if (likeCache.size >= 256) likeCache.clear();
-  likeCache.set(key, re);
-  return re;
+  return source;
 }
 
 /**

@@ -13,18 +13,17 @@ import type { Analyzer } from "../bm25/analyzer.js";
 import { Bm25Index } from "../bm25/bm25-index.js";
 import { loadBm25, saveBm25 } from "../bm25/store.js";
 import { ColtsError } from "../errors.js";
-import { Rng } from "../util/rng.js";
-import type { Nbits } from "./bitpack.js";
 import { makeChunk, writeChunk, type Chunk } from "./chunk.js";
-import { ResidualCodec, type CodecKernelOptions } from "./codec.js";
+import type { CodecKernelOptions, ResidualCodec } from "./codec.js";
 import { readCodec, readTombstones, writeCodec, writeTombstones } from "./files.js";
-import { kmeans, plaidNumCentroids, plaidSampleSize } from "./kmeans.js";
 import { DEFAULT_SEED } from "./lloyd.js";
 import { collectGarbage, INDEX_FORMAT, INDEX_FORMAT_VERSION, writeManifest, type ChunkEntry, type Manifest } from "./manifest.js";
 import { MetadataStore } from "../metadata/sqlite-store.js";
-import { KeptSample } from "./kept-sample.js";
+import type { KeptSample } from "./kept-sample.js";
 import { withWriteLock } from "./lock.js";
 import { poolDoc, selected, type EmbeddedDoc, type EmbeddingSource } from "./source.js";
+import { BatchWriter, type CompressedBatch } from "./batch-writer.js";
+import { checkDoc, trainCodec, type CodecTrainingOptions } from "./train-codec.js";
 import { checkCodec, loadIndexFiles, readManifest } from "./validate.js";
 
 /** Default of BuildOptions.sampleMemoryBytes: 1 GiB. */
@@ -35,33 +34,8 @@ const KEPT_BATCH = 1000;
 /** Documents per chunk file when BuildOptions.chunkDocs is not given (build and add). */
 export const DEFAULT_CHUNK_DOCS = 25_000;
 
-/** How `buildIndex` trains its codec and lays out the index; every field is optional. */
-export interface BuildOptions {
-  /** Residual bits per dimension: 1, 2 or 4. Default 2. More bits: closer to exact scores, bigger index. */
-  nbits?: Nbits;
-  /** Token pooling factor (PyLate semantics). Default 1 = none; 2 halves the vectors (~no quality loss). */
-  poolFactor?: number;
-  /** Seed of the sample, k-means and held-out split. Default DEFAULT_SEED (123). */
-  seed?: number;
-  /** k-means iterations. Default 4 (PLAID's). */
-  kmeansIterations?: number;
-  /**
-   * Number of centroids. Default PLAID's 2^floor(log2(16 sqrt(estimated vectors))). Fewer centroids
-   * train faster (k-means cost grows with centroids x sample vectors) and make IVF lists longer.
-   */
-  numCentroids?: number;
-  /**
-   * k-means trains on at most this many sample vectors per centroid (faiss' max_points_per_centroid).
-   * Default 256. Lower values train faster on large collections at some cost in centroid quality.
-   */
-  kmeansMaxPointsPerCentroid?: number;
-  /**
-   * Nearest-centroid assignment in k-means and compression: "exact" scores every centroid (PLAID);
-   * "two-level" scores groups of centroids first (two-level.ts: ~99% identical codes at
-   * probe 16, >10x fewer multiply-adds at k = 2^15); "auto" (default) is two-level from 16,384
-   * centroids on, the sizes where exact assignment takes hours on a few CPU cores.
-   */
-  assignment?: "auto" | "exact" | "two-level";
+/** How `buildIndex` trains its codec (CodecTrainingOptions) and lays out the index; every field is optional. */
+export interface BuildOptions extends CodecTrainingOptions {
   /** Documents per chunk file. Default DEFAULT_CHUNK_DOCS (25,000). Smaller chunks: cheaper compaction; more files. */
   chunkDocs?: number;
   /** Model recorded in the manifest (queries must be encoded with it). */
@@ -83,12 +57,6 @@ export interface BuildOptions {
    * memory either way (k-means needs it); this bounds what stays held while the rest is compressed.
    */
   sampleMemoryBytes?: number;
-  /**
-   * Progress of each phase, reported per batch: "sample" (documents of the codec sample read and
-   * encoded), "train" (k-means rounds, then the residual calibration), "index" (documents compressed,
-   * the kept sample included). Each phase ends with done === total.
-   */
-  onProgress?: (e: { phase: "sample" | "train" | "index"; done: number; total: number }) => void;
 }
 
 const now = (): string => new Date().toISOString();
@@ -102,204 +70,30 @@ async function saveKeywordIndex(dir: string, bm25: Bm25Index | null, generation:
 }
 const METADATA_FILE = "metadata.sqlite";
 
-/** Positions of the k-means sample: PLAID's sample size, drawn without replacement with a seeded Rng. */
-export function chooseSample(n: number, seed: number): Set<number> {
-  const size = plaidSampleSize(n);
-  const rng = new Rng(seed);
-  const perm = Array.from({ length: n }, (_, i) => i);
-  for (let i = 0; i < size; i++) {
-    const j = i + rng.int(n - i);
-    [perm[i], perm[j]] = [perm[j] as number, perm[i] as number];
-  }
-  return new Set(perm.slice(0, size));
-}
-
-/** Where a build keeps its codec sample for the index pass (see kept-sample.ts). */
-interface KeepSample {
-  /** Most bytes of sampled vectors held in memory; more go to `spillFile`. */
-  budgetBytes: number;
-  spillFile: string;
-}
-
-/** A trained codec, and the sample it was trained on when the caller asked to keep it. */
-interface TrainedCodec {
-  codec: ResidualCodec;
-  kept: KeptSample | null;
-}
-
-/** Reads the sample (pooled), checking the source yields exactly the sampled documents. */
-async function readSample(source: EmbeddingSource, sample: ReadonlySet<number>, dim: number, opts: BuildOptions): Promise<{ heads: Omit<EmbeddedDoc, "vectors">[]; all: Float32Array }> {
-  const parts: Float32Array[] = [];
-  const heads: Omit<EmbeddedDoc, "vectors">[] = [];
-  let rows = 0;
-  for await (const batch of source.batches(sample)) {
-    for (const d of batch) {
-      const { vectors, ...head } = poolDoc(checkDoc(d, dim), dim, opts.poolFactor ?? 1);
-      parts.push(vectors.subarray(0, head.n * dim));
-      heads.push(head);
-      rows += head.n;
-    }
-    opts.onProgress?.({ phase: "sample", done: heads.length, total: sample.size });
-  }
-  if (heads.length !== sample.size) throw new ColtsError("INPUT_INVALID", `the source yielded ${heads.length} documents for a sample of ${sample.size}`);
-  if (rows === 0) throw new ColtsError("INPUT_INVALID", "the sampled documents have no vectors");
-  const all = new Float32Array(rows * dim);
-  let off = 0;
-  for (const p of parts) {
-    all.set(p, off);
-    off += p.length;
-  }
-  return { heads, all }; // the per-document arrays are garbage from here: one copy of the sample is held
-}
-
-/**
- * Trains the codec on PLAID's sample of the source. With `keep`, the sampled documents are returned
- * for the index pass (in their original row order), so the build need not read or encode them again.
- */
-async function trainCodec(source: EmbeddingSource, dim: number, opts: BuildOptions, keep: KeepSample): Promise<TrainedCodec & { kept: KeptSample }>;
-async function trainCodec(source: EmbeddingSource, dim: number, opts: BuildOptions): Promise<TrainedCodec>;
-async function trainCodec(source: EmbeddingSource, dim: number, opts: BuildOptions, keep: KeepSample | null = null): Promise<TrainedCodec> {
-  const seed = opts.seed ?? DEFAULT_SEED;
-  const sample = chooseSample(source.count, seed);
-  const { heads, all } = await readSample(source, sample, dim, opts);
-  const rows = all.length / dim;
-  // Hold out ~5% of the sampled vectors (at most 50k) to calibrate the residual buckets, as PLAID does:
-  // the rows are shuffled in place (a seeded Fisher-Yates), the first nHeld calibrate, the rest train.
-  // The swaps are recorded so that the original order can be restored for the kept sample.
-  const swaps = shuffleRows(all, rows, dim, new Rng(seed + 1));
-  const nHeld = rows > 20 ? Math.min(50_000, Math.max(1, Math.floor(rows * 0.05))) : 0;
-  const trainRows = rows - nHeld;
-  const train = all.subarray(nHeld * dim);
-  // Tiny samples (<= 20 vectors) calibrate on every vector.
-  const heldRows = nHeld > 0 ? nHeld : rows;
-  const held = all.subarray(0, heldRows * dim);
-  const avgDoclen = rows / sample.size;
-  const k = Math.max(1, Math.min(opts.numCentroids ?? plaidNumCentroids(avgDoclen * source.count), trainRows));
-  const iterations = opts.kmeansIterations ?? 4;
-  opts.onProgress?.({ phase: "train", done: 0, total: iterations + 1 });
-  const centroids = await kmeans(train, trainRows, dim, k, {
-    seed,
-    iterations,
-    onIteration: (done) => opts.onProgress?.({ phase: "train", done, total: iterations + 1 }),
-    ...(opts.kmeansMaxPointsPerCentroid ? { maxPointsPerCentroid: opts.kmeansMaxPointsPerCentroid } : {}),
-    ...(opts.assignment ? { assignment: opts.assignment } : {}),
-  });
-  const codec = await ResidualCodec.train(centroids, k, dim, held, heldRows, { nbits: opts.nbits ?? 2, ...(opts.assignment ? { assignment: opts.assignment } : {}) });
-  opts.onProgress?.({ phase: "train", done: iterations + 1, total: iterations + 1 });
-  if (!keep) return { codec, kept: null };
-  unshuffleRows(all, dim, swaps);
-  const positions = [...sample].sort((a, b) => a - b);
-  try {
-    return { codec, kept: new KeptSample(positions, heads, all, dim, keep.budgetBytes, keep.spillFile) };
-  } catch (e) {
-    await codec.releaseKernels();
-    throw e;
-  }
-}
-
-/**
- * Seeded Fisher-Yates shuffle of the rows of x: [rows, dim] in place. Returns the swap partner of each
- * row (swaps[i] for i = rows-1 down to 1), which `unshuffleRows` replays backwards.
- */
-function shuffleRows(x: Float32Array, rows: number, dim: number, rng: Rng): Uint32Array {
-  const swaps = new Uint32Array(rows);
-  const tmp = new Float32Array(dim);
-  for (let i = rows - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    swaps[i] = j;
-    if (j !== i) swapRows(x, i, j, dim, tmp);
-  }
-  return swaps;
-}
-
-/** Undoes `shuffleRows`: x: [rows, dim] returns to its order before the shuffle. */
-function unshuffleRows(x: Float32Array, dim: number, swaps: Uint32Array): void {
-  const tmp = new Float32Array(dim);
-  for (let i = 1; i < swaps.length; i++) {
-    const j = swaps[i] as number;
-    if (j !== i) swapRows(x, i, j, dim, tmp);
-  }
-}
-
-/** Swaps rows i and j of x: [*, dim] row-major, through tmp: [dim]. */
-function swapRows(x: Float32Array, i: number, j: number, dim: number, tmp: Float32Array): void {
-  const a = i * dim;
-  const b = j * dim;
-  tmp.set(x.subarray(a, a + dim));
-  x.copyWithin(a, b, b + dim);
-  x.set(tmp, b);
-}
-
-function checkDoc(d: EmbeddedDoc, dim: number): EmbeddedDoc {
-  if (typeof d.id !== "string" || d.id === "") throw new ColtsError("INPUT_INVALID", `document id must be a non-empty string, got ${JSON.stringify(d.id)}`);
-  if (!Number.isInteger(d.n) || d.n < 0 || d.vectors.length < d.n * dim) {
-    throw new ColtsError("INPUT_INVALID", `document ${d.id}: ${d.vectors.length} values do not hold ${d.n} vectors of dim ${dim}`);
-  }
-  return d;
-}
-
-/** Mean |x - centroid| over the values of compressed vectors (drift statistic). */
-function meanAbsResidual(codec: ResidualCodec, x: Float32Array, codes: Int32Array): number {
-  const dim = codec.dim;
-  let s = 0;
-  for (let i = 0; i < codes.length; i++) {
-    const c = (codes[i] as number) * dim;
-    for (let t = 0; t < dim; t++) s += Math.abs((x[i * dim + t] as number) - (codec.centroids[c + t] as number));
-  }
-  return codes.length > 0 ? s / (codes.length * dim) : 0;
-}
-
-/** Compresses documents batch by batch into chunk files, assigning ordinals from `firstOrdinal`. */
-class ChunkWriter {
+/** Compresses documents batch by batch into chunk files, assigning ordinals from `nextOrdinal`. */
+class ChunkWriter extends BatchWriter {
   readonly entries: ChunkEntry[] = [];
-  private docs: EmbeddedDoc[] = [];
-  private residualSum = 0;
-  private residualCount = 0;
 
   constructor(
     private readonly dir: string,
-    private readonly codec: ResidualCodec,
+    codec: ResidualCodec,
     private readonly generation: number,
     private nextOrdinal: number,
-    private readonly chunkDocs: number,
+    chunkDocs: number,
     private readonly metadata: MetadataStore,
     /** Receives every document that has a text (the keyword index beside the vectors). */
     private readonly bm25: Bm25Index | null,
-    /** Assignment settings for compression (BuildOptions.assignment). */
-    private readonly kernel: CodecKernelOptions = {},
-  ) {}
+    kernel: CodecKernelOptions = {},
+  ) {
+    super(codec, chunkDocs, kernel);
+  }
 
   get ordinal(): number {
     return this.nextOrdinal;
   }
 
-  get avgResidual(): number | null {
-    return this.residualCount > 0 ? this.residualSum / this.residualCount : null;
-  }
-
-  async push(batch: EmbeddedDoc[]): Promise<void> {
-    this.docs.push(...batch);
-    while (this.docs.length >= this.chunkDocs) await this.flush(this.docs.splice(0, this.chunkDocs));
-  }
-
-  /** Writes the last, partial chunk. The codec's kernels are its owner's to release. */
-  async finish(): Promise<void> {
-    if (this.docs.length > 0) await this.flush(this.docs.splice(0));
-  }
-
-  private async flush(docs: EmbeddedDoc[]): Promise<void> {
-    const dim = this.codec.dim;
+  protected write({ docs, total, codes, residuals }: CompressedBatch): void {
     const doclens = Uint32Array.from(docs, (d) => d.n);
-    const total = docs.reduce((a, d) => a + d.n, 0);
-    const x = new Float32Array(total * dim);
-    let off = 0;
-    for (const d of docs) {
-      x.set(d.vectors.subarray(0, d.n * dim), off);
-      off += d.n * dim;
-    }
-    const { codes, residuals } = await this.codec.compress(x, total, this.kernel);
-    this.residualSum += meanAbsResidual(this.codec, x, codes) * total;
-    this.residualCount += total;
     const ordinals = Uint32Array.from(docs, (_, i) => this.nextOrdinal + i);
     const chunk: Chunk = makeChunk(ordinals, doclens, codes, residuals, this.codec.numCentroids);
     const file = `chunk-g${this.generation}-${this.entries.length}.bin`;

@@ -59,6 +59,16 @@ const align8 = (n: number): number => Math.ceil(n / 8) * 8;
 
 /** Writes arrays atomically. `kind`/`version` identify the payload format (e.g. "plaid-chunk" v1). */
 export function writeArrays(file: string, kind: string, version: number, arrays: Record<string, StoredArray>, meta: Record<string, unknown> = {}): number {
+  const { parts, bytes } = encodeArrays(kind, version, arrays, meta);
+  writeFileAtomic(file, parts);
+  return bytes;
+}
+
+/**
+ * The container's bytes for arrays, as parts to write one after another (the arrays' own memory, not
+ * copied); `bytes` is their total length. For stores other than files (a database's bytea column).
+ */
+export function encodeArrays(kind: string, version: number, arrays: Record<string, StoredArray>, meta: Record<string, unknown> = {}): { parts: Uint8Array[]; bytes: number } {
   const entries = Object.entries(arrays);
   // Offsets depend on the header length, which depends on the offsets: iterate until stable.
   let headerLen = 0;
@@ -102,8 +112,7 @@ export function writeArrays(file: string, kind: string, version: number, arrays:
   const tail = Buffer.alloc(4);
   tail.writeUInt32LE(crc >>> 0, 0);
   parts.push(tail);
-  writeFileAtomic(file, parts);
-  return pos + 4;
+  return { parts, bytes: pos + 4 };
 }
 
 function corrupt(file: string, why: string): ColtsError {

@@ -16,6 +16,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["model/", "bm25/", "metadata/", "eval/", "corpus/"],
   ["encode/"],
   ["plaid/"],
+  ["pg/"],
   ["search/", "train/"],
   ["langchain/", "llamaindex/"],
   ["testing/"],
@@ -56,6 +57,12 @@ test("onnxruntime-node is imported by the runtime layer only", () => {
   const outside = graph.filter((f) => f.packages.includes("onnxruntime-node") && !f.file.startsWith("runtime/")).map((f) => f.file);
   assert.deepEqual(outside, []);
   assert.ok(graph.some((f) => f.packages.includes("onnxruntime-node")), "the runtime layer imports it");
+});
+
+test("pg (node-postgres) is imported by the pg layer only", () => {
+  const outside = graph.filter((f) => f.packages.includes("pg") && !f.file.startsWith("pg/")).map((f) => f.file);
+  assert.deepEqual(outside, []);
+  assert.ok(graph.some((f) => f.packages.includes("pg")), "the pg layer imports it");
 });
 
 test("tfjs is no part of the library: no source file imports @tensorflow (the tests keep it as a reference)", () => {

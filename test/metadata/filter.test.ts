@@ -1,9 +1,10 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { evaluateFilter, formatFilter, matches, parseFilter, toSql, type FilterLiteral, type FilterNode } from "../../src/metadata/filter.js";
+import { evaluateFilter, formatFilter, matches, parseFilter, toSql, type FilterNode } from "../../src/metadata/filter.js";
 import { MetadataStore } from "../../src/metadata/sqlite-store.js";
 import { Rng } from "../../src/util/rng.js";
+import { randomFilter, randomMeta } from "../helpers/filters.js";
 import { suiteDir } from "../helpers/paths.js";
 
 const f = (...path: string[]): string[] => path;
@@ -169,52 +170,6 @@ test("evaluator semantics: NULL is unknown, no type conversion, booleans are 1/0
 
 // ---------------------------------------------------------------------------------------------------
 // Property test: the SQL that toSql writes, run by SQLite, selects exactly the rows the evaluator accepts.
-
-const VALUES: unknown[] = [
-  -2, -1, 0, 1, 2, 3, 2000, 2 ** 60, 2 ** 60 + 2 ** 10, 2 ** 63, 1e20, -(2 ** 53) - 2,
-  0.5, -1.5, 2.25, 0.1, 1 / 3, 1e-7, 2000.5,
-  "", "a", "A", "b", "ab", "Ab", "abc", "a%c", "a_c", "é", "É", "z", "10", "2", "2000", "x'y", "😀", "\uE000", "a b", "%", "_", "\\",
-  true, false, null, [1, "a"], { x: 1 },
-];
-const LITERALS: FilterLiteral[] = VALUES.filter((v): v is FilterLiteral => v === null || typeof v !== "object");
-const FIELDS: string[][] = [["a"], ["b"], ["s"], ["n"], ["odd key"], ["nest", "x"], ["nest"], ["missing"], ["a", "x"], ["IN"]];
-const LIKE_BITS = ["a", "A", "b", "%", "_", "é", "É", "1", "2", "0", "\\", "x", "'", "c", " "];
-
-function pick<T>(rng: Rng, list: readonly T[]): T {
-  return list[rng.int(list.length)]!;
-}
-
-function randomMeta(rng: Rng): Record<string, unknown> | null {
-  if (rng.next() < 0.05) return null;
-  const meta: Record<string, unknown> = {};
-  for (const key of ["a", "b", "s", "n", "odd key", "IN"]) if (rng.next() < 0.7) meta[key] = pick(rng, VALUES);
-  if (rng.next() < 0.7) meta.nest = rng.next() < 0.8 ? { x: pick(rng, VALUES), y: pick(rng, VALUES) } : pick(rng, VALUES);
-  return meta;
-}
-
-function randomFilter(rng: Rng, depth: number): FilterNode {
-  const r = rng.int(depth >= 3 ? 5 : 8);
-  const field = pick(rng, FIELDS);
-  const negated = rng.next() < 0.3;
-  switch (r) {
-    case 0:
-      return { kind: "compare", field, op: pick(rng, ["=", "!=", "<", "<=", ">", ">="] as const), value: pick(rng, LITERALS) };
-    case 1:
-      return { kind: "in", field, values: Array.from({ length: 1 + rng.int(4) }, () => pick(rng, LITERALS)), negated };
-    case 2:
-      return { kind: "isNull", field, negated };
-    case 3: {
-      const pattern = Array.from({ length: rng.int(5) }, () => pick(rng, LIKE_BITS)).join("");
-      return { kind: "like", field, pattern, escape: pick(rng, [null, null, "\\", "x", "%"]), negated };
-    }
-    case 4:
-      return { kind: "between", field, low: pick(rng, LITERALS), high: pick(rng, LITERALS), negated };
-    case 5:
-      return { kind: "not", arg: randomFilter(rng, depth + 1) };
-    default:
-      return { kind: r === 6 ? "and" : "or", args: Array.from({ length: 2 + rng.int(2) }, () => randomFilter(rng, depth + 1)) };
-  }
-}
 
 const dir = suiteDir();
 const N = 300;

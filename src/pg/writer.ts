@@ -1,0 +1,212 @@
+/**
+ * Writes to a PostgreSQL index: build, add, delete. Each is one transaction under the index's write
+ * lock (schema.ts `lockForWrite`), so a failure or a crash leaves the previous state, as the folder
+ * index's manifest switch does. The codec is trained by the same code as a folder build
+ * (plaid/train-codec.ts) and stored as the bytes of the codec file.
+ */
+import { ColtsError } from "../errors.js";
+import type { ResidualCodec, CodecKernelOptions } from "../plaid/codec.js";
+import { encodeCodec } from "../plaid/files.js";
+import { poolDoc, type EmbeddedDoc, type EmbeddingSource } from "../plaid/source.js";
+import { BatchWriter, type CompressedBatch } from "../plaid/batch-writer.js";
+import { checkDoc, trainCodec, type CodecTrainingOptions } from "../plaid/train-codec.js";
+import { connect, disconnect, inTransaction, query, type PgSession } from "./connection.js";
+import { loadSettings } from "./settings.js";
+import { bytesOf, checkStorable } from "./rows.js";
+import { checkSchema, createStatements, dropStatements, indexExists, lockForWrite, SCHEMA_FORMAT, SCHEMA_VERSION, tables, type Tables } from "./schema.js";
+import { parsePgUrl } from "./url.js";
+
+/** Documents per INSERT statement when `insertDocs` is not given. */
+export const DEFAULT_INSERT_DOCS = 500;
+
+/** How rows are written; shared by build and add. */
+export interface PgWriteOptions {
+  /**
+   * Documents per INSERT statement (and per compression batch). Default 500; range 1..8000 (8 bound
+   * values a document, PostgreSQL takes 65,535 a statement). More: fewer round trips, bigger statements.
+   */
+  insertDocs?: number;
+  /** Progress of each phase (as the folder build's). */
+  onProgress?: CodecTrainingOptions["onProgress"];
+}
+
+/** How `buildPgIndex` trains its codec (CodecTrainingOptions) and writes the index; every field is optional. */
+export interface PgBuildOptions extends CodecTrainingOptions, PgWriteOptions {
+  /** Model recorded with the index (queries must be encoded with it). Default null. */
+  model?: string | null;
+  /** Replace an index already under this prefix. Default false (refuse). */
+  overwrite?: boolean;
+}
+
+/** What a write left behind. */
+export interface PgWriteResult {
+  /** Committed writes so far (1 after the build). */
+  generation: number;
+  /** Live documents after the write. */
+  liveDocuments: number;
+  /** Documents written by this call. */
+  written: number;
+}
+
+function insertDocs(opts: PgWriteOptions): number {
+  const n = opts.insertDocs ?? DEFAULT_INSERT_DOCS;
+  if (!Number.isInteger(n) || n < 1 || n > 8000) throw new ColtsError("INPUT_INVALID", `insertDocs must be an integer in 1..8000, got ${n}`);
+  return n;
+}
+
+/** Compresses documents batch by batch and inserts their rows, giving ordinals from `next` on. */
+class RowWriter extends BatchWriter {
+  constructor(
+    private readonly s: PgSession,
+    private readonly t: Tables,
+    codec: ResidualCodec,
+    public next: number,
+    batchDocs: number,
+    kernel: CodecKernelOptions,
+  ) {
+    super(codec, batchDocs, kernel);
+  }
+
+  protected async write({ docs, codes, residuals }: CompressedBatch): Promise<void> {
+    const docValues: unknown[] = [];
+    const vecValues: unknown[] = [];
+    const bpv = this.codec.bytesPerVector;
+    let v = 0;
+    docs.forEach((d, i) => {
+      const ordinal = this.next + i;
+      docValues.push(ordinal, d.id, d.metadata === undefined || d.metadata === null ? null : JSON.stringify(d.metadata), d.text ?? null);
+      vecValues.push(ordinal, d.n, bytesOf(codes.subarray(v, v + d.n)), bytesOf(residuals.subarray(v * bpv, (v + d.n) * bpv)));
+      v += d.n;
+    });
+    const rows = (cast: string[]): string => docs.map((_, i) => `(${cast.map((c, j) => `$${i * cast.length + j + 1}${c}`).join(", ")})`).join(", ");
+    await query(this.s, "insert documents", `INSERT INTO ${this.t.documents} (ordinal, id, meta, text) VALUES ${rows(["::bigint", "::text", "::jsonb", "::text"])}`, docValues);
+    await query(this.s, "insert vectors", `INSERT INTO ${this.t.vectors} (ordinal, doclen, codes, residuals) VALUES ${rows(["::bigint", "::integer", "::bytea", "::bytea"])}`, vecValues);
+    this.next += docs.length;
+  }
+}
+
+/** Checked, pooled documents of one input batch; INPUT_INVALID for an id repeated in the input. */
+function prepare(batch: EmbeddedDoc[], seen: Set<string>, dim: number, poolFactor: number): EmbeddedDoc[] {
+  return batch.map((d) => {
+    checkDoc(d, dim);
+    if (seen.has(d.id)) throw new ColtsError("INPUT_INVALID", `duplicate document id ${JSON.stringify(d.id)} in the input`, { details: { id: d.id } });
+    seen.add(d.id);
+    checkStorable(d);
+    return poolDoc(d, dim, poolFactor);
+  });
+}
+
+/** Builds a new index at a PostgreSQL location (creating its tables) from embedded documents. */
+export async function buildPgIndex(url: string, source: EmbeddingSource, dim: number, opts: PgBuildOptions = {}): Promise<PgWriteResult> {
+  const location = parsePgUrl(url);
+  const batchDocs = insertDocs(opts);
+  if (source.count < 1) throw new ColtsError("INPUT_INVALID", "cannot build an index from an empty corpus");
+  const s = await connect(location);
+  const already = (): ColtsError =>
+    new ColtsError("INPUT_INVALID", `${location.redacted} already holds an index under prefix ${location.prefix}; add documents to it or rebuild with overwrite`, {
+      details: { location: location.redacted },
+    });
+  try {
+    // Refuse before training (minutes on a large corpus); checked again under the lock.
+    if (!opts.overwrite && (await indexExists(s))) throw already();
+    // The sample is read again in the index pass (no folder to spill a large sample to); the folder
+    // index keeps it (writer.ts).
+    const { codec } = await trainCodec(source, dim, opts);
+    try {
+      return await inTransaction(s, async () => {
+        await lockForWrite(s);
+        const t = tables(location.prefix);
+        if (await indexExists(s)) {
+          if (!opts.overwrite) throw already();
+          for (const sql of dropStatements(t)) await query(s, "drop the previous index", sql);
+        }
+        for (const sql of createStatements(t)) await query(s, "create the index tables", sql);
+        await query(s, "record the schema version", `INSERT INTO ${t.schema} (format, version) VALUES ($1, $2)`, [SCHEMA_FORMAT, SCHEMA_VERSION]);
+        await query(s, "store the codec", `INSERT INTO ${t.codec} (data) VALUES ($1)`, [encodeCodec(codec)]);
+        const writer = new RowWriter(s, t, codec, 0, batchDocs, opts.assignment ? { assignment: opts.assignment } : {});
+        const seen = new Set<string>();
+        for await (const batch of source.batches()) {
+          await writer.push(prepare(batch, seen, dim, opts.poolFactor ?? 1));
+          opts.onProgress?.({ phase: "index", done: seen.size, total: source.count });
+        }
+        await writer.finish();
+        await query(
+          s,
+          "store the settings",
+          `INSERT INTO ${t.settings} (dim, nbits, num_centroids, pool_factor, model, next_ordinal, generation, trained_avg_residual) VALUES ($1, $2, $3, $4, $5, $6, 1, $7)`,
+          [dim, codec.nbits, codec.numCentroids, opts.poolFactor ?? 1, opts.model ?? null, writer.next, codec.avgResidual],
+        );
+        return { generation: 1, liveDocuments: writer.next, written: writer.next };
+      });
+    } finally {
+      await codec.releaseKernels();
+    }
+  } finally {
+    await disconnect(s);
+  }
+}
+
+/**
+ * Runs `fn` on an existing index in one transaction under its write lock (INDEX_NOT_FOUND /
+ * INDEX_VERSION first when the location holds no index of this schema).
+ */
+async function withWrite<T>(url: string, fn: (s: PgSession, t: Tables) => Promise<T>): Promise<T> {
+  const location = parsePgUrl(url);
+  const s = await connect(location);
+  try {
+    await checkSchema(s);
+    return await inTransaction(s, async () => {
+      await lockForWrite(s);
+      return fn(s, tables(location.prefix));
+    });
+  } finally {
+    await disconnect(s);
+  }
+}
+
+/** Appends documents with the index's codec. Ids already live in the index, or repeated in the input, are refused. */
+export async function addToPgIndex(url: string, source: EmbeddingSource, opts: PgWriteOptions = {}): Promise<PgWriteResult> {
+  const batchDocs = insertDocs(opts);
+  return withWrite(url, async (s, t) => {
+    const { settings, codec } = await loadSettings(s, t);
+    try {
+      const writer = new RowWriter(s, t, codec, settings.nextOrdinal, batchDocs, {});
+      const seen = new Set<string>();
+      for await (const batch of source.batches()) {
+        const docs = prepare(batch, seen, settings.dim, settings.poolFactor);
+        const live = await query<{ id: string }>(s, "look up ids", `SELECT id FROM ${t.documents} WHERE id = ANY($1::text[]) LIMIT 1`, [docs.map((d) => d.id)]);
+        const id = live.rows[0]?.id;
+        if (id !== undefined) throw new ColtsError("INPUT_INVALID", `document id ${JSON.stringify(id)} is already in the index (delete it first to replace it)`, { details: { id } });
+        await writer.push(docs);
+        opts.onProgress?.({ phase: "index", done: seen.size, total: source.count });
+      }
+      await writer.finish();
+      await query(
+        s,
+        "update the settings",
+        `UPDATE ${t.settings} SET next_ordinal = $1, generation = generation + 1, updated_at = now(), last_add_avg_residual = COALESCE($2, last_add_avg_residual)`,
+        [writer.next, writer.avgResidual],
+      );
+      const live = await query<{ n: string }>(s, "count documents", `SELECT count(*) AS n FROM ${t.documents}`);
+      return { generation: settings.generation + 1, liveDocuments: Number(live.rows[0]?.n ?? 0), written: writer.next - settings.nextOrdinal };
+    } finally {
+      await codec.releaseKernels();
+    }
+  });
+}
+
+/** Deletes documents by id (one transaction). Returns which ids were found; an id given twice is found once. */
+export async function deleteFromPgIndex(url: string, ids: readonly string[]): Promise<{ deleted: string[]; missing: string[] }> {
+  return withWrite(url, async (s, t) => {
+    const r = await query<{ id: string }>(s, "delete documents", `DELETE FROM ${t.documents} WHERE id = ANY($1::text[]) RETURNING id`, [[...new Set(ids)]]);
+    const found = new Set(r.rows.map((row) => row.id));
+    const deleted: string[] = [];
+    const missing: string[] = [];
+    for (const id of ids) {
+      if (found.delete(id)) deleted.push(id);
+      else missing.push(id);
+    }
+    if (deleted.length > 0) await query(s, "update the settings", `UPDATE ${t.settings} SET generation = generation + 1, updated_at = now()`);
+    return { deleted, missing };
+  });
+}
