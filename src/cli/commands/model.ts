@@ -63,7 +63,8 @@ copied fp32 model as before (unless --int8-only).`,
   flags: [
     { name: "overwrite", type: "boolean", help: "replace an existing non-empty <out> folder" },
     { name: "int8-only", type: "boolean", help: "leave out the fp32 graph and safetensors weights (smaller; <out> then loads only with --quantized)" },
-    ...MODEL_FLAGS.filter((f) => f.name === "revision" || f.name === "offline"),
+    // A hub id as <model>: the hub flags of the model-loading commands (the model is read, never run).
+    ...MODEL_FLAGS.filter((f) => f.name === "revision" || f.name === "offline").map((f) => ({ ...f, group: "Hub flags (when <model> is a hub id)" })),
   ],
   example: "colts model quantize ./my-model ./my-model-int8 && colts encode -m ./my-model-int8 --quantized --queries",
 };
@@ -155,6 +156,6 @@ function defined<T extends Record<string, number | undefined>>(o: T): { [K in ke
 /** `colts model <sub>`: the sub-commands by name. */
 export const MODEL_COMMANDS: Record<string, Command> = {
   tiny: { spec: TINY_SPEC, run: tinyCommand },
-  quantize: { spec: QUANTIZE_SPEC, run: quantizeCommand },
   "tiny-cross-encoder": { spec: TINY_CROSS_ENCODER_SPEC, run: tinyCrossEncoderCommand },
+  quantize: { spec: QUANTIZE_SPEC, run: quantizeCommand },
 };
