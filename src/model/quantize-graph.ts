@@ -70,7 +70,7 @@ interface QuantizedWeight {
 
 /**
  * Rewrites every MatMul of `model` whose second input is a 2-D float32 initializer (and not also a
- * graph input, which a caller could override) into the int8 form above. Throws ONNX_INVALID when the
+ * graph input, which a caller could override, so it is no constant) into the int8 form above. Throws ONNX_INVALID when the
  * default opset is below 11 and MODEL_NOT_FOUND when there is no such MatMul (nothing to quantize:
  * the graph may already be quantized, or keep its weights in Constant nodes).
  */
@@ -132,7 +132,14 @@ export function quantizeGraphInt8(model: OnnxModel): QuantizeGraphResult {
     quantized.push(node.name || y);
   }
   if (quantized.length === 0) {
-    throw new ColtsError("MODEL_NOT_FOUND", "the graph has no MatMul with a 2-D float32 weight initializer: nothing to quantize (is it already quantized?)");
+    // Exporters that keep initializers as inputs make every weight overridable: say so rather than guess.
+    const overridable = g.nodes.filter((n) => n.opType === "MatMul" && graphInputs.has(n.inputs[1] ?? "") && initializerNames.has(n.inputs[1] ?? "")).length;
+    throw new ColtsError(
+      "MODEL_NOT_FOUND",
+      overridable > 0
+        ? `the graph's ${overridable} MatMul weights are also graph inputs (exported with initializers as inputs), so they are not constants: re-export without keep_initializers_as_inputs`
+        : "the graph has no MatMul with a 2-D float32 weight initializer: nothing to quantize (is it already quantized?)",
+    );
   }
   // Quantized weights take the place of the float ones; a float weight some other node still reads stays.
   const stillRead = new Set([...nodes.flatMap((n) => n.inputs), ...g.outputs.map((o) => o.name)]);

@@ -88,6 +88,9 @@ describe("quantizeGraphInt8: a one-MatMul graph, by hand", () => {
     h.output("y", DataType.FLOAT, [2, 2], h.matMul(a, a)); // two activations: stays float, so nothing to do
     assert.throws(() => quantizeGraphInt8(h.toModel()), (e: unknown) => isColtsError(e, "MODEL_NOT_FOUND"));
     assert.throws(() => quantizeGraphInt8({ ...fp32, opsetImports: [{ domain: "", version: 10 }] }), (e: unknown) => isColtsError(e, "ONNX_INVALID"));
+    // A weight that is also a graph input can be overridden by the caller: not a constant, so not quantized.
+    const asInput = { ...fp32, graph: { ...fp32.graph, inputs: [...fp32.graph.inputs, { name: "W", elemType: DataType.FLOAT, dims: [2, 2] }] } };
+    assert.throws(() => quantizeGraphInt8(asInput), (e: unknown) => isColtsError(e, "MODEL_NOT_FOUND") && /also graph inputs/.test((e as Error).message));
   });
 
   test("a weight shared by two MatMuls is quantized once; an activation read by two MatMuls once; Gemm stays", () => {
@@ -223,6 +226,22 @@ describe("quantizeModel (folders)", () => {
     // The source's int8 graph (bert-graph.ts) and the rewrite agree.
     const feeds = bertFeeds(true);
     assert.ok(maxAbsDiff(await run(path.join(src, "onnx/model_quantized.onnx"), feeds), await run(path.join(out, "model_int8.onnx"), feeds)) <= 1e-6);
+  });
+
+  test("a graph with external data gives an int8 graph with external data, same outputs as from the inline graph", async (t) => {
+    const src = await tinyModel(root, { layout: "onnx" });
+    const ext = path.join(tempDir(t), "ext");
+    fs.cpSync(src, ext, { recursive: true });
+    fs.rmSync(path.join(ext, "model.onnx"));
+    await writeOnnxModel(path.join(ext, "model.onnx"), readOnnxModel(path.join(src, "model.onnx")).model, { externalData: { fileName: "model.onnx_data", minBytes: 1024 } });
+    const out = path.join(tempDir(t), "q");
+    const r = await quantizeModel(ext, out);
+    assert.ok(r.files.includes("model_int8.onnx_data") && r.files.includes("model.onnx_data"), r.files.join(", "));
+    assert.equal(readOnnxModel(path.join(out, "model_int8.onnx")).externalData, true);
+    const inline = path.join(tempDir(t), "q-inline");
+    await quantizeModel(src, inline);
+    const feeds = bertFeeds(true);
+    assert.equal(maxAbsDiff(await run(path.join(out, "model_int8.onnx"), feeds), await run(path.join(inline, "model_int8.onnx"), feeds)), 0);
   });
 
   test("safetensors only: built int8 from the backbone, the same graph bert-graph.ts writes", async (t) => {

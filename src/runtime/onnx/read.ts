@@ -159,7 +159,7 @@ interface RawTensor {
   name: string;
   dims: number[];
   dataType: number;
-  /** raw_data, or the bytes read from the external data file. */
+  /** raw_data (null when absent or external). */
   raw: Uint8Array | null;
   /** The typed repeated fields (float_data 4, int32_data 5, int64_data 7, double_data 10), as written. */
   repeated: Map<number, Field[]>;
@@ -167,7 +167,7 @@ interface RawTensor {
   external: Map<string, string> | null;
 }
 
-/** Reads one TensorProto's fields; external data is read from its side file. */
+/** Reads one TensorProto's fields; external data stays on disk until tensorValues needs it. */
 function readRawTensor(bytes: Uint8Array, file: string): RawTensor {
   const t: RawTensor = { name: "", dims: [], dataType: 0, raw: null, repeated: new Map(), external: null };
   const external = new Map<string, string>();
@@ -188,10 +188,7 @@ function readRawTensor(bytes: Uint8Array, file: string): RawTensor {
       external.set(key, value);
     } else if (f.field === 14) isExternal = f.value === 1;
   }
-  if (isExternal) {
-    t.external = external;
-    t.raw = externalBytes(file, external, t.name);
-  }
+  if (isExternal) t.external = external;
   return t;
 }
 
@@ -236,6 +233,8 @@ function repeatedFixed(list: Field[] | undefined): Uint8Array {
  * UINT8, BOOL, INT32, INT64); null for any other data type.
  */
 function tensorValues(t: RawTensor, file: string): TensorData | null {
+  if (!Object.values(DataType).includes(t.dataType as DataType)) return null;
+  if (t.external) t = { ...t, raw: externalBytes(file, t.external, t.name) };
   const r = t.repeated;
   switch (t.dataType) {
     case DataType.FLOAT:
