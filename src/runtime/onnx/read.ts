@@ -1,10 +1,13 @@
 /**
- * Reading the float initializers (the weights) back out of an ONNX model file, without a protobuf
- * dependency: a minimal wire-format reader for the path ModelProto.graph (7) -> GraphProto.initializer
- * (5) -> TensorProto {dims 1, data_type 2, float_data 4, name 8, raw_data 9, external_data 13,
- * data_location 14} (field numbers from onnx/onnx.proto). It reads what proto.ts and write.ts write
- * (raw_data inline or in an external data file) and also float_data and packed dims, which other
- * serializers use. Everything else in the model is skipped unread.
+ * Reading ONNX model files without a protobuf dependency: a minimal wire-format reader (field numbers
+ * from onnx/onnx.proto) for two uses. `readOnnxFloatInitializers` reads only the float initializers
+ * (the weights) along ModelProto.graph (7) -> GraphProto.initializer (5) -> TensorProto {dims 1,
+ * data_type 2, float_data 4, name 8, raw_data 9, external_data 13, data_location 14}, skipping
+ * everything else unread. `readOnnxModel` reads the whole model into proto.ts' OnnxModel (nodes,
+ * attributes, tensors of the data types proto.ts writes, value infos, opset imports, metadata) so that
+ * a graph can be rewritten and written back (int8 quantization). Both read what proto.ts and write.ts
+ * write (raw_data inline or in an external data file) and also the typed repeated fields (float_data,
+ * int32_data, int64_data, double_data) and packed dims, which other serializers use.
  */
 import fs from "node:fs";
 import path from "node:path";
