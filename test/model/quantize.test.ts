@@ -8,7 +8,7 @@ import { quantizeGraphInt8 } from "../../src/model/quantize-graph.js";
 import { quantizeModel } from "../../src/model/quantize.js";
 import { readModelFolder } from "../../src/model/layout.js";
 import { GraphBuilder } from "../../src/runtime/onnx/builder.js";
-import { DataType, encodeModel, type OnnxModel } from "../../src/runtime/onnx/proto.js";
+import { DataType, encodeModel, ProtoWriter, type OnnxModel } from "../../src/runtime/onnx/proto.js";
 import { readOnnxModel } from "../../src/runtime/onnx/read.js";
 import { writeOnnxModel } from "../../src/runtime/onnx/write.js";
 import { isColtsError } from "../../src/errors.js";
@@ -207,6 +207,58 @@ describe("readOnnxModel", () => {
     assert.deepEqual(back.metadata, { k: "v" });
     assert.ok(Buffer.from(encodeModel(back)).equals(fs.readFileSync(file)));
     assert.throws(() => readOnnxModel(path.join(dir, "none.onnx")), (e: unknown) => isColtsError(e, "MODEL_NOT_FOUND"));
+  });
+});
+
+describe("a graph as other exporters write it (typed repeated fields, Constant nodes, unnamed nodes)", () => {
+  /** y = Reshape(x @ W, shape), W in float_data (packed), shape an int64 Constant in int64_data; no node names. */
+  function foreignModel(): Uint8Array {
+    const tensor = (name: string, dims: number[], type: number, fill: (w: ProtoWriter) => void): ProtoWriter => {
+      const t = new ProtoWriter();
+      for (const d of dims) t.intField(1, d);
+      t.intField(2, type);
+      fill(t);
+      return t.stringField(8, name);
+    };
+    const valueInfo = (name: string, dims: number[]): ProtoWriter => {
+      const shape = new ProtoWriter();
+      for (const d of dims) shape.messageField(1, new ProtoWriter().intField(1, d));
+      return new ProtoWriter().stringField(1, name).messageField(2, new ProtoWriter().messageField(1, new ProtoWriter().intField(1, DataType.FLOAT).messageField(2, shape)));
+    };
+    const constant = new ProtoWriter()
+      .stringField(2, "shape")
+      .stringField(4, "Constant")
+      .messageField(5, new ProtoWriter().stringField(1, "value").messageField(5, tensor("", [2], DataType.INT64, (w) => w.packedVarints(7, [-1, 1]))).intField(20, 4));
+    const matmul = new ProtoWriter().stringField(1, "x").stringField(1, "W").stringField(2, "xw").stringField(4, "MatMul");
+    const reshape = new ProtoWriter().stringField(1, "xw").stringField(1, "shape").stringField(2, "y").stringField(4, "Reshape");
+    const graph = new ProtoWriter()
+      .messageField(1, constant)
+      .messageField(1, matmul)
+      .messageField(1, reshape)
+      .stringField(2, "foreign")
+      .messageField(5, tensor("W", [2, 2], DataType.FLOAT, (w) => w.packedFloats(4, [1, -2, 0.5, 4])))
+      .messageField(11, valueInfo("x", [1, 2]))
+      .messageField(12, valueInfo("y", [2, 1]));
+    return new ProtoWriter().intField(1, 8).stringField(2, "pytorch").messageField(7, graph).messageField(8, new ProtoWriter().stringField(1, "").intField(2, 14)).finish();
+  }
+
+  test("read, quantized, run: same result as the colts-built one-MatMul graph, reshaped", async (t) => {
+    const file = path.join(tempDir(t), "foreign.onnx");
+    fs.writeFileSync(file, foreignModel());
+    const { model } = readOnnxModel(file);
+    assert.deepEqual(Array.from(model.graph.initializers[0]!.data as Float32Array), [1, -2, 0.5, 4]);
+    const value = model.graph.nodes[0]!.attributes![0]!;
+    assert.ok(value.type === "tensor");
+    assert.deepEqual(Array.from(value.value.data as BigInt64Array), [-1n, 1n]);
+    const fp32 = await run(model, { x: new ort.Tensor("float32", Float32Array.of(1, 3), [1, 2]) });
+    assert.deepEqual(Array.from(fp32), [2.5, 10]);
+    const q = quantizeGraphInt8(model);
+    assert.deepEqual(q.quantized, ["xw"], "an unnamed MatMul is named by its output");
+    const y = await run(q.model, { x: new ort.Tensor("float32", Float32Array.of(1, 3), [1, 2]) });
+    const scale = Math.fround(Math.fround(3 / 255) * Math.fround(4 / 127));
+    assert.ok(Math.abs(y[0]! - Math.fround(6800 * scale)) <= 1e-6 && Math.abs(y[1]! - Math.fround(26945 * scale)) <= 1e-6);
+    assert.deepEqual(q.model.opsetImports, [{ domain: "", version: 14 }]);
+    assert.equal(q.model.producerName, "pytorch");
   });
 });
 
