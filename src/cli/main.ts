@@ -39,7 +39,7 @@ const COMMANDS: Record<string, Command | Group> = {
   teacher: { spec: TEACHER_SPEC, run: teacherCommand },
   train: { spec: TRAIN_SPEC, run: trainCommand },
   merge: { spec: MERGE_SPEC, run: mergeCommand },
-  model: { summary: "write generated test models", subcommands: MODEL_COMMANDS },
+  model: { summary: "write generated test models; write int8 copies of models", subcommands: MODEL_COMMANDS },
   serve: { spec: SERVE_SPEC, run: serveCommand },
   mcp: { spec: MCP_SPEC, run: mcpCommand },
 };

@@ -11,9 +11,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { ColtsError } from "../errors.js";
-import { encodeModel } from "../runtime/onnx/proto.js";
+import { encodeModel, type OnnxModel } from "../runtime/onnx/proto.js";
 import { readOnnxFloatInitializers } from "../runtime/onnx/read.js";
-import { buildBertOnnx, transpose2d } from "./bert-graph.js";
+import { buildBertOnnx, transpose2d, type BertOnnxOptions } from "./bert-graph.js";
 import { bertConfigFromHf, bertWeightShapes, isBertFamilyConfig, type BertConfig, type BertWeights } from "./bert-weights.js";
 import { readSafetensorsTensors, type DenseLayer } from "./layout.js";
 
@@ -54,8 +54,16 @@ export function readBertBackboneWeights(file: string, cfg: BertConfig): BertWeig
  * (XLM-R: RoBERTa position ids, no token_type_ids input, as the config says).
  */
 export function bertGraphFromSafetensors(file: string, config: Record<string, unknown>): Uint8Array {
+  return encodeModel(bertOnnxFromSafetensors(file, config));
+}
+
+/**
+ * The graph of bertGraphFromSafetensors as a model object; `quantize: "int8"` gives its int8 dynamically
+ * quantized form (`colts model quantize` on a folder without an exported graph).
+ */
+export function bertOnnxFromSafetensors(file: string, config: Record<string, unknown>, opts: Pick<BertOnnxOptions, "quantize" | "producer"> = {}): OnnxModel {
   const cfg = bertConfigFromHf(config);
-  return encodeModel(buildBertOnnx(cfg, readBertBackboneWeights(file, cfg), { producer: "colts convert" }));
+  return buildBertOnnx(cfg, readBertBackboneWeights(file, cfg), { producer: "colts convert", ...opts });
 }
 
 /**

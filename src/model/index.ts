@@ -7,3 +7,5 @@ export { parseSafetensors, serializeSafetensors, type SafeTensor, type TensorToW
 export { readColbertCheckpoint, writeColbertCheckpoint, TOKENIZER_FILES, type ColbertCheckpoint, type WriteCheckpointOptions } from "./checkpoint.js";
 export { buildBertOnnx, type BertOnnxOptions, type SequenceClassifierWeights } from "./bert-graph.js";
 export { randomBertWeights, bertConfigFromHf, bertConfigToHf, type BertConfig, type BertWeights } from "./bert-weights.js";
+export { quantizeModel, INT8_GRAPH, type QuantizeModelOptions, type QuantizeModelResult } from "./quantize.js";
+export { quantizeGraphInt8, type QuantizeGraphResult } from "./quantize-graph.js";

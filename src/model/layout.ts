@@ -245,7 +245,8 @@ function stanfordDense(dir: string): DenseLayer[] {
   return layer ? [layer] : [];
 }
 
-function listFiles(dir: string, prefix = ""): string[] {
+/** Files of a model folder as posix paths relative to it, two folder levels deep (symlinks to files count). */
+export function listFiles(dir: string, prefix = ""): string[] {
   const out: string[] = [];
   for (const e of fs.readdirSync(path.join(dir, prefix), { withFileTypes: true })) {
     const rel = prefix ? `${prefix}/${e.name}` : e.name;

@@ -97,6 +97,43 @@ describe("colts encode", () => {
   });
 });
 
+describe("colts model quantize", () => {
+  test("quantize a generated model, then encode --quantized runs its int8 graph (close to fp32, not equal)", async (t) => {
+    const cwd = tempDir(t);
+    assert.equal((await run(["model", "tiny", "m", "--hidden", "32", "--layers", "1", "--dim", "8"], { cwd })).code, 0);
+    const q = await run(["model", "quantize", "m", "q"], { cwd });
+    assert.equal(q.code, 0, q.stderr);
+    assert.match(q.stdout, /model_int8\.onnx: 6 MatMuls int8 \(from the fp32 graph onnx\/model\.onnx\)/);
+    const encode = async (quantized: boolean): Promise<number[]> => {
+      const r = await run(["encode", "-m", "q", "--queries", "--workers", "0", ...(quantized ? ["--quantized"] : [])], { cwd, stdin: "int8 retrieval\n" });
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as Line).vectors[2]!;
+    };
+    const int8 = await encode(true);
+    const fp32 = await encode(false);
+    const original = await run(["encode", "-m", "m", "--queries", "--workers", "0"], { cwd, stdin: "int8 retrieval\n" });
+    assert.deepEqual((JSON.parse(original.stdout) as Line).vectors[2], fp32, "without --quantized the copy is the original model");
+    const cosine = int8.reduce((a, v, i) => a + v * fp32[i]!, 0);
+    assert.ok(cosine > 0.99 && cosine < 1 - 1e-7, `cosine ${cosine}`);
+  });
+
+  test("errors: missing model, existing output (then --overwrite), wrong arguments", async (t) => {
+    const cwd = tempDir(t);
+    const missing = await run(["model", "quantize", "./no/such/model", "q"], { cwd });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /MODEL_NOT_FOUND/);
+    assert.doesNotMatch(missing.stderr, /\n\s+at /, "no stack trace");
+    assert.equal((await run(["model", "tiny", "m", "--layout", "onnx", "--hidden", "32", "--layers", "1", "--dim", "8"], { cwd })).code, 0);
+    assert.equal((await run(["model", "quantize", "m", "q"], { cwd })).code, 0);
+    const again = await run(["model", "quantize", "m", "q"], { cwd });
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /INPUT_INVALID.*|exists and is not empty/);
+    assert.equal((await run(["model", "quantize", "m", "q", "--overwrite", "--int8-only"], { cwd })).code, 0);
+    assert.ok(!fs.existsSync(path.join(cwd, "q", "model.onnx")));
+    assert.equal((await run(["model", "quantize", "m"], { cwd })).code, 2);
+  });
+});
+
 describe("colts model tiny", () => {
   test("same seed -> same bytes; different seed -> different weights", async (t) => {
     const cwd = tempDir(t);

@@ -47,6 +47,7 @@ const COMMANDS: [string[], CommandSpec][] = [
   [["merge"], MERGE_SPEC],
   [["model", "tiny"], spec(MODEL_COMMANDS["tiny"]?.spec)],
   [["model", "tiny-cross-encoder"], spec(MODEL_COMMANDS["tiny-cross-encoder"]?.spec)],
+  [["model", "quantize"], spec(MODEL_COMMANDS["quantize"]?.spec)],
   [["serve"], SERVE_SPEC],
   [["mcp"], MCP_SPEC],
 ];
@@ -104,7 +105,8 @@ describe("colts help", () => {
         if (f.default !== undefined) assert.ok(text.includes(`(default: ${f.default})`), `${f.name}: its default`);
       }
       const model = listedFlags(page.stdout).filter((f) => MODEL_FLAGS.includes(f));
-      const expected = MODEL_LOADING.includes(name) ? MODEL_FLAGS : name === "teacher" ? ["threads", "provider"] : [];
+      // teacher runs a local cross-encoder; model quantize reads (or downloads) a model without running it.
+      const expected = MODEL_LOADING.includes(name) ? MODEL_FLAGS : name === "teacher" ? ["threads", "provider"] : name === "model quantize" ? ["revision", "offline"] : [];
       assert.deepEqual(model.sort(), [...expected].sort(), "model flags");
       if (MODEL_LOADING.includes(name)) assert.match(page.stdout, /\nModel flags \(the same for every command that loads a ColBERT model\):\n {6}--threads N/);
     });

@@ -1,9 +1,12 @@
-/** `colts model tiny <dir> ...`: writes a generated test model. */
+/** `colts model tiny <dir> ...`: writes a generated test model; `colts model quantize <model> <out>`: an int8 copy of a model. */
 import { ColtsError } from "../../errors.js";
+import { resolveModelDir } from "../../model/resolve.js";
+import { quantizeModel } from "../../model/quantize.js";
+import { MODEL_FLAGS, modelLoadOptions } from "../model-flags.js";
 import { writeTinyCrossEncoder } from "../../testing/tiny-cross-encoder.js";
 import { writeTinyModel, type TinyArch, type TinyLayout } from "../../testing/tiny-model.js";
 import { intFlag, oneOf, parse, usageError, type Command, type CommandSpec } from "../args.js";
-import { resolvePath, writeOut, type CliIO } from "../io.js";
+import { modelLocation, resolvePath, writeOut, type CliIO } from "../io.js";
 
 const TINY_SPEC: CommandSpec = {
   name: "model tiny",
@@ -46,6 +49,45 @@ const TINY_CROSS_ENCODER_SPEC: CommandSpec = {
   ],
   example: "colts model tiny-cross-encoder ce-model --seed 5",
 };
+
+const QUANTIZE_SPEC: CommandSpec = {
+  name: "model quantize",
+  summary: "write an int8 copy of a model (for --quantized)",
+  usage: ["<model> <out>"],
+  description: `<model> is a model folder or hub id. <out> gets the model's files plus model_int8.onnx, an int8
+dynamically quantized graph (as onnxruntime's quantize_dynamic: every MatMul with a float weight runs
+as DynamicQuantizeLinear + MatMulInteger, weights int8 symmetric per tensor; Gemm and everything else
+stays as it was). It is made from the model's fp32 ONNX graph, or, without one, from its BERT /
+XLM-R model.safetensors. Load <out> with --quantized to use it; without --quantized <out> loads the
+copied fp32 model as before (unless --int8-only).`,
+  flags: [
+    { name: "overwrite", type: "boolean", help: "replace an existing non-empty <out> folder" },
+    { name: "int8-only", type: "boolean", help: "leave out the fp32 graph and safetensors weights (smaller; <out> then loads only with --quantized)" },
+    // A hub id as <model>: the hub flags of the model-loading commands (the model is read, never run).
+    ...MODEL_FLAGS.filter((f) => f.name === "revision" || f.name === "offline").map((f) => ({ ...f, group: "Hub flags (when <model> is a hub id)" })),
+  ],
+  example: "colts model quantize ./my-model ./my-model-int8 && colts encode -m ./my-model-int8 --quantized --queries",
+};
+
+async function quantizeCommand(argv: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parse(argv, QUANTIZE_SPEC);
+  const [model, out] = positionals;
+  if (!model || !out || positionals.length > 2) throw usageError(QUANTIZE_SPEC, "expected <model> <out>");
+  const { env, revision, localFilesOnly, onProgress, onWarning } = modelLoadOptions(values, io);
+  const dir = await resolveModelDir(modelLocation(io, model), {
+    ...(env ? { env } : {}),
+    ...(revision ? { revision } : {}),
+    ...(localFilesOnly ? { localFilesOnly } : {}),
+    ...(onProgress ? { onProgress } : {}),
+    ...(onWarning ? { onWarning } : {}),
+  });
+  const target = resolvePath(io, out);
+  const r = await quantizeModel(dir, target, { overwrite: values["overwrite"] === true, int8Only: values["int8-only"] === true });
+  const from = r.source === "onnx" ? `fp32 graph ${r.sourceFile}` : `${r.sourceFile} (no ONNX graph)`;
+  const gemm = r.gemmLeftFloat > 0 ? `, ${r.gemmLeftFloat} Gemm left float` : "";
+  await writeOut(io.stdout, `wrote ${target}/${r.graph}: ${r.quantizedMatMuls} MatMuls int8 (from the ${from}${gemm}); ${r.files.length} files\n${r.files.map((f) => `  ${f}`).join("\n")}\n`);
+  return 0;
+}
 
 async function tinyCrossEncoderCommand(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(argv, TINY_CROSS_ENCODER_SPEC);
@@ -115,4 +157,5 @@ function defined<T extends Record<string, number | undefined>>(o: T): { [K in ke
 export const MODEL_COMMANDS: Record<string, Command> = {
   tiny: { spec: TINY_SPEC, run: tinyCommand },
   "tiny-cross-encoder": { spec: TINY_CROSS_ENCODER_SPEC, run: tinyCrossEncoderCommand },
+  quantize: { spec: QUANTIZE_SPEC, run: quantizeCommand },
 };

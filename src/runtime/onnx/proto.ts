@@ -92,6 +92,12 @@ export interface OnnxModel {
   producerName?: string;
   /** Version of that tool (informational). */
   producerVersion?: string;
+  /** Reverse-DNS name of the model's namespace (informational; kept when a read model is rewritten). */
+  domain?: string;
+  /** The model's own version number (informational). */
+  modelVersion?: number;
+  /** Human-readable description of the model (informational). */
+  docString?: string;
   /** The computation. */
   graph: OnnxGraph;
   /** metadata_props, written in insertion order. */
@@ -352,6 +358,9 @@ function writeModel(w: ProtoWriter, m: OnnxModel): void {
   w.intField(1, m.irVersion);
   if (m.producerName !== undefined) w.stringField(2, m.producerName);
   if (m.producerVersion !== undefined) w.stringField(3, m.producerVersion);
+  if (m.domain !== undefined) w.stringField(4, m.domain);
+  if (m.modelVersion !== undefined) w.intField(5, m.modelVersion);
+  if (m.docString !== undefined) w.stringField(6, m.docString);
   w.messageField(7, message(writeGraph, m.graph));
   for (const o of m.opsetImports) w.messageField(8, new ProtoWriter().stringField(1, o.domain).intField(2, o.version));
   for (const [key, value] of Object.entries(m.metadata ?? {})) {
