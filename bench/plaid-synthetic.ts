@@ -321,7 +321,7 @@ async function phaseBuild(corpus: SyntheticCorpus): Promise<BuildRecord> {
     ...(KM_POINTS !== undefined ? { kmeansMaxPointsPerCentroid: KM_POINTS } : {}),
     onProgress: (e) => {
       if (e.phase === "train" && e.done === 0) tTrainStart = performance.now();
-      if (e.phase === "train" && e.done === 1) tTrainEnd = performance.now();
+      if (e.phase === "train" && e.done === e.total) tTrainEnd = performance.now();
       if (performance.now() - lastLog > 10_000) {
         lastLog = performance.now();
         console.log(`  build ${e.phase} ${e.done}/${e.total} at ${sec(t0).toFixed(0)} s`);
