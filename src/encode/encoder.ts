@@ -69,7 +69,7 @@ export class InProcessEncoder {
    */
   static async create(spec: ModelSpec, runtime: RuntimeOptions = {}, graph?: Uint8Array): Promise<InProcessEncoder> {
     const tokenizer = tokenizerForSpec(spec);
-    const source = graph ?? spec.onnxPath ?? convertBackbone(spec.dir);
+    const source = graph ?? spec.onnxPath ?? convertBackbone(spec.dir, spec.quantized);
     const session = await OnnxSession.create(source, runtime);
     const inputs = session.inputs.map((i) => i.name);
     for (const required of ["input_ids", "attention_mask"]) {
@@ -169,8 +169,8 @@ export class InProcessEncoder {
   }
 }
 
-/** No exported graph: build one from a BERT safetensors backbone, or explain what is missing. */
-function convertBackbone(dir: string): Uint8Array {
+/** No exported graph: build one (int8 when asked) from a BERT safetensors backbone, or explain what is missing. */
+function convertBackbone(dir: string, quantized: boolean): Uint8Array {
   const backbone = findBertBackbone(dir);
   if (!backbone) {
     throw new ColtsError(
@@ -179,7 +179,7 @@ function convertBackbone(dir: string): Uint8Array {
       { details: { dir } },
     );
   }
-  return bertGraphFromSafetensors(backbone.file, backbone.config);
+  return bertGraphFromSafetensors(backbone.file, backbone.config, quantized ? { quantize: "int8" } : {});
 }
 
 /**

@@ -53,8 +53,8 @@ export function readBertBackboneWeights(file: string, cfg: BertConfig): BertWeig
  * Reads the backbone weights and returns an ONNX graph (bytes) that outputs `last_hidden_state`
  * (XLM-R: RoBERTa position ids, no token_type_ids input, as the config says).
  */
-export function bertGraphFromSafetensors(file: string, config: Record<string, unknown>): Uint8Array {
-  return encodeModel(bertOnnxFromSafetensors(file, config));
+export function bertGraphFromSafetensors(file: string, config: Record<string, unknown>, opts: Pick<BertOnnxOptions, "quantize"> = {}): Uint8Array {
+  return encodeModel(bertOnnxFromSafetensors(file, config, opts));
 }
 
 /**

@@ -55,6 +55,8 @@ export interface ModelSpec {
   settings: ColbertSettings;
   /** Absolute path of the graph to run, or null if the folder has none. */
   onnxPath: string | null;
+  /** An int8 graph was asked for (LayoutOptions.quantized): one built from safetensors is quantized too. */
+  quantized: boolean;
   /** Projection head found in the folder (empty if none); applied only if the graph lacks it. */
   dense: DenseLayer[];
   /**
@@ -301,9 +303,18 @@ export function readModelFolder(dir: string, opts: LayoutOptions = {}): ModelSpe
   if (!japanese && !fs.existsSync(tokenizerFile)) {
     throw new ColtsError("TOKENIZER_INVALID", `${dir} has no tokenizer.json (a fast tokenizer file is required)`, { details: { dir } });
   }
-  const onnxRel = chooseOnnxFile(listFiles(dir), opts);
+  const files = listFiles(dir);
+  const onnxRel = chooseOnnxFile(files, opts);
   if (opts.onnxFile && !onnxRel) {
     throw new ColtsError("MODEL_NOT_FOUND", `${dir} has no ${opts.onnxFile}`, { details: { dir, onnxFile: opts.onnxFile } });
+  }
+  // An int8 graph was asked for and only an fp32 one exists: say how to make one rather than either
+  // running fp32 silently or claiming there is no graph at all. (With no graph at all, the encoder
+  // builds the int8 graph from model.safetensors.)
+  if (opts.quantized && !onnxRel && chooseOnnxFile(files, { quantized: false })) {
+    throw new ColtsError("MODEL_NOT_FOUND", `${dir} has no int8 graph (looked for ${ONNX_CANDIDATES.int8.join(", ")}); make one with "colts model quantize <model> <out>" (quantizeModel), or load it without quantized`, {
+      details: { dir },
+    });
   }
   const hidden = readJsonIfExists(path.join(dir, "config.json"))?.["hidden_size"];
   return {
@@ -312,6 +323,7 @@ export function readModelFolder(dir: string, opts: LayoutOptions = {}): ModelSpe
     layoutsFound: found,
     settings,
     onnxPath: onnxRel ? path.join(dir, onnxRel) : null,
+    quantized: opts.quantized === true,
     dense,
     matryoshkaHeads,
     hiddenSize: typeof hidden === "number" ? hidden : null,

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
+import { ColBERT } from "../../src/encode/colbert.js";
 import { quantizeGraphInt8 } from "../../src/model/quantize-graph.js";
 import { quantizeModel } from "../../src/model/quantize.js";
 import { readModelFolder } from "../../src/model/layout.js";
@@ -308,6 +309,28 @@ describe("quantizeModel (folders)", () => {
     assert.ok(!r.files.includes("model.safetensors"), "int8Only leaves the backbone out");
     const built = readOnnxModel(path.join(out, "model_int8.onnx")).model;
     assert.deepEqual({ ...built, producerName: "" }, { ...reference, producerName: "" });
+  });
+
+  test("loading with quantized: a safetensors-only folder runs the int8 graph built on load; an fp32-only ONNX folder is refused with the way out", async (t) => {
+    const src = await tinyModel(root, { layout: "pylate", int8: true });
+    const copy = path.join(tempDir(t), "st-only");
+    fs.cpSync(src, copy, { recursive: true });
+    fs.rmSync(path.join(copy, "onnx"), { recursive: true });
+    const texts = ["an int8 graph built from safetensors on load", "second document"];
+    const encode = async (dir: string, quantized: boolean): Promise<Float32Array[]> => {
+      const m = await ColBERT.load(dir, { workers: 0, quantized });
+      try {
+        return (await m.encodeDocuments(texts)).map((v) => v.vectors);
+      } finally {
+        await m.close();
+      }
+    };
+    const [onLoad, exported, fp32] = [await encode(copy, true), await encode(src, true), await encode(copy, false)];
+    // The same graph as the one `colts model tiny --int8` wrote: the same vectors.
+    onLoad.forEach((v, i) => assert.equal(maxAbsDiff(v, exported[i] as Float32Array), 0));
+    assert.ok(onLoad.some((v, i) => maxAbsDiff(v, fp32[i] as Float32Array) > 0), "int8 differs from fp32");
+    const onnxOnly = await tinyModel(root, { layout: "onnx" });
+    assert.throws(() => readModelFolder(onnxOnly, { quantized: true }), (e: unknown) => isColtsError(e, "MODEL_NOT_FOUND") && /no int8 graph.*colts model quantize/.test((e as Error).message));
   });
 
   test("errors: no folder, nothing to quantize, output exists (overwrite replaces it), output inside the model", async (t) => {
