@@ -41,14 +41,23 @@ export interface FdeConfig {
    */
   simhashBits?: number;
   /**
-   * d_proj: each token vector is first reduced to this many dimensions by a dense random ±1/sqrt(d_proj)
-   * matrix (an AMS sketch, as in the paper), independent per repetition. `"identity"`: no projection,
+   * d_proj: each token vector is first reduced to this many dimensions by a random AMS sketch (see
+   * `projection`), independent per repetition. `"identity"`: no projection,
    * d_proj = dim (the vectors are used as they are). Default 8. Range 1 to 4,000. Smaller trades
    * precision of every inner product (variance about 1/d_proj) for room for more repetitions or
    * partitions within the size limit; identity is exact but leaves room for few partitions at
    * dim 96 or 128.
    */
   projectionDim?: number | "identity";
+  /**
+   * How token vectors are reduced to d_proj dimensions (ignored with `"identity"`). `"sparse"` (the
+   * default, the reference implementation's AMS sketch): each input coordinate is added with a random
+   * sign to one random output coordinate; costs one addition per input coordinate. `"dense"` (the
+   * paper's description): a full matrix of ±1/sqrt(d_proj) entries; costs d_proj multiply-adds per
+   * input coordinate. Both keep inner products unbiased with the same variance
+   * ((|x|^2 |y|^2 + <x,y>^2 - 2 sum_i x_i^2 y_i^2) / d_proj), so sparse is the cheaper equal.
+   */
+  projection?: "sparse" | "dense";
   /**
    * Documents only: a partition that no document token falls into gets the (projected) token whose
    * SimHash code is nearest in Hamming distance to the partition's code (first such token on ties),
@@ -84,8 +93,8 @@ export interface ResolvedFdeConfig {
   partitions: number;
   /** d_proj actually used: `projectionDim`, or `dim` without projection. */
   projectionDim: number;
-  /** True when token vectors go through the random ±1/sqrt(d_proj) matrix. */
-  projected: boolean;
+  /** The projection applied to token vectors: none (identity), the sparse or the dense AMS sketch. */
+  projection: "identity" | "sparse" | "dense";
   /** Whether empty document partitions are filled. */
   fillEmptyPartitions: boolean;
   /** Final count-sketch dimension, or null for none. */
@@ -103,6 +112,7 @@ export const FDE_DEFAULTS: Readonly<Required<Omit<FdeConfig, "dim" | "finalDim">
   repetitions: 20,
   simhashBits: 4,
   projectionDim: 8,
+  projection: "sparse",
   fillEmptyPartitions: true,
   seed: 1,
 };
@@ -122,8 +132,12 @@ export function resolveFdeConfig(config: FdeConfig): ResolvedFdeConfig {
   const repetitions = checkInt("repetitions", config.repetitions ?? FDE_DEFAULTS.repetitions, 1, 1000);
   const simhashBits = checkInt("simhashBits", config.simhashBits ?? FDE_DEFAULTS.simhashBits, 0, 16);
   const requested = config.projectionDim ?? FDE_DEFAULTS.projectionDim;
-  const projected = requested !== "identity";
-  const projectionDim = projected ? checkInt("projectionDim", requested, 1, MAX_FDE_SIZE) : dim;
+  const projectionDim = requested === "identity" ? dim : checkInt("projectionDim", requested, 1, MAX_FDE_SIZE);
+  const kind = config.projection ?? FDE_DEFAULTS.projection;
+  if (kind !== "sparse" && kind !== "dense") {
+    throw new ColtsError("INPUT_INVALID", `FDE config: projection must be "sparse" or "dense", got ${String(kind)}`, { details: { field: "projection", value: String(kind) } });
+  }
+  const projection = requested === "identity" ? "identity" : kind;
   const finalDim = config.finalDim === undefined ? null : checkInt("finalDim", config.finalDim, 1, MAX_FDE_SIZE);
   const seed = checkInt("seed", config.seed ?? FDE_DEFAULTS.seed, 0, 0xffffffff);
   const fill = config.fillEmptyPartitions ?? FDE_DEFAULTS.fillEmptyPartitions;
@@ -142,5 +156,5 @@ export function resolveFdeConfig(config: FdeConfig): ResolvedFdeConfig {
       details: { field: "innerSize", value: innerSize, max: MAX_INNER_FDE_SIZE },
     });
   }
-  return { dim, repetitions, simhashBits, partitions, projectionDim, projected, fillEmptyPartitions: fill, finalDim, seed, innerSize, size };
+  return { dim, repetitions, simhashBits, partitions, projectionDim, projection, fillEmptyPartitions: fill, finalDim, seed, innerSize, size };
 }

@@ -13,7 +13,7 @@
  */
 import { ColtsError } from "../errors.js";
 import { resolveFdeConfig, type FdeConfig, type ResolvedFdeConfig } from "./config.js";
-import { fdeMatrices, type FdeMatrices, type RepetitionMatrices } from "./random.js";
+import { fdeMatrices, type FdeMatrices, type Projection, type RepetitionMatrices } from "./random.js";
 
 /** Raw SimHash sign bits (first plane = most significant bit) -> partition number (Gray decoding). */
 export function partitionOfCode(code: number): number {
@@ -51,14 +51,25 @@ function simhashCodes(x: Float32Array, n: number, dim: number, planes: Float32Ar
   return codes;
 }
 
-/** Projected tokens. x: [n, dim]; projection: [dp, dim] or null (identity); returns [n, dp] in float64. */
-function projectTokens(x: Float32Array, n: number, dim: number, projection: Float32Array | null, dp: number): Float64Array {
+/** Projected tokens. x: [n, dim]; returns [n, dp] in float64 (a copy of x without projection). */
+function projectTokens(x: Float32Array, n: number, dim: number, projection: Projection | null, dp: number): Float64Array {
   if (projection === null) return Float64Array.from(x);
   const y = new Float64Array(n * dp);
+  if (projection.kind === "sparse") {
+    const { index, sign } = projection;
+    for (let t = 0; t < n; t++) {
+      for (let d = 0, xo = t * dim, yo = t * dp; d < dim; d++) {
+        const o = yo + (index[d] as number);
+        y[o] = (y[o] as number) + (sign[d] as number) * (x[xo + d] as number);
+      }
+    }
+    return y;
+  }
+  const m = projection.matrix; // [dp, dim]
   for (let t = 0; t < n; t++) {
     for (let j = 0; j < dp; j++) {
       let s = 0;
-      for (let d = 0, xo = t * dim, po = j * dim; d < dim; d++) s += (x[xo + d] as number) * (projection[po + d] as number);
+      for (let d = 0, xo = t * dim, po = j * dim; d < dim; d++) s += (x[xo + d] as number) * (m[po + d] as number);
       y[t * dp + j] = s;
     }
   }

@@ -15,9 +15,16 @@ import type { ResolvedFdeConfig } from "./config.js";
 export interface RepetitionMatrices {
   /** SimHash planes, [simhashBits, dim] row-major, N(0, 1) entries. */
   simhash: Float32Array;
-  /** Projection, [projectionDim, dim] row-major, entries ±1/sqrt(projectionDim); null without projection. */
-  projection: Float32Array | null;
+  /** The token projection of this repetition; null without projection (identity). */
+  projection: Projection | null;
 }
+
+/** A token projection to d_proj dimensions. */
+export type Projection =
+  /** [projectionDim, dim] row-major, entries ±1/sqrt(projectionDim). */
+  | { kind: "dense"; matrix: Float32Array }
+  /** Input coordinate d is added to output coordinate `index[d]` with sign `sign[d]` (both [dim]). */
+  | { kind: "sparse"; index: Uint32Array; sign: Int8Array };
 
 /** Count sketch of the final projection: input coordinate i goes to `index[i]` with sign `sign[i]`. */
 export interface CountSketch {
@@ -49,12 +56,26 @@ export function derivedSeed(seed: number, repetition: number, purpose: number): 
 
 function repetitionMatrices(c: ResolvedFdeConfig, rep: number): RepetitionMatrices {
   const simhash = new Rng(derivedSeed(c.seed, rep, PURPOSE_SIMHASH)).normalArray(c.simhashBits * c.dim, 1);
-  if (!c.projected) return { simhash, projection: null };
   const rng = new Rng(derivedSeed(c.seed, rep, PURPOSE_PROJECTION));
-  const scale = 1 / Math.sqrt(c.projectionDim);
-  const projection = new Float32Array(c.projectionDim * c.dim);
-  for (let i = 0; i < projection.length; i++) projection[i] = rng.next() < 0.5 ? -scale : scale;
-  return { simhash, projection };
+  switch (c.projection) {
+    case "identity":
+      return { simhash, projection: null };
+    case "dense": {
+      const scale = 1 / Math.sqrt(c.projectionDim);
+      const matrix = new Float32Array(c.projectionDim * c.dim);
+      for (let i = 0; i < matrix.length; i++) matrix[i] = rng.next() < 0.5 ? -scale : scale;
+      return { simhash, projection: { kind: "dense", matrix } };
+    }
+    case "sparse": {
+      const index = new Uint32Array(c.dim);
+      const sign = new Int8Array(c.dim);
+      for (let d = 0; d < c.dim; d++) {
+        index[d] = rng.int(c.projectionDim);
+        sign[d] = rng.next() < 0.5 ? -1 : 1;
+      }
+      return { simhash, projection: { kind: "sparse", index, sign } };
+    }
+  }
 }
 
 function countSketch(c: ResolvedFdeConfig, finalDim: number): CountSketch {

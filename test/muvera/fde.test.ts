@@ -82,22 +82,26 @@ test("same config and seed give the same FDE (fresh encoders); another seed give
   assert.deepEqual(documentFde(v, 7, c), a);
   assert.notDeepEqual(new FdeEncoder({ ...c, seed: 12 }).document(v, 7), a);
   // Pinned: a change of RNG, seed derivation or layout shows here (the same numbers on every platform).
-  const q = new FdeEncoder(c).query(v, 7);
-  close(q.subarray(0, 8), [...PINNED_QUERY], 1e-5);
+  close(new FdeEncoder(c).query(v, 7).subarray(0, 8), [...PINNED_QUERY.sparse], 1e-5);
+  close(new FdeEncoder({ ...c, projection: "dense" }).query(v, 7).subarray(0, 8), [...PINNED_QUERY.dense], 1e-5);
 });
 
 /** The first two partitions of repetition 0 of the query FDE above (seed 11), as computed when this test was written. */
-const PINNED_QUERY: readonly number[] = [-0.791276, 0.947028, 2.766398, -0.531916, -0.912777, 0.289206, -0.153716, 0.550746];
+const PINNED_QUERY = {
+  sparse: [0.654696, 0.224506, 1.063689, 1.460698, 0.278484, 0.540403, -0.14934, -0.795333],
+  dense: [-0.791276, 0.947028, 2.766398, -0.531916, -0.912777, 0.289206, -0.153716, 0.550746],
+} as const;
 
 test("property: <queryFde, documentFde> = sum over partitions of (query sum) . (document mean), against a slow reference", () => {
   const rng = new Rng(99);
-  for (let trial = 0; trial < 40; trial++) {
+  for (let trial = 0; trial < 60; trial++) {
     const dim = 1 + rng.int(12);
     const config: FdeConfig = {
       dim,
       repetitions: 1 + rng.int(4),
       simhashBits: rng.int(5),
       projectionDim: rng.next() < 0.4 ? "identity" : 1 + rng.int(8),
+      projection: rng.next() < 0.5 ? "sparse" : "dense",
       fillEmptyPartitions: rng.next() < 0.5,
       seed: rng.nextUint32(),
     };
@@ -148,8 +152,9 @@ test("config checks: coded INPUT_INVALID naming the field; the size limit is pgv
   bad({ dim: 8, projectionDim: 0 }, "projectionDim");
   bad({ dim: 8, finalDim: 4001 }, "finalDim");
   bad({ dim: 8, seed: -1 }, "seed");
+  bad({ dim: 8, projection: "gaussian" as "dense" }, "projection");
   const d = resolveFdeConfig({ dim: 128 });
-  assert.deepEqual([d.repetitions, d.simhashBits, d.projectionDim, d.fillEmptyPartitions, d.seed, d.size], [20, 4, 8, true, 1, 2560]);
+  assert.deepEqual([d.repetitions, d.simhashBits, d.projectionDim, d.projection, d.fillEmptyPartitions, d.seed, d.size], [20, 4, 8, "sparse", true, 1, 2560]);
 });
 
 test("vector checks: length must be n x dim, n at least 1, values finite", () => {

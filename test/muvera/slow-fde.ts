@@ -6,7 +6,7 @@
  * It shares only the random matrices with the encoder under test.
  */
 import type { ResolvedFdeConfig } from "../../src/muvera/config.js";
-import type { FdeMatrices } from "../../src/muvera/random.js";
+import type { FdeMatrices, Projection } from "../../src/muvera/random.js";
 
 /** Sign bits of one token, plane 0 first. x: [dim]; planes: [k, dim]. */
 function bits(x: Float32Array, planes: Float32Array, k: number, dim: number): number[] {
@@ -37,6 +37,15 @@ function partitionBits(p: number, k: number): number[] {
   return binary.map((bit, i) => (i === 0 ? bit : bit ^ binary[i - 1]!));
 }
 
+/** The projection as an explicit [dp, dim] matrix (the sparse one has one ±1 per column). */
+function denseMatrix(projection: Projection | null, dp: number, dim: number): Float32Array | null {
+  if (projection === null) return null;
+  if (projection.kind === "dense") return projection.matrix;
+  const m = new Float32Array(dp * dim);
+  for (let d = 0; d < dim; d++) m[projection.index[d]! * dim + d] = projection.sign[d]!;
+  return m;
+}
+
 function project(x: Float32Array, projection: Float32Array | null, dp: number, dim: number): number[] {
   if (projection === null) return Array.from(x);
   const y: number[] = [];
@@ -56,11 +65,12 @@ interface Token {
 
 function tokens(c: ResolvedFdeConfig, m: FdeMatrices, rep: number, v: Float32Array, n: number): Token[] {
   const r = m.repetitions[rep]!;
+  const matrix = denseMatrix(r.projection, c.projectionDim, c.dim);
   const out: Token[] = [];
   for (let t = 0; t < n; t++) {
     const x = v.subarray(t * c.dim, (t + 1) * c.dim);
     const b = bits(x, r.simhash, c.simhashBits, c.dim);
-    out.push({ bits: b, partition: grayToPartition(b), y: project(x, r.projection, c.projectionDim, c.dim) });
+    out.push({ bits: b, partition: grayToPartition(b), y: project(x, matrix, c.projectionDim, c.dim) });
   }
   return out;
 }
