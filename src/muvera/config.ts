@@ -27,14 +27,14 @@ export interface FdeConfig {
   /** Dimension of the input token vectors (the model's `dim`, e.g. 96 or 128). Required; 1 to 65,536. */
   dim: number;
   /**
-   * R, independent repetitions (each with its own SimHash and projection), concatenated. Default 20.
+   * R, independent repetitions (each with its own SimHash and projection), concatenated. Default 15.
    * Range 1 to 1,000. More repetitions average out unlucky partitions (better recall) at a linear cost
    * in FDE size and encoding time.
    */
   repetitions?: number;
   /**
    * k_sim, SimHash hyperplanes per repetition: the space is cut into 2^k_sim partitions by the signs
-   * of k_sim Gaussian projections. Default 4. Range 0 to 16 (0 = one partition: the FDE is then a
+   * of k_sim Gaussian projections. Default 6. Range 0 to 16 (0 = one partition: the FDE is then a
    * plain sum / mean of the vectors). More partitions separate the query tokens' nearest document
    * tokens more finely (closer to MaxSim) but double the size per bit and leave more document
    * partitions empty.
@@ -43,7 +43,7 @@ export interface FdeConfig {
   /**
    * d_proj: each token vector is first reduced to this many dimensions by a random AMS sketch (see
    * `projection`), independent per repetition. `"identity"`: no projection,
-   * d_proj = dim (the vectors are used as they are). Default 8. Range 1 to 4,000. Smaller trades
+   * d_proj = dim (the vectors are used as they are). Default 4. Range 1 to 4,000. Smaller trades
    * precision of every inner product (variance about 1/d_proj) for room for more repetitions or
    * partitions within the size limit; identity is exact but leaves room for few partitions at
    * dim 96 or 128.
@@ -62,8 +62,11 @@ export interface FdeConfig {
    * Documents only: a partition that no document token falls into gets the (projected) token whose
    * SimHash code is nearest in Hamming distance to the partition's code (first such token on ties),
    * instead of zeros, so that a query token landing there still meets a plausible nearest neighbour.
-   * Default true (the paper's setting; the reference implementation defaults to false). Queries are
-   * never filled: their partitions are sums, and an empty one correctly contributes nothing.
+   * Default false (the reference implementation's default). The paper fills; on SciFact (long
+   * documents, bench/RESULTS.md) filling found less of the exact-MaxSim top-10 (0.726 vs 0.747 within
+   * the top 1,000 at the default size): a filled partition scores a query token against one token
+   * rather than a mean, which favours documents with many empty partitions. Queries are never
+   * filled: their partitions are sums, and an empty one correctly contributes nothing.
    */
   fillEmptyPartitions?: boolean;
   /**
@@ -107,13 +110,19 @@ export interface ResolvedFdeConfig {
   size: number;
 }
 
-/** Defaults of the optional settings (see `FdeConfig` for what each trades). */
+/**
+ * Defaults of the optional settings (see `FdeConfig` for what each trades). R 15 x 2^6 partitions x
+ * d_proj 4 = 3,840 values whatever the model's dim: the best of the settings under 4,000 measured on
+ * SciFact (bench/RESULTS.md, "MUVERA FDE recall"): at equal size, more partitions with a smaller
+ * d_proj found more of the exact-MaxSim top-10 than more repetitions or a larger d_proj, and so did
+ * leaving empty partitions empty.
+ */
 export const FDE_DEFAULTS: Readonly<Required<Omit<FdeConfig, "dim" | "finalDim">>> = {
-  repetitions: 20,
-  simhashBits: 4,
-  projectionDim: 8,
+  repetitions: 15,
+  simhashBits: 6,
+  projectionDim: 4,
   projection: "sparse",
-  fillEmptyPartitions: true,
+  fillEmptyPartitions: false,
   seed: 1,
 };
 

@@ -45,7 +45,7 @@ test("hand example: an empty document partition is zeros, or with filling the to
 });
 
 test("filling: a one-token document puts its (projected) vector in every partition; without filling in one only", () => {
-  const c: FdeConfig = { dim: 3, repetitions: 2, simhashBits: 3, projectionDim: "identity", seed: 5 };
+  const c: FdeConfig = { dim: 3, repetitions: 2, simhashBits: 3, projectionDim: "identity", seed: 5, fillEmptyPartitions: true };
   const v = new Float32Array([0.2, -0.5, 0.7]);
   const filled = documentFde(v, 1, c);
   assert.equal(filled.length, 2 * 8 * 3);
@@ -139,7 +139,7 @@ test("config checks: coded INPUT_INVALID naming the field; the size limit is pgv
     );
   };
   assert.equal(MAX_FDE_SIZE, 4000);
-  bad({ dim: 128, projectionDim: "identity" }, "size"); // 20 x 16 x 128
+  bad({ dim: 128, projectionDim: "identity" }, "size"); // 15 x 64 x 128
   bad({ dim: 128, repetitions: 20, simhashBits: 5, projectionDim: 8 }, "size"); // 5120
   assert.equal(resolveFdeConfig({ dim: 128, repetitions: 25, simhashBits: 5, projectionDim: 5 }).size, 4000);
   assert.equal(resolveFdeConfig({ dim: 128, repetitions: 20, simhashBits: 5, projectionDim: 16, finalDim: 4000 }).size, 4000);
@@ -154,7 +154,7 @@ test("config checks: coded INPUT_INVALID naming the field; the size limit is pgv
   bad({ dim: 8, seed: -1 }, "seed");
   bad({ dim: 8, projection: "gaussian" as "dense" }, "projection");
   const d = resolveFdeConfig({ dim: 128 });
-  assert.deepEqual([d.repetitions, d.simhashBits, d.projectionDim, d.projection, d.fillEmptyPartitions, d.seed, d.size], [20, 4, 8, "sparse", true, 1, 2560]);
+  assert.deepEqual([d.repetitions, d.simhashBits, d.projectionDim, d.projection, d.fillEmptyPartitions, d.seed, d.size], [15, 6, 4, "sparse", false, 1, 3840]);
 });
 
 test("vector checks: length must be n x dim, n at least 1, values finite", () => {
