@@ -59,8 +59,8 @@ function parseConfig(spec: string): { label: string; config: FdeConfig } {
   return { label, config };
 }
 
-/** Rows [n, d] in blocks of whole rows: each block's first row, row count and values. */
-function blocks(rows: Float32Array[], d: number, lens: number[]): { first: number; lens: number[]; values: Float32Array }[] {
+/** Items (a document's [n, dim] vectors, or one FDE) in blocks of whole items: each block's first item, item lengths in rows and values. */
+function blocks(rows: Float32Array[], lens: number[]): { first: number; lens: number[]; values: Float32Array }[] {
   const out: { first: number; lens: number[]; values: Float32Array }[] = [];
   for (let i = 0; i < rows.length; ) {
     const first = i;
@@ -79,7 +79,6 @@ function blocks(rows: Float32Array[], d: number, lens: number[]): { first: numbe
     }
     out.push({ first, lens: bl, values });
   }
-  void d;
   return out;
 }
 
@@ -93,7 +92,7 @@ async function exactTop(docs: EmbeddedDoc[], queries: MultiVector[]): Promise<nu
   const file = path.join(OUT, `truth-dim${DIM}-docs${docs.length}-queries${queries.length}.json`);
   if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8")) as number[][];
   const kernel = await OrtMatmulDynamic.create(DIM);
-  const bs = blocks(docs.map((d) => d.vectors.subarray(0, d.n * DIM)), DIM, docs.map((d) => d.n));
+  const bs = blocks(docs.map((d) => d.vectors.subarray(0, d.n * DIM)), docs.map((d) => d.n));
   const tops: number[][] = [];
   try {
     for (const q of queries) {
@@ -118,7 +117,7 @@ async function fdeRecall(config: FdeConfig, docs: EmbeddedDoc[], queries: MultiV
   const kernel = await OrtMatmulDynamic.create(size);
   const scores = queries.map(() => new Float32Array(docs.length));
   try {
-    for (const b of blocks(docFdes, size, docFdes.map(() => 1))) {
+    for (const b of blocks(docFdes, docFdes.map(() => 1))) {
       const sims = await kernel.run(queryFdes, queries.length, b.values, b.lens.length); // [queries, rows]
       scores.forEach((s, qi) => s.set(sims.subarray(qi * b.lens.length, (qi + 1) * b.lens.length), b.first));
     }
