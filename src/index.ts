@@ -4,7 +4,7 @@
  * exact, BM25, hybrid, re-rank), errors and their codes. Everything else has a subpath of its own:
  * `colts/eval`, `colts/train`, `colts/server`, `colts/cli`, `colts/testing`, `colts/bm25`,
  * `colts/text`, `colts/model`, `colts/plaid`, `colts/metadata`, `colts/runtime`, `colts/encode`,
- * `colts/corpus`, `colts/langchain`, `colts/llamaindex`.
+ * `colts/corpus`, `colts/langchain`, `colts/llamaindex`, `colts/muvera`.
  * Re-exports only.
  */
 export { ColBERT, type LoadOptions, type BatchEncodeOptions, type ModelInfo } from "./encode/colbert.js";

@@ -53,3 +53,9 @@ test("colts/llamaindex loads @llamaindex/core (its optional peer) and not LangCh
   assert.ok(loaded.some((u) => /node_modules\/@llamaindex\/core\//.test(u)));
   assert.deepEqual(loaded.filter((u) => /\/dist\/src\/(cli|server|mcp|train|testing|langchain)\//.test(u) || /node_modules\/(fastify|@modelcontextprotocol|@langchain)\//.test(u)), []);
 });
+
+test("colts/muvera loads its own modules, errors.ts and util/ only: no model runtime, no package", () => {
+  const loaded = modulesLoadedBy("dist/src/muvera/index.js").filter((u) => u.startsWith("file:"));
+  assert.ok(loaded.some((u) => u.endsWith("/dist/src/muvera/fde.js")), "the trace sees the FDE module");
+  assert.deepEqual(loaded.filter((u) => !/\/dist\/src\/(muvera\/|util\/|errors\.js$)/.test(u)), []);
+});

@@ -13,7 +13,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["errors.ts", "util/"],
   ["store/", "workers/", "text/"],
   ["runtime/"],
-  ["model/", "bm25/", "metadata/", "eval/", "corpus/"],
+  ["model/", "bm25/", "metadata/", "eval/", "corpus/", "muvera/"],
   ["encode/"],
   ["plaid/"],
   ["pg/"],
@@ -104,6 +104,14 @@ test("corpus/ imports only errors.ts, util/ and store/ (besides itself)", () => 
   const bad = library.filter((f) => f.file.startsWith("corpus/")).flatMap((f) => f.local.filter((to) => !allowed(to)).map((to) => `${f.file} -> ${to}`));
   assert.deepEqual(bad, []);
   assert.ok(library.some((f) => f.file === "corpus/reader.ts"), "the corpus reader is in the graph");
+});
+
+test("muvera/ imports only errors.ts and util/ (besides itself) and no package", () => {
+  const allowed = (to: string): boolean => to === "errors.ts" || ["util/", "muvera/"].some((p) => to.startsWith(p));
+  const files = library.filter((f) => f.file.startsWith("muvera/"));
+  const bad = files.flatMap((f) => [...f.local.filter((to) => !allowed(to)), ...f.packages].map((to) => `${f.file} -> ${to}`));
+  assert.deepEqual(bad, []);
+  assert.ok(files.some((f) => f.file === "muvera/fde.ts"), "the FDE encoder is in the graph");
 });
 
 test("the rules catch what they are meant to (a made-up upward import and a circle)", () => {
