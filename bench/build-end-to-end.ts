@@ -10,7 +10,7 @@
  *
  * Models are generated (`colts model tiny`, random weights, real tokenizer): "small" is the collection
  * benchmarks' model (bench/tools/collections.ts: hidden 64, 2 layers, dim 32); "384" has the shape of
- * answerai-colbert-small-v1 (hidden 384, 12 layers, 12 heads, FFN 1536, dim 96, 300-token documents). "100k" is 100,000 documents
+ * answerai-colbert-small-v1 (hidden 384, 12 layers, 12 heads, FFN 1536, dim 96; documents of up to 180 tokens, `colts model tiny`'s default). "100k" is 100,000 documents
  * cycled from the texts of SciFact, CACM, CISI and Cranfield (distinct ids; real lengths).
  * Collections come from ../shared/datasets. Results: bench/out/build-end-to-end/results.json.
  */
@@ -29,7 +29,7 @@ const flag = (name: string, fallback: string): string => {
 const BEFORE = flag("--before", "");
 const CASES = flag("--cases", "scifact:small,cacm:small,scifact:384,cacm:384,100k:small").split(",");
 const REPS = Number(flag("--reps", "1"));
-const MODEL_384 = ["--layout", "onnx", "--hidden", "384", "--layers", "12", "--heads", "12", "--dim", "96", "--seed", "1", "--document-length", "300"];
+const MODEL_384 = ["--layout", "onnx", "--hidden", "384", "--layers", "12", "--heads", "12", "--dim", "96", "--seed", "1"];
 
 interface Run {
   case: string;
