@@ -15,13 +15,17 @@ import type { Chunk } from "./chunk.js";
 import type { ResidualCodec } from "./codec.js";
 import { ColtsError } from "../errors.js";
 
-/** PLAID's search parameters, per call; any left out takes `plaidDefaults(k)`'s value (never sticky). */
+/** PLAID's search parameters, per call; any left out takes `plaidDefaults(k, documents)`'s value (never sticky). */
 export interface PlaidParams {
   /** Centroids probed per query vector. Default by k: 1 (k <= 10), 2 (k <= 100), 4. Range >= 1. */
   ncells?: number;
   /** Centroids scoring below this for every query vector are ignored in stage 2. Default 0.5 / 0.45 / 0.4. */
   centroidScoreThreshold?: number;
-  /** Documents kept after stage 2 (stage 3 keeps a quarter). Default 256 / 1024 / max(4k, 4096). */
+  /**
+   * Documents kept after stage 2 (stage 3 keeps a quarter). Default by k, 256 / 1024 / max(4k, 4096),
+   * doubled for each doubling of the collection beyond NDOCS_SCALE_DOCS documents (x4 at 1M: 1024
+   * for k = 10). More: higher recall, slower stages 2-4 (see `plaidDefaults`). Range >= 1.
+   */
   ndocs?: number;
 }
 
@@ -37,11 +41,39 @@ function checkedParams(p: Required<PlaidParams>): Required<PlaidParams> {
 /** Hits a search returns when it names no k (PlaidIndex, Searcher, the HTTP API and the CLI). */
 export const DEFAULT_K = 10;
 
-/** PLAID's defaults by k (those of ColBERT's `Searcher.dense_search`): wider probing and more candidates for deeper lists. */
-export function plaidDefaults(k: number): Required<PlaidParams> {
-  if (k <= 10) return { ncells: 1, centroidScoreThreshold: 0.5, ndocs: 256 };
-  if (k <= 100) return { ncells: 2, centroidScoreThreshold: 0.45, ndocs: 1024 };
-  return { ncells: 4, centroidScoreThreshold: 0.4, ndocs: Math.max(4 * k, 4096) };
+/**
+ * Collection size up to which PLAID's own ndocs holds; beyond it ndocs doubles per doubling of the
+ * collection. Measured on the synthetic benchmark (bench/RESULTS.md, 100 queries, recall@10 against
+ * `exact: true`): ndocs 256 keeps 0.986 at 100k documents but 0.745 at 1M, where 512 keeps 0.913 and
+ * 1024 keeps 0.969 (p50 25.7 ms): the candidates of the probed cells grow with the collection, and
+ * stages 2-3 must keep the same share of them.
+ */
+export const NDOCS_SCALE_DOCS = 250_000;
+
+/** 1, 2, 4, ...: the smallest power of two f with f x NDOCS_SCALE_DOCS >= documents. */
+export function ndocsScale(documents: number): number {
+  let f = 1;
+  while (f * NDOCS_SCALE_DOCS < documents) f *= 2;
+  return f;
+}
+
+/**
+ * PLAID's defaults by k (those of ColBERT's `Searcher.dense_search`: wider probing and more
+ * candidates for deeper lists), with ndocs scaled by the collection size (`documents`, the documents
+ * stored in the index; NDOCS_SCALE_DOCS says why). Up to 250,000 documents they are PLAID's.
+ */
+export function plaidDefaults(k: number, documents = 0): Required<PlaidParams> {
+  const f = ndocsScale(documents);
+  if (k <= 10) return { ncells: 1, centroidScoreThreshold: 0.5, ndocs: 256 * f };
+  if (k <= 100) return { ncells: 2, centroidScoreThreshold: 0.45, ndocs: 1024 * f };
+  return { ncells: 4, centroidScoreThreshold: 0.4, ndocs: Math.max(4 * k, 4096) * f };
+}
+
+/** Documents stored in the view's chunks (deleted ones included until a compaction drops them). */
+export function storedDocuments(view: Pick<SearchView, "chunks">): number {
+  let n = 0;
+  for (const c of view.chunks) n += c.doclens.length;
+  return n;
 }
 
 /** What the stages read: the codec, the chunks, and which ordinals may be returned. */
@@ -378,7 +410,7 @@ export async function plaidSearch(
   params: PlaidParams = {},
   options: PlaidSearchOptions = {},
 ): Promise<Hit[]> {
-  const p = checkedParams({ ...plaidDefaults(k), ...params });
+  const p = checkedParams({ ...plaidDefaults(k, storedDocuments(view)), ...params });
   const onStage = options.onStage;
   let t = onStage ? performance.now() : 0;
   /** Reports a stage and restarts the clock (only called when there is a hook). */

@@ -5,7 +5,7 @@ import { makeChunk } from "../../src/plaid/chunk.js";
 import { ResidualCodec } from "../../src/plaid/codec.js";
 import { OrtCentroidScorer, matmulABtJs } from "../../src/runtime/kernels/matmul.js";
 import { OrtCodeMaxSim, OrtResidualMaxSim } from "../../src/runtime/kernels/maxsim.js";
-import { approximateScores, candidates, centroidScoresJs, keptCentroids, lengthGroups, padCodes, padCompressed, noCodeScore, plaidDefaults, plaidSearch, prunedScores, stage3Scores, topIndexes, topIndexesBySort, rankExactly, topCentroids, type PlaidStage, type SearchView } from "../../src/plaid/stages.js";
+import { approximateScores, candidates, centroidScoresJs, keptCentroids, lengthGroups, padCodes, padCompressed, noCodeScore, plaidDefaults, ndocsScale, NDOCS_SCALE_DOCS, storedDocuments, plaidSearch, prunedScores, stage3Scores, topIndexes, topIndexesBySort, rankExactly, topCentroids, type PlaidStage, type SearchView } from "../../src/plaid/stages.js";
 import { Rng } from "../../src/util/rng.js";
 import type { ColtsError } from "../../src/errors.js";
 
@@ -16,6 +16,18 @@ test("defaults depend on k and are fresh objects per call", () => {
   assert.deepEqual(plaidDefaults(2000), { ncells: 4, centroidScoreThreshold: 0.4, ndocs: 8000 });
   plaidDefaults(10).ncells = 99;
   assert.equal(plaidDefaults(10).ncells, 1);
+});
+
+test("ndocs doubles per doubling of the collection beyond 250,000 documents; up to it PLAID's own", () => {
+  assert.equal(ndocsScale(0), 1);
+  assert.equal(ndocsScale(NDOCS_SCALE_DOCS), 1);
+  assert.equal(ndocsScale(NDOCS_SCALE_DOCS + 1), 2);
+  assert.equal(ndocsScale(1_000_000), 4);
+  assert.equal(ndocsScale(1_000_001), 8);
+  assert.deepEqual(plaidDefaults(10, 100_000), plaidDefaults(10));
+  assert.deepEqual(plaidDefaults(10, 1_000_000), { ncells: 1, centroidScoreThreshold: 0.5, ndocs: 1024 });
+  assert.deepEqual(plaidDefaults(100, 400_000), { ncells: 2, centroidScoreThreshold: 0.45, ndocs: 2048 });
+  assert.deepEqual(plaidDefaults(2000, 600_000), { ncells: 4, centroidScoreThreshold: 0.4, ndocs: 32000 });
 });
 
 test("topCentroids picks the best centroids per query vector; scores are [nq, K]", () => {
@@ -245,6 +257,27 @@ test("prunedScores over several chunks whose local indexes overlap == approximat
   const cands = [...Array.from({ length: 20 }, (_, i) => 4294967296 + i), ...Array.from({ length: 20 }, (_, i) => 19 - i)].filter((c) => c % 5 !== 2);
   assert.deepEqual([...prunedScores(view, cands, scores, nq, keep)], [...approximateScores(view, cands, scores, nq, keep)]);
   assert.throws(() => prunedScores(view, [1, 4294967296 + 1, 1], scores, nq, keep), (e: ColtsError) => e.code === "INPUT_INVALID" && /appears twice/.test(e.message));
+});
+
+test("plaidSearch's default ndocs follows the documents stored in the view: 2 x 256 beyond 250,000", async () => {
+  const small = await randomView(63, 2, 1200, 8);
+  // A second chunk of 300,000 empty documents (never candidates) makes the collection 301,200 documents.
+  const n = 300_000;
+  const empty = makeChunk(Uint32Array.from({ length: n }, (_, i) => 1200 + i), new Uint32Array(n), new Uint16Array(0), new Uint8Array(0), 12);
+  const big: SearchView = { ...small, chunks: [...small.chunks, empty], deleted: new Uint8Array(1200 + n) };
+  assert.equal(storedDocuments(small), 1200);
+  assert.equal(storedDocuments(big), 301_200);
+  const nq = 3;
+  const q = new Rng(64).normalArray(nq * 16, 1);
+  const byQuery = matmulABtJs(q, nq, small.codec.centroids, 12, 16);
+  const scorer = (c: number): Promise<ReturnType<typeof centroidScoresJs>> => Promise.resolve(centroidScoresJs(byQuery, 12, nq, c));
+  const kept = async (view: SearchView): Promise<number[]> => {
+    const counts: number[] = [];
+    await plaidSearch(view, q, nq, scorer, 10, { ncells: 12, centroidScoreThreshold: -1 }, { onStage: (stage, _ms, count) => (stage === "stage2" || stage === "stage3" ? counts.push(count) : 0) });
+    return counts;
+  };
+  assert.deepEqual(await kept(small), [256, 64]);
+  assert.deepEqual(await kept(big), [512, 128]);
 });
 
 test("padCodes refuses an empty document in a padded group; plaidSearch refuses parameters that would return nothing", async () => {
