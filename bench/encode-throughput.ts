@@ -3,7 +3,12 @@
  * on the same ONNX graph (generated, hidden 384, 12 layers, 12 heads: the shape of
  * answerai-colbert-small-v1), same process, same machine, over SciFact abstracts.
  *
- *   npm run bench:encode -- --docs 512 [--batch-size 32] [--reps 3] [--no-variants] [--no-results]
+ *   npm run bench:encode -- --docs 512 [--batch-size 32] [--reps 3] [--no-variants] [--int8] [--no-results]
+ *
+ * `--int8` adds the same model quantised by `quantizeModel` (dynamic int8 MatMulInteger graph,
+ * loaded with `quantized: true`) at the default layout and, with variants, at one worker per core.
+ * Its vectors are not the fp32 vectors: they are left out of the identity check and their deviation
+ * from the transformers.js pipeline is reported instead (max |diff| and mean cosine per vector).
  *
  * Both sides produce the same thing: per document, the L2-normalised 96-d vectors of the kept
  * positions (attended, not skiplisted punctuation). Vectors are checked equal (max abs diff < 1e-4)
@@ -20,6 +25,7 @@ import { planBatches } from "../src/encode/encoder.js";
 import { applyDense, normalizeRows } from "../src/encode/head.js";
 import type { TokenizedText } from "../src/encode/tokenize.js";
 import type { DenseLayer } from "../src/model/layout.js";
+import { quantizeModel } from "../src/model/quantize.js";
 import { parseSafetensors } from "../src/model/safetensors.js";
 import { writeTinyModel, type TinyModelOptions } from "../src/testing/tiny-model.js";
 import { REPO_ROOT } from "./tools/paths.js";
@@ -55,6 +61,7 @@ interface Args {
   batchSize: number;
   reps: number;
   variants: boolean;
+  int8: boolean;
   writeResults: boolean;
 }
 
@@ -72,6 +79,7 @@ function readArgs(): Args {
       "batch-size": { type: "string" },
       reps: { type: "string" },
       "no-variants": { type: "boolean", default: false },
+      int8: { type: "boolean", default: false },
       "no-results": { type: "boolean", default: false },
     },
   });
@@ -80,6 +88,7 @@ function readArgs(): Args {
     batchSize: positiveInt(values["batch-size"], "batch-size", 32),
     reps: positiveInt(values.reps, "reps", 3),
     variants: !values["no-variants"],
+    int8: values.int8 === true,
     writeResults: !values["no-results"],
   };
 }
@@ -98,6 +107,19 @@ async function ensureModel(): Promise<void> {
   await writeTinyModel(MODEL_DIR, MODEL_OPTIONS);
   fs.writeFileSync(stamp, want);
   console.log(`model: generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+/** The int8 copy of the model (`quantizeModel`), written once next to it; its folder. */
+async function ensureInt8Model(): Promise<string> {
+  const dir = `${MODEL_DIR}-int8`;
+  const stamp = path.join(dir, ".generated.json");
+  const want = JSON.stringify({ ...MODEL_OPTIONS, int8: "quantizeModel" });
+  if (fs.existsSync(stamp) && fs.readFileSync(stamp, "utf8") === want) return dir;
+  fs.rmSync(dir, { recursive: true, force: true });
+  await quantizeModel(MODEL_DIR, dir);
+  fs.writeFileSync(stamp, want);
+  console.log(`model: int8 copy written to ${path.relative(ROOT, dir)}`);
+  return dir;
 }
 
 /** The first `n` SciFact documents, in corpus order, as title + " " + text (BEIR / PyLate). */
@@ -282,6 +304,29 @@ function compare(rows: readonly TokenizedText[], got: readonly DocVectors[], wan
   return { idMismatches, maxDiff, vectors };
 }
 
+/** How far approximate (int8) vectors are from fp32 ones: max |diff| and cosine per vector (rows in the same order). */
+function deviation(rows: readonly TokenizedText[], got: readonly DocVectors[], want: readonly DocVectors[]): { maxDiff: number; meanCosine: number; minCosine: number } {
+  let maxDiff = 0;
+  let sum = 0;
+  let n = 0;
+  let minCosine = 1;
+  rows.forEach((_, i) => {
+    const g = got[i];
+    const w = want[i];
+    if (!g || !w || g.vectors.length !== w.vectors.length) throw new Error(`document ${i}: int8 and fp32 kept different tokens`);
+    maxDiff = Math.max(maxDiff, maxAbsDiff(g.vectors, w.vectors));
+    const dim = g.vectors.length / Math.max(1, g.tokenIds.length);
+    for (let t = 0; t < g.tokenIds.length; t++) {
+      let dot = 0;
+      for (let j = 0; j < dim; j++) dot += (g.vectors[t * dim + j] as number) * (w.vectors[t * dim + j] as number);
+      sum += dot;
+      n++;
+      minCosine = Math.min(minCosine, dot);
+    }
+  });
+  return { maxDiff, meanCosine: n > 0 ? sum / n : 1, minCosine };
+}
+
 /**
  * The reference vectors: transformers.js last_hidden_state at the positions tokenizeDocument
  * keeps -> 1_Dense (applyDense) -> L2 normalise. Also checks that transformers.js was fed the same ids.
@@ -320,6 +365,8 @@ interface Config {
   close: () => Promise<void>;
   seconds: number[];
   output: DocVectors[] | null;
+  /** int8: not expected to equal the fp32 vectors; its deviation is reported instead. */
+  approximate?: boolean;
 }
 
 function median(xs: readonly number[]): number {
@@ -404,10 +451,11 @@ async function main(): Promise<number> {
   // Longest text first, by characters (as colts' pool orders texts before chunking).
   const byLength = (ts: readonly string[]): number[] => ts.map((_, i) => i).sort((a, b) => (ts[b]?.length ?? 0) - (ts[a]?.length ?? 0) || a - b);
   const config = (c: Omit<Config, "seconds" | "output">): Config => ({ ...c, seconds: [], output: null });
-  const coltsConfig = (cb: ColBERT, label: string, pooled: boolean, extra: { maxBatchTokens?: number; chunkSize?: number } = {}): Config =>
+  const coltsConfig = (cb: ColBERT, label: string, pooled: boolean, extra: { maxBatchTokens?: number; chunkSize?: number } = {}, approximate = false): Config =>
     config({
       system: "colts",
       label,
+      approximate,
       // 512 = the encoder's default token budget on the CPU provider (src/encode/encoder.ts).
       paddedTokens: coltsPadded(texts, rows, B, extra.maxBatchTokens ?? 512, pooled ? (extra.chunkSize ?? 4 * B) : null),
       encode: (ts) => cb.encodeDocuments(ts, { batchSize: B, ...extra }),
@@ -437,6 +485,14 @@ async function main(): Promise<number> {
       }),
       tjsConfig(`AutoModel, length-sorted batches (not what a user writes), intraOpNumThreads ${cores}`, true),
     );
+  }
+  if (args.int8) {
+    const int8Dir = await ensureInt8Model();
+    configs.push(coltsConfig(await ColBERT.load(int8Dir, { workers: 1, quantized: true }), `int8 (quantizeModel), workers: 1 x ${cores} threads`, true, {}, true));
+    if (args.variants) {
+      const spread = Math.max(1, Math.min(4 * B, Math.ceil(texts.length / cores)));
+      configs.push(coltsConfig(await ColBERT.load(int8Dir, { workers: cores, threads: 1, quantized: true }), `int8 (quantizeModel), workers: ${cores}, threads: 1, chunkSize: ${spread}`, true, { chunkSize: spread }, true));
+    }
   }
   const headline = configs[0] as Config;
   const baseline = configs[1] as Config;
@@ -481,7 +537,8 @@ async function main(): Promise<number> {
   // the reference (last_hidden_state -> applyDense -> normalise at tokenizeDocument's kept positions).
   if (!reference || !baseline.output) throw new Error("no transformers.js output to compare with");
   const baseOut = baseline.output;
-  const checks = configs.map((c) => (c.output && c !== baseline ? compare(rows, c.output, baseOut) : null));
+  const checks = configs.map((c) => (c.output && c !== baseline && !c.approximate ? compare(rows, c.output, baseOut) : null));
+  const deviations = configs.map((c) => (c.output && c.approximate ? deviation(rows, c.output, baseOut) : null));
   const refCheck = compare(rows, headline.output ?? [], reference.vectors);
   const baseKeep = compare(rows, baseOut, baseOut);
   const worst = Math.max(refCheck.maxDiff, ...checks.map((c) => c?.maxDiff ?? 0));
@@ -491,18 +548,26 @@ async function main(): Promise<number> {
     `${refCheck.vectors} vectors of ${texts.length} docs; input ids fed to transformers.js = tokenizeDocument ids for ${texts.length - reference.inputMismatches}/${texts.length} docs; ` +
     `kept ids mismatches ${mismatches - reference.inputMismatches}; max |colts - reference| ${refCheck.maxDiff.toExponential(2)}; ` +
     `max |any configuration - transformers.js pipeline| ${Math.max(...checks.map((c) => c?.maxDiff ?? 0)).toExponential(2)} (tolerance ${TOLERANCE})`;
-  console.log(`vectors: ${checkLine}`);
+  const deviationLine = configs
+    .map((c, i) => {
+      const d = deviations[i];
+      return d ? `#${i} max |diff| ${d.maxDiff.toExponential(2)}, mean cosine ${d.meanCosine.toFixed(6)}, min cosine ${d.minCosine.toFixed(6)}` : "";
+    })
+    .filter((x) => x !== "")
+    .join("; ");
+  console.log(`vectors: ${checkLine}${deviationLine ? `\nint8 vs the fp32 transformers.js pipeline: ${deviationLine}` : ""}`);
 
   // Report.
   const ratioOf = (c: Config): number => median(c.seconds.map((s, r) => (baseline.seconds[r] as number) / s));
   const table = [
-    "| # | system | configuration | median s | docs/s | tokens/s | padded tokens fed | x transformers.js (paired median) |",
-    "|---|---|---|---:|---:|---:|---:|---:|",
+    "| # | system | configuration | median s | docs/s | tokens/s | padded tokens fed | x transformers.js (paired median) | x colts default (paired median) |",
+    "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ...configs.map((c, i) => {
       const s = median(c.seconds);
       const ratio = c === baseline ? "1.00" : ratioOf(c).toFixed(2);
+      const vsDefault = c.system === "colts" ? median(c.seconds.map((x, r) => (headline.seconds[r] as number) / x)).toFixed(2) : "";
       const bold = c === headline || c === baseline ? "**" : "";
-      return `| ${i} | ${bold}${c.system}${bold} | ${c.label} | ${s.toFixed(2)} | ${(texts.length / s).toFixed(2)} | ${(tokens / s).toFixed(0)} | ${c.paddedTokens} | ${ratio} |`;
+      return `| ${i} | ${bold}${c.system}${bold} | ${c.label} | ${s.toFixed(2)} | ${(texts.length / s).toFixed(2)} | ${(tokens / s).toFixed(0)} | ${c.paddedTokens} | ${ratio} | ${vsDefault} |`;
     }),
   ].join("\n");
   const ratio = ratioOf(headline);
@@ -530,6 +595,7 @@ async function main(): Promise<number> {
     `- Timing: ${args.reps} repetitions, round robin over the configurations (rotating start), median seconds; the ratio is the median over repetitions of (transformers.js corpus-order seconds / configuration seconds) within the same repetition; warm-up ${warm.length} docs each`,
     `- Seconds per repetition: ${configs.map((c, i) => `#${i} ${c.seconds.map((x) => x.toFixed(1)).join("/")}`).join("; ")}`,
     `- Vectors: ${checkLine}`,
+    ...(deviationLine ? [`- int8 vs the fp32 transformers.js pipeline: ${deviationLine}`] : []),
     "",
     table,
     "",
