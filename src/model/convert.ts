@@ -53,7 +53,7 @@ export function readBertBackboneWeights(file: string, cfg: BertConfig): BertWeig
  * Reads the backbone weights and returns an ONNX graph (bytes) that outputs `last_hidden_state`
  * (XLM-R: RoBERTa position ids, no token_type_ids input, as the config says).
  */
-export function bertGraphFromSafetensors(file: string, config: Record<string, unknown>, opts: Pick<BertOnnxOptions, "quantize"> = {}): Uint8Array {
+export function bertGraphFromSafetensors(file: string, config: Record<string, unknown>, opts: Pick<BertOnnxOptions, "quantize" | "fused"> = {}): Uint8Array {
   return encodeModel(bertOnnxFromSafetensors(file, config, opts));
 }
 
@@ -61,7 +61,7 @@ export function bertGraphFromSafetensors(file: string, config: Record<string, un
  * The graph of bertGraphFromSafetensors as a model object; `quantize: "int8"` gives its int8 dynamically
  * quantized form (`colts model quantize` on a folder without an exported graph).
  */
-export function bertOnnxFromSafetensors(file: string, config: Record<string, unknown>, opts: Pick<BertOnnxOptions, "quantize" | "producer"> = {}): OnnxModel {
+export function bertOnnxFromSafetensors(file: string, config: Record<string, unknown>, opts: Pick<BertOnnxOptions, "quantize" | "producer" | "fused"> = {}): OnnxModel {
   const cfg = bertConfigFromHf(config);
   return buildBertOnnx(cfg, readBertBackboneWeights(file, cfg), { producer: "colts convert", ...opts });
 }

@@ -97,6 +97,35 @@ for (const variant of [
   });
 }
 
+test("fused graph (com.microsoft Attention, SkipLayerNormalization, BiasGelu) == plain graph (1e-5) and the reference, with and without token types", async () => {
+  for (const tokenTypeIds of [true, false]) {
+    const opts = { tokenTypeIds, head, normalize: true };
+    const fusedModel = buildBertOnnx(cfg, weights, { ...opts, fused: true });
+    const ops = new Set(fusedModel.graph.nodes.map((n) => n.opType));
+    for (const op of ["Attention", "SkipLayerNormalization", "BiasGelu"]) assert.ok(ops.has(op), `${op} in the fused graph`);
+    assert.ok(!ops.has("Softmax") && !ops.has("Erf"), "no plain attention or GELU left");
+    const plain = (await run(encodeModel(buildBertOnnx(cfg, weights, opts)), tokenTypeIds)).data;
+    const fused = (await run(encodeModel(fusedModel), tokenTypeIds)).data;
+    const ref = bertForward(cfg, weights, tokenTypeIds ? batch : { ...batch, tokenTypeIds: undefined }, opts);
+    assert.ok(maxDiff(fused, ref, headDim) < 1e-4, "fused vs reference");
+    let worst = 0;
+    const seq = batch.inputIds[0]!.length;
+    batch.attentionMask.forEach((row, b) =>
+      row.forEach((m, t) => {
+        if (!m) return;
+        for (let d = 0; d < headDim; d++) worst = Math.max(worst, Math.abs(fused[(b * seq + t) * headDim + d]! - plain[(b * seq + t) * headDim + d]!));
+      }),
+    );
+    assert.ok(worst < 1e-5, `fused vs plain: max diff ${worst}`);
+  }
+});
+
+test("fused is ignored with int8 quantization (no contrib attention over int8 weights)", () => {
+  const model = buildBertOnnx(cfg, weights, { head, quantize: "int8", fused: true });
+  assert.ok(!model.graph.nodes.some((n) => n.opType === "Attention"));
+  assert.ok(model.graph.nodes.some((n) => n.opType === "MatMulInteger"));
+});
+
 test("token types matter: ignoring them changes the reference output", () => {
   const a = bertForward(cfg, weights, batch)[0]!;
   const b = bertForward(cfg, weights, { ...batch, tokenTypeIds: undefined })[0]!;
