@@ -7,9 +7,9 @@
  * Documents: n rows (n = 100, 180, 300, 512, the [D] row included and protected, as PyLate pools
  * them), unit vectors drawn around n / 6 random topic centres (tokens of one text are correlated, as
  * encoder outputs are), seeded. Pool factors 2 and 3. Each repetition runs every document through
- * both implementations, alternating which goes first, on the calling thread; before timing, one
- * untimed pass warms both up (JIT, the WebAssembly kernel's tier-up) and checks that they agree:
- * same labels, same pooled vectors bit for bit (exit 1 otherwise). Reported: median over
+ * both implementations, alternating which goes first, on the calling thread; before any timing, one
+ * untimed pass over every setting warms both up (JIT, the WebAssembly kernel's tier-up) and checks
+ * that they agree: same labels, same pooled vectors bit for bit (exit 1 otherwise). Reported: median over
  * repetitions of the mean milliseconds per document, and the median of the per-repetition ratio
  * reference / new (paired, the reading to trust on a busy machine). Runs in well under a minute.
  */
@@ -81,7 +81,6 @@ interface Row {
 }
 
 function measure(n: number, poolFactor: number, docs: Float32Array[]): Row {
-  checkSame(docs, n, poolFactor); // also the warm-up pass of both
   const oldMs: number[] = [];
   const newMs: number[] = [];
   const ratios: number[] = [];
@@ -105,11 +104,12 @@ function measure(n: number, poolFactor: number, docs: Float32Array[]): Row {
 function main(): void {
   const started = new Date();
   const rng = new Rng(20_260_101);
+  const sets = LENGTHS.map((n) => ({ n, docs: Array.from({ length: DOCS }, () => document(rng, n, DIM)) }));
+  // Warm-up of both over every setting before any timing (the first few dozen calls run unoptimised
+  // JavaScript and the WebAssembly baseline tier), and the identical-results check.
+  for (const { n, docs } of sets) for (const poolFactor of POOL_FACTORS) checkSame(docs, n, poolFactor);
   const rows: Row[] = [];
-  for (const n of LENGTHS) {
-    const docs = Array.from({ length: DOCS }, () => document(rng, n, DIM));
-    for (const poolFactor of POOL_FACTORS) rows.push(measure(n, poolFactor, docs));
-  }
+  for (const { n, docs } of sets) for (const poolFactor of POOL_FACTORS) rows.push(measure(n, poolFactor, docs));
   const cpus = os.cpus();
   const lines = [
     `### Token pooling speed (bench/pooling-speed.ts)`,
