@@ -151,7 +151,7 @@ function name(s: string): number[] {
 }
 
 /** The module: one exported memory ("memory", 1 page to start) and the exported function "distances". */
-export function distancesModuleBytes(): Uint8Array {
+function distancesModuleBytes(): Uint8Array {
   const fn = [0x60, ...uleb(6), ...new Array<number>(6).fill(I32), 0];
   const locals = [2, 9, I32, 16, V128];
   const body = [...locals, ...distancesBody()];
@@ -226,7 +226,13 @@ export function distanceMatrixWasm(x: Float32Array, n: number, dim: number): { d
     inst = instantiate(module);
   }
   const have = inst.memory.buffer.byteLength;
-  if (have < bytes) inst.memory.grow(Math.ceil((bytes - have) / 65536));
+  if (have < bytes) {
+    try {
+      inst.memory.grow(Math.ceil((bytes - have) / 65536));
+    } catch {
+      return null; // the engine refused the memory: the JavaScript kernel allocates its own
+    }
+  }
   const packed = new Float64Array(inst.memory.buffer, 0, bBytes / 8); // [nb, dim, 8]
   for (let i = 0; i < ns; i++) {
     const base = (i >> 3) * dim * 8 + (i & 7);
