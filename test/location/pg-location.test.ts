@@ -53,9 +53,9 @@ describe("index locations: a folder or a postgres:// URL", () => {
     assert.ok(!printableLocation(url).includes(password));
     assert.match(printableLocation(url), /^postgres:\/\/colts:\*\*\*@/);
     assert.equal(printableLocation("/some/dir"), "/some/dir");
-    assert.equal(locationName(url, path.basename), "loc");
-    assert.equal(locationName("postgres://h/db", path.basename), "colts");
-    assert.equal(locationName("/a/b/idx", path.basename), "idx");
+    assert.equal(locationName(url, (d) => path.basename(d)), "loc");
+    assert.equal(locationName("postgres://h/db", (d) => path.basename(d)), "colts");
+    assert.equal(locationName("/a/b/idx", (d) => path.basename(d)), "idx");
   });
 
   test("openIndex and summarize: the same counts and parameters for both kinds", async () => {
