@@ -236,14 +236,14 @@ async function build(argv: string[], io: CliIO): Promise<number> {
 async function add(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(argv, ADD_SPEC);
   const dir = oneLocation(io, positionals, ADD_SPEC);
-  const before = await summarize(dir);
-  const model = stringFlag(values, "model") ?? before.model;
+  // The index is read for its model only when --model is not given (as before: flags are checked first).
+  const model = stringFlag(values, "model") ?? (await summarize(dir)).model;
   if (!model) throw new ColtsError("USAGE", "colts index add: the index records no model; pass --model");
   const batchSize = intFlag(values, "batch-size", 1, 100_000);
   await withCorpus(io, ADD_SPEC, values, model, async (corpus, colbert) =>
     addAt(dir, await encodedCorpusSource(corpus, colbert, batchSize ? { batchSize } : {}), { onProgress: progress(io) }),
     // A folder's ids are looked up before encoding; PostgreSQL refuses a live id as its batch arrives.
-    before.kind === "folder" ? (corpus) => refuseIdsInIndex(dir, corpus) : undefined,
+    locationKind(dir) === "folder" ? (corpus) => refuseIdsInIndex(dir, corpus) : undefined,
   );
   const m = await summarize(dir);
   await writeOut(io.stdout, `${m.location}: ${m.liveDocuments} live documents (generation ${m.generation})${m.drifted ? driftNote(m.kind) : ""}\n`);
