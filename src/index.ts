@@ -28,7 +28,8 @@ export { plaidDefaults, type PlaidParams } from "./plaid/stages.js";
 export { openIndex, locationKind, printableLocation, type OpenIndexOptions } from "./location/open.js";
 export type { OpenedIndex, LocationKind, KeywordOptions } from "./location/types.js";
 export { FolderIndex } from "./location/folder.js";
-export { PostgresIndex } from "./location/postgres.js";
+// A type only: the class loads node-postgres, which `openIndex` loads on first use of a URL.
+export type { PostgresIndex } from "./location/postgres.js";
 export { summarize, type LocationSummary } from "./location/summary.js";
 export { buildAt, addAt, deleteAt, compactAt, type WriteOutcome, type CompactOutcome } from "./location/write.js";
 export { Searcher, fuse, RETRIEVERS, type RetrieverName, type RetrieveOptions, type SearcherOptions, type ExplainedHit, type TokenMatch } from "./search/searcher.js";

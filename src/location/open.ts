@@ -6,7 +6,6 @@
 import { isPgUrl, parsePgUrl, redactUrl } from "../pg/url.js";
 import type { RuntimeOptions } from "../runtime/session.js";
 import { FolderIndex } from "./folder.js";
-import { PostgresIndex } from "./postgres.js";
 import type { LocationKind, OpenedIndex } from "./types.js";
 
 /** Options of `openIndex`. */
@@ -43,7 +42,11 @@ export function resolveLocation(location: string, resolve: (dir: string) => stri
 
 /** Opens the index at `location` for search (a folder: PlaidIndex.open's codes; a URL: PgIndex.open's). */
 export async function openIndex(location: string, opts: OpenIndexOptions = {}): Promise<OpenedIndex> {
-  if (locationKind(location) === "postgres") return PostgresIndex.open(location, opts.runtime ? { runtime: opts.runtime } : {});
+  if (locationKind(location) === "postgres") {
+    // Loaded on first use: node-postgres costs every folder user a few hundred ms of start-up otherwise.
+    const { PostgresIndex } = await import("./postgres.js");
+    return PostgresIndex.open(location, opts.runtime ? { runtime: opts.runtime } : {});
+  }
   return FolderIndex.open(location, {
     ...(opts.verify !== undefined ? { verify: opts.verify } : {}),
     ...(opts.runtime ? { runtime: opts.runtime } : {}),

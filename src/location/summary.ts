@@ -1,7 +1,6 @@
 /** What a location holds, read without opening it for search (the server's main thread reads it). */
 import { isDrifted } from "../plaid/manifest.js";
 import { readManifest } from "../plaid/validate.js";
-import { readPgSummary } from "../pg/documents.js";
 import { locationKind } from "./open.js";
 import type { LocationKind } from "./types.js";
 
@@ -40,6 +39,8 @@ export interface LocationSummary {
 /** The summary of the index at `location` (a folder: readManifest's codes; a URL: readPgSummary's). */
 export async function summarize(location: string): Promise<LocationSummary> {
   if (locationKind(location) === "postgres") {
+    // Loaded on first use (see open.ts).
+    const { readPgSummary } = await import("../pg/documents.js");
     const s = await readPgSummary(location);
     return { kind: "postgres", ...s, documents: s.liveDocuments };
   }

@@ -5,10 +5,14 @@
 import { ColtsError } from "../errors.js";
 import { addToIndex, buildIndex, compactIndex, deleteFromIndex, type BuildOptions, type CompactOptions } from "../plaid/writer.js";
 import type { EmbeddingSource } from "../plaid/source.js";
-import { readPgSummary, vacuumPgIndex } from "../pg/documents.js";
-import { PgIndex, type PgIndexInfo } from "../pg/pg-index.js";
-import { addToPgIndex, buildPgIndex, deleteFromPgIndex } from "../pg/writer.js";
+import type { PgIndexInfo } from "../pg/pg-index.js";
+import type * as PgWriter from "../pg/writer.js";
 import { locationKind } from "./open.js";
+
+/** pg/writer.ts, loaded on first use (node-postgres costs every folder user start-up time otherwise). */
+function pgWriter(): Promise<typeof PgWriter> {
+  return import("../pg/writer.js");
+}
 
 /** The outcome of a write. */
 export interface WriteOutcome {
@@ -31,6 +35,7 @@ export async function buildAt(location: string, source: EmbeddingSource, dim: nu
   // The folder-only options are left out by name, so a new codec option reaches PostgreSQL builds too.
   const { chunkDocs, bm25, bm25Analyzer, sampleMemoryBytes, ...pgOpts } = opts;
   void [chunkDocs, bm25, bm25Analyzer, sampleMemoryBytes];
+  const { buildPgIndex } = await pgWriter();
   const r = await buildPgIndex(location, source, dim, pgOpts);
   return { generation: r.generation, liveDocuments: r.liveDocuments };
 }
@@ -41,6 +46,7 @@ export async function addAt(location: string, source: EmbeddingSource, opts: Pic
     const m = await addToIndex(location, source, opts);
     return { generation: m.generation, liveDocuments: m.liveDocs };
   }
+  const { addToPgIndex } = await pgWriter();
   const r = await addToPgIndex(location, source, opts.onProgress ? { onProgress: opts.onProgress } : {});
   return { generation: r.generation, liveDocuments: r.liveDocuments };
 }
@@ -51,8 +57,10 @@ export async function deleteAt(location: string, ids: readonly string[]): Promis
     const r = await deleteFromIndex(location, ids);
     return { generation: r.manifest.generation, liveDocuments: r.manifest.liveDocs, deleted: r.deleted, missing: r.missing };
   }
+  const { deleteFromPgIndex } = await pgWriter();
   const r = await deleteFromPgIndex(location, ids);
   // The counts after the delete: read apart from its transaction, so a concurrent writer's rows may show.
+  const { readPgSummary } = await import("../pg/documents.js");
   const s = await readPgSummary(location);
   return { generation: s.generation, liveDocuments: s.liveDocuments, ...r };
 }
@@ -91,11 +99,13 @@ export async function compactAt(location: string, opts: CompactOptions = {}): Pr
     return { kind: "folder", liveDocuments: m.liveDocs, chunks: m.chunks.length, centroids: m.numCentroids };
   }
   if (opts.recluster) throw new ColtsError("INPUT_INVALID", "recluster does not apply to a PostgreSQL index: rebuild it (index build --overwrite) to retrain its centroids");
+  const { vacuumPgIndex } = await import("../pg/documents.js");
   return { kind: "postgres", vacuumed: await vacuumPgIndex(location) };
 }
 
 /** Statistics of a PostgreSQL index (PgIndex.info: PostgreSQL's own byte counts, location redacted). */
 export async function pgInfo(url: string): Promise<PgIndexInfo> {
+  const { PgIndex } = await import("../pg/pg-index.js");
   const index = await PgIndex.open(url);
   try {
     return await index.info();
