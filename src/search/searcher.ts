@@ -88,7 +88,10 @@ export interface RetrieveOptions extends SearchOptions {
   withText?: boolean;
 }
 
-/** Options of `Searcher.open`: which model encodes queries (and how it loads), and whether files are verified. */
+/**
+ * Options of `Searcher.open`: which model encodes queries (and how it loads), and whether a folder
+ * index's files are verified on open (`verify`, default true; a PostgreSQL index has no files to check).
+ */
 export interface SearcherOptions extends LoadOptions, Pick<OpenOptions, "verify"> {
   /** Model to encode queries with. Default: the model recorded in the index. */
   model?: string;

@@ -48,7 +48,7 @@ export interface IndexSummary {
   name: string;
   /** The manifest generation served now; it moves on every committed write. */
   generation: number;
-  /** Documents ever added (deleted ones included until a compaction). */
+  /** Documents ever added (deleted ones included until a compaction); a PostgreSQL index: live documents (it keeps no tombstones). */
   documents: number;
   /** Documents not deleted. */
   liveDocuments: number;
