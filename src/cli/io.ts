@@ -6,6 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { ColtsError } from "../errors.js";
+import { resolveLocation } from "../location/open.js";
 import { openOutputStream, type OutputStream } from "../store/output.js";
 
 /** The streams, environment and folder a command runs with; tests pass their own. */
@@ -34,6 +35,14 @@ export async function writeOut(stream: Writable, text: string): Promise<void> {
 
 export function resolvePath(io: CliIO, p: string): string {
   return path.resolve(io.cwd, p);
+}
+
+/**
+ * An index location argument: a folder relative to the CLI's cwd, or a PostgreSQL URL as typed
+ * (`postgres://user@host:port/db?prefix=...`, see location/open.ts).
+ */
+export function resolveIndexLocation(io: CliIO, location: string): string {
+  return resolveLocation(location, (p) => resolvePath(io, p));
 }
 
 /** A model argument: a folder relative to the CLI's cwd when one exists there, else a hub id as typed. */

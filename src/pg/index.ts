@@ -7,3 +7,4 @@ export { PgIndex, DEFAULT_BATCH_DOCS, type PgOpenOptions, type PgSearchOptions, 
 export { parsePgUrl, redactUrl, isPgUrl, DEFAULT_PREFIX, PREFIX_PATTERN, type PgLocation } from "./url.js";
 export { filterToPgSql, type PgCondition } from "./filter-sql.js";
 export { SCHEMA_VERSION, SCHEMA_FORMAT } from "./schema.js";
+export { readPgSummary, vacuumPgIndex, PgTexts, type PgSummary } from "./documents.js";

@@ -1,12 +1,15 @@
 /**
- * Text in, ranked documents out: a PLAID index plus the ColBERT model its documents were encoded
+ * Text in, ranked documents out: an index (a folder or a PostgreSQL URL, opened through
+ * location/open.ts) plus the ColBERT model its documents were encoded
  * with. Queries are encoded in the model's worker pool; explanations re-encode the stored document
  * text and report, for each query token, the document token it matched and the similarity.
  */
 import { ColBERT, type LoadOptions } from "../encode/colbert.js";
 import { maxsimDetailed, type MultiVector } from "../encode/multivector.js";
 import { ColtsError } from "../errors.js";
-import { PlaidIndex, type OpenOptions, type SearchHit, type SearchOptions } from "../plaid/plaid-index.js";
+import { openIndex } from "../location/open.js";
+import type { OpenedIndex } from "../location/types.js";
+import type { OpenOptions, SearchHit, SearchOptions } from "../plaid/plaid-index.js";
 import { DEFAULT_K } from "../plaid/stages.js";
 
 /**
@@ -67,7 +70,8 @@ export interface RetrieveOptions extends SearchOptions {
   /**
    * plaid (default): the PLAID pipeline; exact: exhaustive MaxSim; bm25: keywords only;
    * bm25+rerank: BM25's top `depth`, re-scored by exact MaxSim; hybrid: reciprocal rank fusion of
-   * PLAID's and BM25's top `depth`.
+   * PLAID's and BM25's top `depth`. On a PostgreSQL index plaid and exact both run its search and the
+   * keyword retrievers are refused for now (location/postgres.ts).
    */
   retriever?: RetrieverName;
   /** Candidates taken from each first-stage list (bm25+rerank, hybrid). Default 100; range >= k. */
@@ -84,7 +88,10 @@ export interface RetrieveOptions extends SearchOptions {
   withText?: boolean;
 }
 
-/** Options of `Searcher.open`: which model encodes queries (and how it loads), and whether files are verified. */
+/**
+ * Options of `Searcher.open`: which model encodes queries (and how it loads), and whether a folder
+ * index's files are verified on open (`verify`, default true; a PostgreSQL index has no files to check).
+ */
 export interface SearcherOptions extends LoadOptions, Pick<OpenOptions, "verify"> {
   /** Model to encode queries with. Default: the model recorded in the index. */
   model?: string;
@@ -95,29 +102,30 @@ export interface SearcherOptions extends LoadOptions, Pick<OpenOptions, "verify"
 /** Text in, ranked documents out: an opened index and the model its queries are encoded with. `close` when done. */
 export class Searcher {
   private constructor(
-    /** The opened index. */
-    readonly index: PlaidIndex,
+    /** The opened index (a folder's `PlaidIndex` is `(index as FolderIndex).plaid`). */
+    readonly index: OpenedIndex,
     /** The model that encodes queries (and documents, for explanations). */
     readonly model: ColBERT,
     private readonly ownsModel: boolean,
   ) {}
 
   /**
-   * Opens the index in `dir` and loads its model (or uses `opts.colbert`). Throws USAGE when neither
-   * the options nor the index name a model, DIM_UNSUPPORTED when the model's dim is not the index's.
+   * Opens the index at `location` (a folder, or a `postgres://` URL: location/open.ts) and loads its
+   * model (or uses `opts.colbert`). Throws USAGE when neither the options nor the index name a model,
+   * DIM_UNSUPPORTED when the model's dim is not the index's.
    */
-  static async open(dir: string, opts: SearcherOptions = {}): Promise<Searcher> {
-    const index = await PlaidIndex.open(dir, {
+  static async open(location: string, opts: SearcherOptions = {}): Promise<Searcher> {
+    const index = await openIndex(location, {
       ...(opts.verify !== undefined ? { verify: opts.verify } : {}),
       // `threads` bounds the index's scoring kernels too (several searchers in worker threads must not oversubscribe the cores).
       ...(opts.threads ? { runtime: { intraOpThreads: opts.threads } } : {}),
     });
     try {
-      const name = opts.model ?? index.manifest.model;
-      if (!opts.colbert && !name) throw new ColtsError("USAGE", `${dir} records no model; pass one to encode queries with`);
+      const name = opts.model ?? index.model;
+      if (!opts.colbert && !name) throw new ColtsError("USAGE", `${index.location} records no model; pass one to encode queries with`);
       const model = opts.colbert ?? (await ColBERT.load(name as string, opts));
-      if (model.dim !== index.manifest.dim) {
-        throw new ColtsError("DIM_UNSUPPORTED", `model ${name ?? ""} produces ${model.dim}-d vectors, the index holds ${index.manifest.dim}-d vectors`);
+      if (model.dim !== index.dim) {
+        throw new ColtsError("DIM_UNSUPPORTED", `model ${name ?? ""} produces ${model.dim}-d vectors, the index holds ${index.dim}-d vectors`);
       }
       return new Searcher(index, model, !opts.colbert);
     } catch (e) {
@@ -154,7 +162,7 @@ export class Searcher {
       }
       const hits = await this.retrieve(retriever, q.text ?? "", q.vectors, opts);
       if (opts.explain && q.vectors) await this.explain(q.vectors, hits);
-      if (opts.withText) this.attachTexts(hits);
+      if (opts.withText) await this.attachTexts(hits);
       out.push(hits);
     }
     return out;
@@ -186,24 +194,18 @@ export class Searcher {
     }
   }
 
-  /** BM25 hits with ordinals and metadata, restricted like the dense retrievers (filter, ids). */
-  private async keywordHits(text: string, k: number, opts: RetrieveOptions): Promise<ExplainedHit[]> {
-    const bm25 = await this.index.keywordIndex();
-    let allowed: Set<string> | undefined;
-    if (opts.filter !== undefined) allowed = this.index.idsMatching(opts.filter);
-    if (opts.ids !== undefined) allowed = new Set(opts.ids.filter((id) => allowed === undefined || allowed.has(id)));
-    const hits = bm25.search(text, k, allowed ? { filter: allowed } : {});
-    const ordinals = this.index.ordinalsForIds(hits.map((h) => h.id));
-    const withOrdinal = hits.map((h) => ({ ...h, ordinal: ordinals.get(h.id) ?? -1 }));
-    const metas = this.index.metadataFor(withOrdinal.map((h) => h.ordinal).filter((o) => o >= 0));
-    let m = 0;
-    return withOrdinal.map((h) => ({ ...h, metadata: h.ordinal >= 0 ? (metas[m++] ?? null) : null }));
+  /** Keyword hits with ordinals and metadata, restricted like the dense retrievers (filter, ids). */
+  private keywordHits(text: string, k: number, opts: RetrieveOptions): Promise<ExplainedHit[]> {
+    return this.index.keywordSearch(text, k, {
+      ...(opts.filter !== undefined ? { filter: opts.filter } : {}),
+      ...(opts.ids !== undefined ? { ids: opts.ids } : {}),
+    });
   }
 
   /** Sets `text` on the hits that have none yet (explanations set it already) and whose document stores one. */
-  private attachTexts(hits: ExplainedHit[]): void {
+  private async attachTexts(hits: ExplainedHit[]): Promise<void> {
     const missing = hits.filter((h) => h.text === undefined && h.ordinal >= 0);
-    const texts = this.index.texts(missing.map((h) => h.ordinal));
+    const texts = await this.index.texts(missing.map((h) => h.ordinal));
     missing.forEach((h, i) => {
       const t = texts[i];
       if (typeof t === "string") h.text = t;
@@ -211,7 +213,7 @@ export class Searcher {
   }
 
   private async explain(q: MultiVector, hits: ExplainedHit[]): Promise<void> {
-    const texts = this.index.texts(hits.map((h) => h.ordinal));
+    const texts = await this.index.texts(hits.map((h) => h.ordinal));
     const withText = hits.map((h, i) => ({ h, text: texts[i] })).filter((x): x is { h: ExplainedHit; text: string } => typeof x.text === "string");
     const docs = await this.model.encodeDocuments(withText.map((x) => x.text));
     const qTokens = this.model.tokenStrings(q);

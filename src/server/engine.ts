@@ -6,8 +6,8 @@
 import path from "node:path";
 import type { MultiVector } from "../encode/multivector.js";
 import { ColtsError } from "../errors.js";
-import type { Manifest } from "../plaid/manifest.js";
-import { readManifest } from "../plaid/validate.js";
+import { resolveLocation } from "../location/open.js";
+import { summarize, type LocationSummary } from "../location/summary.js";
 import type { HubOptions } from "../model/hub.js";
 import type { LayoutOptions } from "../model/layout.js";
 import { resolveModelDir } from "../model/resolve.js";
@@ -20,7 +20,10 @@ import type { AddRequest, ServedIndexSpec, ServerTasks, ServerWorkerData, WriteR
 
 /** What `Engine.start` serves and how: the indexes, the model override, worker and thread counts, batching. */
 export interface EngineOptions extends Pick<HubOptions, "env" | "localFilesOnly" | "revision">, Pick<LayoutOptions, "quantized"> {
-  /** Indexes to serve: unique names (URL path segments) and folders. */
+  /**
+   * Indexes to serve: unique names (URL path segments) and locations: a folder or a PostgreSQL URL
+   * (`postgres://user@host:port/db?prefix=...`; its password never appears in logs, errors or /metrics).
+   */
   indexes: { name: string; dir: string }[];
   /** Model for every index instead of the one each index records. */
   model?: string;
@@ -32,7 +35,10 @@ export interface EngineOptions extends Pick<HubOptions, "env" | "localFilesOnly"
   executionProvider?: RuntimeOptions["executionProvider"];
   /** Encode micro-batching (see batcher.ts). */
   batching?: BatcherOptions;
-  /** How often an index's manifest is re-read to notice writes by other processes, in ms. Default 2000. */
+  /**
+   * How often an index's manifest (a PostgreSQL index: its settings row) is re-read to notice writes by
+   * other processes, in ms. Default 2000.
+   */
   refreshMs?: number;
 }
 
@@ -42,7 +48,7 @@ export interface IndexSummary {
   name: string;
   /** The manifest generation served now; it moves on every committed write. */
   generation: number;
-  /** Documents ever added (deleted ones included until a compaction). */
+  /** Documents ever added (deleted ones included until a compaction); a PostgreSQL index: live documents (it keeps no tombstones). */
   documents: number;
   /** Documents not deleted. */
   liveDocuments: number;
@@ -80,7 +86,7 @@ export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 interface Served {
   spec: ServedIndexSpec;
-  manifest: Manifest;
+  summary: LocationSummary;
   /** Writes to this index, one after another. */
   writes: Promise<unknown>;
 }
@@ -96,6 +102,8 @@ function modelLabel(model: string): string {
 export class Engine {
   private readonly batcher: Batcher<MultiVector>;
   private readonly timer: NodeJS.Timeout;
+  /** A refresh of every index is under way (a slow database must not pile refreshes up). */
+  private refreshing = false;
 
   private constructor(
     private readonly pool: WorkerPool<ServerTasks>,
@@ -122,8 +130,9 @@ export class Engine {
     for (const { name, dir } of opts.indexes) {
       if (!NAME_PATTERN.test(name)) throw new ColtsError("USAGE", `index name ${JSON.stringify(name)} must match ${NAME_PATTERN.source}`);
       if (served.has(name)) throw new ColtsError("USAGE", `two indexes are named ${name}; name them with name=dir`);
-      const manifest = readManifest(dir);
-      const model = opts.model ?? manifest.model;
+      const location = resolveLocation(dir, (d) => path.resolve(d));
+      const summary = await summarize(location);
+      const model = opts.model ?? summary.model;
       if (!model) throw new ColtsError("USAGE", `index ${name} records no model; pass --model`);
       const resolved = await resolveModelDir(model, {
         ...(opts.env ? { env: opts.env } : {}),
@@ -132,7 +141,7 @@ export class Engine {
         ...(opts.quantized ? { quantized: true } : {}),
       });
       labels.set(name, modelLabel(model));
-      served.set(name, { spec: { name, dir: path.resolve(dir), model: resolved }, manifest, writes: Promise.resolve() });
+      served.set(name, { spec: { name, dir: location, model: resolved }, summary, writes: Promise.resolve() });
     }
     if (served.size === 0) throw new ColtsError("USAGE", "serve at least one index");
     const workers = opts.workers ?? 1;
@@ -154,19 +163,19 @@ export class Engine {
 
   /** What the API reports about index `name` at its current generation; INDEX_NOT_FOUND if it is not served. */
   summary(name: string): IndexSummary {
-    const m = this.get(name).manifest;
+    const m = this.get(name).summary;
     return {
       name,
       generation: m.generation,
-      documents: m.numDocs,
-      liveDocuments: m.liveDocs,
-      vectors: m.chunks.reduce((a, c) => a + c.vectors, 0),
+      documents: m.documents,
+      liveDocuments: m.liveDocuments,
+      vectors: m.vectors,
       dim: m.dim,
       nbits: m.nbits,
-      centroids: m.numCentroids,
+      centroids: m.centroids,
       poolFactor: m.poolFactor,
       model: this.modelLabels.get(name) ?? "",
-      hasText: Boolean(m.bm25File),
+      hasText: m.hasText,
       updatedAt: m.updatedAt,
     };
   }
@@ -190,11 +199,11 @@ export class Engine {
     const encoded = await this.encode(index, "query", toEncode);
     let e = 0;
     const prepared: PreparedQuery[] = queries.map((q) => {
-      if ("vectors" in q) return { vectors: toMultiVector(q.vectors, served.manifest.dim) };
+      if ("vectors" in q) return { vectors: toMultiVector(q.vectors, served.summary.dim) };
       const vectors = retriever === "bm25" ? undefined : encoded[e++];
       return { text: q.text, ...(vectors ? { vectors } : {}) };
     });
-    return this.pool.run("search", { index, generation: served.manifest.generation, queries: prepared, options });
+    return this.pool.run("search", { index, generation: served.summary.generation, queries: prepared, options });
   }
 
   /** Exact MaxSim of `query` against the given documents with `index`'s model, best first; the top `k` (default all). */
@@ -251,22 +260,26 @@ export class Engine {
     const served = this.get(index);
     const run = served.writes.catch(() => undefined).then(task);
     served.writes = run;
-    return run.then((r) => {
-      this.refresh(served);
+    return run.then(async (r) => {
+      await this.refresh(served);
       return r;
     });
   }
 
   private refreshAll(): void {
-    for (const s of this.served.values()) this.refresh(s);
+    if (this.refreshing) return;
+    this.refreshing = true;
+    void Promise.all([...this.served.values()].map((s) => this.refresh(s))).finally(() => {
+      this.refreshing = false;
+    });
   }
 
-  private refresh(s: Served): void {
+  private async refresh(s: Served): Promise<void> {
     try {
-      const m = readManifest(s.spec.dir);
-      if (m.generation > s.manifest.generation) s.manifest = m;
+      const m = await summarize(s.spec.dir);
+      if (m.generation > s.summary.generation) s.summary = m;
     } catch {
-      // A manifest that cannot be read now (disk trouble) keeps the last good one; searches go on.
+      // A manifest or database that cannot be read now keeps the last good summary; searches go on.
     }
   }
 }

@@ -11,7 +11,7 @@ import type { ExplainedHit, PreparedQuery, RetrieveOptions } from "../search/sea
 export interface ServedIndexSpec {
   /** The index's name in the API (a URL path segment). */
   name: string;
-  /** Absolute index folder. */
+  /** Absolute index folder, or a PostgreSQL URL (password included: never print it, see location/open.ts `printableLocation`). */
   dir: string;
   /** Resolved model folder (the index's recorded model or the --model override). */
   model: string;

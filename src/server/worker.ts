@@ -11,8 +11,8 @@
 import { ColBERT } from "../encode/colbert.js";
 import type { MultiVector } from "../encode/multivector.js";
 import { ColtsError, isColtsError } from "../errors.js";
+import { addAt, deleteAt } from "../location/write.js";
 import { arraySource, type EmbeddedDoc } from "../plaid/source.js";
-import { addToIndex, deleteFromIndex } from "../plaid/writer.js";
 import { rerank } from "../search/rerank.js";
 import { Searcher } from "../search/searcher.js";
 import { serveWorker } from "../workers/host.js";
@@ -48,7 +48,7 @@ class Snapshots {
   /** The searcher at `generation` or newer. */
   async at(name: string, generation: number, verify = false): Promise<Searcher> {
     const current = this.open.get(name);
-    if (current && current.index.manifest.generation >= generation) return current;
+    if (current && current.index.covers(generation)) return current;
     const next = await this.openFresh(name, verify);
     this.open.set(name, next);
     if (current) await current.close();
@@ -61,7 +61,7 @@ class Snapshots {
       try {
         const s = await Searcher.open(spec.dir, { colbert: this.model(name), verify, threads: this.threads });
         // Load the keyword index now: a later write may garbage-collect this generation's file.
-        if (s.index.manifest.bm25File) await s.index.keywordIndex();
+        await s.index.preload();
         return s;
       } catch (e) {
         const raced = isColtsError(e, "INDEX_CORRUPT") || isColtsError(e, "INDEX_NOT_FOUND");
@@ -102,15 +102,15 @@ serveWorker<ServerTasks, ServerWorkerData>(async ({ indexes, threads, quantized,
         const v = vs[i] as MultiVector;
         return { id: d.id, vectors: v.vectors, n: v.tokens, metadata: d.metadata ?? null, text: d.text };
       });
-      const m = await addToIndex(spec.dir, arraySource(docs));
+      const m = await addAt(spec.dir, arraySource(docs));
       await snapshots.at(index, m.generation);
-      const result: WriteResult = { generation: m.generation, liveDocuments: m.liveDocs, added: docs.length };
+      const result: WriteResult = { generation: m.generation, liveDocuments: m.liveDocuments, added: docs.length };
       return { result };
     },
     delete: async ({ index, ids }) => {
-      const r = await deleteFromIndex(snapshots.spec(index).dir, ids);
-      await snapshots.at(index, r.manifest.generation);
-      const result: WriteResult = { generation: r.manifest.generation, liveDocuments: r.manifest.liveDocs, deleted: r.deleted, missing: r.missing };
+      const r = await deleteAt(snapshots.spec(index).dir, ids);
+      await snapshots.at(index, r.generation);
+      const result: WriteResult = { generation: r.generation, liveDocuments: r.liveDocuments, deleted: r.deleted, missing: r.missing };
       return { result };
     },
   };

@@ -32,6 +32,13 @@ test("the trace would see them: colts/cli loads the CLI modules", () => {
   assert.ok(loaded.some((u) => u.endsWith("/dist/src/cli/main.js")));
 });
 
+test("node-postgres loads on first use of a postgres:// location, not with the root or the CLI entry", () => {
+  for (const entry of ["dist/src/index.js", "dist/src/cli/index.js"]) {
+    assert.deepEqual(modulesLoadedBy(entry).filter((u) => /node_modules\/pg\//.test(u)), [], entry);
+  }
+  assert.ok(modulesLoadedBy("dist/src/location/postgres.js").some((u) => /node_modules\/pg\//.test(u)), "the trace would see node-postgres");
+});
+
 /** The optional packages of the integrations: loaded only by `colts mcp` and the integration subpaths. */
 const OPTIONAL = /node_modules\/(@modelcontextprotocol|@langchain|@llamaindex)\//;
 

@@ -17,6 +17,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["encode/"],
   ["plaid/"],
   ["pg/"],
+  ["location/"],
   ["search/", "train/"],
   ["langchain/", "llamaindex/"],
   ["testing/"],

@@ -14,7 +14,8 @@ import { RETRIEVERS, Searcher, type RetrieverName } from "../../search/searcher.
 import { writeOutputFileSync } from "../../store/output.js";
 import { intFlag, parse, stringFlag, usageError, type CommandSpec, type Values } from "../args.js";
 import { MODEL_FLAGS, modelLoadOptions } from "../model-flags.js";
-import { modelLocation, resolvePath, writeOut, type CliIO } from "../io.js";
+import { modelLocation, resolveIndexLocation, resolvePath, writeOut, type CliIO } from "../io.js";
+import { printableLocation } from "../../location/open.js";
 import { createProgressBar } from "../progress.js";
 
 /** `colts eval`: its flags and help page, the one declaration that parsing and `--help` read. */
@@ -24,7 +25,7 @@ export const EVAL_SPEC: CommandSpec = {
   usage: ["--index <dir> --dataset <BEIR dir | SQuAD .json>", "--index <dir> --topics <file> --qrels <file>"],
   description: "Queries judged in the qrels but answered with nothing count as zeros (trec_eval -c).",
   flags: [
-    { name: "index", type: "string", arg: "DIR", help: "the index to search (required)" },
+    { name: "index", type: "string", arg: "LOCATION", help: "the index to search: a folder or a postgres://user@host:port/db?prefix=... URL (required)" },
     { name: "dataset", type: "string", arg: "PATH", help: "a BEIR folder (queries.jsonl, qrels/<split>.tsv) or a SQuAD-format .json" },
     { name: "split", type: "string", arg: "NAME", default: "test", help: "BEIR qrels split" },
     { name: "topics", type: "string", arg: "FILE", help: "TREC topics file (TSV qid<TAB>text, <top> SGML or <DOC> blocks); with --qrels" },
@@ -101,7 +102,8 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
   const { name, queries, qrels } = await loadDataset(io, values);
   for (const m of metrics) parseMeasure(m); // refuse unknown metric names before any work
   const model = stringFlag(values, "model");
-  const searcher = await Searcher.open(resolvePath(io, indexDir), { ...loadOptions, ...(model ? { model: modelLocation(io, model) } : {}) });
+  const location = resolveIndexLocation(io, indexDir);
+  const searcher = await Searcher.open(location, { ...loadOptions, ...(model ? { model: modelLocation(io, model) } : {}) });
   const results: RetrieverResult[] = [];
   try {
     const ids = [...queries.keys()];
@@ -125,7 +127,7 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
   } finally {
     await searcher.close();
   }
-  const report = { dataset: name, index: resolvePath(io, indexDir), k, results };
+  const report = { dataset: name, index: printableLocation(location), k, results };
   const reportFile = stringFlag(values, "report");
   if (reportFile) writeOutputFileSync(resolvePath(io, reportFile), `${JSON.stringify(report, null, 2)}\n`);
   await writeOut(io.stdout, values["json"] ? `${JSON.stringify(report)}\n` : `${table(name, metrics, results)}\n`);

@@ -1,4 +1,7 @@
-/** `colts index build|add|delete|compact|info`: writes and inspects PLAID indexes. */
+/**
+ * `colts index build|add|delete|compact|info`: writes and inspects indexes at a location, a folder
+ * (PLAID files) or a PostgreSQL URL (location/).
+ */
 import path from "node:path";
 import { ANALYZER_NAMES, builtInAnalyzer } from "../../bm25/analyzers.js";
 import { ColBERT } from "../../encode/colbert.js";
@@ -7,13 +10,18 @@ import { checkCorpus, corpusFile, readCorpusRecords, spoolToFile, type CheckedCo
 import { MetadataStore } from "../../metadata/sqlite-store.js";
 import { readTombstones } from "../../plaid/files.js";
 import { encodedCorpusSource } from "../../plaid/corpus.js";
+import { locationKind, printableLocation } from "../../location/open.js";
+import { summarize } from "../../location/summary.js";
+import { addAt, buildAt, compactAt, deleteAt, pgInfo } from "../../location/write.js";
 import { PlaidIndex } from "../../plaid/plaid-index.js";
-import { addToIndex, buildIndex, compactIndex, deleteFromIndex } from "../../plaid/writer.js";
-import { isDrifted, type Manifest } from "../../plaid/manifest.js";
 import { readManifest } from "../../plaid/validate.js";
 import { intFlag, numberFlag, oneOf, parse, stringFlag, usageError, type Command, type CommandSpec, type FlagSpec, type Values } from "../args.js";
 import { MODEL_FLAGS, modelLoadOptions } from "../model-flags.js";
-import { modelLocation, resolvePath, writeOut, type CliIO } from "../io.js";
+import { modelLocation, resolveIndexLocation, resolvePath, writeOut, type CliIO } from "../io.js";
+
+/** The help pages' word on locations (every index sub-command takes one). */
+const LOCATION_NOTE =
+  "<location> is an index folder or a PostgreSQL URL, postgres://user[:password]@host:port/database?prefix=colts_ (the password may come from PGPASSWORD instead; it is never printed)."
 import { createProgressBar } from "../progress.js";
 
 /** Where documents come from and how their fields are read (build and add). */
@@ -30,10 +38,11 @@ const MODEL_FLAG: FlagSpec = { name: "model", short: "m", type: "string", arg: "
 
 const BUILD_SPEC: CommandSpec = {
   name: "index build",
-  summary: "encode a corpus and write a new PLAID index (with a BM25 index of its texts)",
-  usage: ["<dir> --model M --input <corpus.jsonl | BEIR dir | ->"],
+  summary: "encode a corpus and write a new index (a folder: PLAID files with a BM25 index of its texts; or PostgreSQL tables)",
+  usage: ["<location> --model M --input <corpus.jsonl | BEIR dir | ->"],
   description:
-    "The whole corpus is checked before the model is loaded: bad JSON, empty or repeated ids, ids like 1.0 (write them as strings) and metadata values the index cannot store (1e400) are reported as file:line.",
+    "The whole corpus is checked before the model is loaded: bad JSON, empty or repeated ids, ids like 1.0 (write them as strings) and metadata values the index cannot store (1e400) are reported as file:line. " +
+    `${LOCATION_NOTE} A PostgreSQL build ignores --bm25-analyzer, --mecab-dic and --sample-memory (its keyword side is PostgreSQL full-text search).`,
   flags: [
     { ...MODEL_FLAG, help: `${MODEL_FLAG.help} (required)` },
     ...CORPUS_FLAGS,
@@ -43,18 +52,18 @@ const BUILD_SPEC: CommandSpec = {
     { name: "assignment", type: "string", arg: "auto|exact|two-level", default: "auto", help: "nearest-centroid search (auto: two-level from 16,384 centroids)" },
     { name: "bm25-analyzer", type: "string", arg: "english|cjk|japanese", default: "english", help: "analyser of the BM25 index" },
     { name: "mecab-dic", type: "string", arg: "DIR", default: "$COLTS_MECAB_DICDIR or searched", help: "compiled MeCab dictionary for --bm25-analyzer japanese" },
-    { name: "sample-memory", type: "string", arg: "GIB", default: "1", help: "codec sample vectors kept in memory for the index pass (each document is encoded once); a larger sample goes to a temporary file in <dir>" },
-    { name: "overwrite", type: "boolean", help: "replace an index already in <dir>" },
+    { name: "sample-memory", type: "string", arg: "GIB", default: "1", help: "codec sample vectors kept in memory for the index pass (each document is encoded once); a larger sample goes to a temporary file in the index folder" },
+    { name: "overwrite", type: "boolean", help: "replace an index already at <location>" },
     ...MODEL_FLAGS,
   ],
-  example: "colts index build idx --model lightonai/answerai-colbert-small-v1 --input beir/scifact --nbits 2",
+  example: "colts index build idx --model lightonai/answerai-colbert-small-v1 --input beir/scifact --nbits 2\n  colts index build 'postgres://colts@localhost/search?prefix=scifact_' --model lightonai/answerai-colbert-small-v1 --input beir/scifact",
 };
 
 const ADD_SPEC: CommandSpec = {
   name: "index add",
   summary: "encode more documents and add them to an index",
-  usage: ["<dir> --input <corpus>"],
-  description: "The corpus is checked as for index build, and ids already live in the index are refused with file:line, before anything is encoded.",
+  usage: ["<location> --input <corpus>"],
+  description: `The corpus is checked as for index build, and ids already live in a folder index are refused with file:line, before anything is encoded (a PostgreSQL index refuses them as their batch arrives). ${LOCATION_NOTE}`,
   flags: [{ ...MODEL_FLAG, default: "the model the index records" }, ...CORPUS_FLAGS, ...MODEL_FLAGS],
   example: "colts index add idx --input new-docs.jsonl",
 };
@@ -62,15 +71,17 @@ const ADD_SPEC: CommandSpec = {
 const DELETE_SPEC: CommandSpec = {
   name: "index delete",
   summary: "delete documents from an index by id",
-  usage: ["<dir> --ids a,b,c"],
+  usage: ["<location> --ids a,b,c"],
+  description: LOCATION_NOTE,
   flags: [{ name: "ids", type: "string", arg: "a,b,c", help: "comma-separated document ids (required)" }],
   example: "colts index delete idx --ids doc-17,doc-18",
 };
 
 const COMPACT_SPEC: CommandSpec = {
   name: "index compact",
-  summary: "rewrite an index without its deleted documents",
-  usage: ["<dir>"],
+  summary: "rewrite an index without its deleted documents (PostgreSQL: VACUUM (ANALYZE) of its tables)",
+  usage: ["<location>"],
+  description: `${LOCATION_NOTE} A PostgreSQL index keeps no deleted rows to drop: compacting it runs VACUUM (ANALYZE); --recluster is refused there (rebuild with --overwrite).`,
   flags: [{ name: "recluster", type: "boolean", help: "also retrain the centroids and re-compress every vector (after much new data)" }],
   example: "colts index compact idx --recluster",
 };
@@ -78,9 +89,10 @@ const COMPACT_SPEC: CommandSpec = {
 const INFO_SPEC: CommandSpec = {
   name: "index info",
   summary: "print an index's statistics after checking its files",
-  usage: ["<dir>"],
+  usage: ["<location>"],
   description:
-    "Checks every file of the index first: the checksums of the codec, chunk, tombstone and BM25 files and SQLite's quick_check of the metadata database (reads every byte once); a damaged file fails with INDEX_CORRUPT naming it.",
+    "Checks every file of a folder index first: the checksums of the codec, chunk, tombstone and BM25 files and SQLite's quick_check of the metadata database (reads every byte once); a damaged file fails with INDEX_CORRUPT naming it. " +
+    `A PostgreSQL index reports its schema version and PostgreSQL's own table sizes (location redacted). ${LOCATION_NOTE}`,
   flags: [
     { name: "json", type: "boolean", help: "print JSON instead of a table" },
     { name: "no-verify", type: "boolean", help: "skip the checksums and the database check (structure and counts are still checked)" },
@@ -98,10 +110,11 @@ function corpusOptions(values: Values): CorpusOptions {
   };
 }
 
-function oneDir(positionals: string[], spec: CommandSpec): string {
-  const dir = positionals[0];
-  if (!dir || positionals.length !== 1) throw usageError(spec, "expected one <dir>");
-  return dir;
+/** The one <location> argument, a folder made absolute or a PostgreSQL URL as typed. */
+function oneLocation(io: CliIO, positionals: string[], spec: CommandSpec): string {
+  const location = positionals[0];
+  if (!location || positionals.length !== 1) throw usageError(spec, "expected one <location>");
+  return resolveIndexLocation(io, location);
 }
 
 /**
@@ -187,7 +200,7 @@ function progress(io: CliIO): (e: { phase: string; done: number; total: number }
 
 async function build(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(argv, BUILD_SPEC);
-  const dir = resolvePath(io, oneDir(positionals, BUILD_SPEC));
+  const dir = oneLocation(io, positionals, BUILD_SPEC);
   const model = stringFlag(values, "model");
   if (!model) throw usageError(BUILD_SPEC, "--model is required");
   const nbits = oneOf(values, "nbits", ["1", "2", "4"] as const);
@@ -201,9 +214,9 @@ async function build(argv: string[], io: CliIO): Promise<number> {
   const mecabDic = stringFlag(values, "mecab-dic");
   const bm25Analyzer = analyzerName ? builtInAnalyzer(analyzerName, mecabDic ? { mecabDicDir: resolvePath(io, mecabDic) } : {}) : undefined;
   const sampleMemoryGiB = numberFlag(values, "sample-memory", 0, 1e6);
-  const m = await withCorpus(io, BUILD_SPEC, values, model, async (corpus, colbert) => {
+  await withCorpus(io, BUILD_SPEC, values, model, async (corpus, colbert) => {
     const source = await encodedCorpusSource(corpus, colbert, batchSize ? { batchSize } : {});
-    return buildIndex(dir, source, colbert.dim, {
+    return buildAt(dir, source, colbert.dim, {
       model: modelLocation(io, model),
       ...(nbits ? { nbits: Number(nbits) as 1 | 2 | 4 } : {}),
       ...(poolFactor ? { poolFactor } : {}),
@@ -215,53 +228,63 @@ async function build(argv: string[], io: CliIO): Promise<number> {
       ...(bm25Analyzer ? { bm25Analyzer } : {}),
     });
   });
-  await writeOut(io.stdout, `built ${dir}: ${m.liveDocs} documents, ${m.chunks.reduce((a, c) => a + c.vectors, 0)} vectors, ${m.numCentroids} centroids, nbits ${m.nbits}\n`);
+  const m = await summarize(dir);
+  await writeOut(io.stdout, `built ${m.location}: ${m.liveDocuments} documents, ${m.vectors} vectors, ${m.centroids} centroids, nbits ${m.nbits}\n`);
   return 0;
 }
 
 async function add(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(argv, ADD_SPEC);
-  const dir = resolvePath(io, oneDir(positionals, ADD_SPEC));
-  const model = stringFlag(values, "model") ?? readManifest(dir).model;
+  const dir = oneLocation(io, positionals, ADD_SPEC);
+  // The index is read for its model only when --model is not given (as before: flags are checked first).
+  const model = stringFlag(values, "model") ?? (await summarize(dir)).model;
   if (!model) throw new ColtsError("USAGE", "colts index add: the index records no model; pass --model");
   const batchSize = intFlag(values, "batch-size", 1, 100_000);
-  const m = await withCorpus(io, ADD_SPEC, values, model, async (corpus, colbert) =>
-    addToIndex(dir, await encodedCorpusSource(corpus, colbert, batchSize ? { batchSize } : {}), { onProgress: progress(io) }),
-    (corpus) => refuseIdsInIndex(dir, corpus),
+  await withCorpus(io, ADD_SPEC, values, model, async (corpus, colbert) =>
+    addAt(dir, await encodedCorpusSource(corpus, colbert, batchSize ? { batchSize } : {}), { onProgress: progress(io) }),
+    // A folder's ids are looked up before encoding; PostgreSQL refuses a live id as its batch arrives.
+    locationKind(dir) === "folder" ? (corpus) => refuseIdsInIndex(dir, corpus) : undefined,
   );
-  await writeOut(io.stdout, `${dir}: ${m.liveDocs} live documents (generation ${m.generation})${driftNote(m.drift)}\n`);
+  const m = await summarize(dir);
+  await writeOut(io.stdout, `${m.location}: ${m.liveDocuments} live documents (generation ${m.generation})${m.drifted ? driftNote(m.kind) : ""}\n`);
   return 0;
 }
 
-function driftNote(d: Manifest["drift"]): string {
-  return isDrifted(d)
-    ? "\nnote: the new documents sit far from the index's centroids; run `colts index compact <dir> --recluster`"
-    : "";
+function driftNote(kind: "folder" | "postgres"): string {
+  return kind === "folder"
+    ? "\nnote: the new documents sit far from the index's centroids; run `colts index compact <location> --recluster`"
+    : "\nnote: the new documents sit far from the index's centroids; rebuild it (colts index build <location> --overwrite)";
 }
 
 async function remove(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(argv, DELETE_SPEC);
-  const dir = resolvePath(io, oneDir(positionals, DELETE_SPEC));
+  const dir = oneLocation(io, positionals, DELETE_SPEC);
   // An id given twice is deleted once and reported once (as the server's DELETE does).
   const ids = [...new Set((stringFlag(values, "ids") ?? "").split(",").map((s) => s.trim()).filter(Boolean))];
   if (ids.length === 0) throw usageError(DELETE_SPEC, "--ids a,b,c is required");
-  const r = await deleteFromIndex(dir, ids);
+  const r = await deleteAt(dir, ids);
   await writeOut(io.stdout, `deleted ${r.deleted.length}${r.missing.length ? `; not found: ${r.missing.join(",")}` : ""}\n`);
   return r.missing.length > 0 && r.deleted.length === 0 ? 1 : 0;
 }
 
 async function compact(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(argv, COMPACT_SPEC);
-  const dir = resolvePath(io, oneDir(positionals, COMPACT_SPEC));
-  const m = await compactIndex(dir, { recluster: values["recluster"] === true });
-  await writeOut(io.stdout, `compacted ${dir}: ${m.liveDocs} documents in ${m.chunks.length} chunks, ${m.numCentroids} centroids\n`);
+  const dir = oneLocation(io, positionals, COMPACT_SPEC);
+  const m = await compactAt(dir, { recluster: values["recluster"] === true });
+  const what =
+    m.kind === "folder"
+      ? `compacted ${dir}: ${m.liveDocuments} documents in ${m.chunks} chunks, ${m.centroids} centroids`
+      : `${printableLocation(dir)}: nothing to compact (deleted rows are gone already); VACUUM (ANALYZE) ran on ${m.vacuumed.join(", ")}`;
+  await writeOut(io.stdout, `${what}\n`);
   return 0;
 }
 
 async function info(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(argv, INFO_SPEC);
   const verify = values["no-verify"] !== true;
-  const index = await PlaidIndex.open(resolvePath(io, oneDir(positionals, INFO_SPEC)), { verify });
+  const location = oneLocation(io, positionals, INFO_SPEC);
+  if (locationKind(location) === "postgres") return pgInfoCommand(io, location, values["json"] === true);
+  const index = await PlaidIndex.open(location, { verify });
   try {
     if (verify) await index.checkIntegrity();
     const i = index.info();
@@ -287,6 +310,33 @@ async function info(argv: string[], io: CliIO): Promise<number> {
   } finally {
     await index.close();
   }
+}
+
+/** `colts index info` of a PostgreSQL index: PgIndex.info, location redacted. */
+async function pgInfoCommand(io: CliIO, url: string, json: boolean): Promise<number> {
+  const i = await pgInfo(url);
+  if (json) {
+    await writeOut(io.stdout, `${JSON.stringify(i)}\n`);
+    return 0;
+  }
+  const total = Object.values(i.tableBytes).reduce((a, b) => a + b, 0);
+  const rows: [string, string][] = [
+    ["location", i.location],
+    ["live documents", String(i.liveDocuments)],
+    ["vectors", String(i.vectors)],
+    ["bytes per vector", i.bytesPerVector.toFixed(2)],
+    ["nbits", String(i.nbits)],
+    ["centroids", String(i.centroids)],
+    ["dim", String(i.dim)],
+    ["pool factor", String(i.poolFactor)],
+    ["model", i.model ?? "-"],
+    ["schema version", String(i.schemaVersion)],
+    ["generation", String(i.generation)],
+    ["table sizes", `${(total / 1048576).toFixed(2)} MiB (vectors ${(i.tableBytes.vectors / 1048576).toFixed(2)} MiB)`],
+    ["drift", i.drifted ? "new data far from centroids: rebuild with --overwrite" : "ok"],
+  ];
+  await writeOut(io.stdout, rows.map(([k, v]) => `${k.padEnd(16)} ${v}`).join("\n") + "\n");
+  return 0;
 }
 
 /** `colts index <sub>`: the sub-commands by name. */

@@ -16,7 +16,7 @@ import { startEngine } from "./serve.js";
 export const MCP_SPEC: CommandSpec = {
   name: "mcp",
   summary: "serve indexes to MCP clients over stdio: search and explain tools, indexes as resources",
-  usage: ["<[name=]index-dir>..."],
+  usage: ["<[name=]location>... (an index folder or a postgres:// URL, as colts serve takes them)"],
   description: `Speaks the Model Context Protocol on stdin/stdout. Tools: search (query, index, k, filter,
 retriever, PLAID params; hits with ids, scores, metadata, text snippets) and explain (the token matches of
 one hit); add and delete only with --allow-writes. Each index is a resource (its statistics) named like
@@ -37,7 +37,7 @@ colts serve names it. Arguments are checked against the HTTP API's schemas and l
 
 export async function mcpCommand(argv: string[], io: CliIO, signals: NodeJS.EventEmitter = process): Promise<number> {
   const { values, positionals } = parse(argv, MCP_SPEC);
-  if (positionals.length === 0) throw usageError(MCP_SPEC, "give at least one index folder");
+  if (positionals.length === 0) throw usageError(MCP_SPEC, "give at least one index location");
   const snippetChars = intFlag(values, "snippet", 1, 100_000);
   const maxQueue = intFlag(values, "max-queue", 1, 1_000_000);
   const timeoutMs = intFlag(values, "timeout-ms", 1, 3_600_000);

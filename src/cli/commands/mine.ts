@@ -6,13 +6,13 @@ import { Bm25Index } from "../../bm25/bm25-index.js";
 import type { LoadOptions } from "../../encode/colbert.js";
 import { ColtsError } from "../../errors.js";
 import { loadBeir, readTrecRun } from "../../eval/io.js";
-import { PlaidIndex } from "../../plaid/plaid-index.js";
+import { openIndex } from "../../location/open.js";
 import { RETRIEVERS, Searcher, type RetrieverName } from "../../search/searcher.js";
 import { serializeTrainingExample } from "../../train/format.js";
 import { mineTriples, parseWindow, type Retrieve, type ShortPolicy } from "../../train/mine.js";
 import { intFlag, oneOf, parse, stringFlag, usageError, type CommandSpec } from "../args.js";
 import { MODEL_FLAGS, modelLoadOptions } from "../model-flags.js";
-import { modelLocation, openOutput, resolvePath, writeOut, type CliIO } from "../io.js";
+import { modelLocation, openOutput, resolveIndexLocation, resolvePath, writeOut, type CliIO } from "../io.js";
 import { createProgressBar } from "../progress.js";
 import { documentText } from "../../corpus/reader.js";
 
@@ -29,7 +29,7 @@ The model flags apply with --index and a retriever that encodes queries.`,
     { name: "dataset", type: "string", arg: "DIR", help: "BEIR folder: corpus.jsonl, queries.jsonl, qrels/ (required)" },
     { name: "output", short: "o", type: "string", arg: "FILE", help: "training JSONL to write, atomically (a symlink's target; a device or FIFO in place) (required)" },
     { name: "split", type: "string", arg: "NAME", default: "train", help: "qrels split" },
-    { name: "index", type: "string", arg: "DIR", help: "retrieve from this index instead of the corpus" },
+    { name: "index", type: "string", arg: "LOCATION", help: "retrieve from this index (a folder or a postgres:// URL) instead of the corpus" },
     { name: "run", type: "string", arg: "FILE", help: "take each query's ranking from a TREC run instead" },
     { name: "retriever", short: "r", type: "string", arg: RETRIEVERS.join("|"), default: "plaid with --index, else bm25", help: "retriever of the candidates" },
     { name: "negatives", type: "string", arg: "N", default: "8", help: "negatives per line, 1..1000" },
@@ -65,17 +65,20 @@ async function runBackend(file: string): Promise<Backend> {
 
 async function indexBackend(io: CliIO, indexDir: string, retriever: RetrieverName, model: string | undefined, loadOptions: LoadOptions): Promise<Backend> {
   if (retriever === "bm25") {
-    // Keywords only: the index's BM25 side, without loading a model.
-    const index = await PlaidIndex.open(resolvePath(io, indexDir));
+    // Keywords only: the index's keyword side, without loading a model.
+    const index = await openIndex(resolveIndexLocation(io, indexDir));
     try {
-      const bm25 = await index.keywordIndex();
-      return { retrieve: (queries, k) => Promise.resolve(queries.map((q) => bm25.search(q.text, k).map((h) => h.id))), close: () => index.close() };
+      await index.preload();
+      return {
+        retrieve: async (queries, k) => Promise.all(queries.map(async (q) => (await index.keywordSearch(q.text, k, {})).map((h) => h.id))),
+        close: () => index.close(),
+      };
     } catch (e) {
       await index.close();
       throw e;
     }
   }
-  const searcher = await Searcher.open(resolvePath(io, indexDir), { ...loadOptions, ...(model ? { model: modelLocation(io, model) } : {}) });
+  const searcher = await Searcher.open(resolveIndexLocation(io, indexDir), { ...loadOptions, ...(model ? { model: modelLocation(io, model) } : {}) });
   return {
     retrieve: async (queries, k) => (await searcher.search(queries.map((q) => q.text), { k, retriever })).map((hits) => hits.map((h) => h.id)),
     close: () => searcher.close(),

@@ -11,13 +11,14 @@ import { rerank } from "../../search/rerank.js";
 import { RETRIEVERS, Searcher, type ExplainedHit, type RetrieveOptions } from "../../search/searcher.js";
 import { intFlag, oneOf, parse, stringFlag, usageError, type CommandSpec } from "../args.js";
 import { MODEL_FLAGS, modelLoadOptions } from "../model-flags.js";
-import { modelLocation, openInput, openOutput, resolvePath, writeOut, type CliIO } from "../io.js";
+import { modelLocation, openInput, openOutput, resolveIndexLocation, resolvePath, writeOut, type CliIO } from "../io.js";
 
 /** `colts search`: its flags and help page, the one declaration that parsing and `--help` read. */
 export const SEARCH_SPEC: CommandSpec = {
   name: "search",
   summary: "search an index: one query as a ranked list, or a query file as a TREC run",
-  usage: ['<dir> "query"', "<dir> --queries <queries.jsonl | .tsv | BEIR dir> --output run.trec"],
+  usage: ['<location> "query"', "<location> --queries <queries.jsonl | .tsv | BEIR dir> --output run.trec"],
+  description: "<location> is an index folder or a PostgreSQL URL, postgres://user[:password]@host:port/database?prefix=colts_ (password from the URL or PGPASSWORD; never printed). On PostgreSQL, plaid and exact both run its exact search and the bm25 retrievers are not available yet.",
   flags: [
     { name: "k", short: "k", type: "string", arg: "N", default: "10; 100 with --queries", help: "hits per query, 1..10000" },
     { name: "json", type: "boolean", help: "print the hits as JSON" },
@@ -93,7 +94,7 @@ export async function searchCommand(argv: string[], io: CliIO): Promise<number> 
   const [dir, query, ...extra] = positionals;
   const queriesFile = stringFlag(values, "queries");
   if (!dir || extra.length > 0 || (query === undefined) === (queriesFile === undefined)) {
-    throw usageError(SEARCH_SPEC, 'give <dir> and either one "query" or --queries <file>');
+    throw usageError(SEARCH_SPEC, 'give <location> and either one "query" or --queries <file>');
   }
   const k = intFlag(values, "k", 1, 10_000) ?? (queriesFile ? 100 : DEFAULT_K);
   const ncells = intFlag(values, "ncells", 1, 1 << 20);
@@ -112,7 +113,7 @@ export async function searchCommand(argv: string[], io: CliIO): Promise<number> 
     params: { ...(ncells ? { ncells } : {}), ...(ndocs ? { ndocs } : {}), ...(threshold !== undefined ? { centroidScoreThreshold: threshold } : {}) },
     ...(stringFlag(values, "filter") !== undefined ? { filter: stringFlag(values, "filter") } : {}),
   };
-  const searcher = await Searcher.open(resolvePath(io, dir), { ...loadOptions, ...(model ? { model: modelLocation(io, model) } : {}) });
+  const searcher = await Searcher.open(resolveIndexLocation(io, dir), { ...loadOptions, ...(model ? { model: modelLocation(io, model) } : {}) });
   try {
     if (query !== undefined) {
       const [hits] = await searcher.search([query], opts);

@@ -8,15 +8,18 @@ import { ColtsError } from "../../errors.js";
 import type { Engine } from "../../server/engine.js";
 import { intFlag, parse, stringFlag, usageError, type CommandSpec, type Values } from "../args.js";
 import { MODEL_FLAGS, modelLoadOptions } from "../model-flags.js";
-import { modelLocation, resolvePath, type CliIO } from "../io.js";
+import { locationName } from "../../location/open.js";
+import { modelLocation, resolveIndexLocation, type CliIO } from "../io.js";
 
 /** `colts serve`: its flags and help page, the one declaration that parsing and `--help` read. */
 export const SERVE_SPEC: CommandSpec = {
   name: "serve",
   summary: "serve indexes over HTTP: JSON API, web UI, metrics",
-  usage: ["<[name=]index-dir>..."],
-  description: `Each index is served under its name (the folder's name unless name=dir), with the model its
-manifest records (or --model). Runs until SIGTERM or Ctrl-C, then finishes admitted requests and exits 0.
+  usage: ["<[name=]location>..."],
+  description: `Each index is served under its name (the folder's name unless name=location), with the model it
+records (or --model). A location is an index folder or a PostgreSQL URL,
+postgres://user[:password]@host:port/database?prefix=colts_ (named by its prefix without the trailing
+"_" unless name=...; the password, from the URL or PGPASSWORD, never appears in logs, errors or /metrics). Runs until SIGTERM or Ctrl-C, then finishes admitted requests and exits 0.
 --workers counts server worker threads here (1..64), each holding every index and model.`,
   flags: [
     { name: "host", type: "string", arg: "ADDR", default: "127.0.0.1", help: "address to listen on" },
@@ -36,9 +39,13 @@ manifest records (or --model). Runs until SIGTERM or Ctrl-C, then finishes admit
 };
 
 function indexArg(io: CliIO, arg: string): { name: string; dir: string } {
+  // A name is a path segment (NAME_PATTERN), so "=" before "://" splits name=location; a URL's own
+  // "=" (in ?prefix=) comes after its "://".
   const eq = arg.indexOf("=");
-  const dir = resolvePath(io, eq > 0 ? arg.slice(eq + 1) : arg);
-  return { name: eq > 0 ? arg.slice(0, eq) : path.basename(dir), dir };
+  const scheme = arg.indexOf("://");
+  const named = eq > 0 && (scheme < 0 || eq < scheme);
+  const dir = resolveIndexLocation(io, named ? arg.slice(eq + 1) : arg);
+  return { name: named ? arg.slice(0, eq) : locationName(dir, (d) => path.basename(d)), dir };
 }
 
 /**
@@ -67,7 +74,7 @@ export async function startEngine(values: Values, positionals: string[], io: Cli
 
 export async function serveCommand(argv: string[], io: CliIO, signals: NodeJS.EventEmitter = process): Promise<number> {
   const { values, positionals } = parse(argv, SERVE_SPEC);
-  if (positionals.length === 0) throw usageError(SERVE_SPEC, "give at least one index folder");
+  if (positionals.length === 0) throw usageError(SERVE_SPEC, "give at least one index location");
   const host = stringFlag(values, "host") ?? "127.0.0.1";
   const port = intFlag(values, "port", 0, 65535) ?? 8080;
   const tokenEnv = stringFlag(values, "token-env") ?? "COLTS_TOKEN";

@@ -1,0 +1,192 @@
+/**
+ * A postgres:// URL wherever the CLI takes an index folder, against a throwaway server
+ * (test/helpers/postgres.ts): index build / info / add / delete / compact, search, eval and mine,
+ * compared with the same commands on a folder; the URL's password never reaches stdout or stderr.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { runCli, type CliRun } from "../helpers/cli.js";
+import { tinyModel } from "../helpers/models.js";
+import { suiteDir } from "../helpers/paths.js";
+import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
+
+const DOCS = [
+  { _id: "paris", title: "Paris", text: "Paris is the capital and largest city of France.", lang: "en", year: 2001 },
+  { _id: "berlin", title: "Berlin", text: "Berlin is the capital of Germany.", lang: "en", year: 1999 },
+  { _id: "kyoto", title: "Kyoto", text: "Kyoto was the imperial capital of Japan for a thousand years.", lang: "en", year: 2010 },
+  { _id: "banana", title: "Bananas", text: "Bananas are yellow fruit rich in potassium.", lang: "fr", year: 2005 },
+  { _id: "atp", title: "Mitochondria", text: "Mitochondria produce ATP by oxidative phosphorylation.", lang: "de", year: 2015 },
+  { _id: "rome", title: "Rome", text: "Rome is the capital of Italy, built on seven hills.", lang: "it", year: 2003 },
+  { _id: "apple", title: "Apples", text: "Apples are red or green fruit that grow on trees.", lang: "en", year: 2007 },
+  { _id: "dna", title: "DNA", text: "DNA carries the genetic instructions of living organisms.", lang: "en", year: 2012 },
+];
+const MORE = [
+  { _id: "madrid", title: "Madrid", text: "Madrid is the capital of Spain.", lang: "es", year: 2020 },
+  { _id: "cherry", title: "Cherries", text: "Cherries are small red stone fruit.", lang: "en", year: 2021 },
+];
+const jsonl = (docs: object[]): string => docs.map((d) => JSON.stringify(d)).join("\n") + "\n";
+
+interface Hit {
+  id: string;
+  score: number;
+  metadata: Record<string, unknown> | null;
+}
+
+describe("colts with a postgres:// index location", () => {
+  const cwd = suiteDir();
+  let server: TestPostgres;
+  let password = "";
+  const run = async (argv: string[]): Promise<CliRun> => {
+    const r = await runCli(argv, cwd);
+    assert.ok(!r.stdout.includes(password) && !r.stderr.includes(password), `password printed by colts ${argv.slice(0, 2).join(" ")}:\n${r.stdout}\n${r.stderr}`);
+    return r;
+  };
+  const hits = async (location: string, query: string, extra: string[] = []): Promise<Hit[]> => {
+    const r = await run(["search", location, query, "-k", "10", "--json", ...extra]);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as Hit[];
+  };
+
+  before(async () => {
+    server = await startPostgres();
+    password = new URL(server.url()).password;
+    assert.ok(password.length >= 16, "the test server has a password to look for");
+    const model = await tinyModel(cwd, { layout: "onnx", wordEmbeddingStd: 0.2 });
+    fs.renameSync(model, path.join(cwd, "model"));
+    fs.writeFileSync(path.join(cwd, "docs.jsonl"), jsonl(DOCS));
+    fs.writeFileSync(path.join(cwd, "more.jsonl"), jsonl(MORE));
+  });
+  after(() => server?.stop());
+
+  test("index build, info and search: the same hits as a folder index searched exactly; filters; explanations", async () => {
+    const url = server.url("cli_");
+    const flags = ["--model", "model", "--input", "docs.jsonl", "--metadata-fields", "lang,year", "--nbits", "2"];
+    const b = await run(["index", "build", url, ...flags]);
+    assert.equal(b.code, 0, b.stderr);
+    assert.match(b.stdout, /^built postgres:\/\/colts:\*\*\*@127\.0\.0\.1:\d+\/colts\?prefix=cli_: 8 documents, \d+ vectors, \d+ centroids, nbits 2\n$/);
+    assert.equal((await run(["index", "build", "idx", ...flags])).code, 0);
+
+    const info = await run(["index", "info", url, "--json"]);
+    assert.equal(info.code, 0, info.stderr);
+    const i = JSON.parse(info.stdout) as { location: string; liveDocuments: number; dim: number; nbits: number; model: string; schemaVersion: number };
+    assert.match(i.location, /\*\*\*@/);
+    assert.deepEqual([i.liveDocuments, i.dim, i.nbits, i.model], [8, 16, 2, path.join(cwd, "model")]);
+    const table = await run(["index", "info", url]);
+    assert.match(table.stdout, /^location {9}postgres:\/\/colts:\*\*\*@/m);
+    assert.match(table.stdout, /^live documents {3}8$/m);
+
+    for (const [query, extra] of [["capital of France", []], ["fruit", ["--filter", "lang = 'en' AND year >= 2006"]]] as const) {
+      const want = await hits("idx", query, ["--exact", ...extra]);
+      // plaid and exact both run the PostgreSQL index's exact search.
+      for (const r of [[], ["--exact"], ["--retriever", "plaid"]]) assert.deepEqual(await hits(url, query, [...r, ...extra]), want, `${query} ${r.join(" ")}`);
+      assert.ok(want.length > 0);
+    }
+    assert.deepEqual((await hits(url, "fruit", ["--filter", "lang = 'en' AND year >= 2006"])).map((h) => h.id).sort(), ["apple", "dna", "kyoto"]);
+    const e = await run(["search", url, "bananas", "-k", "1", "--explain"]);
+    assert.equal(e.code, 0, e.stderr);
+    assert.match(e.stdout, /bananas\s+-> bananas/);
+  });
+
+  test("keyword retrievers on PostgreSQL: a coded refusal naming full-text search; a bad filter is FILTER_INVALID", async () => {
+    const url = server.url("cli_");
+    for (const retriever of ["bm25", "bm25+rerank", "hybrid"]) {
+      const r = await run(["search", url, "capital", "--retriever", retriever]);
+      assert.equal(r.code, 1, r.stdout);
+      assert.match(r.stderr, /full-text search.*\[INPUT_INVALID\]/);
+      assert.doesNotMatch(r.stderr, /\bat .*\.js:\d+/, "no stack trace");
+    }
+    const bad = await run(["search", url, "x", "--filter", "year >"]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /FILTER_INVALID/);
+  });
+
+  test("index add, delete, compact, then search: the same as the folder index after the same writes", async () => {
+    const url = server.url("cli_");
+    for (const loc of [url, "idx"]) {
+      const a = await run(["index", "add", loc, "--input", "more.jsonl", "--metadata-fields", "lang,year"]);
+      assert.equal(a.code, 0, a.stderr);
+      assert.match(a.stdout, /: 10 live documents \(generation 2\)/);
+      const d = await run(["index", "delete", loc, "--ids", "paris,nope"]);
+      assert.equal(d.code, 0, d.stderr);
+      assert.equal(d.stdout, "deleted 1; not found: nope\n");
+    }
+    const again = await run(["index", "add", url, "--input", "more.jsonl"]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /document id "(madrid|cherry)" is already in the index.*\[INPUT_INVALID\]/);
+    const c = await run(["index", "compact", url]);
+    assert.equal(c.code, 0, c.stderr);
+    assert.match(c.stdout, /^postgres:\/\/colts:\*\*\*@.*: nothing to compact .*VACUUM \(ANALYZE\) ran on cli_documents, cli_vectors/);
+    const re = await run(["index", "compact", url, "--recluster"]);
+    assert.equal(re.code, 1);
+    assert.match(re.stderr, /rebuild.*\[INPUT_INVALID\]/);
+    const want = await hits("idx", "capital city", ["--exact"]);
+    const got = await hits(url, "capital city");
+    assert.deepEqual(got, want);
+    assert.ok(got.some((h) => h.id === "madrid") && !got.some((h) => h.id === "paris"));
+  });
+
+  test("eval --index and mine --index on a URL equal the folder's; the report names the location redacted", async () => {
+    const beir = path.join(cwd, "beir");
+    fs.mkdirSync(path.join(beir, "qrels"), { recursive: true });
+    fs.writeFileSync(path.join(beir, "corpus.jsonl"), jsonl([...DOCS, ...MORE]));
+    const queries = [
+      { _id: "q1", text: "capital of Germany" },
+      { _id: "q2", text: "red fruit" },
+      { _id: "q3", text: "genetic instructions" },
+    ];
+    fs.writeFileSync(path.join(beir, "queries.jsonl"), jsonl(queries));
+    const qrels = "query-id\tcorpus-id\tscore\nq1\tberlin\t1\nq2\tapple\t1\nq2\tcherry\t1\nq3\tdna\t1\n";
+    fs.writeFileSync(path.join(beir, "qrels", "test.tsv"), qrels);
+    fs.writeFileSync(path.join(beir, "qrels", "train.tsv"), qrels);
+    const url = server.url("cli_");
+    const report = async (loc: string, retriever: string): Promise<{ index: string; results: { metrics: Record<string, number> }[] }> => {
+      const r = await run(["eval", "--index", loc, "--dataset", "beir", "--retriever", retriever, "--json", "-k", "10"]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as { index: string; results: { metrics: Record<string, number> }[] };
+    };
+    const pg = await report(url, "exact");
+    const folder = await report("idx", "exact");
+    assert.deepEqual(pg.results[0]?.metrics, folder.results[0]?.metrics);
+    assert.ok((pg.results[0]?.metrics["ndcg@10"] ?? 0) > 0);
+    assert.match(pg.index, /^postgres:\/\/colts:\*\*\*@/);
+    const mined = async (loc: string, out: string): Promise<string> => {
+      const r = await run(["mine", "--dataset", "beir", "--split", "train", "--index", loc, "--retriever", "exact", "--window", "1-10", "--negatives", "2", "--output", out]);
+      assert.equal(r.code, 0, r.stderr);
+      return fs.readFileSync(path.join(cwd, out), "utf8");
+    };
+    const lines = await mined(url, "pg.jsonl");
+    assert.equal(lines, await mined("idx", "folder.jsonl"));
+    assert.ok(lines.trim().split("\n").length >= 3);
+    const bm25 = await run(["mine", "--dataset", "beir", "--index", url, "--retriever", "bm25", "--output", "x.jsonl"]);
+    assert.equal(bm25.code, 1);
+    assert.match(bm25.stderr, /full-text search.*\[INPUT_INVALID\]/);
+  });
+
+  test("errors name the location redacted: a wrong password, a missing index, a malformed URL", async () => {
+    const url = server.url("cli_");
+    const wrong = url.replace(`:${password}@`, ":not-the-password-4b1d@");
+    const w = await runCli(["search", wrong, "x"], cwd);
+    assert.equal(w.code, 1);
+    assert.match(w.stderr, /DATABASE_UNAVAILABLE/);
+    assert.ok(!w.stderr.includes("not-the-password-4b1d") && !w.stdout.includes("not-the-password-4b1d"), w.stderr);
+    const missing = await run(["index", "info", server.url("none_")]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /\*\*\*@.*prefix none_.*\[INDEX_NOT_FOUND\]/);
+    const add = await run(["index", "add", server.url("none_"), "--input", "more.jsonl"]);
+    assert.equal(add.code, 1);
+    assert.match(add.stderr, /INDEX_NOT_FOUND/);
+    const bad = await run(["index", "delete", url.replace("prefix=cli_", "prefix=Bad-Prefix"), "--ids", "a"]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /prefix.*\[INPUT_INVALID\]/);
+  });
+
+  test("help pages say a location may be a folder or a postgres:// URL", async () => {
+    for (const argv of [["index", "build", "--help"], ["index", "info", "--help"], ["search", "--help"], ["serve", "--help"], ["eval", "--help"], ["mine", "--help"]]) {
+      const r = await runCli(argv, cwd);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /postgres:\/\//, argv.join(" "));
+    }
+  });
+});
