@@ -29,7 +29,7 @@ export const SEARCH_SPEC: CommandSpec = {
     { name: "explain", type: "boolean", help: "show which document token each query token matched (not with --retriever bm25)" },
     { name: "ncells", type: "string", arg: "N", default: "1 for k <= 10, 2 for k <= 100, else 4", help: "PLAID: centroids probed per query token" },
     { name: "threshold", type: "string", arg: "X", default: "0.5 / 0.45 / 0.4 by k", help: "PLAID: centroid score below which candidates are pruned" },
-    { name: "ndocs", type: "string", arg: "N", default: "256 / 1024 / max(4k, 4096) by k", help: "PLAID: candidates kept for exact scoring" },
+    { name: "ndocs", type: "string", arg: "N", default: "256 / 1024 / max(4k, 4096) by k, doubled per doubling of the collection beyond 250,000 documents", help: "PLAID: candidates kept for exact scoring" },
     { name: "model", short: "m", type: "string", arg: "M", default: "the model the index records", help: "model to encode queries with" },
     { name: "queries", type: "string", arg: "FILE", help: 'query file: JSONL {"_id"|"id","text"}, TSV id<TAB>text, or a BEIR folder' },
     { name: "output", short: "o", type: "string", arg: "FILE", default: "-", help: "TREC run file (with --queries), written atomically (a symlink's target; a device or FIFO in place); - = stdout" },
