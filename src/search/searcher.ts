@@ -9,22 +9,9 @@ import { ColtsError } from "../errors.js";
 import { PlaidIndex, type OpenOptions, type SearchHit, type SearchOptions } from "../plaid/plaid-index.js";
 import { DEFAULT_K } from "../plaid/stages.js";
 
-/**
- * Reciprocal rank fusion (Cormack et al. 2009): each list contributes weight / (rrfK + rank), rank
- * from 1; documents are merged by id; ties by id. Scores of the input lists are not comparable
- * (MaxSim vs BM25), which is why ranks are fused rather than scores.
- */
-export function fuse(lists: readonly SearchHit[][], weights: readonly number[], rrfK: number, k: number): SearchHit[] {
-  const merged = new Map<string, SearchHit>();
-  lists.forEach((list, l) =>
-    list.forEach((h, rank) => {
-      const add = (weights[l] ?? 1) / (rrfK + rank + 1);
-      const prev = merged.get(h.id);
-      merged.set(h.id, prev ? { ...prev, score: prev.score + add } : { ...h, score: add });
-    }),
-  );
-  return [...merged.values()].sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, k);
-}
+// Fusion moved below pg/ so that both index locations share it; re-exported for existing importers.
+import { fuse } from "../util/rank-fusion.js";
+export { fuse };
 
 /** How one query token matched a document: the explanation of its share of the MaxSim score. */
 export interface TokenMatch {
