@@ -44,15 +44,21 @@ export interface PgOpenOptions {
 
 /** An encoded query: [tokens, dim] unit rows; `text` too for the keyword and hybrid retrievers. */
 export interface PgEncodedQuery {
+  /** [tokens, dim] row-major query vectors (a `MultiVector`'s); the first tokens x dim values are used. */
   vectors: Float32Array;
+  /** Number of query vectors (>= 1). */
   tokens: number;
+  /** Their dimension: the index's dim (DIM_UNSUPPORTED otherwise). */
   dim: number;
+  /** The query text: needed by the keyword and hybrid retrievers, ignored by fde and exact. */
   text?: string;
 }
 
 /** A query for the keyword retriever alone: its text. */
 export interface PgTextQuery {
+  /** The query text, read by `websearch_to_tsquery` (quotes, OR, a leading - to exclude a word). */
   text: string;
+  /** No vectors: fde, exact and hybrid refuse such a query (INPUT_INVALID). */
   vectors?: undefined;
 }
 
