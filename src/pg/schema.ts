@@ -148,7 +148,8 @@ export async function lockForWrite(s: PgSession): Promise<void> {
 /** The oldest pgvector with what search needs: halfvec HNSW (0.7) and iterative index scans (0.8). */
 export const MIN_PGVECTOR = [0, 8, 0] as const;
 
-function olderThanMinimum(version: string): boolean {
+/** Whether a pgvector version string ("0.8.0") is older than MIN_PGVECTOR; unparsable counts as older. */
+export function olderThanMinimum(version: string): boolean {
   const parts = version.split(".").map((p) => Number.parseInt(p, 10));
   for (let i = 0; i < MIN_PGVECTOR.length; i++) {
     const v = parts[i] ?? 0;
@@ -165,7 +166,11 @@ function olderThanMinimum(version: string): boolean {
  */
 export async function checkPgvector(s: PgSession, create: boolean): Promise<void> {
   const where = s.location.redacted;
-  if (create) {
+  const installed = async (): Promise<string | undefined> =>
+    (await query<{ extversion: string }>(s, "read the pgvector version", "SELECT extversion FROM pg_extension WHERE extname = 'vector'")).rows[0]?.extversion;
+  let version = await installed();
+  // Created only when missing: an installed extension needs no privilege from this role.
+  if (version === undefined && create) {
     try {
       await query(s, "create the vector extension", "CREATE EXTENSION IF NOT EXISTS vector");
     } catch (e) {
@@ -175,9 +180,8 @@ export async function checkPgvector(s: PgSession, create: boolean): Promise<void
         details: { location: where },
       });
     }
+    version = await installed();
   }
-  const r = await query<{ extversion: string }>(s, "read the pgvector version", "SELECT extversion FROM pg_extension WHERE extname = 'vector'");
-  const version = r.rows[0]?.extversion;
   if (version === undefined) throw new ColtsError("DATABASE_ERROR", `${where}: the pgvector extension is not installed in this database (CREATE EXTENSION vector)`, { details: { location: where } });
   if (olderThanMinimum(version)) {
     throw new ColtsError("DATABASE_ERROR", `${where}: pgvector ${version} is too old, colts needs ${MIN_PGVECTOR.join(".")} or later (ALTER EXTENSION vector UPDATE)`, {
