@@ -68,7 +68,7 @@ export interface PgSearchOptions {
    * "fde" (and hybrid's dense list): documents taken from the HNSW index and scored exactly. Default
    * 1,000; range 1..100,000; at least k is used. More: higher recall of the exact top-k (about 0.75
    * of the exact top-10 within 1,000 on SciFact, bench/RESULTS.md), proportionally more vectors read
-   * and decompressed.
+   * and decompressed. Past `maxScanTuples` (20,000 by default) raise that too, or fewer come back.
    */
   candidates?: number;
   /**

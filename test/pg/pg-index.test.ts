@@ -208,7 +208,7 @@ describe("PostgreSQL index location", () => {
     await assert.rejects(PgIndex.open(closedPort), isCode("DATABASE_UNAVAILABLE", secret));
   });
 
-  test("pgvector 0.8 is installed: halfvec and an HNSW index work (the later first stage needs them)", async () => {
+  test("pgvector 0.8 is installed: halfvec and an HNSW index work (the first stage needs them)", async () => {
     const c = new pg.Client(server.config);
     await c.connect();
     try {
