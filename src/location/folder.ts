@@ -44,6 +44,11 @@ export class FolderIndex implements OpenedIndex {
   }
 
   /** BM25 hits with ordinals and metadata, restricted like the dense search (filter, ids). */
+  /** Every retriever works on a folder index. */
+  checkRetriever(retriever: string): void {
+    void retriever;
+  }
+
   async keywordSearch(text: string, k: number, opts: KeywordOptions): Promise<SearchHit[]> {
     const bm25 = await this.plaid.keywordIndex();
     let allowed: Set<string> | undefined;

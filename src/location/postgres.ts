@@ -1,29 +1,21 @@
 /**
- * `OpenedIndex` over a PostgreSQL index (pg/pg-index.ts). Retrievers map as follows: plaid and exact
- * both run `PgIndex.search` (exhaustive exact MaxSim for now; PLAID's parameters do not apply);
- * the keyword side of bm25, bm25+rerank and hybrid is `pgKeywordSearch`, the one place that decides
- * what a keyword search of a PostgreSQL index is.
+ * `OpenedIndex` over a PostgreSQL index (pg/pg-index.ts). Retrievers map as follows: plaid runs
+ * `PgIndex.search`'s default, the FDE first stage in pgvector's HNSW index plus exact MaxSim of the
+ * candidates; exact its exhaustive exact MaxSim; the keyword side of keyword and hybrid is its
+ * PostgreSQL full-text search (`pgKeywordSearch`); bm25 and bm25+rerank are refused, as full-text
+ * ranking is not BM25 and the name must not silently change meaning.
  */
 import { ColtsError } from "../errors.js";
-import type { SearchHit, SearchOptions } from "../plaid/plaid-index.js";
+import type { SearchHit } from "../plaid/plaid-index.js";
 import { PgTexts } from "../pg/documents.js";
 import { PgIndex, type PgOpenOptions } from "../pg/pg-index.js";
-import type { KeywordOptions, OpenedIndex } from "./types.js";
+import type { DenseOptions, KeywordOptions, OpenedIndex } from "./types.js";
 
-/**
- * The keyword search of a PostgreSQL index. Its keyword retriever is PostgreSQL's full-text search,
- * which `PgIndex.search` does not offer yet: until it does, a clear INPUT_INVALID.
- */
+/** The keyword search of a PostgreSQL index: its full-text search (`PgIndex.search` retriever "keyword"). */
 export function pgKeywordSearch(index: PgIndex, text: string, k: number, opts: KeywordOptions): Promise<SearchHit[]> {
-  void index;
-  void text;
-  void k;
-  void opts;
-  return Promise.reject(
-    new ColtsError(
-      "INPUT_INVALID",
-      "the keyword retrievers (bm25, bm25+rerank, hybrid) are not available on a PostgreSQL index yet: its keyword retriever is PostgreSQL full-text search, which comes as an option of the PostgreSQL search; use plaid or exact",
-    ),
+  return index.search(
+    { text },
+    { retriever: "keyword", k, ...(opts.filter !== undefined ? { filter: opts.filter } : {}), ...(opts.ids !== undefined ? { ids: opts.ids } : {}) },
   );
 }
 
@@ -69,13 +61,28 @@ export class PostgresIndex implements OpenedIndex {
     return true;
   }
 
-  /** plaid and exact alike: `PgIndex.search` with k, filter and ids (see the file comment). */
-  search(q: { vectors: Float32Array; tokens: number; dim: number }, opts: SearchOptions): Promise<SearchHit[]> {
+  /** `PgIndex.search`: exhaustive with `exact`, else the FDE first stage (candidates, efSearch from `opts.postgres`). */
+  search(q: { vectors: Float32Array; tokens: number; dim: number }, opts: DenseOptions): Promise<SearchHit[]> {
+    const pg = opts.postgres ?? {};
     return this.pg.search(q, {
+      retriever: opts.exact === true ? "exact" : "fde",
       ...(opts.k !== undefined ? { k: opts.k } : {}),
       ...(opts.filter !== undefined ? { filter: opts.filter } : {}),
       ...(opts.ids !== undefined ? { ids: opts.ids } : {}),
+      ...(pg.candidates !== undefined ? { candidates: pg.candidates } : {}),
+      ...(pg.efSearch !== undefined ? { efSearch: pg.efSearch } : {}),
     });
+  }
+
+  /** bm25 and bm25+rerank need a BM25 index, which a PostgreSQL index does not have. */
+  checkRetriever(retriever: string): void {
+    if (retriever === "bm25" || retriever === "bm25+rerank") {
+      throw new ColtsError(
+        "INPUT_INVALID",
+        `a PostgreSQL index has no BM25 index, so no ${retriever} retriever: use keyword (PostgreSQL full-text search, ranked by ts_rank_cd, not BM25), hybrid, plaid or exact`,
+        { details: { retriever } },
+      );
+    }
   }
 
   /** The keyword side: `pgKeywordSearch`. */

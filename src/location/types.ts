@@ -8,6 +8,17 @@ import type { SearchHit, SearchOptions } from "../plaid/plaid-index.js";
 /** Where an index lives: "folder" (PLAID files) or "postgres" (tables under a prefix). */
 export type LocationKind = "folder" | "postgres";
 
+/** Options of a dense search: PLAID's (folder), plus the PostgreSQL first stage's. */
+export interface DenseOptions extends SearchOptions {
+  /** PostgreSQL only (ignored by a folder index); see pg/search-options.ts for ranges and defaults. */
+  postgres?: {
+    /** FDE candidates taken from the HNSW index and scored exactly. Default 1,000; more: higher recall, slower. */
+    candidates?: number;
+    /** pgvector's hnsw.ef_search. Default: the candidate count (at most 1,000). */
+    efSearch?: number;
+  };
+}
+
 /** Options of a keyword (BM25 or full-text) search: the same restrictions as the dense search. */
 export interface KeywordOptions {
   /** Metadata condition (metadata/filter.ts). */
@@ -35,8 +46,13 @@ export interface OpenedIndex {
    * Dense search of one encoded query. q.vectors: [q.tokens, q.dim] row-major unit rows. `exact`
    * asks for exhaustive MaxSim where the location has a cheaper first stage.
    */
-  search(q: { vectors: Float32Array; tokens: number; dim: number }, opts: SearchOptions): Promise<SearchHit[]>;
-  /** Keyword search (the bm25 side of bm25, bm25+rerank and hybrid): the best `k` hits, metadata attached. */
+  search(q: { vectors: Float32Array; tokens: number; dim: number }, opts: DenseOptions): Promise<SearchHit[]>;
+  /**
+   * Throws INPUT_INVALID when this location cannot serve `retriever` (a PostgreSQL index has no BM25),
+   * naming the retriever to use instead.
+   */
+  checkRetriever(retriever: string): void;
+  /** Keyword search (the keyword side of every keyword retriever): the best `k` hits, metadata attached. */
   keywordSearch(text: string, k: number, opts: KeywordOptions): Promise<SearchHit[]>;
   /** Stored texts by ordinal, in order (null where none is stored). */
   texts(ordinals: readonly number[]): Promise<(string | null)[]>;

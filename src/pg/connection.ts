@@ -60,9 +60,12 @@ export async function connect(location: PgLocation): Promise<PgSession> {
   return { client, location };
 }
 
+/** How a transaction starts: read-write, or a read-only snapshot that every statement of a search shares. */
+export type TransactionKind = "write" | "read snapshot";
+
 /** Runs `fn` in one transaction: COMMIT when it returns, ROLLBACK when it throws (the error is passed on). */
-export async function inTransaction<T>(s: PgSession, fn: () => Promise<T>): Promise<T> {
-  await query(s, "begin a transaction", "BEGIN");
+export async function inTransaction<T>(s: PgSession, fn: () => Promise<T>, kind: TransactionKind = "write"): Promise<T> {
+  await query(s, "begin a transaction", kind === "write" ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   try {
     const out = await fn();
     await query(s, "commit", "COMMIT");

@@ -3,16 +3,31 @@
  * the schema version check every open makes (as the on-disk manifest's version is checked).
  *
  *   <p>schema     one row: format "colts-pg", version (SCHEMA_VERSION), created_at
- *   <p>settings   one row: dim, nbits, centroids, pool factor, model, next ordinal, generation, drift
+ *   <p>settings   one row: dim, nbits, centroids, pool factor, model, next ordinal, generation, drift;
+ *                 the FDE parameters every document FDE was made with (R, k_sim, d_proj, projection
+ *                 kind, fill, final dim, seed, size), so queries are encoded the same way; and the text
+ *                 search configuration of the tsvector column
  *   <p>codec      one row: the residual codec, the bytes of the on-disk codec file ("plaid-codec" v1)
  *   <p>documents  ordinal (stable, never reused, the tie-break of equal scores), external id
- *                 (unique among live documents), shard (0 until sharding), metadata (jsonb), text
+ *                 (unique among live documents), shard (0 until sharding), metadata (jsonb), text,
+ *                 fde (pgvector halfvec(<FDE size>): the MUVERA encoding of the document's vectors,
+ *                 HNSW-indexed with halfvec_ip_ops, the first stage of search), tsv (tsvector of the
+ *                 text in the recorded configuration, GIN-indexed; NULL without text)
  *   <p>vectors    ordinal -> doclen, codes (int32 little-endian [doclen]), residuals
  *                 ([doclen, dim * nbits / 8] packed as on disk); deleted with its document
+ *
+ * The HNSW and GIN indexes are created by a build after its bulk insert (building an HNSW graph
+ * once is much faster than inserting row by row); add and delete keep them, as PostgreSQL maintains
+ * indexes with the rows.
  *
  * Deleting a document deletes its rows (one transaction), so there are no tombstones. Ordinals come
  * from `settings.next_ordinal` under the write lock, not from a sequence: a failed write consumes
  * none, and the same documents get the same ordinals as in a folder index.
+ *
+ * Versions: 1 had no fde / tsv columns and no FDE settings. A version-1 location is refused
+ * (INDEX_VERSION, saying to rebuild) by open, add and delete, and replaced by a build with
+ * `overwrite`; it is not upgraded in place, because a document's FDE is made from its original
+ * vectors, which version 1 kept only compressed.
  */
 import { ColtsError } from "../errors.js";
 import { query, type PgSession } from "./connection.js";
@@ -21,7 +36,7 @@ import { PREFIX_PATTERN } from "./url.js";
 /** Format name in the schema table. */
 export const SCHEMA_FORMAT = "colts-pg";
 /** The schema this colts writes and reads; a location with another version is refused (INDEX_VERSION). */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** The quoted table names of one index. */
 export interface Tables {
@@ -30,17 +45,33 @@ export interface Tables {
   codec: string;
   documents: string;
   vectors: string;
+  /** The HNSW index over documents.fde. */
+  fdeIndex: string;
+  /** The GIN index over documents.tsv. */
+  textIndex: string;
 }
 
 /** Table names for a prefix; the prefix is checked against PREFIX_PATTERN again, as it is spliced into SQL. */
 export function tables(prefix: string): Tables {
   if (!PREFIX_PATTERN.test(prefix)) throw new ColtsError("INPUT_INVALID", `table prefix ${JSON.stringify(prefix)} must match ${PREFIX_PATTERN.source}`);
   const t = (name: string): string => `"${prefix}${name}"`;
-  return { schema: t("schema"), settings: t("settings"), codec: t("codec"), documents: t("documents"), vectors: t("vectors") };
+  return {
+    schema: t("schema"),
+    settings: t("settings"),
+    codec: t("codec"),
+    documents: t("documents"),
+    vectors: t("vectors"),
+    fdeIndex: t("documents_fde"),
+    textIndex: t("documents_tsv"),
+  };
 }
 
-/** CREATE statements of the current schema, in dependency order. */
-export function createStatements(t: Tables): string[] {
+/**
+ * CREATE statements of the current schema, in dependency order. fdeSize: the FDE length (a checked
+ * integer, 1..4000, from muvera/config.ts), spliced as the halfvec type modifier.
+ */
+export function createStatements(t: Tables, fdeSize: number): string[] {
+  if (!Number.isInteger(fdeSize) || fdeSize < 1 || fdeSize > 4000) throw new ColtsError("INPUT_INVALID", `FDE size must be an integer in 1..4000, got ${fdeSize}`);
   return [
     `CREATE TABLE ${t.schema} (format text NOT NULL, version integer NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`,
     `CREATE TABLE ${t.settings} (
@@ -48,14 +79,26 @@ export function createStatements(t: Tables): string[] {
        dim integer NOT NULL, nbits integer NOT NULL, num_centroids integer NOT NULL, pool_factor integer NOT NULL,
        model text, next_ordinal bigint NOT NULL, generation bigint NOT NULL,
        trained_avg_residual double precision NOT NULL, last_add_avg_residual double precision,
+       fde_repetitions integer NOT NULL, fde_simhash_bits integer NOT NULL, fde_projection_dim integer NOT NULL,
+       fde_projection text NOT NULL, fde_fill boolean NOT NULL, fde_final_dim integer, fde_seed bigint NOT NULL, fde_size integer NOT NULL,
+       text_search_config text NOT NULL,
        created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now())`,
     `CREATE TABLE ${t.codec} (one boolean PRIMARY KEY DEFAULT true CHECK (one), data bytea NOT NULL)`,
     `CREATE TABLE ${t.documents} (
-       ordinal bigint PRIMARY KEY, id text NOT NULL UNIQUE, shard integer NOT NULL DEFAULT 0, meta jsonb, text text)`,
+       ordinal bigint PRIMARY KEY, id text NOT NULL UNIQUE, shard integer NOT NULL DEFAULT 0, meta jsonb, text text,
+       fde halfvec(${fdeSize}) NOT NULL, tsv tsvector)`,
     `CREATE TABLE ${t.vectors} (
        ordinal bigint PRIMARY KEY REFERENCES ${t.documents} (ordinal) ON DELETE CASCADE,
        doclen integer NOT NULL, codes bytea NOT NULL, residuals bytea NOT NULL)`,
   ];
+}
+
+/**
+ * The search indexes, created after a build's bulk insert: HNSW over the FDEs by inner product
+ * (pgvector's defaults m 16, ef_construction 64) and GIN over the tsvectors.
+ */
+export function indexStatements(t: Tables): string[] {
+  return [`CREATE INDEX ${t.fdeIndex} ON ${t.documents} USING hnsw (fde halfvec_ip_ops)`, `CREATE INDEX ${t.textIndex} ON ${t.documents} USING gin (tsv)`];
 }
 
 /** DROP statements for an overwrite (children first). */
@@ -84,7 +127,7 @@ export async function checkSchema(s: PgSession): Promise<void> {
     throw new ColtsError("INDEX_CORRUPT", `${where}: the schema table does not describe a colts index`, { details: { location: s.location.redacted } });
   }
   if (row.version !== SCHEMA_VERSION) {
-    const hint = row.version > SCHEMA_VERSION ? "upgrade colts" : "rebuild the index with this colts";
+    const hint = row.version > SCHEMA_VERSION ? "upgrade colts" : "rebuild the index with this colts (build with overwrite)";
     throw new ColtsError("INDEX_VERSION", `${where}: schema version ${row.version}, this colts reads ${SCHEMA_VERSION}; ${hint}`, {
       details: { location: s.location.redacted, version: row.version },
     });
@@ -99,5 +142,50 @@ export async function lockForWrite(s: PgSession): Promise<void> {
   const r = await query<{ ok: boolean }>(s, "take the write lock", "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS ok", [`colts-index:${s.location.prefix}`]);
   if (r.rows[0]?.ok !== true) {
     throw new ColtsError("INDEX_BUSY", `${s.location.redacted} (prefix ${s.location.prefix}) is being written by another connection`, { details: { location: s.location.redacted } });
+  }
+}
+
+/** The oldest pgvector with what search needs: halfvec HNSW (0.7) and iterative index scans (0.8). */
+export const MIN_PGVECTOR = [0, 8, 0] as const;
+
+/** Whether a pgvector version string ("0.8.0") is older than MIN_PGVECTOR; unparsable counts as older. */
+export function olderThanMinimum(version: string): boolean {
+  const parts = version.split(".").map((p) => Number.parseInt(p, 10));
+  for (let i = 0; i < MIN_PGVECTOR.length; i++) {
+    const v = parts[i] ?? 0;
+    if (Number.isNaN(v)) return true;
+    if (v !== MIN_PGVECTOR[i]) return v < (MIN_PGVECTOR[i] as number);
+  }
+  return false;
+}
+
+/**
+ * Checks that the pgvector extension (`vector`) is installed in the database, at least 0.8.0;
+ * with `create`, a build first runs CREATE EXTENSION IF NOT EXISTS (which needs the privilege to).
+ * DATABASE_ERROR saying what to run otherwise.
+ */
+export async function checkPgvector(s: PgSession, create: boolean): Promise<void> {
+  const where = s.location.redacted;
+  const installed = async (): Promise<string | undefined> =>
+    (await query<{ extversion: string }>(s, "read the pgvector version", "SELECT extversion FROM pg_extension WHERE extname = 'vector'")).rows[0]?.extversion;
+  let version = await installed();
+  // Created only when missing: an installed extension needs no privilege from this role.
+  if (version === undefined && create) {
+    try {
+      await query(s, "create the vector extension", "CREATE EXTENSION IF NOT EXISTS vector");
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new ColtsError("DATABASE_ERROR", `${where}: the pgvector extension is needed and could not be created (${why}); have an administrator run CREATE EXTENSION vector in this database`, {
+        cause: e,
+        details: { location: where },
+      });
+    }
+    version = await installed();
+  }
+  if (version === undefined) throw new ColtsError("DATABASE_ERROR", `${where}: the pgvector extension is not installed in this database (CREATE EXTENSION vector)`, { details: { location: where } });
+  if (olderThanMinimum(version)) {
+    throw new ColtsError("DATABASE_ERROR", `${where}: pgvector ${version} is too old, colts needs ${MIN_PGVECTOR.join(".")} or later (ALTER EXTENSION vector UPDATE)`, {
+      details: { location: where, version },
+    });
   }
 }

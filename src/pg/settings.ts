@@ -3,6 +3,7 @@ import { ColtsError } from "../errors.js";
 import type { ResidualCodec } from "../plaid/codec.js";
 import { decodeCodec } from "../plaid/files.js";
 import { query, type PgSession } from "./connection.js";
+import type { PgFdeSettings } from "./fde.js";
 import type { Tables } from "./schema.js";
 
 /** The settings row (schema.ts). */
@@ -18,6 +19,10 @@ export interface PgSettings {
   generation: number;
   trainedAvgResidual: number;
   lastAddAvgResidual: number | null;
+  /** The FDE settings of every document FDE (queries are encoded with the same). */
+  fde: PgFdeSettings;
+  /** PostgreSQL text search configuration of the tsvector column (e.g. "english"). */
+  textSearchConfig: string;
 }
 
 interface SettingsRow {
@@ -30,6 +35,15 @@ interface SettingsRow {
   generation: string;
   trained_avg_residual: number;
   last_add_avg_residual: number | null;
+  fde_repetitions: number;
+  fde_simhash_bits: number;
+  fde_projection_dim: number;
+  fde_projection: string;
+  fde_fill: boolean;
+  fde_final_dim: number | null;
+  fde_seed: string;
+  fde_size: number;
+  text_search_config: string;
   data: Buffer;
 }
 
@@ -49,6 +63,35 @@ export async function loadSettings(s: PgSession, t: Tables): Promise<{ settings:
     generation: Number(row.generation),
     trainedAvgResidual: row.trained_avg_residual,
     lastAddAvgResidual: row.last_add_avg_residual,
+    fde: fdeSettingsOf(row, where),
+    textSearchConfig: row.text_search_config,
   };
   return { settings, codec: decodeCodec(`${where} codec`, row.data, settings) };
 }
+
+function fdeSettingsOf(row: SettingsRow, where: string): PgFdeSettings {
+  const projection = row.fde_projection;
+  if (projection !== "identity" && projection !== "sparse" && projection !== "dense") throw new ColtsError("INDEX_CORRUPT", `${where}: unknown FDE projection ${JSON.stringify(projection)}`);
+  const partitions = 2 ** row.fde_simhash_bits;
+  return {
+    dim: row.dim,
+    repetitions: row.fde_repetitions,
+    simhashBits: row.fde_simhash_bits,
+    partitions,
+    projectionDim: row.fde_projection_dim,
+    projection,
+    fillEmptyPartitions: row.fde_fill,
+    finalDim: row.fde_final_dim,
+    seed: Number(row.fde_seed),
+    innerSize: row.fde_repetitions * partitions * row.fde_projection_dim,
+    size: row.fde_size,
+  };
+}
+
+/** The settings row's FDE and text search columns, in `settingsInsert`'s order. */
+export function fdeSettingsValues(fde: PgFdeSettings, textSearchConfig: string): unknown[] {
+  return [fde.repetitions, fde.simhashBits, fde.projectionDim, fde.projection, fde.fillEmptyPartitions, fde.finalDim, fde.seed, fde.size, textSearchConfig];
+}
+
+/** Column list matching `fdeSettingsValues`. */
+export const FDE_SETTINGS_COLUMNS = "fde_repetitions, fde_simhash_bits, fde_projection_dim, fde_projection, fde_fill, fde_final_dim, fde_seed, fde_size, text_search_config";

@@ -2,7 +2,9 @@
  * Writes to a PostgreSQL index: build, add, delete. Each is one transaction under the index's write
  * lock (schema.ts `lockForWrite`), so a failure or a crash leaves the previous state, as the folder
  * index's manifest switch does. The codec is trained by the same code as a folder build
- * (plaid/train-codec.ts) and stored as the bytes of the codec file.
+ * (plaid/train-codec.ts) and stored as the bytes of the codec file. Each document row also gets its
+ * MUVERA FDE (made from its pooled, uncompressed vectors: the first stage of search) and its
+ * tsvector (keyword search); a build creates the HNSW and GIN indexes after its bulk insert.
  */
 import { ColtsError } from "../errors.js";
 import type { ResidualCodec, CodecKernelOptions } from "../plaid/codec.js";
@@ -10,10 +12,12 @@ import { encodeCodec } from "../plaid/files.js";
 import { poolDoc, type EmbeddedDoc, type EmbeddingSource } from "../plaid/source.js";
 import { BatchWriter, type CompressedBatch } from "../plaid/batch-writer.js";
 import { checkDoc, trainCodec, type CodecTrainingOptions } from "../plaid/train-codec.js";
+import type { FdeEncoder } from "../muvera/fde.js";
 import { connect, disconnect, inTransaction, query, type PgSession } from "./connection.js";
-import { loadSettings } from "./settings.js";
+import { encoderFor, halfvecLiteral, resolvePgFde, type PgFdeOptions } from "./fde.js";
+import { FDE_SETTINGS_COLUMNS, fdeSettingsValues, loadSettings } from "./settings.js";
 import { bytesOf, checkStorable } from "./rows.js";
-import { checkSchema, createStatements, dropStatements, indexExists, lockForWrite, SCHEMA_FORMAT, SCHEMA_VERSION, tables, type Tables } from "./schema.js";
+import { checkPgvector, checkSchema, createStatements, dropStatements, indexExists, indexStatements, lockForWrite, SCHEMA_FORMAT, SCHEMA_VERSION, tables, type Tables } from "./schema.js";
 import { parsePgUrl } from "./url.js";
 
 /** Documents per INSERT statement when `insertDocs` is not given. */
@@ -22,8 +26,9 @@ export const DEFAULT_INSERT_DOCS = 500;
 /** How rows are written; shared by build and add. */
 export interface PgWriteOptions {
   /**
-   * Documents per INSERT statement (and per compression batch). Default 500; range 1..8000 (8 bound
-   * values a document, PostgreSQL takes 65,535 a statement). More: fewer round trips, bigger statements.
+   * Documents per INSERT statement (and per compression batch). Default 500; range 1..8000 (at most 5
+   * bound values a document per statement, PostgreSQL takes 65,535). More: fewer round trips, bigger
+   * statements (each document's FDE is about 30 kB of text at the default FDE size).
    */
   insertDocs?: number;
   /** Progress of each phase (as the folder build's). */
@@ -34,8 +39,24 @@ export interface PgWriteOptions {
 export interface PgBuildOptions extends CodecTrainingOptions, PgWriteOptions {
   /** Model recorded with the index (queries must be encoded with it). Default null. */
   model?: string | null;
-  /** Replace an index already under this prefix. Default false (refuse). */
+  /**
+   * Replace an index already under this prefix, whatever its schema version (this is how a location
+   * written by an older colts is brought to the current schema). Default false (refuse).
+   */
   overwrite?: boolean;
+  /**
+   * FDE settings of the first stage (muvera/config.ts `FdeConfig`; the index's dim is used). Default:
+   * muvera's defaults (R 15, k_sim 6, d_proj 4, sparse projection, no fill, seed 1: 3,840 values).
+   * Recorded with the index; queries use the same. At most 4,000 values (pgvector's HNSW limit for
+   * halfvec). Larger FDEs approximate MaxSim better and cost proportionally more storage and HNSW time.
+   */
+  fde?: PgFdeOptions;
+  /**
+   * PostgreSQL text search configuration of the keyword retriever (stemming, stop words): any
+   * configuration the server knows, e.g. "english" (default) or "simple" (lower-casing only, no
+   * stemming, no stop words: for languages PostgreSQL has no configuration for). Recorded with the index.
+   */
+  textSearchConfig?: string;
 }
 
 /** What a write left behind. */
@@ -63,26 +84,55 @@ class RowWriter extends BatchWriter {
     public next: number,
     batchDocs: number,
     kernel: CodecKernelOptions,
+    private readonly fde: FdeEncoder,
+    private readonly textSearchConfig: string,
   ) {
     super(codec, batchDocs, kernel);
   }
 
   protected async write({ docs, codes, residuals }: CompressedBatch): Promise<void> {
-    const docValues: unknown[] = [];
+    // $1 is the text search configuration, shared by every row; the text is bound once and used twice.
+    const docValues: unknown[] = [this.textSearchConfig];
     const vecValues: unknown[] = [];
     const bpv = this.codec.bytesPerVector;
+    const dim = this.codec.dim;
     let v = 0;
     docs.forEach((d, i) => {
       const ordinal = this.next + i;
-      docValues.push(ordinal, d.id, d.metadata === undefined || d.metadata === null ? null : JSON.stringify(d.metadata), d.text ?? null);
+      const fde = halfvecLiteral(this.fde.document(d.vectors.subarray(0, d.n * dim), d.n));
+      docValues.push(ordinal, d.id, d.metadata === undefined || d.metadata === null ? null : JSON.stringify(d.metadata), d.text ?? null, fde);
       vecValues.push(ordinal, d.n, bytesOf(codes.subarray(v, v + d.n)), bytesOf(residuals.subarray(v * bpv, (v + d.n) * bpv)));
       v += d.n;
     });
-    const rows = (cast: string[]): string => docs.map((_, i) => `(${cast.map((c, j) => `$${i * cast.length + j + 1}${c}`).join(", ")})`).join(", ");
-    await query(this.s, "insert documents", `INSERT INTO ${this.t.documents} (ordinal, id, meta, text) VALUES ${rows(["::bigint", "::text", "::jsonb", "::text"])}`, docValues);
-    await query(this.s, "insert vectors", `INSERT INTO ${this.t.vectors} (ordinal, doclen, codes, residuals) VALUES ${rows(["::bigint", "::integer", "::bytea", "::bytea"])}`, vecValues);
+    const docRows = docs.map((_, i) => {
+      const p = (j: number): string => `$${2 + i * 5 + j}`;
+      return `(${p(0)}::bigint, ${p(1)}::text, ${p(2)}::jsonb, ${p(3)}::text, ${p(4)}::halfvec, to_tsvector($1::regconfig, ${p(3)}::text))`;
+    });
+    const vecRows = docs.map((_, i) => `(${["::bigint", "::integer", "::bytea", "::bytea"].map((c, j) => `$${i * 4 + j + 1}${c}`).join(", ")})`);
+    await query(this.s, "insert documents", `INSERT INTO ${this.t.documents} (ordinal, id, meta, text, fde, tsv) VALUES ${docRows.join(", ")}`, docValues);
+    await query(this.s, "insert vectors", `INSERT INTO ${this.t.vectors} (ordinal, doclen, codes, residuals) VALUES ${vecRows.join(", ")}`, vecValues);
     this.next += docs.length;
   }
+}
+
+/** The text search configuration when a build names none. */
+export const DEFAULT_TEXT_SEARCH_CONFIG = "english";
+
+/** The configuration's canonical name; INPUT_INVALID when the server has no such text search configuration (by unqualified name, on the search path). */
+async function checkTextSearchConfig(s: PgSession, name: string): Promise<string> {
+  const r = await query<{ name: string }>(
+    s,
+    "look up the text search configuration",
+    "SELECT c.oid::regconfig::text AS name FROM pg_ts_config c WHERE c.cfgname = $1::text AND pg_ts_config_is_visible(c.oid)",
+    [name],
+  );
+  const found = r.rows[0]?.name;
+  if (typeof found !== "string") {
+    throw new ColtsError("INPUT_INVALID", `${s.location.redacted} has no text search configuration ${JSON.stringify(name)} (e.g. "english", "simple"; SELECT cfgname FROM pg_ts_config lists them)`, {
+      details: { textSearchConfig: name },
+    });
+  }
+  return found;
 }
 
 /** Checked, pooled documents of one input batch; INPUT_INVALID for an id repeated in the input. */
@@ -109,6 +159,9 @@ export async function buildPgIndex(url: string, source: EmbeddingSource, dim: nu
   try {
     // Refuse before training (minutes on a large corpus); checked again under the lock.
     if (!opts.overwrite && (await indexExists(s))) throw already();
+    const fde = resolvePgFde(opts.fde, dim);
+    await checkPgvector(s, true);
+    const textSearchConfig = await checkTextSearchConfig(s, opts.textSearchConfig ?? DEFAULT_TEXT_SEARCH_CONFIG);
     // The sample is read again in the index pass (no folder to spill a large sample to); the folder
     // index keeps it (writer.ts).
     const { codec } = await trainCodec(source, dim, opts);
@@ -120,21 +173,25 @@ export async function buildPgIndex(url: string, source: EmbeddingSource, dim: nu
           if (!opts.overwrite) throw already();
           for (const sql of dropStatements(t)) await query(s, "drop the previous index", sql);
         }
-        for (const sql of createStatements(t)) await query(s, "create the index tables", sql);
+        for (const sql of createStatements(t, fde.size)) await query(s, "create the index tables", sql);
         await query(s, "record the schema version", `INSERT INTO ${t.schema} (format, version) VALUES ($1, $2)`, [SCHEMA_FORMAT, SCHEMA_VERSION]);
         await query(s, "store the codec", `INSERT INTO ${t.codec} (data) VALUES ($1)`, [encodeCodec(codec)]);
-        const writer = new RowWriter(s, t, codec, 0, batchDocs, opts.assignment ? { assignment: opts.assignment } : {});
+        const encoder = encoderFor(fde, location.redacted);
+        const writer = new RowWriter(s, t, codec, 0, batchDocs, opts.assignment ? { assignment: opts.assignment } : {}, encoder, textSearchConfig);
         const seen = new Set<string>();
         for await (const batch of source.batches()) {
           await writer.push(prepare(batch, seen, dim, opts.poolFactor ?? 1));
           opts.onProgress?.({ phase: "index", done: seen.size, total: source.count });
         }
         await writer.finish();
+        // After the bulk insert: one HNSW build over every FDE is much faster than row-by-row inserts.
+        for (const sql of indexStatements(t)) await query(s, "create the search indexes", sql);
         await query(
           s,
           "store the settings",
-          `INSERT INTO ${t.settings} (dim, nbits, num_centroids, pool_factor, model, next_ordinal, generation, trained_avg_residual) VALUES ($1, $2, $3, $4, $5, $6, 1, $7)`,
-          [dim, codec.nbits, codec.numCentroids, opts.poolFactor ?? 1, opts.model ?? null, writer.next, codec.avgResidual],
+          `INSERT INTO ${t.settings} (dim, nbits, num_centroids, pool_factor, model, next_ordinal, generation, trained_avg_residual, ${FDE_SETTINGS_COLUMNS})
+           VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+          [dim, codec.nbits, codec.numCentroids, opts.poolFactor ?? 1, opts.model ?? null, writer.next, codec.avgResidual, ...fdeSettingsValues(fde, textSearchConfig)],
         );
         return { generation: 1, liveDocuments: writer.next, written: writer.next };
       });
@@ -170,7 +227,8 @@ export async function addToPgIndex(url: string, source: EmbeddingSource, opts: P
   return withWrite(url, async (s, t) => {
     const { settings, codec } = await loadSettings(s, t);
     try {
-      const writer = new RowWriter(s, t, codec, settings.nextOrdinal, batchDocs, {});
+      const encoder = encoderFor(settings.fde, s.location.redacted);
+      const writer = new RowWriter(s, t, codec, settings.nextOrdinal, batchDocs, {}, encoder, settings.textSearchConfig);
       const seen = new Set<string>();
       for await (const batch of source.batches()) {
         const docs = prepare(batch, seen, settings.dim, settings.poolFactor);

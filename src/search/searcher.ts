@@ -8,26 +8,13 @@ import { ColBERT, type LoadOptions } from "../encode/colbert.js";
 import { maxsimDetailed, type MultiVector } from "../encode/multivector.js";
 import { ColtsError } from "../errors.js";
 import { openIndex } from "../location/open.js";
-import type { OpenedIndex } from "../location/types.js";
-import type { OpenOptions, SearchHit, SearchOptions } from "../plaid/plaid-index.js";
+import type { DenseOptions, OpenedIndex } from "../location/types.js";
+import type { OpenOptions, SearchHit } from "../plaid/plaid-index.js";
 import { DEFAULT_K } from "../plaid/stages.js";
 
-/**
- * Reciprocal rank fusion (Cormack et al. 2009): each list contributes weight / (rrfK + rank), rank
- * from 1; documents are merged by id; ties by id. Scores of the input lists are not comparable
- * (MaxSim vs BM25), which is why ranks are fused rather than scores.
- */
-export function fuse(lists: readonly SearchHit[][], weights: readonly number[], rrfK: number, k: number): SearchHit[] {
-  const merged = new Map<string, SearchHit>();
-  lists.forEach((list, l) =>
-    list.forEach((h, rank) => {
-      const add = (weights[l] ?? 1) / (rrfK + rank + 1);
-      const prev = merged.get(h.id);
-      merged.set(h.id, prev ? { ...prev, score: prev.score + add } : { ...h, score: add });
-    }),
-  );
-  return [...merged.values()].sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, k);
-}
+// Fusion moved below pg/ so that both index locations share it; re-exported for existing importers.
+import { fuse } from "../util/rank-fusion.js";
+export { fuse };
 
 /** How one query token matched a document: the explanation of its share of the MaxSim score. */
 export interface TokenMatch {
@@ -61,24 +48,29 @@ export interface PreparedQuery {
 }
 
 /** How documents are retrieved. */
-export type RetrieverName = "plaid" | "exact" | "bm25" | "bm25+rerank" | "hybrid";
+export type RetrieverName = "plaid" | "exact" | "bm25" | "bm25+rerank" | "hybrid" | "keyword";
 /** Every retriever name, for validating user input (CLI, HTTP). */
-export const RETRIEVERS: readonly RetrieverName[] = ["plaid", "exact", "bm25", "bm25+rerank", "hybrid"];
+export const RETRIEVERS: readonly RetrieverName[] = ["plaid", "exact", "bm25", "bm25+rerank", "hybrid", "keyword"];
+
+/** Retrievers that rank by keywords alone: no query encoding, nothing for an explanation to show. */
+const KEYWORD_ONLY: ReadonlySet<RetrieverName> = new Set(["bm25", "keyword"]);
 
 /** Options of `Searcher.search`: PLAID's search options plus the choice of retriever, fusion and explanations. */
-export interface RetrieveOptions extends SearchOptions {
+export interface RetrieveOptions extends DenseOptions {
   /**
    * plaid (default): the PLAID pipeline; exact: exhaustive MaxSim; bm25: keywords only;
    * bm25+rerank: BM25's top `depth`, re-scored by exact MaxSim; hybrid: reciprocal rank fusion of
-   * PLAID's and BM25's top `depth`. On a PostgreSQL index plaid and exact both run its search and the
-   * keyword retrievers are refused for now (location/postgres.ts).
+   * the dense and keyword top `depth`; keyword: the location's keyword index (BM25 for a folder,
+   * PostgreSQL full-text search for a PostgreSQL index). On a PostgreSQL index plaid is its FDE first
+   * stage plus exact MaxSim, exact its exhaustive search, keyword and hybrid use its full-text search
+   * (not BM25), and bm25 / bm25+rerank are refused (location/postgres.ts).
    */
   retriever?: RetrieverName;
   /** Candidates taken from each first-stage list (bm25+rerank, hybrid). Default 100; range >= k. */
   depth?: number;
   /** Hybrid fusion: score = sum over lists of weight / (rrfK + rank). Defaults: weights 1 and 1, rrfK 60. */
   fusion?: { plaidWeight?: number; bm25Weight?: number; rrfK?: number };
-  /** Attach token-level MaxSim explanations to the hits. Refused (INPUT_INVALID) with the bm25 retriever. Default false. */
+  /** Attach token-level MaxSim explanations to the hits. Refused (INPUT_INVALID) with the bm25 and keyword retrievers. Default false. */
   explain?: boolean;
   /**
    * Attach each hit's stored text as `text` (hits of an index built without texts get none). A
@@ -137,7 +129,7 @@ export class Searcher {
   /** Searches each query; one ranked list per query. */
   async search(queries: readonly string[], opts: RetrieveOptions = {}): Promise<ExplainedHit[][]> {
     const retriever = opts.retriever ?? (opts.exact ? "exact" : "plaid");
-    const encoded = retriever === "bm25" ? null : await this.model.encodeQueries(queries);
+    const encoded = KEYWORD_ONLY.has(retriever) ? null : await this.model.encodeQueries(queries);
     return this.searchEncoded(
       queries.map((text, i) => ({ text, ...(encoded?.[i] ? { vectors: encoded[i] } : {}) })),
       opts,
@@ -150,11 +142,12 @@ export class Searcher {
    */
   async searchEncoded(queries: readonly PreparedQuery[], opts: RetrieveOptions = {}): Promise<ExplainedHit[][]> {
     const retriever = opts.retriever ?? (opts.exact ? "exact" : "plaid");
-    if (opts.explain && retriever === "bm25") {
-      // An explanation is the MaxSim token matches behind a score; a BM25 score has none, and
-      // explaining BM25's ranking with dense matches would describe a ranking that did not happen.
-      throw new ColtsError("INPUT_INVALID", "explain shows MaxSim token matches, which the bm25 retriever does not use: use plaid, exact, bm25+rerank or hybrid");
+    if (opts.explain && KEYWORD_ONLY.has(retriever)) {
+      // An explanation is the MaxSim token matches behind a score; a keyword score has none, and
+      // explaining a keyword ranking with dense matches would describe a ranking that did not happen.
+      throw new ColtsError("INPUT_INVALID", `explain shows MaxSim token matches, which the ${retriever} retriever does not use: use plaid, exact, bm25+rerank or hybrid`);
     }
+    this.index.checkRetriever(retriever);
     const out: ExplainedHit[][] = [];
     for (const q of queries) {
       if (retriever !== "plaid" && retriever !== "exact" && typeof q.text !== "string") {
@@ -181,6 +174,7 @@ export class Searcher {
       case "exact":
         return this.index.search(vectors(), { ...opts, exact: true });
       case "bm25":
+      case "keyword":
         return this.keywordHits(text, k, opts);
       case "bm25+rerank": {
         const first = await this.keywordHits(text, depth, opts);

@@ -89,9 +89,17 @@ describe("colts with a postgres:// index location", () => {
     assert.match(e.stdout, /bananas\s+-> bananas/);
   });
 
-  test("keyword retrievers on PostgreSQL: a coded refusal naming full-text search; a bad filter is FILTER_INVALID", async () => {
+  test("keyword retrievers on PostgreSQL: keyword and hybrid run its full-text search; bm25 is refused naming it; a bad filter is FILTER_INVALID", async () => {
     const url = server.url("cli_");
-    for (const retriever of ["bm25", "bm25+rerank", "hybrid"]) {
+    // "capitals" stems as "capital" does in the english configuration: the four capitals' documents.
+    const keyword = await hits(url, "capitals", ["--retriever", "keyword", "-k", "10"]);
+    assert.deepEqual(keyword.map((h) => h.id).sort(), ["berlin", "kyoto", "paris", "rome"]);
+    const filtered = await hits(url, "capital", ["--retriever", "keyword", "--filter", "lang = 'en'"]);
+    assert.deepEqual(filtered.map((h) => h.id).sort(), ["berlin", "kyoto", "paris"]);
+    const hybrid = await hits(url, "capital of Germany", ["--retriever", "hybrid", "-k", "3"]);
+    assert.equal(hybrid.length, 3);
+    assert.equal(hybrid[0]?.id, "berlin");
+    for (const retriever of ["bm25", "bm25+rerank"]) {
       const r = await run(["search", url, "capital", "--retriever", retriever]);
       assert.equal(r.code, 1, r.stdout);
       assert.match(r.stderr, /full-text search.*\[INPUT_INVALID\]/);

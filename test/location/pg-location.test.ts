@@ -102,9 +102,13 @@ describe("index locations: a folder or a postgres:// URL", () => {
       const e = await explained(onPg);
       assert.deepEqual(e, await explained(onFolder));
       assert.ok(e[0]?.explanation && e[0].explanation.length > 0);
-      for (const retriever of ["bm25", "bm25+rerank", "hybrid"] as const) {
+      for (const retriever of ["bm25", "bm25+rerank"] as const) {
         await assert.rejects(onPg.search(["matrix"], { retriever }), (err: unknown) => err instanceof ColtsError && err.code === "INPUT_INVALID" && /full-text search/.test(err.message));
       }
+      // keyword: PostgreSQL full-text search; every hit's text holds the (stemmed) query word.
+      const keyword = (await onPg.search(["matrix"], { retriever: "keyword", k: 5, withText: true }))[0] ?? [];
+      assert.ok(keyword.length > 0 && keyword.every((h) => /matri/i.test(h.text ?? "")), JSON.stringify(keyword));
+      await assert.rejects(onPg.search(["matrix"], { retriever: "keyword", explain: true }), (err: unknown) => err instanceof ColtsError && err.code === "INPUT_INVALID");
     } finally {
       await onPg.close();
       await onFolder.close();

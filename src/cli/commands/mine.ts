@@ -64,10 +64,11 @@ async function runBackend(file: string): Promise<Backend> {
 }
 
 async function indexBackend(io: CliIO, indexDir: string, retriever: RetrieverName, model: string | undefined, loadOptions: LoadOptions): Promise<Backend> {
-  if (retriever === "bm25") {
+  if (retriever === "bm25" || retriever === "keyword") {
     // Keywords only: the index's keyword side, without loading a model.
     const index = await openIndex(resolveIndexLocation(io, indexDir));
     try {
+      index.checkRetriever(retriever);
       await index.preload();
       return {
         retrieve: async (queries, k) => Promise.all(queries.map(async (q) => (await index.keywordSearch(q.text, k, {})).map((h) => h.id))),

@@ -1,0 +1,69 @@
+/**
+ * The statements of PostgreSQL search, built from table names (schema.ts `tables`) and a WHERE
+ * condition compiled by filter-sql.ts: no user text is ever part of them, every value is a parameter.
+ * Exported so tests can EXPLAIN exactly what search runs.
+ */
+import { parseFilter } from "../metadata/filter.js";
+import { filterToPgSql } from "./filter-sql.js";
+import type { Tables } from "./schema.js";
+
+/** A WHERE condition over documents `d` and its parameter values, numbered from a given placeholder. */
+export interface Condition {
+  where: string;
+  params: unknown[];
+}
+
+/** The condition for a filter and an id list, placeholders from `first` on. */
+export function condition(opts: { filter?: string | undefined; ids?: readonly string[] | undefined }, first: number): Condition {
+  const parts: string[] = ["true"];
+  const params: unknown[] = [];
+  if (opts.filter !== undefined) {
+    const c = filterToPgSql(parseFilter(opts.filter), "d.meta", first);
+    parts.push(c.sql);
+    params.push(...c.params);
+  }
+  if (opts.ids !== undefined) {
+    params.push([...opts.ids]);
+    parts.push(`d.id = ANY($${first + params.length - 1}::text[])`);
+  }
+  return { where: parts.join(" AND "), params };
+}
+
+/** Exact path: a page of vectors in ordinal order. $1: after this ordinal, $2: page size; condition from $3. */
+export function exactPageSql(t: Tables, where: string): string {
+  return `SELECT v.ordinal, v.doclen, v.codes, v.residuals FROM ${t.vectors} v JOIN ${t.documents} d ON d.ordinal = v.ordinal
+      WHERE v.ordinal > $1 AND ${where} ORDER BY v.ordinal LIMIT $2`;
+}
+
+/**
+ * First stage: the ordinals of the documents whose FDE has the largest inner product with the query
+ * FDE ($1, halfvec text), at most $2 of them; condition from $3. `<#>` is pgvector's negative inner
+ * product, the order the HNSW index with halfvec_ip_ops serves.
+ */
+export function fdeCandidatesSql(t: Tables, where: string): string {
+  return `SELECT d.ordinal FROM ${t.documents} d WHERE ${where} ORDER BY d.fde <#> $1::halfvec LIMIT $2`;
+}
+
+/**
+ * The pgvector settings of one first-stage scan, local to the transaction: $1 ef_search, $2
+ * max_scan_tuples. Iterative scans (pgvector 0.8) go on past ef_search when a filter leaves too few
+ * rows; relaxed order is enough because the candidates are re-scored exactly.
+ */
+export const HNSW_SETTINGS_SQL =
+  "SELECT set_config('hnsw.ef_search', $1::text, true), set_config('hnsw.max_scan_tuples', $2::text, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)";
+
+/** Second stage: the vectors of some ordinals ($1, bigint[]), in ordinal order. */
+export function vectorsOfSql(t: Tables): string {
+  return `SELECT v.ordinal, v.doclen, v.codes, v.residuals FROM ${t.vectors} v WHERE v.ordinal = ANY($1::bigint[]) ORDER BY v.ordinal`;
+}
+
+/**
+ * Keyword search: documents whose tsvector matches `websearch_to_tsquery($1 config, $2 text)`,
+ * ranked by `ts_rank_cd` with normalisation 1 (divided by 1 + log of the document's length), ties by
+ * ordinal; at most $3; condition from $4. Documents without text have no tsvector and never match.
+ */
+export function keywordSql(t: Tables, where: string): string {
+  return `SELECT d.ordinal, d.id, d.meta, ts_rank_cd(d.tsv, websearch_to_tsquery($1::regconfig, $2::text), 1) AS score
+      FROM ${t.documents} d WHERE d.tsv @@ websearch_to_tsquery($1::regconfig, $2::text) AND ${where}
+      ORDER BY score DESC, d.ordinal LIMIT $3`;
+}
