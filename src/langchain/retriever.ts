@@ -25,7 +25,7 @@ export type ColtsSearchOptions = Pick<RetrieveOptions, "k" | "retriever" | "filt
 export interface ColtsRetrieverInput extends BaseRetrieverInput {
   /**
    * Search options for every query: `k` (default 10, range 1..10000), `retriever` (plaid (default),
-   * exact, bm25, bm25+rerank, hybrid), `filter` (metadata condition), `ids`, `depth` (default 100),
+   * exact, bm25, bm25+rerank, hybrid, keyword), `filter` (metadata condition), `ids`, `depth` (default 100),
    * `params` (PLAID's ncells, centroidScoreThreshold, ndocs; defaults depend on k), `fusion` (hybrid).
    */
   search?: ColtsSearchOptions;

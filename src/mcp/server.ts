@@ -97,7 +97,7 @@ export function createMcpServer(opts: McpServerOptions): Server {
       tool: {
         name: "search",
         title: "Search an index",
-        description: "Ranked documents for one text query: ids, scores, metadata and text snippets. Retrievers: plaid (default), exact, bm25, bm25+rerank, hybrid.",
+        description: "Ranked documents for one text query: ids, scores, metadata and text snippets. Retrievers: plaid (default), exact, bm25, bm25+rerank, hybrid, keyword (the index's keyword index: BM25 for a folder, full-text search for PostgreSQL).",
         inputSchema: object(["query"], {
           query: { ...s.rerank.properties.query, description: "The query text." },
           index,
