@@ -51,7 +51,7 @@ export interface Assigner {
 }
 
 interface Group {
-  /** Global centroid ids of the members, ascending. */
+  /** Global centroid ids of the members, ascending (a lone member twice, see createTwoLevelAssigner). */
   members: Int32Array;
   /** The members' centroids: [members, dim] row-major. */
   centroids: Float32Array;
@@ -180,7 +180,10 @@ export async function createTwoLevelAssigner(centroids: Float32Array, k: number,
   // Coarse score: the L2 proximity to the group mean, x·m - |m|²/2.
   const coarse = await OrtTopK.create(means, nLive, dim, probeLive, sqNormBias(means, nLive, dim), runtime);
   const groups: Group[] = live.map(({ ms }) => {
-    const members = Int32Array.from(ms);
+    // A one-member group is scored as two copies of its member (ties go to the first): a product
+    // with one column, like one with one row (see assignBlock), takes onnxruntime's matrix-vector
+    // path, whose sums can differ in the last bit with the number of rows.
+    const members = Int32Array.from(ms.length === 1 ? [ms[0] as number, ms[0] as number] : ms);
     return {
       members,
       centroids: gatherRows(centroids, members, members.length, dim),
@@ -209,7 +212,10 @@ export async function createTwoLevelAssigner(centroids: Float32Array, k: number,
       const to = start[c + 1] as number;
       if (to === from) continue;
       const rows = bucketed.subarray(from, to);
-      const res = await fine.run(x, m, rows, group.centroids, group.members.length, group.bias);
+      // A one-row product takes onnxruntime's matrix-vector path, whose sums can differ in the last
+      // bit from the matrix path's; scoring the row twice keeps every score independent of blockRows.
+      const feed = rows.length === 1 ? Int32Array.of(rows[0] as number, rows[0] as number) : rows;
+      const res = await fine.run(x, m, feed, group.centroids, group.members.length, group.bias);
       for (let i = 0; i < rows.length; i++) {
         const at = base + (rows[i] as number);
         const s = res.scores[i] as number;
