@@ -33,9 +33,9 @@ export interface TwoLevelOptions {
    * Vectors per block. The fine stage makes one kernel call per group and block, so bigger blocks make
    * fewer, larger calls (bench/kmeans-speed.ts, K 32,768, 196,608 vectors: k-means in 0.78x the time
    * it took with 65,536-row blocks, one shared-machine reading); they cost blockRows * probe * 8 bytes
-   * of bookkeeping (32 MiB at the default),
-   * and the coarse stage still scores at most COARSE_ROWS of them per call. Default 262,144. Range:
-   * integer >= 1. Results do not depend on it (codes and scores are bit-identical).
+   * of bookkeeping (32 MiB at the default), and the coarse stage still scores at most COARSE_ROWS of
+   * them per call. Default 262,144. Range: integer >= 1. Results do not depend on it (codes and
+   * scores are bit-identical).
    */
   blockRows?: number;
   /** onnxruntime settings (threads). */
