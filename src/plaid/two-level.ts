@@ -29,7 +29,14 @@ export interface TwoLevelOptions {
    * k = 32768, 256 groups: probe 8 -> 97.5% of codes exact, 16 -> 99.1% (14x fewer multiply-adds).
    */
   probe?: number;
-  /** Vectors per coarse block. Default 65,536. Results do not depend on it. */
+  /**
+   * Vectors per block. The fine stage makes one kernel call per group and block, so bigger blocks make
+   * fewer, larger calls (bench/kmeans-speed.ts, K 32,768, 196,608 vectors: k-means in 0.78x the time
+   * it took with 65,536-row blocks, one shared-machine reading); they cost blockRows * probe * 8 bytes
+   * of bookkeeping (32 MiB at the default), and the coarse stage still scores at most COARSE_ROWS of
+   * them per call. Default 262,144. Range: integer >= 1. Results do not depend on it (codes and
+   * scores are bit-identical).
+   */
   blockRows?: number;
   /** onnxruntime settings (threads). */
   runtime?: RuntimeOptions;
@@ -45,13 +52,31 @@ export interface Assigner {
 }
 
 interface Group {
-  /** Global centroid ids of the members, ascending. */
+  /** Global centroid ids of the members, ascending (a lone member twice, see createTwoLevelAssigner). */
   members: Int32Array;
   /** The members' centroids: [members, dim] row-major. */
   centroids: Float32Array;
   /** The members' bias: [members] (zeros without a bias). */
   bias: Float32Array;
 }
+
+/** Scratch of one `assign` call, reused by its blocks (calls may overlap, so it is not shared across them). */
+interface Scratch {
+  /** [blockRows, probe] coarse picks: group ids per row. */
+  top: Int32Array;
+  /** [blockRows * probe] block rows bucketed by group (see `bucketRows`). */
+  bucketed: Int32Array;
+  /** [groups + 1] bucket starts. */
+  start: Int32Array;
+  /** [groups] fill positions. */
+  cursor: Int32Array;
+}
+
+/** Default `blockRows`: vectors per fine-stage block. */
+export const DEFAULT_BLOCK_ROWS = 262_144;
+
+/** Most vectors scored by one coarse kernel call: its [rows, groups] score block is 64 MiB at 256 groups. */
+const COARSE_ROWS = 65_536;
 
 /** Default number of groups for k centroids. */
 export function defaultGroups(k: number): number {
@@ -68,24 +93,28 @@ function gatherRows(x: Float32Array, rows: ArrayLike<number>, count: number, dim
   return out;
 }
 
-/** top: [m, probe] group ids per row -> for each of the g groups, the rows that probe it (ascending). */
-function bucketRows(top: Int32Array, m: number, probe: number, g: number): Int32Array[] {
-  const counts = new Int32Array(g);
+/**
+ * Counting sort of the rows by the groups they probe. top: [m, probe] group ids per row (distinct
+ * within a row) -> rows[start[c] .. start[c + 1]) are the rows that probe group c, ascending.
+ * start: [g + 1] and cursor: [g] are scratch the caller reuses; rows holds at least m * probe values.
+ */
+function bucketRows(top: Int32Array, m: number, probe: number, start: Int32Array, cursor: Int32Array, rows: Int32Array): void {
+  const g = cursor.length;
+  start.fill(0);
   for (let i = 0; i < m * probe; i++) {
-    const c = top[i] as number;
-    counts[c] = (counts[c] as number) + 1;
+    const c = (top[i] as number) + 1;
+    start[c] = (start[c] as number) + 1;
   }
-  const out = Array.from(counts, (n) => new Int32Array(n));
-  const fill = new Int32Array(g);
+  for (let c = 0; c < g; c++) start[c + 1] = (start[c + 1] as number) + (start[c] as number);
+  cursor.set(start.subarray(0, g));
   for (let r = 0; r < m; r++) {
-    for (let p = 0; p < probe; p++) {
-      const c = top[r * probe + p] as number;
-      const at = fill[c] as number;
-      (out[c] as Int32Array)[at] = r;
-      fill[c] = at + 1;
+    for (let p = r * probe; p < (r + 1) * probe; p++) {
+      const c = top[p] as number;
+      const at = cursor[c] as number;
+      rows[at] = r;
+      cursor[c] = at + 1;
     }
   }
-  return out;
 }
 
 function sqNormBias(x: Float32Array, rows: number, dim: number): Float32Array {
@@ -137,7 +166,8 @@ export async function createTwoLevelAssigner(centroids: Float32Array, k: number,
   if (!Number.isInteger(g) || g < 1 || g > k) throw new ColtsError("INPUT_INVALID", `groups must be an integer in 1..${k}, got ${g}`);
   const probe = Math.min(opts.probe ?? 16, g);
   if (!Number.isInteger(probe) || probe < 1) throw new ColtsError("INPUT_INVALID", `probe must be an integer >= 1, got ${opts.probe}`);
-  const blockRows = opts.blockRows ?? 65_536;
+  const blockRows = opts.blockRows ?? DEFAULT_BLOCK_ROWS;
+  if (!Number.isInteger(blockRows) || blockRows < 1) throw new ColtsError("INPUT_INVALID", `blockRows must be an integer >= 1, got ${opts.blockRows}`);
   const runtime = opts.runtime ?? {};
   const grouped = await groupCentroids(centroids, k, dim, g, opts.seed ?? 17, runtime);
   // Groups that kept members (k-means can leave one empty); the coarse stage only sees these.
@@ -151,7 +181,10 @@ export async function createTwoLevelAssigner(centroids: Float32Array, k: number,
   // Coarse score: the L2 proximity to the group mean, x·m - |m|²/2.
   const coarse = await OrtTopK.create(means, nLive, dim, probeLive, sqNormBias(means, nLive, dim), runtime);
   const groups: Group[] = live.map(({ ms }) => {
-    const members = Int32Array.from(ms);
+    // A one-member group is scored as two copies of its member (ties go to the first): a product
+    // with one column, like one with one row (see assignBlock), takes onnxruntime's matrix-vector
+    // path, whose sums can differ in the last bit with the number of rows.
+    const members = Int32Array.from(ms.length === 1 ? [ms[0] as number, ms[0] as number] : ms);
     return {
       members,
       centroids: gatherRows(centroids, members, members.length, dim),
@@ -166,14 +199,24 @@ export async function createTwoLevelAssigner(centroids: Float32Array, k: number,
     throw e;
   }
 
-  async function assignBlock(x: Float32Array, m: number, codes: Int32Array, scores: Float32Array, base: number): Promise<void> {
-    const top = await coarse.run(x, m); // [m, probeLive]
-    // Bucket rows by group, so each group's kernel runs once per block.
-    const rowsOf = bucketRows(top, m, probeLive, nLive);
+  async function assignBlock(x: Float32Array, m: number, codes: Int32Array, scores: Float32Array, base: number, scratch: Scratch): Promise<void> {
+    // x: [m, dim]. Coarse picks in calls of at most COARSE_ROWS rows (bounds onnxruntime's
+    // [rows, groups] score block); the fine stage then runs once per group over all m rows.
+    const { top, bucketed, start, cursor } = scratch;
+    for (let r0 = 0; r0 < m; r0 += COARSE_ROWS) {
+      const mc = Math.min(COARSE_ROWS, m - r0);
+      top.set(await coarse.run(x.subarray(r0 * dim, (r0 + mc) * dim), mc), r0 * probeLive); // [mc, probeLive]
+    }
+    bucketRows(top, m, probeLive, start, cursor, bucketed);
     for (const [c, group] of groups.entries()) {
-      const rows = rowsOf[c] as Int32Array;
-      if (rows.length === 0) continue;
-      const res = await fine.run(x, m, rows, group.centroids, group.members.length, group.bias);
+      const from = start[c] as number;
+      const to = start[c + 1] as number;
+      if (to === from) continue;
+      const rows = bucketed.subarray(from, to);
+      // A one-row product takes onnxruntime's matrix-vector path, whose sums can differ in the last
+      // bit from the matrix path's; scoring the row twice keeps every score independent of blockRows.
+      const feed = rows.length === 1 ? Int32Array.of(rows[0] as number, rows[0] as number) : rows;
+      const res = await fine.run(x, m, feed, group.centroids, group.members.length, group.bias);
       for (let i = 0; i < rows.length; i++) {
         const at = base + (rows[i] as number);
         const s = res.scores[i] as number;
@@ -191,9 +234,11 @@ export async function createTwoLevelAssigner(centroids: Float32Array, k: number,
       if (vectors.length !== n * dim) throw new ColtsError("INPUT_INVALID", `vectors: expected ${n * dim} values, got ${vectors.length}`);
       const codes = new Int32Array(n).fill(k);
       const scores = new Float32Array(n).fill(-Infinity);
+      const most = Math.min(n, blockRows) * probeLive;
+      const scratch: Scratch = { top: new Int32Array(most), bucketed: new Int32Array(most), start: new Int32Array(nLive + 1), cursor: new Int32Array(nLive) };
       for (let start = 0; start < n; start += blockRows) {
         const m = Math.min(blockRows, n - start);
-        await assignBlock(vectors.subarray(start * dim, (start + m) * dim), m, codes, scores, start);
+        await assignBlock(vectors.subarray(start * dim, (start + m) * dim), m, codes, scores, start, scratch);
       }
       return { codes, scores };
     },

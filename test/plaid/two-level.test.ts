@@ -2,7 +2,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { assignBlocks, usesTwoLevel, TWO_LEVEL_MIN_CENTROIDS } from "../../src/plaid/nearest.js";
 import { kmeans } from "../../src/plaid/kmeans.js";
-import { createTwoLevelAssigner, defaultGroups } from "../../src/plaid/two-level.js";
+import { createTwoLevelAssigner, defaultGroups, DEFAULT_BLOCK_ROWS } from "../../src/plaid/two-level.js";
+import { createTwoLevelAssignerV1, kmeansV1 } from "../reference/plaid/two-level-v1.js";
 import { Rng } from "../../src/util/rng.js";
 
 /** Unit vectors around `centres` random centres (the clustered shape PLAID's centroids have). */
@@ -78,5 +79,72 @@ describe("two-level nearest-centroid assignment", () => {
     assert.equal(defaultGroups(4096), 64);
     const c = clustered(32, dim, 4, 0.3, 5);
     await assert.rejects(createTwoLevelAssigner(c, 32, dim, undefined, { groups: 33 }), { code: "INPUT_INVALID" });
+  });
+});
+
+describe("two-level assignment against its previous implementation (bit for bit)", () => {
+  /** Same codes, and scores equal as float32 bit patterns (Object.is also tells -0 from 0). */
+  function assertSame(a: { codes: Int32Array; scores: Float32Array }, b: { codes: Int32Array; scores: Float32Array }): void {
+    assert.deepEqual(a.codes, b.codes);
+    for (let i = 0; i < a.scores.length; i++) assert.ok(Object.is(a.scores[i], b.scores[i]), `score ${i}: ${a.scores[i]} vs ${b.scores[i]}`);
+  }
+
+  test("random data: codes and scores do not depend on blockRows (one-row blocks included); codes equal the previous ones", async () => {
+    const rng = new Rng(11);
+    const [k, dim, n] = [96, 12, 1500];
+    const centroids = rng.normalArray(k * dim, 1);
+    const x = rng.normalArray(n * dim, 1);
+    const bias = rng.normalArray(k, 0.3);
+    for (const b of [undefined, bias]) {
+      const ref = await createTwoLevelAssignerV1(centroids, k, dim, b, { groups: 8, probe: 3 });
+      const previous = await ref.assign(x, n);
+      await ref.release();
+      let first: { codes: Int32Array; scores: Float32Array } | null = null;
+      for (const blockRows of [DEFAULT_BLOCK_ROWS, 1, 2, 37, 700]) {
+        const a = await createTwoLevelAssigner(centroids, k, dim, b, { groups: 8, probe: 3, blockRows });
+        try {
+          const got = await a.assign(x, n);
+          first ??= got;
+          assertSame(got, first);
+        } finally {
+          await a.release();
+        }
+      }
+      // The previous implementation scored one-member groups with onnxruntime's matrix-vector path
+      // (last-bit differences only); the codes agree.
+      assert.ok(first);
+      assert.deepEqual(first.codes, previous.codes);
+      for (let i = 0; i < n; i++) assert.ok(Math.abs(first.scores[i]! - previous.scores[i]!) <= 1e-6 * Math.abs(previous.scores[i]!), `score ${i}`);
+    }
+  });
+
+  test("a block larger than one coarse call (70,000 rows: two coarse calls, one fine pass)", async () => {
+    const [k, dim, n] = [64, 8, 70_000];
+    const centroids = clustered(k, dim, 16, 0.4, 21);
+    const x = clustered(n, dim, 16, 0.4, 22);
+    const ref = await createTwoLevelAssignerV1(centroids, k, dim, undefined, { groups: 8, probe: 2 });
+    const a = await createTwoLevelAssigner(centroids, k, dim, undefined, { groups: 8, probe: 2 });
+    try {
+      assertSame(await a.assign(x, n), await ref.assign(x, n));
+    } finally {
+      await Promise.all([a.release(), ref.release()]);
+    }
+  });
+
+  test("k-means with two-level assignment trains bit-identical centroids (3 seeds)", async () => {
+    const dim = 16;
+    const points = clustered(2000, dim, 40, 0.3, 31);
+    for (const seed of [1, 2, 3]) {
+      const twoLevel = { groups: 16, probe: 4, blockRows: 500 };
+      const want = await kmeansV1(points, 2000, dim, 200, { seed, twoLevelFrom: 1, twoLevel });
+      const got = await kmeans(points, 2000, dim, 200, { seed, assignment: "two-level", twoLevel: { ...twoLevel, blockRows: 1300 } });
+      assert.deepEqual(got, want);
+    }
+  });
+
+  test("blockRows must be a positive integer", async () => {
+    const c = clustered(32, 16, 4, 0.3, 5);
+    await assert.rejects(createTwoLevelAssigner(c, 32, 16, undefined, { blockRows: 0 }), { code: "INPUT_INVALID" });
+    await assert.rejects(createTwoLevelAssigner(c, 32, 16, undefined, { blockRows: 2.5 }), { code: "INPUT_INVALID" });
   });
 });
