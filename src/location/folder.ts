@@ -43,11 +43,12 @@ export class FolderIndex implements OpenedIndex {
     return this.plaid.search(q, opts);
   }
 
-  /** BM25 hits with ordinals and metadata, restricted like the dense search (filter, ids). */
   /** Every retriever works on a folder index. */
   checkRetriever(retriever: string): void {
     void retriever;
   }
+
+  /** BM25 hits with ordinals and metadata, restricted like the dense search (filter, ids). */
 
   async keywordSearch(text: string, k: number, opts: KeywordOptions): Promise<SearchHit[]> {
     const bm25 = await this.plaid.keywordIndex();
