@@ -17,7 +17,7 @@ const MODEL_GROUP = "Model flags (the same for every command that loads a ColBER
 /** `--threads --workers --quantized --provider --revision --offline`, as every model-loading command declares them. */
 export const MODEL_FLAGS: readonly FlagSpec[] = [
   { name: "threads", type: "string", arg: "N", default: "cores / workers", help: "onnxruntime threads per encoder worker, 1..256", group: MODEL_GROUP },
-  { name: "workers", type: "string", arg: "N", default: "1", help: "encoder worker threads, each with its own copy of the model; 0 = on the main thread", group: MODEL_GROUP },
+  { name: "workers", type: "string", arg: "N", default: "one per core, at most 4 (search: 1)", help: "encoder worker threads, each with its own copy of the model; 0 = on the main thread", group: MODEL_GROUP },
   { name: "quantized", type: "boolean", help: "use the model's int8 ONNX graph (model_int8.onnx, onnx/model_quantized.onnx, ...)", group: MODEL_GROUP },
   { name: "provider", type: "string", arg: "cpu|cuda", default: "cpu", help: "onnxruntime execution provider (cuda needs the CUDA add-on, see README)", group: MODEL_GROUP },
   { name: "revision", type: "string", arg: "R", default: "main", help: "branch, tag or commit of a hub model (org/name@R also works)", group: MODEL_GROUP },

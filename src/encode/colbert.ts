@@ -8,7 +8,7 @@ import type { HubOptions } from "../model/hub.js";
 import { readModelFolder, type LayoutOptions, type ModelSpec } from "../model/layout.js";
 import { resolveModelDir } from "../model/resolve.js";
 import type { RuntimeOptions } from "../runtime/session.js";
-import { threadsPerWorker, WorkerPool } from "../workers/pool.js";
+import { defaultEncoderWorkers, threadsPerWorker, WorkerPool } from "../workers/pool.js";
 import { InProcessEncoder, type EncodeOptions } from "./encoder.js";
 import type { MultiVector } from "./multivector.js";
 import { tokenizerForSpec, type ColbertTokenizer } from "./tokenize.js";
@@ -17,8 +17,10 @@ import type { EncodeTask, EncoderTasks, EncoderWorkerData } from "./tasks.js";
 /** Options of `ColBERT.load`: where to find the model (hub), how to read it (layout) and how to run it. */
 export interface LoadOptions extends HubOptions, LayoutOptions {
   /**
-   * Encoder worker threads. Default 1. 0 = encode on the calling thread (blocks it while a batch
-   * runs). More workers help when each gets at least 2 cores; each holds its own copy of the model.
+   * Encoder worker threads. Default: one per core, at most 4 (`defaultEncoderWorkers`: measured
+   * faster than one worker on all cores); `Searcher.open` defaults to 1, for the latency of a single
+   * query. 0 = encode on the calling thread (blocks it while a batch runs). Each worker holds its
+   * own copy of the model: more workers, more memory.
    */
   workers?: number;
   /** onnxruntime threads per worker. Default: available cores / workers (at least 1). */
@@ -29,7 +31,10 @@ export interface LoadOptions extends HubOptions, LayoutOptions {
 
 /** Options of `encodeQueries` / `encodeDocuments`: batching per model call, chunking over workers, progress. */
 export interface BatchEncodeOptions extends EncodeOptions {
-  /** Texts per worker task. Default 4 x batchSize. Smaller chunks spread work and report progress more often. */
+  /**
+   * Texts per worker task. Default 4 x batchSize, or fewer so that every worker gets a task.
+   * Smaller chunks spread work and report progress more often; larger ones pad less across tasks.
+   */
   chunkSize?: number;
   /** Called after each chunk with texts done so far and the total. */
   onProgress?: (done: number, total: number) => void;
@@ -82,7 +87,7 @@ export class ColBERT {
     };
     const spec = readModelFolder(dir, layout);
     const tokenizer = tokenizerForSpec(spec);
-    const workers = opts.workers ?? 1;
+    const workers = opts.workers ?? defaultEncoderWorkers();
     const threads = opts.threads ?? threadsPerWorker(workers);
     const runtime: RuntimeOptions = { intraOpThreads: threads, executionProvider: opts.executionProvider ?? "cpu" };
     const base = { dir, layout: spec.layout, layoutsFound: spec.layoutsFound, settings: spec.settings, onnxPath: spec.onnxPath };
@@ -136,7 +141,8 @@ export class ColBERT {
     const pool = this.backend.pool;
     // Chunks of similar length pad least: order by character length, chunk, restore order at the end.
     const order = texts.map((_, i) => i).sort((a, b) => (texts[b]?.length ?? 0) - (texts[a]?.length ?? 0) || a - b);
-    const size = Math.max(1, chunkSize ?? 4 * (options.batchSize ?? 32));
+    // Default: 4 batches per task, fewer when that would leave a worker without one.
+    const size = Math.max(1, chunkSize ?? Math.min(4 * (options.batchSize ?? 32), Math.ceil(texts.length / pool.size)));
     const out = new Array<MultiVector>(texts.length);
     let done = 0;
     const tasks: Promise<void>[] = [];

@@ -143,10 +143,11 @@ export function buildBertOnnx(cfg: BertConfig, weights: BertWeights, opts: BertO
     g.layerNorm(v, init(`${prefix}.weight`, [H]), init(`${prefix}.bias`, [H]), cfg.layerNormEps);
   x = layerNorm(x, "embeddings.LayerNorm");
 
-  // Additive mask [batch, 1, 1, seq]: 0 for attended keys, float32-min for padding.
-  const one = g.floats([1], [], "one");
-  const maskF = g.unsqueeze(g.cast(mask, DataType.FLOAT), [1, 2]);
-  const additiveMask = g.mul(g.sub(one, maskF), g.floats([FLOAT32_MIN], [], "float32_min"));
+  // Additive mask [batch, 1, 1, seq]: 0 for attended keys, float32-min for padding (fused blocks
+  // take the raw mask instead: contrib Attention builds its own).
+  const fused = opts.fused === true && opts.quantize === undefined && !opts.classifier;
+  const one = fused ? "" : g.floats([1], [], "one");
+  const additiveMask = fused ? "" : g.mul(g.sub(one, g.unsqueeze(g.cast(mask, DataType.FLOAT), [1, 2])), g.floats([FLOAT32_MIN], [], "float32_min"));
 
   // Dynamic quantization state: one DynamicQuantizeLinear per activation, shared by its MatMuls.
   const quantized = new Map<string, [string, string, string]>();
@@ -171,20 +172,18 @@ export function buildBertOnnx(cfg: BertConfig, weights: BertWeights, opts: BertO
   const dense = (v: string, name: string, outDim: number, inDim: number): string =>
     linear(v, name, bertWeight(weights, `${name}.weight`, [outDim, inDim]), outDim, inDim, bertWeight(weights, `${name}.bias`, [outDim]));
 
-  const splitHeads = g.int64s([0, 0, heads, headDim], [4], "split_heads_shape"); // [b, s, H] -> [b, s, heads, headDim]
-  const mergeHeads = g.int64s([0, 0, H], [3], "merge_heads_shape"); // [b, s, heads, headDim] -> [b, s, H]
-  const scoreScale = g.floats([Math.sqrt(headDim)], [], "sqrt_head_dim");
-  const sqrt2 = g.floats([Math.SQRT2], [], "sqrt2");
-  const half = g.floats([0.5], [], "half");
-  const fused = opts.fused === true && opts.quantize === undefined && !opts.classifier;
-  // Fused blocks take the raw mask ([b, s] int32, 1 attends): Attention builds its own additive mask.
-  const maskIndex = fused ? g.cast(mask, DataType.INT32) : "";
-  for (let i = 0; i < cfg.numLayers; i++) {
+  if (fused) {
+    // [b, s] int32, 1 attends.
+    const maskIndex = g.cast(mask, DataType.INT32);
+    for (let i = 0; i < cfg.numLayers; i++) x = fusedBlock(g, cfg, weights, x, maskIndex, `encoder.layer.${i}.`);
+  }
+  const splitHeads = fused ? "" : g.int64s([0, 0, heads, headDim], [4], "split_heads_shape"); // [b, s, H] -> [b, s, heads, headDim]
+  const mergeHeads = fused ? "" : g.int64s([0, 0, H], [3], "merge_heads_shape"); // [b, s, heads, headDim] -> [b, s, H]
+  const scoreScale = fused ? "" : g.floats([Math.sqrt(headDim)], [], "sqrt_head_dim");
+  const sqrt2 = fused ? "" : g.floats([Math.SQRT2], [], "sqrt2");
+  const half = fused ? "" : g.floats([0.5], [], "half");
+  for (let i = 0; i < (fused ? 0 : cfg.numLayers); i++) {
     const p = `encoder.layer.${i}.`;
-    if (fused) {
-      x = fusedBlock(g, cfg, weights, x, maskIndex, p);
-      continue;
-    }
     // q, v: [b, heads, s, headDim]; k: [b, heads, headDim, s].
     const q = g.transpose(g.reshape(dense(x, `${p}attention.self.query`, H, H), splitHeads), [0, 2, 1, 3]);
     const k = g.transpose(g.reshape(dense(x, `${p}attention.self.key`, H, H), splitHeads), [0, 2, 3, 1]);

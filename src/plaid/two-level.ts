@@ -31,11 +31,12 @@ export interface TwoLevelOptions {
   probe?: number;
   /**
    * Vectors per block. The fine stage makes one kernel call per group and block, so bigger blocks make
-   * fewer, larger calls (bench/kmeans-speed.ts, K 32,768, 196,608 vectors: k-means in 0.78x the time
-   * it took with 65,536-row blocks, one shared-machine reading); they cost blockRows * probe * 8 bytes
-   * of bookkeeping (32 MiB at the default), and the coarse stage still scores at most COARSE_ROWS of
-   * them per call. Default 262,144. Range: integer >= 1. Results do not depend on it (codes and
-   * scores are bit-identical).
+   * fewer, larger calls; they cost blockRows * probe * 8 bytes of bookkeeping (8 MiB at the default),
+   * and the coarse stage still scores at most COARSE_ROWS of them per call. bench/kmeans-speed.ts
+   * (K 32,768, 196,608 vectors) measured 262,144-row blocks at 0.78x the time on a loaded machine
+   * but 1.09x on a quiet one, and 65,536 at 0.98x of the previous code quiet: no size wins, so the
+   * default stays 65,536. Range: integer >= 1. Results do not depend on it (codes and scores are
+   * bit-identical).
    */
   blockRows?: number;
   /** onnxruntime settings (threads). */
@@ -73,7 +74,7 @@ interface Scratch {
 }
 
 /** Default `blockRows`: vectors per fine-stage block. */
-export const DEFAULT_BLOCK_ROWS = 262_144;
+export const DEFAULT_BLOCK_ROWS = 65_536;
 
 /** Most vectors scored by one coarse kernel call: its [rows, groups] score block is 64 MiB at 256 groups. */
 const COARSE_ROWS = 65_536;

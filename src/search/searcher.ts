@@ -115,7 +115,9 @@ export class Searcher {
     try {
       const name = opts.model ?? index.model;
       if (!opts.colbert && !name) throw new ColtsError("USAGE", `${index.location} records no model; pass one to encode queries with`);
-      const model = opts.colbert ?? (await ColBERT.load(name as string, opts));
+      // One worker with every core unless told otherwise: a search encodes one short query at a time,
+      // where the latency of one call counts, not the throughput of several.
+      const model = opts.colbert ?? (await ColBERT.load(name as string, { ...opts, workers: opts.workers ?? 1 }));
       if (model.dim !== index.dim) {
         throw new ColtsError("DIM_UNSUPPORTED", `model ${name ?? ""} produces ${model.dim}-d vectors, the index holds ${index.dim}-d vectors`);
       }

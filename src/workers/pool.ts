@@ -11,6 +11,20 @@ import { Worker } from "node:worker_threads";
 import { ColtsError, reviveError } from "../errors.js";
 import type { ProgressOf, TaskMap, TaskMessage, WorkerMessage } from "./protocol.js";
 
+/** The most encoder workers `defaultEncoderWorkers` picks (each holds its own copy of the model). */
+export const MAX_DEFAULT_ENCODER_WORKERS = 4;
+
+/**
+ * Encoder workers when the caller names none: one per available core, at most
+ * MAX_DEFAULT_ENCODER_WORKERS, each then given cores / workers onnxruntime threads. Measured on 2
+ * cores (bench/RESULTS.md, encode throughput): 2 workers x 1 thread encode 1.1-1.2x the tokens/s of
+ * 1 worker x 2 threads, as two single-threaded sessions never wait on each other's thread pool
+ * while one session's two threads meet at every operator; the cap bounds the model copies in memory.
+ */
+export function defaultEncoderWorkers(cores = os.availableParallelism()): number {
+  return Math.max(1, Math.min(cores, MAX_DEFAULT_ENCODER_WORKERS));
+}
+
 /**
  * The default onnxruntime threads of each of `workers` workers: the available cores shared evenly,
  * at least 1. `workers` 0 (work on the calling thread) counts as one.
