@@ -1,39 +1,20 @@
 /** What a location holds, read without opening it for search (the server's main thread reads it). */
+import type { PgSummary } from "../pg/documents.js";
 import { isDrifted } from "../plaid/manifest.js";
 import { readManifest } from "../plaid/validate.js";
 import { locationKind } from "./open.js";
 import type { LocationKind } from "./types.js";
 
-/** Counts and parameters of an index, the same fields for both kinds of location. */
-export interface LocationSummary {
+/**
+ * Counts and parameters of an index, the same fields for both kinds of location: a PostgreSQL
+ * index's summary (pg/documents.ts) plus the kind and the ordinal count. For a folder, `location` is
+ * the folder, `liveDocuments` excludes tombstones and `hasText` says the index stores texts.
+ */
+export interface LocationSummary extends PgSummary {
   /** Folder or PostgreSQL. */
   kind: LocationKind;
-  /** The folder, or the URL with its password redacted. */
-  location: string;
-  /** Committed writes so far; moves on every write. */
-  generation: number;
   /** Ordinals allocated, deleted documents included until a compaction (PostgreSQL: live documents, it keeps no tombstones). */
   documents: number;
-  /** Documents not deleted. */
-  liveDocuments: number;
-  /** Stored token vectors. */
-  vectors: number;
-  /** Dimension of the token vectors. */
-  dim: number;
-  /** Bits per residual dimension (1, 2 or 4). */
-  nbits: number;
-  /** Centroids of the codec. */
-  centroids: number;
-  /** Token pooling factor the index was built with (1 = none). */
-  poolFactor: number;
-  /** The model the index records, or null. */
-  model: string | null;
-  /** True when the index stores texts (keyword retrievers and explanations work). */
-  hasText: boolean;
-  /** When the index was last written (ISO 8601). */
-  updatedAt: string;
-  /** True when added data sits far from the centroids. */
-  drifted: boolean;
 }
 
 /** The summary of the index at `location` (a folder: readManifest's codes; a URL: readPgSummary's). */

@@ -290,21 +290,13 @@ async function info(argv: string[], io: CliIO): Promise<number> {
     const i = index.info();
     if (values["json"]) await writeOut(io.stdout, `${JSON.stringify(i)}\n`);
     else {
-      const rows: [string, string][] = [
+      await writeRows(io, [
         ["documents", String(i.documents)],
-        ["live documents", String(i.liveDocuments)],
-        ["vectors", String(i.vectors)],
-        ["bytes per vector", i.bytesPerVector.toFixed(2)],
-        ["nbits", String(i.nbits)],
-        ["centroids", String(i.centroids)],
-        ["dim", String(i.dim)],
-        ["pool factor", String(i.poolFactor)],
-        ["model", i.model ?? "-"],
+        ...codecRows(i),
         ["format version", String(i.formatVersion)],
         ["size on disk", `${(i.sizeOnDisk / 1048576).toFixed(2)} MiB`],
         ["drift", i.drifted ? "new data far from centroids: run compact --recluster" : "ok"],
-      ];
-      await writeOut(io.stdout, rows.map(([k, v]) => `${k.padEnd(16)} ${v}`).join("\n") + "\n");
+      ]);
     }
     return 0;
   } finally {
@@ -320,8 +312,20 @@ async function pgInfoCommand(io: CliIO, url: string, json: boolean): Promise<num
     return 0;
   }
   const total = Object.values(i.tableBytes).reduce((a, b) => a + b, 0);
-  const rows: [string, string][] = [
+  await writeRows(io, [
     ["location", i.location],
+    ...codecRows(i),
+    ["schema version", String(i.schemaVersion)],
+    ["generation", String(i.generation)],
+    ["table sizes", `${(total / 1048576).toFixed(2)} MiB (vectors ${(i.tableBytes.vectors / 1048576).toFixed(2)} MiB)`],
+    ["drift", i.drifted ? "new data far from centroids: rebuild with --overwrite" : "ok"],
+  ]);
+  return 0;
+}
+
+/** The `index info` rows both kinds of location share, in their order. */
+function codecRows(i: { liveDocuments: number; vectors: number; bytesPerVector: number; nbits: number; centroids: number; dim: number; poolFactor: number; model: string | null }): [string, string][] {
+  return [
     ["live documents", String(i.liveDocuments)],
     ["vectors", String(i.vectors)],
     ["bytes per vector", i.bytesPerVector.toFixed(2)],
@@ -330,13 +334,12 @@ async function pgInfoCommand(io: CliIO, url: string, json: boolean): Promise<num
     ["dim", String(i.dim)],
     ["pool factor", String(i.poolFactor)],
     ["model", i.model ?? "-"],
-    ["schema version", String(i.schemaVersion)],
-    ["generation", String(i.generation)],
-    ["table sizes", `${(total / 1048576).toFixed(2)} MiB (vectors ${(i.tableBytes.vectors / 1048576).toFixed(2)} MiB)`],
-    ["drift", i.drifted ? "new data far from centroids: rebuild with --overwrite" : "ok"],
   ];
-  await writeOut(io.stdout, rows.map(([k, v]) => `${k.padEnd(16)} ${v}`).join("\n") + "\n");
-  return 0;
+}
+
+/** `name value` lines, names padded to one column. */
+function writeRows(io: CliIO, rows: [string, string][]): Promise<void> {
+  return writeOut(io.stdout, rows.map(([k, v]) => `${k.padEnd(16)} ${v}`).join("\n") + "\n");
 }
 
 /** `colts index <sub>`: the sub-commands by name. */
