@@ -99,6 +99,11 @@ describe("colts with a postgres:// index location", () => {
     const hybrid = await hits(url, "capital of Germany", ["--retriever", "hybrid", "-k", "3"]);
     assert.equal(hybrid.length, 3);
     assert.equal(hybrid[0]?.id, "berlin");
+    // The first stage's options: with more candidates than documents, plaid equals the exact search.
+    assert.deepEqual(await hits(url, "capital", ["--candidates", "50", "--ef-search", "40"]), await hits(url, "capital", ["--exact"]));
+    const badEf = await run(["search", url, "capital", "--ef-search", "1001"]);
+    assert.equal(badEf.code, 2, badEf.stderr);
+    assert.match(badEf.stderr, /--ef-search/);
     for (const retriever of ["bm25", "bm25+rerank"]) {
       const r = await run(["search", url, "capital", "--retriever", retriever]);
       assert.equal(r.code, 1, r.stdout);

@@ -18,7 +18,7 @@ export const SEARCH_SPEC: CommandSpec = {
   name: "search",
   summary: "search an index: one query as a ranked list, or a query file as a TREC run",
   usage: ['<location> "query"', "<location> --queries <queries.jsonl | .tsv | BEIR dir> --output run.trec"],
-  description: "<location> is an index folder or a PostgreSQL URL, postgres://user[:password]@host:port/database?prefix=colts_ (password from the URL or PGPASSWORD; never printed). On PostgreSQL, plaid and exact both run its exact search and the bm25 retrievers are not available yet.",
+  description: "<location> is an index folder or a PostgreSQL URL, postgres://user[:password]@host:port/database?prefix=colts_ (password from the URL or PGPASSWORD; never printed). On PostgreSQL, plaid is the FDE first stage in an HNSW index plus exact MaxSim (--candidates, --ef-search), exact its exhaustive search, keyword and hybrid use its full-text search (not BM25), and bm25 / bm25+rerank are refused.",
   flags: [
     { name: "k", short: "k", type: "string", arg: "N", default: "10; 100 with --queries", help: "hits per query, 1..10000" },
     { name: "json", type: "boolean", help: "print the hits as JSON" },
@@ -30,6 +30,8 @@ export const SEARCH_SPEC: CommandSpec = {
     { name: "ncells", type: "string", arg: "N", default: "1 for k <= 10, 2 for k <= 100, else 4", help: "PLAID: centroids probed per query token" },
     { name: "threshold", type: "string", arg: "X", default: "0.5 / 0.45 / 0.4 by k", help: "PLAID: centroid score below which candidates are pruned" },
     { name: "ndocs", type: "string", arg: "N", default: "256 / 1024 / max(4k, 4096) by k, doubled per doubling of the collection beyond 250,000 documents", help: "PLAID: candidates kept for exact scoring" },
+    { name: "candidates", type: "string", arg: "N", default: "1000", help: "PostgreSQL: FDE candidates scored by exact MaxSim, k..100000 (more: higher recall, slower)" },
+    { name: "ef-search", type: "string", arg: "N", default: "the candidate count, at most 1000", help: "PostgreSQL: pgvector hnsw.ef_search, 1..1000" },
     { name: "model", short: "m", type: "string", arg: "M", default: "the model the index records", help: "model to encode queries with" },
     { name: "queries", type: "string", arg: "FILE", help: 'query file: JSONL {"_id"|"id","text"}, TSV id<TAB>text, or a BEIR folder' },
     { name: "output", short: "o", type: "string", arg: "FILE", default: "-", help: "TREC run file (with --queries), written atomically (a symlink's target; a device or FIFO in place); - = stdout" },
@@ -104,6 +106,8 @@ export async function searchCommand(argv: string[], io: CliIO): Promise<number> 
   const model = stringFlag(values, "model");
   const retriever = oneOf(values, "retriever", RETRIEVERS);
   const depth = intFlag(values, "depth", 1, 100_000);
+  const candidates = intFlag(values, "candidates", 1, 100_000);
+  const efSearch = intFlag(values, "ef-search", 1, 1000);
   const opts: RetrieveOptions = {
     k,
     ...(retriever ? { retriever } : {}),
@@ -112,6 +116,7 @@ export async function searchCommand(argv: string[], io: CliIO): Promise<number> 
     explain: values["explain"] === true,
     params: { ...(ncells ? { ncells } : {}), ...(ndocs ? { ndocs } : {}), ...(threshold !== undefined ? { centroidScoreThreshold: threshold } : {}) },
     ...(stringFlag(values, "filter") !== undefined ? { filter: stringFlag(values, "filter") } : {}),
+    ...(candidates !== undefined || efSearch !== undefined ? { postgres: { ...(candidates !== undefined ? { candidates } : {}), ...(efSearch !== undefined ? { efSearch } : {}) } } : {}),
   };
   const searcher = await Searcher.open(resolveIndexLocation(io, dir), { ...loadOptions, ...(model ? { model: modelLocation(io, model) } : {}) });
   try {
