@@ -49,7 +49,6 @@ export class FolderIndex implements OpenedIndex {
   }
 
   /** BM25 hits with ordinals and metadata, restricted like the dense search (filter, ids). */
-
   async keywordSearch(text: string, k: number, opts: KeywordOptions): Promise<SearchHit[]> {
     const bm25 = await this.plaid.keywordIndex();
     let allowed: Set<string> | undefined;

@@ -9,6 +9,7 @@ import { ColtsError } from "../errors.js";
 import type { SearchHit } from "../plaid/plaid-index.js";
 import { PgTexts } from "../pg/documents.js";
 import { PgIndex, type PgOpenOptions } from "../pg/pg-index.js";
+import { redactUrl } from "../pg/url.js";
 import type { DenseOptions, KeywordOptions, OpenedIndex } from "./types.js";
 
 /** The keyword search of a PostgreSQL index: its full-text search (`PgIndex.search` retriever "keyword"). */
@@ -38,7 +39,7 @@ export class PostgresIndex implements OpenedIndex {
     const pg = await PgIndex.open(url, opts);
     try {
       const documents = await PgTexts.open(url);
-      return new PostgresIndex(pg, documents, (await pg.info()).location);
+      return new PostgresIndex(pg, documents, redactUrl(url));
     } catch (e) {
       await pg.close();
       throw e;
