@@ -8,7 +8,7 @@ import { ColtsError } from "../errors.js";
 import { isDrifted } from "../plaid/manifest.js";
 import { connect, disconnect, query, type PgSession } from "./connection.js";
 import { checkSchema, tables, type Tables } from "./schema.js";
-import { loadSettings, type PgSettings } from "./settings.js";
+import { loadSettingsOnly } from "./settings.js";
 import { parsePgUrl } from "./url.js";
 
 /** A PostgreSQL index's settings and counts, as the server reports an index. */
@@ -50,16 +50,10 @@ async function withIndex<T>(url: string, fn: (s: PgSession, t: Tables) => Promis
   }
 }
 
-async function settingsOnly(s: PgSession, t: Tables): Promise<PgSettings> {
-  const { settings, codec } = await loadSettings(s, t);
-  await codec.releaseKernels();
-  return settings;
-}
-
 /** The summary of the index at `url` (INDEX_NOT_FOUND, INDEX_VERSION, INDEX_CORRUPT, DATABASE_UNAVAILABLE). */
 export async function readPgSummary(url: string): Promise<PgSummary> {
   return withIndex(url, async (s, t) => {
-    const st = await settingsOnly(s, t);
+    const st = await loadSettingsOnly(s, t);
     const r = await query<{ docs: string; vectors: string | null; texts: boolean; updated: Date }>(
       s,
       "count the index",

@@ -53,7 +53,24 @@ export async function loadSettings(s: PgSession, t: Tables): Promise<{ settings:
   const r = await query<SettingsRow>(s, "read the index settings", `SELECT s.*, c.data FROM ${t.settings} s CROSS JOIN ${t.codec} c`);
   const row = r.rows[0];
   if (r.rows.length !== 1 || !row) throw new ColtsError("INDEX_CORRUPT", `${where}: the settings or the codec row is missing`, { details: { location: s.location.redacted } });
-  const settings: PgSettings = {
+  const settings = settingsOf(row, where);
+  return { settings, codec: decodeCodec(`${where} codec`, row.data, settings) };
+}
+
+/**
+ * Reads the settings row alone (INDEX_CORRUPT when it is missing): for summaries, which need counts
+ * and parameters but not the codec (its centroids are 32 MiB at K 65,536, dim 128).
+ */
+export async function loadSettingsOnly(s: PgSession, t: Tables): Promise<PgSettings> {
+  const where = `${s.location.redacted} (prefix ${s.location.prefix})`;
+  const r = await query<Omit<SettingsRow, "data">>(s, "read the index settings", `SELECT * FROM ${t.settings}`);
+  const row = r.rows[0];
+  if (r.rows.length !== 1 || !row) throw new ColtsError("INDEX_CORRUPT", `${where}: the settings row is missing`, { details: { location: s.location.redacted } });
+  return settingsOf(row, where);
+}
+
+function settingsOf(row: Omit<SettingsRow, "data">, where: string): PgSettings {
+  return {
     dim: row.dim,
     nbits: row.nbits,
     numCentroids: row.num_centroids,
@@ -66,10 +83,9 @@ export async function loadSettings(s: PgSession, t: Tables): Promise<{ settings:
     fde: fdeSettingsOf(row, where),
     textSearchConfig: row.text_search_config,
   };
-  return { settings, codec: decodeCodec(`${where} codec`, row.data, settings) };
 }
 
-function fdeSettingsOf(row: SettingsRow, where: string): PgFdeSettings {
+function fdeSettingsOf(row: Omit<SettingsRow, "data">, where: string): PgFdeSettings {
   const projection = row.fde_projection;
   if (projection !== "identity" && projection !== "sparse" && projection !== "dense") throw new ColtsError("INDEX_CORRUPT", `${where}: unknown FDE projection ${JSON.stringify(projection)}`);
   const partitions = 2 ** row.fde_simhash_bits;
