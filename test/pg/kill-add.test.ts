@@ -3,7 +3,8 @@
  * batches of 40 documents (each add one transaction of many small INSERTs) and is killed with SIGKILL
  * at seeded random moments; after each kill every add is either wholly there or wholly absent, every
  * document has its vectors row and its FDE, the settings row's counters match the rows, the write
- * lock is free (the next add succeeds) and a search still answers.
+ * lock is free once the server has ended the killed backend (the next add succeeds) and a search
+ * still answers.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -37,6 +38,19 @@ function runKilled(url: string, seed: number, ms: number): Promise<"killed" | "f
   });
 }
 
+/**
+ * Waits until no backend holds an advisory lock: a killed client's backend ends (and its write lock
+ * with it) only when the server notices the closed socket, which under load takes a moment.
+ */
+async function waitForDeadWriters(client: pg.Client): Promise<void> {
+  for (let waited = 0; ; waited += 50) {
+    const r = await client.query<{ n: string }>("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted");
+    if (r.rows[0]?.n === "0") return;
+    if (waited > 15_000) throw new Error("a killed writer's backend still holds the write lock after 15 s");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 describe("PostgreSQL index: SIGKILL during index add", () => {
   let server: TestPostgres;
   let client: pg.Client;
@@ -59,6 +73,7 @@ describe("PostgreSQL index: SIGKILL during index add", () => {
     for (let trial = 1; trial <= 6; trial++) {
       const ms = 300 + Math.floor(rng.next() * 2500);
       outcomes.push(`${ms} ms: ${await runKilled(url, trial, ms)}`);
+      await waitForDeadWriters(client);
       // Documents by add: the writer's ids are s<trial>r<round>-<i>; each round must be whole or absent.
       const rounds = await client.query<{ round: string; n: string }>(
         `SELECT split_part(id, '-', 1) AS round, count(*) AS n FROM "crash_documents" WHERE id LIKE $1 GROUP BY 1`,
