@@ -45,6 +45,8 @@ export const ERROR_CODES = {
   INDEX_NOT_FOUND: { httpStatus: 404, summary: "index not found" },
   /** A PostgreSQL index location cannot be reached: refused, timed out, authentication failed. */
   DATABASE_UNAVAILABLE: { httpStatus: 503, summary: "database unavailable" },
+  /** A shard of a sharded PostgreSQL index is down or did not answer in time; `details.shards` names it (host:port/database). */
+  SHARD_UNAVAILABLE: { httpStatus: 503, summary: "shard unavailable" },
   /** PostgreSQL refused a statement of colts' own (permissions, a full disk, a broken table). */
   DATABASE_ERROR: { httpStatus: 500, summary: "database error" },
   /** An operation was attempted on a closed resource (encoder, pool). */

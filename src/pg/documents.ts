@@ -8,8 +8,22 @@ import { ColtsError } from "../errors.js";
 import { isDrifted } from "../plaid/manifest.js";
 import { connect, disconnect, query, type PgSession } from "./connection.js";
 import { checkSchema, tables, type Tables } from "./schema.js";
+import { DEFAULT_SHARD_TIMEOUT_MS, setTimeoutMs, ShardedReads } from "./shard-reads.js";
+import { readShardNodes } from "./sharding.js";
 import { loadSettingsOnly } from "./settings.js";
 import { parsePgUrl } from "./url.js";
+
+/**
+ * Checks the schema; for a sharded index, the reads through its coordinator (no partial results)
+ * under its search timeout; null on one node.
+ */
+async function shardReadsOf(s: PgSession): Promise<ShardedReads | null> {
+  const { sharded } = await checkSchema(s);
+  if (!sharded) return null;
+  const timeoutMs = s.location.statementTimeoutMs === 0 ? DEFAULT_SHARD_TIMEOUT_MS : s.location.statementTimeoutMs;
+  if (timeoutMs !== s.location.statementTimeoutMs) await setTimeoutMs(s, timeoutMs);
+  return new ShardedReads(s, await readShardNodes(s), timeoutMs, false);
+}
 
 /** A PostgreSQL index's settings and counts, as the server reports an index. */
 export interface PgSummary {
@@ -39,12 +53,11 @@ export interface PgSummary {
   drifted: boolean;
 }
 
-/** Connects, checks the schema, runs `fn`, disconnects. */
-async function withIndex<T>(url: string, fn: (s: PgSession, t: Tables) => Promise<T>): Promise<T> {
+/** Connects, checks the schema, runs `fn` (with the shard reads of a sharded index, null on one node), disconnects. */
+async function withIndex<T>(url: string, fn: (s: PgSession, t: Tables, shards: ShardedReads | null) => Promise<T>): Promise<T> {
   const s = await connect(parsePgUrl(url));
   try {
-    await checkSchema(s);
-    return await fn(s, tables(s.location.prefix));
+    return await fn(s, tables(s.location.prefix), await shardReadsOf(s));
   } finally {
     await disconnect(s);
   }
@@ -52,16 +65,24 @@ async function withIndex<T>(url: string, fn: (s: PgSession, t: Tables) => Promis
 
 /** The summary of the index at `url` (INDEX_NOT_FOUND, INDEX_VERSION, INDEX_CORRUPT, DATABASE_UNAVAILABLE). */
 export async function readPgSummary(url: string): Promise<PgSummary> {
-  return withIndex(url, async (s, t) => {
+  return withIndex(url, async (s, t, shards) => {
     const st = await loadSettingsOnly(s, t);
     const r = await query<{ docs: string; vectors: string | null; texts: boolean; updated: Date }>(
       s,
       "count the index",
-      `SELECT (SELECT count(*) FROM ${t.documents}) AS docs, (SELECT sum(doclen) FROM ${t.vectors}) AS vectors,
+      shards
+        ? `SELECT NULL AS docs, NULL AS vectors, false AS texts, (SELECT updated_at FROM ${t.settings}) AS updated`
+        : `SELECT (SELECT count(*) FROM ${t.documents}) AS docs, (SELECT sum(doclen) FROM ${t.vectors}) AS vectors,
         EXISTS (SELECT 1 FROM ${t.documents} WHERE text IS NOT NULL) AS texts, (SELECT updated_at FROM ${t.settings}) AS updated`,
     );
     const row = r.rows[0];
     if (!row) throw new ColtsError("INDEX_CORRUPT", `${s.location.redacted}: the index tables cannot be counted`, { details: { location: s.location.redacted } });
+    if (shards) {
+      const counts = await shards.callShards<{ docs: string; vectors: string; texts: boolean }>("f_counts", [], "count the shards");
+      row.docs = String(counts.reduce((n, c) => n + Number(c.docs), 0));
+      row.vectors = String(counts.reduce((n, c) => n + Number(c.vectors), 0));
+      row.texts = counts.some((c) => c.texts);
+    }
     return {
       location: s.location.redacted,
       generation: st.generation,
@@ -86,8 +107,9 @@ export async function readPgSummary(url: string): Promise<PgSummary> {
  * concurrent writer waits only for the table it is vacuuming.
  */
 export async function vacuumPgIndex(url: string): Promise<string[]> {
-  return withIndex(url, async (s, t) => {
-    const names = [t.documents, t.vectors, t.settings, t.codec, t.schema];
+  return withIndex(url, async (s, t, shards) => {
+    // A sharded coordinator holds the reference tables alone; each shard's own autovacuum keeps its tables.
+    const names = shards ? [t.settings, t.codec, t.schema] : [t.documents, t.vectors, t.settings, t.codec, t.schema];
     for (const name of names) await query(s, `vacuum ${name}`, `VACUUM (ANALYZE) ${name}`);
     return names.map((n) => n.replace(/"/g, ""));
   });
@@ -100,14 +122,15 @@ export class PgTexts {
   private constructor(
     private readonly s: PgSession,
     private readonly t: Tables,
+    /** The shard reads of a sharded index, null on one node. */
+    private readonly shards: ShardedReads | null,
   ) {}
 
   /** Connects and checks the schema (as `PgIndex.open`). */
   static async open(url: string): Promise<PgTexts> {
     const s = await connect(parsePgUrl(url));
     try {
-      await checkSchema(s);
-      return new PgTexts(s, tables(s.location.prefix));
+      return new PgTexts(s, tables(s.location.prefix), await shardReadsOf(s));
     } catch (e) {
       await disconnect(s);
       throw e;
@@ -118,10 +141,10 @@ export class PgTexts {
   async texts(ordinals: readonly number[]): Promise<(string | null)[]> {
     if (this.closed) throw new ColtsError("CLOSED", "index is closed");
     if (ordinals.length === 0) return [];
-    const r = await query<{ ordinal: string; text: string | null }>(this.s, "read document texts", `SELECT ordinal, text FROM ${this.t.documents} WHERE ordinal = ANY($1::bigint[])`, [
-      [...ordinals],
-    ]);
-    const byOrdinal = new Map(r.rows.map((row) => [Number(row.ordinal), row.text]));
+    const rows = this.shards
+      ? await this.shards.callShards<{ ordinal: string; text: string | null }>("f_texts", [[...ordinals]], "read document texts")
+      : (await query<{ ordinal: string; text: string | null }>(this.s, "read document texts", `SELECT ordinal, text FROM ${this.t.documents} WHERE ordinal = ANY($1::bigint[])`, [[...ordinals]])).rows;
+    const byOrdinal = new Map(rows.map((row) => [Number(row.ordinal), row.text]));
     return ordinals.map((o) => byOrdinal.get(o) ?? null);
   }
 

@@ -25,11 +25,13 @@ import { allAdmissible, rankExactly, type Hit, type SearchView } from "../plaid/
 import { OrtResidualMaxSim } from "../runtime/kernels/maxsim.js";
 import type { RuntimeOptions } from "../runtime/session.js";
 import { fuse } from "../util/rank-fusion.js";
-import { connect, disconnect, inTransaction, query, type PgSession } from "./connection.js";
+import { connect, disconnect, query, type PgSession } from "./connection.js";
 import { encoderFor, halfvecLiteral, type PgFdeSettings } from "./fde.js";
 import { rowsToChunk, type VectorRow } from "./rows.js";
-import { checkPgvector, checkSchema, SCHEMA_VERSION, tables, type Tables } from "./schema.js";
-import { condition, exactPageSql, fdeCandidatesSql, HNSW_SETTINGS_SQL, keywordSql, vectorsOfSql } from "./search-sql.js";
+import { checkPgvector, checkSchema, SCHEMA_VERSION, SHARDED_SCHEMA_VERSION, tables, type Tables } from "./schema.js";
+import { LocalReads, type PgReads } from "./reads.js";
+import { DEFAULT_SHARD_TIMEOUT_MS, setTimeoutMs, ShardedReads } from "./shard-reads.js";
+import { nodeName, readShardNodes, type ShardNode } from "./sharding.js";
 import { resolveSearchOptions, type PgSearchOptions, type ResolvedSearch } from "./search-options.js";
 import { loadSettings, type PgSettings } from "./settings.js";
 import { parsePgUrl } from "./url.js";
@@ -81,6 +83,8 @@ export interface PgIndexInfo extends Pick<IndexInfo, "generation" | "liveDocumen
   fde: PgFdeSettings;
   /** Text search configuration of the keyword retriever. */
   textSearchConfig: string;
+  /** A sharded index: each shard node (host:port/database) with its documents and vectors. */
+  shards?: { node: string; documents: number; vectors: number }[];
 }
 
 /** A PostgreSQL index opened for search (see the file comment). Open with `open`, `close` when done. */
@@ -98,20 +102,32 @@ export class PgIndex {
     readonly codec: ResidualCodec,
     private readonly exactKernel: OrtResidualMaxSim,
     private readonly fde: FdeEncoder,
-  ) {}
+    /** The shard nodes of a sharded index; null on one node. */
+    private readonly nodes: ShardNode[] | null,
+    /** The statement timeout searches run under (ms, 0: none). */
+    private readonly timeoutMs: number,
+  ) {
+    this.local = new LocalReads(s, t);
+  }
+
+  private readonly local: LocalReads;
 
   /** Connects and checks the schema version and pgvector (INDEX_NOT_FOUND, INDEX_VERSION, INDEX_CORRUPT, DATABASE_UNAVAILABLE, DATABASE_ERROR). */
   static async open(url: string, opts: PgOpenOptions = {}): Promise<PgIndex> {
     const location = parsePgUrl(url);
     const s = await connect(location);
     try {
-      await checkSchema(s);
-      await checkPgvector(s, false);
+      const { sharded } = await checkSchema(s);
+      // A sharded coordinator holds no vectors: pgvector is needed on the shards alone.
+      if (!sharded) await checkPgvector(s, false);
+      const nodes = sharded ? await readShardNodes(s) : null;
+      const timeoutMs = sharded && location.statementTimeoutMs === 0 ? DEFAULT_SHARD_TIMEOUT_MS : location.statementTimeoutMs;
+      if (timeoutMs !== location.statementTimeoutMs) await setTimeoutMs(s, timeoutMs);
       const t = tables(location.prefix);
       const { settings, codec } = await loadSettings(s, t);
       const fde = encoderFor(settings.fde, location.redacted);
       const kernel = await OrtResidualMaxSim.create(codec, { ...opts.runtime, allowSpinning: opts.runtime?.allowSpinning ?? false });
-      return new PgIndex(s, t, settings, codec, kernel, fde);
+      return new PgIndex(s, t, settings, codec, kernel, fde, nodes, timeoutMs);
     } catch (e) {
       await disconnect(s);
       throw e;
@@ -121,9 +137,11 @@ export class PgIndex {
   /**
    * Searches with one query (retrievers and options: search-options.ts). Hits carry ids, ordinals,
    * metadata and the retriever's score: exact MaxSim (fde, exact), ts_rank_cd (keyword), the fused
-   * reciprocal-rank score (hybrid).
+   * reciprocal-rank score (hybrid). On a sharded index, a shard that is down or silent fails the
+   * search with SHARD_UNAVAILABLE naming it, or with `allowPartial` leaves it out and marks the hits
+   * (`partial`).
    */
-  async search(q: PgQuery, opts: PgSearchOptions = {}): Promise<SearchHit[]> {
+  async search(q: PgQuery, opts: PgSearchOptions = {}): Promise<PgHits> {
     if (this.closed) throw new ColtsError("CLOSED", "index is closed");
     const o = resolveSearchOptions(opts);
     return this.serial(() => this.retrieve(q, o));
@@ -136,31 +154,34 @@ export class PgIndex {
     return run;
   }
 
-  private async retrieve(q: PgQuery, o: ResolvedSearch): Promise<SearchHit[]> {
+  private async retrieve(q: PgQuery, o: ResolvedSearch): Promise<PgHits> {
     if (this.closed) throw new ColtsError("CLOSED", "index is closed");
+    const reads = this.nodes ? new ShardedReads(this.s, this.nodes, this.timeoutMs, o.allowPartial) : this.local;
+    const hits: PgHits = await this.retrieveWith(reads, q, o);
+    if (reads instanceof ShardedReads && reads.missing.length > 0) hits.partial = { missingShards: reads.missing.map(nodeName) };
+    return hits;
+  }
+
+  private async retrieveWith(reads: PgReads, q: PgQuery, o: ResolvedSearch): Promise<SearchHit[]> {
     switch (o.retriever) {
       case "exact":
-        return this.exactSearch(this.vectorsOf(q, o), o);
+        return this.exactSearch(reads, this.vectorsOf(q, o), o);
       case "fde": {
         const qv = this.vectorsOf(q, o);
-        return inTransaction(this.s, () => this.fdeSearch(qv, o, o.k), "read snapshot");
+        return reads.run(() => this.fdeSearch(reads, qv, o, o.k));
       }
       case "keyword": {
         const text = textOf(q, o);
-        return inTransaction(this.s, () => this.keywordSearch(text, o, o.k), "read snapshot");
+        return reads.run(() => reads.keyword(this.settings.textSearchConfig, text, o.k, o));
       }
       case "hybrid": {
         const qv = this.vectorsOf(q, o);
         const text = textOf(q, o);
-        return inTransaction(
-          this.s,
-          async () => {
-            const dense = await this.fdeSearch(qv, o, o.depth);
-            const keyword = await this.keywordSearch(text, o, o.depth);
-            return fuse([dense, keyword], o.weights, o.rrfK, o.k);
-          },
-          "read snapshot",
-        );
+        return reads.run(async () => {
+          const dense = await this.fdeSearch(reads, qv, o, o.depth);
+          const keyword = await reads.keyword(this.settings.textSearchConfig, text, o.depth, o);
+          return fuse([dense, keyword], o.weights, o.rrfK, o.k);
+        });
       }
     }
   }
@@ -178,46 +199,22 @@ export class PgIndex {
   }
 
   /** Exhaustive exact MaxSim, batch by batch in ordinal order. */
-  private async exactSearch(q: { v: Float32Array; n: number }, o: ResolvedSearch): Promise<SearchHit[]> {
-    const { where, params } = condition(o, 3);
-    const sql = exactPageSql(this.t, where);
+  private async exactSearch(reads: PgReads, q: { v: Float32Array; n: number }, o: ResolvedSearch): Promise<SearchHit[]> {
     let best: Hit[] = [];
-    let after = -1;
-    for (;;) {
-      const r = await query<VectorRow>(this.s, "read vectors", sql, [after, o.batchDocs, ...params]);
-      if (r.rows.length === 0) break;
-      best = mergeTop(best, await this.score(r.rows, q.v, q.n, o.k), o.k);
-      after = Number(r.rows[r.rows.length - 1]?.ordinal);
-      if (r.rows.length < o.batchDocs) break;
-    }
-    return this.describe(best);
+    for await (const rows of reads.exactPages(o)) best = mergeTop(best, await this.score(rows, q.v, q.n, o.k), o.k);
+    return this.describe(reads, best);
   }
 
-  /** FDE candidates from the HNSW index, then exact MaxSim of their vectors; the best k. Inside a transaction. */
-  private async fdeSearch(q: { v: Float32Array; n: number }, o: ResolvedSearch, k: number): Promise<SearchHit[]> {
-    await query(this.s, "set the HNSW scan", HNSW_SETTINGS_SQL, [o.efSearch, o.maxScanTuples]);
-    const { where, params } = condition(o, 3);
+  /** FDE candidates from the HNSW index, then exact MaxSim of their vectors; the best k. Inside `reads.run`. */
+  private async fdeSearch(reads: PgReads, q: { v: Float32Array; n: number }, o: ResolvedSearch, k: number): Promise<SearchHit[]> {
     const fde = halfvecLiteral(this.fde.query(q.v, q.n));
-    const c = await query<{ ordinal: string }>(this.s, "find FDE candidates", fdeCandidatesSql(this.t, where), [fde, Math.max(k, o.candidates), ...params]);
-    const ordinals = c.rows.map((r) => Number(r.ordinal)).sort((a, b) => a - b);
+    const ordinals = (await reads.candidates(fde, Math.max(k, o.candidates), o)).sort((a, b) => a - b);
     let best: Hit[] = [];
     for (let i = 0; i < ordinals.length; i += o.batchDocs) {
-      const r = await query<VectorRow>(this.s, "read candidate vectors", vectorsOfSql(this.t), [ordinals.slice(i, i + o.batchDocs)]);
-      if (r.rows.length > 0) best = mergeTop(best, await this.score(r.rows, q.v, q.n, k), k);
+      const rows = await reads.vectorsOf(ordinals.slice(i, i + o.batchDocs));
+      if (rows.length > 0) best = mergeTop(best, await this.score(rows, q.v, q.n, k), k);
     }
-    return this.describe(best);
-  }
-
-  /** Full-text hits ranked by ts_rank_cd, ties by ordinal. Inside a transaction. */
-  private async keywordSearch(text: string, o: ResolvedSearch, k: number): Promise<SearchHit[]> {
-    const { where, params } = condition(o, 4);
-    const r = await query<{ ordinal: string; id: string; meta: Record<string, unknown> | null; score: number }>(this.s, "search the texts", keywordSql(this.t, where), [
-      this.settings.textSearchConfig,
-      text,
-      k,
-      ...params,
-    ]);
-    return r.rows.map((row) => ({ id: row.id, score: row.score, ordinal: Number(row.ordinal), metadata: row.meta ?? null }));
+    return this.describe(reads, best);
   }
 
   /** Exact MaxSim of one batch of rows (stage 4 of the folder index); hits carry the rows' ordinals. */
@@ -229,15 +226,10 @@ export class PgIndex {
   }
 
   /** Ids and metadata of hits, in their order. */
-  private async describe(hits: Hit[]): Promise<SearchHit[]> {
+  private async describe(reads: PgReads, hits: Hit[]): Promise<SearchHit[]> {
     if (hits.length === 0) return [];
-    const r = await query<{ ordinal: string; id: string; meta: Record<string, unknown> | null }>(
-      this.s,
-      "read result documents",
-      `SELECT ordinal, id, meta FROM ${this.t.documents} WHERE ordinal = ANY($1::bigint[])`,
-      [hits.map((h) => h.ordinal)],
-    );
-    const byOrdinal = new Map(r.rows.map((row) => [Number(row.ordinal), row]));
+    const rows = await reads.describe(hits.map((h) => h.ordinal));
+    const byOrdinal = new Map(rows.map((row) => [Number(row.ordinal), row]));
     // A document deleted between the two statements (exact path, outside a snapshot) is left out rather than shown without its id.
     return hits.flatMap((h) => {
       const row = byOrdinal.get(h.ordinal);
@@ -253,30 +245,27 @@ export class PgIndex {
 
   private async measure(): Promise<PgIndexInfo> {
     const t = this.t;
-    type Row = { docs: string; vectors: string | null; generation: string; last: number | null; documents_b: string; vectors_b: string; codec_b: string; settings_b: string };
-    const r = await query<Row & { fde_b: string; tsv_b: string }>(
+    const r = await query<{ generation: string; last: number | null; codec_b: string; settings_b: string }>(
       this.s,
       "measure the index",
-      `SELECT (SELECT count(*) FROM ${t.documents}) AS docs, (SELECT sum(doclen) FROM ${t.vectors}) AS vectors,
-        (SELECT generation FROM ${t.settings}) AS generation, (SELECT last_add_avg_residual FROM ${t.settings}) AS last,
-        pg_total_relation_size($1::regclass) AS documents_b, pg_total_relation_size($2::regclass) AS vectors_b,
-        pg_total_relation_size($3::regclass) AS codec_b, pg_total_relation_size($4::regclass) AS settings_b,
-        pg_relation_size($5::regclass) AS fde_b, pg_relation_size($6::regclass) AS tsv_b`,
-      [t.documents, t.vectors, t.codec, t.settings, t.fdeIndex, t.textIndex],
+      `SELECT generation, last_add_avg_residual AS last, pg_total_relation_size($1::regclass) AS codec_b, pg_total_relation_size($2::regclass) AS settings_b FROM ${t.settings}`,
+      [t.codec, t.settings],
     );
     const row = r.rows[0];
     if (!row) throw new ColtsError("INDEX_CORRUPT", `${this.s.location.redacted}: the index tables cannot be measured`);
-    const vectors = Number(row.vectors ?? 0);
+    const sizes = this.nodes ? await this.shardSizes() : [await this.localSizes()];
+    const sum = (f: (x: PartSizes) => number): number => sizes.reduce((acc, x) => acc + f(x), 0);
+    const vectors = sum((x) => x.vectors);
     const st = this.settings;
     return {
       location: this.s.location.redacted,
-      schemaVersion: SCHEMA_VERSION,
+      schemaVersion: this.nodes ? SHARDED_SCHEMA_VERSION : SCHEMA_VERSION,
       generation: Number(row.generation),
-      liveDocuments: Number(row.docs),
+      liveDocuments: sum((x) => x.docs),
       vectors,
-      tableBytes: { documents: Number(row.documents_b), vectors: Number(row.vectors_b), codec: Number(row.codec_b), settings: Number(row.settings_b) },
-      indexBytes: { fdeHnsw: Number(row.fde_b), textGin: Number(row.tsv_b) },
-      bytesPerVector: vectors > 0 ? Number(row.vectors_b) / vectors : 0,
+      tableBytes: { documents: sum((x) => x.documentsBytes), vectors: sum((x) => x.vectorsBytes), codec: Number(row.codec_b), settings: Number(row.settings_b) },
+      indexBytes: { fdeHnsw: sum((x) => x.fdeBytes), textGin: sum((x) => x.tsvBytes) },
+      bytesPerVector: vectors > 0 ? sum((x) => x.vectorsBytes) / vectors : 0,
       nbits: st.nbits,
       centroids: st.numCentroids,
       dim: st.dim,
@@ -285,7 +274,30 @@ export class PgIndex {
       drifted: isDrifted({ trainedAvgResidual: st.trainedAvgResidual, lastAddAvgResidual: row.last }),
       fde: st.fde,
       textSearchConfig: st.textSearchConfig,
+      ...(this.nodes ? { shards: sizes.map((x) => ({ node: nodeName(this.nodes?.[x.part] as ShardNode), documents: x.docs, vectors: x.vectors })) } : {}),
     };
+  }
+
+  /** Counts and sizes of a single node's tables. */
+  private async localSizes(): Promise<PartSizes> {
+    const t = this.t;
+    const r = await query<Record<"docs" | "vectors" | "documents_b" | "vectors_b" | "fde_b" | "tsv_b", string | null>>(
+      this.s,
+      "measure the index",
+      `SELECT (SELECT count(*) FROM ${t.documents}) AS docs, (SELECT sum(doclen) FROM ${t.vectors}) AS vectors,
+        pg_total_relation_size($1::regclass) AS documents_b, pg_total_relation_size($2::regclass) AS vectors_b,
+        pg_relation_size($3::regclass) AS fde_b, pg_relation_size($4::regclass) AS tsv_b`,
+      [t.documents, t.vectors, t.fdeIndex, t.textIndex],
+    );
+    return partSizes(0, r.rows[0] ?? {});
+  }
+
+  /** Counts and sizes of each shard's tables, through the coordinator. */
+  private async shardSizes(): Promise<PartSizes[]> {
+    const reads = new ShardedReads(this.s, this.nodes ?? [], this.timeoutMs, false);
+    const counts = await reads.callShards<{ part: number; docs: string; vectors: string }>("f_counts", [], "count the shards");
+    const sizes = await reads.callShards<{ part: number; documents_b: string; vectors_b: string; fde_b: string; tsv_b: string }>("f_sizes", [], "measure the shards");
+    return counts.sort((a, b) => a.part - b.part).map((c) => partSizes(c.part, { ...sizes.find((x) => x.part === c.part), ...c }));
   }
 
   /** Releases the kernel and the connection; later searches throw CLOSED. Idempotent. */
@@ -296,6 +308,25 @@ export class PgIndex {
     const failed = results.find((x): x is PromiseRejectedResult => x.status === "rejected");
     if (failed) throw failed.reason;
   }
+}
+
+/** Hits of a search; `partial` is set when shards were left out (`allowPartial`). */
+export type PgHits = SearchHit[] & { partial?: { missingShards: string[] } };
+
+/** Row counts and relation sizes of one part (the node itself, or one shard). */
+interface PartSizes {
+  part: number;
+  docs: number;
+  vectors: number;
+  documentsBytes: number;
+  vectorsBytes: number;
+  fdeBytes: number;
+  tsvBytes: number;
+}
+
+function partSizes(part: number, r: Partial<Record<"docs" | "vectors" | "documents_b" | "vectors_b" | "fde_b" | "tsv_b", string | null>>): PartSizes {
+  const n = (v: string | null | undefined): number => Number(v ?? 0);
+  return { part, docs: n(r.docs), vectors: n(r.vectors), documentsBytes: n(r.documents_b), vectorsBytes: n(r.vectors_b), fdeBytes: n(r.fde_b), tsvBytes: n(r.tsv_b) };
 }
 
 /** The best k of two hit lists, by score (higher first), ties by ordinal (lower first), as `rankExactly` orders. */

@@ -27,7 +27,9 @@
  * Versions: 1 had no fde / tsv columns and no FDE settings. A version-1 location is refused
  * (INDEX_VERSION, saying to rebuild) by open, add and delete, and replaced by a build with
  * `overwrite`; it is not upgraded in place, because a document's FDE is made from its original
- * vectors, which version 1 kept only compressed.
+ * vectors, which version 1 kept only compressed. Version 3 is a sharded index's coordinator
+ * (sharding.ts): schema, settings and codec as version 2, plus the shard list; its shards hold
+ * schema (format SHARD_FORMAT), documents and vectors. A single-node index stays at version 2.
  */
 import { ColtsError } from "../errors.js";
 import { query, type PgSession } from "./connection.js";
@@ -35,8 +37,12 @@ import { PREFIX_PATTERN } from "./url.js";
 
 /** Format name in the schema table. */
 export const SCHEMA_FORMAT = "colts-pg";
-/** The schema this colts writes and reads; a location with another version is refused (INDEX_VERSION). */
+/** The schema of a single-node index; this colts reads it and SHARDED_SCHEMA_VERSION, and refuses others (INDEX_VERSION). */
 export const SCHEMA_VERSION = 2;
+/** Schema version of a sharded index's coordinator (sharding.ts): the single-node schema's reference tables plus a shard list. */
+export const SHARDED_SCHEMA_VERSION = 3;
+/** Format name in the schema table of one shard of a sharded index. */
+export const SHARD_FORMAT = "colts-pg-shard";
 
 /** The quoted table names of one index. */
 export interface Tables {
@@ -67,12 +73,18 @@ export function tables(prefix: string): Tables {
 }
 
 /**
- * CREATE statements of the current schema, in dependency order. fdeSize: the FDE length (a checked
+ * Which tables a location holds: all of them (one node), the reference data (a sharded index's
+ * coordinator: schema, settings, codec) or the documents (a shard: schema, documents, vectors).
+ */
+export type TablePart = "all" | "coordinator" | "shard";
+
+/**
+ * CREATE statements of the current schema, in dependency order, for one kind of location. fdeSize: the FDE length (a checked
  * integer, 1..4000, from muvera/config.ts), spliced as the halfvec type modifier.
  */
-export function createStatements(t: Tables, fdeSize: number): string[] {
+export function createStatements(t: Tables, fdeSize: number, part: TablePart = "all"): string[] {
   if (!Number.isInteger(fdeSize) || fdeSize < 1 || fdeSize > 4000) throw new ColtsError("INPUT_INVALID", `FDE size must be an integer in 1..4000, got ${fdeSize}`);
-  return [
+  const [schema, settings, codec, documents, vectors] = [
     `CREATE TABLE ${t.schema} (format text NOT NULL, version integer NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`,
     `CREATE TABLE ${t.settings} (
        one boolean PRIMARY KEY DEFAULT true CHECK (one),
@@ -90,7 +102,10 @@ export function createStatements(t: Tables, fdeSize: number): string[] {
     `CREATE TABLE ${t.vectors} (
        ordinal bigint PRIMARY KEY REFERENCES ${t.documents} (ordinal) ON DELETE CASCADE,
        doclen integer NOT NULL, codes bytea NOT NULL, residuals bytea NOT NULL)`,
-  ];
+  ] as [string, string, string, string, string];
+  if (part === "coordinator") return [schema, settings, codec];
+  if (part === "shard") return [schema, documents, vectors];
+  return [schema, settings, codec, documents, vectors];
 }
 
 /**
@@ -114,24 +129,30 @@ export async function indexExists(s: PgSession): Promise<boolean> {
 
 /**
  * Checks the schema table like a manifest: INDEX_NOT_FOUND when there is no index under the prefix,
- * INDEX_VERSION for another schema version, INDEX_CORRUPT for a table that is not colts'.
+ * INDEX_VERSION for another schema version, INDEX_CORRUPT for a table that is not colts' (or for a
+ * shard of a sharded index, which is opened through its coordinator). Returns whether the location
+ * is a sharded index's coordinator (version SHARDED_SCHEMA_VERSION; one node: SCHEMA_VERSION).
  */
-export async function checkSchema(s: PgSession): Promise<void> {
+export async function checkSchema(s: PgSession): Promise<{ sharded: boolean }> {
   const where = `${s.location.redacted} (prefix ${s.location.prefix})`;
   if (!(await indexExists(s))) {
     throw new ColtsError("INDEX_NOT_FOUND", `no colts index at ${where}: build one first`, { details: { location: s.location.redacted } });
   }
   const r = await query<{ format: string; version: number }>(s, "read the schema version", `SELECT format, version FROM ${tables(s.location.prefix).schema}`);
   const row = r.rows[0];
+  if (r.rows.length === 1 && row?.format === SHARD_FORMAT) {
+    throw new ColtsError("INDEX_CORRUPT", `${where} is one shard of a sharded index: name its coordinator instead`, { details: { location: s.location.redacted } });
+  }
   if (r.rows.length !== 1 || row?.format !== SCHEMA_FORMAT) {
     throw new ColtsError("INDEX_CORRUPT", `${where}: the schema table does not describe a colts index`, { details: { location: s.location.redacted } });
   }
-  if (row.version !== SCHEMA_VERSION) {
-    const hint = row.version > SCHEMA_VERSION ? "upgrade colts" : "rebuild the index with this colts (build with overwrite)";
-    throw new ColtsError("INDEX_VERSION", `${where}: schema version ${row.version}, this colts reads ${SCHEMA_VERSION}; ${hint}`, {
+  if (row.version !== SCHEMA_VERSION && row.version !== SHARDED_SCHEMA_VERSION) {
+    const hint = row.version > SHARDED_SCHEMA_VERSION ? "upgrade colts" : "rebuild the index with this colts (build with overwrite)";
+    throw new ColtsError("INDEX_VERSION", `${where}: schema version ${row.version}, this colts reads ${SCHEMA_VERSION} (one node) and ${SHARDED_SCHEMA_VERSION} (sharded); ${hint}`, {
       details: { location: s.location.redacted, version: row.version },
     });
   }
+  return { sharded: row.version === SHARDED_SCHEMA_VERSION };
 }
 
 /**

@@ -93,6 +93,12 @@ export interface PgSearchOptions {
    * rrfK flattens the advantage of the top ranks.
    */
   fusion?: { denseWeight?: number; keywordWeight?: number; rrfK?: number };
+  /**
+   * Sharded index: when a shard is down or does not answer, search the shards that do and return
+   * their hits marked partial (`PgHits.partial` names the missing shards) instead of failing with
+   * SHARD_UNAVAILABLE. Default false: never silently partial. Ignored on one node.
+   */
+  allowPartial?: boolean;
 }
 
 /** Options with every default applied and every value checked. */
@@ -108,6 +114,7 @@ export interface ResolvedSearch {
   depth: number;
   weights: [number, number];
   rrfK: number;
+  allowPartial: boolean;
 }
 
 function intIn(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
@@ -146,5 +153,6 @@ export function resolveSearchOptions(opts: PgSearchOptions): ResolvedSearch {
     depth,
     weights: [nonNegative("fusion.denseWeight", opts.fusion?.denseWeight, 1), nonNegative("fusion.keywordWeight", opts.fusion?.keywordWeight, 1)],
     rrfK: nonNegative("fusion.rrfK", opts.fusion?.rrfK, DEFAULT_RRF_K),
+    allowPartial: opts.allowPartial === true,
   };
 }

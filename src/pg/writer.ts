@@ -14,10 +14,27 @@ import { BatchWriter, type CompressedBatch } from "../plaid/batch-writer.js";
 import { checkDoc, trainCodec, type CodecTrainingOptions } from "../plaid/train-codec.js";
 import type { FdeEncoder } from "../muvera/fde.js";
 import { connect, disconnect, inTransaction, query, type PgSession } from "./connection.js";
-import { encoderFor, halfvecLiteral, resolvePgFde, type PgFdeOptions } from "./fde.js";
+import { encoderFor, halfvecLiteral, resolvePgFde, type PgFdeOptions, type PgFdeSettings } from "./fde.js";
 import { FDE_SETTINGS_COLUMNS, fdeSettingsValues, loadSettings } from "./settings.js";
 import { bytesOf, checkStorable } from "./rows.js";
-import { checkPgvector, checkSchema, createStatements, dropStatements, indexExists, indexStatements, lockForWrite, SCHEMA_FORMAT, SCHEMA_VERSION, tables, type Tables } from "./schema.js";
+import {
+  checkPgvector,
+  checkSchema,
+  createStatements,
+  dropStatements,
+  indexExists,
+  indexStatements,
+  lockForWrite,
+  SCHEMA_FORMAT,
+  SCHEMA_VERSION,
+  SHARD_FORMAT,
+  SHARDED_SCHEMA_VERSION,
+  tables,
+  type TablePart,
+  type Tables,
+} from "./schema.js";
+import { connectShards, disconnectAll, inShardTransactions, routeIds, setUpCoordinator, setUpShard, shardNodes, tearDownCoordinator, tearDownShard, type ShardNode } from "./sharding.js";
+import { byPart, countLive, deleteIds, maxOrdinal, refuseLive, sessionOf, singleTarget, withTargets, type WriteTargets } from "./write-targets.js";
 import { parsePgUrl } from "./url.js";
 
 /** Documents per INSERT statement when `insertDocs` is not given. */
@@ -57,6 +74,15 @@ export interface PgBuildOptions extends CodecTrainingOptions, PgWriteOptions {
    * stemming, no stop words: for languages PostgreSQL has no configuration for). Recorded with the index.
    */
   textSearchConfig?: string;
+  /**
+   * Shard nodes (`postgres://` URLs, a power of two of them) for a sharded index whose coordinator is
+   * the build's URL (sharding.ts): documents are spread over them by a hash of their id, searches fan
+   * out through PL/Proxy on the coordinator, and every later call names only the coordinator. The
+   * shards use the coordinator's role, password and prefix; PL/Proxy must be installed on the
+   * coordinator and pgvector on every shard. Default: none (one node). More shards: more memory and
+   * cores for the HNSW indexes and scans; every search pays one round trip to each.
+   */
+  shards?: readonly string[];
 }
 
 /** What a write left behind. */
@@ -75,10 +101,10 @@ function insertDocs(opts: PgWriteOptions): number {
   return n;
 }
 
-/** Compresses documents batch by batch and inserts their rows, giving ordinals from `next` on. */
+/** Compresses documents batch by batch and inserts each one's rows on its part, giving ordinals from `next` on (in input order, whatever the part). */
 class RowWriter extends BatchWriter {
   constructor(
-    private readonly s: PgSession,
+    private readonly targets: WriteTargets,
     private readonly t: Tables,
     codec: ResidualCodec,
     public next: number,
@@ -91,26 +117,32 @@ class RowWriter extends BatchWriter {
   }
 
   protected async write({ docs, codes, residuals }: CompressedBatch): Promise<void> {
-    // $1 is the text search configuration, shared by every row; the text is bound once and used twice.
-    const docValues: unknown[] = [this.textSearchConfig];
-    const vecValues: unknown[] = [];
     const bpv = this.codec.bytesPerVector;
     const dim = this.codec.dim;
     let v = 0;
-    docs.forEach((d, i) => {
-      const ordinal = this.next + i;
-      const fde = halfvecLiteral(this.fde.document(d.vectors.subarray(0, d.n * dim), d.n));
-      docValues.push(ordinal, d.id, d.metadata === undefined || d.metadata === null ? null : JSON.stringify(d.metadata), d.text ?? null, fde);
-      vecValues.push(ordinal, d.n, bytesOf(codes.subarray(v, v + d.n)), bytesOf(residuals.subarray(v * bpv, (v + d.n) * bpv)));
+    const rows = docs.map((d, i) => {
+      const row = { ordinal: this.next + i, d, codes: bytesOf(codes.subarray(v, v + d.n)), residuals: bytesOf(residuals.subarray(v * bpv, (v + d.n) * bpv)) };
       v += d.n;
+      return row;
     });
-    const docRows = docs.map((_, i) => {
-      const p = (j: number): string => `$${2 + i * 5 + j}`;
-      return `(${p(0)}::bigint, ${p(1)}::text, ${p(2)}::jsonb, ${p(3)}::text, ${p(4)}::halfvec, to_tsvector($1::regconfig, ${p(3)}::text))`;
-    });
-    const vecRows = docs.map((_, i) => `(${["::bigint", "::integer", "::bytea", "::bytea"].map((c, j) => `$${i * 4 + j + 1}${c}`).join(", ")})`);
-    await query(this.s, "insert documents", `INSERT INTO ${this.t.documents} (ordinal, id, meta, text, fde, tsv) VALUES ${docRows.join(", ")}`, docValues);
-    await query(this.s, "insert vectors", `INSERT INTO ${this.t.vectors} (ordinal, doclen, codes, residuals) VALUES ${vecRows.join(", ")}`, vecValues);
+    for (const [part, group] of await byPart(this.targets, rows, (r) => r.d.id)) {
+      const s = sessionOf(this.targets, part);
+      // $1 is the text search configuration, shared by every row; the text is bound once and used twice.
+      const docValues: unknown[] = [this.textSearchConfig];
+      const vecValues: unknown[] = [];
+      for (const { ordinal, d, codes: c, residuals: r } of group) {
+        const fde = halfvecLiteral(this.fde.document(d.vectors.subarray(0, d.n * dim), d.n));
+        docValues.push(ordinal, d.id, d.metadata === undefined || d.metadata === null ? null : JSON.stringify(d.metadata), d.text ?? null, fde);
+        vecValues.push(ordinal, d.n, c, r);
+      }
+      const docRows = group.map((_, i) => {
+        const p = (j: number): string => `$${2 + i * 5 + j}`;
+        return `(${p(0)}::bigint, ${p(1)}::text, ${p(2)}::jsonb, ${p(3)}::text, ${p(4)}::halfvec, to_tsvector($1::regconfig, ${p(3)}::text))`;
+      });
+      const vecRows = group.map((_, i) => `(${["::bigint", "::integer", "::bytea", "::bytea"].map((c, j) => `$${i * 4 + j + 1}${c}`).join(", ")})`);
+      await query(s, "insert documents", `INSERT INTO ${this.t.documents} (ordinal, id, meta, text, fde, tsv) VALUES ${docRows.join(", ")}`, docValues);
+      await query(s, "insert vectors", `INSERT INTO ${this.t.vectors} (ordinal, doclen, codes, residuals) VALUES ${vecRows.join(", ")}`, vecValues);
+    }
     this.next += docs.length;
   }
 }
@@ -146,75 +178,147 @@ function prepare(batch: EmbeddedDoc[], seen: Set<string>, dim: number, poolFacto
   });
 }
 
-/** Builds a new index at a PostgreSQL location (creating its tables) from embedded documents. */
+/** The sessions a build writes documents over: the location itself, or each shard. */
+interface BuildTargets {
+  coordinator: PgSession;
+  /** One per part; [coordinator] for one node. */
+  data: PgSession[];
+  nodes: ShardNode[] | null;
+}
+
+/** True when any of the build's sessions already holds an index (or a shard of one) under the prefix. */
+async function anyIndex(b: BuildTargets): Promise<boolean> {
+  for (const s of new Set([b.coordinator, ...b.data])) if (await indexExists(s)) return true;
+  return false;
+}
+
+/** Drops whatever index (or shard of one) the session holds under its prefix. */
+async function dropAll(s: PgSession, t: Tables): Promise<void> {
+  await tearDownCoordinator(s);
+  await tearDownShard(s);
+  for (const sql of dropStatements(t)) await query(s, "drop the previous index", sql);
+}
+
+/** Creates the tables of one location kind and its schema row. */
+async function createTables(s: PgSession, t: Tables, fdeSize: number, part: TablePart): Promise<void> {
+  for (const sql of createStatements(t, fdeSize, part)) await query(s, "create the index tables", sql);
+  const [format, version] = part === "shard" ? [SHARD_FORMAT, SHARDED_SCHEMA_VERSION] : [SCHEMA_FORMAT, part === "coordinator" ? SHARDED_SCHEMA_VERSION : SCHEMA_VERSION];
+  await query(s, "record the schema version", `INSERT INTO ${t.schema} (format, version) VALUES ($1, $2)`, [format, version]);
+}
+
+/**
+ * Builds a new index at a PostgreSQL location (creating its tables) from embedded documents; with
+ * `shards`, a sharded index whose coordinator is `url` (sharding.ts).
+ */
 export async function buildPgIndex(url: string, source: EmbeddingSource, dim: number, opts: PgBuildOptions = {}): Promise<PgWriteResult> {
   const location = parsePgUrl(url);
   const batchDocs = insertDocs(opts);
+  const nodes = opts.shards !== undefined ? shardNodes(location, opts.shards) : null;
   if (source.count < 1) throw new ColtsError("INPUT_INVALID", "cannot build an index from an empty corpus");
   const s = await connect(location);
+  let shards: PgSession[] = [];
   const already = (): ColtsError =>
-    new ColtsError("INPUT_INVALID", `${location.redacted} already holds an index under prefix ${location.prefix}; add documents to it or rebuild with overwrite`, {
+    new ColtsError("INPUT_INVALID", `${location.redacted} already holds an index under prefix ${location.prefix}${nodes ? " (on the coordinator or a shard)" : ""}; add documents to it or rebuild with overwrite`, {
       details: { location: location.redacted },
     });
   try {
+    if (nodes) shards = await connectShards(location, nodes);
+    const b: BuildTargets = { coordinator: s, data: nodes ? shards : [s], nodes };
     // Refuse before training (minutes on a large corpus); checked again under the lock.
-    if (!opts.overwrite && (await indexExists(s))) throw already();
+    if (!opts.overwrite && (await anyIndex(b))) throw already();
     const fde = resolvePgFde(opts.fde, dim);
-    await checkPgvector(s, true);
-    const textSearchConfig = await checkTextSearchConfig(s, opts.textSearchConfig ?? DEFAULT_TEXT_SEARCH_CONFIG);
+    let textSearchConfig = opts.textSearchConfig ?? DEFAULT_TEXT_SEARCH_CONFIG;
+    for (const d of b.data) {
+      await checkPgvector(d, true);
+      textSearchConfig = await checkTextSearchConfig(d, textSearchConfig);
+    }
     // The sample is read again in the index pass (no folder to spill a large sample to); the folder
     // index keeps it (writer.ts).
     const { codec } = await trainCodec(source, dim, opts);
     try {
-      return await inTransaction(s, async () => {
-        await lockForWrite(s);
-        const t = tables(location.prefix);
-        if (await indexExists(s)) {
-          if (!opts.overwrite) throw already();
-          for (const sql of dropStatements(t)) await query(s, "drop the previous index", sql);
-        }
-        for (const sql of createStatements(t, fde.size)) await query(s, "create the index tables", sql);
-        await query(s, "record the schema version", `INSERT INTO ${t.schema} (format, version) VALUES ($1, $2)`, [SCHEMA_FORMAT, SCHEMA_VERSION]);
-        await query(s, "store the codec", `INSERT INTO ${t.codec} (data) VALUES ($1)`, [encodeCodec(codec)]);
-        const encoder = encoderFor(fde, location.redacted);
-        const writer = new RowWriter(s, t, codec, 0, batchDocs, opts.assignment ? { assignment: opts.assignment } : {}, encoder, textSearchConfig);
-        const seen = new Set<string>();
-        for await (const batch of source.batches()) {
-          await writer.push(prepare(batch, seen, dim, opts.poolFactor ?? 1));
-          opts.onProgress?.({ phase: "index", done: seen.size, total: source.count });
-        }
-        await writer.finish();
-        // After the bulk insert: one HNSW build over every FDE is much faster than row-by-row inserts.
-        for (const sql of indexStatements(t)) await query(s, "create the search indexes", sql);
-        await query(
-          s,
-          "store the settings",
-          `INSERT INTO ${t.settings} (dim, nbits, num_centroids, pool_factor, model, next_ordinal, generation, trained_avg_residual, ${FDE_SETTINGS_COLUMNS})
-           VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-          [dim, codec.nbits, codec.numCentroids, opts.poolFactor ?? 1, opts.model ?? null, writer.next, codec.avgResidual, ...fdeSettingsValues(fde, textSearchConfig)],
-        );
-        return { generation: 1, liveDocuments: writer.next, written: writer.next };
-      });
+      return await inTransaction(s, () => writeBuild(b, source, dim, opts, { codec, fde, textSearchConfig, batchDocs, already }));
     } finally {
       await codec.releaseKernels();
     }
   } finally {
+    await disconnectAll(shards);
     await disconnect(s);
   }
 }
 
+/** What writeBuild needs besides the targets and the input. */
+interface BuildPlan {
+  codec: ResidualCodec;
+  fde: PgFdeSettings;
+  textSearchConfig: string;
+  batchDocs: number;
+  already: () => ColtsError;
+}
+
+/** The build's writes, inside the coordinator's transaction (and, sharded, one transaction per shard). */
+async function writeBuild(b: BuildTargets, source: EmbeddingSource, dim: number, opts: PgBuildOptions, plan: BuildPlan): Promise<PgWriteResult> {
+  const s = b.coordinator;
+  const t = tables(s.location.prefix);
+  await lockForWrite(s);
+  if (await indexExists(s)) {
+    if (!opts.overwrite) throw plan.already();
+    await dropAll(s, t);
+  }
+  await createTables(s, t, plan.fde.size, b.nodes ? "coordinator" : "all");
+  await query(s, "store the codec", `INSERT INTO ${t.codec} (data) VALUES ($1)`, [encodeCodec(plan.codec)]);
+  if (b.nodes) await setUpCoordinator(s, b.nodes);
+  const writeShards = async (): Promise<number> => {
+    if (b.nodes) {
+      for (const [part, shard] of b.data.entries()) {
+        await lockForWrite(shard);
+        if (await indexExists(shard)) {
+          if (!opts.overwrite) throw plan.already();
+          await dropAll(shard, t);
+        }
+        await createTables(shard, t, plan.fde.size, "shard");
+        await setUpShard(shard, t, part, b.data.length);
+      }
+    }
+    const targets: WriteTargets = b.nodes ? { sessions: b.data, route: (ids) => routeIds(s, ids, b.data.length) } : singleTarget(s);
+    const encoder = encoderFor(plan.fde, s.location.redacted);
+    const writer = new RowWriter(targets, t, plan.codec, 0, plan.batchDocs, opts.assignment ? { assignment: opts.assignment } : {}, encoder, plan.textSearchConfig);
+    const seen = new Set<string>();
+    for await (const batch of source.batches()) {
+      await writer.push(prepare(batch, seen, dim, opts.poolFactor ?? 1));
+      opts.onProgress?.({ phase: "index", done: seen.size, total: source.count });
+    }
+    await writer.finish();
+    // After the bulk insert: one HNSW build over every FDE is much faster than row-by-row inserts;
+    // the shards build theirs at the same time.
+    await Promise.all(b.data.map(async (d) => {
+      for (const sql of indexStatements(t)) await query(d, "create the search indexes", sql);
+    }));
+    return writer.next;
+  };
+  const written = b.nodes ? await inShardTransactions(b.data, writeShards) : await writeShards();
+  await query(
+    s,
+    "store the settings",
+    `INSERT INTO ${t.settings} (dim, nbits, num_centroids, pool_factor, model, next_ordinal, generation, trained_avg_residual, ${FDE_SETTINGS_COLUMNS})
+     VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+    [dim, plan.codec.nbits, plan.codec.numCentroids, opts.poolFactor ?? 1, opts.model ?? null, written, plan.codec.avgResidual, ...fdeSettingsValues(plan.fde, plan.textSearchConfig)],
+  );
+  return { generation: 1, liveDocuments: written, written };
+}
+
 /**
- * Runs `fn` on an existing index in one transaction under its write lock (INDEX_NOT_FOUND /
- * INDEX_VERSION first when the location holds no index of this schema).
+ * Runs `fn` on an existing index in one transaction under its write lock, with its write targets
+ * (write-targets.ts; INDEX_NOT_FOUND / INDEX_VERSION first when the location holds no index of
+ * this schema). The coordinator commits after the shards.
  */
-async function withWrite<T>(url: string, fn: (s: PgSession, t: Tables) => Promise<T>): Promise<T> {
+async function withWrite<T>(url: string, fn: (s: PgSession, t: Tables, targets: WriteTargets) => Promise<T>): Promise<T> {
   const location = parsePgUrl(url);
   const s = await connect(location);
   try {
-    await checkSchema(s);
+    const { sharded } = await checkSchema(s);
     return await inTransaction(s, async () => {
       await lockForWrite(s);
-      return fn(s, tables(location.prefix));
+      return withTargets(s, sharded, (targets) => fn(s, tables(location.prefix), targets));
     });
   } finally {
     await disconnect(s);
@@ -224,40 +328,40 @@ async function withWrite<T>(url: string, fn: (s: PgSession, t: Tables) => Promis
 /** Appends documents with the index's codec. Ids already live in the index, or repeated in the input, are refused. */
 export async function addToPgIndex(url: string, source: EmbeddingSource, opts: PgWriteOptions = {}): Promise<PgWriteResult> {
   const batchDocs = insertDocs(opts);
-  return withWrite(url, async (s, t) => {
+  return withWrite(url, async (s, t, targets) => {
     const { settings, codec } = await loadSettings(s, t);
     try {
       const encoder = encoderFor(settings.fde, s.location.redacted);
-      const writer = new RowWriter(s, t, codec, settings.nextOrdinal, batchDocs, {}, encoder, settings.textSearchConfig);
+      // Past every part's largest ordinal too: a sharded write killed between two shards' commits
+      // leaves rows the settings row does not count.
+      const first = Math.max(settings.nextOrdinal, (await maxOrdinal(targets, t)) + 1);
+      const writer = new RowWriter(targets, t, codec, first, batchDocs, {}, encoder, settings.textSearchConfig);
       const seen = new Set<string>();
       for await (const batch of source.batches()) {
         const docs = prepare(batch, seen, settings.dim, settings.poolFactor);
-        const live = await query<{ id: string }>(s, "look up ids", `SELECT id FROM ${t.documents} WHERE id = ANY($1::text[]) LIMIT 1`, [docs.map((d) => d.id)]);
-        const id = live.rows[0]?.id;
-        if (id !== undefined) throw new ColtsError("INPUT_INVALID", `document id ${JSON.stringify(id)} is already in the index (delete it first to replace it)`, { details: { id } });
+        await refuseLive(targets, t, docs.map((d) => d.id));
         await writer.push(docs);
         opts.onProgress?.({ phase: "index", done: seen.size, total: source.count });
       }
       await writer.finish();
+      const liveDocuments = await countLive(targets, t);
       await query(
         s,
         "update the settings",
         `UPDATE ${t.settings} SET next_ordinal = $1, generation = generation + 1, updated_at = now(), last_add_avg_residual = COALESCE($2, last_add_avg_residual)`,
         [writer.next, writer.avgResidual],
       );
-      const live = await query<{ n: string }>(s, "count documents", `SELECT count(*) AS n FROM ${t.documents}`);
-      return { generation: settings.generation + 1, liveDocuments: Number(live.rows[0]?.n ?? 0), written: writer.next - settings.nextOrdinal };
+      return { generation: settings.generation + 1, liveDocuments, written: writer.next - first };
     } finally {
       await codec.releaseKernels();
     }
   });
 }
 
-/** Deletes documents by id (one transaction). Returns which ids were found; an id given twice is found once. */
+/** Deletes documents by id (one transaction per part). Returns which ids were found; an id given twice is found once. */
 export async function deleteFromPgIndex(url: string, ids: readonly string[]): Promise<{ deleted: string[]; missing: string[] }> {
-  return withWrite(url, async (s, t) => {
-    const r = await query<{ id: string }>(s, "delete documents", `DELETE FROM ${t.documents} WHERE id = ANY($1::text[]) RETURNING id`, [[...new Set(ids)]]);
-    const found = new Set(r.rows.map((row) => row.id));
+  return withWrite(url, async (s, t, targets) => {
+    const found = await deleteIds(targets, t, [...new Set(ids)]);
     const deleted: string[] = [];
     const missing: string[] = [];
     for (const id of ids) {

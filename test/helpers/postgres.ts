@@ -27,6 +27,16 @@ export interface TestPostgres {
   folder: string;
   /** Stops the server and removes its folder. Idempotent. */
   stop(): void;
+  /** Stops the server and keeps its folder (`resume` starts it again on the same port). */
+  halt(): void;
+  /** Starts a halted server again. */
+  resume(): void;
+}
+
+/** Options of `startPostgres`. */
+export interface StartOptions {
+  /** The role's password. Default: a random one. Shards of one sharded index share their coordinator's. */
+  password?: string;
 }
 
 /** The folder of initdb / pg_ctl, or an Error saying how to get them. */
@@ -62,7 +72,7 @@ function freePort(): Promise<number> {
 }
 
 /** Starts a server (about 2 s: initdb without fsync, then pg_ctl start). */
-export async function startPostgres(): Promise<TestPostgres> {
+export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgres> {
   const bin = postgresBinDir();
   const root = os.userInfo().uid === 0;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "colts-pg-"));
@@ -74,7 +84,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }));
     fs.chownSync(dir, uid, gid);
   }
-  const password = crypto.randomBytes(12).toString("hex");
+  const password = opts.password ?? crypto.randomBytes(12).toString("hex");
   const pwfile = path.join(dir, "pw");
   fs.writeFileSync(pwfile, `${password}\n`, { mode: 0o644 });
   let stopped = false;
@@ -87,11 +97,13 @@ export async function startPostgres(): Promise<TestPostgres> {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   };
+  let settings = "";
+  const start = (): void => void run("pg_ctl", ["-D", data, "-l", path.join(dir, "server.log"), "-w", "-o", settings, "start"]);
   try {
     run("initdb", ["-D", data, "-U", "colts", `--pwfile=${pwfile}`, "-A", "scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"]);
     const port = await freePort();
-    const settings = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off -c full_page_writes=off -c synchronous_commit=off`;
-    run("pg_ctl", ["-D", data, "-l", path.join(dir, "server.log"), "-w", "-o", settings, "start"]);
+    settings = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off -c full_page_writes=off -c synchronous_commit=off`;
+    start();
     const config: pg.ClientConfig = { host: "127.0.0.1", port, user: "colts", password, database: "postgres" };
     const admin = new pg.Client(config);
     await admin.connect();
@@ -112,6 +124,8 @@ export async function startPostgres(): Promise<TestPostgres> {
       config: { ...config, database: "colts" },
       folder: dir,
       stop,
+      halt: () => void run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]),
+      resume: start,
     };
   } catch (e) {
     const log = path.join(dir, "server.log");

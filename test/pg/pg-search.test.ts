@@ -271,7 +271,7 @@ describe("PostgreSQL search: FDE + HNSW first stage, exact MaxSim, keyword and h
     // What a version-1 location looks like to this colts: its schema row says 1 (its tables lack fde and tsv).
     await sql.query('UPDATE "v1_schema" SET version = 1');
     await sql.query('ALTER TABLE "v1_documents" DROP COLUMN fde, DROP COLUMN tsv');
-    await assert.rejects(PgIndex.open(url), isCode("INDEX_VERSION", /schema version 1, this colts reads 2; rebuild .*overwrite/));
+    await assert.rejects(PgIndex.open(url), isCode("INDEX_VERSION", /schema version 1, this colts reads 2 \(one node\) and 3 \(sharded\); rebuild .*overwrite/));
     await assert.rejects(addToPgIndex(url, arraySource(docs(2, 32, "w"))), isCode("INDEX_VERSION"));
     await assert.rejects(deleteFromPgIndex(url, ["v1"]), isCode("INDEX_VERSION"));
     await assert.rejects(buildPgIndex(url, arraySource(docs(5, 33, "w")), DIM), isCode("INPUT_INVALID", /overwrite/));
