@@ -8,7 +8,7 @@
  *     [--lancedb-build-only (ingest and index, no searches)] [--extrapolate] [--rebuild]
  *     [--no-results]
  *
- * Data: 4096 topics x 8 "terms" (sub-centres) on the unit sphere; a document takes 4 topics and
+ * Data (tools/synthetic-corpus.ts): 4096 topics x 8 "terms" (sub-centres) on the unit sphere; a document takes 4 topics and
  * `tokens` +- 25% vectors, each a noisy copy of a term of one of its topics; a query is 32 vectors
  * drawn the same way from the topics of a random document (so every query has relevant documents).
  * Everything is a pure function of (seed, document number): documents are regenerated on demand, so
@@ -39,15 +39,15 @@ import { readCodec } from "../src/plaid/files.js";
 import { plaidNumCentroids, plaidSampleSize } from "../src/plaid/kmeans.js";
 import { readManifest } from "../src/plaid/validate.js";
 import { PlaidIndex } from "../src/plaid/plaid-index.js";
-import type { EmbeddedDoc, EmbeddingSource } from "../src/plaid/source.js";
 import { buildIndex } from "../src/plaid/writer.js";
 import { OrtCentroidScorer, OrtMatmul } from "../src/runtime/kernels/matmul.js";
-import { OrtCodeMaxSim, OrtPaddedMaxSim, OrtResidualMaxSim } from "../src/runtime/kernels/maxsim.js";
+import { OrtCodeMaxSim, OrtResidualMaxSim } from "../src/runtime/kernels/maxsim.js";
 import type { Chunk } from "../src/plaid/chunk.js";
 import type { ResidualCodec } from "../src/plaid/codec.js";
 import { plaidSearch, type PlaidParams, type PlaidStage, type SearchView } from "../src/plaid/stages.js";
 import { Rng } from "../src/util/rng.js";
 import { REPO_ROOT } from "./tools/paths.js";
+import { DEFAULT_TOKEN_NOISE, exactTopsOver, makeBlock, QUERY_TOKENS, SyntheticCorpus, TERMS_PER_TOPIC, TopK, type Block } from "./tools/synthetic-corpus.js";
 
 // ---------------------------------------------------------------------------------------------
 // Arguments
@@ -98,7 +98,6 @@ const KM_POINTS = argv["kmeans-points"] === undefined ? undefined : num(argv["km
 const KM_ITERS = num(argv["kmeans-iters"], 4);
 const TOPICS = num(argv.topics, 4096);
 const SEED = num(argv.seed, 7);
-const QUERY_TOKENS = 32;
 const OUT = path.resolve(ROOT, argv.out ?? `bench/out/plaid-${DOCS}`);
 const PHASES = new Set((argv.phases ?? `build,exact,colts${argv.lancedb ? ",lancedb" : ""}`).split(","));
 const EXACT_QUERIES = num(argv["exact-queries"], 5);
@@ -108,111 +107,10 @@ const COMMAND = `node dist/bench/plaid-synthetic.js ${process.argv.slice(2).join
 // ---------------------------------------------------------------------------------------------
 // Synthetic data
 
-const TERMS_PER_TOPIC = 8;
-const DOC_TOPICS = 4;
-/** Noise norm of a term around its topic, and of a token around its term (relative to unit). */
-const TERM_SPREAD = 0.8;
-const TOKEN_NOISE = num(argv["token-noise"], 0.5);
+/** Noise norm of a token around its term (relative to unit). */
+const TOKEN_NOISE = num(argv["token-noise"], DEFAULT_TOKEN_NOISE);
 const ASSIGNMENT = (argv.assignment ?? "auto") as "auto" | "exact" | "two-level";
 if (!["auto", "exact", "two-level"].includes(ASSIGNMENT)) throw new Error(`--assignment must be auto, exact or two-level, got ${ASSIGNMENT}`);
-
-function normalizeInPlace(v: Float32Array, o: number, dim: number): void {
-  let s = 0;
-  for (let t = 0; t < dim; t++) s += (v[o + t] as number) ** 2;
-  const inv = 1 / Math.sqrt(s);
-  for (let t = 0; t < dim; t++) v[o + t] = (v[o + t] as number) * inv;
-}
-
-/** Per-document seed: a 32-bit hash of (seed, i), so nearby documents get unrelated streams. */
-function docSeed(seed: number, i: number): number {
-  let h = Math.imul(i ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(seed, 0xc2b2ae35);
-  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
-  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-class SyntheticCorpus {
-  /** [topics * TERMS_PER_TOPIC, dim] unit term centres. */
-  readonly terms: Float32Array;
-
-  constructor(
-    readonly seed: number,
-    readonly docs: number,
-    readonly dim: number,
-    readonly tokens: number,
-    readonly topics: number,
-  ) {
-    const rng = new Rng(seed);
-    const sd = 1 / Math.sqrt(dim);
-    const nTerms = topics * TERMS_PER_TOPIC;
-    this.terms = new Float32Array(nTerms * dim);
-    const topic = new Float32Array(dim);
-    for (let c = 0; c < topics; c++) {
-      for (let t = 0; t < dim; t++) topic[t] = rng.normal();
-      normalizeInPlace(topic, 0, dim);
-      for (let j = 0; j < TERMS_PER_TOPIC; j++) {
-        const o = (c * TERMS_PER_TOPIC + j) * dim;
-        for (let t = 0; t < dim; t++) this.terms[o + t] = (topic[t] as number) + TERM_SPREAD * sd * rng.normal();
-        normalizeInPlace(this.terms, o, dim);
-      }
-    }
-  }
-
-  /** n vectors near terms of the given topics. */
-  private draw(rng: Rng, topics: Int32Array, n: number): Float32Array {
-    const dim = this.dim;
-    const sd = TOKEN_NOISE / Math.sqrt(dim);
-    const v = new Float32Array(n * dim);
-    for (let r = 0; r < n; r++) {
-      const term = (topics[rng.int(topics.length)] as number) * TERMS_PER_TOPIC + rng.int(TERMS_PER_TOPIC);
-      const o = r * dim;
-      const c = term * dim;
-      for (let t = 0; t < dim; t++) v[o + t] = (this.terms[c + t] as number) + sd * rng.normal();
-      normalizeInPlace(v, o, dim);
-    }
-    return v;
-  }
-
-  private docTopics(rng: Rng): Int32Array {
-    const topics = new Int32Array(DOC_TOPICS);
-    for (let j = 0; j < DOC_TOPICS; j++) topics[j] = rng.int(this.topics);
-    return topics;
-  }
-
-  doc(i: number): EmbeddedDoc {
-    const rng = new Rng(docSeed(this.seed, i));
-    const topics = this.docTopics(rng);
-    const spread = Math.floor(this.tokens / 4);
-    const n = this.tokens - spread + rng.int(2 * spread + 1);
-    return { id: `d${i}`, vectors: this.draw(rng, topics, n), n };
-  }
-
-  /** Query j: QUERY_TOKENS vectors from the topics of a random document. */
-  query(j: number): { vectors: Float32Array; source: number } {
-    const rng = new Rng(docSeed(this.seed + 1_000_003, j));
-    const source = rng.int(this.docs);
-    const topics = this.docTopics(new Rng(docSeed(this.seed, source)));
-    return { vectors: this.draw(rng, topics, QUERY_TOKENS), source };
-  }
-
-  source(batchSize = 1000): EmbeddingSource {
-    return {
-      count: this.docs,
-      batches: (only?: ReadonlySet<number>, except?: ReadonlySet<number>) => this.batches(batchSize, only, except),
-    };
-  }
-
-  private async *batches(batchSize: number, only?: ReadonlySet<number>, except?: ReadonlySet<number>): AsyncGenerator<EmbeddedDoc[]> {
-    const ids = only ? [...only].sort((a, b) => a - b) : except ? Array.from({ length: this.docs }, (_, i) => i).filter((i) => !except.has(i)) : null;
-    const total = ids ? ids.length : this.docs;
-    for (let s = 0; s < total; s += batchSize) {
-      const batch: EmbeddedDoc[] = [];
-      for (let p = s; p < Math.min(total, s + batchSize); p++) batch.push(this.doc(ids ? (ids[p] as number) : p));
-      await new Promise((r) => setImmediate(r));
-      yield batch;
-    }
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -237,51 +135,6 @@ function readJson<T>(file: string): T | null {
 }
 function writeJson(file: string, v: unknown): void {
   fs.writeFileSync(file, JSON.stringify(v, null, 1));
-}
-
-/** Keeps the 10 best (score, ordinal) pairs. */
-/** The best `capacity` (score, id) pairs seen, best first (ties: the earlier pushed first). */
-class TopK {
-  readonly scores: number[] = [];
-  readonly ids: number[] = [];
-  constructor(readonly capacity = 10) {}
-  push(score: number, id: number): void {
-    const cap = this.capacity;
-    if (this.scores.length === cap && score <= (this.scores[cap - 1] as number)) return;
-    let i = this.scores.length;
-    if (i === cap) i = cap - 1;
-    else {
-      this.scores.push(0);
-      this.ids.push(0);
-    }
-    while (i > 0 && (this.scores[i - 1] as number) < score) {
-      this.scores[i] = this.scores[i - 1] as number;
-      this.ids[i] = this.ids[i - 1] as number;
-      i--;
-    }
-    this.scores[i] = score;
-    this.ids[i] = id;
-  }
-}
-
-interface Block {
-  first: number;
-  docs: number;
-  /** [rows, dim] */
-  vectors: Float32Array;
-  /** [docs + 1] row offsets */
-  offsets: Int32Array;
-  /** Ordinal of each document ([docs]); default first + i. */
-  ids?: ArrayLike<number>;
-}
-
-function makeBlock(corpus: SyntheticCorpus, first: number, count: number): Block {
-  const docs = Array.from({ length: count }, (_, i) => corpus.doc(first + i));
-  const offsets = new Int32Array(count + 1);
-  docs.forEach((d, i) => (offsets[i + 1] = (offsets[i] as number) + d.n));
-  const vectors = new Float32Array((offsets[count] as number) * corpus.dim);
-  docs.forEach((d, i) => vectors.set(d.vectors, (offsets[i] as number) * corpus.dim));
-  return { first, docs: count, vectors, offsets };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -392,38 +245,9 @@ function maxDocLen(): number {
   return TOKENS + Math.floor(TOKENS / 4);
 }
 
-/**
- * Exact MaxSim top-k of every query over blocks of documents (the fused onnxruntime kernel: products,
- * per-document max and per-query sum in one graph). queries: QUERY_TOKENS x DIM each.
- */
-async function exactTopsOver(blocks: Iterable<Block>, queries: Float32Array[], docLen: number, label: string, capacity = 10): Promise<TopK[]> {
-  const nq = queries.length;
-  const allQ = new Float32Array(nq * QUERY_TOKENS * DIM);
-  queries.forEach((q, i) => allQ.set(q, i * QUERY_TOKENS * DIM));
-  const kernel = await OrtPaddedMaxSim.create(allQ, nq, QUERY_TOKENS, DIM, docLen);
-  const tops = Array.from({ length: nq }, () => new TopK(capacity));
-  const SUB = 64; // documents per kernel call: 64 x docLen rows x (queries x 32) columns
-  const t0 = performance.now();
-  let done = 0;
-  try {
-    for (const block of blocks) {
-      for (let s = 0; s < block.docs; s += SUB) {
-        const e = Math.min(block.docs, s + SUB);
-        const r0 = block.offsets[s] as number;
-        const offs = Array.from({ length: e - s + 1 }, (_, i) => (block.offsets[s + i] as number) - r0);
-        const scores = await kernel.run(block.vectors.subarray(r0 * DIM, (block.offsets[e] as number) * DIM), offs);
-        for (let d = s; d < e; d++) {
-          const id = block.ids ? (block.ids[d] as number) : block.first + d;
-          for (let q = 0; q < nq; q++) (tops[q] as TopK).push(scores[(d - s) * nq + q] as number, id);
-        }
-      }
-      done += block.docs;
-      if (Math.floor(done / 20_480) !== Math.floor((done - block.docs) / 20_480)) console.log(`  ${label} ${done}/${DOCS} at ${sec(t0).toFixed(0)} s`);
-    }
-  } finally {
-    await kernel.release();
-  }
-  return tops;
+/** Exact MaxSim top-k of every query over blocks of documents (synthetic-corpus.ts `exactTopsOver`). */
+function exactTops(blocks: Iterable<Block>, queries: Float32Array[], docLen: number, label: string): Promise<TopK[]> {
+  return exactTopsOver(blocks, queries, { queryTokens: QUERY_TOKENS, dim: DIM, docLen, total: DOCS, label });
 }
 
 /** The index's documents, decompressed, in blocks (what colts' `exact: true` scores). */
@@ -476,7 +300,7 @@ async function phaseExact(corpus: SyntheticCorpus, queries: Float32Array[]): Pro
     }
   }
   const t0 = performance.now();
-  const tops = await exactTopsOver(corpusBlocks(), queries, maxDocLen(), "truth");
+  const tops = await exactTops(corpusBlocks(), queries, maxDocLen(), "truth");
   const truthSeconds = sec(t0);
   console.log(`exact: ground truth for ${QUERIES} queries in ${truthSeconds.toFixed(1)} s`);
 
@@ -558,7 +382,7 @@ async function decompressedTruth(queries: Float32Array[]): Promise<{ ids: number
   const chunks = m.chunks.map((c) => readChunk(path.join(indexDir, c.file), m.numCentroids, codec.bytesPerVector));
   const docLen = Math.max(...chunks.map((c) => c.doclens.reduce((a, b) => Math.max(a, b), 1)));
   const t0 = performance.now();
-  const tops = await exactTopsOver(decompressedBlocks(codec, chunks, new Uint8Array(m.numDocs)), queries, docLen, "decompressed truth");
+  const tops = await exactTops(decompressedBlocks(codec, chunks, new Uint8Array(m.numDocs)), queries, docLen, "decompressed truth");
   const rec = { params, ids: tops.map((t) => t.ids), seconds: sec(t0) };
   console.log(`exact over decompressed vectors: ${QUERIES} queries in ${rec.seconds.toFixed(1)} s`);
   writeJson(file, rec);
@@ -800,7 +624,7 @@ function gitCommit(): string {
 async function main(): Promise<void> {
   fs.mkdirSync(OUT, { recursive: true });
   const tGen = performance.now();
-  const corpus = new SyntheticCorpus(SEED, DOCS, DIM, TOKENS, TOPICS);
+  const corpus = new SyntheticCorpus(SEED, DOCS, DIM, TOKENS, TOPICS, TOKEN_NOISE);
   const queries = Array.from({ length: QUERIES }, (_, j) => corpus.query(j).vectors);
   // The queries as raw float32 ([QUERIES * 32, DIM]), for profiling the index outside this script.
   fs.writeFileSync(path.join(OUT, "queries.f32"), Buffer.concat(queries.map((q) => Buffer.from(q.buffer, q.byteOffset, q.byteLength))));

@@ -1,0 +1,176 @@
+/**
+ * The systems of bench/pg-scale.ts: build each on the same synthetic corpus, time the build by its
+ * progress events, then time searches and score them against the exact top-10.
+ */
+import { PlaidIndex } from "../../src/plaid/plaid-index.js";
+import type { CodecTrainingOptions } from "../../src/plaid/train-codec.js";
+import { buildIndex } from "../../src/plaid/writer.js";
+import { PgIndex } from "../../src/pg/pg-index.js";
+import type { PgBuildOptions, PgWriteResult } from "../../src/pg/writer.js";
+import type { EmbeddingSource } from "../../src/plaid/source.js";
+import { mean, percentile, recallAt10 } from "./bench-stats.js";
+import { QUERY_TOKENS, type SyntheticCorpus } from "./synthetic-corpus.js";
+
+/** What every system is measured on. */
+export interface Workload {
+  corpus: SyntheticCorpus;
+  /** [QUERY_TOKENS, dim] each. */
+  queries: Float32Array[];
+  /** Exact top-10 document numbers per query (float vectors). */
+  truth: number[][];
+  /** Codec training settings, the same for every system (so every system trains the same codec). */
+  training: CodecTrainingOptions;
+}
+
+/** How long a build took, by phase (seconds), and what it stored. */
+export interface BuildRecord {
+  system: string;
+  /** Start -> last "train" event: sample read + k-means + residual calibration. */
+  trainSeconds: number;
+  /** Start -> last "index" event: everything up to the last document row written (training included). */
+  ingestSeconds: number;
+  /** Last "index" event -> return: PostgreSQL's HNSW + GIN index build and commit; null for a folder. */
+  indexBuildSeconds: number | null;
+  /** Start -> return. */
+  totalSeconds: number;
+  docs: number;
+  vectors: number;
+  /** Compressed vector storage per vector (folder: chunk files; PostgreSQL: vectors table). */
+  bytesPerVector: number;
+  /** Everything the index occupies, bytes (folder: on disk; PostgreSQL: all tables with their indexes). */
+  totalBytes: number;
+  /** One line of system-specific sizes. */
+  note: string;
+}
+
+/** One search setting's latency and recall. */
+export interface SearchRow {
+  system: string;
+  setting: string;
+  p50: number;
+  p95: number;
+  /** Recall@10 against exact MaxSim on the original float vectors. */
+  recall: number;
+  queries: number;
+}
+
+/** Records when each build phase last reported, and logs progress every 10 s. */
+class BuildClock {
+  readonly t0 = performance.now();
+  lastTrain = this.t0;
+  lastIndex = this.t0;
+  private lastLog = this.t0;
+  constructor(private readonly label: string) {}
+
+  readonly onProgress = (e: { phase: "sample" | "train" | "index"; done: number; total: number }): void => {
+    const now = performance.now();
+    if (e.phase === "train") this.lastTrain = now;
+    if (e.phase === "index") this.lastIndex = now;
+    if (now - this.lastLog > 10_000) {
+      this.lastLog = now;
+      console.log(`  ${this.label} build: ${e.phase} ${e.done}/${e.total} at ${this.seconds(now).toFixed(0)} s`);
+    }
+  };
+
+  seconds(t: number): number {
+    return (t - this.t0) / 1000;
+  }
+}
+
+/** Document number of a synthetic document id ("d<i>"). */
+const docNumber = (id: string): number => Number(id.slice(1));
+
+/**
+ * Latency and recall@10 of `search` over the first `count` queries, after `warmups` unmeasured
+ * queries (connection, kernels, JIT, page cache of what one query reads).
+ */
+export async function measure(w: Workload, system: string, setting: string, search: (q: Float32Array) => Promise<string[]>, count = w.queries.length, warmups = 1): Promise<SearchRow> {
+  for (let i = 0; i < Math.min(warmups, w.queries.length); i++) await search(w.queries[i] as Float32Array);
+  const lat: number[] = [];
+  const rec: number[] = [];
+  for (let qi = 0; qi < Math.min(count, w.queries.length); qi++) {
+    const t0 = performance.now();
+    const ids = await search(w.queries[qi] as Float32Array);
+    lat.push(performance.now() - t0);
+    rec.push(recallAt10(ids.map(docNumber), w.truth[qi] as number[]));
+  }
+  const row = { system, setting, p50: percentile(lat, 50), p95: percentile(lat, 95), recall: mean(rec), queries: lat.length };
+  console.log(`  ${system} ${setting}: p50 ${row.p50.toFixed(1)} ms, p95 ${row.p95.toFixed(1)} ms, recall@10 ${row.recall.toFixed(3)} (${row.queries} queries)`);
+  return row;
+}
+
+const encoded = (w: Workload, q: Float32Array): { vectors: Float32Array; tokens: number; dim: number } => ({ vectors: q, tokens: QUERY_TOKENS, dim: w.corpus.dim });
+
+/** The on-disk PLAID index in `dir` (replaced), searched at its default parameters. */
+export async function runFolder(w: Workload, dir: string): Promise<{ build: BuildRecord; rows: SearchRow[] }> {
+  const clock = new BuildClock("folder");
+  await buildIndex(dir, w.corpus.source(), w.corpus.dim, { ...w.training, overwrite: true, onProgress: clock.onProgress });
+  const end = performance.now();
+  const index = await PlaidIndex.open(dir);
+  try {
+    const info = index.info();
+    const build: BuildRecord = {
+      system: "folder",
+      trainSeconds: clock.seconds(clock.lastTrain),
+      ingestSeconds: clock.seconds(end),
+      indexBuildSeconds: null,
+      totalSeconds: clock.seconds(end),
+      docs: info.liveDocuments,
+      vectors: info.vectors,
+      bytesPerVector: info.bytesPerVector,
+      totalBytes: info.sizeOnDisk,
+      note: `K ${info.centroids}, nbits ${info.nbits}`,
+    };
+    console.log(`folder: built in ${build.totalSeconds.toFixed(1)} s (training ${build.trainSeconds.toFixed(1)} s), ${build.bytesPerVector.toFixed(2)} B/vector`);
+    const rows = [await measure(w, "folder (PLAID)", "default parameters", async (q) => (await index.search(encoded(w, q), { k: 10 })).map((h) => h.id))];
+    return { build, rows };
+  } finally {
+    await index.close();
+  }
+}
+
+/** Builds a PostgreSQL index at a URL (buildPgIndex, or the sharded build). */
+export type PgBuilder = (url: string, source: EmbeddingSource, dim: number, opts: PgBuildOptions) => Promise<PgWriteResult>;
+
+/** What runPg measures besides the build. */
+export interface PgRunOptions {
+  /** First-stage sizes of the "fde" retriever to measure (efSearch: the library default). */
+  candidates: number[];
+  /** Queries measured with the exhaustive "exact" retriever (after one warm-up); 0: none. */
+  exactQueries: number;
+}
+
+/** A PostgreSQL index built by `build` at `url` (replaced), searched through `PgIndex.open(url)`. */
+export async function runPg(w: Workload, system: string, url: string, build: PgBuilder, opts: PgRunOptions): Promise<{ build: BuildRecord; rows: SearchRow[] }> {
+  const clock = new BuildClock(system);
+  await build(url, w.corpus.source(), w.corpus.dim, { ...w.training, overwrite: true, onProgress: clock.onProgress });
+  const end = performance.now();
+  const index = await PgIndex.open(url);
+  try {
+    const info = await index.info();
+    const totalBytes = Object.values(info.tableBytes).reduce((a, b) => a + b, 0);
+    const rec: BuildRecord = {
+      system,
+      trainSeconds: clock.seconds(clock.lastTrain),
+      ingestSeconds: clock.seconds(clock.lastIndex),
+      indexBuildSeconds: (end - clock.lastIndex) / 1000,
+      totalSeconds: clock.seconds(end),
+      docs: info.liveDocuments,
+      vectors: info.vectors,
+      bytesPerVector: info.bytesPerVector,
+      totalBytes,
+      note: `K ${info.centroids}, nbits ${info.nbits}, FDE ${info.fde.size} values; HNSW ${(info.indexBytes.fdeHnsw / 2 ** 20).toFixed(1)} MiB, documents table ${(info.tableBytes.documents / 2 ** 20).toFixed(1)} MiB, vectors table ${(info.tableBytes.vectors / 2 ** 20).toFixed(1)} MiB`,
+    };
+    console.log(`${system}: built in ${rec.totalSeconds.toFixed(1)} s (training ${rec.trainSeconds.toFixed(1)} s, rows until ${rec.ingestSeconds.toFixed(1)} s, HNSW + GIN ${(rec.indexBuildSeconds ?? 0).toFixed(1)} s), ${rec.bytesPerVector.toFixed(2)} B/vector; ${rec.note}`);
+    const rows: SearchRow[] = [];
+    for (const c of opts.candidates) {
+      rows.push(await measure(w, system, `fde, candidates ${c}`, async (q) => (await index.search(encoded(w, q), { k: 10, candidates: c })).map((h) => h.id)));
+    }
+    if (opts.exactQueries > 0) {
+      rows.push(await measure(w, system, "exact (exhaustive)", async (q) => (await index.search(encoded(w, q), { k: 10, retriever: "exact" })).map((h) => h.id), opts.exactQueries));
+    }
+    return { build: rec, rows };
+  } finally {
+    await index.close();
+  }
+}
