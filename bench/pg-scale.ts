@@ -131,16 +131,19 @@ const COMMAND = `node dist/bench/pg-scale.js ${process.argv
 // pg-sharded
 
 /**
- * PG-SHARDED BUILD: the one place to wire the sharded build. It must build the index across
- * `shardUrls` with `coordinatorUrl` as coordinator, e.g.
- *   buildPgIndex(coordinatorUrl, source, dim, { ...opts, shards: shardUrls })
- * and return when every shard's rows and search indexes are written (its "index" progress events
- * and its return time are what the bench times). Everything else (URLs, server settings, searches
- * through the coordinator URL, report) is in place.
+ * The sharded build: `shardUrls` as shard nodes (their prefix replaced by the coordinator's),
+ * `coordinatorUrl` as coordinator. Its "index" progress events and its return are what is timed; the
+ * shards build their HNSW indexes at the same time.
  */
 function buildPgSharded(coordinatorUrl: string, shardUrls: readonly string[], source: EmbeddingSource, dim: number, opts: PgBuildOptions): Promise<PgWriteResult> {
-  void [coordinatorUrl, shardUrls, source, dim, opts];
-  throw new Error("pg-sharded: the sharded PostgreSQL build is not wired into bench/pg-scale.ts yet (buildPgSharded)");
+  // Shards hold their tables under the coordinator's prefix.
+  const prefix = parsePgUrl(coordinatorUrl).prefix;
+  const shards = shardUrls.map((u) => {
+    const x = new URL(u);
+    x.searchParams.set("prefix", prefix);
+    return x.toString();
+  });
+  return buildPgIndex(coordinatorUrl, source, dim, { ...opts, shards });
 }
 
 /** The coordinator URL of pg-sharded: --pg-url under its own table prefix, so pg and pg-sharded can run on one server. */

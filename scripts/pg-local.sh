@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Local throwaway PostgreSQL instances for trying the PostgreSQL index location (and, later, shards).
+# Local throwaway PostgreSQL instances for trying the PostgreSQL index location and sharding.
 #   scripts/pg-local.sh start [N] [BASE_PORT]   N instances (default 1) on 127.0.0.1, ports BASE_PORT..
 #                                               (default 54320..), each with its own data folder under
 #                                               $COLTS_PG_LOCAL (default ./.pg-local); prints their URLs
 #   scripts/pg-local.sh stop                    stops them and removes the data folders
-# Each instance: database "colts", superuser "colts", password auth over TCP (the password is printed
-# once in the URLs and kept in the data folder), the vector extension created. Needs
-# scripts/install-postgres.sh first. As root, the servers run as the postgres system user (initdb
-# refuses root).
+# Each instance: database "colts", superuser "colts", password auth over TCP, the vector extension
+# created. Every instance under one $COLTS_PG_LOCAL has the same password (made once, printed in the
+# URLs, kept in $COLTS_PG_LOCAL/password): a sharded index's coordinator and shards share one role and
+# password, as PL/Proxy's user mapping holds one. Needs scripts/install-postgres.sh first. As root,
+# the servers run as the postgres system user (initdb refuses root).
 set -euo pipefail
 
 ROOT="${COLTS_PG_LOCAL:-$PWD/.pg-local}"
@@ -20,17 +21,18 @@ start() {
   local n="${1:-1}" base="${2:-54320}" i port dir pw
   mkdir -p "$ROOT"
   [ "$(id -u)" -eq 0 ] && chown postgres: "$ROOT"
+  if [ ! -f "$ROOT/password" ]; then
+    as_owner bash -c "umask 077; head -c 18 /dev/urandom | base64 | tr '+/' '-_' > '$ROOT/password'"
+  fi
   for ((i = 0; i < n; i++)); do
     port=$((base + i))
     dir="$ROOT/$port"
     if [ ! -f "$dir/PG_VERSION" ]; then
       as_owner mkdir -p "$dir"
       chmod 700 "$dir"
-      pw="$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')"
-      as_owner bash -c "umask 077; printf '%s\n' '$pw' > '$ROOT/$port.pw'"
-      as_owner "$BIN/initdb" -D "$dir" -U colts --pwfile="$ROOT/$port.pw" -A scram-sha-256 -E UTF8 --locale=C >/dev/null
+      as_owner "$BIN/initdb" -D "$dir" -U colts --pwfile="$ROOT/password" -A scram-sha-256 -E UTF8 --locale=C >/dev/null
     fi
-    pw="$(cat "$ROOT/$port.pw")"
+    pw="$(cat "$ROOT/password")"
     if ! as_owner "$BIN/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
       as_owner "$BIN/pg_ctl" -D "$dir" -l "$ROOT/$port.log" -w -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir" start >/dev/null
       PGPASSWORD="$pw" "$BIN/psql" -q -h 127.0.0.1 -p "$port" -U colts -d postgres -c "CREATE DATABASE colts" 2>/dev/null || true

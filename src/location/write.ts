@@ -24,11 +24,12 @@ export interface WriteOutcome {
 
 /**
  * Builds a new index at `location`. A PostgreSQL build takes the codec options, `model`,
- * `overwrite` and `onProgress`; the folder-only ones (chunks, BM25, the sample's memory) do not apply
+ * `overwrite`, `onProgress` and `shards` (a sharded index whose coordinator is `location`); the folder-only ones (chunks, BM25, the sample's memory) do not apply
  * there (its keyword side is PostgreSQL full-text search over the stored texts).
  */
-export async function buildAt(location: string, source: EmbeddingSource, dim: number, opts: BuildOptions = {}): Promise<WriteOutcome> {
+export async function buildAt(location: string, source: EmbeddingSource, dim: number, opts: BuildOptions & Pick<PgWriter.PgBuildOptions, "shards"> = {}): Promise<WriteOutcome> {
   if (locationKind(location) === "folder") {
+    if (opts.shards !== undefined) throw new ColtsError("INPUT_INVALID", `shards are PostgreSQL nodes: ${location} is a folder; name the coordinator's postgres:// URL as the location`);
     const m = await buildIndex(location, source, dim, opts);
     return { generation: m.generation, liveDocuments: m.liveDocs };
   }

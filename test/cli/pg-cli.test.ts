@@ -195,6 +195,36 @@ describe("colts with a postgres:// index location", () => {
     assert.match(bad.stderr, /prefix.*\[INPUT_INVALID\]/);
   });
 
+  test("a sharded build: index build --shards, info lists the shards, search and add name the coordinator alone, hits equal one node's", async () => {
+    const shards = await Promise.all([startPostgres({ password }), startPostgres({ password })]);
+    try {
+      const url = server.url("shcli_");
+      const flags = ["--model", "model", "--input", "docs.jsonl", "--metadata-fields", "lang,year", "--nbits", "2"];
+      const b = await run(["index", "build", url, ...flags, "--shards", shards.map((s) => s.url("shcli_")).join(",")]);
+      assert.equal(b.code, 0, b.stderr);
+      assert.match(b.stdout, /^built postgres:\/\/colts:\*\*\*@127\.0\.0\.1:\d+\/colts\?prefix=shcli_: 8 documents/);
+      const table = await run(["index", "info", url]);
+      assert.equal(table.code, 0, table.stderr);
+      const rows = [...table.stdout.matchAll(/^shard (\d) \(127\.0\.0\.1:\d+\/colts\) +(\d+) documents/gm)].map((m) => [Number(m[1]), Number(m[2])]);
+      assert.equal(rows.length, 2, table.stdout);
+      assert.equal((rows[0]?.[1] ?? 0) + (rows[1]?.[1] ?? 0), 8);
+      assert.equal((await run(["index", "add", url, "--input", "more.jsonl"])).code, 0);
+      const one = server.url("shone_");
+      assert.equal((await run(["index", "build", one, ...flags])).code, 0);
+      assert.equal((await run(["index", "add", one, "--input", "more.jsonl"])).code, 0);
+      for (const extra of [[], ["--exact"], ["--retriever", "keyword"], ["--filter", "lang = 'en'"]]) {
+        const want = await hits(one, "capital city", extra);
+        assert.ok(want.length > 0);
+        assert.deepEqual(await hits(url, "capital city", extra), want, extra.join(" "));
+      }
+      const folder = await run(["index", "build", "idx-sharded", ...flags, "--shards", shards[0]?.url("shcli_") ?? ""]);
+      assert.equal(folder.code, 1);
+      assert.match(folder.stderr, /shards are PostgreSQL nodes.*\[INPUT_INVALID\]/);
+    } finally {
+      for (const s of shards) s.stop();
+    }
+  });
+
   test("help pages say a location may be a folder or a postgres:// URL", async () => {
     for (const argv of [["index", "build", "--help"], ["index", "info", "--help"], ["search", "--help"], ["serve", "--help"], ["eval", "--help"], ["mine", "--help"]]) {
       const r = await runCli(argv, cwd);

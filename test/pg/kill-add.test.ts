@@ -4,7 +4,9 @@
  * at seeded random moments; after each kill every add is either wholly there or wholly absent, every
  * document has its vectors row and its FDE, the settings row's counters match the rows, the write
  * lock is free once the server has ended the killed backend (the next add succeeds) and a search
- * still answers.
+ * still answers. The same on a sharded index (a coordinator and two shards): each shard holds all or
+ * none of its part of every add (the documents `hashtext(id) & 1` routes to it), its documents and
+ * vectors rows agree, no ordinal is on both shards, and the next add and a search go through.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -92,6 +94,69 @@ describe("PostgreSQL index: SIGKILL during index add", () => {
     t.diagnostic(`trials: ${outcomes.join("; ")}`);
     assert.ok(outcomes.some((o) => o.endsWith("killed")), `no trial was killed mid-way: ${outcomes.join("; ")}`);
     // The write lock died with the killed connection: the next add goes through, and search answers.
+    const extra = syntheticDocs(5, CRASH_DIM, 99, "after-").map((d) => ({ ...d, text: `text of ${d.id}` }));
+    await addToPgIndex(url, arraySource(extra, 5));
+    const index = await PgIndex.open(url);
+    try {
+      const q = extra[0];
+      assert.ok(q);
+      const hits = await index.search({ vectors: q.vectors, tokens: q.vectors.length / CRASH_DIM, dim: CRASH_DIM }, { k: 3, retriever: "exact" });
+      assert.equal(hits[0]?.id, q.id);
+    } finally {
+      await index.close();
+    }
+  });
+});
+
+describe("sharded PostgreSQL index: SIGKILL during index add", () => {
+  const password = "kill-shards-pw";
+  let coordinator: TestPostgres;
+  let shards: TestPostgres[] = [];
+  let clients: pg.Client[] = [];
+  before(async () => {
+    [coordinator, ...shards] = await Promise.all([startPostgres({ password }), startPostgres({ password }), startPostgres({ password })]);
+    clients = [coordinator, ...shards].map((s) => new pg.Client(s.config));
+    await Promise.all(clients.map((c) => c.connect()));
+  });
+  after(async () => {
+    await Promise.all(clients.map((c) => c.end()));
+    for (const s of [coordinator, ...shards]) s?.stop();
+  });
+
+  test("each shard holds all or none of its part of every add, rows agree, ordinals stay unique, and the index stays writable and searchable", async (t) => {
+    const url = coordinator.url("crash_");
+    const base = syntheticDocs(60, CRASH_DIM, 7, "base-").map((d) => ({ ...d, text: `text of ${d.id}` }));
+    await buildPgIndex(url, arraySource(base, 20), CRASH_DIM, { numCentroids: 16, shards: shards.map((s) => s.url("crash_")) });
+    const [coord, ...onShards] = clients as [pg.Client, ...pg.Client[]];
+    const rng = new Rng(4048);
+    const outcomes: string[] = [];
+    for (let trial = 1; trial <= 6; trial++) {
+      const ms = 300 + Math.floor(rng.next() * 2500);
+      outcomes.push(`${ms} ms: ${await runKilled(url, trial, ms)}`);
+      for (const c of clients) await waitForDeadWriters(c);
+      const ordinals: string[] = [];
+      for (const [part, c] of onShards.entries()) {
+        // Per add ("s<trial>r<round>"): this shard holds every document the add routed to it, or none.
+        const rounds = await c.query<{ round: string; n: string; ids: string[] }>(
+          `SELECT split_part(id, '-', 1) AS round, count(*) AS n, array_agg(id) AS ids FROM "crash_documents" WHERE id LIKE $1 GROUP BY 1`,
+          [`s${trial}r%`],
+        );
+        for (const r of rounds.rows) {
+          const all = Array.from({ length: CRASH_BATCH }, (_, i) => `${r.round}-${i}`);
+          const mine = await coord.query<{ n: string }>("SELECT count(*) AS n FROM unnest($1::text[]) x WHERE (hashtext(x) & 1) = $2", [all, part]);
+          assert.equal(r.n, mine.rows[0]?.n, `trial ${trial}, shard ${part}: add ${r.round} is partial (${r.n} of ${mine.rows[0]?.n} documents)`);
+        }
+        const orphans = await c.query<{ a: string; b: string }>(
+          `SELECT (SELECT count(*) FROM "crash_documents" d WHERE NOT EXISTS (SELECT 1 FROM "crash_vectors" v WHERE v.ordinal = d.ordinal)) AS a,
+                  (SELECT count(*) FROM "crash_vectors" v WHERE NOT EXISTS (SELECT 1 FROM "crash_documents" d WHERE d.ordinal = v.ordinal)) AS b`,
+        );
+        assert.deepEqual(orphans.rows[0], { a: "0", b: "0" }, `trial ${trial}, shard ${part}: documents and vectors rows agree`);
+        ordinals.push(...(await c.query<{ o: string }>(`SELECT ordinal AS o FROM "crash_documents"`)).rows.map((r) => r.o));
+      }
+      assert.equal(new Set(ordinals).size, ordinals.length, `trial ${trial}: an ordinal is on both shards`);
+    }
+    t.diagnostic(`trials: ${outcomes.join("; ")}`);
+    assert.ok(outcomes.some((o) => o.endsWith("killed")), `no trial was killed mid-way: ${outcomes.join("; ")}`);
     const extra = syntheticDocs(5, CRASH_DIM, 99, "after-").map((d) => ({ ...d, text: `text of ${d.id}` }));
     await addToPgIndex(url, arraySource(extra, 5));
     const index = await PgIndex.open(url);

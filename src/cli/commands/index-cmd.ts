@@ -54,6 +54,13 @@ const BUILD_SPEC: CommandSpec = {
     { name: "mecab-dic", type: "string", arg: "DIR", default: "$COLTS_MECAB_DICDIR or searched", help: "compiled MeCab dictionary for --bm25-analyzer japanese" },
     { name: "sample-memory", type: "string", arg: "GIB", default: "1", help: "codec sample vectors kept in memory for the index pass (each document is encoded once); a larger sample goes to a temporary file in the index folder" },
     { name: "overwrite", type: "boolean", help: "replace an index already at <location>" },
+    {
+      name: "shards",
+      type: "string",
+      arg: "URL,URL",
+      default: "none (one node)",
+      help: "PostgreSQL only: shard nodes (a power of two of postgres:// URLs, the coordinator's role and password) for a sharded index whose coordinator is <location>; later commands name the coordinator alone",
+    },
     ...MODEL_FLAGS,
   ],
   example: "colts index build idx --model lightonai/answerai-colbert-small-v1 --input beir/scifact --nbits 2\n  colts index build 'postgres://colts@localhost/search?prefix=scifact_' --model lightonai/answerai-colbert-small-v1 --input beir/scifact",
@@ -214,6 +221,10 @@ async function build(argv: string[], io: CliIO): Promise<number> {
   const mecabDic = stringFlag(values, "mecab-dic");
   const bm25Analyzer = analyzerName ? builtInAnalyzer(analyzerName, mecabDic ? { mecabDicDir: resolvePath(io, mecabDic) } : {}) : undefined;
   const sampleMemoryGiB = numberFlag(values, "sample-memory", 0, 1e6);
+  const shards = stringFlag(values, "shards")
+    ?.split(",")
+    .map((u) => u.trim())
+    .filter((u) => u !== "");
   await withCorpus(io, BUILD_SPEC, values, model, async (corpus, colbert) => {
     const source = await encodedCorpusSource(corpus, colbert, batchSize ? { batchSize } : {});
     return buildAt(dir, source, colbert.dim, {
@@ -226,6 +237,7 @@ async function build(argv: string[], io: CliIO): Promise<number> {
       overwrite: values["overwrite"] === true,
       onProgress: progress(io),
       ...(bm25Analyzer ? { bm25Analyzer } : {}),
+      ...(shards ? { shards } : {}),
     });
   });
   const m = await summarize(dir);
@@ -319,6 +331,7 @@ async function pgInfoCommand(io: CliIO, url: string, json: boolean): Promise<num
     ["generation", String(i.generation)],
     ["table sizes", `${(total / 1048576).toFixed(2)} MiB (vectors ${(i.tableBytes.vectors / 1048576).toFixed(2)} MiB)`],
     ["drift", i.drifted ? "new data far from centroids: rebuild with --overwrite" : "ok"],
+    ...(i.shards ?? []).map((s): [string, string] => [s.node, `${s.documents} documents, ${s.vectors} vectors`]),
   ]);
   return 0;
 }
