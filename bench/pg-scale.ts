@@ -5,7 +5,7 @@
  *
  *   scripts/pg-local.sh start            # prints a URL (a throwaway server: see "Server settings")
  *   npx tsc -p . && node dist/bench/pg-scale.js --pg-url 'postgres://...' [--docs 100000] [--dim 128]
- *     [--tokens 64] [--queries 100] [--nbits 2] [--candidates 250,500,1000] [--systems folder,pg]
+ *     [--tokens 64] [--queries 100] [--nbits 2] [--candidates 250,500,1000,1000/1000 (C or C/rerank)] [--skip-build] [--systems folder,pg]
  *     [--shard-urls a,b] [--out bench/out/pg-scale-<docs>] [--no-results] ...
  *
  * Data (tools/synthetic-corpus.ts, the generator of plaid-synthetic.ts with its seed semantics):
@@ -81,7 +81,10 @@ const { values: argv } = parseArgs({
     /** Seed of the synthetic corpus and queries. Default 7 (plaid-synthetic.ts's). */
     seed: { type: "string", default: "7" },
     /** PostgreSQL first-stage sizes ("fde" retriever candidates) to measure, comma-separated. Default 250,500,1000 (1000: the library default). */
-    candidates: { type: "string", default: "250,500,1000" },
+    /** First-stage sizes: "C" (rerank: the library's default, C / 4) or "C/R" (rerank R), comma-separated. */
+    candidates: { type: "string", default: "250,500,1000,1000/1000" },
+    /** PostgreSQL systems: search the indexes a previous run built (same data) instead of building them. */
+    "skip-build": { type: "boolean", default: false },
     /** Queries measured with PostgreSQL's exhaustive "exact" retriever (a full scan each); 0: skip. Default 3. */
     "pg-exact-queries": { type: "string", default: "3" },
     /** Systems to run, comma-separated, among folder, pg, pg-sharded. Default folder,pg. */
@@ -111,7 +114,11 @@ const QUERIES = int("queries", argv.queries, 1);
 const NBITS = int("nbits", argv.nbits, 1) as Nbits;
 const TOPICS = int("topics", argv.topics, 1);
 const SEED = int("seed", argv.seed, 0);
-const CANDIDATES = (argv.candidates ?? "").split(",").map((c) => int("candidates", c, 1));
+// "C" (rerank: the library default) or "C/R" (rerank R).
+const CANDIDATES = (argv.candidates ?? "").split(",").map((c) => {
+  const [cand, rerank] = c.split("/");
+  return { candidates: int("candidates", cand ?? "", 1), ...(rerank !== undefined ? { rerank: int("rerank", rerank, 1) } : {}) };
+});
 const PG_EXACT_QUERIES = int("pg-exact-queries", argv["pg-exact-queries"], 0);
 const SYSTEMS = (argv.systems ?? "").split(",").filter((s) => s !== "");
 for (const s of SYSTEMS) if (!["folder", "pg", "pg-sharded"].includes(s)) throw new Error(`--systems: unknown system ${s} (folder, pg, pg-sharded)`);
@@ -236,7 +243,7 @@ function report(builds: BuildRecord[], rows: SearchRow[], truth: TruthRecord, se
 
 /** Builds and measures one system of --systems. */
 function runSystem(system: string, w: Workload): Promise<{ build: BuildRecord; rows: SearchRow[] }> {
-  const pgOpts = { candidates: CANDIDATES, exactQueries: PG_EXACT_QUERIES };
+  const pgOpts = { candidates: CANDIDATES, exactQueries: PG_EXACT_QUERIES, skipBuild: argv["skip-build"] === true };
   const url = argv["pg-url"] as string;
   if (system === "folder") return runFolder(w, path.join(OUT, "index"));
   if (system === "pg") return runPg(w, "pg", url, buildPgIndex, pgOpts);

@@ -134,8 +134,10 @@ export type PgBuilder = (url: string, source: EmbeddingSource, dim: number, opts
 
 /** What runPg measures besides the build. */
 export interface PgRunOptions {
-  /** First-stage sizes of the "fde" retriever to measure (efSearch: the library default). */
-  candidates: number[];
+  /** First-stage sizes of the "fde" retriever to measure, each with its rerank (undefined: the library default; efSearch: the library default). */
+  candidates: { candidates: number; rerank?: number }[];
+  /** Open the index already at the URL instead of building it (its build is not timed). */
+  skipBuild?: boolean;
   /** Queries measured with the exhaustive "exact" retriever (after one warm-up); 0: none. */
   exactQueries: number;
 }
@@ -143,7 +145,7 @@ export interface PgRunOptions {
 /** A PostgreSQL index built by `build` at `url` (replaced), searched through `PgIndex.open(url)`. */
 export async function runPg(w: Workload, system: string, url: string, build: PgBuilder, opts: PgRunOptions): Promise<{ build: BuildRecord; rows: SearchRow[] }> {
   const clock = new BuildClock(system);
-  await build(url, w.corpus.source(), w.corpus.dim, { ...w.training, overwrite: true, onProgress: clock.onProgress });
+  if (!opts.skipBuild) await build(url, w.corpus.source(), w.corpus.dim, { ...w.training, overwrite: true, onProgress: clock.onProgress });
   const end = performance.now();
   const index = await PgIndex.open(url);
   try {
@@ -164,7 +166,8 @@ export async function runPg(w: Workload, system: string, url: string, build: PgB
     console.log(`${system}: built in ${rec.totalSeconds.toFixed(1)} s (training ${rec.trainSeconds.toFixed(1)} s, rows until ${rec.ingestSeconds.toFixed(1)} s, HNSW + GIN ${(rec.indexBuildSeconds ?? 0).toFixed(1)} s), ${rec.bytesPerVector.toFixed(2)} B/vector; ${rec.note}`);
     const rows: SearchRow[] = [];
     for (const c of opts.candidates) {
-      rows.push(await measure(w, system, `fde, candidates ${c}`, async (q) => (await index.search(encoded(w, q), { k: 10, candidates: c })).map((h) => h.id)));
+      const label = `fde, candidates ${c.candidates}, rerank ${c.rerank ?? `default (${Math.ceil(c.candidates / 4)})`}`;
+      rows.push(await measure(w, system, label, async (q) => (await index.search(encoded(w, q), { k: 10, ...c })).map((h) => h.id)));
     }
     if (opts.exactQueries > 0) {
       rows.push(await measure(w, system, "exact (exhaustive)", async (q) => (await index.search(encoded(w, q), { k: 10, retriever: "exact" })).map((h) => h.id), opts.exactQueries));

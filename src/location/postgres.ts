@@ -72,6 +72,7 @@ export class PostgresIndex implements OpenedIndex {
       ...(opts.ids !== undefined ? { ids: opts.ids } : {}),
       ...(pg.candidates !== undefined ? { candidates: pg.candidates } : {}),
       ...(pg.efSearch !== undefined ? { efSearch: pg.efSearch } : {}),
+      ...(pg.rerank !== undefined ? { rerank: pg.rerank } : {}),
     });
   }
 

@@ -12,8 +12,10 @@ export type LocationKind = "folder" | "postgres";
 export interface DenseOptions extends SearchOptions {
   /** PostgreSQL only (ignored by a folder index); see pg/search-options.ts for ranges and defaults. */
   postgres?: {
-    /** FDE candidates taken from the HNSW index and scored exactly. Default 1,000; more: higher recall, slower. */
+    /** FDE candidates taken from the HNSW index. Default 1,000; more: higher recall, slower. */
     candidates?: number;
+    /** Candidates scored exactly after the centroid pass ranks them by their codes. Default candidates / 4; at candidates or above, all of them. */
+    rerank?: number;
     /** pgvector's hnsw.ef_search. Default: the candidate count (at most 1,000). */
     efSearch?: number;
   };

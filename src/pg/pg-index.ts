@@ -1,12 +1,14 @@
 /**
  * A PostgreSQL index opened for search. Four retrievers (search-options.ts `PgRetriever`):
- *  - "fde", the default: two stages. The query's MUVERA FDE (muvera/, with the FDE settings recorded
+ *  - "fde", the default: three stages. The query's MUVERA FDE (muvera/, with the FDE settings recorded
  *    at build) is looked up in the HNSW index over the document FDEs (pgvector, inner product,
  *    `hnsw.ef_search` and an iterative scan with relaxed order set for the transaction, so that a
- *    selective metadata filter in the WHERE still yields `candidates` rows); the candidates'
- *    compressed vectors are then read, decompressed and scored by exact MaxSim with the folder index's
- *    own stage-4 code (plaid/stages.ts `rankExactly`, the same onnxruntime kernel). Every returned
- *    score is the document's exact MaxSim; ties by ordinal. With candidates >= the live documents it
+ *    selective metadata filter in the WHERE still yields `candidates` rows); the candidates' centroid
+ *    codes alone are read and ranked by PLAID's stage-3 score (sum over query vectors of the best
+ *    centroid score among the codes), and the best `rerank` of them have their compressed vectors
+ *    read, decompressed and scored by exact MaxSim with the folder index's own stage-4 code
+ *    (plaid/stages.ts `rankExactly`, the same onnxruntime kernel). Every returned score is the
+ *    document's exact MaxSim; ties by ordinal. With candidates and rerank >= the live documents it
  *    returns what "exact" returns.
  *  - "exact": exhaustive exact MaxSim over all live documents that pass the filter and id list, read
  *    in ordinal order batch by batch; equals a folder index's `exact` search on the same documents.
@@ -21,13 +23,14 @@ import type { FdeEncoder } from "../muvera/fde.js";
 import type { ResidualCodec } from "../plaid/codec.js";
 import { isDrifted } from "../plaid/manifest.js";
 import type { IndexInfo, SearchHit } from "../plaid/plaid-index.js";
-import { allAdmissible, rankExactly, type Hit, type SearchView } from "../plaid/stages.js";
-import { OrtResidualMaxSim } from "../runtime/kernels/maxsim.js";
+import { allAdmissible, rankExactly, stage3Scores, type Hit, type SearchView } from "../plaid/stages.js";
+import { OrtCentroidScorer } from "../runtime/kernels/matmul.js";
+import { OrtCodeMaxSim, OrtResidualMaxSim } from "../runtime/kernels/maxsim.js";
 import type { RuntimeOptions } from "../runtime/session.js";
 import { fuse } from "../util/rank-fusion.js";
 import { connect, disconnect, query, type PgSession } from "./connection.js";
 import { encoderFor, halfvecLiteral, type PgFdeSettings } from "./fde.js";
-import { rowsToChunk, type VectorRow } from "./rows.js";
+import { codeRowsToChunk, rowsToChunk, type VectorRow } from "./rows.js";
 import { checkPgvector, checkSchema, SCHEMA_VERSION, SHARDED_SCHEMA_VERSION, tables, type Tables } from "./schema.js";
 import { LocalReads, type PgReads } from "./reads.js";
 import { DEFAULT_SHARD_TIMEOUT_MS, setTimeoutMs, ShardedReads } from "./shard-reads.js";
@@ -101,6 +104,9 @@ export class PgIndex {
     /** The index's residual codec. */
     readonly codec: ResidualCodec,
     private readonly exactKernel: OrtResidualMaxSim,
+    /** Centroid scores of a query ([K, nq]) and the approximate MaxSim over codes: the centroid pass. */
+    private readonly centroids: OrtCentroidScorer,
+    private readonly codeKernel: OrtCodeMaxSim,
     private readonly fde: FdeEncoder,
     /** The shard nodes of a sharded index; null on one node. */
     private readonly nodes: ShardNode[] | null,
@@ -126,8 +132,11 @@ export class PgIndex {
       const t = tables(location.prefix);
       const { settings, codec } = await loadSettings(s, t);
       const fde = encoderFor(settings.fde, location.redacted);
-      const kernel = await OrtResidualMaxSim.create(codec, { ...opts.runtime, allowSpinning: opts.runtime?.allowSpinning ?? false });
-      return new PgIndex(s, t, settings, codec, kernel, fde, nodes, timeoutMs);
+      const runtime = { ...opts.runtime, allowSpinning: opts.runtime?.allowSpinning ?? false };
+      const kernel = await OrtResidualMaxSim.create(codec, runtime);
+      const centroids = await OrtCentroidScorer.create(codec.centroids, codec.numCentroids, codec.dim, runtime);
+      const codeKernel = await OrtCodeMaxSim.create(runtime);
+      return new PgIndex(s, t, settings, codec, kernel, centroids, codeKernel, fde, nodes, timeoutMs);
     } catch (e) {
       await disconnect(s);
       throw e;
@@ -208,13 +217,36 @@ export class PgIndex {
   /** FDE candidates from the HNSW index, then exact MaxSim of their vectors; the best k. Inside `reads.run`. */
   private async fdeSearch(reads: PgReads, q: { v: Float32Array; n: number }, o: ResolvedSearch, k: number): Promise<SearchHit[]> {
     const fde = halfvecLiteral(this.fde.query(q.v, q.n));
-    const ordinals = (await reads.candidates(fde, Math.max(k, o.candidates), o)).sort((a, b) => a - b);
+    let ordinals = (await reads.candidates(fde, Math.max(k, o.candidates), o)).sort((a, b) => a - b);
+    if (ordinals.length > Math.max(k, o.rerank)) ordinals = await this.byCentroids(reads, q, ordinals, Math.max(k, o.rerank), o.batchDocs);
     let best: Hit[] = [];
     for (let i = 0; i < ordinals.length; i += o.batchDocs) {
       const rows = await reads.vectorsOf(ordinals.slice(i, i + o.batchDocs));
       if (rows.length > 0) best = mergeTop(best, await this.score(rows, q.v, q.n, k), k);
     }
     return this.describe(reads, best);
+  }
+
+  /**
+   * The centroid pass: the `keep` of `ordinals` with the best approximate MaxSim over their centroid
+   * codes (PLAID's stage 3, read without residuals), in ordinal order.
+   */
+  private async byCentroids(reads: PgReads, q: { v: Float32Array; n: number }, ordinals: number[], keep: number, batchDocs: number): Promise<number[]> {
+    const { scores } = await this.centroids.run(q.v, q.n, 1); // [K, nq]
+    const scored: { ordinal: number; score: number }[] = [];
+    for (let i = 0; i < ordinals.length; i += batchDocs) {
+      const rows = await reads.codesOf(ordinals.slice(i, i + batchDocs));
+      if (rows.length === 0) continue;
+      const { chunk, ordinals: ords } = codeRowsToChunk(rows, this.s.location.redacted);
+      const view: SearchView = { codec: this.codec, chunks: [chunk], allowed: null, deleted: new Uint8Array(rows.length), codeKernel: this.codeKernel };
+      const approx = await stage3Scores(view, allAdmissible(view), scores, q.n);
+      ords.forEach((ordinal, j) => scored.push({ ordinal, score: approx[j] as number }));
+    }
+    scored.sort((a, b) => b.score - a.score || a.ordinal - b.ordinal);
+    return scored
+      .slice(0, keep)
+      .map((x) => x.ordinal)
+      .sort((a, b) => a - b);
   }
 
   /** Exact MaxSim of one batch of rows (stage 4 of the folder index); hits carry the rows' ordinals. */
@@ -304,7 +336,7 @@ export class PgIndex {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const results = await Promise.allSettled([this.exactKernel.release(), disconnect(this.s), this.codec.releaseKernels()]);
+    const results = await Promise.allSettled([this.exactKernel.release(), this.centroids.release(), this.codeKernel.release(), disconnect(this.s), this.codec.releaseKernels()]);
     const failed = results.find((x): x is PromiseRejectedResult => x.status === "rejected");
     if (failed) throw failed.reason;
   }

@@ -7,7 +7,7 @@ import type { SearchHit } from "../plaid/plaid-index.js";
 import { inTransaction, query, type PgSession } from "./connection.js";
 import type { VectorRow } from "./rows.js";
 import type { Tables } from "./schema.js";
-import { condition, exactPageSql, fdeCandidatesSql, HNSW_SETTINGS_SQL, keywordSql, vectorsOfSql } from "./search-sql.js";
+import { codesOfSql, condition, exactPageSql, fdeCandidatesSql, HNSW_SETTINGS_SQL, keywordSql, vectorsOfSql } from "./search-sql.js";
 import type { ResolvedSearch } from "./search-options.js";
 
 /** A hit's id and metadata (`describe`). */
@@ -17,6 +17,9 @@ export interface DescribedRow {
   meta: Record<string, unknown> | null;
 }
 
+/** A vectors row without its residuals. */
+export type CodeRow = Omit<VectorRow, "residuals">;
+
 /** What the retrievers read; the filter and id list of `o` apply to every document-level read. */
 export interface PgReads {
   /** Runs one search: in one read-only snapshot on one node; sharded, each shard call sees its own. */
@@ -25,6 +28,8 @@ export interface PgReads {
   candidates(fde: string, limit: number, o: ResolvedSearch): Promise<number[]>;
   /** The vectors rows of these ordinals (those still live). */
   vectorsOf(ordinals: readonly number[]): Promise<VectorRow[]>;
+  /** The centroid codes of these ordinals (those still live), without their residuals. */
+  codesOf(ordinals: readonly number[]): Promise<CodeRow[]>;
   /** Every live vectors row passing the filter, `o.batchDocs` documents per page. */
   exactPages(o: ResolvedSearch): AsyncIterable<VectorRow[]>;
   /** Full-text hits (ts_rank_cd, ties by ordinal), at most k. */
@@ -58,6 +63,10 @@ export class LocalReads implements PgReads {
 
   async vectorsOf(ordinals: readonly number[]): Promise<VectorRow[]> {
     return (await query<VectorRow>(this.s, "read candidate vectors", vectorsOfSql(this.t), [ordinals])).rows;
+  }
+
+  async codesOf(ordinals: readonly number[]): Promise<CodeRow[]> {
+    return (await query<CodeRow>(this.s, "read candidate codes", codesOfSql(this.t), [ordinals])).rows;
   }
 
   async *exactPages(o: ResolvedSearch): AsyncIterable<VectorRow[]> {

@@ -78,3 +78,17 @@ export function rowsToChunk(rows: readonly VectorRow[], bytesPerVector: number, 
   };
   return { chunk, ordinals: rows.map((r) => Number(r.ordinal)) };
 }
+
+/**
+ * Code rows (ordered by ordinal) as a chunk without residuals, for the centroid pass (stage 3 reads
+ * codes only). INDEX_CORRUPT when a row's codes do not match its doclen.
+ */
+export function codeRowsToChunk(rows: readonly Omit<VectorRow, "residuals">[], where: string): { chunk: Chunk; ordinals: number[] } {
+  return rowsToChunk(
+    rows.map((r) => ({ ...r, residuals: EMPTY })),
+    0,
+    where,
+  );
+}
+
+const EMPTY = Buffer.alloc(0);

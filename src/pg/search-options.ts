@@ -23,6 +23,8 @@ export type PgRetriever = "fde" | "exact" | "keyword" | "hybrid";
 
 /** First-stage candidates when `candidates` is not given (bench/RESULTS.md, "MUVERA FDE recall as a first stage"). */
 export const DEFAULT_CANDIDATES = 1000;
+/** rerank = ceil(candidates / this) when not given: PLAID's stage 4 keeps a quarter of stage 3's documents. */
+export const DEFAULT_RERANK_DIVISOR = 4;
 /** Documents read and scored per statement when `PgSearchOptions.batchDocs` is not given. */
 export const DEFAULT_BATCH_DOCS = 10_000;
 /** pgvector's range of hnsw.ef_search. */
@@ -72,6 +74,15 @@ export interface PgSearchOptions {
    */
   candidates?: number;
   /**
+   * "fde": candidates whose vectors are decompressed and scored exactly, after all candidates are
+   * ranked by their centroid codes alone (PLAID's stage 3: the sum over query tokens of the best
+   * centroid score among the document's codes, read without its residuals). Default candidates / 4
+   * (as PLAID keeps ndocs / 4), at least k; range 1..100,000; at or above candidates the centroid pass
+   * is skipped and every candidate is scored exactly. Less: fewer bytes read and decompressed (the
+   * largest cost of a search), more risk that a true top-k document is ranked out by its centroids.
+   */
+  rerank?: number;
+  /**
    * "fde": pgvector's hnsw.ef_search, the size of the HNSW search's candidate list. Default
    * candidates (DEFAULT_EF_FACTOR 1, measured), at most 1,000; range 1..1000 (pgvector's). Larger
    * finds the true FDE neighbours more reliably and visits more of the graph; measured, that did not
@@ -109,6 +120,7 @@ export interface ResolvedSearch {
   ids: readonly string[] | undefined;
   batchDocs: number;
   candidates: number;
+  rerank: number;
   efSearch: number;
   maxScanTuples: number;
   depth: number;
@@ -148,6 +160,7 @@ export function resolveSearchOptions(opts: PgSearchOptions): ResolvedSearch {
     ids: opts.ids,
     batchDocs: intIn("batchDocs", opts.batchDocs, DEFAULT_BATCH_DOCS, 1, 1_000_000),
     candidates,
+    rerank: Math.max(k, intIn("rerank", opts.rerank, Math.ceil(candidates / DEFAULT_RERANK_DIVISOR), 1, 100_000)),
     efSearch: intIn("efSearch", opts.efSearch, Math.min(MAX_EF_SEARCH, candidates * DEFAULT_EF_FACTOR), 1, MAX_EF_SEARCH),
     maxScanTuples: intIn("maxScanTuples", opts.maxScanTuples, DEFAULT_MAX_SCAN_TUPLES, 1, 2_147_483_647),
     depth,

@@ -67,3 +67,8 @@ export function keywordSql(t: Tables, where: string): string {
       FROM ${t.documents} d WHERE d.tsv @@ websearch_to_tsquery($1::regconfig, $2::text) AND ${where}
       ORDER BY score DESC, d.ordinal LIMIT $3`;
 }
+
+/** The centroid codes of some ordinals ($1, bigint[]), in ordinal order: the centroid pass reads no residuals. */
+export function codesOfSql(t: Tables): string {
+  return `SELECT v.ordinal, v.doclen, v.codes FROM ${t.vectors} v WHERE v.ordinal = ANY($1::bigint[]) ORDER BY v.ordinal`;
+}

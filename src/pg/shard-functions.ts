@@ -46,6 +46,13 @@ END`,
     body: (t) => `SELECT v.ordinal, v.doclen, v.codes, v.residuals FROM ${t.vectors} v WHERE v.ordinal = ANY(ords)`,
   },
   {
+    name: "f_codes",
+    args: [["ords", "bigint[]"]],
+    returns: [["ordinal", "bigint"], ["doclen", "integer"], ["codes", "bytea"]],
+    language: "sql",
+    body: (t) => `SELECT v.ordinal, v.doclen, v.codes FROM ${t.vectors} v WHERE v.ordinal = ANY(ords)`,
+  },
+  {
     name: "f_describe",
     args: [["ords", "bigint[]"]],
     returns: [["ordinal", "bigint"], ["id", "text"], ["meta", "jsonb"]],
@@ -113,7 +120,7 @@ END`,
 ];
 
 /** Names of the shard functions (after the prefix). */
-export type ShardFunctionName = "f_fde" | "f_vectors" | "f_describe" | "f_texts" | "f_exact" | "f_keyword" | "f_counts" | "f_sizes" | "f_ping";
+export type ShardFunctionName = "f_fde" | "f_vectors" | "f_codes" | "f_describe" | "f_texts" | "f_exact" | "f_keyword" | "f_counts" | "f_sizes" | "f_ping";
 
 const quoted = (prefix: string, name: string): string => `"${prefix}${name}"`;
 const signature = (f: ShardFunction): string => f.args.map(([n, type]) => `${n} ${type}`).join(", ");

@@ -10,7 +10,7 @@
 import { ColtsError, isColtsError } from "../errors.js";
 import type { SearchHit } from "../plaid/plaid-index.js";
 import { query, type PgSession } from "./connection.js";
-import { keywordHits, type DescribedRow, type PgReads } from "./reads.js";
+import { keywordHits, type CodeRow, type DescribedRow, type PgReads } from "./reads.js";
 import type { VectorRow } from "./rows.js";
 import { condition } from "./search-sql.js";
 import type { ResolvedSearch } from "./search-options.js";
@@ -56,6 +56,11 @@ export class ShardedReads implements PgReads {
 
   async vectorsOf(ordinals: readonly number[]): Promise<VectorRow[]> {
     const rows = await this.callShards<VectorRow>("f_vectors", [ordinals], "read candidate vectors");
+    return rows.sort((a, b) => Number(a.ordinal) - Number(b.ordinal));
+  }
+
+  async codesOf(ordinals: readonly number[]): Promise<CodeRow[]> {
+    const rows = await this.callShards<CodeRow>("f_codes", [ordinals], "read candidate codes");
     return rows.sort((a, b) => Number(a.ordinal) - Number(b.ordinal));
   }
 

@@ -104,6 +104,10 @@ describe("colts with a postgres:// index location", () => {
     const badEf = await run(["search", url, "capital", "--ef-search", "1001"]);
     assert.equal(badEf.code, 2, badEf.stderr);
     assert.match(badEf.stderr, /--ef-search/);
+    assert.deepEqual(await hits(url, "capital", ["--candidates", "50", "--rerank", "50"]), await hits(url, "capital", ["--exact"]));
+    const badRerank = await run(["search", url, "capital", "--rerank", "0"]);
+    assert.equal(badRerank.code, 2, badRerank.stderr);
+    assert.match(badRerank.stderr, /--rerank/);
     for (const retriever of ["bm25", "bm25+rerank"]) {
       const r = await run(["search", url, "capital", "--retriever", retriever]);
       assert.equal(r.code, 1, r.stdout);

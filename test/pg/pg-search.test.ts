@@ -95,6 +95,28 @@ describe("PostgreSQL search: FDE + HNSW first stage, exact MaxSim, keyword and h
     }
   }
 
+  /** Candidates ordered by the centroid pass's score, computed in plain JS from the stored codes and the codec's centroids. */
+  async function centroidPassReference(db: PgIndex, prefix: string, q: PgEncodedQuery, ordinals: number[]): Promise<number[]> {
+    const r = await sql.query<{ ordinal: string; codes: Buffer }>(`SELECT ordinal, codes FROM "${prefix}vectors" WHERE ordinal = ANY($1::bigint[])`, [ordinals]);
+    const { centroids, dim } = db.codec;
+    const score = (codes: Buffer): number => {
+      let total = 0;
+      for (let i = 0; i < q.tokens; i++) {
+        let best = -Infinity;
+        for (let j = 0; j < codes.length / 4; j++) {
+          const c = codes.readInt32LE(j * 4);
+          let dot = 0;
+          for (let x = 0; x < dim; x++) dot += (q.vectors[i * dim + x] as number) * (centroids[c * dim + x] as number);
+          best = Math.max(best, dot);
+        }
+        total += best;
+      }
+      return total;
+    };
+    const scored = r.rows.map((row) => ({ ordinal: Number(row.ordinal), score: score(row.codes) }));
+    return scored.sort((a, b) => b.score - a.score || a.ordinal - b.ordinal).map((x) => x.ordinal);
+  }
+
   test("the first stage is answered by the HNSW index (inner product), filtered or not", async () => {
     const url = server.url("plan_");
     await buildPgIndex(url, arraySource(docs(60, 3, "p")), DIM, { nbits: 2, fde: SMALL_FDE });
@@ -120,7 +142,7 @@ describe("PostgreSQL search: FDE + HNSW first stage, exact MaxSim, keyword and h
     }
   });
 
-  test("fde with candidates >= documents equals the folder index's exact search; with few candidates, exact MaxSim of exactly the first stage's candidates", async () => {
+  test("fde with candidates >= documents equals the folder index's exact search; with few candidates, exact MaxSim of exactly the first stage's candidates, or of the best by the centroid pass", async () => {
     const corpus = docs(200, 7, "d");
     const dir = path.join(root, "fde");
     const url = server.url("fde_");
@@ -134,17 +156,22 @@ describe("PostgreSQL search: FDE + HNSW first stage, exact MaxSim, keyword and h
         const q = asQuery(qdoc);
         for (const opts of [{}, { filter: "group = 1" }, { ids: ["d3", "d10", "d11", "d77", "nope"] }]) {
           const want = await disk.search(q, { k: 15, exact: true, ...opts });
-          assert.deepEqual(await db.search(q, { k: 15, candidates: 200, ...opts }), want, JSON.stringify(opts));
+          assert.deepEqual(await db.search(q, { k: 15, candidates: 200, rerank: 200, ...opts }), want, JSON.stringify(opts));
         }
         // Few candidates: the result is the exact search restricted to the first stage's candidates.
         const ords = await candidatesOf("fde_", db, q, 20, 20);
         assert.equal(ords.length, 20);
-        const got = await db.search(q, { k: 10, candidates: 20, efSearch: 20, batchDocs: 7 });
+        const got = await db.search(q, { k: 10, candidates: 20, rerank: 20, efSearch: 20, batchDocs: 7 });
         const ids = ords.map((o) => `d${o}`);
         assert.deepEqual(got, await disk.search(q, { k: 10, exact: true, ids }));
         assertRanked(got);
         // The query's own document is its best match, found by the FDE among 20 of 200.
         assert.equal(got[0]?.id, qdoc.id);
+        // The centroid pass: of the 20 candidates, the 8 best by the sum over query vectors of the
+        // best centroid score among their codes (computed here by hand) are scored exactly.
+        const approx = await centroidPassReference(db, "fde_", q, ords);
+        const kept = approx.slice(0, 8).map((o) => `d${o}`);
+        assert.deepEqual(await db.search(q, { k: 5, candidates: 20, rerank: 8, efSearch: 20, batchDocs: 3 }), await disk.search(q, { k: 5, exact: true, ids: kept }));
       }
     } finally {
       await Promise.all([disk.close(), db.close()]);
