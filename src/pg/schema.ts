@@ -9,7 +9,7 @@
  *                 search configuration of the tsvector column
  *   <p>codec      one row: the residual codec, the bytes of the on-disk codec file ("plaid-codec" v1)
  *   <p>documents  ordinal (stable, never reused, the tie-break of equal scores), external id
- *                 (unique among live documents), shard (0 until sharding), metadata (jsonb), text,
+ *                 (unique among live documents), shard (the part of a sharded index that holds it; 0 on one node), metadata (jsonb), text,
  *                 fde (pgvector halfvec(<FDE size>): the MUVERA encoding of the document's vectors,
  *                 HNSW-indexed with halfvec_ip_ops, the first stage of search), tsv (tsvector of the
  *                 text in the recorded configuration, GIN-indexed; NULL without text)

@@ -127,8 +127,8 @@ class RowWriter extends BatchWriter {
     });
     for (const [part, group] of await byPart(this.targets, rows, (r) => r.d.id)) {
       const s = sessionOf(this.targets, part);
-      // $1 is the text search configuration, shared by every row; the text is bound once and used twice.
-      const docValues: unknown[] = [this.textSearchConfig];
+      // $1 (the text search configuration) and $2 (the part) are shared by every row; the text is bound once and used twice.
+      const docValues: unknown[] = [this.textSearchConfig, part];
       const vecValues: unknown[] = [];
       for (const { ordinal, d, codes: c, residuals: r } of group) {
         const fde = halfvecLiteral(this.fde.document(d.vectors.subarray(0, d.n * dim), d.n));
@@ -136,11 +136,11 @@ class RowWriter extends BatchWriter {
         vecValues.push(ordinal, d.n, c, r);
       }
       const docRows = group.map((_, i) => {
-        const p = (j: number): string => `$${2 + i * 5 + j}`;
-        return `(${p(0)}::bigint, ${p(1)}::text, ${p(2)}::jsonb, ${p(3)}::text, ${p(4)}::halfvec, to_tsvector($1::regconfig, ${p(3)}::text))`;
+        const p = (j: number): string => `$${3 + i * 5 + j}`;
+        return `(${p(0)}::bigint, ${p(1)}::text, ${p(2)}::jsonb, ${p(3)}::text, ${p(4)}::halfvec, to_tsvector($1::regconfig, ${p(3)}::text), $2::integer)`;
       });
       const vecRows = group.map((_, i) => `(${["::bigint", "::integer", "::bytea", "::bytea"].map((c, j) => `$${i * 4 + j + 1}${c}`).join(", ")})`);
-      await query(s, "insert documents", `INSERT INTO ${this.t.documents} (ordinal, id, meta, text, fde, tsv) VALUES ${docRows.join(", ")}`, docValues);
+      await query(s, "insert documents", `INSERT INTO ${this.t.documents} (ordinal, id, meta, text, fde, tsv, shard) VALUES ${docRows.join(", ")}`, docValues);
       await query(s, "insert vectors", `INSERT INTO ${this.t.vectors} (ordinal, doclen, codes, residuals) VALUES ${vecRows.join(", ")}`, vecValues);
     }
     this.next += docs.length;

@@ -127,6 +127,13 @@ describe("sharded PostgreSQL index: coordinator + 2 shards over PL/Proxy", () =>
     assert.deepEqual([...placed.flat()].sort(), corpus.map((d) => d.id).sort(), "every document on exactly one shard");
     const routes = await sql.query<{ id: string; part: number }>("SELECT x AS id, (hashtext(x) & 1) AS part FROM unnest($1::text[]) x", [corpus.map((d) => d.id)]);
     for (const r of routes.rows) assert.ok(placed[r.part]?.includes(r.id), `${r.id} belongs on shard ${r.part}`);
+    for (const [part, s] of shards.entries()) {
+      const c = new pg.Client(s.config);
+      await c.connect();
+      const recorded = await c.query<{ shard: number }>(`SELECT DISTINCT shard FROM "${prefix}documents"`);
+      await c.end();
+      assert.deepEqual(recorded.rows, [{ shard: part }], `shard ${part}'s rows record their part`);
+    }
     await assertSameHits(corpus);
     const db = await PgIndex.open(url());
     try {
