@@ -53,6 +53,21 @@ async function waitForDeadWriters(client: pg.Client): Promise<void> {
   }
 }
 
+/** The write lock died with the killed connection: the next add goes through, and search finds what it added. */
+async function assertWritableAndSearchable(url: string): Promise<void> {
+  const extra = syntheticDocs(5, CRASH_DIM, 99, "after-").map((d) => ({ ...d, text: `text of ${d.id}` }));
+  await addToPgIndex(url, arraySource(extra, 5));
+  const index = await PgIndex.open(url);
+  try {
+    const q = extra[0];
+    assert.ok(q);
+    const hits = await index.search({ vectors: q.vectors, tokens: q.vectors.length / CRASH_DIM, dim: CRASH_DIM }, { k: 3, retriever: "exact" });
+    assert.equal(hits[0]?.id, q.id);
+  } finally {
+    await index.close();
+  }
+}
+
 describe("PostgreSQL index: SIGKILL during index add", () => {
   let server: TestPostgres;
   let client: pg.Client;
@@ -93,18 +108,7 @@ describe("PostgreSQL index: SIGKILL during index add", () => {
     }
     t.diagnostic(`trials: ${outcomes.join("; ")}`);
     assert.ok(outcomes.some((o) => o.endsWith("killed")), `no trial was killed mid-way: ${outcomes.join("; ")}`);
-    // The write lock died with the killed connection: the next add goes through, and search answers.
-    const extra = syntheticDocs(5, CRASH_DIM, 99, "after-").map((d) => ({ ...d, text: `text of ${d.id}` }));
-    await addToPgIndex(url, arraySource(extra, 5));
-    const index = await PgIndex.open(url);
-    try {
-      const q = extra[0];
-      assert.ok(q);
-      const hits = await index.search({ vectors: q.vectors, tokens: q.vectors.length / CRASH_DIM, dim: CRASH_DIM }, { k: 3, retriever: "exact" });
-      assert.equal(hits[0]?.id, q.id);
-    } finally {
-      await index.close();
-    }
+    await assertWritableAndSearchable(url);
   });
 });
 
@@ -157,16 +161,6 @@ describe("sharded PostgreSQL index: SIGKILL during index add", () => {
     }
     t.diagnostic(`trials: ${outcomes.join("; ")}`);
     assert.ok(outcomes.some((o) => o.endsWith("killed")), `no trial was killed mid-way: ${outcomes.join("; ")}`);
-    const extra = syntheticDocs(5, CRASH_DIM, 99, "after-").map((d) => ({ ...d, text: `text of ${d.id}` }));
-    await addToPgIndex(url, arraySource(extra, 5));
-    const index = await PgIndex.open(url);
-    try {
-      const q = extra[0];
-      assert.ok(q);
-      const hits = await index.search({ vectors: q.vectors, tokens: q.vectors.length / CRASH_DIM, dim: CRASH_DIM }, { k: 3, retriever: "exact" });
-      assert.equal(hits[0]?.id, q.id);
-    } finally {
-      await index.close();
-    }
+    await assertWritableAndSearchable(url);
   });
 });

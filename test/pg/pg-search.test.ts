@@ -11,7 +11,6 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import pg from "pg";
-import { ColtsError } from "../../src/errors.js";
 import { queryFde } from "../../src/muvera/fde.js";
 import { PlaidIndex } from "../../src/plaid/plaid-index.js";
 import { arraySource, type EmbeddedDoc } from "../../src/plaid/source.js";
@@ -22,6 +21,7 @@ import { tables } from "../../src/pg/schema.js";
 import { condition, fdeCandidatesSql, HNSW_SETTINGS_SQL } from "../../src/pg/search-sql.js";
 import { addToPgIndex, buildPgIndex, deleteFromPgIndex } from "../../src/pg/writer.js";
 import { fuse } from "../../src/util/rank-fusion.js";
+import { isCode } from "../helpers/errors.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
 import { suiteDir } from "../helpers/paths.js";
 import { syntheticDocs } from "../helpers/synthetic.js";
@@ -42,15 +42,6 @@ function docs(n: number, seed: number, prefix: string, word = "", marked: Readon
     metadata: { group: i % 3, rare: i % 33 === 0 },
     text: `${WORDS[i % 10]} ${WORDS[(i * 7 + 3) % 10]} ${WORDS[(i * 3 + 1) % 10]}${marked.has(i) ? ` ${word}` : ""}`,
   }));
-}
-
-function isCode(code: string, pattern?: RegExp) {
-  return (e: unknown): boolean => {
-    assert.ok(e instanceof ColtsError, String(e));
-    assert.equal(e.code, code, e.message);
-    if (pattern) assert.match(e.message, pattern);
-    return true;
-  };
 }
 
 /** Scores descending, ties by ordinal ascending: the order every dense retriever promises. */

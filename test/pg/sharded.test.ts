@@ -10,11 +10,11 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import pg from "pg";
-import { ColtsError } from "../../src/errors.js";
 import { arraySource, type EmbeddedDoc } from "../../src/plaid/source.js";
 import { PgTexts, readPgSummary } from "../../src/pg/documents.js";
 import { PgIndex, type PgEncodedQuery, type PgSearchOptions } from "../../src/pg/pg-index.js";
 import { addToPgIndex, buildPgIndex, deleteFromPgIndex } from "../../src/pg/writer.js";
+import { isCode } from "../helpers/errors.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
 import { syntheticDocs } from "../helpers/synthetic.js";
 
@@ -32,15 +32,6 @@ function docs(n: number, seed: number, prefix: string): EmbeddedDoc[] {
 
 function asQuery(doc: EmbeddedDoc, text: string): PgEncodedQuery {
   return { vectors: doc.vectors, tokens: Math.min(doc.n, 8), dim: DIM, text };
-}
-
-function isCode(code: string, pattern?: RegExp) {
-  return (e: unknown): boolean => {
-    assert.ok(e instanceof ColtsError, String(e));
-    assert.equal(e.code, code, e.message);
-    if (pattern) assert.match(e.message, pattern);
-    return true;
-  };
 }
 
 /** The option sets every comparison runs: each retriever, with and without a filter and an id list. */
