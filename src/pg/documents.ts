@@ -8,7 +8,7 @@ import { ColtsError } from "../errors.js";
 import { isDrifted } from "../plaid/manifest.js";
 import { connect, disconnect, query, type PgSession } from "./connection.js";
 import { checkSchema, tables, type Tables } from "./schema.js";
-import { DEFAULT_SHARD_TIMEOUT_MS, setTimeoutMs, ShardedReads } from "./shard-reads.js";
+import { applyShardTimeout, ShardedReads } from "./shard-reads.js";
 import { readShardNodes } from "./sharding.js";
 import { loadSettingsOnly } from "./settings.js";
 import { parsePgUrl } from "./url.js";
@@ -20,8 +20,7 @@ import { parsePgUrl } from "./url.js";
 async function shardReadsOf(s: PgSession): Promise<ShardedReads | null> {
   const { sharded } = await checkSchema(s);
   if (!sharded) return null;
-  const timeoutMs = s.location.statementTimeoutMs === 0 ? DEFAULT_SHARD_TIMEOUT_MS : s.location.statementTimeoutMs;
-  if (timeoutMs !== s.location.statementTimeoutMs) await setTimeoutMs(s, timeoutMs);
+  const timeoutMs = await applyShardTimeout(s);
   return new ShardedReads(s, await readShardNodes(s), timeoutMs, false);
 }
 

@@ -33,7 +33,7 @@ import { encoderFor, halfvecLiteral, type PgFdeSettings } from "./fde.js";
 import { codeRowsToChunk, rowsToChunk, type VectorRow } from "./rows.js";
 import { checkPgvector, checkSchema, SCHEMA_VERSION, SHARDED_SCHEMA_VERSION, tables, type Tables } from "./schema.js";
 import { LocalReads, type PgReads } from "./reads.js";
-import { DEFAULT_SHARD_TIMEOUT_MS, setTimeoutMs, ShardedReads } from "./shard-reads.js";
+import { applyShardTimeout, ShardedReads } from "./shard-reads.js";
 import { nodeName, readShardNodes, type ShardNode } from "./sharding.js";
 import { resolveSearchOptions, type PgSearchOptions, type ResolvedSearch } from "./search-options.js";
 import { loadSettings, type PgSettings } from "./settings.js";
@@ -127,8 +127,7 @@ export class PgIndex {
       // A sharded coordinator holds no vectors: pgvector is needed on the shards alone.
       if (!sharded) await checkPgvector(s, false);
       const nodes = sharded ? await readShardNodes(s) : null;
-      const timeoutMs = sharded && location.statementTimeoutMs === 0 ? DEFAULT_SHARD_TIMEOUT_MS : location.statementTimeoutMs;
-      if (timeoutMs !== location.statementTimeoutMs) await setTimeoutMs(s, timeoutMs);
+      const timeoutMs = sharded ? await applyShardTimeout(s) : location.statementTimeoutMs;
       const t = tables(location.prefix);
       const { settings, codec } = await loadSettings(s, t);
       const fde = encoderFor(settings.fde, location.redacted);

@@ -159,6 +159,16 @@ export class ShardedReads implements PgReads {
   }
 }
 
+/**
+ * Applies a sharded index's search timeout to its coordinator session: the URL's statement_timeout,
+ * or DEFAULT_SHARD_TIMEOUT_MS when the URL sets none. Returns it.
+ */
+export async function applyShardTimeout(s: PgSession): Promise<number> {
+  const ms = s.location.statementTimeoutMs === 0 ? DEFAULT_SHARD_TIMEOUT_MS : s.location.statementTimeoutMs;
+  if (ms !== s.location.statementTimeoutMs) await setTimeoutMs(s, ms);
+  return ms;
+}
+
 /** Sets the session's statement timeout (0: none). */
 export async function setTimeoutMs(s: PgSession, ms: number): Promise<void> {
   await query(s, "set the statement timeout", "SELECT set_config('statement_timeout', $1::text, false)", [String(ms)]);
