@@ -76,16 +76,65 @@ export async function inTransaction<T>(s: PgSession, fn: () => Promise<T>, kind:
   }
 }
 
-/** One parameterised statement; failures become ColtsErrors saying `what` was being done. */
-export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(s: PgSession, what: string, text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+/**
+ * One parameterised statement; failures become ColtsErrors saying `what` was being done.
+ * deadlineMs: a client-side limit (node-postgres' query_timeout) for servers that may not answer at
+ * all, where statement_timeout cannot help (a frozen server, or one stuck waiting on one). When it
+ * passes, the statement is abandoned with TIMEOUT (`details.deadlineMs`) and the connection is left
+ * busy: the caller must `reconnect` before using the session again.
+ */
+export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(s: PgSession, what: string, text: string, values: unknown[] = [], deadlineMs?: number): Promise<pg.QueryResult<R>> {
   try {
-    return await s.client.query<R>(text, values);
+    if (deadlineMs === undefined) return await s.client.query<R>(text, values);
+    // query_timeout is read from the query's config by node-postgres but missing from its types.
+    const config: pg.QueryConfig & { query_timeout: number } = { text, values, query_timeout: deadlineMs };
+    return await s.client.query<R>(config);
   } catch (cause) {
+    if (deadlineMs !== undefined && cause instanceof Error && cause.message === QUERY_READ_TIMEOUT) {
+      throw new ColtsError("TIMEOUT", `${s.location.redacted}: ${what}: no answer within ${deadlineMs} ms`, { cause, details: { location: s.location.redacted, deadlineMs } });
+    }
     throw dbError(s.location, what, cause);
   }
 }
 
-/** Closes the connection (errors while closing are ignored: there is nothing left to do). */
+/** node-postgres' error message when a query_timeout passes. */
+const QUERY_READ_TIMEOUT = "Query read timeout";
+
+/** True for the TIMEOUT `query` throws when its deadline passes (the session then needs `reconnect`). */
+export function missedDeadline(e: unknown): boolean {
+  return e instanceof ColtsError && e.code === "TIMEOUT" && typeof e.details?.["deadlineMs"] === "number";
+}
+
+/** How long closing a connection may wait for the server before the socket is simply dropped. */
+const CLOSE_GRACE_MS = 1000;
+
+/** Drops the connection's socket at once (for a server that does not answer). */
+function dropSocket(client: pg.Client): void {
+  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+}
+
+/**
+ * Closes the connection (errors while closing are ignored: there is nothing left to do). A server
+ * that does not answer within CLOSE_GRACE_MS has its socket dropped, so closing never hangs.
+ */
 export async function disconnect(s: PgSession): Promise<void> {
-  await s.client.end().catch(() => undefined);
+  const client = s.client;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      dropSocket(client);
+      resolve();
+    }, CLOSE_GRACE_MS);
+  });
+  await Promise.race([client.end().catch(() => undefined), late]);
+  clearTimeout(timer);
+}
+
+/**
+ * Replaces the session's connection by a new one to the same location (after a missed deadline left
+ * the old one busy). The old socket is dropped; its server process ends when the server notices.
+ */
+export async function reconnect(s: PgSession): Promise<void> {
+  dropSocket(s.client);
+  s.client = (await connect(s.location)).client;
 }

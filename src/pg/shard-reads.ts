@@ -3,24 +3,33 @@
  * function, which PL/Proxy runs on every shard in parallel. The first stage keeps the best `limit`
  * of the shards' candidates by FDE distance (ties by ordinal), as one node's HNSW list would hold.
  *
- * Failures: when a call fails, every shard is pinged on its own (`f_ping_on`, PING_TIMEOUT_MS each);
- * the ones that do not answer are named in SHARD_UNAVAILABLE. With `allowPartial`, the search goes
- * on over the shards that answered, one `..._on` call each, and `missing` names the others.
+ * Failures: when a call fails, every shard is pinged directly, all at once, each within
+ * PING_TIMEOUT_MS; the ones that do not answer are named in SHARD_UNAVAILABLE. With `allowPartial`,
+ * the search goes on over the shards that answered, one `..._on` call each, and `missing` names
+ * the others.
+ *
+ * Hangs: the coordinator enforces statement_timeout, but a shard that is frozen rather than down
+ * (its processes stopped, its host unreachable mid-call) also blocks the coordinator's cancel of
+ * the remote call. So every call also has a client-side deadline (the timeout plus
+ * DEADLINE_GRACE_MS); when it passes, the coordinator connection is replaced and the shards are
+ * pinged as above. The search fails or goes on; it never hangs.
  */
 import { ColtsError, isColtsError } from "../errors.js";
 import type { SearchHit } from "../plaid/plaid-index.js";
-import { query, type PgSession } from "./connection.js";
+import { connect, disconnect, missedDeadline, query, reconnect, type PgSession } from "./connection.js";
 import { keywordHits, type CodeRow, type DescribedRow, type PgReads } from "./reads.js";
 import type { VectorRow } from "./rows.js";
 import { condition } from "./search-sql.js";
 import type { ResolvedSearch } from "./search-options.js";
 import { callSql, remoteCondition, type ShardFunctionName } from "./shard-functions.js";
-import { nodeName, type ShardNode } from "./sharding.js";
+import { nodeName, shardLocation, type ShardNode } from "./sharding.js";
 
 /** How long one shard may take to answer a ping once a call has failed. */
 export const PING_TIMEOUT_MS = 2000;
 /** Statement timeout of a sharded index's searches when the URL sets none: a shard that hangs never hangs a search. */
 export const DEFAULT_SHARD_TIMEOUT_MS = 30_000;
+/** How far past the statement timeout the client stops waiting for the coordinator (see the file comment). */
+export const DEADLINE_GRACE_MS = 2000;
 
 /** Largest bigint: the "after" of a shard whose pages are exhausted. */
 const PAST_LAST = "9223372036854775807";
@@ -100,9 +109,10 @@ export class ShardedReads implements PgReads {
   /** One shard function on every live shard: all at once, or one by one after a failure (see the file comment). */
   async callShards<R extends object>(name: ShardFunctionName, args: unknown[], what: string): Promise<R[]> {
     const prefix = this.s.location.prefix;
+    const deadline = this.timeoutMs + DEADLINE_GRACE_MS;
     if (this.live === null) {
       try {
-        return (await query<R & object>(this.s, what, callSql(prefix, name, args.length, false), args)).rows;
+        return (await query<R & object>(this.s, what, callSql(prefix, name, args.length, false), args, deadline)).rows;
       } catch (e) {
         await this.shardsFailed(e);
       }
@@ -110,7 +120,7 @@ export class ShardedReads implements PgReads {
     const rows: R[] = [];
     for (const part of [...(this.live ?? [])]) {
       try {
-        rows.push(...(await query<R & object>(this.s, what, callSql(prefix, name, args.length, true), [part, ...args])).rows);
+        rows.push(...(await query<R & object>(this.s, what, callSql(prefix, name, args.length, true), [part, ...args], deadline)).rows);
       } catch (e) {
         await this.shardsFailed(e);
       }
@@ -124,6 +134,7 @@ export class ShardedReads implements PgReads {
    * some shard answered, in which case the search goes on without them.
    */
   private async shardsFailed(cause: unknown): Promise<void> {
+    if (missedDeadline(cause)) await this.replaceConnection();
     const candidates = this.live ?? this.nodes.map((n) => n.part);
     const down = await this.silentShards(candidates);
     if (down.length === 0) throw cause;
@@ -140,22 +151,42 @@ export class ShardedReads implements PgReads {
     this.live = left;
   }
 
-  /** The shards among `parts` that do not answer a ping within PING_TIMEOUT_MS. */
+  /** The shards among `parts` that do not answer a direct ping within PING_TIMEOUT_MS (pinged all at once). */
   private async silentShards(parts: readonly number[]): Promise<ShardNode[]> {
-    const down: ShardNode[] = [];
-    await setTimeoutMs(this.s, PING_TIMEOUT_MS);
+    const nodes = parts.map((p) => this.nodes[p] as ShardNode);
+    const answered = await Promise.all(nodes.map((n) => pingShard(this.s, n, PING_TIMEOUT_MS)));
+    return nodes.filter((_, i) => !answered[i]);
+  }
+
+  /** A new coordinator connection with the search timeout, after a missed deadline left the old one busy. */
+  private async replaceConnection(): Promise<void> {
+    await reconnect(this.s);
+    if (this.timeoutMs !== this.s.location.statementTimeoutMs) await setTimeoutMs(this.s, this.timeoutMs);
+  }
+}
+
+/**
+ * True when the shard accepts a connection (the coordinator's role) and answers `SELECT 1`, all
+ * within `ms`. Direct, not through the coordinator: a frozen shard would block the coordinator's
+ * PL/Proxy call past any timeout.
+ */
+export async function pingShard(coordinator: PgSession, n: ShardNode, ms: number): Promise<boolean> {
+  const location = { ...shardLocation(coordinator.location, n), connectTimeoutMs: ms, statementTimeoutMs: 0 };
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const attempt = (async (): Promise<boolean> => {
+    const s = await connect(location);
     try {
-      for (const part of parts) {
-        try {
-          await query(this.s, "ping a shard", callSql(this.s.location.prefix, "f_ping", 0, true), [part]);
-        } catch {
-          down.push(this.nodes[part] as ShardNode);
-        }
-      }
+      await query(s, "ping", "SELECT 1", [], ms);
+      return true;
     } finally {
-      await setTimeoutMs(this.s, this.timeoutMs);
+      await disconnect(s);
     }
-    return down;
+  })().catch(() => false);
+  try {
+    return await Promise.race([attempt, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

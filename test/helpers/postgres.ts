@@ -31,6 +31,10 @@ export interface TestPostgres {
   halt(): void;
   /** Starts a halted server again. */
   resume(): void;
+  /** SIGSTOPs the server and every process it forked: it accepts TCP connections but never answers. */
+  freeze(): void;
+  /** SIGCONTs a frozen server. */
+  thaw(): void;
 }
 
 /** Options of `startPostgres`. */
@@ -69,6 +73,23 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** Sends `signal` to the postmaster of `data` and to every process it forked (backends, workers). */
+function signalServer(data: string, signal: NodeJS.Signals): void {
+  const pid = Number(fs.readFileSync(path.join(data, "postmaster.pid"), "utf8").split("\n")[0]);
+  const children = execFileSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" })
+    .split("\n")
+    .map((x) => Number(x.trim()))
+    .filter((x) => x > 0);
+  // The postmaster first, so it forks no new backend while its children are being stopped.
+  for (const p of [pid, ...children]) {
+    try {
+      process.kill(p, signal);
+    } catch {
+      // a backend that ended meanwhile
+    }
+  }
 }
 
 /** Starts a server (about 2 s: initdb without fsync, then pg_ctl start). */
@@ -126,6 +147,8 @@ export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgr
       stop,
       halt: () => void run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]),
       resume: start,
+      freeze: () => signalServer(data, "SIGSTOP"),
+      thaw: () => signalServer(data, "SIGCONT"),
     };
   } catch (e) {
     const log = path.join(dir, "server.log");

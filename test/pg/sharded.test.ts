@@ -200,6 +200,37 @@ describe("sharded PostgreSQL index: coordinator + 2 shards over PL/Proxy", () =>
       await db.close();
     }
   });
+
+  test("a frozen shard (its processes stopped): SHARD_UNAVAILABLE naming it by the client's deadline, never a hang, and back when it thaws", async () => {
+    const corpus = docs(120, 5, "c");
+    const frozen = shards[0] as TestPostgres;
+    const port = (frozen.config.port as number).toString();
+    // statement_timeout 1500 ms: the client gives up 2 s later, then pings each shard for 2 s.
+    const db = await PgIndex.open(`${url()}&statement_timeout=1500`);
+    const q = asQuery(corpus[4] as EmbeddedDoc, "apple");
+    try {
+      assert.equal((await db.search(q, { retriever: "exact", k: 5 })).length, 5);
+      frozen.freeze();
+      try {
+        for (const retriever of ["fde", "keyword"] as const) {
+          const started = Date.now();
+          await assert.rejects(db.search(q, { retriever }), isCode("SHARD_UNAVAILABLE", new RegExp(`shard 0 \\(127\\.0\\.0\\.1:${port}/colts\\)`)));
+          assert.ok(Date.now() - started < 10_000, `${retriever}: answered in ${Date.now() - started} ms`);
+        }
+        const partial = await db.search(q, { retriever: "exact", k: 50, allowPartial: true });
+        assert.deepEqual(partial.partial?.missingShards, [`shard 0 (127.0.0.1:${port}/colts)`]);
+        const onShard1 = new Set(await idsByShardOf(shards[1] as TestPostgres, prefix));
+        assert.ok(partial.length > 0 && partial.every((h) => onShard1.has(h.id)), "partial hits come from the shard that answered");
+      } finally {
+        frozen.thaw();
+      }
+      const back = await db.search(q, { retriever: "exact", k: 5 });
+      assert.equal(back.partial, undefined);
+      assert.equal(back.length, 5);
+    } finally {
+      await db.close();
+    }
+  });
 });
 
 /** Ids stored on one shard server. */
