@@ -128,17 +128,38 @@ function sqNormBias(x: Float32Array, rows: number, dim: number): Float32Array {
   return bias;
 }
 
+/** Unit-length copies of the rows of x: [rows, dim] (a zero row stays zero). */
+function unitRows(x: Float32Array, rows: number, dim: number): Float32Array {
+  const out = new Float32Array(x);
+  for (let j = 0; j < rows; j++) {
+    let s = 0;
+    for (let t = j * dim; t < (j + 1) * dim; t++) s += (x[t] as number) * (x[t] as number);
+    if (s === 0) continue;
+    const inv = 1 / Math.sqrt(s);
+    for (let t = j * dim; t < (j + 1) * dim; t++) out[t] = (x[t] as number) * inv;
+  }
+  return out;
+}
+
 /**
- * Groups centroids: [k, dim] by a seeded k-means (L2) into `g` groups; returns the group of each
- * centroid ([k]) and the group means ([g, dim], not normalised).
+ * Groups centroids: [k, dim] by a seeded k-means into `g` groups; returns the group of each
+ * centroid ([k]) and the group means ([g, dim], means of the members as given, not normalised).
+ *
+ * The grouping is by direction: k-means runs on unit copies of the centroids. Lloyd's centroids
+ * between rounds are plain means, whose norms spread (a tight cluster's mean is near unit length,
+ * a spread one's much shorter), and L2 k-means over such points collapses into a few huge groups:
+ * on the third round of a 100k-document build (norms 0.29-1.0) the largest of 256 groups held
+ * 3,216 centroids (median 9), each vector's fine stage scored 30,605 centroids instead of ~2,100,
+ * and that round took 8x the others. Unit copies gave groups of 64-193 on the same centroids.
  */
-async function groupCentroids(centroids: Float32Array, k: number, dim: number, g: number, seed: number, runtime: RuntimeOptions): Promise<{ groupOf: Int32Array; means: Float32Array }> {
+export async function groupCentroids(centroids: Float32Array, k: number, dim: number, g: number, seed: number, runtime: RuntimeOptions = {}): Promise<{ groupOf: Int32Array; means: Float32Array }> {
   const exact: AssignFunction = (x, n, c, kk, d, bias) => assignExact(x, n, c, kk, d, bias, { runtime });
-  const means0 = await lloydKmeans(centroids, k, dim, g, exact, { seed, iterations: 8, normalize: false, maxPointsPerCentroid: Infinity });
+  const unit = unitRows(centroids, k, dim);
+  const means0 = await lloydKmeans(unit, k, dim, g, exact, { seed, iterations: 8, normalize: false, maxPointsPerCentroid: Infinity });
   const fused = await OrtArgmax.create(means0, g, dim, sqNormBias(means0, g, dim), runtime);
   let groupOf: Int32Array;
   try {
-    groupOf = (await fused.run(centroids, k)).codes;
+    groupOf = (await fused.run(unit, k)).codes;
   } finally {
     await fused.release();
   }

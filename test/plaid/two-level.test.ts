@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { assignBlocks, usesTwoLevel, TWO_LEVEL_MIN_CENTROIDS } from "../../src/plaid/nearest.js";
 import { kmeans } from "../../src/plaid/kmeans.js";
-import { createTwoLevelAssigner, defaultGroups, DEFAULT_BLOCK_ROWS } from "../../src/plaid/two-level.js";
+import { createTwoLevelAssigner, defaultGroups, DEFAULT_BLOCK_ROWS, groupCentroids } from "../../src/plaid/two-level.js";
 import { createTwoLevelAssignerV1, kmeansV1 } from "../reference/plaid/two-level-v1.js";
 import { Rng } from "../../src/util/rng.js";
 
@@ -140,6 +140,44 @@ describe("two-level assignment against its previous implementation (bit for bit)
       const got = await kmeans(points, 2000, dim, 200, { seed, assignment: "two-level", twoLevel: { ...twoLevel, blockRows: 1300 } });
       assert.deepEqual(got, want);
     }
+  });
+
+  test("centroids of unequal norms (Lloyd's means between rounds) still form balanced groups", async () => {
+    // Directions around 1,024 centres in dim 64 (more centres than groups, so groups are diffuse),
+    // 90% of lengths 0.85..0.95 and 10% 0.3..0.8, as plain means have. L2 k-means over the centroids
+    // as they are gives groups of up to 416 here (median 11): the few short-mean groups near the
+    // origin are nearer to most points than any direction's group.
+    const [k, dim, g] = [4096, 64, 64];
+    const rng = new Rng(41);
+    const centres = rng.normalArray(1024 * dim, 1);
+    const c = new Float32Array(k * dim);
+    for (let j = 0; j < k; j++) {
+      const at = rng.int(1024);
+      let s = 0;
+      for (let t = 0; t < dim; t++) {
+        const v = (centres[at * dim + t] as number) + 0.3 * rng.normal();
+        c[j * dim + t] = v;
+        s += v * v;
+      }
+      const len = rng.next() < 0.1 ? 0.3 + 0.5 * rng.next() : 0.85 + 0.1 * rng.next();
+      for (let t = 0; t < dim; t++) c[j * dim + t] = ((c[j * dim + t] as number) * len) / Math.sqrt(s);
+    }
+    const { groupOf, means } = await groupCentroids(c, k, dim, g, 17);
+    const sizes = new Array<number>(g).fill(0);
+    for (const x of groupOf) sizes[x] = (sizes[x] as number) + 1;
+    const largest = Math.max(...sizes);
+    assert.ok(largest <= (3 * k) / g, `largest group ${largest} of ${k} centroids in ${g} groups (sizes ${[...sizes].sort((a, b) => b - a).slice(0, 5).join(", ")})`);
+    // A group's mean is the mean of its members as given (not of their unit copies).
+    const first = groupOf.indexOf(groupOf[0] as number);
+    assert.equal(first, 0);
+    let sum = 0;
+    let count = 0;
+    for (let j = 0; j < k; j++) {
+      if (groupOf[j] !== groupOf[0]) continue;
+      sum += c[j * dim] as number;
+      count++;
+    }
+    assert.ok(Math.abs((means[(groupOf[0] as number) * dim] as number) - sum / count) < 1e-5);
   });
 
   test("blockRows must be a positive integer", async () => {

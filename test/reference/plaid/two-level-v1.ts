@@ -2,13 +2,15 @@
  * The two-level assignment as it was before its fine stage ran over bigger blocks (kernel calls of
  * 65,536 coarse rows, one Int32Array per group and block): the reference that
  * test/plaid/two-level.test.ts and bench/kmeans-speed.ts compare the current src/plaid/two-level.ts
- * with, bit for bit. Not used by the library.
+ * with, bit for bit. The grouping of the centroids is the library's own (`groupCentroids`); what is
+ * kept here is the previous fine stage. Not used by the library.
  */
 import { ColtsError } from "../../../src/errors.js";
-import { OrtArgmax, OrtArgmaxRows, OrtTopK } from "../../../src/runtime/kernels/matmul.js";
+import { OrtArgmaxRows, OrtTopK } from "../../../src/runtime/kernels/matmul.js";
 import type { RuntimeOptions } from "../../../src/runtime/session.js";
 import { assignExact, type Assignment } from "../../../src/plaid/assign.js";
 import { lloydKmeans, type AssignFunction, type LloydOptions } from "../../../src/plaid/lloyd.js";
+import { groupCentroids } from "../../../src/plaid/two-level.js";
 
 interface TwoLevelOptionsV1 {
   /** Groups of centroids. Default 2^round(log2(sqrt(k))). Range 1..k. More groups: cheaper fine stage, costlier coarse stage. */
@@ -88,35 +90,6 @@ function sqNormBias(x: Float32Array, rows: number, dim: number): Float32Array {
   return bias;
 }
 
-/**
- * Groups centroids: [k, dim] by a seeded k-means (L2) into `g` groups; returns the group of each
- * centroid ([k]) and the group means ([g, dim], not normalised).
- */
-async function groupCentroids(centroids: Float32Array, k: number, dim: number, g: number, seed: number, runtime: RuntimeOptions): Promise<{ groupOf: Int32Array; means: Float32Array }> {
-  const exact: AssignFunction = (x, n, c, kk, d, bias) => assignExact(x, n, c, kk, d, bias, { runtime });
-  const means0 = await lloydKmeans(centroids, k, dim, g, exact, { seed, iterations: 8, normalize: false, maxPointsPerCentroid: Infinity });
-  const fused = await OrtArgmax.create(means0, g, dim, sqNormBias(means0, g, dim), runtime);
-  let groupOf: Int32Array;
-  try {
-    groupOf = (await fused.run(centroids, k)).codes;
-  } finally {
-    await fused.release();
-  }
-  // Means of the final groups (an empty group keeps its k-means centre and gets no member).
-  const means = new Float32Array(means0);
-  const counts = new Float64Array(g);
-  const sums = new Float64Array(g * dim);
-  for (let j = 0; j < k; j++) {
-    const c = groupOf[j] as number;
-    counts[c] = (counts[c] as number) + 1;
-    for (let t = 0; t < dim; t++) sums[c * dim + t] = (sums[c * dim + t] as number) + (centroids[j * dim + t] as number);
-  }
-  for (let c = 0; c < g; c++) {
-    const cnt = counts[c] as number;
-    if (cnt > 0) for (let t = 0; t < dim; t++) means[c * dim + t] = (sums[c * dim + t] as number) / cnt;
-  }
-  return { groupOf, means };
-}
 
 /**
  * Builds a two-level assigner for centroids: [k, dim] row-major and bias: [k] or undefined (see
