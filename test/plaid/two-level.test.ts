@@ -75,8 +75,11 @@ describe("two-level nearest-centroid assignment", () => {
     assert.equal(usesTwoLevel(TWO_LEVEL_MIN_CENTROIDS, {}), true);
     assert.equal(usesTwoLevel(TWO_LEVEL_MIN_CENTROIDS, { assignment: "exact" }), false);
     assert.equal(usesTwoLevel(8, { assignment: "two-level" }), true);
-    assert.equal(defaultGroups(1 << 17), 512);
-    assert.equal(defaultGroups(4096), 64);
+    // 2^round(log2(sqrt(probe * k))): sqrt(16 * 2^17) = 2^10.5 rounds up, sqrt(16 * 2^12) = 2^8, sqrt(4 * 2^12) = 2^7.
+    assert.equal(defaultGroups(1 << 17), 2048);
+    assert.equal(defaultGroups(4096), 256);
+    assert.equal(defaultGroups(4096, 4), 128);
+    assert.equal(defaultGroups(8, 16), 8);
     const c = clustered(32, dim, 4, 0.3, 5);
     await assert.rejects(createTwoLevelAssigner(c, 32, dim, undefined, { groups: 33 }), { code: "INPUT_INVALID" });
   });
@@ -118,14 +121,18 @@ describe("two-level assignment against its previous implementation (bit for bit)
     }
   });
 
-  test("a block larger than one coarse call (70,000 rows: two coarse calls, one fine pass)", async () => {
-    const [k, dim, n] = [64, 8, 70_000];
+  test("a block larger than one coarse call (512 groups: 32,768 rows per coarse call, two calls for the first 65,536-row block)", async () => {
+    const [k, dim, n] = [4096, 8, 70_000];
     const centroids = clustered(k, dim, 16, 0.4, 21);
     const x = clustered(n, dim, 16, 0.4, 22);
-    const ref = await createTwoLevelAssignerV1(centroids, k, dim, undefined, { groups: 8, probe: 2 });
-    const a = await createTwoLevelAssigner(centroids, k, dim, undefined, { groups: 8, probe: 2 });
+    const ref = await createTwoLevelAssignerV1(centroids, k, dim, undefined, { groups: 512, probe: 2 });
+    const a = await createTwoLevelAssigner(centroids, k, dim, undefined, { groups: 512, probe: 2 });
     try {
-      assertSame(await a.assign(x, n), await ref.assign(x, n));
+      // Codes equal; scores to the last bits (the previous code scored one-member groups, which 512
+      // groups of 4,096 centroids have, with onnxruntime's matrix-vector path).
+      const [got, want] = [await a.assign(x, n), await ref.assign(x, n)];
+      assert.deepEqual(got.codes, want.codes);
+      for (let i = 0; i < n; i++) assert.ok(Math.abs(got.scores[i]! - want.scores[i]!) <= 1e-6 * Math.abs(want.scores[i]!), `score ${i}`);
     } finally {
       await Promise.all([a.release(), ref.release()]);
     }
