@@ -18,7 +18,7 @@ import type { RuntimeOptions } from "../runtime/session.js";
 import { checkShape, type MatmulFactory } from "./assign.js";
 import { assignToCentroids, usesTwoLevel, type AssignOptions } from "./nearest.js";
 import { createTwoLevelAssigner, type Assigner } from "./two-level.js";
-import { isNbits, packBits, packedBytesPerVector, unpackTable, type Nbits } from "./bitpack.js";
+import { isNbits, packedBytesPerVector, unpackTable, type Nbits } from "./bitpack.js";
 
 export type { Nbits } from "./bitpack.js";
 
@@ -236,22 +236,34 @@ export class ResidualCodec {
     const dim = this.dim;
     const n = codes.length;
     checkShape("vectors", vectors, n, dim);
+    const nbits = this.nbits;
+    const perByte = 8 / nbits; // dims per output byte
+    const bytesPerVector = packedBytesPerVector(dim, nbits);
+    const centroids = this.centroids;
     const cut = this.bucketCutoffs;
     const nc = cut.length;
-    const buckets = new Uint8Array(n * dim); // [n, dim]
+    // A bucket's bits in packed order: bit j (LSB first) of dim d is bit d * nbits + j of the
+    // vector's big-endian bit string, so within its slot of a byte the bucket appears bit-reversed.
+    const reversed = Uint8Array.from({ length: 1 << nbits }, (_, b) => reverseBits(b, nbits));
+    const out = new Uint8Array(n * bytesPerVector); // [n, bytesPerVector]; dim is a multiple of perByte
     for (let i = 0; i < n; i++) {
       const code = codes[i] as number;
       if (!(code >= 0 && code < this.numCentroids)) throw new ColtsError("INPUT_INVALID", `code ${code} out of range [0, ${this.numCentroids})`);
       const o = i * dim;
       const c = code * dim;
-      for (let t = 0; t < dim; t++) {
-        const r = Math.fround((vectors[o + t] as number) - (this.centroids[c + t] as number));
-        let b = 0;
-        while (b < nc && (cut[b] as number) < r) b++; // torch.bucketize(right=False): cutoffs strictly below r
-        buckets[o + t] = b;
+      let w = i * bytesPerVector;
+      for (let t = 0; t < dim; t += perByte) {
+        let byte = 0;
+        for (let s = 0; s < perByte; s++) {
+          const r = Math.fround((vectors[o + t + s] as number) - (centroids[c + t + s] as number));
+          let b = 0;
+          while (b < nc && (cut[b] as number) < r) b++; // torch.bucketize(right=False): cutoffs strictly below r
+          byte |= (reversed[b] as number) << (8 - nbits * (s + 1));
+        }
+        out[w++] = byte;
       }
     }
-    return packBits(buckets, n, dim, this.nbits);
+    return out;
   }
 
   /**
@@ -315,4 +327,11 @@ export class ResidualCodec {
       for (let u = 0; u < dim; u++) out[o + u] = (out[o + u] as number) * inv;
     }
   }
+}
+
+/** b's low `bits` bits in reverse order (b = 0b01, bits 2 -> 0b10). */
+function reverseBits(b: number, bits: number): number {
+  let r = 0;
+  for (let j = 0; j < bits; j++) r |= ((b >> j) & 1) << (bits - 1 - j);
+  return r;
 }

@@ -4,6 +4,7 @@ import { ResidualCodec, quantileSorted } from "../../src/plaid/codec.js";
 import { kmeans } from "../../src/plaid/kmeans.js";
 import { jsMatmulFactory } from "../../src/plaid/assign.js";
 import { isColtsError } from "../../src/errors.js";
+import { packBits, type Nbits } from "../../src/plaid/bitpack.js";
 import { Rng } from "../../src/util/rng.js";
 
 const DIM = 128;
@@ -72,6 +73,36 @@ test("codec by hand: bucketize (cutoffs strictly below), ColBERT packing, centro
   const raw = [0.8, -0.2, 0.05, -0.05, -0.05, 0.05, -0.2, 0.2];
   const norm = Math.hypot(...raw);
   for (let t = 0; t < 8; t++) assert.ok(Math.abs(out[t]! - raw[t]! / norm) < 1e-6);
+});
+
+test("binarize (bucketize and pack in one pass) equals bucketize-then-packBits, nbits 1, 2 and 4, ties at cutoffs included", () => {
+  const rng = new Rng(9);
+  const [dim, k, n] = [16, 5, 300];
+  for (const nbits of [1, 2, 4] as Nbits[]) {
+    const m = 1 << nbits;
+    const cutoffs = Float32Array.from({ length: m - 1 }, (_, i) => -0.3 + (0.6 * (i + 1)) / m);
+    const codec = ResidualCodec.deserialize({
+      dim,
+      nbits,
+      numCentroids: k,
+      centroids: rng.normalArray(k * dim, 0.3),
+      bucketCutoffs: cutoffs,
+      bucketWeights: Float32Array.from({ length: m }, (_, i) => i / m - 0.5),
+      avgResidual: 0.1,
+    });
+    const codes = Int32Array.from({ length: n }, () => rng.int(k));
+    const v = rng.normalArray(n * dim, 0.3);
+    // Every tenth value lands exactly on a cutoff (a residual equal to a cutoff stays below it).
+    for (let i = 0; i < n * dim; i += 10) v[i] = Math.fround((codec.centroids[(codes[Math.floor(i / dim)] as number) * dim + (i % dim)] as number) + (cutoffs[i % (m - 1)] as number));
+    const buckets = new Uint8Array(n * dim);
+    for (let i = 0; i < n; i++) {
+      for (let t = 0; t < dim; t++) {
+        const r = Math.fround((v[i * dim + t] as number) - (codec.centroids[(codes[i] as number) * dim + t] as number));
+        buckets[i * dim + t] = cutoffs.filter((c) => c < r).length;
+      }
+    }
+    assert.deepEqual(codec.binarize(v, codes), packBits(buckets, n, dim, nbits), `nbits ${nbits}`);
+  }
 });
 
 test("codec round trip on clustered unit vectors (dim 128): mean cosine per nbits above measured bounds", async () => {
