@@ -7,7 +7,7 @@ import type { SearchHit } from "../plaid/plaid-index.js";
 import { inTransaction, query, type PgSession } from "./connection.js";
 import type { VectorRow } from "./rows.js";
 import type { Tables } from "./schema.js";
-import { codesOfSql, condition, exactPageSql, fdeCandidatesSql, HNSW_SETTINGS_SQL, keywordSql, vectorsOfSql } from "./search-sql.js";
+import { codesOfSql, condition, exactPageSql, FDE_SCAN_RESET_SQL, fdeCandidatesSql, HNSW_SETTINGS_SQL, keywordSql, vectorsOfSql } from "./search-sql.js";
 import type { ResolvedSearch } from "./search-options.js";
 
 /** A hit's id and metadata (`describe`). */
@@ -58,6 +58,7 @@ export class LocalReads implements PgReads {
     await query(this.s, "set the HNSW scan", HNSW_SETTINGS_SQL, [o.efSearch, o.maxScanTuples]);
     const { where, params } = condition(o, 3);
     const c = await query<{ ordinal: string }>(this.s, "find FDE candidates", fdeCandidatesSql(this.t, where), [fde, limit, ...params]);
+    await query(this.s, "reset the planner", FDE_SCAN_RESET_SQL);
     return c.rows.map((r) => Number(r.ordinal));
   }
 

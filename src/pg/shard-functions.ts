@@ -21,8 +21,9 @@ interface ShardFunction {
   body: (t: Tables, shardTable: string) => string;
 }
 
+// As search-sql.ts HNSW_SETTINGS_SQL (why enable_seqscan is off there); the call is its own transaction on the shard.
 const HNSW_SETTINGS = `PERFORM set_config('hnsw.ef_search', ef::text, true), set_config('hnsw.max_scan_tuples', max_scan::text, true),
-    set_config('hnsw.iterative_scan', 'relaxed_order', true);`;
+    set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('enable_seqscan', 'off', true);`;
 
 /** The read functions every shard has (and the coordinator proxies). */
 const FUNCTIONS: readonly ShardFunction[] = [
