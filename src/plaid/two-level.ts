@@ -18,7 +18,7 @@ import { ColtsError } from "../errors.js";
 import { OrtArgmax, OrtArgmaxRows, OrtTopK } from "../runtime/kernels/matmul.js";
 import type { RuntimeOptions } from "../runtime/session.js";
 import { assignExact, type Assignment } from "./assign.js";
-import { lloydKmeans, type AssignFunction } from "./lloyd.js";
+import { lloydKmeans, normalizeRows, type AssignFunction } from "./lloyd.js";
 
 export interface TwoLevelOptions {
   /**
@@ -137,19 +137,6 @@ function sqNormBias(x: Float32Array, rows: number, dim: number): Float32Array {
   return bias;
 }
 
-/** Unit-length copies of the rows of x: [rows, dim] (a zero row stays zero). */
-function unitRows(x: Float32Array, rows: number, dim: number): Float32Array {
-  const out = new Float32Array(x);
-  for (let j = 0; j < rows; j++) {
-    let s = 0;
-    for (let t = j * dim; t < (j + 1) * dim; t++) s += (x[t] as number) * (x[t] as number);
-    if (s === 0) continue;
-    const inv = 1 / Math.sqrt(s);
-    for (let t = j * dim; t < (j + 1) * dim; t++) out[t] = (x[t] as number) * inv;
-  }
-  return out;
-}
-
 /**
  * Groups centroids: [k, dim] by a seeded k-means into `g` groups; returns the group of each
  * centroid ([k]) and the group means ([g, dim], means of the members as given, not normalised).
@@ -163,7 +150,8 @@ function unitRows(x: Float32Array, rows: number, dim: number): Float32Array {
  */
 export async function groupCentroids(centroids: Float32Array, k: number, dim: number, g: number, seed: number, runtime: RuntimeOptions = {}): Promise<{ groupOf: Int32Array; means: Float32Array }> {
   const exact: AssignFunction = (x, n, c, kk, d, bias) => assignExact(x, n, c, kk, d, bias, { runtime });
-  const unit = unitRows(centroids, k, dim);
+  const unit = new Float32Array(centroids);
+  normalizeRows(unit, k, dim);
   const means0 = await lloydKmeans(unit, k, dim, g, exact, { seed, iterations: 8, normalize: false, maxPointsPerCentroid: Infinity });
   const fused = await OrtArgmax.create(means0, g, dim, sqNormBias(means0, g, dim), runtime);
   let groupOf: Int32Array;
