@@ -8,8 +8,10 @@
  * Tokens/s counts every token fed (padded) and the attended ones (unpadded). `--budgets 4,0` compares
  * activation budgets (GiB kept from the forward pass for the backward pass; 0 = recompute every
  * chunk) side by side: one trainer per budget, every step's batch run by each in turn.
+ * `--pack on,off` compares one-run steps with packed documents (only real tokens through the
+ * per-token layers) and padded ones the same way (default on).
  * `--shapes 8x4,32x8` sets the batches (queries x group size; default those two); `--only` picks one.
- * Run: npm run build && node dist/bench/train-throughput.js [--steps N] [--skip-tfjs] [--chunk N] [--only 8x4|32x8] [--shapes BxG,...] [--dropout P] [--budgets a,b]
+ * Run: npm run build && node dist/bench/train-throughput.js [--steps N] [--skip-tfjs] [--chunk N] [--only 8x4|32x8] [--shapes BxG,...] [--dropout P] [--budgets a,b] [--pack on,off]
  */
 import os from "node:os";
 import { parseArgs } from "node:util";
@@ -22,7 +24,8 @@ import { TrainableColbert } from "../test/reference/tfjs/model.js";
 import { batchLoss } from "../test/reference/tfjs/objective.js";
 import { initTraining, tf } from "../test/reference/tfjs/tf.js";
 
-const { values } = parseArgs({ options: { steps: { type: "string" }, "skip-tfjs": { type: "boolean" }, chunk: { type: "string" }, only: { type: "string" }, dropout: { type: "string" }, budgets: { type: "string" }, shapes: { type: "string" } } });
+const { values } = parseArgs({ options: { steps: { type: "string" }, "skip-tfjs": { type: "boolean" }, chunk: { type: "string" }, only: { type: "string" }, dropout: { type: "string" }, budgets: { type: "string" }, shapes: { type: "string" }, pack: { type: "string" } } });
+const PACK = (values.pack ?? "on").split(",").map((v) => v === "on");
 const BUDGETS = (values.budgets ?? "4").split(",").map(Number);
 const DROPOUT = Number(values.dropout ?? 0);
 const STEPS = Number(values.steps ?? 3);
@@ -64,8 +67,10 @@ for (const [B, g] of SHAPES) {
   const rssBefore = process.memoryUsage().rss;
   const runs = [];
   for (const budget of BUDGETS) {
-    const trainer = await OrtTrainer.create(ckpt, { chunkRows: CHUNK, dropout: { hidden: DROPOUT, attention: DROPOUT }, activationBudgetBytes: budget * 2 ** 30 });
-    runs.push({ budget, trainer, opt: new AdamW(trainer.weights, { lr: 1e-5 }), ms: 0, padded: 0, attended: 0 });
+    for (const pack of PACK) {
+      const trainer = await OrtTrainer.create(ckpt, { chunkRows: CHUNK, dropout: { hidden: DROPOUT, attention: DROPOUT }, activationBudgetBytes: budget * 2 ** 30, packDocuments: pack });
+      runs.push({ label: `budget ${budget} GiB${PACK.length > 1 ? (pack ? " packed" : " padded") : ""}`, trainer, opt: new AdamW(trainer.weights, { lr: 1e-5 }), ms: 0, padded: 0, attended: 0 });
+    }
   }
   const rng = new Rng(7);
   for (let step = 0; step <= STEPS; step++) {
@@ -78,7 +83,7 @@ for (const [B, g] of SHAPES) {
       run.opt.apply(run.trainer.weights, r.grads, 1e-5);
       const ms = performance.now() - t0;
       const warm = step === 0 ? " (warm-up, not counted)" : "";
-      console.log(`ort ${B}x(1+${g - 1}) budget ${run.budget} GiB step ${step}: loss ${r.loss.toFixed(4)}, ${r.oneRun ? "one run" : "GradCache"}, ${ms.toFixed(0)} ms = embed ${r.timings.embedMs.toFixed(0)} + scores ${r.timings.scoresMs.toFixed(0)} + backward ${r.timings.backwardMs.toFixed(0)} + AdamW ${(performance.now() - t1).toFixed(0)}; ${padded} tokens fed (${attended} attended): ${((padded / ms) * 1000).toFixed(0)} tokens/s padded, ${((attended / ms) * 1000).toFixed(0)} unpadded; RSS ${gib()} GiB${warm}`);
+      console.log(`ort ${B}x(1+${g - 1}) ${run.label} step ${step}: loss ${r.loss.toFixed(4)}, ${r.oneRun ? "one run" : "GradCache"}, ${ms.toFixed(0)} ms = embed ${r.timings.embedMs.toFixed(0)} + scores ${r.timings.scoresMs.toFixed(0)} + backward ${r.timings.backwardMs.toFixed(0)} + AdamW ${(performance.now() - t1).toFixed(0)}; ${padded} tokens fed (${attended} attended): ${((padded / ms) * 1000).toFixed(0)} tokens/s padded, ${((attended / ms) * 1000).toFixed(0)} unpadded; RSS ${gib()} GiB${warm}`);
       if (step > 0) {
         run.ms += ms;
         run.padded += padded;
@@ -87,7 +92,7 @@ for (const [B, g] of SHAPES) {
     }
   }
   for (const run of runs) {
-    console.log(`ort ${B}x(1+${g - 1}) budget ${run.budget} GiB mean over ${STEPS} steps: ${(run.ms / STEPS).toFixed(0)} ms/step, ${((run.padded / run.ms) * 1000).toFixed(0)} tokens/s padded, ${((run.attended / run.ms) * 1000).toFixed(0)} unpadded; RSS grew ${((process.memoryUsage().rss - rssBefore) / 2 ** 30).toFixed(2)} GiB over this shape's run`);
+    console.log(`ort ${B}x(1+${g - 1}) ${run.label} mean over ${STEPS} steps: ${(run.ms / STEPS).toFixed(0)} ms/step, ${((run.padded / run.ms) * 1000).toFixed(0)} tokens/s padded, ${((run.attended / run.ms) * 1000).toFixed(0)} unpadded; RSS grew ${((process.memoryUsage().rss - rssBefore) / 2 ** 30).toFixed(2)} GiB over this shape's run`);
     await run.trainer.release();
   }
 }

@@ -138,6 +138,28 @@ test("gather (embedding lookup): repeated ids add their gradients into the same 
   assert.deepEqual(Array.from((analytic[0] as Float64Array).subarray(9, 12)), [0, 0, 0]);
 });
 
+test("padRows / unpadRows (packed sequences of lengths 3, 1, 2 in a padded [3 x 3] layout): padding slots hold and receive zero", async () => {
+  const rng = new Rng(41);
+  // Slot i of the padded layout holds packed row padIndex[i]; 6 (= T) marks a padding slot.
+  const padIndex: InputTensor = { data: BigInt64Array.from([0n, 1n, 2n, 3n, 6n, 6n, 4n, 5n, 6n]), dims: [9] };
+  const unpadIndex: InputTensor = { data: BigInt64Array.from([0n, 1n, 2n, 3n, 6n, 7n]), dims: [6] };
+  const { analytic } = await gradCheck(
+    (dg, r) => {
+      const x = dg.param("x", [6, 2]);
+      const y = dg.param("y", [9, 2]);
+      const pad = dg.indices("pad", [9]);
+      const unpad = dg.indices("unpad", [6]);
+      const spread = dg.padRows(x, pad, unpad, 9); // [9, 2]
+      const packed = dg.unpadRows(dg.mul(y, dg.add(spread, y)), unpad, pad, 6); // [6, 2]
+      return { loss: dg.add(weightedSum(dg, dg.mul(spread, spread), r), weightedSum(dg, packed, r)), params: [x, y] };
+    },
+    { feeds: { x: f64(rng, [6, 2]), y: f64(rng, [9, 2]), pad: padIndex, unpad: unpadIndex } },
+  );
+  // y's padding slots (4, 5, 8) reach the loss only through unpadRows, which drops them.
+  const dy = analytic[1] as Float64Array;
+  for (const slot of [4, 5, 8]) assert.ok(dy[2 * slot] === 0 && dy[2 * slot + 1] === 0, `slot ${slot}: ${dy[2 * slot]}, ${dy[2 * slot + 1]}`);
+});
+
 test("softmax over the last axis", async () => {
   const rng = new Rng(5);
   await gradCheck(

@@ -35,6 +35,26 @@ test("keep masks: drop rate p (to 2^-17), a pure function of the seed, rows inde
   }
 });
 
+test("packed keep masks are the padded layout's at the real tokens (odd and even lengths; attention masks unchanged)", () => {
+  assert.deepEqual(keepMask(37, 0.3, 9), keepMask(64, 0.3, 9).subarray(0, 37), "a shorter mask is a prefix of a longer one");
+  const rates = { hidden: 0.1, attention: 0.2 };
+  const [rows, S, H, heads, layers] = [3, 5, 4, 2, 2];
+  const lengths = [5, 1, 3];
+  const padded = dropoutFeeds(11, rates, 1, rows, S, H, heads, layers);
+  const packed = dropoutFeeds(11, rates, 1, rows, S, H, heads, layers, lengths);
+  assert.deepEqual(Object.keys(packed).sort(), Object.keys(padded).sort());
+  for (const [name, t] of Object.entries(packed)) {
+    const full = padded[name]?.data as Uint8Array;
+    if (name.endsWith("_attn")) {
+      assert.deepEqual(t.data, full, name);
+      continue;
+    }
+    assert.deepEqual(t.dims, [9, H], name);
+    const want = lengths.flatMap((n, r) => Array.from(full.subarray(r * S * H, (r * S + n) * H)));
+    assert.deepEqual(Array.from(t.data as Uint8Array), want, name);
+  }
+});
+
 test("trainer with dropout: same seed, same step; other seed, other step; the gradient is the loss's", async (t) => {
   const dir = await tinyModel(t, { hidden: 16, heads: 2, layers: 2, dim: 8, queryLength: 8, documentLength: 12 });
   const spec = readModelFolder(dir);

@@ -116,11 +116,34 @@ describe("onnxruntime trainer = tfjs engine (loss and every weight's gradient)",
   });
 });
 
-test("one run (forward, loss gradient, backward together) = GradCache, for every loss form, with dropout and separate Matryoshka heads", async () => {
+/** a's loss and gradients equal b's: 1e-6 relative on the loss, 1e-4 of each tensor's largest gradient per entry. */
+function assertSameStep(a: { loss: number; grads: Map<string, Float32Array> }, b: { loss: number; grads: Map<string, Float32Array> }, label: string): void {
+  assert.ok(Math.abs(a.loss - b.loss) <= 1e-6 * Math.abs(b.loss), `${label} loss ${a.loss} vs ${b.loss}`);
+  assert.deepEqual([...a.grads.keys()].sort(), [...b.grads.keys()].sort(), label);
+  // The key bias's true gradient is 0 (softmax ignores a shift shared by every key): its float noise
+  // is compared against the largest gradient of all.
+  const largest = Math.max(...[...b.grads.values()].map((g) => g.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
+  for (const [name, want] of b.grads) {
+    const got = a.grads.get(name) as Float32Array;
+    const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    for (let i = 0; i < want.length; i++) {
+      if (Math.abs((got[i] as number) - (want[i] as number)) > 1e-4 * scale + 1e-6 * largest) assert.fail(`${label} ${name}[${i}]: ${got[i]} vs ${want[i]}`);
+    }
+  }
+}
+
+test("one run (forward, loss gradient, backward together), packed or padded documents, = GradCache, for every loss form, with dropout and separate Matryoshka heads", async () => {
   const { dir, batch } = await setup({ dim: 8, matryoshkaDims: [8, 4], matryoshkaHeads: true });
+  // Packing only changes something when the documents' lengths differ: they do here.
+  const lengths = Array.from({ length: batch.docs.rows }, (_, r) => batch.docs.attention.subarray(r * batch.docs.length, (r + 1) * batch.docs.length).reduce((a, v) => a + v, 0));
+  assert.ok(new Set(lengths).size >= 3 && Math.min(...lengths) < batch.docs.length, `document lengths ${lengths.join(", ")} of ${batch.docs.length}`);
   const ckpt = readColbertCheckpoint(dir);
   const base = { dims: [8, 4], chunkRows: 2, dropout: { hidden: 0.1, attention: 0.1 } };
-  const [oneRun, gradCache] = await Promise.all([OrtTrainer.create(ckpt, base), OrtTrainer.create(ckpt, { ...base, activationBudgetBytes: 0 })]);
+  const [packed, padded, gradCache] = await Promise.all([
+    OrtTrainer.create(ckpt, base),
+    OrtTrainer.create(ckpt, { ...base, packDocuments: false }),
+    OrtTrainer.create(ckpt, { ...base, activationBudgetBytes: 0 }),
+  ]);
   try {
     const objectives: ObjectiveOptions[] = [
       { loss: "contrastive", inBatchNegatives: true, temperature: 0.5, matryoshkaDims: [8, 4] },
@@ -129,26 +152,16 @@ test("one run (forward, loss gradient, backward together) = GradCache, for every
       { loss: "margin-mse", teachers: ["a", "b"], teacherMode: "per-teacher", teacherWeights: [1, 3], matryoshkaDims: [8, 4] },
     ];
     for (const objective of objectives) {
-      const [a, b] = await Promise.all([oneRun.lossAndGradients(batch, objective, { dropoutSeed: 3 }), gradCache.lossAndGradients(batch, objective, { dropoutSeed: 3 })]);
+      const [a, p, b] = await Promise.all([packed.lossAndGradients(batch, objective, { dropoutSeed: 3 }), padded.lossAndGradients(batch, objective, { dropoutSeed: 3 }), gradCache.lossAndGradients(batch, objective, { dropoutSeed: 3 })]);
       const label = JSON.stringify(objective);
-      assert.ok(a.oneRun && !b.oneRun, label);
-      assert.ok(Math.abs(a.loss - b.loss) <= 1e-6 * Math.abs(b.loss), `${label} loss ${a.loss} vs ${b.loss}`);
-      assert.deepEqual([...a.grads.keys()].sort(), [...b.grads.keys()].sort(), label);
-      // The key bias's true gradient is 0 (softmax ignores a shift shared by every key): its float noise
-      // is compared against the largest gradient of all.
-      const largest = Math.max(...[...b.grads.values()].map((g) => g.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
-      for (const [name, want] of b.grads) {
-        const got = a.grads.get(name) as Float32Array;
-        const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-        for (let i = 0; i < want.length; i++) {
-          if (Math.abs((got[i] as number) - (want[i] as number)) > 1e-4 * scale + 1e-6 * largest) assert.fail(`${label} ${name}[${i}]: one run ${got[i]} vs GradCache ${want[i]}`);
-        }
-      }
+      assert.ok(a.oneRun && p.oneRun && !b.oneRun, label);
+      assertSameStep(a, b, `packed one run vs GradCache ${label}`);
+      assertSameStep(p, b, `padded one run vs GradCache ${label}`);
     }
     // KL on min-max scaled student scores has no in-graph gradient form: it takes GradCache.
-    const minmax = await oneRun.lossAndGradients(batch, { loss: "kl", teachers: ["a"], klStudentNormalization: "minmax", matryoshkaDims: [8, 4] });
+    const minmax = await packed.lossAndGradients(batch, { loss: "kl", teachers: ["a"], klStudentNormalization: "minmax", matryoshkaDims: [8, 4] });
     assert.equal(minmax.oneRun, false);
   } finally {
-    await Promise.all([oneRun.release(), gradCache.release()]);
+    await Promise.all([packed.release(), padded.release(), gradCache.release()]);
   }
 });

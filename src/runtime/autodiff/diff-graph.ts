@@ -288,6 +288,36 @@ export class DiffGraph {
     });
   }
 
+  /**
+   * Packed rows spread into a padded layout: x [T, C] (the real tokens of every sequence, one after
+   * another) becomes y [N, C] with y[i] = x[padIndex[i]], and y[i] = 0 where padIndex[i] = T (a
+   * padding slot). `unpadIndex` ([T] int64) is the inverse: the slot of each packed row, every slot
+   * used at most once. Each x row lands in exactly one slot, so the gradient is a gather too:
+   * dx[t] = dy[unpadIndex[t]] (no scatter, no repeated-index sums).
+   */
+  padRows(x: Value, padIndex: string, unpadIndex: string, rows: Dim): Value {
+    const zero = this.zeroRow(x);
+    const out = { name: this.g.gather(this.g.concat([x.name, zero], 0), padIndex), shape: [rows, x.shape[1] as Dim] };
+    return this.record([x], out, (dy) => [this.g.gather(dy, unpadIndex)]);
+  }
+
+  /**
+   * The inverse of `padRows`: y [N, C] in the padded layout back to its packed rows x [T, C],
+   * x[t] = y[unpadIndex[t]]; padding slots are dropped, so their gradient is zero:
+   * dy[i] = dx[padIndex[i]], or 0 where padIndex[i] = T.
+   */
+  unpadRows(y: Value, unpadIndex: string, padIndex: string, rows: Dim): Value {
+    const out = { name: this.g.gather(y.name, unpadIndex), shape: [rows, y.shape[1] as Dim] };
+    return this.record([y], out, (dx) => [this.g.gather(this.g.concat([dx, this.zeroRow(y)], 0), padIndex)]);
+  }
+
+  /** A [1, C] zero constant for a [rows, C] value with a static C. */
+  private zeroRow(x: Value): string {
+    const C = x.shape[1];
+    if (x.shape.length !== 2 || typeof C !== "number") throw new ColtsError("INPUT_INVALID", `padRows/unpadRows: [rows, C] with a static C, got [${x.shape.join(",")}]`);
+    return this.constant(new Float64Array(C), [1, C], "zero_row").name;
+  }
+
   /** Softmax over `axis`. dx = y ⊙ (dy − Σ(dy ⊙ y)). */
   softmax(x: Value, axis = -1): Value {
     const ax = normAxis(axis, x.shape.length);

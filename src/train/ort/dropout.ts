@@ -45,23 +45,33 @@ export function keepMask(n: number, p: number, seed: number): Uint8Array {
  * The encoder graph's dropout inputs for rows [firstRow, firstRow + rows) of a batch of S tokens per
  * sequence (see encoder-graph.ts for the names and shapes), drawn from `seed`. Each row has its own
  * stream, so the masks do not depend on how the rows are split into encoder runs.
+ *
+ * With `lengths` (a packed stream whose row r holds its real tokens first, lengths[r] of them), the
+ * hidden-size masks are packed too ([T, H]): row r's are the first lengths[r]·H flags of its stream,
+ * which are exactly the flags the padded layout gives those tokens (`keepMask` of a shorter length is
+ * a prefix of a longer one), so packed and padded runs drop the same entries.
  */
-export function dropoutFeeds(seed: number, rates: DropoutRates, firstRow: number, rows: number, S: number, hidden: number, heads: number, layers: number): Record<string, InputTensor> {
+export function dropoutFeeds(seed: number, rates: DropoutRates, firstRow: number, rows: number, S: number, hidden: number, heads: number, layers: number, lengths?: readonly number[]): Record<string, InputTensor> {
   const feeds: Record<string, InputTensor> = {};
   let stream = 0;
-  const add = (name: string, perRow: number, dims: number[], p: number): void => {
+  const add = (name: string, perRow: (r: number) => number, dims: number[], p: number): void => {
     if (p > 0) {
-      const data = new Uint8Array(rows * perRow);
-      for (let r = 0; r < rows; r++) data.set(keepMask(perRow, p, streamSeed(seed, stream, firstRow + r)), r * perRow);
+      let size = 0;
+      for (let r = 0; r < rows; r++) size += perRow(r);
+      const data = new Uint8Array(size);
+      for (let r = 0, at = 0; r < rows; at += perRow(r), r++) data.set(keepMask(perRow(r), p, streamSeed(seed, stream, firstRow + r)), at);
       feeds[name] = { data, dims };
     }
     stream++;
   };
-  add("drop_emb", S * hidden, [rows, S, hidden], rates.hidden);
+  const tokens = lengths ? lengths.reduce((a, b) => a + b, 0) : rows * S;
+  const hiddenRow = (r: number): number => (lengths ? (lengths[r] as number) : S) * hidden;
+  const hiddenDims = lengths ? [tokens, hidden] : [rows, S, hidden];
+  add("drop_emb", hiddenRow, hiddenDims, rates.hidden);
   for (let l = 0; l < layers; l++) {
-    add(`drop_${l}_attn`, heads * S * S, [rows, heads, S, S], rates.attention);
-    add(`drop_${l}_attn_out`, S * hidden, [rows, S, hidden], rates.hidden);
-    add(`drop_${l}_out`, S * hidden, [rows, S, hidden], rates.hidden);
+    add(`drop_${l}_attn`, () => heads * S * S, [rows, heads, S, S], rates.attention);
+    add(`drop_${l}_attn_out`, hiddenRow, hiddenDims, rates.hidden);
+    add(`drop_${l}_out`, hiddenRow, hiddenDims, rates.hidden);
   }
   return feeds;
 }

@@ -13,7 +13,12 @@
  *          [B, S, H], drop_<l>_attn [B, nh, S, S], drop_<l>_attn_out and drop_<l>_out [B, S, H],
  *          where BERT applies dropout (hidden probability, attention probability for the attention
  *          weights), scaled by 1 / (1 - p).
- * Outputs: emb_<d>: [B, S, d] unit rows, per requested dim d.
+ *          Packed (a sequence stream of the step graph): the ids, positions and types are [T], the
+ *          real tokens of every sequence one after another, and so are the hidden-size dropout masks
+ *          ([T, H]); pad_index [B·S] and unpad_index [T] map between the two layouts. Every per-token
+ *          layer (embeddings, projections, feed-forward, LayerNorms, head) then runs on [T, ...]
+ *          rows; only attention spreads them into [B, S]. Same numbers, none of the padding's work.
+ * Outputs: emb_<d>: [B, S, d] unit rows, per requested dim d (zero rows at padding when packed).
  * Backward: inputs grad_emb_<d> [B, S, d], and for each of input_ids, position_ids and
  *           token_type_ids its distinct values <name>_unique [U] and their index per token
  *           <name>_inverse [B, S] (runtime/autodiff `dedupIds`); outputs grad/<weight name> with the
@@ -23,7 +28,7 @@ import { ColtsError } from "../../errors.js";
 import type { BertConfig } from "../../model/bert-weights.js";
 import type { DenseLayer } from "../../model/layout.js";
 import { DiffGraph, type FloatType, type Value } from "../../runtime/autodiff/diff-graph.js";
-import type { OnnxModel } from "../../runtime/onnx/proto.js";
+import type { Dim, OnnxModel } from "../../runtime/onnx/proto.js";
 
 /** A head layer without its weights: sizes, activation and whether it has a bias. */
 export type HeadShape = Pick<DenseLayer, "inFeatures" | "outFeatures" | "activation"> & {
@@ -128,9 +133,10 @@ function checkDims(spec: Pick<EncoderGraphSpec, "config" | "head" | "ownHeads" |
  * The encoder applied to one set of sequences inside `dg`: its inputs are the module comment's,
  * each name prefixed by `prefix` ("" for the encoder graph; "q_" and "d_" when one graph encodes
  * queries and documents). Returns the unit vectors per dim. `withDedup` declares the ids' distinct
- * values and inverse indices that the embedding gathers' gradients read.
+ * values and inverse indices that the embedding gathers' gradients read; `packed` takes the packed
+ * inputs of the module comment.
  */
-export function encodeSequences(dg: DiffGraph, W: WeightValues, spec: Omit<EncoderGraphSpec, "backward" | "dtype">, prefix: string, withDedup: boolean): Map<number, Value> {
+export function encodeSequences(dg: DiffGraph, W: WeightValues, spec: Omit<EncoderGraphSpec, "backward" | "dtype">, prefix: string, withDedup: boolean, packed = false): Map<number, Value> {
   const c = spec.config;
   const H = c.hiddenSize;
   const nh = c.numHeads;
@@ -140,10 +146,14 @@ export function encodeSequences(dg: DiffGraph, W: WeightValues, spec: Omit<Encod
   // differ in both.
   const Bn = `${prefix}B`;
   const Sn = `${prefix}S`;
-  const ids = dg.indices(`${prefix}input_ids`, [Bn, Sn]);
-  const positions = dg.indices(`${prefix}position_ids`, [Bn, Sn]);
-  const types = dg.indices(`${prefix}token_type_ids`, [Bn, Sn]);
+  // Per-token inputs: [B, S], or [T] when packed (only the real tokens, sequence after sequence).
+  const Tn = `${prefix}T`;
+  const tokens: Dim[] = packed ? [Tn] : [Bn, Sn];
+  const ids = dg.indices(`${prefix}input_ids`, tokens);
+  const positions = dg.indices(`${prefix}position_ids`, tokens);
+  const types = dg.indices(`${prefix}token_type_ids`, tokens);
   const maskBias = dg.input(`${prefix}mask_bias`, [Bn, 1, 1, Sn]);
+  const layout = packed ? packedLayout(dg, prefix, maskBias, Tn) : null;
   const rates = spec.dropout;
   const drop = (name: string, shape: (string | number)[], x: Value, p: number): Value => (rates && p > 0 ? dg.dropout(x, dg.bytes(prefix + name, shape), p) : x);
   /** x: [.., in] @ Wᵀ + b, W: [out, in] (torch Linear layout). */
@@ -152,17 +162,26 @@ export function encodeSequences(dg: DiffGraph, W: WeightValues, spec: Omit<Encod
     return bias ? dg.add(y, W(`${name}.bias`)) : y;
   };
   const layerNorm = (x: Value, name: string): Value => dg.layerNorm(x, W(`${name}.weight`), W(`${name}.bias`), c.layerNormEps);
-  const heads = (x: Value): Value => dg.transpose(dg.reshape(x, [0, 0, nh, hd], [Bn, Sn, nh, hd]), [0, 2, 1, 3]); // [B, nh, S, hd]
+  // Attention needs each sequence's tokens side by side: packed rows are spread into [B·S, H] first.
+  const heads = (x: Value): Value => {
+    const padded = layout ? dg.reshape(layout.pad(x), layout.shape([nh, hd]), [Bn, Sn, nh, hd]) : dg.reshape(x, [0, 0, nh, hd], [Bn, Sn, nh, hd]);
+    return dg.transpose(padded, [0, 2, 1, 3]); // [B, nh, S, hd]
+  };
+  const merge = (context: Value): Value => {
+    const bsh = dg.transpose(context, [0, 2, 1, 3]); // [B, S, nh, hd]
+    return layout ? layout.unpad(dg.reshape(bsh, [-1, H], [`${prefix}BS`, H])) : dg.reshape(bsh, [0, 0, H], [Bn, Sn, H]);
+  };
+  const hiddenShape: Dim[] = [...tokens, H];
 
   // Only a backward pass reads the ids' distinct values, so only its graph declares them.
   const dedup = (name: string): { unique: string; inverse: string } =>
-    withDedup ? { unique: dg.indices(`${prefix}${name}_unique`, [`U_${prefix}${name}`]), inverse: dg.indices(`${prefix}${name}_inverse`, [Bn, Sn]) } : { unique: "", inverse: "" };
-  const words = dg.gather(W("embeddings.word_embeddings.weight"), ids, [Bn, Sn], dedup("input_ids"));
-  const pos = dg.gather(W("embeddings.position_embeddings.weight"), positions, [Bn, Sn], dedup("position_ids"));
-  const typ = dg.gather(W("embeddings.token_type_embeddings.weight"), types, [Bn, Sn], dedup("token_type_ids"));
+    withDedup ? { unique: dg.indices(`${prefix}${name}_unique`, [`U_${prefix}${name}`]), inverse: dg.indices(`${prefix}${name}_inverse`, tokens) } : { unique: "", inverse: "" };
+  const words = dg.gather(W("embeddings.word_embeddings.weight"), ids, tokens, dedup("input_ids"));
+  const pos = dg.gather(W("embeddings.position_embeddings.weight"), positions, tokens, dedup("position_ids"));
+  const typ = dg.gather(W("embeddings.token_type_embeddings.weight"), types, tokens, dedup("token_type_ids"));
   const hidden = rates?.hidden ?? 0;
   const attention = rates?.attention ?? 0;
-  let x = drop("drop_emb", [Bn, Sn, H], layerNorm(dg.add(dg.add(words, pos), typ), "embeddings.LayerNorm"), hidden); // [B, S, H]
+  let x = drop("drop_emb", hiddenShape, layerNorm(dg.add(dg.add(words, pos), typ), "embeddings.LayerNorm"), hidden); // [B, S, H] or [T, H]
   for (let l = 0; l < c.numLayers; l++) {
     const p = `encoder.layer.${l}.`;
     const q = heads(linear(x, `${p}attention.self.query`));
@@ -170,10 +189,10 @@ export function encodeSequences(dg: DiffGraph, W: WeightValues, spec: Omit<Encod
     const v = heads(linear(x, `${p}attention.self.value`));
     const scores = dg.add(dg.scale(dg.matMul(q, dg.transpose(k, [0, 1, 3, 2])), 1 / Math.sqrt(hd)), maskBias); // [B, nh, S, S]
     const probs = drop(`drop_${l}_attn`, [Bn, nh, Sn, Sn], dg.softmax(scores, -1), attention);
-    const context = dg.reshape(dg.transpose(dg.matMul(probs, v), [0, 2, 1, 3]), [0, 0, H], [Bn, Sn, H]); // [B, S, H]
-    const a = layerNorm(dg.add(drop(`drop_${l}_attn_out`, [Bn, Sn, H], linear(context, `${p}attention.output.dense`), hidden), x), `${p}attention.output.LayerNorm`);
-    const inner = dg.gelu(linear(a, `${p}intermediate.dense`)); // [B, S, I]
-    x = layerNorm(dg.add(drop(`drop_${l}_out`, [Bn, Sn, H], linear(inner, `${p}output.dense`), hidden), a), `${p}output.LayerNorm`);
+    const context = merge(dg.matMul(probs, v)); // [B, S, H] or [T, H]
+    const a = layerNorm(dg.add(drop(`drop_${l}_attn_out`, hiddenShape, linear(context, `${p}attention.output.dense`), hidden), x), `${p}attention.output.LayerNorm`);
+    const inner = dg.gelu(linear(a, `${p}intermediate.dense`)); // [B, S, I] or [T, I]
+    x = layerNorm(dg.add(drop(`drop_${l}_out`, hiddenShape, linear(inner, `${p}output.dense`), hidden), a), `${p}output.LayerNorm`);
   }
 
   // Head: every layer in order; a dim with its own head swaps in that head for the last layer.
@@ -189,7 +208,29 @@ export function encodeSequences(dg: DiffGraph, W: WeightValues, spec: Omit<Encod
     }
     y = activate(linear(y, `dense.${i}`, layer.bias), layer);
   });
-  return new Map(spec.dims.map((d) => [d, dg.l2Normalize(projected.get(d) ?? dg.sliceLast(y, d))] as const));
+  const unit = (d: number): Value => dg.l2Normalize(projected.get(d) ?? dg.sliceLast(y, d));
+  // Packed vectors go back to [B, S, d] (zero rows at padding) for the caller's MaxSim.
+  const padded = (d: number): Value => (layout ? dg.reshape(layout.pad(unit(d)), layout.shape([d]), [Bn, Sn, d]) : unit(d));
+  return new Map(spec.dims.map((d) => [d, padded(d)] as const));
+}
+
+/**
+ * The index inputs of a packed stream and the moves between its layouts: `pad` spreads packed rows
+ * [T, C] into [B·S, C], `unpad` takes them back, `shape` is [B, S, ...tail] read from the mask.
+ * Inputs: <prefix>pad_index [B·S] (the packed row of each slot; T for a padding slot) and
+ * <prefix>unpad_index [T] (the slot of each packed row), int64.
+ */
+function packedLayout(dg: DiffGraph, prefix: string, maskBias: Value, Tn: string): { pad: (x: Value) => Value; unpad: (x: Value) => Value; shape: (tail: number[]) => string } {
+  const BS = `${prefix}BS`;
+  const padIndex = dg.indices(`${prefix}pad_index`, [BS]);
+  const unpadIndex = dg.indices(`${prefix}unpad_index`, [Tn]);
+  const g = dg.g;
+  const bs = g.concat([g.shape(maskBias.name, 0, 1), g.shape(maskBias.name, 3, 4)], 0);
+  return {
+    pad: (x) => dg.padRows(x, padIndex, unpadIndex, BS),
+    unpad: (x) => dg.unpadRows(x, unpadIndex, padIndex, Tn),
+    shape: (tail) => g.concat([bs, g.int64s(tail)], 0),
+  };
 }
 
 /**

@@ -17,7 +17,8 @@
  * (score-losses.ts derives the same gradients; a test holds the two paths together.)
  *
  * Inputs: the weights; q_<encoder input> for the queries [B, Lq] and d_<encoder input> for the
- * documents (encoder-graph.ts, with the ids' distinct values and, with dropout, keep masks);
+ * documents (encoder-graph.ts, with the ids' distinct values and, with dropout, keep masks;
+ * packed documents also take d_pad_index and d_unpad_index);
  * q_keep [B, Lq]; d_bias (scores-graph.ts layout); the loss inputs: loss_weight [], loss_scale [],
  * and for "softmax" inv_temperature [], loss_bias and loss_target [B, width]; for "margin"
  * teacher_margins [B, g−1].
@@ -39,6 +40,12 @@ export interface StepGraphSpec extends Omit<EncoderGraphSpec, "backward" | "dtyp
   group: number;
   /** The loss's form. */
   loss: LossForm;
+  /**
+   * Whether the documents come packed (encoder-graph.ts: only their real tokens through every
+   * per-token layer; attention still sees [B, S]). Same scores and gradients as padded; the
+   * projections and feed-forward layers skip the padding's work. Default false.
+   */
+  packDocuments?: boolean;
 }
 
 /** The built graph and the names a caller reads. */
@@ -84,7 +91,7 @@ export function buildStepGraph(spec: StepGraphSpec): StepGraph {
   const dg = new DiffGraph({ name: "colbert_train_step" });
   const { W, shapes } = declareWeights(dg, spec);
   const queries = encodeSequences(dg, W, spec, "q_", true);
-  const docs = encodeSequences(dg, W, spec, "d_", true);
+  const docs = encodeSequences(dg, W, spec, "d_", true, spec.packDocuments ?? false);
   const qKeep = dg.input("q_keep", ["NQ", "LQ"]);
   const dBias = dg.input("d_bias", docBiasShape(spec.mode, spec.group));
   const gradientOf = lossGradient(dg, spec.loss);

@@ -54,6 +54,13 @@ export interface OrtTrainerOptions {
    * 8 x (1+3) of 180 tokens there (~4-5 GiB RSS); 0 always uses GradCache.
    */
   activationBudgetBytes?: number;
+  /**
+   * Whether a one-run step feeds its documents packed (step-graph.ts `packDocuments`): every
+   * per-token layer skips the padding, which is a third of the tokens of a typical batch. Same loss
+   * and gradients to float32 rounding (tested); false runs the padded graph (for comparison).
+   * Default true. Batches whose rows are not real tokens first and padding after run padded.
+   */
+  packDocuments?: boolean;
 }
 
 /** Per-call options of `lossAndGradients`. */
@@ -108,6 +115,22 @@ function scoringLayout(batch: TrainBatch, objective: ObjectiveOptions): { inBatc
   return { inBatch, mode: inBatch ? "all" : "group", width: inBatch ? B * g : g, dBias: { data, dims: inBatch ? [1, 1, B * g, Ld] : [B, 1, g, Ld] } };
 }
 
+/**
+ * Per row of `b`, how many attended tokens lead it, or null when some row attends a token after its
+ * padding (such a batch cannot be packed as real tokens first).
+ */
+function leadingLengths(b: TokenBatch): number[] | null {
+  const S = b.length;
+  const lengths: number[] = [];
+  for (let r = 0; r < b.rows; r++) {
+    let n = 0;
+    while (n < S && (b.attention[r * S + n] as number) > 0) n++;
+    for (let j = n; j < S; j++) if ((b.attention[r * S + j] as number) > 0) return null;
+    lengths.push(n);
+  }
+  return lengths;
+}
+
 /** Additive attention mask of a chunk: [rows, 1, 1, S], 0 for attended tokens, -1e9 for padding. */
 function maskBias(b: TokenBatch, r0: number, r1: number): InputTensor {
   const S = b.length;
@@ -142,6 +165,7 @@ export class OrtTrainer {
     private readonly activationBudget: number,
     /** What the encoder graphs were built from (the one-run step graphs are built from it on first use). */
     private readonly spec: Omit<EncoderGraphSpec, "backward" | "dtype">,
+    private readonly packDocuments: boolean,
   ) {}
 
   /** Builds the encoder graphs for `ckpt`'s shape and copies its weights. */
@@ -184,7 +208,7 @@ export class OrtTrainer {
       throw failed.reason;
     }
     const [f, t, tf] = started.map((r) => (r as PromiseFulfilledResult<OnnxSession>).value) as [OnnxSession, OnnxSession, OnnxSession | undefined];
-    return new OrtTrainer(weights, dims, train, f, tf ?? f, t, chunkRows, runtime, dropout, budget, { ...spec, dropout });
+    return new OrtTrainer(weights, dims, train, f, tf ?? f, t, chunkRows, runtime, dropout, budget, { ...spec, dropout }, opts.packDocuments ?? true);
   }
 
   /** Every trained weight's name and shape, in the graph's order. */
@@ -235,16 +259,49 @@ export class OrtTrainer {
     return feeds;
   }
 
+  /**
+   * Feeds of every row of `b` packed (encoder-graph.ts): the real tokens' ids, positions and types
+   * [T] with their distinct values, the padded mask, and the index maps between the layouts.
+   * `lengths` are `leadingLengths(b)`.
+   */
+  private packedFeeds(b: TokenBatch, lengths: readonly number[]): Record<string, InputTensor> {
+    const S = b.length;
+    const padded = this.chunkFeeds(b, 0, b.rows);
+    const T = lengths.reduce((a, n) => a + n, 0);
+    const padIndex = new BigInt64Array(b.rows * S).fill(BigInt(T));
+    const unpadIndex = new BigInt64Array(T);
+    let t = 0;
+    lengths.forEach((n, r) => {
+      for (let j = 0; j < n; j++, t++) {
+        padIndex[r * S + j] = BigInt(t);
+        unpadIndex[t] = BigInt(r * S + j);
+      }
+    });
+    const feeds: Record<string, InputTensor> = { mask_bias: padded["mask_bias"] as InputTensor, pad_index: { data: padIndex, dims: [b.rows * S] }, unpad_index: { data: unpadIndex, dims: [T] } };
+    for (const name of ["input_ids", "position_ids", "token_type_ids"]) {
+      const all = padded[name]?.data as BigInt64Array;
+      const values = BigInt64Array.from(unpadIndex, (slot) => all[Number(slot)] as bigint);
+      const { unique, inverse } = dedupIds(values);
+      feeds[name] = { data: values, dims: [T] };
+      feeds[`${name}_unique`] = { data: unique, dims: [unique.length] };
+      feeds[`${name}_inverse`] = { data: inverse, dims: [T] };
+    }
+    return feeds;
+  }
+
   /** Unit vectors of every row of `b` with the current weights, per trained dim: [rows, S, d]; no dropout. */
   async embed(b: TokenBatch): Promise<Map<number, Float32Array>> {
     return this.embedWith(b, null);
   }
 
-  /** Dropout inputs of rows [r0, r1) of stream `side` (0 queries, 1 documents) for a step seeded `seed`; none without dropout. */
-  private dropoutFor(seed: number | null, side: number, b: TokenBatch, r0: number, r1: number): Record<string, InputTensor> {
+  /**
+   * Dropout inputs of rows [r0, r1) of stream `side` (0 queries, 1 documents) for a step seeded `seed`;
+   * none without dropout. With `lengths`, packed (dropout.ts).
+   */
+  private dropoutFor(seed: number | null, side: number, b: TokenBatch, r0: number, r1: number, lengths?: readonly number[]): Record<string, InputTensor> {
     if (seed === null || !this.dropout) return {};
     const c = this.graph.config;
-    return dropoutFeeds(streamSeed(seed, side), this.dropout, r0, r1 - r0, b.length, c.hiddenSize, c.numHeads, c.numLayers);
+    return dropoutFeeds(streamSeed(seed, side), this.dropout, r0, r1 - r0, b.length, c.hiddenSize, c.numHeads, c.numLayers, lengths);
   }
 
   private async embedWith(b: TokenBatch, drop: { seed: number; side: number } | null): Promise<Map<number, Float32Array>> {
@@ -305,11 +362,11 @@ export class OrtTrainer {
   }
 
   /** The step graph's session for a batch layout and loss form (built on first use). */
-  private async stepSession(mode: "all" | "group", group: number, form: "softmax" | "margin"): Promise<{ graph: StepGraph; session: OnnxSession }> {
-    const key = `${mode}/${group}/${form}`;
+  private async stepSession(mode: "all" | "group", group: number, form: "softmax" | "margin", packDocuments: boolean): Promise<{ graph: StepGraph; session: OnnxSession }> {
+    const key = `${mode}/${group}/${form}/${packDocuments ? "packed" : "padded"}`;
     let s = this.stepSessions.get(key);
     if (!s) {
-      const graph = buildStepGraph({ ...this.spec, mode, group, loss: form });
+      const graph = buildStepGraph({ ...this.spec, mode, group, loss: form, packDocuments });
       s = { graph, session: await OnnxSession.create(encodeModel(graph.model), this.runtime) };
       this.stepSessions.set(key, s);
     }
@@ -321,12 +378,14 @@ export class OrtTrainer {
     const B = batch.queries.rows;
     const g = batch.group;
     const { mode, dBias } = scoringLayout(batch, objective);
-    const { graph, session } = await this.stepSession(mode, g, form);
+    const lengths = this.packDocuments ? leadingLengths(batch.docs) : null;
+    const { graph, session } = await this.stepSession(mode, g, form, lengths !== null);
     const t0 = performance.now();
+    const docFeeds = lengths ? { ...this.packedFeeds(batch.docs, lengths), ...this.dropoutFor(seed, 1, batch.docs, 0, B * g, lengths) } : { ...this.chunkFeeds(batch.docs, 0, B * g, true), ...this.dropoutFor(seed, 1, batch.docs, 0, B * g) };
     const feeds: Record<string, InputTensor> = {
       ...this.weightFeeds(),
       ...prefixed("q_", { ...this.chunkFeeds(batch.queries, 0, B, true), ...this.dropoutFor(seed, 0, batch.queries, 0, B) }),
-      ...prefixed("d_", { ...this.chunkFeeds(batch.docs, 0, B * g, true), ...this.dropoutFor(seed, 1, batch.docs, 0, B * g) }),
+      ...prefixed("d_", docFeeds),
       q_keep: { data: batch.queries.keep, dims: [B, batch.queries.length] },
       d_bias: dBias,
       ...lossFeeds(batch, objective, targets, form),
