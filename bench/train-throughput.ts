@@ -68,7 +68,7 @@ for (const [B, g] of SHAPES) {
   const runs = [];
   for (const budget of BUDGETS) {
     for (const pack of PACK) {
-      const trainer = await OrtTrainer.create(ckpt, { chunkRows: CHUNK, dropout: { hidden: DROPOUT, attention: DROPOUT }, activationBudgetBytes: budget * 2 ** 30, packDocuments: pack });
+      const trainer = await OrtTrainer.create(ckpt, { chunkRows: CHUNK, dropout: { hidden: DROPOUT, attention: DROPOUT }, activationBudgetBytes: budget * 2 ** 30, packSequences: pack });
       runs.push({ label: `budget ${budget} GiB${PACK.length > 1 ? (pack ? " packed" : " padded") : ""}`, trainer, opt: new AdamW(trainer.weights, { lr: 1e-5 }), ms: 0, padded: 0, attended: 0 });
     }
   }

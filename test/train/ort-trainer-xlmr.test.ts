@@ -52,9 +52,13 @@ describe("onnxruntime trainer on XLM-R", () => {
     const rows = Array.from({ length: docs.rows }, (_, r) => [...docs.ids.subarray(r * S, (r + 1) * S)]);
     const padded = rows.filter((ids) => ids.includes(1)).length;
     assert.ok(padded >= 3 && padded < rows.length, `some documents padded with id 1, not all (${padded} of ${rows.length})`);
-    const trainer = await OrtTrainer.create(ckpt, { chunkRows: 4 });
+    // Padded runs compute the padding tokens too (at position paddingIdx); packed runs (the default)
+    // skip them and return zero vectors there.
+    const trainer = await OrtTrainer.create(ckpt, { chunkRows: 4, packSequences: false });
+    const packedTrainer = await OrtTrainer.create(ckpt, { chunkRows: 4 });
     try {
       const got = (await trainer.embed(docs)).get(8) as Float32Array;
+      const packed = (await packedTrainer.embed(docs)).get(8) as Float32Array;
       const head = { weight: ckpt.dense[0]?.weight as Float32Array, dim: 8 };
       const attentionMask = rows.map((_, r) => [...docs.attention.subarray(r * S, (r + 1) * S)]);
       const input = { inputIds: rows, attentionMask };
@@ -63,10 +67,13 @@ describe("onnxruntime trainer on XLM-R", () => {
       let worst = 0;
       let worstPadding = 0;
       let fromBert = 0;
+      let worstPacked = 0;
       for (const [r, ids] of rows.entries()) {
         for (let s = 0; s < S; s++) {
           for (let k = 0; k < 8; k++) {
             const v = got[(r * S + s) * 8 + k] as number;
+            const p = packed[(r * S + s) * 8 + k] as number;
+            worstPacked = Math.max(worstPacked, Math.abs(p - ((attentionMask[r]?.[s] as number) > 0 ? (roberta[r]?.[s * 8 + k] as number) : 0)));
             const diff = Math.abs(v - (roberta[r]?.[s * 8 + k] as number));
             worst = Math.max(worst, diff);
             if (ids[s] === 1) worstPadding = Math.max(worstPadding, diff);
@@ -77,8 +84,9 @@ describe("onnxruntime trainer on XLM-R", () => {
       assert.ok(worst < 1e-5, `max difference ${worst}`);
       assert.ok(worstPadding < 1e-5 && padded > 0, "padding tokens sit at position paddingIdx, as in bert-graph.ts");
       assert.ok(fromBert > 1e-2, `BERT positions 0..S-1 give other vectors (max difference ${fromBert})`);
+      assert.ok(worstPacked < 1e-5, `packed: real tokens as the reference, zeros at padding (max difference ${worstPacked})`);
     } finally {
-      await trainer.release();
+      await Promise.all([trainer.release(), packedTrainer.release()]);
     }
   });
 

@@ -8,10 +8,11 @@ import { before, describe, test } from "node:test";
 import { ColbertTokenizer } from "../../src/encode/tokenize.js";
 import { readColbertCheckpoint } from "../../src/model/checkpoint.js";
 import { readModelFolder } from "../../src/model/layout.js";
+import type { TokenBatch } from "../../src/train/batch.js";
 import { makeBatch, type ResolvedExample } from "../../src/train/data.js";
 import { TrainableColbert } from "../reference/tfjs/model.js";
 import { batchLoss, type ObjectiveOptions, type TrainBatch } from "../reference/tfjs/objective.js";
-import { OrtTrainer } from "../../src/train/ort/trainer.js";
+import { OrtTrainer, packableLengths } from "../../src/train/ort/trainer.js";
 import { contrastiveLoss } from "../../src/train/score-losses.js";
 import { initTraining, tf } from "../reference/tfjs/tf.js";
 import { tinyModel } from "../helpers/models.js";
@@ -132,17 +133,26 @@ function assertSameStep(a: { loss: number; grads: Map<string, Float32Array> }, b
   }
 }
 
-test("one run (forward, loss gradient, backward together), packed or padded documents, = GradCache, for every loss form, with dropout and separate Matryoshka heads", async () => {
+test("packable rows: real tokens first, padding after, nothing kept that is not attended", () => {
+  const batch = (attention: number[], keep: number[]): TokenBatch => ({ ids: new Int32Array(attention.length), attention: Float32Array.from(attention), keep: Float32Array.from(keep), rows: attention.length / 3, length: 3 });
+  assert.deepEqual(packableLengths(batch([1, 1, 0, 1, 0, 0], [1, 0, 0, 1, 0, 0]), 0, 2), [2, 1], "a skipped punctuation token is attended: packable");
+  assert.deepEqual(packableLengths(batch([1, 1, 0, 1, 0, 0], [1, 1, 0, 1, 0, 0]), 1, 2), [1], "rows r0..r1 only");
+  assert.equal(packableLengths(batch([1, 0, 1], [1, 0, 1]), 0, 1), null, "an attended token after padding");
+  assert.equal(packableLengths(batch([1, 1, 0], [1, 1, 1]), 0, 1), null, "a kept token that is not attended (a query's [MASK] expansion)");
+});
+
+test("one run (forward, loss gradient, backward together) and GradCache, packed or padded, all equal, for every loss form, with dropout and separate Matryoshka heads", async () => {
   const { dir, batch } = await setup({ dim: 8, matryoshkaDims: [8, 4], matryoshkaHeads: true });
   // Packing only changes something when the documents' lengths differ: they do here.
   const lengths = Array.from({ length: batch.docs.rows }, (_, r) => batch.docs.attention.subarray(r * batch.docs.length, (r + 1) * batch.docs.length).reduce((a, v) => a + v, 0));
   assert.ok(new Set(lengths).size >= 3 && Math.min(...lengths) < batch.docs.length, `document lengths ${lengths.join(", ")} of ${batch.docs.length}`);
   const ckpt = readColbertCheckpoint(dir);
   const base = { dims: [8, 4], chunkRows: 2, dropout: { hidden: 0.1, attention: 0.1 } };
-  const [packed, padded, gradCache] = await Promise.all([
+  const [packed, padded, packedCache, gradCache] = await Promise.all([
     OrtTrainer.create(ckpt, base),
-    OrtTrainer.create(ckpt, { ...base, packDocuments: false }),
+    OrtTrainer.create(ckpt, { ...base, packSequences: false }),
     OrtTrainer.create(ckpt, { ...base, activationBudgetBytes: 0 }),
+    OrtTrainer.create(ckpt, { ...base, activationBudgetBytes: 0, packSequences: false }),
   ]);
   try {
     const objectives: ObjectiveOptions[] = [
@@ -152,16 +162,18 @@ test("one run (forward, loss gradient, backward together), packed or padded docu
       { loss: "margin-mse", teachers: ["a", "b"], teacherMode: "per-teacher", teacherWeights: [1, 3], matryoshkaDims: [8, 4] },
     ];
     for (const objective of objectives) {
-      const [a, p, b] = await Promise.all([packed.lossAndGradients(batch, objective, { dropoutSeed: 3 }), padded.lossAndGradients(batch, objective, { dropoutSeed: 3 }), gradCache.lossAndGradients(batch, objective, { dropoutSeed: 3 })]);
+      const step = (t: OrtTrainer): ReturnType<OrtTrainer["lossAndGradients"]> => t.lossAndGradients(batch, objective, { dropoutSeed: 3 });
+      const [a, p, c, b] = await Promise.all([step(packed), step(padded), step(packedCache), step(gradCache)]);
       const label = JSON.stringify(objective);
-      assert.ok(a.oneRun && p.oneRun && !b.oneRun, label);
-      assertSameStep(a, b, `packed one run vs GradCache ${label}`);
-      assertSameStep(p, b, `padded one run vs GradCache ${label}`);
+      assert.ok(a.oneRun && p.oneRun && !c.oneRun && !b.oneRun, label);
+      assertSameStep(a, b, `packed one run vs padded GradCache ${label}`);
+      assertSameStep(p, b, `padded one run vs padded GradCache ${label}`);
+      assertSameStep(c, b, `packed GradCache vs padded GradCache ${label}`);
     }
     // KL on min-max scaled student scores has no in-graph gradient form: it takes GradCache.
     const minmax = await packed.lossAndGradients(batch, { loss: "kl", teachers: ["a"], klStudentNormalization: "minmax", matryoshkaDims: [8, 4] });
     assert.equal(minmax.oneRun, false);
   } finally {
-    await Promise.all([packed.release(), padded.release(), gradCache.release()]);
+    await Promise.all([packed.release(), padded.release(), packedCache.release(), gradCache.release()]);
   }
 });

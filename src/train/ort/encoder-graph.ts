@@ -52,6 +52,8 @@ export interface EncoderGraphSpec {
   backward: boolean;
   /** FLOAT for training, DOUBLE for gradient checks. Default FLOAT. */
   dtype?: FloatType;
+  /** Whether the sequences come packed (see the module comment). Default false. */
+  packed?: boolean;
 }
 
 /** The built graph and the names a caller feeds and reads. */
@@ -136,7 +138,7 @@ function checkDims(spec: Pick<EncoderGraphSpec, "config" | "head" | "ownHeads" |
  * values and inverse indices that the embedding gathers' gradients read; `packed` takes the packed
  * inputs of the module comment.
  */
-export function encodeSequences(dg: DiffGraph, W: WeightValues, spec: Omit<EncoderGraphSpec, "backward" | "dtype">, prefix: string, withDedup: boolean, packed = false): Map<number, Value> {
+export function encodeSequences(dg: DiffGraph, W: WeightValues, spec: Omit<EncoderGraphSpec, "backward" | "dtype" | "packed">, prefix: string, withDedup: boolean, packed = false): Map<number, Value> {
   const c = spec.config;
   const H = c.hiddenSize;
   const nh = c.numHeads;
@@ -254,7 +256,7 @@ export function buildEncoderGraph(spec: EncoderGraphSpec): EncoderGraph {
   const c = spec.config;
   const dg = new DiffGraph({ name: "colbert_train", ...(spec.dtype ? { dtype: spec.dtype } : {}) });
   const { W, shapes } = declareWeights(dg, spec);
-  const embeddings = encodeSequences(dg, W, spec, "", spec.backward);
+  const embeddings = encodeSequences(dg, W, spec, "", spec.backward, spec.packed ?? false);
   const outputs = new Map<number, string>();
   for (const [d, e] of embeddings) {
     dg.output(`emb_${d}`, e);

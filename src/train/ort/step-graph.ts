@@ -33,7 +33,7 @@ import { docBiasShape, maxSimScores } from "./scores-graph.js";
 export type LossForm = "softmax" | "margin";
 
 /** What the step graph computes. */
-export interface StepGraphSpec extends Omit<EncoderGraphSpec, "backward" | "dtype"> {
+export interface StepGraphSpec extends Omit<EncoderGraphSpec, "backward" | "dtype" | "packed"> {
   /** "all": every query against every document (in-batch negatives); "group": each query against its own group. */
   mode: "all" | "group";
   /** Documents per query. */

@@ -17,6 +17,10 @@
  * second forward pass. The loss may couple every query with every document (in-batch negatives)
  * either way. The scores graph is not chunked: with in-batch negatives it holds [B·Lq, B·g·Ld]
  * similarities (about 190 MB each at 32 x (1+7) of 180 tokens), growing with B²·g.
+ *
+ * Both ways feed sequences packed where they can (`packSequences`): the real tokens only through
+ * every per-token layer, so a batch padded to its longest document pays for its padding only in
+ * attention.
  */
 import { ColtsError } from "../../errors.js";
 import type { BertWeights } from "../../model/bert-weights.js";
@@ -55,12 +59,15 @@ export interface OrtTrainerOptions {
    */
   activationBudgetBytes?: number;
   /**
-   * Whether a one-run step feeds its documents packed (step-graph.ts `packDocuments`): every
-   * per-token layer skips the padding, which is a third of the tokens of a typical batch. Same loss
-   * and gradients to float32 rounding (tested); false runs the padded graph (for comparison).
-   * Default true. Batches whose rows are not real tokens first and padding after run padded.
+   * Whether sequences are fed packed (encoder-graph.ts): every per-token layer (projections,
+   * feed-forward, LayerNorms, head) runs on the real tokens only and skips the padding, which is a
+   * third of the document tokens of a typical batch; attention still sees [B, S]. Applies to the
+   * documents of a one-run step (step-graph.ts `packDocuments`) and to every GradCache and `embed`
+   * chunk. Same loss and gradients to float32 rounding (tested); false runs the padded graphs (for
+   * comparison). Default true. Rows that are not real tokens first and padding after, or that keep a
+   * token they do not attend (PyLate queries' [MASK] expansion), run padded.
    */
-  packDocuments?: boolean;
+  packSequences?: boolean;
 }
 
 /** Per-call options of `lossAndGradients`. */
@@ -116,16 +123,17 @@ function scoringLayout(batch: TrainBatch, objective: ObjectiveOptions): { inBatc
 }
 
 /**
- * Per row of `b`, how many attended tokens lead it, or null when some row attends a token after its
- * padding (such a batch cannot be packed as real tokens first).
+ * Per row r0..r1-1 of `b`, how many attended tokens lead it, or null when the rows cannot be packed
+ * as real tokens first: a row attends a token after its padding, or keeps one it does not attend
+ * (PyLate queries whose [MASK] expansion is scored but not attended).
  */
-function leadingLengths(b: TokenBatch): number[] | null {
+export function packableLengths(b: TokenBatch, r0: number, r1: number): number[] | null {
   const S = b.length;
   const lengths: number[] = [];
-  for (let r = 0; r < b.rows; r++) {
+  for (let r = r0; r < r1; r++) {
     let n = 0;
     while (n < S && (b.attention[r * S + n] as number) > 0) n++;
-    for (let j = n; j < S; j++) if ((b.attention[r * S + j] as number) > 0) return null;
+    for (let j = n; j < S; j++) if ((b.attention[r * S + j] as number) > 0 || (b.keep[r * S + j] as number) > 0) return null;
     lengths.push(n);
   }
   return lengths;
@@ -146,6 +154,8 @@ function headShape(l: DenseLayer): HeadShape {
 /** The sessions and weights of one model; see the module comment. */
 export class OrtTrainer {
   private readonly scoreSessions = new Map<string, OnnxSession>();
+  /** Packed encoder graphs by "<dropout>/<backward>", started on first use. */
+  private readonly packedSessions = new Map<string, Promise<OnnxSession>>();
   private readonly stepSessions = new Map<string, { graph: StepGraph; session: OnnxSession }>();
 
   private constructor(
@@ -165,7 +175,7 @@ export class OrtTrainer {
     private readonly activationBudget: number,
     /** What the encoder graphs were built from (the one-run step graphs are built from it on first use). */
     private readonly spec: Omit<EncoderGraphSpec, "backward" | "dtype">,
-    private readonly packDocuments: boolean,
+    private readonly packSequences: boolean,
   ) {}
 
   /** Builds the encoder graphs for `ckpt`'s shape and copies its weights. */
@@ -208,7 +218,7 @@ export class OrtTrainer {
       throw failed.reason;
     }
     const [f, t, tf] = started.map((r) => (r as PromiseFulfilledResult<OnnxSession>).value) as [OnnxSession, OnnxSession, OnnxSession | undefined];
-    return new OrtTrainer(weights, dims, train, f, tf ?? f, t, chunkRows, runtime, dropout, budget, { ...spec, dropout }, opts.packDocuments ?? true);
+    return new OrtTrainer(weights, dims, train, f, tf ?? f, t, chunkRows, runtime, dropout, budget, { ...spec, dropout }, opts.packSequences ?? true);
   }
 
   /** Every trained weight's name and shape, in the graph's order. */
@@ -260,15 +270,16 @@ export class OrtTrainer {
   }
 
   /**
-   * Feeds of every row of `b` packed (encoder-graph.ts): the real tokens' ids, positions and types
-   * [T] with their distinct values, the padded mask, and the index maps between the layouts.
-   * `lengths` are `leadingLengths(b)`.
+   * Feeds of rows [r0, r1) of `b` packed (encoder-graph.ts): the real tokens' ids, positions and
+   * types [T] (with their distinct values when `withDedup`), the padded mask, and the index maps
+   * between the layouts. `lengths` are `packableLengths(b, r0, r1)`.
    */
-  private packedFeeds(b: TokenBatch, lengths: readonly number[]): Record<string, InputTensor> {
+  private packedFeeds(b: TokenBatch, r0: number, r1: number, lengths: readonly number[], withDedup: boolean): Record<string, InputTensor> {
     const S = b.length;
-    const padded = this.chunkFeeds(b, 0, b.rows);
+    const rows = r1 - r0;
+    const padded = this.chunkFeeds(b, r0, r1);
     const T = lengths.reduce((a, n) => a + n, 0);
-    const padIndex = new BigInt64Array(b.rows * S).fill(BigInt(T));
+    const padIndex = new BigInt64Array(rows * S).fill(BigInt(T));
     const unpadIndex = new BigInt64Array(T);
     let t = 0;
     lengths.forEach((n, r) => {
@@ -277,16 +288,41 @@ export class OrtTrainer {
         unpadIndex[t] = BigInt(r * S + j);
       }
     });
-    const feeds: Record<string, InputTensor> = { mask_bias: padded["mask_bias"] as InputTensor, pad_index: { data: padIndex, dims: [b.rows * S] }, unpad_index: { data: unpadIndex, dims: [T] } };
+    const feeds: Record<string, InputTensor> = { mask_bias: padded["mask_bias"] as InputTensor, pad_index: { data: padIndex, dims: [rows * S] }, unpad_index: { data: unpadIndex, dims: [T] } };
     for (const name of ["input_ids", "position_ids", "token_type_ids"]) {
       const all = padded[name]?.data as BigInt64Array;
       const values = BigInt64Array.from(unpadIndex, (slot) => all[Number(slot)] as bigint);
-      const { unique, inverse } = dedupIds(values);
       feeds[name] = { data: values, dims: [T] };
+      if (!withDedup) continue;
+      const { unique, inverse } = dedupIds(values);
       feeds[`${name}_unique`] = { data: unique, dims: [unique.length] };
       feeds[`${name}_inverse`] = { data: inverse, dims: [T] };
     }
     return feeds;
+  }
+
+  /** The packed encoder graph's session with or without dropout inputs and backward pass (built on first use). */
+  private packedSession(dropout: boolean, backward: boolean): Promise<OnnxSession> {
+    const key = `${dropout}/${backward}`;
+    let s = this.packedSessions.get(key);
+    if (!s) {
+      s = OnnxSession.create(encodeModel(buildEncoderGraph({ ...this.spec, dropout: dropout ? this.dropout : null, backward, packed: true }).model), this.runtime);
+      this.packedSessions.set(key, s);
+    }
+    return s;
+  }
+
+  /**
+   * The session and feeds of one encoder run over rows [r0, r1): packed when the trainer packs and
+   * the rows allow it, else padded (dropout inputs included when `drop` is set).
+   */
+  private async encoderRun(b: TokenBatch, r0: number, r1: number, backward: boolean, drop: { seed: number; side: number } | null): Promise<{ session: OnnxSession; feeds: Record<string, InputTensor> }> {
+    const lengths = this.packSequences ? packableLengths(b, r0, r1) : null;
+    const dropping = drop !== null && this.dropout !== null;
+    const dropFeeds = this.dropoutFor(drop?.seed ?? null, drop?.side ?? 0, b, r0, r1, lengths ?? undefined);
+    if (lengths) return { session: await this.packedSession(dropping, backward), feeds: { ...this.packedFeeds(b, r0, r1, lengths, backward), ...dropFeeds } };
+    const session = backward ? this.train : dropping ? this.trainForward : this.forward;
+    return { session, feeds: { ...this.chunkFeeds(b, r0, r1, backward), ...dropFeeds } };
   }
 
   /** Unit vectors of every row of `b` with the current weights, per trained dim: [rows, S, d]; no dropout. */
@@ -307,10 +343,10 @@ export class OrtTrainer {
   private async embedWith(b: TokenBatch, drop: { seed: number; side: number } | null): Promise<Map<number, Float32Array>> {
     const out = new Map(this.dims.map((d) => [d, new Float32Array(b.rows * b.length * d)] as const));
     const weights = this.weightFeeds();
-    const session = drop && this.dropout ? this.trainForward : this.forward;
     for (let r0 = 0; r0 < b.rows; r0 += this.chunkRows) {
       const r1 = Math.min(b.rows, r0 + this.chunkRows);
-      const res = await session.run({ ...weights, ...this.chunkFeeds(b, r0, r1), ...this.dropoutFor(drop?.seed ?? null, drop?.side ?? 0, b, r0, r1) }, this.dims.map((d) => `emb_${d}`));
+      const { session, feeds } = await this.encoderRun(b, r0, r1, false, drop);
+      const res = await session.run({ ...weights, ...feeds }, this.dims.map((d) => `emb_${d}`));
       for (const d of this.dims) out.get(d)?.set(res[`emb_${d}`]?.data as Float32Array, r0 * b.length * d);
     }
     return out;
@@ -322,12 +358,13 @@ export class OrtTrainer {
     const names = [...this.graph.gradOutputs.values()];
     for (let r0 = 0; r0 < b.rows; r0 += this.chunkRows) {
       const r1 = Math.min(b.rows, r0 + this.chunkRows);
-      const feeds: Record<string, InputTensor> = { ...weights, ...this.chunkFeeds(b, r0, r1, true), ...this.dropoutFor(drop.seed, drop.side, b, r0, r1) };
+      const run = await this.encoderRun(b, r0, r1, true, drop);
+      const feeds: Record<string, InputTensor> = { ...weights, ...run.feeds };
       for (const d of this.dims) {
         const rowSize = b.length * d;
         feeds[`grad_emb_${d}`] = { data: (seeds.get(d) as Float32Array).subarray(r0 * rowSize, r1 * rowSize), dims: [r1 - r0, b.length, d] };
       }
-      const res = await this.train.run(feeds, names);
+      const res = await run.session.run(feeds, names);
       for (const [weight, output] of this.graph.gradOutputs) {
         if (this.graph.unused.has(weight)) continue; // no gradient (not None-but-zero): AdamW leaves it alone, as torch does
         const g = res[output]?.data as Float32Array;
@@ -378,10 +415,10 @@ export class OrtTrainer {
     const B = batch.queries.rows;
     const g = batch.group;
     const { mode, dBias } = scoringLayout(batch, objective);
-    const lengths = this.packDocuments ? leadingLengths(batch.docs) : null;
+    const lengths = this.packSequences ? packableLengths(batch.docs, 0, B * g) : null;
     const { graph, session } = await this.stepSession(mode, g, form, lengths !== null);
     const t0 = performance.now();
-    const docFeeds = lengths ? { ...this.packedFeeds(batch.docs, lengths), ...this.dropoutFor(seed, 1, batch.docs, 0, B * g, lengths) } : { ...this.chunkFeeds(batch.docs, 0, B * g, true), ...this.dropoutFor(seed, 1, batch.docs, 0, B * g) };
+    const docFeeds = lengths ? { ...this.packedFeeds(batch.docs, 0, B * g, lengths, true), ...this.dropoutFor(seed, 1, batch.docs, 0, B * g, lengths) } : { ...this.chunkFeeds(batch.docs, 0, B * g, true), ...this.dropoutFor(seed, 1, batch.docs, 0, B * g) };
     const feeds: Record<string, InputTensor> = {
       ...this.weightFeeds(),
       ...prefixed("q_", { ...this.chunkFeeds(batch.queries, 0, B, true), ...this.dropoutFor(seed, 0, batch.queries, 0, B) }),
@@ -481,7 +518,10 @@ export class OrtTrainer {
 
   /** Frees every onnxruntime session. */
   async release(): Promise<void> {
+    const packed = await Promise.allSettled(this.packedSessions.values());
     const sessions = [...new Set([this.forward, this.trainForward, this.train, ...this.scoreSessions.values(), ...[...this.stepSessions.values()].map((s) => s.session)])];
+    for (const p of packed) if (p.status === "fulfilled") sessions.push(p.value);
+    this.packedSessions.clear();
     this.stepSessions.clear();
     this.scoreSessions.clear();
     await Promise.all(sessions.map((s) => s.release()));
