@@ -83,7 +83,7 @@ for (const [B, g] of SHAPES) {
       run.opt.apply(run.trainer.weights, r.grads, 1e-5);
       const ms = performance.now() - t0;
       const warm = step === 0 ? " (warm-up, not counted)" : "";
-      console.log(`ort ${B}x(1+${g - 1}) ${run.label} step ${step}: loss ${r.loss.toFixed(4)}, ${r.oneRun ? "one run" : "GradCache"}, ${ms.toFixed(0)} ms = embed ${r.timings.embedMs.toFixed(0)} + scores ${r.timings.scoresMs.toFixed(0)} + backward ${r.timings.backwardMs.toFixed(0)} + AdamW ${(performance.now() - t1).toFixed(0)}; ${padded} tokens fed (${attended} attended): ${((padded / ms) * 1000).toFixed(0)} tokens/s padded, ${((attended / ms) * 1000).toFixed(0)} unpadded; RSS ${gib()} GiB${warm}`);
+      console.log(`ort ${B}x(1+${g - 1}) ${run.label} step ${step}: loss ${r.loss.toFixed(4)}, ${r.oneRun ? (r.parts > 1 ? `one run per part, ${r.parts} parts` : "one run") : "GradCache"}, ${ms.toFixed(0)} ms = embed ${r.timings.embedMs.toFixed(0)} + scores ${r.timings.scoresMs.toFixed(0)} + backward ${r.timings.backwardMs.toFixed(0)} + AdamW ${(performance.now() - t1).toFixed(0)}; ${padded} tokens fed (${attended} attended): ${((padded / ms) * 1000).toFixed(0)} tokens/s padded, ${((attended / ms) * 1000).toFixed(0)} unpadded; RSS ${gib()} GiB${warm}`);
       if (step > 0) {
         run.ms += ms;
         run.padded += padded;

@@ -14,6 +14,7 @@ import { TrainableColbert } from "../reference/tfjs/model.js";
 import { batchLoss, type ObjectiveOptions, type TrainBatch } from "../reference/tfjs/objective.js";
 import { OrtTrainer, packableLengths } from "../../src/train/ort/trainer.js";
 import { contrastiveLoss } from "../../src/train/score-losses.js";
+import { activationBytes } from "../../src/train/ort/fused-step.js";
 import { initTraining, tf } from "../reference/tfjs/tf.js";
 import { tinyModel } from "../helpers/models.js";
 
@@ -175,5 +176,34 @@ test("one run (forward, loss gradient, backward together) and GradCache, packed 
     assert.equal(minmax.oneRun, false);
   } finally {
     await Promise.all([packed.release(), padded.release(), packedCache.release(), gradCache.release()]);
+  }
+});
+
+test("over the activation budget without in-batch negatives: one run per query part = GradCache (losses, scores, every gradient; with dropout)", async () => {
+  const { dir, batch } = await setup({ dim: 8, matryoshkaDims: [8, 4] });
+  const ckpt = readColbertCheckpoint(dir);
+  const c = ckpt.config;
+  const whole = activationBytes(c, 3, batch.queries.length) + activationBytes(c, 9, batch.docs.length);
+  const base = { dims: [8, 4], chunkRows: 2, dropout: { hidden: 0.1, attention: 0.1 } };
+  // A budget of 1.5 queries' share: the 3 queries run as 3 parts of 1.
+  const [parts, gradCache] = await Promise.all([OrtTrainer.create(ckpt, { ...base, activationBudgetBytes: whole / 2 }), OrtTrainer.create(ckpt, { ...base, activationBudgetBytes: 0, packSequences: false })]);
+  try {
+    const objectives: ObjectiveOptions[] = [
+      { loss: "contrastive", temperature: 0.5, matryoshkaDims: [8, 4] },
+      { loss: "kl", teachers: ["a", "b"], teacherMode: "per-teacher", teacherWeights: [2, 1], temperature: 2, matryoshkaDims: [8, 4] },
+      { loss: "margin-mse", teachers: ["a", "b"], matryoshkaDims: [8, 4] },
+    ];
+    for (const objective of objectives) {
+      const label = JSON.stringify(objective);
+      const [a, b] = await Promise.all([parts.lossAndGradients(batch, objective, { dropoutSeed: 5 }), gradCache.lossAndGradients(batch, objective, { dropoutSeed: 5 })]);
+      assert.ok(a.oneRun && a.parts === 3 && !b.oneRun, `${label}: ${a.parts} parts`);
+      assertSameStep(a, b, `parts vs GradCache ${label}`);
+      for (const [d, want] of b.scores) assert.ok(want.every((v, i) => Math.abs(v - ((a.scores.get(d) as Float32Array)[i] as number)) < 1e-4), `${label} scores at dim ${d}`);
+    }
+    // In-batch negatives couple the queries: over the budget they take GradCache.
+    const inBatch = await parts.lossAndGradients(batch, { loss: "contrastive", inBatchNegatives: true, matryoshkaDims: [8, 4] });
+    assert.equal(inBatch.oneRun, false);
+  } finally {
+    await Promise.all([parts.release(), gradCache.release()]);
   }
 });

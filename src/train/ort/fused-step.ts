@@ -6,7 +6,7 @@
  */
 import type { BertConfig } from "../../model/bert-weights.js";
 import type { InputTensor } from "../../runtime/session.js";
-import type { ObjectiveOptions, TrainBatch } from "../batch.js";
+import type { ObjectiveOptions, TokenBatch, TrainBatch } from "../batch.js";
 import { contrastiveLoss, klLoss, marginMseLoss, otherCopyOfPositive, type LossWithGradient } from "../score-losses.js";
 import type { LossForm } from "./step-graph.js";
 
@@ -52,9 +52,14 @@ function softmaxRow(row: readonly number[], T: number): number[] {
   return e.map((v) => v / sum);
 }
 
-/** The loss inputs of the step graph (see step-graph.ts) for `objective` on `batch`. */
-export function lossFeeds(batch: TrainBatch, objective: ObjectiveOptions, targets: readonly Target[], form: LossForm): Record<string, InputTensor> {
+/**
+ * The loss inputs of the step graph (see step-graph.ts) for `objective` on `batch`. `totalQueries`
+ * is the B the loss averages over: the batch's own, or the whole batch's when `batch` is one part of
+ * it (the parts' gradients then add up to the whole batch's).
+ */
+export function lossFeeds(batch: TrainBatch, objective: ObjectiveOptions, targets: readonly Target[], form: LossForm, totalQueries = batch.queries.rows): Record<string, InputTensor> {
   const B = batch.queries.rows;
+  const N = totalQueries;
   const g = batch.group;
   const T = objective.temperature ?? 1;
   if (form === "margin") {
@@ -68,7 +73,7 @@ export function lossFeeds(batch: TrainBatch, objective: ObjectiveOptions, target
         for (let j = 1; j < g; j++) margins[i * (g - 1) + j - 1] = (margins[i * (g - 1) + j - 1] as number) + t.weight * ((row[0] as number) - (row[j] as number));
       }
     }
-    return { loss_weight: scalar(weight), loss_scale: scalar(2 / (B * (g - 1))), teacher_margins: { data: margins, dims: [B, g - 1] } };
+    return { loss_weight: scalar(weight), loss_scale: scalar(2 / (N * (g - 1))), teacher_margins: { data: margins, dims: [B, g - 1] } };
   }
   const inBatch = objective.loss === "contrastive" && objective.inBatchNegatives === true;
   const width = inBatch ? B * g : g;
@@ -90,11 +95,35 @@ export function lossFeeds(batch: TrainBatch, objective: ObjectiveOptions, target
   }
   return {
     loss_weight: scalar(weight),
-    loss_scale: scalar(1 / (B * T)),
+    loss_scale: scalar(1 / (N * T)),
     inv_temperature: scalar(1 / T),
     loss_bias: { data: bias, dims: [B, width] },
     loss_target: { data: target, dims: [B, width] },
   };
+}
+
+/**
+ * Queries [q0, q1) of `batch` with their documents, teacher scores and document keys: a part of the
+ * batch for a loss without in-batch negatives, whose per-query terms do not interact. The token
+ * batches keep the whole batch's padded length, so a part's dropout masks are the whole batch's.
+ */
+export function batchPart(batch: TrainBatch, targets: readonly Target[], q0: number, q1: number): { batch: TrainBatch; targets: Target[] } {
+  const g = batch.group;
+  const rows = (b: TokenBatch, r0: number, r1: number): TokenBatch => ({
+    ids: b.ids.subarray(r0 * b.length, r1 * b.length),
+    attention: b.attention.subarray(r0 * b.length, r1 * b.length),
+    keep: b.keep.subarray(r0 * b.length, r1 * b.length),
+    rows: r1 - r0,
+    length: b.length,
+  });
+  const part: TrainBatch = {
+    queries: rows(batch.queries, q0, q1),
+    docs: rows(batch.docs, q0 * g, q1 * g),
+    group: g,
+    scores: Object.fromEntries(Object.entries(batch.scores).map(([name, s]) => [name, s.slice(q0, q1)])),
+    ...(batch.docKeys ? { docKeys: batch.docKeys.slice(q0 * g, q1 * g) } : {}),
+  };
+  return { batch: part, targets: targets.map((t) => ({ scores: t.scores.slice(q0, q1), weight: t.weight })) };
 }
 
 /** The loss of one dim's scores, with its gradient with respect to them (float64, score-losses.ts). */

@@ -4,9 +4,11 @@
  * One run (step-graph.ts), when the micro-batch's activations fit `activationBudgetBytes` and the
  * loss has an in-graph gradient form (every loss but KL with min-max student scaling): queries and
  * documents are encoded, scored, and back-propagated in a single onnxruntime run; nothing is encoded
- * twice.
+ * twice. A larger micro-batch whose loss has no in-batch negatives (so each query's term stands
+ * alone) runs as several such runs over parts of whole queries, their gradients added.
  *
- * GradCache otherwise (Gao et al. 2021, PyLate's CachedContrastive):
+ * GradCache otherwise, i.e. for in-batch negatives over the budget and for KL on min-max scaled
+ * scores (Gao et al. 2021, PyLate's CachedContrastive):
  *   1. encode every query and document with the forward encoder graph, a chunk of rows at a time;
  *   2. per output dim, score the batch (scores graph), compute the loss and its gradient with
  *      respect to the scores in float64 (score-losses.ts), and turn that into gradients with respect
@@ -32,7 +34,7 @@ import { OnnxSession, type InputTensor, type RuntimeOptions } from "../../runtim
 import { teacherTargets, type ObjectiveOptions, type TokenBatch, type TrainBatch } from "../batch.js";
 import { buildEncoderGraph, type EncoderGraph, type EncoderGraphSpec, type HeadShape } from "./encoder-graph.js";
 import { dropoutFeeds, streamSeed, type DropoutRates } from "./dropout.js";
-import { activationBytes, fusedLossForm, lossFeeds, prefixed, scoreLoss, type Target } from "./fused-step.js";
+import { activationBytes, batchPart, fusedLossForm, lossFeeds, prefixed, scoreLoss, type Target } from "./fused-step.js";
 import { buildScoresGraph } from "./scores-graph.js";
 import { buildStepGraph, type StepGraph } from "./step-graph.js";
 
@@ -51,8 +53,9 @@ export interface OrtTrainerOptions {
   dropout?: DropoutRates;
   /**
    * Largest estimated activation memory, in bytes, of a micro-batch run in one onnxruntime run
-   * (forward, loss gradient and backward together, step-graph.ts); larger micro-batches use GradCache
-   * (memory bounded by one chunk, at the price of encoding twice). The estimate is ~0.5 MB per token
+   * (forward, loss gradient and backward together, step-graph.ts); a larger micro-batch runs in parts
+   * of whole queries that fit, or, with in-batch negatives (which couple every query with every
+   * document), uses GradCache (memory bounded by one chunk, at the price of encoding twice). The estimate is ~0.5 MB per token
    * at the 384 x 12 shape and 180-token documents (fused-step.ts `activationBytes`); the process's RSS
    * grows ~0.6 MB per token (8 x (1+7): 8.4 GB max RSS, bench/RESULTS.md). Default 4 GiB, which holds
    * 8 x (1+3) of 180 tokens there (~4-5 GiB RSS); 0 always uses GradCache.
@@ -104,8 +107,10 @@ export interface LossAndGradients {
    * passes. One run: preparing the inputs, the loss values, and the run itself (as backwardMs).
    */
   timings: { embedMs: number; scoresMs: number; backwardMs: number };
-  /** Whether the step ran as one onnxruntime run (else GradCache). */
+  /** Whether the step ran as one onnxruntime run per part (else GradCache). */
   oneRun: boolean;
+  /** One run: how many parts (whole queries with their documents) the batch ran in; 1 when it fit whole, and for GradCache. */
+  parts: number;
 }
 
 /**
@@ -334,10 +339,10 @@ export class OrtTrainer {
    * Dropout inputs of rows [r0, r1) of stream `side` (0 queries, 1 documents) for a step seeded `seed`;
    * none without dropout. With `lengths`, packed (dropout.ts).
    */
-  private dropoutFor(seed: number | null, side: number, b: TokenBatch, r0: number, r1: number, lengths?: readonly number[]): Record<string, InputTensor> {
+  private dropoutFor(seed: number | null, side: number, b: TokenBatch, r0: number, r1: number, lengths?: readonly number[], rowOffset = 0): Record<string, InputTensor> {
     if (seed === null || !this.dropout) return {};
     const c = this.graph.config;
-    return dropoutFeeds(streamSeed(seed, side), this.dropout, r0, r1 - r0, b.length, c.hiddenSize, c.numHeads, c.numLayers, lengths);
+    return dropoutFeeds(streamSeed(seed, side), this.dropout, rowOffset + r0, r1 - r0, b.length, c.hiddenSize, c.numHeads, c.numLayers, lengths);
   }
 
   private async embedWith(b: TokenBatch, drop: { seed: number; side: number } | null): Promise<Map<number, Float32Array>> {
@@ -394,8 +399,43 @@ export class OrtTrainer {
     const form = fusedLossForm(objective);
     const c = this.spec.config;
     const bytes = activationBytes(c, B, batch.queries.length) + activationBytes(c, B * g, batch.docs.length);
-    if (form && bytes <= this.activationBudget) return this.oneRun(batch, objective, targets, form, step.dropoutSeed ?? 0);
-    return this.gradCache(batch, objective, targets, step.dropoutSeed ?? 0);
+    const seed = step.dropoutSeed ?? 0;
+    if (form && bytes <= this.activationBudget) return this.oneRun(batch, objective, targets, form, seed);
+    // Without in-batch negatives each query's loss term stands alone: the batch runs as parts of
+    // whole queries that fit the budget, their gradients added (each scaled by the whole batch's B).
+    const perPart = Math.floor((this.activationBudget / bytes) * B);
+    const inBatch = objective.loss === "contrastive" && objective.inBatchNegatives === true;
+    if (form && !inBatch && perPart >= 1) return this.inParts(batch, objective, targets, form, seed, perPart);
+    return this.gradCache(batch, objective, targets, seed);
+  }
+
+  /** `batch` as one-run parts of `perPart` queries (see `lossAndGradients`). */
+  private async inParts(batch: TrainBatch, objective: ObjectiveOptions, targets: Target[], form: "softmax" | "margin", seed: number, perPart: number): Promise<LossAndGradients> {
+    const B = batch.queries.rows;
+    const total: LossAndGradients = { loss: 0, grads: new Map(), scores: new Map(), timings: { embedMs: 0, scoresMs: 0, backwardMs: 0 }, oneRun: true, parts: 0 };
+    const scoreParts = new Map<number, Float32Array[]>();
+    for (let q0 = 0; q0 < B; q0 += perPart) {
+      const q1 = Math.min(B, q0 + perPart);
+      const part = batchPart(batch, targets, q0, q1);
+      const r = await this.oneRun(part.batch, objective, part.targets, form, seed, { queryRow: q0, totalQueries: B });
+      total.loss += (r.loss * (q1 - q0)) / B;
+      for (const [name, g] of r.grads) {
+        const acc = total.grads.get(name);
+        if (!acc) total.grads.set(name, g);
+        else for (let i = 0; i < g.length; i++) acc[i] = (acc[i] as number) + (g[i] as number);
+      }
+      for (const [d, sc] of r.scores) scoreParts.set(d, [...(scoreParts.get(d) ?? []), sc]);
+      total.timings.embedMs += r.timings.embedMs;
+      total.timings.scoresMs += r.timings.scoresMs;
+      total.timings.backwardMs += r.timings.backwardMs;
+      total.parts++;
+    }
+    for (const [d, list] of scoreParts) {
+      const all = new Float32Array(list.reduce((n, a) => n + a.length, 0));
+      list.reduce((at, a) => (all.set(a, at), at + a.length), 0);
+      total.scores.set(d, all);
+    }
+    return total;
   }
 
   /** The step graph's session for a batch layout and loss form (built on first use). */
@@ -410,22 +450,29 @@ export class OrtTrainer {
     return s;
   }
 
-  /** The whole micro-batch in one onnxruntime run (step-graph.ts). */
-  private async oneRun(batch: TrainBatch, objective: ObjectiveOptions, targets: Target[], form: "softmax" | "margin", seed: number): Promise<LossAndGradients> {
+  /**
+   * The whole micro-batch in one onnxruntime run (step-graph.ts); or one part of it, whose first query
+   * is the batch's `part.queryRow` (for its dropout streams) and whose loss averages over the batch's
+   * `part.totalQueries`.
+   */
+  private async oneRun(batch: TrainBatch, objective: ObjectiveOptions, targets: Target[], form: "softmax" | "margin", seed: number, part = { queryRow: 0, totalQueries: batch.queries.rows }): Promise<LossAndGradients> {
     const B = batch.queries.rows;
     const g = batch.group;
     const { mode, dBias } = scoringLayout(batch, objective);
     const lengths = this.packSequences ? packableLengths(batch.docs, 0, B * g) : null;
     const { graph, session } = await this.stepSession(mode, g, form, lengths !== null);
     const t0 = performance.now();
-    const docFeeds = lengths ? { ...this.packedFeeds(batch.docs, 0, B * g, lengths, true), ...this.dropoutFor(seed, 1, batch.docs, 0, B * g, lengths) } : { ...this.chunkFeeds(batch.docs, 0, B * g, true), ...this.dropoutFor(seed, 1, batch.docs, 0, B * g) };
+    const docRow = part.queryRow * g;
+    const docFeeds = lengths
+      ? { ...this.packedFeeds(batch.docs, 0, B * g, lengths, true), ...this.dropoutFor(seed, 1, batch.docs, 0, B * g, lengths, docRow) }
+      : { ...this.chunkFeeds(batch.docs, 0, B * g, true), ...this.dropoutFor(seed, 1, batch.docs, 0, B * g, undefined, docRow) };
     const feeds: Record<string, InputTensor> = {
       ...this.weightFeeds(),
-      ...prefixed("q_", { ...this.chunkFeeds(batch.queries, 0, B, true), ...this.dropoutFor(seed, 0, batch.queries, 0, B) }),
+      ...prefixed("q_", { ...this.chunkFeeds(batch.queries, 0, B, true), ...this.dropoutFor(seed, 0, batch.queries, 0, B, undefined, part.queryRow) }),
       ...prefixed("d_", docFeeds),
       q_keep: { data: batch.queries.keep, dims: [B, batch.queries.length] },
       d_bias: dBias,
-      ...lossFeeds(batch, objective, targets, form),
+      ...lossFeeds(batch, objective, targets, form, part.totalQueries),
     };
     const t1 = performance.now();
     const res = await session.run(feeds, [...graph.scores.values(), ...graph.gradOutputs.values()]);
@@ -437,7 +484,7 @@ export class OrtTrainer {
     const scores = new Map([...graph.scores].map(([d, name]) => [d, res[name]?.data as Float32Array] as const));
     let loss = 0;
     for (const s of scores.values()) loss += scoreLoss(s, batch, objective, targets).loss;
-    return { loss, grads, scores, timings: { embedMs: t1 - t0, scoresMs: performance.now() - t2, backwardMs: t2 - t1 }, oneRun: true };
+    return { loss, grads, scores, timings: { embedMs: t1 - t0, scoresMs: performance.now() - t2, backwardMs: t2 - t1 }, oneRun: true, parts: 1 };
   }
 
   /** GradCache (see the module comment). */
@@ -473,7 +520,7 @@ export class OrtTrainer {
     const grads = new Map<string, Float32Array>();
     await this.backward(batch.queries, qSeeds, grads, { seed, side: 0 });
     await this.backward(batch.docs, dSeeds, grads, { seed, side: 1 });
-    return { loss, grads, scores: allScores, timings: { embedMs: t1 - t0, scoresMs: t2 - t1, backwardMs: performance.now() - t2 }, oneRun: false };
+    return { loss, grads, scores: allScores, timings: { embedMs: t1 - t0, scoresMs: t2 - t1, backwardMs: performance.now() - t2 }, oneRun: false, parts: 1 };
   }
 
   /**
