@@ -52,7 +52,8 @@ export interface TrainOptions extends ObjectiveOptions, Omit<AdamWOptions, "lr">
   dropout?: number;
   /**
    * GiB of activations a micro-batch may hold to run as one onnxruntime run (forward, loss gradient and
-   * backward together, no second forward pass); larger micro-batches use GradCache (memory bounded by
+   * backward together, no second forward pass); a larger micro-batch runs as several such runs over
+   * parts of whole queries, or, with in-batch negatives, uses GradCache (memory bounded by
    * `batchSize`-independent chunks, ~1.2x slower at the 384 x 12 shape). ~0.5 MB per token at the
    * 384 x 12 shape and 180-token documents. Default 4; 0 always uses GradCache. Range >= 0.
    */
