@@ -95,6 +95,8 @@ export class DiffGraph {
   private readonly live = new Set<string>();
   /** Scalar constants by value (every layer's GELU, LayerNorm and scale constants share them). */
   private readonly scalars = new Map<number, string>();
+  /** [1, C] zero constants by C (every padRows / unpadRows of a width shares one). */
+  private readonly zeroRows = new Map<number, string>();
 
   /** An empty graph (opset 17) computing in `options.dtype`. */
   constructor(options: DiffGraphOptions = {}) {
@@ -315,7 +317,12 @@ export class DiffGraph {
   private zeroRow(x: Value): string {
     const C = x.shape[1];
     if (x.shape.length !== 2 || typeof C !== "number") throw new ColtsError("INPUT_INVALID", `padRows/unpadRows: [rows, C] with a static C, got [${x.shape.join(",")}]`);
-    return this.constant(new Float64Array(C), [1, C], "zero_row").name;
+    let name = this.zeroRows.get(C);
+    if (name === undefined) {
+      name = this.constant(new Float64Array(C), [1, C], "zero_row").name;
+      this.zeroRows.set(C, name);
+    }
+    return name;
   }
 
   /** Softmax over `axis`. dx = y ⊙ (dy − Σ(dy ⊙ y)). */

@@ -55,8 +55,9 @@ export interface OrtTrainerOptions {
    * Largest estimated activation memory, in bytes, of a micro-batch run in one onnxruntime run
    * (forward, loss gradient and backward together, step-graph.ts); a larger micro-batch runs in parts
    * of whole queries that fit, or, with in-batch negatives (which couple every query with every
-   * document), uses GradCache (memory bounded by one chunk, at the price of encoding twice). The estimate is ~0.5 MB per token
-   * at the 384 x 12 shape and 180-token documents (fused-step.ts `activationBytes`); the process's RSS
+   * document), uses GradCache (memory bounded by one chunk, at the price of encoding twice). The
+   * estimate is ~0.5 MB per token at the 384 x 12 shape and 180-token documents (fused-step.ts
+   * `activationBytes`, counted padded, so packed sequences stay well inside it); the process's RSS
    * grows ~0.6 MB per token (8 x (1+7): 8.4 GB max RSS, bench/RESULTS.md). Default 4 GiB, which holds
    * 8 x (1+3) of 180 tokens there (~4-5 GiB RSS); 0 always uses GradCache.
    */
