@@ -26,7 +26,7 @@ export { encodedCorpusSource, type EncodedSourceOptions } from "./plaid/corpus.j
 export { checkCorpus, readCorpus, type CheckedCorpus, type CorpusOptions, type CorpusDoc } from "./corpus/reader.js";
 export { plaidDefaults, type PlaidParams } from "./plaid/stages.js";
 export { openIndex, locationKind, printableLocation, type OpenIndexOptions } from "./location/open.js";
-export type { OpenedIndex, LocationKind, KeywordOptions } from "./location/types.js";
+export type { OpenedIndex, LocationKind, KeywordOptions, DenseOptions, Hits, PartialMark } from "./location/types.js";
 export { FolderIndex } from "./location/folder.js";
 // A type only: the class loads node-postgres, which `openIndex` loads on first use of a URL.
 export type { PostgresIndex } from "./location/postgres.js";

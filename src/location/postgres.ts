@@ -6,17 +6,22 @@
  * ranking is not BM25 and the name must not silently change meaning.
  */
 import { ColtsError } from "../errors.js";
-import type { SearchHit } from "../plaid/plaid-index.js";
 import { PgTexts } from "../pg/documents.js";
 import { PgIndex, type PgOpenOptions } from "../pg/pg-index.js";
 import { redactUrl } from "../pg/url.js";
-import type { DenseOptions, KeywordOptions, OpenedIndex } from "./types.js";
+import type { DenseOptions, Hits, KeywordOptions, OpenedIndex } from "./types.js";
 
 /** The keyword search of a PostgreSQL index: its full-text search (`PgIndex.search` retriever "keyword"). */
-export function pgKeywordSearch(index: PgIndex, text: string, k: number, opts: KeywordOptions): Promise<SearchHit[]> {
+export function pgKeywordSearch(index: PgIndex, text: string, k: number, opts: KeywordOptions): Promise<Hits> {
   return index.search(
     { text },
-    { retriever: "keyword", k, ...(opts.filter !== undefined ? { filter: opts.filter } : {}), ...(opts.ids !== undefined ? { ids: opts.ids } : {}) },
+    {
+      retriever: "keyword",
+      k,
+      ...(opts.filter !== undefined ? { filter: opts.filter } : {}),
+      ...(opts.ids !== undefined ? { ids: opts.ids } : {}),
+      ...(opts.allowPartial === true ? { allowPartial: true } : {}),
+    },
   );
 }
 
@@ -63,7 +68,7 @@ export class PostgresIndex implements OpenedIndex {
   }
 
   /** `PgIndex.search`: exhaustive with `exact`, else the FDE first stage (candidates, efSearch from `opts.postgres`). */
-  search(q: { vectors: Float32Array; tokens: number; dim: number }, opts: DenseOptions): Promise<SearchHit[]> {
+  search(q: { vectors: Float32Array; tokens: number; dim: number }, opts: DenseOptions): Promise<Hits> {
     const pg = opts.postgres ?? {};
     return this.pg.search(q, {
       retriever: opts.exact === true ? "exact" : "fde",
@@ -73,6 +78,7 @@ export class PostgresIndex implements OpenedIndex {
       ...(pg.candidates !== undefined ? { candidates: pg.candidates } : {}),
       ...(pg.efSearch !== undefined ? { efSearch: pg.efSearch } : {}),
       ...(pg.rerank !== undefined ? { rerank: pg.rerank } : {}),
+      ...(pg.allowPartial === true ? { allowPartial: true } : {}),
     });
   }
 
@@ -88,13 +94,13 @@ export class PostgresIndex implements OpenedIndex {
   }
 
   /** The keyword side: `pgKeywordSearch`. */
-  keywordSearch(text: string, k: number, opts: KeywordOptions): Promise<SearchHit[]> {
+  keywordSearch(text: string, k: number, opts: KeywordOptions): Promise<Hits> {
     return pgKeywordSearch(this.pg, text, k, opts);
   }
 
-  /** Stored texts, read over the second connection. */
-  texts(ordinals: readonly number[]): Promise<(string | null)[]> {
-    return this.documents.texts(ordinals);
+  /** Stored texts, read over the second connection (PgTexts.texts). */
+  texts(ordinals: readonly number[], allowPartial = false): Promise<(string | null)[]> {
+    return this.documents.texts(ordinals, allowPartial);
   }
 
   /** Nothing to load ahead. */

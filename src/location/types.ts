@@ -18,8 +18,26 @@ export interface DenseOptions extends SearchOptions {
     rerank?: number;
     /** pgvector's hnsw.ef_search. Default: the candidate count (at most 1,000). */
     efSearch?: number;
+    /**
+     * Sharded index: when a shard is down or silent, rank the hits of the shards that answer and mark
+     * the list (`Hits.partial`) instead of failing with SHARD_UNAVAILABLE. Default false: results
+     * are never silently partial. Ignored on one node and by a folder index.
+     */
+    allowPartial?: boolean;
   };
 }
+
+/** What a partial search left out. */
+export interface PartialMark {
+  /** The shards that did not answer, each as `shard N (host:port/database)` (never a password). */
+  missingShards: string[];
+}
+
+/** A ranked list; `partial` is set only when an allowed partial search left shards out. */
+export type Hits<T extends SearchHit = SearchHit> = T[] & {
+  /** Set only when `allowPartial` let a sharded index rank without some shards. */
+  partial?: PartialMark;
+};
 
 /** Options of a keyword (BM25 or full-text) search: the same restrictions as the dense search. */
 export interface KeywordOptions {
@@ -27,6 +45,8 @@ export interface KeywordOptions {
   filter?: string;
   /** Only these external ids. */
   ids?: readonly string[];
+  /** As `DenseOptions.postgres.allowPartial`: a sharded index's full-text search without the shards that do not answer. */
+  allowPartial?: boolean;
 }
 
 /** An index opened for search (see the file comment). `close` when done. */
@@ -48,16 +68,19 @@ export interface OpenedIndex {
    * Dense search of one encoded query. q.vectors: [q.tokens, q.dim] row-major unit rows. `exact`
    * asks for exhaustive MaxSim where the location has a cheaper first stage.
    */
-  search(q: { vectors: Float32Array; tokens: number; dim: number }, opts: DenseOptions): Promise<SearchHit[]>;
+  search(q: { vectors: Float32Array; tokens: number; dim: number }, opts: DenseOptions): Promise<Hits>;
   /**
    * Throws INPUT_INVALID when this location cannot serve `retriever` (a PostgreSQL index has no BM25),
    * naming the retriever to use instead.
    */
   checkRetriever(retriever: string): void;
   /** Keyword search (the keyword side of every keyword retriever): the best `k` hits, metadata attached. */
-  keywordSearch(text: string, k: number, opts: KeywordOptions): Promise<SearchHit[]>;
-  /** Stored texts by ordinal, in order (null where none is stored). */
-  texts(ordinals: readonly number[]): Promise<(string | null)[]>;
+  keywordSearch(text: string, k: number, opts: KeywordOptions): Promise<Hits>;
+  /**
+   * Stored texts by ordinal, in order (null where none is stored). `allowPartial`: a sharded
+   * PostgreSQL index reads from the shards that answer (as `DenseOptions.postgres.allowPartial`).
+   */
+  texts(ordinals: readonly number[], allowPartial?: boolean): Promise<(string | null)[]>;
   /**
    * Loads now what a later search would load lazily (a folder's BM25 file, which a later write may
    * garbage-collect). Nothing to do for PostgreSQL.

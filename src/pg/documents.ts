@@ -136,12 +136,16 @@ export class PgTexts {
     }
   }
 
-  /** Texts in the order of `ordinals`; null for a document without text or one deleted since. */
-  async texts(ordinals: readonly number[]): Promise<(string | null)[]> {
+  /**
+   * Texts in the order of `ordinals`; null for a document without text or one deleted since. On a
+   * sharded index, `allowPartial` reads from the shards that answer (the hits of a partial search
+   * come from them alone) instead of failing with SHARD_UNAVAILABLE.
+   */
+  async texts(ordinals: readonly number[], allowPartial = false): Promise<(string | null)[]> {
     if (this.closed) throw new ColtsError("CLOSED", "index is closed");
     if (ordinals.length === 0) return [];
     const rows = this.shards
-      ? await this.shards.callShards<{ ordinal: string; text: string | null }>("f_texts", [[...ordinals]], "read document texts")
+      ? await this.shards.fresh(allowPartial).callShards<{ ordinal: string; text: string | null }>("f_texts", [[...ordinals]], "read document texts")
       : (await query<{ ordinal: string; text: string | null }>(this.s, "read document texts", `SELECT ordinal, text FROM ${this.t.documents} WHERE ordinal = ANY($1::bigint[])`, [[...ordinals]])).rows;
     const byOrdinal = new Map(rows.map((row) => [Number(row.ordinal), row.text]));
     return ordinals.map((o) => byOrdinal.get(o) ?? null);

@@ -49,6 +49,11 @@ export class ShardedReads implements PgReads {
     private readonly allowPartial: boolean,
   ) {}
 
+  /** Reads over the same shards with nothing missing yet, for another search (or text read). */
+  fresh(allowPartial: boolean): ShardedReads {
+    return new ShardedReads(this.s, this.nodes, this.timeoutMs, allowPartial);
+  }
+
   run<T>(fn: () => Promise<T>): Promise<T> {
     return fn();
   }

@@ -8,7 +8,7 @@ import { ColBERT, type LoadOptions } from "../encode/colbert.js";
 import { maxsimDetailed, type MultiVector } from "../encode/multivector.js";
 import { ColtsError } from "../errors.js";
 import { openIndex } from "../location/open.js";
-import type { DenseOptions, OpenedIndex } from "../location/types.js";
+import type { DenseOptions, Hits, OpenedIndex } from "../location/types.js";
 import type { OpenOptions, SearchHit } from "../plaid/plaid-index.js";
 import { DEFAULT_K } from "../plaid/stages.js";
 
@@ -128,8 +128,11 @@ export class Searcher {
     }
   }
 
-  /** Searches each query; one ranked list per query. */
-  async search(queries: readonly string[], opts: RetrieveOptions = {}): Promise<ExplainedHit[][]> {
+  /**
+   * Searches each query; one ranked list per query. A list is marked `partial` (the shards left out)
+   * only when `postgres.allowPartial` let a sharded index answer without a shard.
+   */
+  async search(queries: readonly string[], opts: RetrieveOptions = {}): Promise<Hits<ExplainedHit>[]> {
     const retriever = opts.retriever ?? (opts.exact ? "exact" : "plaid");
     const encoded = KEYWORD_ONLY.has(retriever) ? null : await this.model.encodeQueries(queries);
     return this.searchEncoded(
@@ -142,7 +145,7 @@ export class Searcher {
    * Searches queries whose vectors were encoded elsewhere (the server micro-batches encoding
    * across requests). Dense retrievers need `vectors`, keyword retrievers need `text`.
    */
-  async searchEncoded(queries: readonly PreparedQuery[], opts: RetrieveOptions = {}): Promise<ExplainedHit[][]> {
+  async searchEncoded(queries: readonly PreparedQuery[], opts: RetrieveOptions = {}): Promise<Hits<ExplainedHit>[]> {
     const retriever = opts.retriever ?? (opts.exact ? "exact" : "plaid");
     if (opts.explain && KEYWORD_ONLY.has(retriever)) {
       // An explanation is the MaxSim token matches behind a score; a keyword score has none, and
@@ -150,20 +153,21 @@ export class Searcher {
       throw new ColtsError("INPUT_INVALID", `explain shows MaxSim token matches, which the ${retriever} retriever does not use: use plaid, exact, bm25+rerank or hybrid`);
     }
     this.index.checkRetriever(retriever);
-    const out: ExplainedHit[][] = [];
+    const out: Hits<ExplainedHit>[] = [];
     for (const q of queries) {
       if (retriever !== "plaid" && retriever !== "exact" && typeof q.text !== "string") {
         throw new ColtsError("INPUT_INVALID", `retriever ${retriever} needs the query text, not only its vectors`);
       }
       const hits = await this.retrieve(retriever, q.text ?? "", q.vectors, opts);
-      if (opts.explain && q.vectors) await this.explain(q.vectors, hits);
-      if (opts.withText) await this.attachTexts(hits);
+      const partial = opts.postgres?.allowPartial === true;
+      if (opts.explain && q.vectors) await this.explain(q.vectors, hits, partial);
+      if (opts.withText) await this.attachTexts(hits, partial);
       out.push(hits);
     }
     return out;
   }
 
-  private async retrieve(retriever: RetrieverName, text: string, q: MultiVector | undefined, opts: RetrieveOptions): Promise<ExplainedHit[]> {
+  private async retrieve(retriever: RetrieverName, text: string, q: MultiVector | undefined, opts: RetrieveOptions): Promise<Hits<ExplainedHit>> {
     const k = opts.k ?? DEFAULT_K;
     const depth = Math.max(k, opts.depth ?? 100);
     const vectors = (): MultiVector => {
@@ -180,36 +184,38 @@ export class Searcher {
         return this.keywordHits(text, k, opts);
       case "bm25+rerank": {
         const first = await this.keywordHits(text, depth, opts);
-        if (first.length === 0) return [];
-        return this.index.search(vectors(), { k, exact: true, ids: first.map((h) => h.id) });
+        if (first.length === 0) return first;
+        const postgres = opts.postgres ? { postgres: opts.postgres } : {};
+        return withPartialOf(await this.index.search(vectors(), { k, exact: true, ids: first.map((h) => h.id), ...postgres }), first);
       }
       case "hybrid": {
         const [dense, sparse] = [await this.index.search(vectors(), { ...opts, k: depth, exact: false }), await this.keywordHits(text, depth, opts)];
-        return fuse([dense, sparse], [opts.fusion?.plaidWeight ?? 1, opts.fusion?.bm25Weight ?? 1], opts.fusion?.rrfK ?? 60, k);
+        return withPartialOf(fuse([dense, sparse], [opts.fusion?.plaidWeight ?? 1, opts.fusion?.bm25Weight ?? 1], opts.fusion?.rrfK ?? 60, k), dense, sparse);
       }
     }
   }
 
   /** Keyword hits with ordinals and metadata, restricted like the dense retrievers (filter, ids). */
-  private keywordHits(text: string, k: number, opts: RetrieveOptions): Promise<ExplainedHit[]> {
+  private keywordHits(text: string, k: number, opts: RetrieveOptions): Promise<Hits<ExplainedHit>> {
     return this.index.keywordSearch(text, k, {
       ...(opts.filter !== undefined ? { filter: opts.filter } : {}),
       ...(opts.ids !== undefined ? { ids: opts.ids } : {}),
+      ...(opts.postgres?.allowPartial === true ? { allowPartial: true } : {}),
     });
   }
 
   /** Sets `text` on the hits that have none yet (explanations set it already) and whose document stores one. */
-  private async attachTexts(hits: ExplainedHit[]): Promise<void> {
+  private async attachTexts(hits: ExplainedHit[], allowPartial: boolean): Promise<void> {
     const missing = hits.filter((h) => h.text === undefined && h.ordinal >= 0);
-    const texts = await this.index.texts(missing.map((h) => h.ordinal));
+    const texts = await this.index.texts(missing.map((h) => h.ordinal), allowPartial);
     missing.forEach((h, i) => {
       const t = texts[i];
       if (typeof t === "string") h.text = t;
     });
   }
 
-  private async explain(q: MultiVector, hits: ExplainedHit[]): Promise<void> {
-    const texts = await this.index.texts(hits.map((h) => h.ordinal));
+  private async explain(q: MultiVector, hits: ExplainedHit[], allowPartial: boolean): Promise<void> {
+    const texts = await this.index.texts(hits.map((h) => h.ordinal), allowPartial);
     const withText = hits.map((h, i) => ({ h, text: texts[i] })).filter((x): x is { h: ExplainedHit; text: string } => typeof x.text === "string");
     const docs = await this.model.encodeDocuments(withText.map((x) => x.text));
     const qTokens = this.model.tokenStrings(q);
@@ -234,4 +240,11 @@ export class Searcher {
     await this.index.close();
     if (this.ownsModel) await this.model.close();
   }
+}
+
+/** `out`, marked with every shard that it or one of the lists it was made from left out (none: unmarked). */
+function withPartialOf<T extends SearchHit>(out: Hits<T>, ...from: readonly Hits[]): Hits<T> {
+  const missing = [...new Set([out, ...from].flatMap((l) => l.partial?.missingShards ?? []))];
+  if (missing.length > 0) out.partial = { missingShards: missing };
+  return out;
 }

@@ -8,6 +8,7 @@ import type { MultiVector } from "../encode/multivector.js";
 import { ColtsError } from "../errors.js";
 import { resolveLocation } from "../location/open.js";
 import { summarize, type LocationSummary } from "../location/summary.js";
+import type { Hits } from "../location/types.js";
 import type { HubOptions } from "../model/hub.js";
 import type { LayoutOptions } from "../model/layout.js";
 import { resolveModelDir } from "../model/resolve.js";
@@ -189,9 +190,10 @@ export class Engine {
   /**
    * Searches `index` with each query (text is encoded first, micro-batched; vectors are used as they
    * are, DIM_UNSUPPORTED if their width differs) in a worker, at the generation served now. One hit
-   * list per query, in query order.
+   * list per query, in query order; a list ranked without some shards (`postgres.allowPartial`) is
+   * marked `partial`, as the Searcher marks it.
    */
-  async search(index: string, queries: QueryInput[], options: RetrieveOptions): Promise<ExplainedHit[][]> {
+  async search(index: string, queries: QueryInput[], options: RetrieveOptions): Promise<Hits<ExplainedHit>[]> {
     const served = this.get(index);
     const retriever = options.retriever ?? "plaid";
     const texts = queries.map((q) => ("text" in q ? q.text : null));
@@ -203,7 +205,12 @@ export class Engine {
       const vectors = retriever === "bm25" ? undefined : encoded[e++];
       return { text: q.text, ...(vectors ? { vectors } : {}) };
     });
-    return this.pool.run("search", { index, generation: served.summary.generation, queries: prepared, options });
+    const lists = await this.pool.run("search", { index, generation: served.summary.generation, queries: prepared, options });
+    return lists.map(({ hits, missingShards }) => {
+      const marked: Hits<ExplainedHit> = hits;
+      if (missingShards) marked.partial = { missingShards };
+      return marked;
+    });
   }
 
   /** Exact MaxSim of `query` against the given documents with `index`'s model, best first; the top `k` (default all). */

@@ -23,6 +23,7 @@ export interface SearchBody {
   filter?: string;
   ids?: string[];
   explain?: boolean;
+  postgres?: RetrieveOptions["postgres"];
 }
 
 /**
@@ -42,6 +43,7 @@ export function searchRequest(b: SearchBody): { queries: QueryInput[]; options: 
     ...(b.params ? { params: b.params } : {}),
     ...(b.filter !== undefined ? { filter: b.filter } : {}),
     ...(b.ids ? { ids: b.ids } : {}),
+    ...(b.postgres ? { postgres: b.postgres } : {}),
   };
   return { queries, options };
 }

@@ -82,9 +82,35 @@ export function schemas(l: ServerLimits) {
         filter: { type: "string", maxLength: 4096, description: "Metadata condition, e.g. year >= 1970 AND lang = 'en'." },
         ids: { type: "array", maxItems: l.documents, items: { type: "string", maxLength: 1024 }, description: "Only score these document ids." },
         explain: { type: "boolean", default: false, description: "Attach per-query-token MaxSim matches (needs stored texts; refused with the bm25 retriever)." },
+        postgres: {
+          type: "object",
+          additionalProperties: false,
+          description: "PostgreSQL index options (a folder index ignores them).",
+          properties: {
+            candidates: { type: "integer", minimum: 1, maximum: 100_000, description: "FDE candidates from the HNSW index. Default 1000; more: higher recall, slower." },
+            rerank: { type: "integer", minimum: 1, maximum: 100_000, description: "Candidates scored by exact MaxSim after the centroid pass. Default candidates / 4." },
+            efSearch: { type: "integer", minimum: 1, maximum: 1000, description: "pgvector hnsw.ef_search. Default the candidate count, at most 1000." },
+            allowPartial: {
+              type: "boolean",
+              default: false,
+              description: "Sharded index: when shards are down, rank the others' hits and name the missing shards in `partial` instead of failing with SHARD_UNAVAILABLE (503).",
+            },
+          },
+        },
       },
     },
-    searchResponse: { type: "object", properties: { results: { type: "array", items: { type: "array", items: hit } }, tookMs: { type: "number" } } },
+    searchResponse: {
+      type: "object",
+      properties: {
+        results: { type: "array", items: { type: "array", items: hit } },
+        tookMs: { type: "number" },
+        partial: {
+          type: "object",
+          description: "Only when postgres.allowPartial let shards be left out: the shards no result includes.",
+          properties: { missingShards: { type: "array", items: { type: "string" } } },
+        },
+      },
+    },
     encode: {
       type: "object",
       additionalProperties: false,

@@ -44,6 +44,16 @@ export interface SearchRequest {
   options: RetrieveOptions;
 }
 
+/**
+ * One query's hits as they cross the thread boundary: a structured clone keeps an array's items, not
+ * its properties, so a partial list's mark (location/types.ts `Hits`) travels beside it.
+ */
+export interface SearchResultList {
+  hits: ExplainedHit[];
+  /** The shards this list was ranked without (only with `postgres.allowPartial`). */
+  missingShards?: string[];
+}
+
 /** Rerank candidate documents for one query with the model of `index`. */
 export interface RerankRequest {
   index: string;
@@ -80,7 +90,7 @@ export interface WriteResult {
 /** The server workers' tasks. */
 export interface ServerTasks {
   encode: { request: EncodeRequest; response: MultiVector[] };
-  search: { request: SearchRequest; response: ExplainedHit[][] };
+  search: { request: SearchRequest; response: SearchResultList[] };
   rerank: { request: RerankRequest; response: RerankHit[] };
   add: { request: AddRequest; response: WriteResult };
   delete: { request: DeleteRequest; response: WriteResult };

@@ -90,7 +90,8 @@ serveWorker<ServerTasks, ServerWorkerData>(async ({ indexes, threads, quantized,
     },
     search: async ({ index, generation, queries, options }) => {
       const searcher = await snapshots.at(index, generation);
-      return { result: await searcher.searchEncoded(queries, options) };
+      const lists = await searcher.searchEncoded(queries, options);
+      return { result: lists.map((hits) => ({ hits, ...(hits.partial ? { missingShards: hits.partial.missingShards } : {}) })) };
     },
     rerank: async ({ index, query, documents, k }) => {
       return { result: await rerank(snapshots.model(index), query, documents, k !== undefined ? { k } : {}) };

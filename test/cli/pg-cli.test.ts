@@ -224,6 +224,35 @@ describe("colts with a postgres:// index location", () => {
       const folder = await run(["index", "build", "idx-sharded", ...flags, "--shards", shards[0]?.url("shcli_") ?? ""]);
       assert.equal(folder.code, 1);
       assert.match(folder.stderr, /shards are PostgreSQL nodes.*\[INPUT_INVALID\]/);
+
+      // A stopped shard: an error naming it, or with --allow-partial the other shard's hits and a warning.
+      const all = await hits(url, "capital city", ["--exact", "-k", "10"]);
+      const down = shards[1];
+      const name = new RegExp(`shard 1 \\(127\\.0\\.0\\.1:${String(down.config.port)}/colts\\)`);
+      const allIds = new Set(all.map((h) => h.id));
+      down.halt();
+      const refused = await run(["search", url, "capital city", "--exact"]);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /\[SHARD_UNAVAILABLE\]/);
+      assert.match(refused.stderr, name);
+      const partial = await run(["search", url, "capital city", "--exact", "-k", "10", "--json", "--allow-partial"]);
+      assert.equal(partial.code, 0, partial.stderr);
+      const kept = JSON.parse(partial.stdout) as Hit[];
+      assert.ok(kept.length > 0 && kept.length < all.length, `${kept.length} of ${all.length}`);
+      assert.deepEqual(kept, all.filter((h) => kept.some((k) => k.id === h.id)), "the full ranking, less the stopped shard's documents");
+      assert.ok(kept.every((h) => allIds.has(h.id)));
+      assert.match(partial.stderr, /^warning: partial: the results leave out shard 1 .*, which did not answer$/m);
+      assert.match(partial.stderr, name);
+      fs.writeFileSync(path.join(cwd, "two.jsonl"), jsonl([{ _id: "q1", text: "capital city" }, { _id: "q2", text: "red fruit" }]));
+      const runFile = await run(["search", url, "--queries", "two.jsonl", "--output", "two.trec", "--retriever", "hybrid", "--allow-partial"]);
+      assert.equal(runFile.code, 0, runFile.stderr);
+      assert.match(runFile.stderr, /^warning: partial: 2 of the queries' results leave out shard 1 /m);
+      assert.ok(fs.readFileSync(path.join(cwd, "two.trec"), "utf8").split("\n").some((l) => l.startsWith("q2 Q0 ")));
+      down.resume();
+      const whole = await run(["search", url, "capital city", "--exact", "-k", "10", "--json", "--allow-partial"]);
+      assert.equal(whole.code, 0, whole.stderr);
+      assert.deepEqual(JSON.parse(whole.stdout), all);
+      assert.equal(whole.stderr, "", "no warning once every shard answers");
     } finally {
       for (const s of shards) s.stop();
     }

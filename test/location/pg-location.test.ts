@@ -6,6 +6,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { FastifyInstance } from "fastify";
+import pg from "pg";
 import { ColBERT } from "../../src/encode/colbert.js";
 import { ColtsError } from "../../src/errors.js";
 import { FolderIndex } from "../../src/location/folder.js";
@@ -174,6 +175,74 @@ describe("index locations: a folder or a postgres:// URL", () => {
     });
   });
 
+  test("the server on a sharded URL: a stopped shard is a 503 (its log names it); with postgres.allowPartial the other shard's hits, marked partial", async () => {
+    const shards = await Promise.all([startPostgres({ password }), startPostgres({ password })]);
+    let engine: Engine | undefined;
+    let app: FastifyInstance | undefined;
+    try {
+      const sharded = server.url("locsh_");
+      const colbert = await ColBERT.load(fx.model, { workers: 0 });
+      try {
+        const source = await encodedCorpusSource(path.join(root, "corpus.jsonl"), colbert, { metadataFields: ["year"] });
+        await buildAt(sharded, source, colbert.dim, { model: fx.model, numCentroids: 32, shards: shards.map((sh) => sh.url("locsh_")) });
+      } finally {
+        await colbert.close();
+      }
+      engine = await Engine.start({ indexes: [{ name: "sh", dir: sharded }], workers: 1 });
+      const logs: string[] = [];
+      const served = buildServer({ engine, log: (line) => logs.push(line) }).app;
+      app = served;
+      const ask = (payload: Record<string, unknown>) => served.inject({ method: "POST", url: "/indexes/sh/search", payload });
+      const everything = { queries: ["matrix", "compilers"], k: 40, retriever: "exact" };
+      const full = await ask(everything);
+      assert.equal(full.statusCode, 200, full.body);
+      const fullBody = full.json<{ results: ExplainedHit[][]; partial?: unknown }>();
+      assert.equal(fullBody.results[0]?.length, 40);
+      assert.equal(fullBody.partial, undefined);
+
+      const down = shards[1];
+      const port = String(down.config.port);
+      const onShard0 = new Set(await idsOn(shards[0], "locsh_"));
+      assert.ok(onShard0.size > 0 && onShard0.size < 40, `shard 0 holds ${onShard0.size} of 40`);
+      down.halt();
+      try {
+        const refused = await ask(everything);
+        assert.equal(refused.statusCode, 503, refused.body);
+        const error = refused.json<{ error: { code: string; message: string } }>().error;
+        // A 5xx answer says only the code's summary (errors.ts); the server's log names the shard.
+        assert.deepEqual(error, { code: "SHARD_UNAVAILABLE", message: "shard unavailable" });
+        assert.ok(logs.some((l) => l.includes(`shard 1 (127.0.0.1:${port}/colts)`)), logs.join("\n"));
+        assert.ok(![refused.body, ...logs].some((t) => t.includes(password)));
+
+        const partial = await ask({ ...everything, postgres: { allowPartial: true } });
+        assert.equal(partial.statusCode, 200, partial.body);
+        const body = partial.json<{ results: ExplainedHit[][]; partial?: { missingShards: string[] } }>();
+        assert.deepEqual(body.partial, { missingShards: [`shard 1 (127.0.0.1:${port}/colts)`] });
+        body.results.forEach((hits, q) => assert.deepEqual(hits, fullBody.results[q]?.filter((h) => onShard0.has(h.id)), `query ${q}: the full ranking, restricted to shard 0`));
+        for (const retriever of ["plaid", "hybrid", "keyword"]) {
+          const r = await ask({ query: "matrix", k: 5, retriever, postgres: { allowPartial: true } });
+          assert.equal(r.statusCode, 200, `${retriever}: ${r.body}`);
+          const b = r.json<{ results: ExplainedHit[][]; partial?: { missingShards: string[] } }>();
+          assert.deepEqual(b.partial?.missingShards, [`shard 1 (127.0.0.1:${port}/colts)`], retriever);
+          assert.ok(b.results[0]?.every((h) => onShard0.has(h.id)), retriever);
+        }
+        const explained = await ask({ query: "matrix", k: 3, retriever: "exact", explain: true, postgres: { allowPartial: true } });
+        assert.equal(explained.statusCode, 200, explained.body);
+        const hits = explained.json<{ results: ExplainedHit[][] }>().results[0] ?? [];
+        assert.ok(hits.length === 3 && hits.every((h) => typeof h.text === "string" && (h.explanation?.length ?? 0) > 0), "texts of partial hits come from the shard that answered");
+      } finally {
+        down.resume();
+      }
+      const back = await ask({ ...everything, postgres: { allowPartial: true } });
+      assert.equal(back.statusCode, 200, back.body);
+      assert.deepEqual(back.json<{ results: ExplainedHit[][]; partial?: unknown }>(), { ...fullBody, tookMs: back.json<{ tookMs: number }>().tookMs });
+    } finally {
+      await app?.close();
+      await engine?.close();
+      for (const sh of shards) sh.stop();
+    }
+  });
+
   test("colts serve <postgres URL>: named by its prefix, answers a search, no password on stderr", async (t) => {
     const { base, stderr } = await spawnServe(t, [url, "--port", "0"], {});
     const list = (await (await fetch(`${base}/indexes`)).json()) as { indexes: { name: string }[] };
@@ -185,3 +254,14 @@ describe("index locations: a folder or a postgres:// URL", () => {
     assert.ok(!metrics.includes(password) && !stderr().includes(password), stderr());
   });
 });
+
+/** Ids stored on one shard server under `prefix`. */
+async function idsOn(shard: TestPostgres, prefix: string): Promise<string[]> {
+  const c = new pg.Client(shard.config);
+  await c.connect();
+  try {
+    return (await c.query<{ id: string }>(`SELECT id FROM "${prefix}documents"`)).rows.map((r) => r.id);
+  } finally {
+    await c.end();
+  }
+}

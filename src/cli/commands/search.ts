@@ -6,6 +6,7 @@ import fs from "node:fs";
 import { corpusFile, documentText, readCorpus, readCorpusRecords } from "../../corpus/reader.js";
 import { ColBERT } from "../../encode/colbert.js";
 import { ColtsError } from "../../errors.js";
+import type { Hits } from "../../location/types.js";
 import { DEFAULT_K } from "../../plaid/stages.js";
 import { rerank } from "../../search/rerank.js";
 import { RETRIEVERS, Searcher, type ExplainedHit, type RetrieveOptions } from "../../search/searcher.js";
@@ -33,6 +34,7 @@ export const SEARCH_SPEC: CommandSpec = {
     { name: "candidates", type: "string", arg: "N", default: "1000", help: "PostgreSQL: FDE candidates from the HNSW index, k..100000 (more: higher recall, slower)" },
     { name: "rerank", type: "string", arg: "N", default: "candidates / 4", help: "PostgreSQL: candidates scored by exact MaxSim after ranking them by their centroid codes, k..100000 (at candidates or more: all)" },
     { name: "ef-search", type: "string", arg: "N", default: "the candidate count, at most 1000", help: "PostgreSQL: pgvector hnsw.ef_search, 1..1000" },
+    { name: "allow-partial", type: "boolean", help: "sharded PostgreSQL: if shards are down, rank the others' hits and name the missing shards on stderr (else SHARD_UNAVAILABLE)" },
     { name: "model", short: "m", type: "string", arg: "M", default: "the model the index records", help: "model to encode queries with" },
     { name: "queries", type: "string", arg: "FILE", help: 'query file: JSONL {"_id"|"id","text"}, TSV id<TAB>text, or a BEIR folder' },
     { name: "output", short: "o", type: "string", arg: "FILE", default: "-", help: "TREC run file (with --queries), written atomically (a symlink's target; a device or FIFO in place); - = stdout" },
@@ -92,6 +94,15 @@ function formatHits(hits: ExplainedHit[]): string {
     .join("\n");
 }
 
+/** `--allow-partial`: one line on stderr naming the shards that lists were ranked without (nothing when none were). */
+async function warnPartial(io: CliIO, lists: readonly Hits<ExplainedHit>[]): Promise<void> {
+  const marked = lists.filter((l) => l.partial !== undefined);
+  if (marked.length === 0) return;
+  const shards = [...new Set(marked.flatMap((l) => l.partial?.missingShards ?? []))];
+  const which = lists.length === 1 ? "the results" : `${marked.length} of the queries' results`;
+  await writeOut(io.stderr, `warning: partial: ${which} leave out ${shards.join(", ")}, which did not answer\n`);
+}
+
 export async function searchCommand(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(argv, SEARCH_SPEC);
   const [dir, query, ...extra] = positionals;
@@ -110,6 +121,13 @@ export async function searchCommand(argv: string[], io: CliIO): Promise<number> 
   const candidates = intFlag(values, "candidates", 1, 100_000);
   const efSearch = intFlag(values, "ef-search", 1, 1000);
   const rerank = intFlag(values, "rerank", 1, 100_000);
+  const allowPartial = values["allow-partial"] === true;
+  const postgres = {
+    ...(candidates !== undefined ? { candidates } : {}),
+    ...(efSearch !== undefined ? { efSearch } : {}),
+    ...(rerank !== undefined ? { rerank } : {}),
+    ...(allowPartial ? { allowPartial } : {}),
+  };
   const opts: RetrieveOptions = {
     k,
     ...(retriever ? { retriever } : {}),
@@ -118,19 +136,19 @@ export async function searchCommand(argv: string[], io: CliIO): Promise<number> 
     explain: values["explain"] === true,
     params: { ...(ncells ? { ncells } : {}), ...(ndocs ? { ndocs } : {}), ...(threshold !== undefined ? { centroidScoreThreshold: threshold } : {}) },
     ...(stringFlag(values, "filter") !== undefined ? { filter: stringFlag(values, "filter") } : {}),
-    ...(candidates !== undefined || efSearch !== undefined || rerank !== undefined
-      ? { postgres: { ...(candidates !== undefined ? { candidates } : {}), ...(efSearch !== undefined ? { efSearch } : {}), ...(rerank !== undefined ? { rerank } : {}) } }
-      : {}),
+    ...(Object.keys(postgres).length > 0 ? { postgres } : {}),
   };
   const searcher = await Searcher.open(resolveIndexLocation(io, dir), { ...loadOptions, ...(model ? { model: modelLocation(io, model) } : {}) });
   try {
     if (query !== undefined) {
       const [hits] = await searcher.search([query], opts);
       await writeOut(io.stdout, values["json"] ? `${JSON.stringify(hits)}\n` : `${formatHits(hits ?? [])}\n`);
+      await warnPartial(io, hits ? [hits] : []);
       return 0;
     }
     const queries = await readQueries(io, queriesFile as string);
     const output = openOutput(io, stringFlag(values, "output") ?? "-");
+    const partial: Hits<ExplainedHit>[] = [];
     try {
       const tag = stringFlag(values, "tag") ?? "colts";
       for (let i = 0; i < queries.length; i += 64) {
@@ -138,8 +156,10 @@ export async function searchCommand(argv: string[], io: CliIO): Promise<number> 
         const results = await searcher.search(batch.map((q) => q.text), opts);
         const lines = results.flatMap((hits, j) => hits.map((h, r) => `${batch[j]?.id} Q0 ${h.id} ${r + 1} ${h.score.toFixed(6)} ${tag}`));
         if (lines.length > 0) await writeOut(output.stream, `${lines.join("\n")}\n`);
+        partial.push(...results.filter((hits) => hits.partial !== undefined));
       }
       await output.commit();
+      await warnPartial(io, partial);
     } catch (e) {
       await output.abort();
       throw e;

@@ -55,7 +55,8 @@ export function apiRoutes(ctx: ApiContext): RouteDef[] {
         const { queries, options } = searchRequest(req.body as SearchBody);
         const start = performance.now();
         const results = await gate.run(() => engine.search(name, queries, options));
-        return { results, tookMs: Math.round((performance.now() - start) * 1000) / 1000 };
+        const missingShards = [...new Set(results.flatMap((l) => l.partial?.missingShards ?? []))];
+        return { results, tookMs: Math.round((performance.now() - start) * 1000) / 1000, ...(missingShards.length > 0 ? { partial: { missingShards } } : {}) };
       },
     },
     {
