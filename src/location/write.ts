@@ -24,12 +24,15 @@ export interface WriteOutcome {
 
 /**
  * Builds a new index at `location`. A PostgreSQL build takes the codec options, `model`,
- * `overwrite`, `onProgress` and `shards` (a sharded index whose coordinator is `location`); the folder-only ones (chunks, BM25, the sample's memory) do not apply
- * there (its keyword side is PostgreSQL full-text search over the stored texts).
+ * `overwrite`, `onProgress`, `shards` (a sharded index whose coordinator is `location`) and `hnsw`
+ * (pgvector's build parameters); the folder-only ones (chunks, BM25, the sample's memory) do not
+ * apply there (its keyword side is PostgreSQL full-text search over the stored texts), and a folder
+ * refuses the PostgreSQL-only ones.
  */
-export async function buildAt(location: string, source: EmbeddingSource, dim: number, opts: BuildOptions & Pick<PgWriter.PgBuildOptions, "shards"> = {}): Promise<WriteOutcome> {
+export async function buildAt(location: string, source: EmbeddingSource, dim: number, opts: BuildOptions & Pick<PgWriter.PgBuildOptions, "shards" | "hnsw"> = {}): Promise<WriteOutcome> {
   if (locationKind(location) === "folder") {
     if (opts.shards !== undefined) throw new ColtsError("INPUT_INVALID", `shards are PostgreSQL nodes: ${location} is a folder; name the coordinator's postgres:// URL as the location`);
+    if (opts.hnsw !== undefined) throw new ColtsError("INPUT_INVALID", `hnsw settings are pgvector's: ${location} is a folder (PLAID has no HNSW graph); leave them out or name a postgres:// URL`);
     const m = await buildIndex(location, source, dim, opts);
     return { generation: m.generation, liveDocuments: m.liveDocs };
   }

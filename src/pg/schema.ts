@@ -109,11 +109,39 @@ export function createStatements(t: Tables, fdeSize: number, part: TablePart = "
 }
 
 /**
- * The search indexes, created after a build's bulk insert: HNSW over the FDEs by inner product
- * (pgvector's defaults m 16, ef_construction 64) and GIN over the tsvectors.
+ * pgvector's HNSW build parameters (PgBuildOptions.hnsw): `m`, the links per node (2..100, default
+ * 16), and `efConstruction`, the candidate list while linking (4..1000 and at least 2m, default 64).
  */
-export function indexStatements(t: Tables): string[] {
-  return [`CREATE INDEX ${t.fdeIndex} ON ${t.documents} USING hnsw (fde halfvec_ip_ops)`, `CREATE INDEX ${t.textIndex} ON ${t.documents} USING gin (tsv)`];
+export interface HnswBuildParams {
+  m: number;
+  efConstruction: number;
+}
+
+/** pgvector's defaults. */
+export const DEFAULT_HNSW: HnswBuildParams = { m: 16, efConstruction: 64 };
+
+/** `p` with pgvector's defaults filled in, checked against its ranges (INPUT_INVALID naming the option). */
+export function resolveHnsw(p: Partial<HnswBuildParams> = {}): HnswBuildParams {
+  const m = p.m ?? DEFAULT_HNSW.m;
+  const efConstruction = p.efConstruction ?? DEFAULT_HNSW.efConstruction;
+  if (!Number.isInteger(m) || m < 2 || m > 100) throw new ColtsError("INPUT_INVALID", `hnsw.m must be an integer in 2..100, got ${m}`, { details: { field: "hnsw.m" } });
+  if (!Number.isInteger(efConstruction) || efConstruction < 4 || efConstruction > 1000 || efConstruction < 2 * m) {
+    throw new ColtsError("INPUT_INVALID", `hnsw.efConstruction must be an integer in 4..1000 and at least 2 x m (${2 * m}), got ${efConstruction}`, { details: { field: "hnsw.efConstruction" } });
+  }
+  return { m, efConstruction };
+}
+
+/**
+ * The search indexes, created after a build's bulk insert: HNSW over the FDEs by inner product and
+ * GIN over the tsvectors. `hnsw` comes from `resolveHnsw` (integers in range: safe to inline, as
+ * CREATE INDEX takes no parameters).
+ */
+export function indexStatements(t: Tables, hnsw: HnswBuildParams = DEFAULT_HNSW): string[] {
+  const h = resolveHnsw(hnsw);
+  return [
+    `CREATE INDEX ${t.fdeIndex} ON ${t.documents} USING hnsw (fde halfvec_ip_ops) WITH (m = ${h.m}, ef_construction = ${h.efConstruction})`,
+    `CREATE INDEX ${t.textIndex} ON ${t.documents} USING gin (tsv)`,
+  ];
 }
 
 /** DROP statements for an overwrite (children first). */

@@ -25,11 +25,13 @@ import {
   indexExists,
   indexStatements,
   lockForWrite,
+  resolveHnsw,
   SCHEMA_FORMAT,
   SCHEMA_VERSION,
   SHARD_FORMAT,
   SHARDED_SCHEMA_VERSION,
   tables,
+  type HnswBuildParams,
   type TablePart,
   type Tables,
 } from "./schema.js";
@@ -83,6 +85,13 @@ export interface PgBuildOptions extends CodecTrainingOptions, PgWriteOptions {
    * cores for the HNSW indexes and scans; every search pays one round trip to each.
    */
   shards?: readonly string[];
+  /**
+   * pgvector's HNSW build parameters of the FDE index (schema.ts `HnswBuildParams`): `m` links per
+   * node (2..100, default 16) and `efConstruction` (4..1000, at least 2m, default 64). Larger builds
+   * a better connected graph (the first stage finds more of the true FDE neighbours at the same
+   * ef_search) at the price of build time and index size; adds and deletes keep the built index's.
+   */
+  hnsw?: Partial<HnswBuildParams>;
 }
 
 /** What a write left behind. */
@@ -213,6 +222,7 @@ async function createTables(s: PgSession, t: Tables, fdeSize: number, part: Tabl
 export async function buildPgIndex(url: string, source: EmbeddingSource, dim: number, opts: PgBuildOptions = {}): Promise<PgWriteResult> {
   const location = parsePgUrl(url);
   const batchDocs = insertDocs(opts);
+  const hnsw = resolveHnsw(opts.hnsw);
   const nodes = opts.shards !== undefined ? shardNodes(location, opts.shards) : null;
   if (source.count < 1) throw new ColtsError("INPUT_INVALID", "cannot build an index from an empty corpus");
   const s = await connect(location);
@@ -236,7 +246,7 @@ export async function buildPgIndex(url: string, source: EmbeddingSource, dim: nu
     // index keeps it (writer.ts).
     const { codec } = await trainCodec(source, dim, opts);
     try {
-      return await inTransaction(s, () => writeBuild(b, source, dim, opts, { codec, fde, textSearchConfig, batchDocs, already }));
+      return await inTransaction(s, () => writeBuild(b, source, dim, opts, { codec, fde, hnsw, textSearchConfig, batchDocs, already }));
     } finally {
       await codec.releaseKernels();
     }
@@ -251,6 +261,7 @@ interface BuildPlan {
   codec: ResidualCodec;
   fde: PgFdeSettings;
   textSearchConfig: string;
+  hnsw: HnswBuildParams;
   batchDocs: number;
   already: () => ColtsError;
 }
@@ -291,7 +302,7 @@ async function writeBuild(b: BuildTargets, source: EmbeddingSource, dim: number,
     // After the bulk insert: one HNSW build over every FDE is much faster than row-by-row inserts;
     // the shards build theirs at the same time.
     await Promise.all(b.data.map(async (d) => {
-      for (const sql of indexStatements(t)) await query(d, "create the search indexes", sql);
+      for (const sql of indexStatements(t, plan.hnsw)) await query(d, "create the search indexes", sql);
     }));
     return writer.next;
   };

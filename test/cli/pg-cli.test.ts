@@ -204,7 +204,7 @@ describe("colts with a postgres:// index location", () => {
     try {
       const url = server.url("shcli_");
       const flags = ["--model", "model", "--input", "docs.jsonl", "--metadata-fields", "lang,year", "--nbits", "2"];
-      const b = await run(["index", "build", url, ...flags, "--shards", shards.map((s) => s.url("shcli_")).join(",")]);
+      const b = await run(["index", "build", url, ...flags, "--shards", shards.map((s) => s.url("shcli_")).join(","), "--hnsw-m", "8", "--hnsw-ef-construction", "32"]);
       assert.equal(b.code, 0, b.stderr);
       assert.match(b.stdout, /^built postgres:\/\/colts:\*\*\*@127\.0\.0\.1:\d+\/colts\?prefix=shcli_: 8 documents/);
       const table = await run(["index", "info", url]);
@@ -224,6 +224,12 @@ describe("colts with a postgres:// index location", () => {
       const folder = await run(["index", "build", "idx-sharded", ...flags, "--shards", shards[0]?.url("shcli_") ?? ""]);
       assert.equal(folder.code, 1);
       assert.match(folder.stderr, /shards are PostgreSQL nodes.*\[INPUT_INVALID\]/);
+      const hnswOnFolder = await run(["index", "build", "idx-hnsw", ...flags, "--hnsw-m", "8"]);
+      assert.equal(hnswOnFolder.code, 1);
+      assert.match(hnswOnFolder.stderr, /hnsw settings are pgvector's.*\[INPUT_INVALID\]/);
+      assert.ok(!fs.existsSync(path.join(cwd, "idx-hnsw", "manifest.json")));
+      const badM = await run(["index", "build", server.url("hnbad_"), ...flags, "--hnsw-m", "1"]);
+      assert.equal(badM.code, 2, badM.stderr);
 
       // A stopped shard: an error naming it, or with --allow-partial the other shard's hits and a warning.
       const all = await hits(url, "capital city", ["--exact", "-k", "10"]);

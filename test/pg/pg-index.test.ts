@@ -208,6 +208,35 @@ describe("PostgreSQL index location", () => {
     await assert.rejects(PgIndex.open(closedPort), isCode("DATABASE_UNAVAILABLE", secret));
   });
 
+  test("HNSW build parameters: pgvector's defaults, or the given m and ef_construction; out of range is INPUT_INVALID before anything is written", async () => {
+    const corpus = docs(30, 31, "h");
+    const reloptions = async (prefix: string): Promise<string[] | null> => {
+      const c = new pg.Client(server.config);
+      await c.connect();
+      try {
+        const r = await c.query<{ reloptions: string[] | null }>("SELECT reloptions FROM pg_class WHERE relname = $1", [`${prefix}documents_fde`]);
+        assert.equal(r.rows.length, 1, `${prefix}: the FDE index exists`);
+        return r.rows[0]?.reloptions ?? null;
+      } finally {
+        await c.end();
+      }
+    };
+    await buildPgIndex(server.url("hdef_"), arraySource(corpus), DIM);
+    assert.deepEqual(await reloptions("hdef_"), ["m=16", "ef_construction=64"]);
+    await buildPgIndex(server.url("hset_"), arraySource(corpus), DIM, { hnsw: { m: 8, efConstruction: 40 } });
+    assert.deepEqual(await reloptions("hset_"), ["m=8", "ef_construction=40"]);
+    const db = await PgIndex.open(server.url("hset_"));
+    try {
+      assert.equal((await db.search(asQuery(corpus[5] as EmbeddedDoc), { k: 3 }))[0]?.id, "h5");
+    } finally {
+      await db.close();
+    }
+    for (const hnsw of [{ m: 1 }, { m: 101 }, { efConstruction: 3 }, { m: 40, efConstruction: 64 }, { m: 2.5 }]) {
+      await assert.rejects(buildPgIndex(server.url("hbad_"), arraySource(corpus), DIM, { hnsw }), isCode("INPUT_INVALID"), JSON.stringify(hnsw));
+    }
+    await assert.rejects(PgIndex.open(server.url("hbad_")), isCode("INDEX_NOT_FOUND"));
+  });
+
   test("pgvector 0.8 is installed: halfvec and an HNSW index work (the first stage needs them)", async () => {
     const c = new pg.Client(server.config);
     await c.connect();

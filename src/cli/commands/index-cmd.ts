@@ -61,6 +61,8 @@ const BUILD_SPEC: CommandSpec = {
       default: "none (one node)",
       help: "PostgreSQL only: shard nodes (a power of two of postgres:// URLs, the coordinator's role and password) for a sharded index whose coordinator is <location>; later commands name the coordinator alone",
     },
+    { name: "hnsw-m", type: "string", arg: "N", default: "16 (pgvector's)", help: "PostgreSQL only: HNSW links per node, 2..100; more: better recall at the same ef_search, slower build, bigger index" },
+    { name: "hnsw-ef-construction", type: "string", arg: "N", default: "64 (pgvector's)", help: "PostgreSQL only: HNSW candidate list while building, 4..1000 and >= 2 x m; more: better graph, slower build" },
     ...MODEL_FLAGS,
   ],
   example: "colts index build idx --model lightonai/answerai-colbert-small-v1 --input beir/scifact --nbits 2\n  colts index build 'postgres://colts@localhost/search?prefix=scifact_' --model lightonai/answerai-colbert-small-v1 --input beir/scifact",
@@ -225,6 +227,9 @@ async function build(argv: string[], io: CliIO): Promise<number> {
     ?.split(",")
     .map((u) => u.trim())
     .filter((u) => u !== "");
+  const m = intFlag(values, "hnsw-m", 2, 100);
+  const efConstruction = intFlag(values, "hnsw-ef-construction", 4, 1000);
+  const hnsw = m !== undefined || efConstruction !== undefined ? { ...(m !== undefined ? { m } : {}), ...(efConstruction !== undefined ? { efConstruction } : {}) } : undefined;
   await withCorpus(io, BUILD_SPEC, values, model, async (corpus, colbert) => {
     const source = await encodedCorpusSource(corpus, colbert, batchSize ? { batchSize } : {});
     return buildAt(dir, source, colbert.dim, {
@@ -238,10 +243,11 @@ async function build(argv: string[], io: CliIO): Promise<number> {
       onProgress: progress(io),
       ...(bm25Analyzer ? { bm25Analyzer } : {}),
       ...(shards ? { shards } : {}),
+      ...(hnsw ? { hnsw } : {}),
     });
   });
-  const m = await summarize(dir);
-  await writeOut(io.stdout, `built ${m.location}: ${m.liveDocuments} documents, ${m.vectors} vectors, ${m.centroids} centroids, nbits ${m.nbits}\n`);
+  const built = await summarize(dir);
+  await writeOut(io.stdout, `built ${built.location}: ${built.liveDocuments} documents, ${built.vectors} vectors, ${built.centroids} centroids, nbits ${built.nbits}\n`);
   return 0;
 }
 
