@@ -158,3 +158,14 @@ export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgr
     throw new Error(`could not start a test PostgreSQL server: ${(e as Error).message}${stderr}${tail}`, { cause: e });
   }
 }
+
+/** Ids of the documents stored on `server` under `prefix` (a shard's own rows, read directly). */
+export async function storedIds(server: TestPostgres, prefix: string): Promise<string[]> {
+  const c = new pg.Client(server.config);
+  await c.connect();
+  try {
+    return (await c.query<{ id: string }>(`SELECT id FROM "${prefix}documents"`)).rows.map((r) => r.id);
+  } finally {
+    await c.end();
+  }
+}

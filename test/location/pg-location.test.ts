@@ -6,7 +6,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { FastifyInstance } from "fastify";
-import pg from "pg";
 import { ColBERT } from "../../src/encode/colbert.js";
 import { ColtsError } from "../../src/errors.js";
 import { FolderIndex } from "../../src/location/folder.js";
@@ -19,7 +18,7 @@ import { Searcher, type ExplainedHit } from "../../src/search/searcher.js";
 import { buildServer } from "../../src/server/build.js";
 import { Engine } from "../../src/server/engine.js";
 import { suiteDir } from "../helpers/paths.js";
-import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
+import { startPostgres, storedIds, type TestPostgres } from "../helpers/postgres.js";
 import { servedFixture, spawnServe, type ServedFixture } from "../helpers/server.js";
 import path from "node:path";
 
@@ -202,7 +201,7 @@ describe("index locations: a folder or a postgres:// URL", () => {
 
       const down = shards[1];
       const port = String(down.config.port);
-      const onShard0 = new Set(await idsOn(shards[0], "locsh_"));
+      const onShard0 = new Set(await storedIds(shards[0], "locsh_"));
       assert.ok(onShard0.size > 0 && onShard0.size < 40, `shard 0 holds ${onShard0.size} of 40`);
       down.halt();
       try {
@@ -255,13 +254,3 @@ describe("index locations: a folder or a postgres:// URL", () => {
   });
 });
 
-/** Ids stored on one shard server under `prefix`. */
-async function idsOn(shard: TestPostgres, prefix: string): Promise<string[]> {
-  const c = new pg.Client(shard.config);
-  await c.connect();
-  try {
-    return (await c.query<{ id: string }>(`SELECT id FROM "${prefix}documents"`)).rows.map((r) => r.id);
-  } finally {
-    await c.end();
-  }
-}

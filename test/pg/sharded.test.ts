@@ -15,7 +15,7 @@ import { PgTexts, readPgSummary } from "../../src/pg/documents.js";
 import { PgIndex, type PgEncodedQuery, type PgSearchOptions } from "../../src/pg/pg-index.js";
 import { addToPgIndex, buildPgIndex, deleteFromPgIndex } from "../../src/pg/writer.js";
 import { isCode } from "../helpers/errors.js";
-import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
+import { startPostgres, storedIds, type TestPostgres } from "../helpers/postgres.js";
 import { syntheticDocs } from "../helpers/synthetic.js";
 
 const DIM = 32;
@@ -189,7 +189,7 @@ describe("sharded PostgreSQL index: coordinator + 2 shards over PL/Proxy", () =>
       }
       const partial = await db.search(q, { retriever: "exact", k: 50, allowPartial: true });
       assert.deepEqual(partial.partial?.missingShards, [`shard 1 (127.0.0.1:${port}/colts)`]);
-      const onShard0 = new Set((await idsByShardOf(shards[0] as TestPostgres, prefix)).values());
+      const onShard0 = new Set((await storedIds(shards[0] as TestPostgres, prefix)).values());
       assert.ok(partial.length > 0 && partial.every((h) => onShard0.has(h.id)), "partial hits come from the shard that answered");
       await assert.rejects(addToPgIndex(url(), arraySource(docs(3, 11, "x"))), isCode("SHARD_UNAVAILABLE", new RegExp(port)));
       down.resume();
@@ -219,7 +219,7 @@ describe("sharded PostgreSQL index: coordinator + 2 shards over PL/Proxy", () =>
         }
         const partial = await db.search(q, { retriever: "exact", k: 50, allowPartial: true });
         assert.deepEqual(partial.partial?.missingShards, [`shard 0 (127.0.0.1:${port}/colts)`]);
-        const onShard1 = new Set(await idsByShardOf(shards[1] as TestPostgres, prefix));
+        const onShard1 = new Set(await storedIds(shards[1] as TestPostgres, prefix));
         assert.ok(partial.length > 0 && partial.every((h) => onShard1.has(h.id)), "partial hits come from the shard that answered");
       } finally {
         frozen.thaw();
@@ -233,13 +233,3 @@ describe("sharded PostgreSQL index: coordinator + 2 shards over PL/Proxy", () =>
   });
 });
 
-/** Ids stored on one shard server. */
-async function idsByShardOf(s: TestPostgres, prefix: string): Promise<string[]> {
-  const c = new pg.Client(s.config);
-  await c.connect();
-  try {
-    return (await c.query<{ id: string }>(`SELECT id FROM "${prefix}documents"`)).rows.map((r) => r.id);
-  } finally {
-    await c.end();
-  }
-}
