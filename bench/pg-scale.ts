@@ -99,6 +99,10 @@ const { values: argv } = parseArgs({
     "maintenance-work-mem": { type: "string", default: "2GB" },
     /** Folder for the truth cache and the folder index. Default bench/out/pg-scale-<docs>. */
     out: { type: "string" },
+    /** pgvector's HNSW m of the PostgreSQL builds. Default: pgvector's (16). */
+    "hnsw-m": { type: "string" },
+    /** pgvector's HNSW ef_construction of the PostgreSQL builds. Default: pgvector's (64). */
+    "hnsw-ef-construction": { type: "string" },
     /** Do not append to bench/RESULTS.md. */
     "no-results": { type: "boolean", default: false },
   },
@@ -131,6 +135,13 @@ const TRAINING: CodecTrainingOptions = {
   ...(argv.centroids !== undefined ? { numCentroids: int("centroids", argv.centroids, 1) } : {}),
   ...(argv["kmeans-points"] !== undefined ? { kmeansMaxPointsPerCentroid: int("kmeans-points", argv["kmeans-points"], 1) } : {}),
 };
+const HNSW =
+  argv["hnsw-m"] !== undefined || argv["hnsw-ef-construction"] !== undefined
+    ? {
+        ...(argv["hnsw-m"] !== undefined ? { m: int("hnsw-m", argv["hnsw-m"], 2) } : {}),
+        ...(argv["hnsw-ef-construction"] !== undefined ? { efConstruction: int("hnsw-ef-construction", argv["hnsw-ef-construction"], 4) } : {}),
+      }
+    : undefined;
 const COMMAND = `node dist/bench/pg-scale.js ${process.argv
   .slice(2)
   .map((a) => (a.startsWith("postgres") ? a.split(",").map(redactUrl).join(",") : a))
@@ -228,7 +239,7 @@ function report(builds: BuildRecord[], rows: SearchRow[], truth: TruthRecord, se
   lines.push(`- Command: \`${COMMAND}\``);
   lines.push(`- Load: ${quietNote(startLoad, endLoads)}`);
   lines.push(
-    `- Data: ${DOCS} docs x ${TOKENS} +- 25% unit vectors (dim ${DIM}), ${TOPICS} topics x ${TERMS_PER_TOPIC} terms, seed ${SEED}; ${QUERIES} queries x ${QUERY_TOKENS} vectors. Truth: exact MaxSim top-10 on the float vectors (${fmt(truth.seconds)} s for all queries). Codec: nbits ${NBITS}, centroids ${TRAINING.numCentroids ?? "library default"}, k-means points/centroid ${TRAINING.kmeansMaxPointsPerCentroid ?? "library default"}.`,
+    `- Data: ${DOCS} docs x ${TOKENS} +- 25% unit vectors (dim ${DIM}), ${TOPICS} topics x ${TERMS_PER_TOPIC} terms, seed ${SEED}; ${QUERIES} queries x ${QUERY_TOKENS} vectors. Truth: exact MaxSim top-10 on the float vectors (${fmt(truth.seconds)} s for all queries). Codec: nbits ${NBITS}, centroids ${TRAINING.numCentroids ?? "library default"}, k-means points/centroid ${TRAINING.kmeansMaxPointsPerCentroid ?? "library default"}; HNSW m ${HNSW?.m ?? "16 (pgvector's)"}, ef_construction ${HNSW?.efConstruction ?? "64 (pgvector's)"}.`,
   );
   for (const s of settingsLines) lines.push(`- ${s.startsWith("FAILED") ? s : `Server: ${s}`}`);
   lines.push("", "| system | training s | ingest s (training included) | docs/s | vectors/s | HNSW build s | total s | bytes/vector | total MiB | notes |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
@@ -267,7 +278,7 @@ async function main(): Promise<void> {
   const queries = Array.from({ length: QUERIES }, (_, j) => corpus.query(j).vectors);
   console.log(`data: ${DOCS} docs x ${TOKENS} +- 25% vectors (dim ${DIM}), ${QUERIES} queries x ${QUERY_TOKENS}; systems ${SYSTEMS.join(", ")}`);
   const truth = await exactTruth(corpus, queries);
-  const w: Workload = { corpus, queries, truth: truth.truth, training: TRAINING };
+  const w: Workload = { corpus, queries, truth: truth.truth, training: TRAINING, ...(HNSW ? { hnsw: HNSW } : {}) };
 
   const settingsLines: string[] = [];
   const mwm = argv["maintenance-work-mem"] ?? "2GB";

@@ -20,6 +20,8 @@ export interface Workload {
   truth: number[][];
   /** Codec training settings, the same for every system (so every system trains the same codec). */
   training: CodecTrainingOptions;
+  /** pgvector's HNSW build parameters of the PostgreSQL systems (PgBuildOptions.hnsw). Default: pgvector's. */
+  hnsw?: { m?: number; efConstruction?: number };
 }
 
 /** How long a build took, by phase (seconds), and what it stored. */
@@ -116,7 +118,7 @@ const encoded = (w: Workload, q: Float32Array): { vectors: Float32Array; tokens:
 /** The on-disk PLAID index in `dir` (replaced), searched at its default parameters. */
 export async function runFolder(w: Workload, dir: string): Promise<{ build: BuildRecord; rows: SearchRow[] }> {
   const clock = new BuildClock("folder");
-  await buildIndex(dir, w.corpus.source(), w.corpus.dim, { ...w.training, overwrite: true, onProgress: clock.onProgress });
+  await buildIndex(dir, w.corpus.source(), w.corpus.dim, { ...w.training, ...(w.hnsw ? { hnsw: w.hnsw } : {}), overwrite: true, onProgress: clock.onProgress });
   const end = performance.now();
   const index = await PlaidIndex.open(dir);
   try {
