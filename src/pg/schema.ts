@@ -133,8 +133,8 @@ export function resolveHnsw(p: Partial<HnswBuildParams> = {}): HnswBuildParams {
 
 /**
  * The search indexes, created after a build's bulk insert: HNSW over the FDEs by inner product and
- * GIN over the tsvectors. `hnsw` comes from `resolveHnsw` (integers in range: safe to inline, as
- * CREATE INDEX takes no parameters).
+ * GIN over the tsvectors. CREATE INDEX takes no bind parameters, so `hnsw` is checked by
+ * `resolveHnsw` here, where it is spliced into SQL, whatever the caller checked before.
  */
 export function indexStatements(t: Tables, hnsw: HnswBuildParams = DEFAULT_HNSW): string[] {
   const h = resolveHnsw(hnsw);

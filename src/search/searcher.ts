@@ -8,6 +8,7 @@ import { ColBERT, type LoadOptions } from "../encode/colbert.js";
 import { maxsimDetailed, type MultiVector } from "../encode/multivector.js";
 import { ColtsError } from "../errors.js";
 import { openIndex } from "../location/open.js";
+import { missingShardsOf } from "../location/partial.js";
 import type { DenseOptions, Hits, OpenedIndex } from "../location/types.js";
 import type { OpenOptions, SearchHit } from "../plaid/plaid-index.js";
 import { DEFAULT_K } from "../plaid/stages.js";
@@ -244,7 +245,7 @@ export class Searcher {
 
 /** `out`, marked with every shard that it or one of the lists it was made from left out (none: unmarked). */
 function withPartialOf<T extends SearchHit>(out: Hits<T>, ...from: readonly Hits[]): Hits<T> {
-  const missing = [...new Set([out, ...from].flatMap((l) => l.partial?.missingShards ?? []))];
+  const missing = missingShardsOf([out, ...from]);
   if (missing.length > 0) out.partial = { missingShards: missing };
   return out;
 }

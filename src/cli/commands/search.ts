@@ -6,6 +6,7 @@ import fs from "node:fs";
 import { corpusFile, documentText, readCorpus, readCorpusRecords } from "../../corpus/reader.js";
 import { ColBERT } from "../../encode/colbert.js";
 import { ColtsError } from "../../errors.js";
+import { missingShardsOf } from "../../location/partial.js";
 import type { Hits } from "../../location/types.js";
 import { DEFAULT_K } from "../../plaid/stages.js";
 import { rerank } from "../../search/rerank.js";
@@ -98,7 +99,7 @@ function formatHits(hits: ExplainedHit[]): string {
 async function warnPartial(io: CliIO, lists: readonly Hits<ExplainedHit>[]): Promise<void> {
   const marked = lists.filter((l) => l.partial !== undefined);
   if (marked.length === 0) return;
-  const shards = [...new Set(marked.flatMap((l) => l.partial?.missingShards ?? []))];
+  const shards = missingShardsOf(marked);
   const which = lists.length === 1 ? "the results" : `${marked.length} of the queries' results`;
   await writeOut(io.stderr, `warning: partial: ${which} leave out ${shards.join(", ")}, which did not answer\n`);
 }

@@ -5,6 +5,7 @@
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { MultiVector } from "../../encode/multivector.js";
+import { missingShardsOf } from "../../location/partial.js";
 import type { Engine } from "../engine.js";
 import type { WorkGate } from "../gate.js";
 import { checkNewDocuments, searchRequest, uniqueIds, type SearchBody } from "../requests.js";
@@ -55,7 +56,7 @@ export function apiRoutes(ctx: ApiContext): RouteDef[] {
         const { queries, options } = searchRequest(req.body as SearchBody);
         const start = performance.now();
         const results = await gate.run(() => engine.search(name, queries, options));
-        const missingShards = [...new Set(results.flatMap((l) => l.partial?.missingShards ?? []))];
+        const missingShards = missingShardsOf(results);
         return { results, tookMs: Math.round((performance.now() - start) * 1000) / 1000, ...(missingShards.length > 0 ? { partial: { missingShards } } : {}) };
       },
     },
