@@ -6,7 +6,8 @@ import { ColtsError } from "../errors.js";
 import type { RuntimeOptions } from "../runtime/session.js";
 import type { MatmulFactory } from "./assign.js";
 import { lloydKmeans, type LloydOptions } from "./lloyd.js";
-import { assignBlocks, type AssignOptions } from "./nearest.js";
+import { assignBlocks, usesTwoLevel, type AssignOptions } from "./nearest.js";
+import { refineAssignment, type RefineOptions } from "./refine.js";
 
 /**
  * Number of documents PLAID samples to train its codec (`_sample_pids`):
@@ -40,6 +41,14 @@ export interface KmeansOptions extends LloydOptions {
   assignment?: AssignOptions["assignment"];
   /** Settings of the two-level assignment. */
   twoLevel?: AssignOptions["twoLevel"];
+  /**
+   * Where the assignment is two-level, the rounds after the first score each vector only against the
+   * centroids nearest to its previous centroid (refine.ts: ~10x faster, as close to exact as the
+   * two-level search). Default true. false: every round runs the two-level search.
+   */
+  warmStart?: boolean;
+  /** Settings of the warm-started rounds. */
+  refine?: RefineOptions;
 }
 
 
@@ -56,5 +65,14 @@ export async function kmeans(points: Float32Array, n: number, dim: number, k: nu
     ...(options.assignment ? { assignment: options.assignment } : {}),
     ...(options.twoLevel ? { twoLevel: options.twoLevel } : {}),
   };
-  return lloydKmeans(points, n, dim, k, (x, nx, c, kk, d, bias) => assignBlocks(x, nx, c, kk, d, bias, assignOptions), options);
+  const warm = (options.warmStart ?? true) && usesTwoLevel(k, assignOptions);
+  const refineOptions: RefineOptions = { ...(options.runtime ? { runtime: options.runtime } : {}), ...options.refine };
+  return lloydKmeans(
+    points,
+    n,
+    dim,
+    k,
+    (x, nx, c, kk, d, bias, previous) => (warm && previous ? refineAssignment(x, nx, previous, c, kk, d, bias, refineOptions) : assignBlocks(x, nx, c, kk, d, bias, assignOptions)),
+    options,
+  );
 }

@@ -15,8 +15,12 @@ import { ColtsError } from "../errors.js";
 import { Rng } from "../util/rng.js";
 import { checkShape, type Assignment } from "./assign.js";
 
-/** Nearest centroid per point: points [n, dim], centroids [k, dim], bias [k] -> codes [n] (and scores). */
-export type AssignFunction = (points: Float32Array, n: number, centroids: Float32Array, k: number, dim: number, bias: Float32Array) => Promise<Assignment>;
+/**
+ * Nearest centroid per point: points [n, dim], centroids [k, dim], bias [k] -> codes [n] (and scores).
+ * From the second round on, `previous` holds each point's code of the round before (the centroid of
+ * the same index has since moved to the mean of its points), which a warm-started assignment may use.
+ */
+export type AssignFunction = (points: Float32Array, n: number, centroids: Float32Array, k: number, dim: number, bias: Float32Array, previous?: Int32Array) => Promise<Assignment>;
 
 /** The default seed of index building: sample, k-means and held-out split (ColBERT's faiss seed). */
 export const DEFAULT_SEED = 123;
@@ -80,13 +84,15 @@ export async function lloydKmeans(points: Float32Array, n: number, dim: number, 
   const sums = new Float64Array(k * dim);
   const counts = new Float64Array(k);
   const bias = new Float32Array(k);
+  let previous: Int32Array | undefined;
   for (let it = 0; it < iterations; it++) {
     for (let j = 0; j < k; j++) {
       let s = 0;
       for (let t = j * dim; t < (j + 1) * dim; t++) s += (centroids[t] as number) * (centroids[t] as number);
       bias[j] = -0.5 * s;
     }
-    const { codes } = await assign(x, nx, centroids, k, dim, bias);
+    const { codes } = await assign(x, nx, centroids, k, dim, bias, previous);
+    previous = codes;
     sums.fill(0);
     counts.fill(0);
     for (let i = 0; i < nx; i++) {

@@ -291,6 +291,55 @@ export class OrtArgmaxRows {
 }
 
 /**
+ * Arg-max over per-slot candidate sets, for assignment warm-started from a previous one (refine.ts):
+ * each slot holds up to `p` rows of `a` that share a hint, and the `l` centroids to score them against.
+ * One call scores many slots as a batched product, [s, p, d] x [s, d, l], so thousands of small
+ * products cost one runtime call; the rows and candidates are picked inside the graph (Gather).
+ */
+export class OrtArgmaxSlots {
+  private constructor(
+    private readonly session: OnnxSession,
+    readonly d: number,
+    readonly p: number,
+    readonly l: number,
+  ) {}
+
+  static async create(d: number, p: number, l: number, runtime: RuntimeOptions = {}): Promise<OrtArgmaxSlots> {
+    const g = new GraphBuilder({ name: "colts_argmax_slots" });
+    g.input("a", DataType.FLOAT, ["m", d]);
+    g.input("rows", DataType.INT32, ["s", p]);
+    g.input("cand", DataType.INT32, ["s", l]);
+    g.input("c", DataType.FLOAT, ["k", d]);
+    g.input("bias", DataType.FLOAT, ["k"]);
+    const rows = g.gather("a", "rows", 0); // [s, p, d]
+    const cands = g.transpose(g.gather("c", "cand", 0), [0, 2, 1]); // [s, d, l]
+    const scores = g.add(g.matMul(rows, cands), g.unsqueeze(g.gather("bias", "cand", 0), [1])); // [s, p, l]
+    g.output("codes", DataType.INT64, ["s", p], g.argMax(scores, 2, false));
+    g.output("best", DataType.FLOAT, ["s", p], g.reduceMax(scores, [2], false));
+    return new OrtArgmaxSlots(await compile(g, runtime), d, p, l);
+  }
+
+  /**
+   * a: [m, d] row-major; rows: [s, p] indices into a; cand: [s, l] centroid ids; c: [k, d] row-major;
+   * bias: [k] -> codes: [s, p] positions in each slot's `cand` row (Int32, ties: lowest), scores: [s, p].
+   */
+  run(a: Float32Array, m: number, rows: Int32Array, cand: Int32Array, c: Float32Array, k: number, bias: Float32Array): Promise<{ codes: Int32Array; scores: Float32Array }> {
+    const s = rows.length / this.p;
+    return runArgmax(this.session, {
+      a: { data: a, dims: [m, this.d] },
+      rows: { data: rows, dims: [s, this.p] },
+      cand: { data: cand, dims: [s, this.l] },
+      c: { data: c, dims: [k, this.d] },
+      bias: { data: bias, dims: [k] },
+    });
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/**
  * PLAID's centroid scoring in one graph: the scores of every centroid for every query vector, each
  * query vector's `n` best centroids (TopK) and each centroid's best score over the query vectors
  * (ReduceMax), so the scans of the scores that stages 1 and 2 need run natively. The product is
