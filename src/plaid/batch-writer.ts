@@ -4,7 +4,7 @@
  * the compressed batch to the location (a chunk file, rows of a table).
  */
 import type { CodecKernelOptions, ResidualCodec } from "./codec.js";
-import type { EmbeddedDoc } from "./source.js";
+import type { CodedDoc, EmbeddedDoc } from "./source.js";
 import { meanAbsResidual } from "./train-codec.js";
 
 /** A batch as the codec compressed it: the documents, then their vectors one document after another. */
@@ -20,7 +20,7 @@ export interface CompressedBatch {
 
 /** Batches, compresses and passes on documents; subclasses store a batch in `write`. */
 export abstract class BatchWriter {
-  private pending: EmbeddedDoc[] = [];
+  private pending: CodedDoc[] = [];
   private residualSum = 0;
   private residualCount = 0;
 
@@ -37,7 +37,8 @@ export abstract class BatchWriter {
     return this.residualCount > 0 ? this.residualSum / this.residualCount : null;
   }
 
-  async push(batch: EmbeddedDoc[]): Promise<void> {
+  /** Queues documents; those that carry codes (a build's kept sample) are not assigned again. */
+  async push(batch: CodedDoc[]): Promise<void> {
     this.pending.push(...batch);
     while (this.pending.length >= this.batchDocs) await this.flush(this.pending.splice(0, this.batchDocs));
   }
@@ -50,7 +51,7 @@ export abstract class BatchWriter {
   /** Stores one compressed batch. */
   protected abstract write(batch: CompressedBatch): Promise<void> | void;
 
-  private async flush(docs: EmbeddedDoc[]): Promise<void> {
+  private async flush(docs: CodedDoc[]): Promise<void> {
     const dim = this.codec.dim;
     const total = docs.reduce((a, d) => a + d.n, 0);
     const x = new Float32Array(total * dim); // [total, dim]
@@ -59,9 +60,37 @@ export abstract class BatchWriter {
       x.set(d.vectors.subarray(0, d.n * dim), off);
       off += d.n * dim;
     }
-    const { codes, residuals } = await this.codec.compress(x, total, this.kernel);
+    const codes = await this.assign(docs, x, total);
+    const residuals = this.codec.binarize(x, codes);
     this.residualSum += meanAbsResidual(this.codec, x, codes) * total;
     this.residualCount += total;
     await this.write({ docs, total, codes, residuals });
+  }
+
+  /** [total] codes of the batch x: [total, dim]: the documents' own codes where given, the codec's for the rest. */
+  private async assign(docs: CodedDoc[], x: Float32Array, total: number): Promise<Int32Array> {
+    const dim = this.codec.dim;
+    const missing = docs.reduce((a, d) => a + (d.codes ? 0 : d.n), 0);
+    if (missing === total) return this.codec.codes(x, total, this.kernel);
+    const rest = new Float32Array(missing * dim); // [missing, dim]: the rows without codes, in order
+    let at = 0;
+    let row = 0;
+    for (const d of docs) {
+      if (!d.codes) {
+        rest.set(x.subarray(row * dim, (row + d.n) * dim), at * dim);
+        at += d.n;
+      }
+      row += d.n;
+    }
+    const assigned = missing > 0 ? await this.codec.codes(rest, missing, this.kernel) : new Int32Array(0);
+    const codes = new Int32Array(total);
+    at = 0;
+    row = 0;
+    for (const d of docs) {
+      if (d.codes) codes.set(d.codes.subarray(0, d.n), row);
+      else codes.set(assigned.subarray(at, (at += d.n)), row);
+      row += d.n;
+    }
+    return codes;
   }
 }

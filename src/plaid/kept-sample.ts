@@ -12,7 +12,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { ColtsError } from "../errors.js";
-import type { EmbeddedDoc } from "./source.js";
+import type { CodedDoc, EmbeddedDoc } from "./source.js";
 
 /** A kept document without its vectors: they live in one [rows, dim] block, in document order. */
 type DocHead = Omit<EmbeddedDoc, "vectors">;
@@ -34,7 +34,16 @@ export class KeptSample {
    * vectors: [sum of heads' n, dim] row-major, the documents' rows one after another in `heads` order.
    * They are kept as given when they take at most budgetBytes, else written to `spillFile`.
    */
-  constructor(positions: readonly number[], heads: DocHead[], vectors: Float32Array, private readonly dim: number, budgetBytes: number, spillFile: string) {
+  constructor(
+    positions: readonly number[],
+    heads: DocHead[],
+    vectors: Float32Array,
+    private readonly dim: number,
+    budgetBytes: number,
+    spillFile: string,
+    /** [rows] the rows' codes under the trained codec, when the build assigned them already; else null. */
+    private readonly codes: Int32Array | null = null,
+  ) {
     if (positions.length !== heads.length) throw new ColtsError("INTERNAL", `kept sample: ${positions.length} positions for ${heads.length} documents`);
     this.positions = positions;
     this.heads = heads;
@@ -63,15 +72,16 @@ export class KeptSample {
     return this.ids.has(id);
   }
 
-  /** The next kept document, with its vectors (a fresh array when read back from the file). */
-  take(): EmbeddedDoc {
+  /** The next kept document, with its vectors (a fresh array when read back from the file) and codes if known. */
+  take(): CodedDoc {
     const head = this.heads[this.next];
     if (!head) throw new ColtsError("INTERNAL", "kept sample: no document left");
     const values = head.n * this.dim;
     const vectors = this.vectors ? this.vectors.subarray(this.row * this.dim, this.row * this.dim + values) : this.readRows(values);
+    const codes = this.codes?.subarray(this.row, this.row + head.n);
     this.next++;
     this.row += head.n;
-    return { ...head, vectors };
+    return codes ? { ...head, vectors, codes } : { ...head, vectors };
   }
 
   /** Drops the vectors and removes the file, if any. Safe to call more than once. */

@@ -41,6 +41,12 @@ export interface LloydOptions {
   maxPointsPerCentroid?: number;
   /** Called after each assign + update round with (rounds done, iterations): a progress bar's hook. */
   onIteration?: (done: number, total: number) => void;
+  /**
+   * Called once after the last round with every point's code in that round ([n]; the centroid of each
+   * index then moved to the mean of its points, and is normalised afterwards): a warm start for the
+   * caller's next assignment. Only when the rounds ran on every point (no subsample) and iterations >= 1.
+   */
+  onLastCodes?: (codes: Int32Array) => void;
 }
 
 /** faiss' perturbation when splitting a cluster to re-seed an empty one. */
@@ -112,6 +118,8 @@ export async function lloydKmeans(points: Float32Array, n: number, dim: number, 
     if (options.spherical) normalizeRows(centroids, k, dim);
     options.onIteration?.(it + 1, iterations);
   }
+
+  if (previous && x === points) options.onLastCodes?.(previous);
 
   // 4. PLAID normalises the trained centroids.
   if (options.normalize ?? true) normalizeRows(centroids, k, dim);

@@ -20,6 +20,15 @@ export interface EmbeddedDoc {
 }
 
 /**
+ * A document whose vectors a build has already assigned to the codec's centroids (its kept sample,
+ * kept-sample.ts): the writer stores these codes instead of assigning them again.
+ */
+export interface CodedDoc extends EmbeddedDoc {
+  /** [n] centroid ids of the vectors, from the codec the document is written with. */
+  codes?: Int32Array;
+}
+
+/**
  * Documents for `buildIndex` / `addToIndex`. `batches` may be called more than once: a build reads its
  * codec sample first (`only`), then every other document (`except`), so that each document is
  * produced (encoded) once.

@@ -21,7 +21,7 @@ import { collectGarbage, INDEX_FORMAT, INDEX_FORMAT_VERSION, writeManifest, type
 import { MetadataStore } from "../metadata/sqlite-store.js";
 import type { KeptSample } from "./kept-sample.js";
 import { withWriteLock } from "./lock.js";
-import { poolDoc, selected, type EmbeddedDoc, type EmbeddingSource } from "./source.js";
+import { poolDoc, selected, type CodedDoc, type EmbeddedDoc, type EmbeddingSource } from "./source.js";
 import { BatchWriter, type CompressedBatch } from "./batch-writer.js";
 import { checkDoc, trainCodec, type CodecTrainingOptions } from "./train-codec.js";
 import { checkCodec, loadIndexFiles, readManifest } from "./validate.js";
@@ -206,11 +206,12 @@ async function writeBuild(dir: string, plan: BuildPlan): Promise<Manifest> {
 
 /**
  * Every document of the source in corpus order, pooled: the kept sample's documents at their
- * positions, the others read (encoded) from the source, which is asked to leave the sample out.
+ * positions (with their codes when the codec training assigned them), the others read (encoded) from
+ * the source, which is asked to leave the sample out.
  */
-async function* withKeptSample(source: EmbeddingSource, kept: KeptSample, dim: number, poolFactor: number): AsyncIterable<EmbeddedDoc[]> {
+async function* withKeptSample(source: EmbeddingSource, kept: KeptSample, dim: number, poolFactor: number): AsyncIterable<CodedDoc[]> {
   let position = 0;
-  const out: EmbeddedDoc[] = [];
+  const out: CodedDoc[] = [];
   for await (const batch of source.batches(undefined, new Set(kept.positions))) {
     for (const d of batch) {
       while (kept.nextPosition === position) {

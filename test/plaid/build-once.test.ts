@@ -10,6 +10,8 @@ import path from "node:path";
 import { ColBERT } from "../../src/encode/colbert.js";
 import { encodedCorpusSource } from "../../src/plaid/corpus.js";
 import { plaidSampleSize } from "../../src/plaid/kmeans.js";
+import { DEFAULT_SEED } from "../../src/plaid/lloyd.js";
+import { chooseSample } from "../../src/plaid/train-codec.js";
 import { MetadataStore } from "../../src/metadata/sqlite-store.js";
 import { arraySource, poolDoc, type EmbeddedDoc, type EmbeddingSource } from "../../src/plaid/source.js";
 import { loadIndexFiles, readManifest } from "../../src/plaid/validate.js";
@@ -108,6 +110,48 @@ describe("a build encodes each document once", () => {
       const ref = await codec.compress(x, x.length / dim);
       assert.deepEqual(mem.codes, ref.codes);
       assert.deepEqual(mem.residuals, ref.residuals);
+    } finally {
+      await codec.releaseKernels();
+    }
+  });
+
+  test("with a two-level assignment the sampled documents keep their warm-started codes; the others get the codec's", async (t) => {
+    const dir = path.join(tempDir(t), "idx");
+    // No k-means subsample (faiss' 256 points per centroid would apply here): its codes cover the sample.
+    const opts: BuildOptions = { ...OPTS, numCentroids: 256, assignment: "two-level", kmeansMaxPointsPerCentroid: 1e6 };
+    await buildIndex(dir, arraySource(corpus, 500), dim, opts);
+    const got = indexContents(dir);
+    const codec = loadIndexFiles(dir, readManifest(dir), true).codec;
+    try {
+      const pooled = corpus.map((d) => poolDoc(d, dim, 2));
+      const sampled = chooseSample(corpus.length, DEFAULT_SEED);
+      const x = new Float32Array(pooled.reduce((a, d) => a + d.n * dim, 0));
+      const inSample: boolean[] = [];
+      let off = 0;
+      pooled.forEach((d, i) => {
+        x.set(d.vectors.subarray(0, d.n * dim), off);
+        off += d.n * dim;
+        for (let r = 0; r < d.n; r++) inSample.push(sampled.has(i));
+      });
+      const rows = x.length / dim;
+      const twoLevel = await codec.codes(x, rows, { assignment: "two-level" });
+      const exact = await codec.codes(x, rows, { assignment: "exact" });
+      let sampleRows = 0;
+      let sampleExact = 0;
+      let sampleUnlikeTwoLevel = 0;
+      for (let r = 0; r < rows; r++) {
+        if (!inSample[r]) {
+          assert.equal(got.codes[r], twoLevel[r], `row ${r} (not sampled) is assigned by the codec`);
+          continue;
+        }
+        sampleRows++;
+        if (got.codes[r] === exact[r]) sampleExact++;
+        if (got.codes[r] !== twoLevel[r]) sampleUnlikeTwoLevel++;
+      }
+      assert.ok(sampleRows > 0 && sampleRows < rows);
+      assert.ok(sampleExact >= 0.97 * sampleRows, `${sampleExact}/${sampleRows} sampled rows have their exact code`);
+      assert.ok(sampleUnlikeTwoLevel > 0, "the sampled rows' codes come from the warm start, not the writer's assignment");
+      assert.deepEqual(got.residuals, codec.binarize(x, Int32Array.from(got.codes)), "residuals are those of the stored codes");
     } finally {
       await codec.releaseKernels();
     }
