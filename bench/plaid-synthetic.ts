@@ -78,6 +78,7 @@ const { values: argv } = parseArgs({
     extrapolate: { type: "boolean" },
     "token-noise": { type: "string" },
     assignment: { type: "string" },
+    "warm-start": { type: "string" },
     rebuild: { type: "boolean" },
     "no-results": { type: "boolean" },
   },
@@ -111,6 +112,9 @@ const COMMAND = `node dist/bench/plaid-synthetic.js ${process.argv.slice(2).join
 const TOKEN_NOISE = num(argv["token-noise"], DEFAULT_TOKEN_NOISE);
 const ASSIGNMENT = (argv.assignment ?? "auto") as "auto" | "exact" | "two-level";
 if (!["auto", "exact", "two-level"].includes(ASSIGNMENT)) throw new Error(`--assignment must be auto, exact or two-level, got ${ASSIGNMENT}`);
+/** `--warm-start off`: k-means rounds and the sample's codes without the warm start (BuildOptions.warmStart false). */
+const WARM_START = (argv["warm-start"] ?? "on") === "on";
+if (!["on", "off"].includes(argv["warm-start"] ?? "on")) throw new Error(`--warm-start must be on or off, got ${argv["warm-start"]}`);
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -152,7 +156,7 @@ interface BuildRecord {
 }
 
 const indexDir = path.join(OUT, "index");
-const buildParams = { docs: DOCS, dim: DIM, tokens: TOKENS, topics: TOPICS, seed: SEED, tokenNoise: TOKEN_NOISE, assignment: ASSIGNMENT, nbits: NBITS, centroids: CENTROIDS ?? null, kmeansPoints: KM_POINTS ?? null, kmeansIters: KM_ITERS };
+const buildParams = { docs: DOCS, dim: DIM, tokens: TOKENS, topics: TOPICS, seed: SEED, tokenNoise: TOKEN_NOISE, assignment: ASSIGNMENT, warmStart: WARM_START, nbits: NBITS, centroids: CENTROIDS ?? null, kmeansPoints: KM_POINTS ?? null, kmeansIters: KM_ITERS };
 
 async function phaseBuild(corpus: SyntheticCorpus): Promise<BuildRecord> {
   const file = path.join(OUT, "build.json");
@@ -171,6 +175,7 @@ async function phaseBuild(corpus: SyntheticCorpus): Promise<BuildRecord> {
     kmeansIterations: KM_ITERS,
     ...(CENTROIDS !== undefined ? { numCentroids: CENTROIDS } : {}),
     assignment: ASSIGNMENT,
+    warmStart: WARM_START,
     ...(KM_POINTS !== undefined ? { kmeansMaxPointsPerCentroid: KM_POINTS } : {}),
     onProgress: (e) => {
       if (e.phase === "train" && e.done === 0) tTrainStart = performance.now();
