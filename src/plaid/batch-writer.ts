@@ -60,18 +60,16 @@ export abstract class BatchWriter {
       x.set(d.vectors.subarray(0, d.n * dim), off);
       off += d.n * dim;
     }
-    const codes = await this.assign(docs, x, total);
-    const residuals = this.codec.binarize(x, codes);
+    const { codes, residuals } = docs.some((d) => d.codes) ? await this.compressCoded(docs, x, total) : await this.codec.compress(x, total, this.kernel);
     this.residualSum += meanAbsResidual(this.codec, x, codes) * total;
     this.residualCount += total;
     await this.write({ docs, total, codes, residuals });
   }
 
-  /** [total] codes of the batch x: [total, dim]: the documents' own codes where given, the codec's for the rest. */
-  private async assign(docs: CodedDoc[], x: Float32Array, total: number): Promise<Int32Array> {
+  /** Compresses the batch x: [total, dim] with the documents' own codes where given, the codec's for the rest. */
+  private async compressCoded(docs: CodedDoc[], x: Float32Array, total: number): Promise<{ codes: Int32Array; residuals: Uint8Array }> {
     const dim = this.codec.dim;
     const missing = docs.reduce((a, d) => a + (d.codes ? 0 : d.n), 0);
-    if (missing === total) return this.codec.codes(x, total, this.kernel);
     const rest = new Float32Array(missing * dim); // [missing, dim]: the rows without codes, in order
     let at = 0;
     let row = 0;
@@ -91,6 +89,6 @@ export abstract class BatchWriter {
       else codes.set(assigned.subarray(at, (at += d.n)), row);
       row += d.n;
     }
-    return codes;
+    return { codes, residuals: this.codec.binarize(x, codes) };
   }
 }
