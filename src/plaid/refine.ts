@@ -58,14 +58,22 @@ const NEIGHBOR_SCORES = 1 << 24;
  * -|c|^2 / 2 (the proximity score c_i . c_j + bias_j ranks j by distance to c_i; without a bias,
  * by inner product) -> [k, l] row-major centroid ids.
  */
-export async function centroidNeighbors(centroids: Float32Array, k: number, dim: number, bias: Float32Array | undefined, l: number, runtime: RuntimeOptions = {}): Promise<Int32Array> {
+export function centroidNeighbors(centroids: Float32Array, k: number, dim: number, bias: Float32Array | undefined, l: number, runtime: RuntimeOptions = {}): Promise<Int32Array> {
+  return nearestCentroidLists(centroids, k, centroids, k, dim, bias, l, runtime);
+}
+
+/**
+ * For each of m points: [m, dim], the l best centroids by p . c_j + bias_j, best first -> [m, l]
+ * row-major centroid ids (see `centroidNeighbors` for the bias).
+ */
+export async function nearestCentroidLists(points: Float32Array, m: number, centroids: Float32Array, k: number, dim: number, bias: Float32Array | undefined, l: number, runtime: RuntimeOptions = {}): Promise<Int32Array> {
   const top = await OrtTopK.create(centroids, k, dim, l, bias, runtime);
   try {
-    const out = new Int32Array(k * l);
+    const out = new Int32Array(m * l);
     const rows = Math.max(1, Math.floor(NEIGHBOR_SCORES / k));
-    for (let r = 0; r < k; r += rows) {
-      const m = Math.min(rows, k - r);
-      out.set(await top.run(centroids.subarray(r * dim, (r + m) * dim), m), r * l);
+    for (let r = 0; r < m; r += rows) {
+      const count = Math.min(rows, m - r);
+      out.set(await top.run(points.subarray(r * dim, (r + count) * dim), count), r * l);
     }
     return out;
   } finally {
@@ -79,7 +87,7 @@ interface Slots {
   hintOf: Int32Array;
 }
 
-/** Groups the rows of a window by hint (counting sort) and cuts each group into slots of p rows. */
+/** Groups the rows of a window by hint (counting sort; hints in 0..k-1) and cuts each group into slots of p rows. */
 function makeSlots(hints: Int32Array, from: number, to: number, k: number, p: number): Slots {
   const start = new Int32Array(k + 1);
   for (let i = from; i < to; i++) {
@@ -127,16 +135,43 @@ export async function refineAssignment(
   opts: RefineOptions = {},
 ): Promise<Assignment> {
   const l = Math.min(opts.neighbors ?? DEFAULT_NEIGHBORS, k);
-  const p = opts.slotRows ?? DEFAULT_SLOT_ROWS;
   if (!Number.isInteger(l) || l < 1) throw new ColtsError("INPUT_INVALID", `neighbors must be an integer >= 1, got ${opts.neighbors}`);
-  if (!Number.isInteger(p) || p < 1) throw new ColtsError("INPUT_INVALID", `slotRows must be an integer >= 1, got ${opts.slotRows}`);
-  if (vectors.length !== n * dim) throw new ColtsError("INPUT_INVALID", `vectors: expected ${n * dim} values, got ${vectors.length}`);
   if (hints.length !== n) throw new ColtsError("INPUT_INVALID", `hints: expected ${n} values, got ${hints.length}`);
   for (const h of hints) if (!(h >= 0 && h < k)) throw new ColtsError("INPUT_INVALID", `hint ${h} is not a centroid id in 0..${k - 1}`);
+  const neighbors = await centroidNeighbors(centroids, k, dim, bias, l, opts.runtime);
+  return assignWithCandidates(vectors, n, hints, { table: neighbors, l }, centroids, k, dim, bias, opts);
+}
+
+/** Candidate lists: row h of `table` ([rows, l] centroid ids) lists the candidates of hint h. */
+export interface Candidates {
+  table: Int32Array;
+  l: number;
+}
+
+/**
+ * codes[i] = the best of the centroids listed for hints[i] by x_i . c_j + bias_j (ties: the earlier in
+ * the list). vectors: [n, dim] row-major; hints: [n] rows of the candidate table (the caller checks
+ * them); centroids: [k, dim] row-major; bias: [k] or undefined (zeros). Vectors that share a hint are
+ * scored together in slots of `slotRows`, many slots per runtime call.
+ */
+export async function assignWithCandidates(
+  vectors: Float32Array,
+  n: number,
+  hints: Int32Array,
+  candidates: Candidates,
+  centroids: Float32Array,
+  k: number,
+  dim: number,
+  bias: Float32Array | undefined,
+  opts: Pick<RefineOptions, "slotRows" | "runtime"> = {},
+): Promise<Assignment> {
+  const { table, l } = candidates;
+  const p = opts.slotRows ?? DEFAULT_SLOT_ROWS;
+  if (!Number.isInteger(p) || p < 1) throw new ColtsError("INPUT_INVALID", `slotRows must be an integer >= 1, got ${opts.slotRows}`);
+  if (vectors.length !== n * dim) throw new ColtsError("INPUT_INVALID", `vectors: expected ${n * dim} values, got ${vectors.length}`);
+  const rowsOfTable = table.length / l;
   const b = bias ?? new Float32Array(k);
-  const runtime = opts.runtime ?? {};
-  const neighbors = await centroidNeighbors(centroids, k, dim, bias, l, runtime);
-  const kernel = await OrtArgmaxSlots.create(dim, p, l, runtime);
+  const kernel = await OrtArgmaxSlots.create(dim, p, l, opts.runtime ?? {});
   const codes = new Int32Array(n);
   const scores = new Float32Array(n);
   try {
@@ -145,11 +180,11 @@ export async function refineAssignment(
     for (let w0 = 0; w0 < n; w0 += windowRows) {
       const w1 = Math.min(n, w0 + windowRows);
       const window = vectors.subarray(w0 * dim, w1 * dim);
-      const { rows, hintOf } = makeSlots(hints, w0, w1, k, p);
+      const { rows, hintOf } = makeSlots(hints, w0, w1, rowsOfTable, p);
       for (let s0 = 0; s0 < hintOf.length; s0 += slotsPerCall) {
         const s1 = Math.min(hintOf.length, s0 + slotsPerCall);
         const cand = new Int32Array((s1 - s0) * l);
-        for (let s = s0; s < s1; s++) cand.set(neighbors.subarray((hintOf[s] as number) * l, ((hintOf[s] as number) + 1) * l), (s - s0) * l);
+        for (let s = s0; s < s1; s++) cand.set(table.subarray((hintOf[s] as number) * l, ((hintOf[s] as number) + 1) * l), (s - s0) * l);
         const res = await kernel.run(window, w1 - w0, rows.subarray(s0 * p, s1 * p), cand, centroids, k, b);
         for (let i = 0; i < (s1 - s0) * p; i++) {
           const at = w0 + (rows[s0 * p + i] as number);

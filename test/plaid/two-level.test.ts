@@ -49,6 +49,47 @@ describe("two-level nearest-centroid assignment", () => {
     }
   });
 
+  test("the hinted fine stage is the best of the centroids nearest each vector's nearest group mean (JS reference; every centroid: exact)", async () => {
+    const centroids = await kmeans(points, 4000, dim, k, { seed: 3, normalize: false, assignment: "exact" });
+    const bias = new Float32Array(k);
+    for (let j = 0; j < k; j++) bias[j] = -centroids.subarray(j * dim, (j + 1) * dim).reduce((a, v) => a + v * v, 0) / 2;
+    const dotAt = (a: Float32Array, i: number, b: Float32Array, j: number): number => {
+      let s = 0;
+      for (let t = 0; t < dim; t++) s += a[i * dim + t]! * b[j * dim + t]!;
+      return s;
+    };
+    const groups = 16;
+    // Reference: the live groups' means, each vector's nearest (L2), that mean's l nearest centroids, the best of them.
+    const { groupOf, means } = await groupCentroids(centroids, k, dim, groups, 17);
+    const live = [...new Set(groupOf)].sort((a, b) => a - b);
+    const meanBias = live.map((c) => -means.subarray(c * dim, (c + 1) * dim).reduce((a, v) => a + v * v, 0) / 2);
+    const exact = await assignBlocks(x, n, centroids, k, dim, bias, { assignment: "exact" });
+    for (const l of [24, k]) {
+      const a = await createTwoLevelAssigner(centroids, k, dim, bias, { groups, candidates: l });
+      try {
+        const got = await a.assign(x, n);
+        let same = 0;
+        for (let i = 0; i < n; i++) {
+          let hint = 0;
+          live.forEach((c, h) => {
+            if (dotAt(x, i, means, c) + meanBias[h]! > dotAt(x, i, means, live[hint]!) + meanBias[hint]!) hint = h;
+          });
+          const m = live[hint]!;
+          const near = Array.from({ length: k }, (_, j) => ({ j, s: dotAt(means, m, centroids, j) + bias[j]! }))
+            .sort((p, q) => q.s - p.s || p.j - q.j)
+            .slice(0, l);
+          const best = Math.max(...near.map(({ j }) => dotAt(x, i, centroids, j) + bias[j]!));
+          assert.ok(Math.abs(got.scores[i]! - best) < 1e-5, `l ${l}, vector ${i}`);
+          if (got.codes[i] === exact.codes[i]) same++;
+        }
+        if (l === k) assert.ok(same >= n - 3, `${same}/${n} exact with every centroid a candidate`);
+        else assert.ok(same < n && same > n / 2, `${same}/${n} exact with ${l} candidates: the candidates do limit it`);
+      } finally {
+        await a.release();
+      }
+    }
+  });
+
   test("probing half the groups, nearly every vector gets its exact centroid and the rest a near-best one (L2 bias too)", async () => {
     const centroids = await kmeans(points, 4000, dim, k, { seed: 3, normalize: false, assignment: "exact" });
     const bias = new Float32Array(k);
