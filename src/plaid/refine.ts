@@ -144,7 +144,9 @@ export async function refineAssignment(
 
 /** Candidate lists: row h of `table` ([rows, l] centroid ids) lists the candidates of hint h. */
 export interface Candidates {
+  /** [rows, l] centroid ids, each row best first. */
   table: Int32Array;
+  /** Candidates per row (>= 1). */
   l: number;
 }
 
