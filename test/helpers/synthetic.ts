@@ -22,3 +22,21 @@ export function syntheticDocs(docs: number, dim: number, seed: number, prefix = 
     return { id: `${prefix}${i}`, vectors: v, n, metadata: { group: i % 3, name: `doc ${i}` } };
   });
 }
+
+/** n unit vectors around `centres` random centres, noise per dimension before normalising: [n, dim] row-major (the clustered shape PLAID's centroids have). */
+export function clustered(n: number, dim: number, centres: number, noise: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  const c = rng.normalArray(centres * dim, 1);
+  const x = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    const k = rng.int(centres);
+    let s = 0;
+    for (let t = 0; t < dim; t++) {
+      const v = (c[k * dim + t] as number) + noise * rng.normal();
+      x[i * dim + t] = v;
+      s += v * v;
+    }
+    for (let t = 0; t < dim; t++) x[i * dim + t] = (x[i * dim + t] as number) / Math.sqrt(s);
+  }
+  return x;
+}

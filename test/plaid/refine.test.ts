@@ -10,24 +10,8 @@ import { assignBlocks } from "../../src/plaid/nearest.js";
 import { kmeans } from "../../src/plaid/kmeans.js";
 import { centroidNeighbors, refineAssignment } from "../../src/plaid/refine.js";
 import { Rng } from "../../src/util/rng.js";
+import { clustered } from "../helpers/synthetic.js";
 
-/** Unit vectors around `centres` random centres: [n, dim] row-major. */
-function clustered(n: number, dim: number, centres: number, noise: number, seed: number): Float32Array {
-  const rng = new Rng(seed);
-  const c = rng.normalArray(centres * dim, 1);
-  const x = new Float32Array(n * dim);
-  for (let i = 0; i < n; i++) {
-    const k = rng.int(centres);
-    let s = 0;
-    for (let t = 0; t < dim; t++) {
-      const v = (c[k * dim + t] as number) + noise * rng.normal();
-      x[i * dim + t] = v;
-      s += v * v;
-    }
-    for (let t = 0; t < dim; t++) x[i * dim + t] = (x[i * dim + t] as number) / Math.sqrt(s);
-  }
-  return x;
-}
 
 /** bias[j] = -|c_j|^2 / 2: [k]. */
 function l2Bias(c: Float32Array, k: number, dim: number): Float32Array {

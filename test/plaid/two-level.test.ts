@@ -5,24 +5,8 @@ import { kmeans } from "../../src/plaid/kmeans.js";
 import { createTwoLevelAssigner, defaultGroups, DEFAULT_BLOCK_ROWS, groupCentroids } from "../../src/plaid/two-level.js";
 import { createTwoLevelAssignerV1, kmeansV1 } from "../reference/plaid/two-level-v1.js";
 import { Rng } from "../../src/util/rng.js";
+import { clustered } from "../helpers/synthetic.js";
 
-/** Unit vectors around `centres` random centres (the clustered shape PLAID's centroids have). */
-function clustered(n: number, dim: number, centres: number, noise: number, seed: number): Float32Array {
-  const rng = new Rng(seed);
-  const c = rng.normalArray(centres * dim, 1);
-  const x = new Float32Array(n * dim);
-  for (let i = 0; i < n; i++) {
-    const k = rng.int(centres);
-    let s = 0;
-    for (let t = 0; t < dim; t++) {
-      const v = (c[k * dim + t] as number) + noise * rng.normal();
-      x[i * dim + t] = v;
-      s += v * v;
-    }
-    for (let t = 0; t < dim; t++) x[i * dim + t] = (x[i * dim + t] as number) / Math.sqrt(s);
-  }
-  return x;
-}
 
 describe("two-level nearest-centroid assignment", () => {
   const dim = 16;
