@@ -22,6 +22,7 @@ import { ColtsError } from "../errors.js";
 import { OrtArgmaxSlots, OrtTopK } from "../runtime/kernels/matmul.js";
 import type { RuntimeOptions } from "../runtime/session.js";
 import type { Assignment } from "./assign.js";
+import { bucketRows } from "./buckets.js";
 
 export interface RefineOptions {
   /**
@@ -87,25 +88,13 @@ interface Slots {
   hintOf: Int32Array;
 }
 
-/** Groups the rows of a window by hint (counting sort; hints in 0..k-1) and cuts each group into slots of p rows. */
+/** Groups the rows of a window by hint (hints in 0..k-1) and cuts each group into slots of p rows. */
 function makeSlots(hints: Int32Array, from: number, to: number, k: number, p: number): Slots {
   const start = new Int32Array(k + 1);
-  for (let i = from; i < to; i++) {
-    const at = (hints[i] as number) + 1;
-    start[at] = (start[at] as number) + 1;
-  }
-  let slots = 0;
-  for (let j = 0; j < k; j++) {
-    slots += Math.ceil((start[j + 1] as number) / p);
-    start[j + 1] = (start[j + 1] as number) + (start[j] as number);
-  }
   const sorted = new Int32Array(to - from);
-  const cursor = start.slice(0, k);
-  for (let i = from; i < to; i++) {
-    const h = hints[i] as number;
-    sorted[cursor[h] as number] = i - from;
-    cursor[h] = (cursor[h] as number) + 1;
-  }
+  bucketRows(hints.subarray(from, to), to - from, 1, start, new Int32Array(k), sorted);
+  let slots = 0;
+  for (let j = 0; j < k; j++) slots += Math.ceil(((start[j + 1] as number) - (start[j] as number)) / p);
   const rows = new Int32Array(slots * p);
   const hintOf = new Int32Array(slots);
   let s = 0;
