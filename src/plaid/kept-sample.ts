@@ -99,9 +99,10 @@ export class KeptSample {
     const fd = fs.openSync(file, "w+");
     this.spill = { file, fd };
     try {
-      const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-      for (let off = 0; off < bytes.length; off += IO_BYTES) {
-        const part = bytes.subarray(off, Math.min(bytes.length, off + IO_BYTES));
+      // One byte view per part, never one over the whole sample: a Uint8Array is limited to 2^32
+      // elements, and the sample of a 1M-document build holds 5.7 GB of floats.
+      for (let off = 0; off < v.byteLength; off += IO_BYTES) {
+        const part = new Uint8Array(v.buffer, v.byteOffset + off, Math.min(IO_BYTES, v.byteLength - off));
         let done = 0;
         while (done < part.length) done += fs.writeSync(fd, part, done, part.length - done, off + done);
       }
