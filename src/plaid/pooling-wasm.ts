@@ -11,53 +11,7 @@
  * nearest even as `Math.fround` does, and the clamp is f64x2.max (NaN propagates as in `Math.max`).
  */
 
-/** SIMD opcodes (after the 0xfd prefix), from the WebAssembly SIMD binary encoding. */
-const SIMD = {
-  load: 0x00,
-  load64Splat: 0x0a,
-  store: 0x0b,
-  const: 0x0c,
-  shuffle: 0x0d,
-  f64x2Splat: 0x14,
-  demoteF64x2Zero: 0x5e,
-  promoteLowF32x4: 0x5f,
-  f64x2Add: 0xf0,
-  f64x2Sub: 0xf1,
-  f64x2Mul: 0xf2,
-  f64x2Max: 0xf5,
-} as const;
-const I32 = 0x7f;
-const V128 = 0x7b;
-
-function uleb(v: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) b |= 0x80;
-    out.push(b);
-  } while (v !== 0);
-  return out;
-}
-function sleb(v: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = v & 0x7f;
-    v >>= 7;
-    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-const get = (i: number): number[] => [0x20, ...uleb(i)];
-const set = (i: number): number[] => [0x21, ...uleb(i)];
-const i32 = (v: number): number[] => [0x41, ...sleb(v)];
-const simd = (op: number, ...imm: number[]): number[] => [0xfd, ...uleb(op), ...imm];
-/** memarg: log2 alignment hint, byte offset. */
-const mem = (align: number, offset: number): number[] => [...uleb(align), ...uleb(offset)];
-const op = { add: 0x6a, mul: 0x6c, and: 0x71, shl: 0x74, shrU: 0x76, ltU: 0x49, geU: 0x4f, block: [0x02, 0x40], loop: [0x03, 0x40], brIf: 0x0d, br: 0x0c, end: 0x0b } as const;
+import { compileModule, emitter, ensureMemory, get, I32, i32, instantiate, kernelModuleBytes, mem, op, set, SIMD, simd, V128, type WasmMemory } from "../util/wasm.js";
 
 // Locals of `distances`: the six parameters, then i32 scratch, then v128 registers.
 const [B, S, ROWS_END, NB, DIM, NS] = [0, 1, 2, 3, 4, 5];
@@ -89,12 +43,7 @@ function pairLanes(l: number): number[] {
  */
 function distancesBody(): number[] {
   const c: number[] = [];
-  const emit = (...parts: (number | readonly number[])[]): void => {
-    for (const p of parts) {
-      if (typeof p === "number") c.push(p);
-      else c.push(...p);
-    }
-  };
+  const emit = emitter(c);
   emit(get(DIM), i32(64), op.mul, set(BLOCK_BYTES));
   emit(get(NS), i32(8), op.mul, set(NSB));
   emit(0x44, [...new Uint8Array(Float64Array.of(1).buffer)], simd(SIMD.f64x2Splat), set(ONE));
@@ -139,40 +88,12 @@ function distancesBody(): number[] {
   }
   emit(get(JB), i32(1), op.add, set(JB), op.br, 0, op.end, op.end);
   emit(get(I0), i32(2), op.add, set(I0), op.br, 0, op.end, op.end);
-  emit(op.end);
   return c;
-}
-
-function section(id: number, body: number[]): number[] {
-  return [id, ...uleb(body.length), ...body];
-}
-function name(s: string): number[] {
-  return [...uleb(s.length), ...Array.from(s, (ch) => ch.charCodeAt(0))];
 }
 
 /** The module: one exported memory ("memory", 1 page to start) and the exported function "distances". */
 function distancesModuleBytes(): Uint8Array {
-  const fn = [0x60, ...uleb(6), ...new Array<number>(6).fill(I32), 0];
-  const locals = [2, 9, I32, 16, V128];
-  const body = [...locals, ...distancesBody()];
-  return Uint8Array.from([
-    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, [1, ...fn]),
-    ...section(3, [1, 0]),
-    ...section(5, [1, 0x00, 1]),
-    ...section(7, [2, ...name("memory"), 0x02, 0, ...name("distances"), 0x00, 0]),
-    ...section(10, [1, ...uleb(body.length), ...body]),
-  ]);
-}
-
-/** The part of the WebAssembly JavaScript API used here (the project's lib settings do not declare it). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+  return kernelModuleBytes([{ name: "distances", params: 6, locals: [[9, I32], [16, V128]], body: distancesBody() }]);
 }
 
 interface DistancesInstance {
@@ -184,14 +105,7 @@ let compiled: object | null | undefined;
 
 /** The compiled module, or null where WebAssembly (SIMD) is unavailable, e.g. under node --jitless. */
 function distancesModule(): object | null {
-  if (compiled === undefined) {
-    const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-    try {
-      compiled = wasm === undefined ? null : new wasm.Module(distancesModuleBytes());
-    } catch {
-      compiled = null;
-    }
-  }
+  if (compiled === undefined) compiled = compileModule(distancesModuleBytes());
   return compiled;
 }
 
@@ -199,9 +113,9 @@ function distancesModule(): object | null {
 const KEEP_BYTES = 64 << 20;
 let kept: DistancesInstance | null = null;
 
-function instantiate(module: object): DistancesInstance {
-  const inst = new (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly.Instance(module, {});
-  return { memory: inst.exports.memory as WasmMemory, distances: inst.exports.distances as DistancesInstance["distances"] };
+function newInstance(module: object): DistancesInstance {
+  const exports = instantiate(module);
+  return { memory: exports["memory"] as WasmMemory, distances: exports["distances"] as DistancesInstance["distances"] };
 }
 
 /**
@@ -220,19 +134,13 @@ export function distanceMatrixWasm(x: Float32Array, n: number, dim: number): { d
   if (bytes > 2 ** 31) return null;
   let inst: DistancesInstance;
   if (bytes <= KEEP_BYTES) {
-    kept ??= instantiate(module);
+    kept ??= newInstance(module);
     inst = kept;
   } else {
-    inst = instantiate(module);
+    inst = newInstance(module);
   }
-  const have = inst.memory.buffer.byteLength;
-  if (have < bytes) {
-    try {
-      inst.memory.grow(Math.ceil((bytes - have) / 65536));
-    } catch {
-      return null; // the engine refused the memory: the JavaScript kernel allocates its own
-    }
-  }
+  // The engine may refuse the memory: the JavaScript kernel then allocates its own.
+  if (!ensureMemory(inst.memory, bytes)) return null;
   const packed = new Float64Array(inst.memory.buffer, 0, bBytes / 8); // [nb, dim, 8]
   for (let i = 0; i < ns; i++) {
     const base = (i >> 3) * dim * 8 + (i & 7);
