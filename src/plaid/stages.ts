@@ -13,6 +13,7 @@
  */
 import type { Chunk } from "./chunk.js";
 import type { ResidualCodec } from "./codec.js";
+import { prunedMaximaWasm } from "./pruned-wasm.js";
 import { ColtsError } from "../errors.js";
 
 /** PLAID's search parameters, per call; any left out takes `plaidDefaults(k, documents)`'s value (never sticky). */
@@ -274,26 +275,73 @@ function sumRow(values: Float32Array, start: number, n: number): number {
  * (to the bit), from the kept centroids' IVF lists instead of each candidate's codes. Few centroids
  * pass the threshold (about 60 of 65,536 on the 1M synthetic index, where a candidate holds 64 codes,
  * 16 of them kept), so walking their lists touches a few hot score rows instead of testing every code
- * of every candidate against `keep`. Candidates must be distinct (a repeat is refused).
+ * of every candidate against `keep`. The maxima run in a WebAssembly SIMD kernel (pruned-wasm.ts)
+ * where the engine has one, else in `prunedScoresJs`'s loop. Candidates must be distinct (a repeat is
+ * refused).
  */
 export function prunedScores(view: SearchView, cands: readonly Candidate[], scores: Float32Array, nq: number, keep: Uint8Array): Float32Array {
+  const kept = keptList(keep);
+  const lists = candidateLists(view, cands);
+  const maxima = prunedMaximaWasm(kept, scores, nq, cands.length, lists.visit, lists.entries(kept)) ?? prunedMaximaJs(kept, scores, nq, cands.length, lists.visit);
+  return sumMaxima(maxima, nq);
+}
+
+/** `prunedScores` with the maxima in a JavaScript loop: the reference of the kernel, and its fallback. */
+export function prunedScoresJs(view: SearchView, cands: readonly Candidate[], scores: Float32Array, nq: number, keep: Uint8Array): Float32Array {
+  return sumMaxima(prunedMaximaJs(keptList(keep), scores, nq, cands.length, candidateLists(view, cands).visit), nq);
+}
+
+function keptList(keep: Uint8Array): number[] {
   const kept: number[] = [];
   for (let c = 0; c < keep.length; c++) if (keep[c]) kept.push(c);
-  const best = new Float32Array(cands.length * nq).fill(-Infinity);
-  const any = new Uint8Array(cands.length);
-  // Candidates of each chunk, by chunk-local document: slot = index in cands, -1 = not a candidate.
+  return kept;
+}
+
+/**
+ * The candidates by chunk: visit(chunk, slot) runs once per chunk holding candidates, with slot[local]
+ * = the candidate's index in cands for that chunk's documents (-1 for the others); entries(kept)
+ * bounds the IVF entries such a walk over the kept centroids reads.
+ */
+function candidateLists(view: SearchView, cands: readonly Candidate[]): { visit: (f: (chunk: Chunk, slot: Int32Array) => void) => void; entries: (kept: readonly number[]) => number } {
   const byChunk = view.chunks.map(() => [] as number[]);
   cands.forEach((cand, i) => (byChunk[chunkOf(cand)] as number[]).push(i));
-  const slot = new Int32Array(view.chunks.reduce((m, c) => Math.max(m, c.ordinals.length), 0)).fill(-1);
-  byChunk.forEach((members, ci) => {
-    if (members.length === 0) return;
-    const chunk = view.chunks[ci] as Chunk;
-    for (const i of members) {
-      const local = localOf(cands[i] as Candidate);
-      // A repeated candidate would keep only its last copy's slot; candidates() never repeats one.
-      if ((slot[local] as number) >= 0) throw new ColtsError("INPUT_INVALID", `prunedScores: candidate ${cands[i]} appears twice`);
-      slot[local] = i;
-    }
+  const visit = (f: (chunk: Chunk, slot: Int32Array) => void): void => {
+    const slot = new Int32Array(view.chunks.reduce((m, c) => Math.max(m, c.ordinals.length), 0)).fill(-1);
+    byChunk.forEach((members, ci) => {
+      if (members.length === 0) return;
+      for (const i of members) {
+        const local = localOf(cands[i] as Candidate);
+        // A repeated candidate would keep only its last copy's slot; candidates() never repeats one.
+        if ((slot[local] as number) >= 0) throw new ColtsError("INPUT_INVALID", `prunedScores: candidate ${cands[i]} appears twice`);
+        slot[local] = i;
+      }
+      f(view.chunks[ci] as Chunk, slot);
+      for (const i of members) slot[localOf(cands[i] as Candidate)] = -1;
+    });
+  };
+  const entries = (kept: readonly number[]): number => {
+    let n = 0;
+    byChunk.forEach((members, ci) => {
+      if (members.length === 0) return;
+      const offsets = (view.chunks[ci] as Chunk).ivfOffsets;
+      for (const c of kept) n += (offsets[c + 1] as number) - (offsets[c] as number);
+    });
+    return n;
+  };
+  return { visit, entries };
+}
+
+/** Each candidate's per-query-vector maxima over its kept codes: best [n, lanes], any [n]. */
+interface PrunedMaxima {
+  best: Float32Array;
+  lanes: number;
+  any: Uint8Array;
+}
+
+function prunedMaximaJs(kept: readonly number[], scores: Float32Array, nq: number, n: number, visit: (f: (chunk: Chunk, slot: Int32Array) => void) => void): PrunedMaxima {
+  const best = new Float32Array(n * nq).fill(-Infinity);
+  const any = new Uint8Array(n);
+  visit((chunk, slot) => {
     for (const c of kept) {
       const row = c * nq;
       for (let p = chunk.ivfOffsets[c] as number; p < (chunk.ivfOffsets[c + 1] as number); p++) {
@@ -307,9 +355,12 @@ export function prunedScores(view: SearchView, cands: readonly Candidate[], scor
         }
       }
     }
-    for (const i of members) slot[localOf(cands[i] as Candidate)] = -1;
   });
-  return Float32Array.from(cands, (_, i) => (any[i] ? sumRow(best, i * nq, nq) : noCodeScore(nq)));
+  return { best, lanes: nq, any };
+}
+
+function sumMaxima(m: PrunedMaxima, nq: number): Float32Array {
+  return Float32Array.from(m.any, (counted, i) => (counted ? sumRow(m.best, i * m.lanes, nq) : noCodeScore(nq)));
 }
 
 /**
