@@ -268,6 +268,12 @@ export class GraphBuilder {
   reduceSum(x: string, axes: number[], keepdims = true): string {
     return this.op("ReduceSum", [x, this.int64s(axes, [axes.length], "axes")], { keepdims: attr.int(keepdims ? 1 : 0) });
   }
+  /** Sum of squares over `axes` (attribute before opset 18, input from 18). */
+  reduceSumSquare(x: string, axes: number[], keepdims = true): string {
+    const keep = { keepdims: attr.int(keepdims ? 1 : 0) };
+    if (this.opset >= 18) return this.op("ReduceSumSquare", [x, this.int64s(axes, [axes.length], "axes")], keep);
+    return this.op("ReduceSumSquare", [x], { axes: attr.ints(axes), ...keep });
+  }
   /** Product over `axes` (attribute before opset 18, input from 18). */
   reduceProd(x: string, axes: number[], keepdims = true): string {
     const keep = { keepdims: attr.int(keepdims ? 1 : 0) };
