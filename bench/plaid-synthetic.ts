@@ -45,7 +45,7 @@ import { OrtCentroidScorer, OrtMatmul } from "../src/runtime/kernels/matmul.js";
 import { OrtCodeMaxSim, OrtResidualMaxSim } from "../src/runtime/kernels/maxsim.js";
 import type { Chunk } from "../src/plaid/chunk.js";
 import type { ResidualCodec } from "../src/plaid/codec.js";
-import { plaidSearch, type PlaidParams, type PlaidStage, type SearchView } from "../src/plaid/stages.js";
+import { plaidDefaults, plaidSearch, type PlaidParams, type PlaidStage, type SearchView } from "../src/plaid/stages.js";
 import { Rng } from "../src/util/rng.js";
 import { REPO_ROOT } from "./tools/paths.js";
 import { DEFAULT_TOKEN_NOISE, exactTopsOver, makeBlock, QUERY_TOKENS, SyntheticCorpus, TERMS_PER_TOPIC, TopK, type Block } from "./tools/synthetic-corpus.js";
@@ -415,11 +415,17 @@ async function decompressedTruth(queries: Float32Array[]): Promise<{ ids: number
   return rec;
 }
 
+/** The defaults plaidSearch picks for k = 10 over `docs` documents, as the results table names them. */
+function describeDefaults(docs: number): string {
+  const p = plaidDefaults(10, docs);
+  return `ncells ${p.ncells}, thr ${p.centroidScoreThreshold}, ndocs ${p.ndocs}`;
+}
+
 async function phaseColts(queries: Float32Array[], truth: number[][]): Promise<{ rows: SearchRow[]; profile: StageProfile }> {
   const codecTruth = (await decompressedTruth(queries)).ids;
   const index = await PlaidIndex.open(indexDir);
   const settings: { name: string; params: PlaidParams }[] = [
-    { name: "default (ncells 1, thr 0.5, ndocs 256)", params: {} },
+    { name: `default (${describeDefaults(DOCS)})`, params: {} },
     { name: "ncells 2", params: { ncells: 2 } },
     { name: "ndocs 512", params: { ndocs: 512 } },
     { name: "ndocs 1024", params: { ndocs: 1024 } },
