@@ -13,7 +13,7 @@
  */
 import type { Chunk } from "./chunk.js";
 import type { ResidualCodec } from "./codec.js";
-import { prunedMaximaWasm } from "./pruned-wasm.js";
+import { prunedMaximaWasm, type PairsFill } from "./pruned-wasm.js";
 import { ColtsError } from "../errors.js";
 
 /** PLAID's search parameters, per call; any left out takes `plaidDefaults(k, documents)`'s value (never sticky). */
@@ -282,13 +282,16 @@ function sumRow(values: Float32Array, start: number, n: number): number {
 export function prunedScores(view: SearchView, cands: readonly Candidate[], scores: Float32Array, nq: number, keep: Uint8Array): Float32Array {
   const kept = keptList(keep);
   const lists = candidateLists(view, cands);
-  const maxima = prunedMaximaWasm(kept, scores, nq, cands.length, lists.visit, lists.entries(kept)) ?? prunedMaximaJs(kept, scores, nq, cands.length, lists.visit);
+  const fill = (pairs: Int32Array, any: Uint8Array): number => keptPairs(kept, lists.visit, pairs, any);
+  const maxima = prunedMaximaWasm(kept, scores, nq, cands.length, fill, lists.entries(kept)) ?? prunedMaximaJs(kept, scores, nq, cands.length, fill, lists.entries(kept));
   return sumMaxima(maxima, nq);
 }
 
 /** `prunedScores` with the maxima in a JavaScript loop: the reference of the kernel, and its fallback. */
 export function prunedScoresJs(view: SearchView, cands: readonly Candidate[], scores: Float32Array, nq: number, keep: Uint8Array): Float32Array {
-  return sumMaxima(prunedMaximaJs(keptList(keep), scores, nq, cands.length, candidateLists(view, cands).visit), nq);
+  const kept = keptList(keep);
+  const lists = candidateLists(view, cands);
+  return sumMaxima(prunedMaximaJs(kept, scores, nq, cands.length, (pairs, any) => keptPairs(kept, lists.visit, pairs, any), lists.entries(kept)), nq);
 }
 
 function keptList(keep: Uint8Array): number[] {
@@ -338,24 +341,40 @@ interface PrunedMaxima {
   any: Uint8Array;
 }
 
-function prunedMaximaJs(kept: readonly number[], scores: Float32Array, nq: number, n: number, visit: (f: (chunk: Chunk, slot: Int32Array) => void) => void): PrunedMaxima {
-  const best = new Float32Array(n * nq).fill(-Infinity);
-  const any = new Uint8Array(n);
+/**
+ * The walk of stage 2: for every IVF entry of a kept centroid that is a candidate, the pair
+ * (candidate index, index into kept) goes to pairs ([n, 2]) and any[candidate] = 1. Returns n.
+ */
+function keptPairs(kept: readonly number[], visit: (f: (chunk: Chunk, slot: Int32Array) => void) => void, pairs: Int32Array, any: Uint8Array): number {
+  let n = 0;
   visit((chunk, slot) => {
-    for (const c of kept) {
-      const row = c * nq;
+    kept.forEach((c, k) => {
       for (let p = chunk.ivfOffsets[c] as number; p < (chunk.ivfOffsets[c + 1] as number); p++) {
         const i = slot[chunk.ivfDocs[p] as number] as number;
         if (i < 0) continue;
         any[i] = 1;
-        const b = i * nq;
-        for (let q = 0; q < nq; q++) {
-          const s = scores[row + q] as number;
-          if (s > (best[b + q] as number)) best[b + q] = s;
-        }
+        pairs[n++] = i;
+        pairs[n++] = k;
       }
-    }
+    });
   });
+  return n / 2;
+}
+
+/** The maxima of the walk's pairs in a JavaScript loop; pairsBound as for `prunedMaximaWasm`. */
+function prunedMaximaJs(kept: readonly number[], scores: Float32Array, nq: number, n: number, fill: PairsFill, pairsBound: number): PrunedMaxima {
+  const best = new Float32Array(n * nq).fill(-Infinity);
+  const any = new Uint8Array(n);
+  const pairs = new Int32Array(pairsBound * 2);
+  const count = fill(pairs, any);
+  for (let e = 0; e < count; e++) {
+    const b = (pairs[2 * e] as number) * nq;
+    const row = (kept[pairs[2 * e + 1] as number] as number) * nq;
+    for (let q = 0; q < nq; q++) {
+      const s = scores[row + q] as number;
+      if (s > (best[b + q] as number)) best[b + q] = s;
+    }
+  }
   return { best, lanes: nq, any };
 }
 

@@ -27,7 +27,12 @@ function chunkOf(docs: number[][], K: number, bytesPerVector: number): ReturnTyp
 }
 
 test("the kernel is available in Node: stage 2 runs in WebAssembly, not the fallback", () => {
-  const got = prunedMaximaWasm([0], Float32Array.of(1, 2, 3), 3, 1, (visit) => visit({ ivfOffsets: [0, 1], ivfDocs: [0] }, Int32Array.of(0)), 1);
+  const got = prunedMaximaWasm([0], Float32Array.of(1, 2, 3), 3, 1, (pairs, any) => {
+    // One pair: candidate 0 takes kept row 0.
+    pairs.set([0, 0]);
+    any[0] = 1;
+    return 1;
+  }, 1);
   assert.ok(got !== null);
   assert.equal(got.lanes, 4);
   assert.deepEqual([...got.best], [1, 2, 3, -Infinity]);
