@@ -67,11 +67,24 @@ export class PostgresIndex implements OpenedIndex {
     return true;
   }
 
-  /** `PgIndex.search`: exhaustive with `exact`, else the FDE first stage (candidates, efSearch from `opts.postgres`). */
+  /**
+   * `PgIndex.search`: exhaustive with `exact`, else PLAID over the IVF lists (`opts.params`), or with
+   * `postgres.firstStage` "fde" the FDE first stage (candidates, rerank, efSearch from `opts.postgres`).
+   */
   search(q: { vectors: Float32Array; tokens: number; dim: number }, opts: DenseOptions): Promise<Hits> {
     const pg = opts.postgres ?? {};
+    const fde = pg.firstStage === "fde";
+    if (!fde && opts.exact !== true) {
+      const given = (["candidates", "rerank", "efSearch"] as const).filter((name) => pg[name] !== undefined);
+      if (given.length > 0) {
+        throw new ColtsError("INPUT_INVALID", `${given.join(", ")} set the FDE first stage: choose it with firstStage "fde" (CLI: --first-stage fde); the default IVF stage takes ncells, threshold and ndocs`, {
+          details: { field: given[0] },
+        });
+      }
+    }
     return this.pg.search(q, {
-      retriever: opts.exact === true ? "exact" : "fde",
+      retriever: opts.exact === true ? "exact" : fde ? "fde" : "plaid",
+      ...(opts.params !== undefined ? { plaid: opts.params } : {}),
       ...(opts.k !== undefined ? { k: opts.k } : {}),
       ...(opts.filter !== undefined ? { filter: opts.filter } : {}),
       ...(opts.ids !== undefined ? { ids: opts.ids } : {}),

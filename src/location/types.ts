@@ -12,6 +12,13 @@ export type LocationKind = "folder" | "postgres";
 export interface DenseOptions extends SearchOptions {
   /** PostgreSQL only (ignored by a folder index); see pg/search-options.ts for ranges and defaults. */
   postgres?: {
+    /**
+     * The first stage of the dense search: "ivf" (default), PLAID's candidate generation over the
+     * index's IVF lists with the PLAID parameters of `params`; "fde", MUVERA FDEs in pgvector's HNSW
+     * index with `candidates`, `rerank` and `efSearch` (which the "ivf" stage refuses).
+     * Measured in bench/RESULTS.md ("PostgreSQL: IVF first stage").
+     */
+    firstStage?: "ivf" | "fde";
     /** FDE candidates taken from the HNSW index. Default 1,000; more: higher recall, slower. */
     candidates?: number;
     /** Candidates scored exactly after the centroid pass ranks them by their codes. Default candidates / 4; at candidates or above, all of them. */

@@ -1,20 +1,15 @@
 /**
- * A PostgreSQL index opened for search. Four retrievers (search-options.ts `PgRetriever`):
- *  - "fde", the default: three stages. The query's MUVERA FDE (muvera/, with the FDE settings recorded
- *    at build) is looked up in the HNSW index over the document FDEs (pgvector, inner product,
- *    `hnsw.ef_search` and an iterative scan with relaxed order set for the transaction, so that a
- *    selective metadata filter in the WHERE still yields `candidates` rows); the candidates' centroid
- *    codes alone are read and ranked by PLAID's stage-3 score (sum over query vectors of the best
- *    centroid score among the codes), and the best `rerank` of them have their compressed vectors
- *    read, decompressed and scored by exact MaxSim with the folder index's own stage-4 code
- *    (plaid/stages.ts `rankExactly`, the same onnxruntime kernel). Every returned score is the
- *    document's exact MaxSim; ties by ordinal. With candidates and rerank >= the live documents it
- *    returns what "exact" returns.
- *  - "exact": exhaustive exact MaxSim over all live documents that pass the filter and id list, read
- *    in ordinal order batch by batch; equals a folder index's `exact` search on the same documents.
- *  - "keyword": PostgreSQL full-text search (search-sql.ts `keywordSql`): not BM25.
- *  - "hybrid": reciprocal rank fusion (util/rank-fusion.ts, the folder index's `fuse`) of the "fde" and
- *    "keyword" top `depth`.
+ * A PostgreSQL index opened for search. Five retrievers (search-options.ts `PgRetriever`):
+ *  - "plaid", the default: the folder index's PLAID pipeline over data read from PostgreSQL. The
+ *    query's centroid scores (onnxruntime) name the probed centroids (`ncells` per query vector) and
+ *    the kept ones (best score >= `centroidScoreThreshold`); their IVF lists (ivf.ts) are read in one
+ *    statement; the probed lists' documents are the candidates (filtered in PostgreSQL when a
+ *    filter or id list is given), ranked by stage 2 over the kept lists (plaid-search.ts, the
+ *    folder's `prunedScores`); the best `ndocs` have their codes read for stage 3, and the best
+ *    ndocs / 4 their residuals for exact MaxSim (stage 4). A filter that leaves fewer than k
+ *    candidates falls back to exhaustive exact search over the matching documents, as the folder
+ *    index does.
+ *  - "fde": three stages. The query's MUVERA FDE (muvera/, with the FDE settings recorded
  * Each search runs in one read-only REPEATABLE READ transaction, so its statements see one state of
  * the index; searches on one PgIndex share its connection and run one after another.
  */
@@ -23,7 +18,7 @@ import type { FdeEncoder } from "../muvera/fde.js";
 import type { ResidualCodec } from "../plaid/codec.js";
 import { isDrifted } from "../plaid/manifest.js";
 import type { IndexInfo, SearchHit } from "../plaid/plaid-index.js";
-import { allAdmissible, rankExactly, stage3Scores, type Hit, type SearchView } from "../plaid/stages.js";
+import { allAdmissible, keptCentroids, plaidDefaults, rankExactly, stage3Scores, type Hit, type SearchView } from "../plaid/stages.js";
 import { OrtCentroidScorer } from "../runtime/kernels/matmul.js";
 import { OrtCodeMaxSim, OrtResidualMaxSim } from "../runtime/kernels/maxsim.js";
 import type { RuntimeOptions } from "../runtime/session.js";
@@ -31,6 +26,7 @@ import { fuse } from "../util/rank-fusion.js";
 import { connect, disconnect, query, type PgSession } from "./connection.js";
 import { encoderFor, halfvecLiteral, type PgFdeSettings } from "./fde.js";
 import { codeRowsToChunk, rowsToChunk, type VectorRow } from "./rows.js";
+import { listsChunk, probedDocuments, stage2Ordinals } from "./plaid-search.js";
 import { checkPgvector, checkSchema, SCHEMA_VERSION, SHARDED_SCHEMA_VERSION, tables, type Tables } from "./schema.js";
 import { LocalReads, type PgReads } from "./reads.js";
 import { applyShardTimeout, ShardedReads } from "./shard-reads.js";
@@ -76,8 +72,8 @@ export interface PgIndexInfo extends Pick<IndexInfo, "generation" | "liveDocumen
   location: string;
   /** Schema version of its tables. */
   schemaVersion: number;
-  /** pg_total_relation_size (heap, TOAST, indexes) of each table, bytes. */
-  tableBytes: { documents: number; vectors: number; codec: number; settings: number };
+  /** pg_total_relation_size (heap, TOAST, indexes) of each table, bytes (ivf: the lists of the "plaid" retriever, about 4 bytes per distinct (centroid, document) pair). */
+  tableBytes: { documents: number; vectors: number; ivf: number; codec: number; settings: number };
   /** pg_relation_size of the search indexes (included in tableBytes.documents), bytes. */
   indexBytes: { fdeHnsw: number; textGin: number };
   /** Vectors table bytes (codes, residuals, row overhead, its primary key) per stored vector. */
@@ -174,6 +170,10 @@ export class PgIndex {
     switch (o.retriever) {
       case "exact":
         return this.exactSearch(reads, this.vectorsOf(q, o), o);
+      case "plaid": {
+        const qv = this.vectorsOf(q, o);
+        return reads.run(() => this.plaidSearch(reads, qv, o, o.k));
+      }
       case "fde": {
         const qv = this.vectorsOf(q, o);
         return reads.run(() => this.fdeSearch(reads, qv, o, o.k));
@@ -186,7 +186,7 @@ export class PgIndex {
         const qv = this.vectorsOf(q, o);
         const text = textOf(q, o);
         return reads.run(async () => {
-          const dense = await this.fdeSearch(reads, qv, o, o.depth);
+          const dense = await this.plaidSearch(reads, qv, o, o.depth);
           const keyword = await reads.keyword(this.settings.textSearchConfig, text, o.depth, o);
           return fuse([dense, keyword], o.weights, o.rrfK, o.k);
         });
@@ -213,35 +213,76 @@ export class PgIndex {
     return this.describe(reads, best);
   }
 
+  /**
+   * PLAID over the IVF lists (the file comment): stages 1-2 from the lists, 3 from the codes, 4 from
+   * the residuals; the best k. Inside `reads.run`.
+   */
+  private async plaidSearch(reads: PgReads, q: { v: Float32Array; n: number }, o: ResolvedSearch, k: number): Promise<SearchHit[]> {
+    const p = { ...plaidDefaults(k, this.settings.nextOrdinal), ...o.plaid };
+    const { scores, top, max } = await this.centroids.run(q.v, q.n, Math.min(p.ncells, this.codec.numCentroids)); // scores: [K, nq]
+    const keep = keptCentroids(max, p.centroidScoreThreshold);
+    const cells = new Set<number>(top);
+    keep.forEach((kept, c) => kept && cells.add(c));
+    const rows = await reads.ivf([...cells]);
+    let lists = listsChunk(rows, this.codec.numCentroids, this.s.location.redacted);
+    let cands = probedDocuments(lists.chunk, top);
+    if (o.filter !== undefined || o.ids !== undefined) {
+      const admitted = new Set(cands.length > 0 ? await reads.admit(Array.from(cands, (i) => lists.ordinals[i] as number), o) : []);
+      cands = cands.filter((i) => admitted.has(lists.ordinals[i] as number));
+      if (cands.length < k) {
+        // As the folder index: a selective filter can leave fewer than k candidates in the probed
+        // cells; then every matching document is a candidate, so that k results come back when k match.
+        const all = (await reads.admit(null, o)).sort((a, b) => a - b);
+        lists = listsChunk(rows, this.codec.numCentroids, this.s.location.redacted, all);
+        const local = new Map(Array.from(lists.ordinals, (ordinal, i) => [ordinal, i]));
+        cands = all.map((ordinal) => local.get(ordinal) as number);
+      }
+    }
+    const stage2 = stage2Ordinals(this.codec, lists, cands, scores, q.n, keep, p.ndocs); // best first
+    const keep3 = Math.max(k, Math.floor(p.ndocs / 4));
+    const stage3 = stage2.length > keep3 ? await this.byCentroids(reads, scores, q.n, stage2, keep3, o.batchDocs) : stage2;
+    return this.describe(reads, await this.rankExactly(reads, q, stage3, k, o.batchDocs));
+  }
+
   /** FDE candidates from the HNSW index, then exact MaxSim of their vectors; the best k. Inside `reads.run`. */
   private async fdeSearch(reads: PgReads, q: { v: Float32Array; n: number }, o: ResolvedSearch, k: number): Promise<SearchHit[]> {
     const fde = halfvecLiteral(this.fde.query(q.v, q.n));
     let ordinals = (await reads.candidates(fde, Math.max(k, o.candidates), o)).sort((a, b) => a - b);
-    if (ordinals.length > Math.max(k, o.rerank)) ordinals = await this.byCentroids(reads, q, ordinals, Math.max(k, o.rerank), o.batchDocs);
+    if (ordinals.length > Math.max(k, o.rerank)) {
+      const { scores } = await this.centroids.run(q.v, q.n, 1); // [K, nq]
+      ordinals = await this.byCentroids(reads, scores, q.n, ordinals, Math.max(k, o.rerank), o.batchDocs);
+    }
+    return this.describe(reads, await this.rankExactly(reads, q, ordinals, k, o.batchDocs));
+  }
+
+  /** Stage 4: exact MaxSim of the ordinals' decompressed vectors, read `batchDocs` at a time; the best k. */
+  private async rankExactly(reads: PgReads, q: { v: Float32Array; n: number }, ordinals: readonly number[], k: number, batchDocs: number): Promise<Hit[]> {
     let best: Hit[] = [];
-    for (let i = 0; i < ordinals.length; i += o.batchDocs) {
-      const rows = await reads.vectorsOf(ordinals.slice(i, i + o.batchDocs));
+    for (let i = 0; i < ordinals.length; i += batchDocs) {
+      const rows = await reads.vectorsOf(ordinals.slice(i, i + batchDocs));
       if (rows.length > 0) best = mergeTop(best, await this.score(rows, q.v, q.n, k), k);
     }
-    return this.describe(reads, best);
+    return best;
   }
 
   /**
    * The centroid pass: the `keep` of `ordinals` with the best approximate MaxSim over their centroid
-   * codes (PLAID's stage 3, read without residuals), in ordinal order.
+   * codes (PLAID's stage 3, read without residuals; ties: earlier in `ordinals` first), in ordinal
+   * order. scores: [K, nq] centroid-major.
    */
-  private async byCentroids(reads: PgReads, q: { v: Float32Array; n: number }, ordinals: number[], keep: number, batchDocs: number): Promise<number[]> {
-    const { scores } = await this.centroids.run(q.v, q.n, 1); // [K, nq]
-    const scored: { ordinal: number; score: number }[] = [];
-    for (let i = 0; i < ordinals.length; i += batchDocs) {
-      const rows = await reads.codesOf(ordinals.slice(i, i + batchDocs));
+  private async byCentroids(reads: PgReads, scores: Float32Array, nq: number, ordinals: readonly number[], keep: number, batchDocs: number): Promise<number[]> {
+    const rank = new Map(ordinals.map((o, i) => [o, i]));
+    const byOrdinal = [...ordinals].sort((a, b) => a - b);
+    const scored: { ordinal: number; score: number; rank: number }[] = [];
+    for (let i = 0; i < byOrdinal.length; i += batchDocs) {
+      const rows = await reads.codesOf(byOrdinal.slice(i, i + batchDocs));
       if (rows.length === 0) continue;
       const { chunk, ordinals: ords } = codeRowsToChunk(rows, this.s.location.redacted);
       const view: SearchView = { codec: this.codec, chunks: [chunk], allowed: null, deleted: new Uint8Array(rows.length), codeKernel: this.codeKernel };
-      const approx = await stage3Scores(view, allAdmissible(view), scores, q.n);
-      ords.forEach((ordinal, j) => scored.push({ ordinal, score: approx[j] as number }));
+      const approx = await stage3Scores(view, allAdmissible(view), scores, nq);
+      ords.forEach((ordinal, j) => scored.push({ ordinal, score: approx[j] as number, rank: rank.get(ordinal) as number }));
     }
-    scored.sort((a, b) => b.score - a.score || a.ordinal - b.ordinal);
+    scored.sort((a, b) => b.score - a.score || a.rank - b.rank);
     return scored
       .slice(0, keep)
       .map((x) => x.ordinal)
@@ -294,7 +335,7 @@ export class PgIndex {
       generation: Number(row.generation),
       liveDocuments: sum((x) => x.docs),
       vectors,
-      tableBytes: { documents: sum((x) => x.documentsBytes), vectors: sum((x) => x.vectorsBytes), codec: Number(row.codec_b), settings: Number(row.settings_b) },
+      tableBytes: { documents: sum((x) => x.documentsBytes), vectors: sum((x) => x.vectorsBytes), ivf: sum((x) => x.ivfBytes), codec: Number(row.codec_b), settings: Number(row.settings_b) },
       indexBytes: { fdeHnsw: sum((x) => x.fdeBytes), textGin: sum((x) => x.tsvBytes) },
       bytesPerVector: vectors > 0 ? sum((x) => x.vectorsBytes) / vectors : 0,
       nbits: st.nbits,
@@ -312,13 +353,13 @@ export class PgIndex {
   /** Counts and sizes of a single node's tables. */
   private async localSizes(): Promise<PartSizes> {
     const t = this.t;
-    const r = await query<Record<"docs" | "vectors" | "documents_b" | "vectors_b" | "fde_b" | "tsv_b", string | null>>(
+    const r = await query<Record<"docs" | "vectors" | "documents_b" | "vectors_b" | "ivf_b" | "fde_b" | "tsv_b", string | null>>(
       this.s,
       "measure the index",
       `SELECT (SELECT count(*) FROM ${t.documents}) AS docs, (SELECT sum(doclen) FROM ${t.vectors}) AS vectors,
         pg_total_relation_size($1::regclass) AS documents_b, pg_total_relation_size($2::regclass) AS vectors_b,
-        pg_relation_size($3::regclass) AS fde_b, pg_relation_size($4::regclass) AS tsv_b`,
-      [t.documents, t.vectors, t.fdeIndex, t.textIndex],
+        pg_relation_size($3::regclass) AS fde_b, pg_relation_size($4::regclass) AS tsv_b, pg_total_relation_size($5::regclass) AS ivf_b`,
+      [t.documents, t.vectors, t.fdeIndex, t.textIndex, t.ivf],
     );
     return partSizes(0, r.rows[0] ?? {});
   }
@@ -327,7 +368,7 @@ export class PgIndex {
   private async shardSizes(): Promise<PartSizes[]> {
     const reads = new ShardedReads(this.s, this.nodes ?? [], this.timeoutMs, false);
     const counts = await reads.callShards<{ part: number; docs: string; vectors: string }>("f_counts", [], "count the shards");
-    const sizes = await reads.callShards<{ part: number; documents_b: string; vectors_b: string; fde_b: string; tsv_b: string }>("f_sizes", [], "measure the shards");
+    const sizes = await reads.callShards<{ part: number; documents_b: string; vectors_b: string; ivf_b: string; fde_b: string; tsv_b: string }>("f_sizes", [], "measure the shards");
     return counts.sort((a, b) => a.part - b.part).map((c) => partSizes(c.part, { ...sizes.find((x) => x.part === c.part), ...c }));
   }
 
@@ -351,13 +392,14 @@ interface PartSizes {
   vectors: number;
   documentsBytes: number;
   vectorsBytes: number;
+  ivfBytes: number;
   fdeBytes: number;
   tsvBytes: number;
 }
 
-function partSizes(part: number, r: Partial<Record<"docs" | "vectors" | "documents_b" | "vectors_b" | "fde_b" | "tsv_b", string | null>>): PartSizes {
+function partSizes(part: number, r: Partial<Record<"docs" | "vectors" | "documents_b" | "vectors_b" | "ivf_b" | "fde_b" | "tsv_b", string | null>>): PartSizes {
   const n = (v: string | null | undefined): number => Number(v ?? 0);
-  return { part, docs: n(r.docs), vectors: n(r.vectors), documentsBytes: n(r.documents_b), vectorsBytes: n(r.vectors_b), fdeBytes: n(r.fde_b), tsvBytes: n(r.tsv_b) };
+  return { part, docs: n(r.docs), vectors: n(r.vectors), documentsBytes: n(r.documents_b), vectorsBytes: n(r.vectors_b), ivfBytes: n(r.ivf_b), fdeBytes: n(r.fde_b), tsvBytes: n(r.tsv_b) };
 }
 
 /** The best k of two hit lists, by score (higher first), ties by ordinal (lower first), as `rankExactly` orders. */

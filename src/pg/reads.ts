@@ -7,7 +7,8 @@ import type { SearchHit } from "../plaid/plaid-index.js";
 import { inTransaction, query, type PgSession } from "./connection.js";
 import type { VectorRow } from "./rows.js";
 import type { Tables } from "./schema.js";
-import { codesOfSql, condition, exactPageSql, FDE_SCAN_RESET_SQL, fdeCandidatesSql, HNSW_SETTINGS_SQL, keywordSql, vectorsOfSql } from "./search-sql.js";
+import type { IvfRow } from "./plaid-search.js";
+import { admitSql, codesOfSql, condition, exactPageSql, FDE_SCAN_RESET_SQL, fdeCandidatesSql, HNSW_SETTINGS_SQL, ivfSql, keywordSql, vectorsOfSql } from "./search-sql.js";
 import type { ResolvedSearch } from "./search-options.js";
 
 /** A hit's id and metadata (`describe`). */
@@ -26,6 +27,10 @@ export interface PgReads {
   run<T>(fn: () => Promise<T>): Promise<T>;
   /** First stage: at most `limit` ordinals whose FDE has the largest inner product with `fde` (halfvec text). */
   candidates(fde: string, limit: number, o: ResolvedSearch): Promise<number[]>;
+  /** The IVF lists of these centroids (sharded: one row per shard that has a list for it). */
+  ivf(centroids: readonly number[]): Promise<IvfRow[]>;
+  /** Those of `ordinals` (null: of every document) that pass the filter and id list of `o`. */
+  admit(ordinals: readonly number[] | null, o: ResolvedSearch): Promise<number[]>;
   /** The vectors rows of these ordinals (those still live). */
   vectorsOf(ordinals: readonly number[]): Promise<VectorRow[]>;
   /** The centroid codes of these ordinals (those still live), without their residuals. */
@@ -60,6 +65,15 @@ export class LocalReads implements PgReads {
     const c = await query<{ ordinal: string }>(this.s, "find FDE candidates", fdeCandidatesSql(this.t, where), [fde, limit, ...params]);
     await query(this.s, "reset the planner", FDE_SCAN_RESET_SQL);
     return c.rows.map((r) => Number(r.ordinal));
+  }
+
+  async ivf(centroids: readonly number[]): Promise<IvfRow[]> {
+    return (await query<IvfRow>(this.s, "read the IVF lists", ivfSql(this.t), [centroids])).rows;
+  }
+
+  async admit(ordinals: readonly number[] | null, o: ResolvedSearch): Promise<number[]> {
+    const { where, params } = condition(o, 2);
+    return (await query<{ ordinal: string }>(this.s, "filter the candidates", admitSql(this.t, where), [ordinals, ...params])).rows.map((r) => Number(r.ordinal));
   }
 
   async vectorsOf(ordinals: readonly number[]): Promise<VectorRow[]> {

@@ -15,6 +15,8 @@
  *                 text in the recorded configuration, GIN-indexed; NULL without text)
  *   <p>vectors    ordinal -> doclen, codes (int32 little-endian [doclen]), residuals
  *                 ([doclen, dim * nbits / 8] packed as on disk); deleted with its document
+ *   <p>ivf        centroid -> ordinals (uint32 little-endian) of the documents with a vector assigned
+ *                 to it: the first stage of the "plaid" retriever (ivf.ts says how writes keep it)
  *
  * The HNSW and GIN indexes are created by a build after its bulk insert (building an HNSW graph
  * once is much faster than inserting row by row); add and delete keep them, as PostgreSQL maintains
@@ -27,9 +29,12 @@
  * Versions: 1 had no fde / tsv columns and no FDE settings. A version-1 location is refused
  * (INDEX_VERSION, saying to rebuild) by open, add and delete, and replaced by a build with
  * `overwrite`; it is not upgraded in place, because a document's FDE is made from its original
- * vectors, which version 1 kept only compressed. Version 3 is a sharded index's coordinator
- * (sharding.ts): schema, settings and codec as version 2, plus the shard list; its shards hold
- * schema (format SHARD_FORMAT), documents and vectors. A single-node index stays at version 2.
+ * vectors, which version 1 kept only compressed. Version 3 was a sharded index's coordinator
+ * (sharding.ts): schema, settings and codec as version 2, plus the shard list; its shards held
+ * schema (format SHARD_FORMAT), documents and vectors. Versions 4 (one node) and 5 (sharded: the
+ * coordinator, and the schema row of each shard) add the ivf table, on the node or on each shard.
+ * Versions 2 and 3 are refused like version 1 (rebuild with overwrite): their lists would have to be
+ * made from every stored code, which a rebuild does anyway.
  */
 import { ColtsError } from "../errors.js";
 import { query, type PgSession } from "./connection.js";
@@ -38,9 +43,9 @@ import { PREFIX_PATTERN } from "./url.js";
 /** Format name in the schema table. */
 export const SCHEMA_FORMAT = "colts-pg";
 /** The schema of a single-node index; this colts reads it and SHARDED_SCHEMA_VERSION, and refuses others (INDEX_VERSION). */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 4;
 /** Schema version of a sharded index's coordinator (sharding.ts): the single-node schema's reference tables plus a shard list. */
-export const SHARDED_SCHEMA_VERSION = 3;
+export const SHARDED_SCHEMA_VERSION = 5;
 /** Format name in the schema table of one shard of a sharded index. */
 export const SHARD_FORMAT = "colts-pg-shard";
 
@@ -51,6 +56,8 @@ export interface Tables {
   codec: string;
   documents: string;
   vectors: string;
+  /** centroid -> ordinals of its documents (ivf.ts). */
+  ivf: string;
   /** The HNSW index over documents.fde. */
   fdeIndex: string;
   /** The GIN index over documents.tsv. */
@@ -67,6 +74,7 @@ export function tables(prefix: string): Tables {
     codec: t("codec"),
     documents: t("documents"),
     vectors: t("vectors"),
+    ivf: t("ivf"),
     fdeIndex: t("documents_fde"),
     textIndex: t("documents_tsv"),
   };
@@ -84,7 +92,7 @@ export type TablePart = "all" | "coordinator" | "shard";
  */
 export function createStatements(t: Tables, fdeSize: number, part: TablePart = "all"): string[] {
   if (!Number.isInteger(fdeSize) || fdeSize < 1 || fdeSize > 4000) throw new ColtsError("INPUT_INVALID", `FDE size must be an integer in 1..4000, got ${fdeSize}`);
-  const [schema, settings, codec, documents, vectors] = [
+  const [schema, settings, codec, documents, vectors, ivf] = [
     `CREATE TABLE ${t.schema} (format text NOT NULL, version integer NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`,
     `CREATE TABLE ${t.settings} (
        one boolean PRIMARY KEY DEFAULT true CHECK (one),
@@ -102,10 +110,11 @@ export function createStatements(t: Tables, fdeSize: number, part: TablePart = "
     `CREATE TABLE ${t.vectors} (
        ordinal bigint PRIMARY KEY REFERENCES ${t.documents} (ordinal) ON DELETE CASCADE,
        doclen integer NOT NULL, codes bytea NOT NULL, residuals bytea NOT NULL)`,
-  ] as [string, string, string, string, string];
+    `CREATE TABLE ${t.ivf} (centroid integer PRIMARY KEY, ordinals bytea NOT NULL)`,
+  ] as [string, string, string, string, string, string];
   if (part === "coordinator") return [schema, settings, codec];
-  if (part === "shard") return [schema, documents, vectors];
-  return [schema, settings, codec, documents, vectors];
+  if (part === "shard") return [schema, documents, vectors, ivf];
+  return [schema, settings, codec, documents, vectors, ivf];
 }
 
 /**
@@ -146,7 +155,7 @@ export function indexStatements(t: Tables, hnsw: HnswBuildParams = DEFAULT_HNSW)
 
 /** DROP statements for an overwrite (children first). */
 export function dropStatements(t: Tables): string[] {
-  return [t.vectors, t.documents, t.codec, t.settings, t.schema].map((name) => `DROP TABLE IF EXISTS ${name}`);
+  return [t.ivf, t.vectors, t.documents, t.codec, t.settings, t.schema].map((name) => `DROP TABLE IF EXISTS ${name}`);
 }
 
 /** True when the location holds an index under this prefix (its schema table exists). */

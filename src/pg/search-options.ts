@@ -3,11 +3,17 @@
  * each option's meaning, range and trade-off is written once, where it is declared.
  */
 import { ColtsError } from "../errors.js";
-import { DEFAULT_K } from "../plaid/stages.js";
+import { DEFAULT_K, type PlaidParams } from "../plaid/stages.js";
 
 /**
  * How `PgIndex.search` finds documents.
- *  - "fde" (default): MUVERA FDE of the query -> the `candidates` nearest document FDEs by inner
+ *  - "plaid" (default): PLAID's candidate generation over the index's IVF lists (ivf.ts): the
+ *    centroids nearest each query vector (`ncells`) name the candidates, which are ranked by their
+ *    codes among the centroids above `centroidScoreThreshold` (stage 2), then by all their codes
+ *    (stage 3, the best `ndocs`), and the best ndocs / 4 are scored by exact MaxSim of their
+ *    decompressed vectors (stage 4). The folder index's search, with the lists and codes read from
+ *    PostgreSQL. Approximate as the folder index's is; every returned score is exact MaxSim.
+ *  - "fde": MUVERA FDE of the query -> the `candidates` nearest document FDEs by inner
  *    product from the HNSW index (pgvector, iterative scan so filters still fill the list) -> exact
  *    MaxSim of those candidates' decompressed vectors. Approximate: a document the first stage misses
  *    is not returned, but every returned score is its exact MaxSim.
@@ -19,7 +25,7 @@ import { DEFAULT_K } from "../plaid/stages.js";
  *  - "hybrid": reciprocal rank fusion of the "fde" and "keyword" lists' top `depth` (as the folder
  *    index's hybrid fuses plaid and bm25).
  */
-export type PgRetriever = "fde" | "exact" | "keyword" | "hybrid";
+export type PgRetriever = "plaid" | "fde" | "exact" | "keyword" | "hybrid";
 
 /** First-stage candidates when `candidates` is not given (bench/RESULTS.md, "MUVERA FDE recall as a first stage"). */
 export const DEFAULT_CANDIDATES = 1000;
@@ -59,7 +65,7 @@ export interface PgSearchOptions {
    * More: fewer round trips, more memory (about doclen x (4 + dim * nbits / 8) bytes a document).
    */
   batchDocs?: number;
-  /** Which retriever (see `PgRetriever`). Default "fde", or "exact" when `exact` is true. */
+  /** Which retriever (see `PgRetriever`). Default "plaid", or "exact" when `exact` is true. */
   retriever?: PgRetriever;
   /**
    * true: the exhaustive exact retriever (same as `retriever: "exact"`; naming another retriever
@@ -67,7 +73,13 @@ export interface PgSearchOptions {
    */
   exact?: boolean;
   /**
-   * "fde" (and hybrid's dense list): documents taken from the HNSW index and scored exactly. Default
+   * "plaid" (and hybrid's dense list): PLAID's parameters, as a folder index's search takes them
+   * (plaid/stages.ts `PlaidParams`: ncells, centroidScoreThreshold, ndocs). Any left out takes
+   * `plaidDefaults(k, documents)`, documents being the ordinals given so far (deleted ones included).
+   */
+  plaid?: PlaidParams;
+  /**
+   * "fde": documents taken from the HNSW index and scored exactly. Default
    * 1,000; range 1..100,000; at least k is used. More: higher recall of the exact top-k (about 0.75
    * of the exact top-10 within 1,000 on SciFact, bench/RESULTS.md), proportionally more vectors read
    * and decompressed. Past `maxScanTuples` (20,000 by default) raise that too, or fewer come back.
@@ -116,6 +128,8 @@ export interface PgSearchOptions {
 export interface ResolvedSearch {
   retriever: PgRetriever;
   k: number;
+  /** PLAID parameters given (checked); defaults are applied with the collection size. */
+  plaid: PlaidParams;
   filter: string | undefined;
   ids: readonly string[] | undefined;
   batchDocs: number;
@@ -142,10 +156,23 @@ function nonNegative(name: string, value: number | undefined, fallback: number):
 }
 
 function retrieverOf(opts: PgSearchOptions): PgRetriever {
-  const r = opts.retriever ?? (opts.exact === true ? "exact" : "fde");
-  if (!["fde", "exact", "keyword", "hybrid"].includes(r)) throw new ColtsError("INPUT_INVALID", `retriever must be fde, exact, keyword or hybrid, got ${String(r)}`, { details: { field: "retriever" } });
+  const r = opts.retriever ?? (opts.exact === true ? "exact" : "plaid");
+  if (!["plaid", "fde", "exact", "keyword", "hybrid"].includes(r)) throw new ColtsError("INPUT_INVALID", `retriever must be plaid, fde, exact, keyword or hybrid, got ${String(r)}`, { details: { field: "retriever" } });
   if (opts.exact === true && r !== "exact") throw new ColtsError("INPUT_INVALID", `exact: true is the exact retriever; it cannot be combined with retriever ${r}`, { details: { field: "exact" } });
   return r;
+}
+
+/** The PLAID parameters given, each checked (INPUT_INVALID naming it). */
+function plaidParams(p: PlaidParams | undefined): PlaidParams {
+  const out: PlaidParams = {};
+  if (p?.ncells !== undefined) out.ncells = intIn("plaid.ncells", p.ncells, 1, 1, 1 << 20);
+  if (p?.ndocs !== undefined) out.ndocs = intIn("plaid.ndocs", p.ndocs, 1, 1, 1 << 24);
+  if (p?.centroidScoreThreshold !== undefined) {
+    const v = p.centroidScoreThreshold;
+    if (typeof v !== "number" || !Number.isFinite(v)) throw new ColtsError("INPUT_INVALID", `plaid.centroidScoreThreshold must be a finite number, got ${String(v)}`, { details: { field: "plaid.centroidScoreThreshold" } });
+    out.centroidScoreThreshold = v;
+  }
+  return out;
 }
 
 /** Applies the defaults and checks every value (INPUT_INVALID naming the option and its range). */
@@ -156,6 +183,7 @@ export function resolveSearchOptions(opts: PgSearchOptions): ResolvedSearch {
   return {
     retriever: retrieverOf(opts),
     k,
+    plaid: plaidParams(opts.plaid),
     filter: opts.filter,
     ids: opts.ids,
     batchDocs: intIn("batchDocs", opts.batchDocs, DEFAULT_BATCH_DOCS, 1, 1_000_000),

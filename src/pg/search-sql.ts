@@ -83,3 +83,16 @@ export function keywordSql(t: Tables, where: string): string {
 export function codesOfSql(t: Tables): string {
   return `SELECT v.ordinal, v.doclen, v.codes FROM ${t.vectors} v WHERE v.ordinal = ANY($1::bigint[]) ORDER BY v.ordinal`;
 }
+
+/** The IVF lists of some centroids ($1, integer[]): the "plaid" retriever's first stage. */
+export function ivfSql(t: Tables): string {
+  return `SELECT centroid, ordinals FROM ${t.ivf} WHERE centroid = ANY($1::integer[])`;
+}
+
+/**
+ * Which of some ordinals ($1, bigint[]; NULL: every document) pass a condition (from $2): the
+ * "plaid" retriever's filter, and its fallback when too few candidates pass.
+ */
+export function admitSql(t: Tables, where: string): string {
+  return `SELECT d.ordinal FROM ${t.documents} d WHERE ($1::bigint[] IS NULL OR d.ordinal = ANY($1::bigint[])) AND ${where}`;
+}

@@ -40,6 +40,24 @@ BEGIN
 END`,
   },
   {
+    // The "plaid" retriever's first stage: this shard's IVF lists of some centroids.
+    name: "f_ivf",
+    args: [["cells", "integer[]"]],
+    returns: [["centroid", "integer"], ["ordinals", "bytea"]],
+    language: "sql",
+    body: (t) => `SELECT i.centroid, i.ordinals FROM ${t.ivf} i WHERE i.centroid = ANY(cells)`,
+  },
+  {
+    // Which of some ordinals (NULL: all) this shard holds and the condition admits.
+    name: "f_admit",
+    args: [["ords", "bigint[]"], ["cond", "text"], ["params", "jsonb"]],
+    returns: [["ordinal", "bigint"]],
+    language: "plpgsql",
+    body: (t) => `BEGIN
+  RETURN QUERY EXECUTE 'SELECT d.ordinal FROM ${t.documents} d WHERE ($2 IS NULL OR d.ordinal = ANY($2)) AND ' || cond USING params, ords;
+END`,
+  },
+  {
     name: "f_vectors",
     args: [["ords", "bigint[]"]],
     returns: [["ordinal", "bigint"], ["doclen", "integer"], ["codes", "bytea"], ["residuals", "bytea"]],
@@ -103,12 +121,12 @@ END`,
   {
     name: "f_sizes",
     args: [],
-    returns: [["part", "integer"], ["documents_b", "bigint"], ["vectors_b", "bigint"], ["fde_b", "bigint"], ["tsv_b", "bigint"]],
+    returns: [["part", "integer"], ["documents_b", "bigint"], ["vectors_b", "bigint"], ["ivf_b", "bigint"], ["fde_b", "bigint"], ["tsv_b", "bigint"]],
     language: "sql",
     body: (t, shard) =>
       // to_regclass: resolved when called (the search indexes are created after the functions).
       `SELECT s.part, pg_total_relation_size(to_regclass('${t.documents}')), pg_total_relation_size(to_regclass('${t.vectors}')),
-    COALESCE(pg_relation_size(to_regclass('${t.fdeIndex}')), 0), COALESCE(pg_relation_size(to_regclass('${t.textIndex}')), 0) FROM ${shard} s`,
+    pg_total_relation_size(to_regclass('${t.ivf}')), COALESCE(pg_relation_size(to_regclass('${t.fdeIndex}')), 0), COALESCE(pg_relation_size(to_regclass('${t.textIndex}')), 0) FROM ${shard} s`,
   },
   {
     // Whether the shard answers, and which part it is.
@@ -121,7 +139,7 @@ END`,
 ];
 
 /** Names of the shard functions (after the prefix). */
-export type ShardFunctionName = "f_fde" | "f_vectors" | "f_codes" | "f_describe" | "f_texts" | "f_exact" | "f_keyword" | "f_counts" | "f_sizes" | "f_ping";
+export type ShardFunctionName = "f_fde" | "f_ivf" | "f_admit" | "f_vectors" | "f_codes" | "f_describe" | "f_texts" | "f_exact" | "f_keyword" | "f_counts" | "f_sizes" | "f_ping";
 
 const quoted = (prefix: string, name: string): string => `"${prefix}${name}"`;
 const signature = (f: ShardFunction): string => f.args.map(([n, type]) => `${n} ${type}`).join(", ");

@@ -18,6 +18,7 @@ import { ColtsError, isColtsError } from "../errors.js";
 import type { SearchHit } from "../plaid/plaid-index.js";
 import { connect, disconnect, missedDeadline, query, reconnect, type PgSession } from "./connection.js";
 import { keywordHits, type CodeRow, type DescribedRow, type PgReads } from "./reads.js";
+import type { IvfRow } from "./plaid-search.js";
 import type { VectorRow } from "./rows.js";
 import { condition } from "./search-sql.js";
 import type { ResolvedSearch } from "./search-options.js";
@@ -66,6 +67,15 @@ export class ShardedReads implements PgReads {
       .sort((a, b) => a.distance - b.distance || a.ordinal - b.ordinal)
       .slice(0, limit)
       .map((r) => r.ordinal);
+  }
+
+  async ivf(centroids: readonly number[]): Promise<IvfRow[]> {
+    return this.callShards<IvfRow>("f_ivf", [centroids], "read the IVF lists");
+  }
+
+  async admit(ordinals: readonly number[] | null, o: ResolvedSearch): Promise<number[]> {
+    const { cond, params } = remote(o);
+    return (await this.callShards<{ ordinal: string }>("f_admit", [ordinals, cond, params], "filter the candidates")).map((r) => Number(r.ordinal));
   }
 
   async vectorsOf(ordinals: readonly number[]): Promise<VectorRow[]> {

@@ -5,6 +5,7 @@
  */
 import { ColtsError } from "../errors.js";
 import { query, type PgSession } from "./connection.js";
+import { removeFromIvf } from "./ivf.js";
 import { lockForWrite, type Tables } from "./schema.js";
 import { connectShards, disconnectAll, inShardTransactions, readShardNodes, routeIds } from "./sharding.js";
 
@@ -87,10 +88,11 @@ export async function countLive(targets: WriteTargets, t: Tables): Promise<numbe
   return n;
 }
 
-/** Deletes `ids` on their owning parts; the ids found. */
+/** Deletes `ids` on their owning parts (their IVF entries first); the ids found. */
 export async function deleteIds(targets: WriteTargets, t: Tables, ids: readonly string[]): Promise<Set<string>> {
   const found = new Set<string>();
   for (const [part, group] of await byPart(targets, ids, (id) => id)) {
+    await removeFromIvf(sessionOf(targets, part), t, group);
     const r = await query<{ id: string }>(sessionOf(targets, part), "delete documents", `DELETE FROM ${t.documents} WHERE id = ANY($1::text[]) RETURNING id`, [group]);
     for (const row of r.rows) found.add(row.id);
   }

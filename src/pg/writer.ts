@@ -4,7 +4,8 @@
  * index's manifest switch does. The codec is trained by the same code as a folder build
  * (plaid/train-codec.ts) and stored as the bytes of the codec file. Each document row also gets its
  * MUVERA FDE (made from its pooled, uncompressed vectors: the first stage of search) and its
- * tsvector (keyword search); a build creates the HNSW and GIN indexes after its bulk insert.
+ * tsvector (keyword search), and its ordinal goes to the IVF lists of its centroids (ivf.ts, written
+ * once at the end of the write); a build creates the HNSW and GIN indexes after its bulk insert.
  */
 import { ColtsError } from "../errors.js";
 import type { ResidualCodec, CodecKernelOptions } from "../plaid/codec.js";
@@ -17,6 +18,7 @@ import { connect, disconnect, inTransaction, query, type PgSession } from "./con
 import { encoderFor, halfvecLiteral, resolvePgFde, type PgFdeOptions, type PgFdeSettings } from "./fde.js";
 import { FDE_SETTINGS_COLUMNS, fdeSettingsValues, loadSettings } from "./settings.js";
 import { bytesOf, checkStorable } from "./rows.js";
+import { appendIvf, IvfPairs } from "./ivf.js";
 import {
   checkPgvector,
   checkSchema,
@@ -110,8 +112,14 @@ function insertDocs(opts: PgWriteOptions): number {
   return n;
 }
 
-/** Compresses documents batch by batch and inserts each one's rows on its part, giving ordinals from `next` on (in input order, whatever the part). */
+/**
+ * Compresses documents batch by batch and inserts each one's rows on its part, giving ordinals from
+ * `next` on (in input order, whatever the part); `finishAll` ends the write with the IVF lists.
+ */
 class RowWriter extends BatchWriter {
+  /** Each part's (centroid, ordinal) pairs so far. */
+  private readonly ivf = new Map<number, IvfPairs>();
+
   constructor(
     private readonly targets: WriteTargets,
     private readonly t: Tables,
@@ -130,7 +138,8 @@ class RowWriter extends BatchWriter {
     const dim = this.codec.dim;
     let v = 0;
     const rows = docs.map((d, i) => {
-      const row = { ordinal: this.next + i, d, codes: bytesOf(codes.subarray(v, v + d.n)), residuals: bytesOf(residuals.subarray(v * bpv, (v + d.n) * bpv)) };
+      const ids = codes.subarray(v, v + d.n);
+      const row = { ordinal: this.next + i, d, ids, codes: bytesOf(ids), residuals: bytesOf(residuals.subarray(v * bpv, (v + d.n) * bpv)) };
       v += d.n;
       return row;
     });
@@ -139,7 +148,10 @@ class RowWriter extends BatchWriter {
       // $1 (the text search configuration) and $2 (the part) are shared by every row; the text is bound once and used twice.
       const docValues: unknown[] = [this.textSearchConfig, part];
       const vecValues: unknown[] = [];
-      for (const { ordinal, d, codes: c, residuals: r } of group) {
+      const pairs = this.ivf.get(part) ?? new IvfPairs();
+      this.ivf.set(part, pairs);
+      for (const { ordinal, d, ids, codes: c, residuals: r } of group) {
+        pairs.add(ordinal, ids);
         const fde = halfvecLiteral(this.fde.document(d.vectors.subarray(0, d.n * dim), d.n));
         docValues.push(ordinal, d.id, d.metadata === undefined || d.metadata === null ? null : JSON.stringify(d.metadata), d.text ?? null, fde);
         vecValues.push(ordinal, d.n, c, r);
@@ -153,6 +165,13 @@ class RowWriter extends BatchWriter {
       await query(s, "insert vectors", `INSERT INTO ${this.t.vectors} (ordinal, doclen, codes, residuals) VALUES ${vecRows.join(", ")}`, vecValues);
     }
     this.next += docs.length;
+  }
+
+  /** Writes the last batch, then each part's IVF pairs. */
+  async finishAll(): Promise<void> {
+    await this.finish();
+    for (const [part, pairs] of [...this.ivf.entries()].sort((a, b) => a[0] - b[0])) await appendIvf(sessionOf(this.targets, part), this.t, pairs);
+    this.ivf.clear();
   }
 }
 
@@ -298,7 +317,7 @@ async function writeBuild(b: BuildTargets, source: EmbeddingSource, dim: number,
       await writer.push(prepare(batch, seen, dim, opts.poolFactor ?? 1));
       opts.onProgress?.({ phase: "index", done: seen.size, total: source.count });
     }
-    await writer.finish();
+    await writer.finishAll();
     // After the bulk insert: one HNSW build over every FDE is much faster than row-by-row inserts;
     // the shards build theirs at the same time.
     await Promise.all(b.data.map(async (d) => {
@@ -354,7 +373,7 @@ export async function addToPgIndex(url: string, source: EmbeddingSource, opts: P
         await writer.push(docs);
         opts.onProgress?.({ phase: "index", done: seen.size, total: source.count });
       }
-      await writer.finish();
+      await writer.finishAll();
       const liveDocuments = await countLive(targets, t);
       await query(
         s,

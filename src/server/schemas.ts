@@ -87,6 +87,7 @@ export function schemas(l: ServerLimits) {
           additionalProperties: false,
           description: "PostgreSQL index options (a folder index ignores them).",
           properties: {
+            firstStage: { type: "string", enum: ["ivf", "fde"], description: "First stage: IVF lists (PLAID, default; takes ncells / threshold / ndocs) or FDEs in HNSW (takes candidates / rerank / efSearch)." },
             candidates: { type: "integer", minimum: 1, maximum: 100_000, description: "FDE candidates from the HNSW index. Default 1000; more: higher recall, slower." },
             rerank: { type: "integer", minimum: 1, maximum: 100_000, description: "Candidates scored by exact MaxSim after the centroid pass. Default candidates / 4." },
             efSearch: { type: "integer", minimum: 1, maximum: 1000, description: "pgvector hnsw.ef_search. Default the candidate count, at most 1000." },

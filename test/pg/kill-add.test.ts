@@ -18,6 +18,7 @@ import { PgIndex } from "../../src/pg/pg-index.js";
 import { addToPgIndex, buildPgIndex } from "../../src/pg/writer.js";
 import { Rng } from "../../src/util/rng.js";
 import { CRASH_BATCH, CRASH_DIM } from "../helpers/pg-crash-writer.js";
+import { assertIvfMatchesCodes } from "../helpers/pg-ivf.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
 import { syntheticDocs } from "../helpers/synthetic.js";
 
@@ -104,6 +105,7 @@ describe("PostgreSQL index: SIGKILL during index add", () => {
       );
       assert.deepEqual(orphans.rows[0], { docs_without_vectors: "0", vectors_without_docs: "0", without_fde: "0" }, `trial ${trial}`);
       const counters = await client.query<{ next: string; max: string }>(`SELECT s.next_ordinal AS next, (SELECT max(ordinal) FROM "crash_documents") AS max FROM "crash_settings" s`);
+      await assertIvfMatchesCodes(client, "crash_", `trial ${trial}`);
       assert.ok(Number(counters.rows[0]?.next) > Number(counters.rows[0]?.max), `trial ${trial}: next ordinal ${counters.rows[0]?.next} <= max ordinal ${counters.rows[0]?.max}`);
     }
     t.diagnostic(`trials: ${outcomes.join("; ")}`);
@@ -155,6 +157,7 @@ describe("sharded PostgreSQL index: SIGKILL during index add", () => {
                   (SELECT count(*) FROM "crash_vectors" v WHERE NOT EXISTS (SELECT 1 FROM "crash_documents" d WHERE d.ordinal = v.ordinal)) AS b`,
         );
         assert.deepEqual(orphans.rows[0], { a: "0", b: "0" }, `trial ${trial}, shard ${part}: documents and vectors rows agree`);
+        await assertIvfMatchesCodes(c, "crash_", `trial ${trial}, shard ${part}`);
         ordinals.push(...(await c.query<{ o: string }>(`SELECT ordinal AS o FROM "crash_documents"`)).rows.map((r) => r.o));
       }
       assert.equal(new Set(ordinals).size, ordinals.length, `trial ${trial}: an ordinal is on both shards`);

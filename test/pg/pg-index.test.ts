@@ -185,7 +185,7 @@ describe("PostgreSQL index location", () => {
     const c = new pg.Client(server.config);
     await c.connect();
     try {
-      await c.query('UPDATE "ver_schema" SET version = 4');
+      await c.query('UPDATE "ver_schema" SET version = 6');
       await assert.rejects(PgIndex.open(url), (e: unknown) => isCode("INDEX_VERSION")(e) && /upgrade colts/.test((e as Error).message));
       await assert.rejects(deleteFromPgIndex(url, ["v1"]), isCode("INDEX_VERSION"));
       await c.query("UPDATE \"ver_schema\" SET version = 2, format = 'other'");

@@ -1,7 +1,7 @@
 /**
  * Search of the PostgreSQL index location against a throwaway server (test/helpers/postgres.ts):
- * the FDE first stage through pgvector's HNSW index with exact MaxSim second stage, keyword search
- * through PostgreSQL full-text search, their hybrid, and the schema version 2 they need.
+ * PLAID over the stored IVF lists (equal to the folder index's PLAID search), the FDE first stage through pgvector's HNSW index with exact MaxSim second stage, keyword search
+ * through PostgreSQL full-text search, their hybrid, and the schema version they need.
  *
  * The server's database runs with enable_seqscan off: on tables this small the planner would
  * otherwise read every FDE and sort (exact, and not the HNSW path under test). A test EXPLAINs the
@@ -22,6 +22,7 @@ import { condition, fdeCandidatesSql, HNSW_SETTINGS_SQL } from "../../src/pg/sea
 import { addToPgIndex, buildPgIndex, deleteFromPgIndex } from "../../src/pg/writer.js";
 import { fuse } from "../../src/util/rank-fusion.js";
 import { isCode } from "../helpers/errors.js";
+import { assertIvfMatchesCodes } from "../helpers/pg-ivf.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
 import { suiteDir } from "../helpers/paths.js";
 import { syntheticDocs } from "../helpers/synthetic.js";
@@ -147,12 +148,12 @@ describe("PostgreSQL search: FDE + HNSW first stage, exact MaxSim, keyword and h
         const q = asQuery(qdoc);
         for (const opts of [{}, { filter: "group = 1" }, { ids: ["d3", "d10", "d11", "d77", "nope"] }]) {
           const want = await disk.search(q, { k: 15, exact: true, ...opts });
-          assert.deepEqual(await db.search(q, { k: 15, candidates: 200, rerank: 200, ...opts }), want, JSON.stringify(opts));
+          assert.deepEqual(await db.search(q, { retriever: "fde", k: 15, candidates: 200, rerank: 200, ...opts }), want, JSON.stringify(opts));
         }
         // Few candidates: the result is the exact search restricted to the first stage's candidates.
         const ords = await candidatesOf("fde_", db, q, 20, 20);
         assert.equal(ords.length, 20);
-        const got = await db.search(q, { k: 10, candidates: 20, rerank: 20, efSearch: 20, batchDocs: 7 });
+        const got = await db.search(q, { retriever: "fde", k: 10, candidates: 20, rerank: 20, efSearch: 20, batchDocs: 7 });
         const ids = ords.map((o) => `d${o}`);
         assert.deepEqual(got, await disk.search(q, { k: 10, exact: true, ids }));
         assertRanked(got);
@@ -162,9 +163,51 @@ describe("PostgreSQL search: FDE + HNSW first stage, exact MaxSim, keyword and h
         // best centroid score among their codes (computed here by hand) are scored exactly.
         const approx = await centroidPassReference(db, "fde_", q, ords);
         const kept = approx.slice(0, 8).map((o) => `d${o}`);
-        assert.deepEqual(await db.search(q, { k: 5, candidates: 20, rerank: 8, efSearch: 20, batchDocs: 3 }), await disk.search(q, { k: 5, exact: true, ids: kept }));
+        assert.deepEqual(await db.search(q, { retriever: "fde", k: 5, candidates: 20, rerank: 8, efSearch: 20, batchDocs: 3 }), await disk.search(q, { k: 5, exact: true, ids: kept }));
       }
     } finally {
+      await Promise.all([disk.close(), db.close()]);
+    }
+  });
+
+  test("plaid equals the folder index's PLAID search: defaults, wider probes, no pruning, small ndocs; with a filter, an id list, and a filter too selective for the probed cells", async () => {
+    const corpus = docs(240, 17, "p");
+    const dir = path.join(root, "plaid");
+    const url = server.url("pl_");
+    await buildIndex(dir, arraySource(corpus, 64), DIM, { nbits: 2 });
+    await buildPgIndex(url, arraySource(corpus, 64), DIM, { nbits: 2, fde: SMALL_FDE, insertDocs: 50 });
+    const disk = await PlaidIndex.open(dir);
+    const db = await PgIndex.open(url);
+    const pgClient = new pg.Client(server.config);
+    await pgClient.connect();
+    try {
+      assert.equal(await assertIvfMatchesCodes(pgClient, "pl_", "after the build") > 240, true, "every document is listed under its centroids");
+      const paramSets = [{}, { ncells: 2 }, { ncells: 4, centroidScoreThreshold: 0.3, ndocs: 32 }, { ndocs: 8 }, { centroidScoreThreshold: 5 }];
+      const optSets = [{}, { filter: "group = 1" }, { ids: ["p3", "p10", "p11", "p77", "p5", "nope"] }, { filter: "rare = 1" }];
+      let compared = 0;
+      for (const qdoc of [corpus[5], corpus[77], corpus[150], corpus[231]] as EmbeddedDoc[]) {
+        const q = asQuery(qdoc);
+        for (const params of paramSets) {
+          for (const opts of optSets) {
+            for (const k of [3, 10]) {
+              const want = await disk.search(q, { k, params, ...opts });
+              const got = await db.search(q, { retriever: "plaid", k, plaid: params, ...opts });
+              assert.deepEqual(got, want, JSON.stringify({ q: qdoc.id, k, params, opts }));
+              compared += want.length;
+            }
+          }
+        }
+        // Every centroid probed, none pruned, every candidate kept: PLAID's answer is the exact one.
+        const K = db.codec.numCentroids;
+        assert.deepEqual(await db.search(q, { k: 10, plaid: { ncells: K, centroidScoreThreshold: -1e9, ndocs: 4 * 240 } }), await disk.search(q, { k: 10, exact: true }));
+        // The default retriever is plaid.
+        assert.deepEqual(await db.search(q, { k: 10 }), await disk.search(q, { k: 10 }));
+      }
+      assert.ok(compared > 400, `hits compared: ${compared}`);
+      await assert.rejects(db.search(asQuery(corpus[0] as EmbeddedDoc), { plaid: { ncells: 0 } }), isCode("INPUT_INVALID", /plaid\.ncells/));
+      await assert.rejects(db.search(asQuery(corpus[0] as EmbeddedDoc), { plaid: { centroidScoreThreshold: Number.NaN } }), isCode("INPUT_INVALID", /centroidScoreThreshold/));
+    } finally {
+      await pgClient.end();
       await Promise.all([disk.close(), db.close()]);
     }
   });
@@ -182,10 +225,10 @@ describe("PostgreSQL search: FDE + HNSW first stage, exact MaxSim, keyword and h
         // Without the iterative scan, the HNSW search's 10 nearest hold too few matches: the case is one iterative scans decide.
         const plain = await candidatesOf("sel_", db, q, 10, 10, filter, false);
         assert.ok(plain.length < 10, `without iterative scan ${plain.length} candidates`);
-        const ten = await db.search(q, { k: 10, candidates: 10, efSearch: 10, filter });
+        const ten = await db.search(q, { retriever: "fde", k: 10, candidates: 10, efSearch: 10, filter });
         assert.equal(ten.length, 10);
         assert.ok(ten.every((h) => matching.includes(h.id)));
-        const all = await db.search(q, { k: 30, candidates: 10, efSearch: 10, filter });
+        const all = await db.search(q, { retriever: "fde", k: 30, candidates: 10, efSearch: 10, filter });
         assert.deepEqual(all.map((h) => h.id).sort(), [...matching].sort(), "every match when k exceeds them");
         assert.deepEqual(all, await db.search(q, { k: 30, exact: true, filter }));
       }
@@ -219,10 +262,10 @@ describe("PostgreSQL search: FDE + HNSW first stage, exact MaxSim, keyword and h
       assert.ok(!any.some((h) => h.id === "k60"));
 
       const q = asQuery(corpus[42] as EmbeddedDoc, "zebra garden");
-      const dense = await db.search(q, { retriever: "fde", k: 100 });
+      const dense = await db.search(q, { retriever: "plaid", k: 100 });
       const keyword = await db.search(q, { retriever: "keyword", k: 100 });
       assert.deepEqual(await db.search(q, { retriever: "hybrid", k: 10 }), fuse([dense, keyword], [1, 1], 60, 10));
-      const dense20 = await db.search(q, { retriever: "fde", k: 20, filter: "group = 0" });
+      const dense20 = await db.search(q, { retriever: "plaid", k: 20, filter: "group = 0" });
       const keyword20 = await db.search(q, { retriever: "keyword", k: 20, filter: "group = 0" });
       const fused = fuse([dense20, keyword20], [0.5, 2], 10, 8);
       assert.deepEqual(await db.search(q, { retriever: "hybrid", k: 8, depth: 20, filter: "group = 0", fusion: { denseWeight: 0.5, keywordWeight: 2, rrfK: 10 } }), fused);
@@ -260,18 +303,21 @@ describe("PostgreSQL search: FDE + HNSW first stage, exact MaxSim, keyword and h
     assert.deepEqual((await deleteFromPgIndex(url, gone)).deleted, gone);
     await addToIndex(dir, arraySource(more));
     await addToPgIndex(url, arraySource(more), { insertDocs: 15 });
+    const listed = await assertIvfMatchesCodes(sql, "upd_", "after delete and add");
+    assert.ok(listed >= 185, `${listed} list entries`);
     const disk = await PlaidIndex.open(dir);
     const db = await PgIndex.open(url);
     try {
       for (const qdoc of [more[0], more[30], first[10], first[100]] as EmbeddedDoc[]) {
         const q = asQuery(qdoc);
-        const all = await db.search(q, { k: 185, candidates: 185 });
+        const all = await db.search(q, { retriever: "fde", k: 185, candidates: 185 });
         assert.equal(all.length, 185, "every live document reached through the HNSW index");
         assert.ok(!all.some((h) => gone.includes(h.id)));
         assert.deepEqual(all, await disk.search(q, { k: 185, exact: true }));
-        const top = await db.search(q, { k: 5, candidates: 20 });
+        const top = await db.search(q, { retriever: "fde", k: 5, candidates: 20 });
         if (!gone.includes(qdoc.id)) assert.equal(top[0]?.id, qdoc.id, "a document is its own best match");
         assert.ok(!top.some((h) => gone.includes(h.id)));
+        for (const opts of [{}, { filter: "group = 2" }]) assert.deepEqual(await db.search(q, { retriever: "plaid", k: 10, ...opts }), await disk.search(q, { k: 10, ...opts }), "plaid after add and delete");
       }
       assert.deepEqual((await db.search({ text: "quokka" }, { retriever: "keyword" })).map((h) => h.id).sort(), ["b0", "b1", "b2"]);
       assert.deepEqual(await db.search({ text: "wombat" }, { retriever: "keyword" }), [], "the deleted documents' word");
@@ -289,7 +335,7 @@ describe("PostgreSQL search: FDE + HNSW first stage, exact MaxSim, keyword and h
     // What a version-1 location looks like to this colts: its schema row says 1 (its tables lack fde and tsv).
     await sql.query('UPDATE "v1_schema" SET version = 1');
     await sql.query('ALTER TABLE "v1_documents" DROP COLUMN fde, DROP COLUMN tsv');
-    await assert.rejects(PgIndex.open(url), isCode("INDEX_VERSION", /schema version 1, this colts reads 2 \(one node\) and 3 \(sharded\); rebuild .*overwrite/));
+    await assert.rejects(PgIndex.open(url), isCode("INDEX_VERSION", /schema version 1, this colts reads 4 \(one node\) and 5 \(sharded\); rebuild .*overwrite/));
     await assert.rejects(addToPgIndex(url, arraySource(docs(2, 32, "w"))), isCode("INDEX_VERSION"));
     await assert.rejects(deleteFromPgIndex(url, ["v1"]), isCode("INDEX_VERSION"));
     await assert.rejects(buildPgIndex(url, arraySource(docs(5, 33, "w")), DIM), isCode("INPUT_INVALID", /overwrite/));
@@ -297,7 +343,7 @@ describe("PostgreSQL search: FDE + HNSW first stage, exact MaxSim, keyword and h
     const db = await PgIndex.open(url);
     try {
       const info = await db.info();
-      assert.equal(info.schemaVersion, 2);
+      assert.equal(info.schemaVersion, 4);
       assert.equal(info.liveDocuments, 5);
       assert.equal(info.fde.size, 256);
       assert.equal((await db.search(asQuery(docs(5, 33, "w")[2] as EmbeddedDoc), { k: 1 }))[0]?.id, "w2");
@@ -322,8 +368,10 @@ describe("PostgreSQL search: FDE + HNSW first stage, exact MaxSim, keyword and h
       await assert.rejects(db.search(q, { retriever: "nope" as "fde" }), isCode("INPUT_INVALID", /retriever/));
       await assert.rejects(db.search({ ...q, text: "x" }, { retriever: "hybrid", fusion: { rrfK: -1 } }), isCode("INPUT_INVALID", /rrfK/));
       // Concurrent searches on one PgIndex share its connection; their transactions must not interleave.
-      const many = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => db.search({ ...asQuery(corpus[i] as EmbeddedDoc), text: "apple" }, { retriever: i % 2 ? "hybrid" : "fde", k: 3 })));
-      assert.deepEqual(many[2], await db.search(asQuery(corpus[2] as EmbeddedDoc), { k: 3 }));
+      const retrievers = ["plaid", "hybrid", "fde"] as const;
+      const many = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => db.search({ ...asQuery(corpus[i] as EmbeddedDoc), text: "apple" }, { retriever: retrievers[i % 3], k: 3 })));
+      assert.deepEqual(many[2], await db.search(asQuery(corpus[2] as EmbeddedDoc), { retriever: "fde", k: 3 }));
+      assert.deepEqual(many[3], await db.search(asQuery(corpus[3] as EmbeddedDoc), { k: 3 }));
     } finally {
       await db.close();
     }

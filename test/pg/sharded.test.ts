@@ -15,6 +15,7 @@ import { PgTexts, readPgSummary } from "../../src/pg/documents.js";
 import { PgIndex, type PgEncodedQuery, type PgSearchOptions } from "../../src/pg/pg-index.js";
 import { addToPgIndex, buildPgIndex, deleteFromPgIndex } from "../../src/pg/writer.js";
 import { isCode } from "../helpers/errors.js";
+import { assertIvfMatchesCodes } from "../helpers/pg-ivf.js";
 import { startPostgres, storedIds, type TestPostgres } from "../helpers/postgres.js";
 import { syntheticDocs } from "../helpers/synthetic.js";
 
@@ -36,6 +37,10 @@ function asQuery(doc: EmbeddedDoc, text: string): PgEncodedQuery {
 
 /** The option sets every comparison runs: each retriever, with and without a filter and an id list. */
 const OPTION_SETS: PgSearchOptions[] = [
+  { retriever: "plaid" },
+  { retriever: "plaid", filter: "group = 1" },
+  { retriever: "plaid", ids: ["c3", "c10", "c11", "c77", "c4", "c40", "c91", "nope"] },
+  { retriever: "plaid", plaid: { ncells: 3, centroidScoreThreshold: 0.2, ndocs: 40 } },
   { retriever: "fde" },
   { retriever: "fde", filter: "group = 1" },
   { retriever: "exact" },
@@ -122,6 +127,7 @@ describe("sharded PostgreSQL index: coordinator + 2 shards over PL/Proxy", () =>
       const c = new pg.Client(s.config);
       await c.connect();
       const recorded = await c.query<{ shard: number }>(`SELECT DISTINCT shard FROM "${prefix}documents"`);
+      await assertIvfMatchesCodes(c, prefix, `shard ${part}`);
       await c.end();
       assert.deepEqual(recorded.rows, [{ shard: part }], `shard ${part}'s rows record their part`);
     }
@@ -130,7 +136,8 @@ describe("sharded PostgreSQL index: coordinator + 2 shards over PL/Proxy", () =>
     try {
       const info = await db.info();
       assert.equal(info.liveDocuments, 120);
-      assert.equal(info.schemaVersion, 3);
+      assert.equal(info.schemaVersion, 5);
+      assert.ok(info.tableBytes.ivf > 0, "the shards' IVF lists are measured");
       assert.deepEqual(
         info.shards?.map((s) => s.documents),
         placed.map((p) => p.length),
@@ -182,7 +189,7 @@ describe("sharded PostgreSQL index: coordinator + 2 shards over PL/Proxy", () =>
     try {
       down.halt();
       const q = asQuery(corpus[4] as EmbeddedDoc, "apple");
-      for (const retriever of ["fde", "exact", "keyword"] as const) {
+      for (const retriever of ["plaid", "fde", "exact", "keyword"] as const) {
         const started = Date.now();
         await assert.rejects(db.search(q, { retriever }), isCode("SHARD_UNAVAILABLE", new RegExp(`shard 1 \\(127\\.0\\.0\\.1:${port}/colts\\)`)));
         assert.ok(Date.now() - started < 10_000, `${retriever}: answered in ${Date.now() - started} ms`);

@@ -335,7 +335,7 @@ async function pgInfoCommand(io: CliIO, url: string, json: boolean): Promise<num
     ...codecRows(i),
     ["schema version", String(i.schemaVersion)],
     ["generation", String(i.generation)],
-    ["table sizes", `${(total / 1048576).toFixed(2)} MiB (vectors ${(i.tableBytes.vectors / 1048576).toFixed(2)} MiB)`],
+    ["table sizes", `${(total / 1048576).toFixed(2)} MiB (vectors ${(i.tableBytes.vectors / 1048576).toFixed(2)} MiB, IVF lists ${(i.tableBytes.ivf / 1048576).toFixed(2)} MiB)`],
     ["drift", i.drifted ? "new data far from centroids: rebuild with --overwrite" : "ok"],
     ...(i.shards ?? []).map((s): [string, string] => [s.node, `${s.documents} documents, ${s.vectors} vectors`]),
   ]);

@@ -20,7 +20,7 @@ export const SEARCH_SPEC: CommandSpec = {
   name: "search",
   summary: "search an index: one query as a ranked list, or a query file as a TREC run",
   usage: ['<location> "query"', "<location> --queries <queries.jsonl | .tsv | BEIR dir> --output run.trec"],
-  description: "<location> is an index folder or a PostgreSQL URL, postgres://user[:password]@host:port/database?prefix=colts_ (password from the URL or PGPASSWORD; never printed). On PostgreSQL, plaid is the FDE first stage in an HNSW index, a centroid pass over the candidates' codes and exact MaxSim (--candidates, --rerank, --ef-search), exact its exhaustive search, keyword and hybrid use its full-text search (not BM25), and bm25 / bm25+rerank are refused.",
+  description: "<location> is an index folder or a PostgreSQL URL, postgres://user[:password]@host:port/database?prefix=colts_ (password from the URL or PGPASSWORD; never printed). On PostgreSQL, plaid runs PLAID over the IVF lists stored in the database (--ncells, --threshold, --ndocs), or with --first-stage fde takes MUVERA FDE candidates from an HNSW index, ranks them by their codes and scores the best by exact MaxSim (--candidates, --rerank, --ef-search); exact is its exhaustive search, keyword and hybrid use its full-text search (not BM25), and bm25 / bm25+rerank are refused.",
   flags: [
     { name: "k", short: "k", type: "string", arg: "N", default: "10; 100 with --queries", help: "hits per query, 1..10000" },
     { name: "json", type: "boolean", help: "print the hits as JSON" },
@@ -32,6 +32,7 @@ export const SEARCH_SPEC: CommandSpec = {
     { name: "ncells", type: "string", arg: "N", default: "1 for k <= 10, 2 for k <= 100, else 4", help: "PLAID: centroids probed per query token" },
     { name: "threshold", type: "string", arg: "X", default: "0.5 / 0.45 / 0.4 by k", help: "PLAID: centroid score below which candidates are pruned" },
     { name: "ndocs", type: "string", arg: "N", default: "256 / 1024 / max(4k, 4096) by k, doubled per doubling of the collection beyond 250,000 documents", help: "PLAID: candidates kept for exact scoring" },
+    { name: "first-stage", type: "string", arg: "ivf|fde", default: "ivf", help: "PostgreSQL: candidates from the IVF lists (PLAID) or from FDEs in HNSW" },
     { name: "candidates", type: "string", arg: "N", default: "1000", help: "PostgreSQL: FDE candidates from the HNSW index, k..100000 (more: higher recall, slower)" },
     { name: "rerank", type: "string", arg: "N", default: "candidates / 4", help: "PostgreSQL: candidates scored by exact MaxSim after ranking them by their centroid codes, k..100000 (at candidates or more: all)" },
     { name: "ef-search", type: "string", arg: "N", default: "the candidate count, at most 1000", help: "PostgreSQL: pgvector hnsw.ef_search, 1..1000" },
@@ -123,7 +124,9 @@ export async function searchCommand(argv: string[], io: CliIO): Promise<number> 
   const efSearch = intFlag(values, "ef-search", 1, 1000);
   const rerank = intFlag(values, "rerank", 1, 100_000);
   const allowPartial = values["allow-partial"] === true;
+  const firstStage = oneOf(values, "first-stage", ["ivf", "fde"] as const);
   const postgres = {
+    ...(firstStage !== undefined ? { firstStage } : {}),
     ...(candidates !== undefined ? { candidates } : {}),
     ...(efSearch !== undefined ? { efSearch } : {}),
     ...(rerank !== undefined ? { rerank } : {}),
