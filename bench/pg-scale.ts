@@ -5,7 +5,8 @@
  *
  *   scripts/pg-local.sh start            # prints a URL (a throwaway server: see "Server settings")
  *   npx tsc -p . && node dist/bench/pg-scale.js --pg-url 'postgres://...' [--docs 100000] [--dim 128]
- *     [--tokens 64] [--queries 100] [--nbits 2] [--candidates 250,500,1000,1000/1000 (C or C/rerank)] [--skip-build] [--systems folder,pg]
+ *     [--tokens 64] [--queries 100] [--nbits 2] [--plaid default,ndocs=512,ndocs=1024] [--candidates 250,500,1000,1000/1000 (C or C/rerank)]
+ *     [--index-exact-queries 0] [--skip-build] [--systems folder,pg]
  *     [--shard-urls a,b] [--out bench/out/pg-scale-<docs>] [--no-results] ...
  *
  * Data (tools/synthetic-corpus.ts, the generator of plaid-synthetic.ts with its seed semantics):
@@ -18,9 +19,12 @@
  * in blocks of 1,024 documents), cached in --out/truth.json for the same data and queries.
  *
  * Systems (--systems, in this order):
- *   - folder: buildIndex + PlaidIndex.search at default parameters (--out/index, replaced each run);
- *   - pg: buildPgIndex at --pg-url (replaced each run) + PgIndex.search, "fde" retriever at each
- *     --candidates (efSearch: the library default), and the "exact" retriever on the first
+ *   - folder: buildIndex + PlaidIndex.search at each --plaid setting (--out/index, replaced each run),
+ *     after its exhaustive search (`exact: true`) on the first --index-exact-queries queries, whose
+ *     top-10s are every system's "index's exhaustive search" column (same codec, same codes);
+ *   - pg: buildPgIndex at --pg-url (replaced each run) + PgIndex.search, "plaid" retriever at each
+ *     --plaid setting, "fde" retriever at each --candidates (efSearch: the library default), and the
+ *     "exact" retriever on the first
  *     --pg-exact-queries queries, run first: each "fde" row's recall is also reported against
  *     that exhaustive top-10 on those queries (what the first stage loses, the codec's loss apart);
  *   - pg-sharded: the same, built across --shard-urls with --pg-url as coordinator (see
@@ -49,6 +53,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type { Nbits } from "../src/plaid/bitpack.js";
+import type { PlaidParams } from "../src/plaid/stages.js";
 import type { EmbeddingSource } from "../src/plaid/source.js";
 import type { CodecTrainingOptions } from "../src/plaid/train-codec.js";
 import { parsePgUrl, redactUrl } from "../src/pg/url.js";
@@ -85,6 +90,10 @@ const { values: argv } = parseArgs({
     /** PostgreSQL first-stage sizes ("fde" retriever candidates) to measure, comma-separated. Default 250,500,1000 (1000: the library default). */
     /** First-stage sizes: "C" (rerank: the library's default, C / 4) or "C/R" (rerank R), comma-separated. */
     candidates: { type: "string", default: "250,500,1000,1000/1000" },
+    /** PLAID settings of the folder search and the "plaid" retriever: "default" or key=value pairs joined by ":" (ncells, threshold, ndocs), comma-separated. */
+    plaid: { type: "string", default: "default,ndocs=512,ndocs=1024" },
+    /** Queries the folder index's exhaustive search runs for (the column "vs the index's exhaustive search"); 0: none. */
+    "index-exact-queries": { type: "string", default: "0" },
     /** PostgreSQL systems: search the indexes a previous run built (same data) instead of building them. */
     "skip-build": { type: "boolean", default: false },
     /** Queries measured with PostgreSQL's exhaustive "exact" retriever (a full scan each); 0: skip. Default 3. */
@@ -126,6 +135,19 @@ const CANDIDATES = (argv.candidates ?? "").split(",").map((c) => {
   return { candidates: int("candidates", cand ?? "", 1), ...(rerank !== undefined ? { rerank: int("rerank", rerank, 1) } : {}) };
 });
 const PG_EXACT_QUERIES = int("pg-exact-queries", argv["pg-exact-queries"], 0);
+const INDEX_EXACT_QUERIES = int("index-exact-queries", argv["index-exact-queries"], 0);
+// "default" or "ncells=2:ndocs=1024" ("threshold" is centroidScoreThreshold).
+const PLAID: PlaidParams[] = (argv.plaid ?? "").split(",").filter((x) => x !== "").map((setting) => {
+  if (setting === "default") return {};
+  const p: PlaidParams = {};
+  for (const pair of setting.split(":")) {
+    const [key, value] = pair.split("=");
+    if (key === "ncells" || key === "ndocs") p[key] = int(key, value ?? "", 1);
+    else if (key === "threshold") p.centroidScoreThreshold = Number(value);
+    else throw new Error(`--plaid: unknown parameter ${String(key)} (ncells, threshold, ndocs)`);
+  }
+  return p;
+});
 const SYSTEMS = (argv.systems ?? "").split(",").filter((s) => s !== "");
 for (const s of SYSTEMS) if (!["folder", "pg", "pg-sharded"].includes(s)) throw new Error(`--systems: unknown system ${s} (folder, pg, pg-sharded)`);
 const SHARD_URLS = (argv["shard-urls"] ?? "").split(",").filter((u) => u !== "");
@@ -227,9 +249,10 @@ function quietNote(startLoad: number[], endLoads: string): string {
   return `load average (1/5/15 min) at start ${startLoad.map((x) => x.toFixed(2)).join(" / ")}, at end ${endLoads} (the end figure includes this bench's own load); ${quiet ? "the machine was quiet at start" : "the machine was NOT quiet at start: other work ran alongside, latencies and build times are inflated"}`;
 }
 
-/** How many queries `system`'s exhaustive search ran for (its rows' recall against it covers those). */
+/** How many queries `system`'s exhaustive search ran for (its rows' recall against it covers those); the folder's when the system ran none. */
 function exactQueries(rows: SearchRow[], system: string): number {
-  return rows.find((r) => r.system === system && r.setting.startsWith("exact"))?.queries ?? 0;
+  const own = rows.find((r) => r.system === system && r.setting.startsWith("exact"));
+  return own?.queries ?? rows.find((r) => r.system === "folder" && r.setting.startsWith("exact"))?.queries ?? 0;
 }
 
 function report(builds: BuildRecord[], rows: SearchRow[], truth: TruthRecord, settingsLines: string[], startLoad: number[], endLoads: string): string {
@@ -278,7 +301,7 @@ async function main(): Promise<void> {
   const queries = Array.from({ length: QUERIES }, (_, j) => corpus.query(j).vectors);
   console.log(`data: ${DOCS} docs x ${TOKENS} +- 25% vectors (dim ${DIM}), ${QUERIES} queries x ${QUERY_TOKENS}; systems ${SYSTEMS.join(", ")}`);
   const truth = await exactTruth(corpus, queries);
-  const w: Workload = { corpus, queries, truth: truth.truth, training: TRAINING, ...(HNSW ? { hnsw: HNSW } : {}) };
+  const w: Workload = { corpus, queries, truth: truth.truth, training: TRAINING, plaid: PLAID, indexExactQueries: INDEX_EXACT_QUERIES, ...(HNSW ? { hnsw: HNSW } : {}) };
 
   const settingsLines: string[] = [];
   const mwm = argv["maintenance-work-mem"] ?? "2GB";

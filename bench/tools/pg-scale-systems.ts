@@ -3,6 +3,7 @@
  * progress events, then time searches and score them against the exact top-10.
  */
 import { PlaidIndex } from "../../src/plaid/plaid-index.js";
+import type { PlaidParams } from "../../src/plaid/stages.js";
 import type { CodecTrainingOptions } from "../../src/plaid/train-codec.js";
 import { buildIndex } from "../../src/plaid/writer.js";
 import { PgIndex } from "../../src/pg/pg-index.js";
@@ -22,6 +23,22 @@ export interface Workload {
   training: CodecTrainingOptions;
   /** pgvector's HNSW build parameters of the PostgreSQL systems (PgBuildOptions.hnsw). Default: pgvector's. */
   hnsw?: { m?: number; efConstruction?: number };
+  /** PLAID settings measured on every system (folder search, PostgreSQL "plaid" retriever); {} = the defaults. */
+  plaid: PlaidParams[];
+  /**
+   * Queries the folder index's exhaustive search runs for (0: none). Its top-10s are the "index's
+   * exhaustive search" of every system: all train the same codec on the same data (the PostgreSQL
+   * tests check that the two layouts' exact searches agree), so they store the same codes.
+   */
+  indexExactQueries: number;
+  /** Filled by the folder system: the exhaustive top-10s of the first indexExactQueries queries. */
+  indexExact?: number[][];
+}
+
+/** A PLAID setting as a row label. */
+export function plaidLabel(p: PlaidParams): string {
+  const parts = Object.entries(p).map(([k, v]) => `${k} ${String(v)}`);
+  return `plaid, ${parts.length > 0 ? parts.join(", ") : "default parameters"}`;
 }
 
 /** How long a build took, by phase (seconds), and what it stored. */
@@ -136,7 +153,15 @@ export async function runFolder(w: Workload, dir: string): Promise<{ build: Buil
       note: `K ${info.centroids}, nbits ${info.nbits}`,
     };
     console.log(`folder: built in ${build.totalSeconds.toFixed(1)} s (training ${build.trainSeconds.toFixed(1)} s), ${build.bytesPerVector.toFixed(2)} B/vector`);
-    const rows = [rowOf(await measure(w, "folder (PLAID)", "default parameters", async (q) => (await index.search(encoded(w, q), { k: 10 })).map((h) => h.id)))];
+    const rows: SearchRow[] = [];
+    if (w.indexExactQueries > 0) {
+      const exact = await measure(w, "folder", "exact (exhaustive)", async (q) => (await index.search(encoded(w, q), { k: 10, exact: true })).map((h) => h.id), w.indexExactQueries);
+      w.indexExact = exact.tops;
+      rows.push({ ...rowOf(exact), recallVsIndexExact: 1 });
+    }
+    for (const params of w.plaid) {
+      rows.push(rowOf(await measure(w, "folder", plaidLabel(params), async (q) => (await index.search(encoded(w, q), { k: 10, params })).map((h) => h.id), w.queries.length, 1, w.indexExact ?? [])));
+    }
     return { build, rows };
   } finally {
     await index.close();
@@ -175,20 +200,24 @@ export async function runPg(w: Workload, system: string, url: string, build: PgB
       vectors: info.vectors,
       bytesPerVector: info.bytesPerVector,
       totalBytes,
-      note: `K ${info.centroids}, nbits ${info.nbits}, FDE ${info.fde.size} values; HNSW ${(info.indexBytes.fdeHnsw / 2 ** 20).toFixed(1)} MiB, documents table ${(info.tableBytes.documents / 2 ** 20).toFixed(1)} MiB, vectors table ${(info.tableBytes.vectors / 2 ** 20).toFixed(1)} MiB`,
+      note: `K ${info.centroids}, nbits ${info.nbits}, FDE ${info.fde.size} values; HNSW ${(info.indexBytes.fdeHnsw / 2 ** 20).toFixed(1)} MiB, documents table ${(info.tableBytes.documents / 2 ** 20).toFixed(1)} MiB, vectors table ${(info.tableBytes.vectors / 2 ** 20).toFixed(1)} MiB, IVF lists ${(info.tableBytes.ivf / 2 ** 20).toFixed(1)} MiB (${(info.tableBytes.ivf / Math.max(1, info.vectors)).toFixed(2)} B/vector)`,
     };
     console.log(`${system}: built in ${rec.totalSeconds.toFixed(1)} s (training ${rec.trainSeconds.toFixed(1)} s, rows until ${rec.ingestSeconds.toFixed(1)} s, HNSW + GIN ${(rec.indexBuildSeconds ?? 0).toFixed(1)} s), ${rec.bytesPerVector.toFixed(2)} B/vector; ${rec.note}`);
     const rows: SearchRow[] = [];
-    // The exhaustive search first: its top-10s are what the first stage's rows are also scored against.
-    let indexExact: number[][] = [];
+    // The exhaustive search first: its top-10s are what the first stage's rows are also scored against
+    // (the folder's, when it ran them: the same codes).
+    let indexExact: number[][] = w.indexExact ?? [];
     if (opts.exactQueries > 0) {
       const exact = await measure(w, system, "exact (exhaustive)", async (q) => (await index.search(encoded(w, q), { k: 10, retriever: "exact" })).map((h) => h.id), opts.exactQueries);
       indexExact = exact.tops;
       rows.push({ ...rowOf(exact), recallVsIndexExact: 1 });
     }
+    for (const plaid of w.plaid) {
+      rows.push(rowOf(await measure(w, system, plaidLabel(plaid), async (q) => (await index.search(encoded(w, q), { k: 10, retriever: "plaid", plaid })).map((h) => h.id), w.queries.length, 1, indexExact)));
+    }
     for (const c of opts.candidates) {
       const label = `fde, candidates ${c.candidates}, rerank ${c.rerank ?? `default (${Math.ceil(c.candidates / 4)})`}`;
-      rows.push(rowOf(await measure(w, system, label, async (q) => (await index.search(encoded(w, q), { k: 10, ...c })).map((h) => h.id), w.queries.length, 1, indexExact)));
+      rows.push(rowOf(await measure(w, system, label, async (q) => (await index.search(encoded(w, q), { k: 10, retriever: "fde", ...c })).map((h) => h.id), w.queries.length, 1, indexExact)));
     }
     return { build: rec, rows };
   } finally {
