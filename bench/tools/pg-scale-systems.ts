@@ -33,6 +33,8 @@ export interface Workload {
   indexExactQueries: number;
   /** Filled by the folder system: the exhaustive top-10s of the first indexExactQueries queries. */
   indexExact?: number[][];
+  /** False: PostgreSQL builds store no FDEs and no HNSW index (`fde: false`), and no "fde" rows are measured. */
+  pgFde: boolean;
 }
 
 /** A PLAID setting as a row label. */
@@ -184,7 +186,7 @@ export interface PgRunOptions {
 /** A PostgreSQL index built by `build` at `url` (replaced), searched through `PgIndex.open(url)`. */
 export async function runPg(w: Workload, system: string, url: string, build: PgBuilder, opts: PgRunOptions): Promise<{ build: BuildRecord; rows: SearchRow[] }> {
   const clock = new BuildClock(system);
-  if (!opts.skipBuild) await build(url, w.corpus.source(), w.corpus.dim, { ...w.training, overwrite: true, onProgress: clock.onProgress });
+  if (!opts.skipBuild) await build(url, w.corpus.source(), w.corpus.dim, { ...w.training, ...(w.pgFde ? {} : { fde: false as const }), overwrite: true, onProgress: clock.onProgress });
   const end = performance.now();
   const index = await PgIndex.open(url);
   try {
@@ -200,7 +202,7 @@ export async function runPg(w: Workload, system: string, url: string, build: PgB
       vectors: info.vectors,
       bytesPerVector: info.bytesPerVector,
       totalBytes,
-      note: `K ${info.centroids}, nbits ${info.nbits}, FDE ${info.fde.size} values; HNSW ${(info.indexBytes.fdeHnsw / 2 ** 20).toFixed(1)} MiB, documents table ${(info.tableBytes.documents / 2 ** 20).toFixed(1)} MiB, vectors table ${(info.tableBytes.vectors / 2 ** 20).toFixed(1)} MiB, IVF lists ${(info.tableBytes.ivf / 2 ** 20).toFixed(1)} MiB (${(info.tableBytes.ivf / Math.max(1, info.vectors)).toFixed(2)} B/vector)`,
+      note: `K ${info.centroids}, nbits ${info.nbits}, ${info.fdeEnabled ? `FDE ${info.fde.size} values` : "no FDEs"}; HNSW ${(info.indexBytes.fdeHnsw / 2 ** 20).toFixed(1)} MiB, documents table ${(info.tableBytes.documents / 2 ** 20).toFixed(1)} MiB, vectors table ${(info.tableBytes.vectors / 2 ** 20).toFixed(1)} MiB, IVF lists ${(info.tableBytes.ivf / 2 ** 20).toFixed(1)} MiB (${(info.tableBytes.ivf / Math.max(1, info.vectors)).toFixed(2)} B/vector)`,
     };
     console.log(`${system}: built in ${rec.totalSeconds.toFixed(1)} s (training ${rec.trainSeconds.toFixed(1)} s, rows until ${rec.ingestSeconds.toFixed(1)} s, HNSW + GIN ${(rec.indexBuildSeconds ?? 0).toFixed(1)} s), ${rec.bytesPerVector.toFixed(2)} B/vector; ${rec.note}`);
     const rows: SearchRow[] = [];
@@ -215,7 +217,7 @@ export async function runPg(w: Workload, system: string, url: string, build: PgB
     for (const plaid of w.plaid) {
       rows.push(rowOf(await measure(w, system, plaidLabel(plaid), async (q) => (await index.search(encoded(w, q), { k: 10, retriever: "plaid", plaid })).map((h) => h.id), w.queries.length, 1, indexExact)));
     }
-    for (const c of opts.candidates) {
+    for (const c of info.fdeEnabled ? opts.candidates : []) {
       const label = `fde, candidates ${c.candidates}, rerank ${c.rerank ?? `default (${Math.ceil(c.candidates / 4)})`}`;
       rows.push(rowOf(await measure(w, system, label, async (q) => (await index.search(encoded(w, q), { k: 10, retriever: "fde", ...c })).map((h) => h.id), w.queries.length, 1, indexExact)));
     }

@@ -24,15 +24,16 @@ export interface WriteOutcome {
 
 /**
  * Builds a new index at `location`. A PostgreSQL build takes the codec options, `model`,
- * `overwrite`, `onProgress`, `shards` (a sharded index whose coordinator is `location`) and `hnsw`
- * (pgvector's build parameters); the folder-only ones (chunks, BM25, the sample's memory) do not
+ * `overwrite`, `onProgress`, `shards` (a sharded index whose coordinator is `location`), `hnsw`
+ * (pgvector's build parameters) and `fde` (false: no FDE first stage); the folder-only ones (chunks, BM25, the sample's memory) do not
  * apply there (its keyword side is PostgreSQL full-text search over the stored texts), and a folder
  * refuses the PostgreSQL-only ones.
  */
-export async function buildAt(location: string, source: EmbeddingSource, dim: number, opts: BuildOptions & Pick<PgWriter.PgBuildOptions, "shards" | "hnsw"> = {}): Promise<WriteOutcome> {
+export async function buildAt(location: string, source: EmbeddingSource, dim: number, opts: BuildOptions & Pick<PgWriter.PgBuildOptions, "shards" | "hnsw" | "fde"> = {}): Promise<WriteOutcome> {
   if (locationKind(location) === "folder") {
     if (opts.shards !== undefined) throw new ColtsError("INPUT_INVALID", `shards are PostgreSQL nodes: ${location} is a folder; name the coordinator's postgres:// URL as the location`);
     if (opts.hnsw !== undefined) throw new ColtsError("INPUT_INVALID", `hnsw settings are pgvector's: ${location} is a folder (PLAID has no HNSW graph); leave them out or name a postgres:// URL`);
+    if (opts.fde !== undefined) throw new ColtsError("INPUT_INVALID", `FDE settings are a PostgreSQL index's: ${location} is a folder; leave them out or name a postgres:// URL`);
     const m = await buildIndex(location, source, dim, opts);
     return { generation: m.generation, liveDocuments: m.liveDocs };
   }

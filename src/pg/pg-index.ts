@@ -78,8 +78,10 @@ export interface PgIndexInfo extends Pick<IndexInfo, "generation" | "liveDocumen
   indexBytes: { fdeHnsw: number; textGin: number };
   /** Vectors table bytes (codes, residuals, row overhead, its primary key) per stored vector. */
   bytesPerVector: number;
-  /** FDE settings of the first stage (recorded at build). */
+  /** FDE settings of the FDE first stage (recorded at build). */
   fde: PgFdeSettings;
+  /** False when the index was built without FDEs (`fde: false`): no HNSW index, no "fde" retriever. */
+  fdeEnabled: boolean;
   /** Text search configuration of the keyword retriever. */
   textSearchConfig: string;
   /** A sharded index: each shard node (host:port/database) with its documents and vectors. */
@@ -175,6 +177,11 @@ export class PgIndex {
         return reads.run(() => this.plaidSearch(reads, qv, o, o.k));
       }
       case "fde": {
+        if (!this.settings.fdeEnabled) {
+          throw new ColtsError("INPUT_INVALID", `${this.s.location.redacted} was built without FDEs (fde: false), so it has no FDE first stage: use the plaid retriever (its IVF lists), or rebuild with FDEs`, {
+            details: { retriever: "fde" },
+          });
+        }
         const qv = this.vectorsOf(q, o);
         return reads.run(() => this.fdeSearch(reads, qv, o, o.k));
       }
@@ -345,6 +352,7 @@ export class PgIndex {
       model: st.model,
       drifted: isDrifted({ trainedAvgResidual: st.trainedAvgResidual, lastAddAvgResidual: row.last }),
       fde: st.fde,
+      fdeEnabled: st.fdeEnabled,
       textSearchConfig: st.textSearchConfig,
       ...(this.nodes ? { shards: sizes.map((x) => ({ node: nodeName(this.nodes?.[x.part] as ShardNode), documents: x.docs, vectors: x.vectors })) } : {}),
     };
@@ -358,7 +366,7 @@ export class PgIndex {
       "measure the index",
       `SELECT (SELECT count(*) FROM ${t.documents}) AS docs, (SELECT sum(doclen) FROM ${t.vectors}) AS vectors,
         pg_total_relation_size($1::regclass) AS documents_b, pg_total_relation_size($2::regclass) AS vectors_b,
-        pg_relation_size($3::regclass) AS fde_b, pg_relation_size($4::regclass) AS tsv_b, pg_total_relation_size($5::regclass) AS ivf_b`,
+        COALESCE(pg_relation_size(to_regclass($3)), 0) AS fde_b, pg_relation_size($4::regclass) AS tsv_b, pg_total_relation_size($5::regclass) AS ivf_b`,
       [t.documents, t.vectors, t.fdeIndex, t.textIndex, t.ivf],
     );
     return partSizes(0, r.rows[0] ?? {});

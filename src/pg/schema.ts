@@ -11,7 +11,8 @@
  *   <p>documents  ordinal (stable, never reused, the tie-break of equal scores), external id
  *                 (unique among live documents), shard (the part of a sharded index that holds it; 0 on one node), metadata (jsonb), text,
  *                 fde (pgvector halfvec(<FDE size>): the MUVERA encoding of the document's vectors,
- *                 HNSW-indexed with halfvec_ip_ops, the first stage of search), tsv (tsvector of the
+ *                 HNSW-indexed with halfvec_ip_ops, the FDE first stage of search; NULL in an index
+ *                 built without FDEs, settings.fde_enabled false, which has no HNSW index), tsv (tsvector of the
  *                 text in the recorded configuration, GIN-indexed; NULL without text)
  *   <p>vectors    ordinal -> doclen, codes (int32 little-endian [doclen]), residuals
  *                 ([doclen, dim * nbits / 8] packed as on disk); deleted with its document
@@ -101,12 +102,13 @@ export function createStatements(t: Tables, fdeSize: number, part: TablePart = "
        trained_avg_residual double precision NOT NULL, last_add_avg_residual double precision,
        fde_repetitions integer NOT NULL, fde_simhash_bits integer NOT NULL, fde_projection_dim integer NOT NULL,
        fde_projection text NOT NULL, fde_fill boolean NOT NULL, fde_final_dim integer, fde_seed bigint NOT NULL, fde_size integer NOT NULL,
+       fde_enabled boolean NOT NULL,
        text_search_config text NOT NULL,
        created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now())`,
     `CREATE TABLE ${t.codec} (one boolean PRIMARY KEY DEFAULT true CHECK (one), data bytea NOT NULL)`,
     `CREATE TABLE ${t.documents} (
        ordinal bigint PRIMARY KEY, id text NOT NULL UNIQUE, shard integer NOT NULL DEFAULT 0, meta jsonb, text text,
-       fde halfvec(${fdeSize}) NOT NULL, tsv tsvector)`,
+       fde halfvec(${fdeSize}), tsv tsvector)`,
     `CREATE TABLE ${t.vectors} (
        ordinal bigint PRIMARY KEY REFERENCES ${t.documents} (ordinal) ON DELETE CASCADE,
        doclen integer NOT NULL, codes bytea NOT NULL, residuals bytea NOT NULL)`,
@@ -141,14 +143,15 @@ export function resolveHnsw(p: Partial<HnswBuildParams> = {}): HnswBuildParams {
 }
 
 /**
- * The search indexes, created after a build's bulk insert: HNSW over the FDEs by inner product and
- * GIN over the tsvectors. CREATE INDEX takes no bind parameters, so `hnsw` is checked by
- * `resolveHnsw` here, where it is spliced into SQL, whatever the caller checked before.
+ * The search indexes, created after a build's bulk insert: HNSW over the FDEs by inner product
+ * (unless the index is built without FDEs: `fde` false) and GIN over the tsvectors. CREATE INDEX
+ * takes no bind parameters, so `hnsw` is checked by `resolveHnsw` here, where it is spliced into SQL,
+ * whatever the caller checked before.
  */
-export function indexStatements(t: Tables, hnsw: HnswBuildParams = DEFAULT_HNSW): string[] {
+export function indexStatements(t: Tables, hnsw: HnswBuildParams = DEFAULT_HNSW, fde = true): string[] {
   const h = resolveHnsw(hnsw);
   return [
-    `CREATE INDEX ${t.fdeIndex} ON ${t.documents} USING hnsw (fde halfvec_ip_ops) WITH (m = ${h.m}, ef_construction = ${h.efConstruction})`,
+    ...(fde ? [`CREATE INDEX ${t.fdeIndex} ON ${t.documents} USING hnsw (fde halfvec_ip_ops) WITH (m = ${h.m}, ef_construction = ${h.efConstruction})`] : []),
     `CREATE INDEX ${t.textIndex} ON ${t.documents} USING gin (tsv)`,
   ];
 }

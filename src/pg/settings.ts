@@ -21,6 +21,8 @@ export interface PgSettings {
   lastAddAvgResidual: number | null;
   /** The FDE settings of every document FDE (queries are encoded with the same). */
   fde: PgFdeSettings;
+  /** False for an index built without FDEs (`fde: false`): no FDE column values, no HNSW index, no "fde" retriever. */
+  fdeEnabled: boolean;
   /** PostgreSQL text search configuration of the tsvector column (e.g. "english"). */
   textSearchConfig: string;
 }
@@ -43,6 +45,7 @@ interface SettingsRow {
   fde_final_dim: number | null;
   fde_seed: string;
   fde_size: number;
+  fde_enabled: boolean;
   text_search_config: string;
   data: Buffer;
 }
@@ -81,6 +84,7 @@ function settingsOf(row: Omit<SettingsRow, "data">, where: string): PgSettings {
     trainedAvgResidual: row.trained_avg_residual,
     lastAddAvgResidual: row.last_add_avg_residual,
     fde: fdeSettingsOf(row, where),
+    fdeEnabled: row.fde_enabled,
     textSearchConfig: row.text_search_config,
   };
 }
@@ -104,10 +108,10 @@ function fdeSettingsOf(row: Omit<SettingsRow, "data">, where: string): PgFdeSett
   };
 }
 
-/** The settings row's FDE and text search columns, in `settingsInsert`'s order. */
-export function fdeSettingsValues(fde: PgFdeSettings, textSearchConfig: string): unknown[] {
-  return [fde.repetitions, fde.simhashBits, fde.projectionDim, fde.projection, fde.fillEmptyPartitions, fde.finalDim, fde.seed, fde.size, textSearchConfig];
+/** The settings row's FDE and text search columns, in `FDE_SETTINGS_COLUMNS`' order. */
+export function fdeSettingsValues(fde: PgFdeSettings, enabled: boolean, textSearchConfig: string): unknown[] {
+  return [fde.repetitions, fde.simhashBits, fde.projectionDim, fde.projection, fde.fillEmptyPartitions, fde.finalDim, fde.seed, fde.size, enabled, textSearchConfig];
 }
 
 /** Column list matching `fdeSettingsValues`. */
-export const FDE_SETTINGS_COLUMNS = "fde_repetitions, fde_simhash_bits, fde_projection_dim, fde_projection, fde_fill, fde_final_dim, fde_seed, fde_size, text_search_config";
+export const FDE_SETTINGS_COLUMNS = "fde_repetitions, fde_simhash_bits, fde_projection_dim, fde_projection, fde_fill, fde_final_dim, fde_seed, fde_size, fde_enabled, text_search_config";

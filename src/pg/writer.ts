@@ -66,12 +66,15 @@ export interface PgBuildOptions extends CodecTrainingOptions, PgWriteOptions {
    */
   overwrite?: boolean;
   /**
-   * FDE settings of the first stage (muvera/config.ts `FdeConfig`; the index's dim is used). Default:
-   * muvera's defaults (R 15, k_sim 6, d_proj 4, sparse projection, no fill, seed 1: 3,840 values).
-   * Recorded with the index; queries use the same. At most 4,000 values (pgvector's HNSW limit for
-   * halfvec). Larger FDEs approximate MaxSim better and cost proportionally more storage and HNSW time.
+   * FDE settings of the FDE first stage (muvera/config.ts `FdeConfig`; the index's dim is used).
+   * Default: muvera's defaults (R 15, k_sim 6, d_proj 4, sparse projection, no fill, seed 1: 3,840
+   * values). Recorded with the index; queries use the same. At most 4,000 values (pgvector's HNSW
+   * limit for halfvec). Larger FDEs approximate MaxSim better and cost proportionally more storage
+   * and HNSW time. `false`: no FDEs and no HNSW index; the default "plaid" retriever (IVF lists)
+   * does not need them, and at 100k documents they are most of the index's bytes and build time
+   * (bench/RESULTS.md, "PostgreSQL: IVF first stage"); the "fde" retriever is then refused.
    */
-  fde?: PgFdeOptions;
+  fde?: PgFdeOptions | false;
   /**
    * PostgreSQL text search configuration of the keyword retriever (stemming, stop words): any
    * configuration the server knows, e.g. "english" (default) or "simple" (lower-casing only, no
@@ -127,7 +130,8 @@ class RowWriter extends BatchWriter {
     public next: number,
     batchDocs: number,
     kernel: CodecKernelOptions,
-    private readonly fde: FdeEncoder,
+    /** Null for an index built without FDEs: the rows' fde stays NULL. */
+    private readonly fde: FdeEncoder | null,
     private readonly textSearchConfig: string,
   ) {
     super(codec, batchDocs, kernel);
@@ -152,7 +156,7 @@ class RowWriter extends BatchWriter {
       this.ivf.set(part, pairs);
       for (const { ordinal, d, ids, codes: c, residuals: r } of group) {
         pairs.add(ordinal, ids);
-        const fde = halfvecLiteral(this.fde.document(d.vectors.subarray(0, d.n * dim), d.n));
+        const fde = this.fde ? halfvecLiteral(this.fde.document(d.vectors.subarray(0, d.n * dim), d.n)) : null;
         docValues.push(ordinal, d.id, d.metadata === undefined || d.metadata === null ? null : JSON.stringify(d.metadata), d.text ?? null, fde);
         vecValues.push(ordinal, d.n, c, r);
       }
@@ -255,7 +259,7 @@ export async function buildPgIndex(url: string, source: EmbeddingSource, dim: nu
     const b: BuildTargets = { coordinator: s, data: nodes ? shards : [s], nodes };
     // Refuse before training (minutes on a large corpus); checked again under the lock.
     if (!opts.overwrite && (await anyIndex(b))) throw already();
-    const fde = resolvePgFde(opts.fde, dim);
+    const fde = resolvePgFde(opts.fde === false ? undefined : opts.fde, dim);
     let textSearchConfig = opts.textSearchConfig ?? DEFAULT_TEXT_SEARCH_CONFIG;
     for (const d of b.data) {
       await checkPgvector(d, true);
@@ -265,7 +269,7 @@ export async function buildPgIndex(url: string, source: EmbeddingSource, dim: nu
     // index keeps it (writer.ts).
     const { codec } = await trainCodec(source, dim, opts);
     try {
-      return await inTransaction(s, () => writeBuild(b, source, dim, opts, { codec, fde, hnsw, textSearchConfig, batchDocs, already }));
+      return await inTransaction(s, () => writeBuild(b, source, dim, opts, { codec, fde, fdeEnabled: opts.fde !== false, hnsw, textSearchConfig, batchDocs, already }));
     } finally {
       await codec.releaseKernels();
     }
@@ -279,6 +283,8 @@ export async function buildPgIndex(url: string, source: EmbeddingSource, dim: nu
 interface BuildPlan {
   codec: ResidualCodec;
   fde: PgFdeSettings;
+  /** False: no FDEs, no HNSW index. */
+  fdeEnabled: boolean;
   textSearchConfig: string;
   hnsw: HnswBuildParams;
   batchDocs: number;
@@ -310,7 +316,7 @@ async function writeBuild(b: BuildTargets, source: EmbeddingSource, dim: number,
       }
     }
     const targets: WriteTargets = b.nodes ? { sessions: b.data, route: (ids) => routeIds(s, ids, b.data.length) } : singleTarget(s);
-    const encoder = encoderFor(plan.fde, s.location.redacted);
+    const encoder = plan.fdeEnabled ? encoderFor(plan.fde, s.location.redacted) : null;
     const writer = new RowWriter(targets, t, plan.codec, 0, plan.batchDocs, opts.assignment ? { assignment: opts.assignment } : {}, encoder, plan.textSearchConfig);
     const seen = new Set<string>();
     for await (const batch of source.batches()) {
@@ -321,7 +327,7 @@ async function writeBuild(b: BuildTargets, source: EmbeddingSource, dim: number,
     // After the bulk insert: one HNSW build over every FDE is much faster than row-by-row inserts;
     // the shards build theirs at the same time.
     await Promise.all(b.data.map(async (d) => {
-      for (const sql of indexStatements(t, plan.hnsw)) await query(d, "create the search indexes", sql);
+      for (const sql of indexStatements(t, plan.hnsw, plan.fdeEnabled)) await query(d, "create the search indexes", sql);
     }));
     return writer.next;
   };
@@ -330,8 +336,8 @@ async function writeBuild(b: BuildTargets, source: EmbeddingSource, dim: number,
     s,
     "store the settings",
     `INSERT INTO ${t.settings} (dim, nbits, num_centroids, pool_factor, model, next_ordinal, generation, trained_avg_residual, ${FDE_SETTINGS_COLUMNS})
-     VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-    [dim, plan.codec.nbits, plan.codec.numCentroids, opts.poolFactor ?? 1, opts.model ?? null, written, plan.codec.avgResidual, ...fdeSettingsValues(plan.fde, plan.textSearchConfig)],
+     VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+    [dim, plan.codec.nbits, plan.codec.numCentroids, opts.poolFactor ?? 1, opts.model ?? null, written, plan.codec.avgResidual, ...fdeSettingsValues(plan.fde, plan.fdeEnabled, plan.textSearchConfig)],
   );
   return { generation: 1, liveDocuments: written, written };
 }
@@ -361,7 +367,7 @@ export async function addToPgIndex(url: string, source: EmbeddingSource, opts: P
   return withWrite(url, async (s, t, targets) => {
     const { settings, codec } = await loadSettings(s, t);
     try {
-      const encoder = encoderFor(settings.fde, s.location.redacted);
+      const encoder = settings.fdeEnabled ? encoderFor(settings.fde, s.location.redacted) : null;
       // Past every part's largest ordinal too: a sharded write killed between two shards' commits
       // leaves rows the settings row does not count.
       const first = Math.max(settings.nextOrdinal, (await maxOrdinal(targets, t)) + 1);

@@ -127,6 +127,21 @@ describe("colts with a postgres:// index location", () => {
     assert.match(bad.stderr, /FILTER_INVALID/);
   });
 
+  test("index build --no-fde: no FDE first stage (info says so, --first-stage fde is refused), the IVF stage as on a folder", async () => {
+    const url = server.url("clinofde_");
+    const b = await run(["index", "build", url, "--model", "model", "--input", "docs.jsonl", "--metadata-fields", "lang,year", "--nbits", "2", "--no-fde"]);
+    assert.equal(b.code, 0, b.stderr);
+    const info = JSON.parse((await run(["index", "info", url, "--json"])).stdout) as { fdeEnabled: boolean; indexBytes: { fdeHnsw: number } };
+    assert.deepEqual([info.fdeEnabled, info.indexBytes.fdeHnsw], [false, 0]);
+    assert.deepEqual(await hits(url, "capital of France", ["--exact"]), await hits("idx", "capital of France", ["--exact"]));
+    const fde = await run(["search", url, "capital", "--first-stage", "fde"]);
+    assert.equal(fde.code, 1, fde.stderr);
+    assert.match(fde.stderr, /without FDEs.*\[INPUT_INVALID\]/);
+    const folder = await run(["index", "build", "idx-nofde", "--model", "model", "--input", "docs.jsonl", "--no-fde"]);
+    assert.equal(folder.code, 1);
+    assert.match(folder.stderr, /FDE settings are a PostgreSQL index's.*\[INPUT_INVALID\]/);
+  });
+
   test("index add, delete, compact, then search: the same as the folder index after the same writes", async () => {
     const url = server.url("cli_");
     for (const loc of [url, "idx"]) {

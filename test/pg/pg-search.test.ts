@@ -212,6 +212,40 @@ describe("PostgreSQL search: FDE + HNSW first stage, exact MaxSim, keyword and h
     }
   });
 
+  test("fde: false builds no FDEs and no HNSW index; plaid still equals the folder's, adds keep the lists, the fde retriever is refused", async () => {
+    const corpus = docs(150, 19, "n");
+    const more = docs(30, 20, "m");
+    const dir = path.join(root, "nofde");
+    const url = server.url("nofde_");
+    await buildIndex(dir, arraySource(corpus), DIM, { nbits: 2 });
+    await buildPgIndex(url, arraySource(corpus), DIM, { nbits: 2, fde: false });
+    await addToIndex(dir, arraySource(more));
+    await addToPgIndex(url, arraySource(more));
+    const indexes = await sql.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE tablename = 'nofde_documents' ORDER BY indexname");
+    assert.deepEqual(
+      indexes.rows.map((r) => r.indexname),
+      ["nofde_documents_id_key", "nofde_documents_pkey", "nofde_documents_tsv"],
+      "no HNSW index",
+    );
+    const fdes = await sql.query<{ n: string }>('SELECT count(*) AS n FROM "nofde_documents" WHERE fde IS NOT NULL');
+    assert.equal(fdes.rows[0]?.n, "0");
+    await assertIvfMatchesCodes(sql, "nofde_", "without FDEs");
+    const disk = await PlaidIndex.open(dir);
+    const db = await PgIndex.open(url);
+    try {
+      assert.equal((await db.info()).fdeEnabled, false);
+      assert.equal((await db.info()).indexBytes.fdeHnsw, 0);
+      for (const qdoc of [corpus[3], more[7]] as EmbeddedDoc[]) {
+        const q = asQuery(qdoc);
+        assert.deepEqual(await db.search(q, { k: 10 }), await disk.search(q, { k: 10 }));
+        assert.deepEqual(await db.search(q, { k: 10, exact: true }), await disk.search(q, { k: 10, exact: true }));
+      }
+      await assert.rejects(db.search(asQuery(corpus[0] as EmbeddedDoc), { retriever: "fde" }), isCode("INPUT_INVALID", /without FDEs.*plaid/));
+    } finally {
+      await Promise.all([disk.close(), db.close()]);
+    }
+  });
+
   test("a filter matching 3% of the documents still gives min(k, matches) results with few candidates (iterative scan)", async () => {
     const corpus = docs(600, 9, "s");
     const url = server.url("sel_");
