@@ -8,6 +8,10 @@ import { TrainableColbert } from "../reference/tfjs/model.js";
 import { batchLoss, type ObjectiveOptions, type TrainBatch } from "../reference/tfjs/objective.js";
 import { initTraining, tf } from "../reference/tfjs/tf.js";
 import { tinyModel } from "../helpers/models.js";
+import { suiteDir } from "../helpers/paths.js";
+
+/** The tiny models of this file, removed when it ends. */
+const MODELS = suiteDir();
 
 const EXAMPLES: ResolvedExample[] = [
   { query: "red apples", docs: ["apples are red fruit", "the sky is blue", "cars have wheels"], scores: { a: [9, 2, 1], b: [0.9, 0.5, 0.1] } },
@@ -19,7 +23,7 @@ describe("objective: finite-difference gradient checks on a tiny model", () => {
   let batch: TrainBatch;
   before(async () => {
     await initTraining();
-    const dir = await tinyModel({ after: () => undefined }, { hidden: 16, heads: 2, dim: 8, layers: 1, queryLength: 8, documentLength: 12 });
+    const dir = await tinyModel(MODELS, { hidden: 16, heads: 2, dim: 8, layers: 1, queryLength: 8, documentLength: 12 });
     const spec = readModelFolder(dir);
     model = new TrainableColbert(readColbertCheckpoint(dir));
     batch = makeBatch(new ColbertTokenizer(spec.tokenizerJson, spec.tokenizerConfig, spec.settings), EXAMPLES);
@@ -89,7 +93,7 @@ describe("objective: Matryoshka dims with their own heads", () => {
   const models: TrainableColbert[] = [];
   before(async () => {
     await initTraining();
-    dir = await tinyModel({ after: () => undefined }, TINY);
+    dir = await tinyModel(MODELS, TINY);
     const spec = readModelFolder(dir);
     batch = makeBatch(new ColbertTokenizer(spec.tokenizerJson, spec.tokenizerConfig, spec.settings), EXAMPLES);
   });

@@ -21,7 +21,10 @@ import { TrainableColbert } from "../reference/tfjs/model.js";
 import { batchLoss, type ObjectiveOptions, type TrainBatch } from "../reference/tfjs/objective.js";
 import { initTraining, tf } from "../reference/tfjs/tf.js";
 import { tinyModel } from "../helpers/models.js";
-import { tempDir } from "../helpers/paths.js";
+import { suiteDir, tempDir } from "../helpers/paths.js";
+
+/** The tiny models of this file, removed when it ends. */
+const MODELS = suiteDir();
 
 const XLMR = { arch: "xlm-roberta" as const, hidden: 16, heads: 2, layers: 2, dim: 8, queryLength: 8, documentLength: 12 };
 
@@ -32,7 +35,7 @@ const EXAMPLES: ResolvedExample[] = [
 ];
 
 async function setup(opts: Parameters<typeof tinyModel>[1] = {}): Promise<{ dir: string; tok: ColbertTokenizer; batch: TrainBatch }> {
-  const dir = await tinyModel({ after: () => undefined }, { ...XLMR, ...opts });
+  const dir = await tinyModel(MODELS, { ...XLMR, ...opts });
   const spec = readModelFolder(dir);
   const tok = new ColbertTokenizer(spec.tokenizerJson, spec.tokenizerConfig, spec.settings);
   return { dir, tok, batch: makeBatch(tok, EXAMPLES) };

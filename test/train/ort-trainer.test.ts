@@ -17,6 +17,10 @@ import { contrastiveLoss } from "../../src/train/score-losses.js";
 import { activationBytes } from "../../src/train/ort/fused-step.js";
 import { initTraining, tf } from "../reference/tfjs/tf.js";
 import { tinyModel } from "../helpers/models.js";
+import { suiteDir } from "../helpers/paths.js";
+
+/** The tiny models of this file, removed when it ends. */
+const MODELS = suiteDir();
 
 const EXAMPLES: ResolvedExample[] = [
   { query: "red apples", docs: ["apples are red fruit", "the sky is blue", "cars have wheels"], scores: { a: [9, 2, 1], b: [0.9, 0.5, 0.1] } },
@@ -25,7 +29,7 @@ const EXAMPLES: ResolvedExample[] = [
 ];
 
 async function setup(opts: Parameters<typeof tinyModel>[1]): Promise<{ dir: string; batch: TrainBatch }> {
-  const dir = await tinyModel({ after: () => undefined }, { hidden: 16, heads: 2, layers: 2, queryLength: 8, documentLength: 12, ...opts });
+  const dir = await tinyModel(MODELS, { hidden: 16, heads: 2, layers: 2, queryLength: 8, documentLength: 12, ...opts });
   const spec = readModelFolder(dir);
   return { dir, batch: makeBatch(new ColbertTokenizer(spec.tokenizerJson, spec.tokenizerConfig, spec.settings), EXAMPLES) };
 }
