@@ -6,7 +6,6 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
@@ -34,8 +33,8 @@ before(async () => {
   app = buildServer({ engine, token: "ui-token", log: () => undefined }).app;
   await app.listen({ host: "127.0.0.1", port: 0 });
   base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  // A fresh profile per run (playwright passes it as --user-data-dir).
-  browser = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), "colts-chromium-")), {
+  // A fresh profile per run (playwright passes it as --user-data-dir), removed with the suite's folder.
+  browser = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(root, "chromium-")), {
     executablePath: CHROMIUM,
     headless: true,
     args: [
