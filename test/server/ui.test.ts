@@ -54,6 +54,9 @@ after(async () => {
   await browser?.close();
   await app?.close();
   await engine?.close();
+  // suiteDir's own removal runs first (hooks run in the order registered), while Chromium still
+  // writes its profile; remove the folder again once the browser is closed.
+  fs.rmSync(root, { recursive: true, force: true });
 });
 
 test("search, results with scores and metadata, MaxSim explanation, screenshot", async () => {
