@@ -15,6 +15,7 @@
  * ordinals from those centroids' lists (`removeFromIvf`). So a list never names a deleted document.
  */
 import { ColtsError } from "../errors.js";
+import { buildIvf } from "../plaid/chunk.js";
 import { query, type PgSession } from "./connection.js";
 import type { Tables } from "./schema.js";
 
@@ -25,69 +26,55 @@ export const MAX_IVF_ORDINAL = 0xffffffff;
 const UPSERT_CENTROIDS = 2000;
 
 /**
- * The distinct (centroid, ordinal) pairs of the documents one write puts on one part, collected
- * batch by batch and grouped by centroid at the end.
+ * The distinct (centroid, ordinal) pairs of the documents one write puts on one part: each document's
+ * codes are collected batch by batch, and grouped at the end by the chunk files' own `buildIvf`.
  */
 export class IvfPairs {
-  private centroids: Uint32Array = new Uint32Array(4096);
-  private ordinals: Uint32Array = new Uint32Array(4096);
-  private n = 0;
+  private codes: Int32Array = new Int32Array(4096);
+  private doclens: Uint32Array = new Uint32Array(256);
+  private ordinals: Uint32Array = new Uint32Array(256);
+  private vectors = 0;
+  private docs = 0;
 
-  /** Records a document's distinct centroids. codes: [doclen] centroid ids. */
+  /** Records a document's codes. codes: [doclen] centroid ids. */
   add(ordinal: number, codes: ArrayLike<number>): void {
     if (!Number.isInteger(ordinal) || ordinal < 0 || ordinal > MAX_IVF_ORDINAL) {
       throw new ColtsError("INPUT_INVALID", `ordinal ${ordinal} is past the largest an index can hold (${MAX_IVF_ORDINAL})`);
     }
-    const distinct = new Set<number>();
-    for (let i = 0; i < codes.length; i++) distinct.add(codes[i] as number);
-    for (const c of distinct) this.push(c, ordinal);
+    this.codes = fit(this.codes, this.vectors + codes.length);
+    this.codes.set(codes, this.vectors);
+    this.vectors += codes.length;
+    this.doclens = fit(this.doclens, this.docs + 1);
+    this.ordinals = fit(this.ordinals, this.docs + 1);
+    this.doclens[this.docs] = codes.length;
+    this.ordinals[this.docs] = ordinal;
+    this.docs++;
   }
 
-  private push(centroid: number, ordinal: number): void {
-    if (this.n === this.centroids.length) {
-      const grow = (a: Uint32Array): Uint32Array => {
-        const b = new Uint32Array(a.length * 2);
-        b.set(a);
-        return b;
-      };
-      this.centroids = grow(this.centroids);
-      this.ordinals = grow(this.ordinals);
-    }
-    this.centroids[this.n] = centroid;
-    this.ordinals[this.n] = ordinal;
-    this.n++;
-  }
-
-  /** Pairs recorded. */
+  /** Distinct pairs recorded. */
   get size(): number {
-    return this.n;
+    return this.lists().reduce((n, l) => n + l.ordinals.length, 0);
   }
 
-  /**
-   * The pairs grouped by centroid (ascending), each list in the order recorded: a counting sort, so
-   * a large build's tens of millions of pairs need two passes and no per-pair objects.
-   */
+  /** The pairs grouped by centroid (ascending), each list in the order recorded. */
   lists(): { centroid: number; ordinals: Uint32Array }[] {
+    const codes = this.codes.subarray(0, this.vectors);
     let k = 0;
-    for (let i = 0; i < this.n; i++) k = Math.max(k, (this.centroids[i] as number) + 1);
-    const start = new Uint32Array(k + 1);
-    for (let i = 0; i < this.n; i++) {
-      const c = (this.centroids[i] as number) + 1;
-      start[c] = (start[c] as number) + 1;
-    }
-    for (let c = 0; c < k; c++) start[c + 1] = (start[c + 1] as number) + (start[c] as number);
-    const fill = start.slice(0, k);
-    const grouped = new Uint32Array(this.n);
-    for (let i = 0; i < this.n; i++) {
-      const c = this.centroids[i] as number;
-      const at = fill[c] as number;
-      grouped[at] = this.ordinals[i] as number;
-      fill[c] = at + 1;
-    }
+    for (const c of codes) k = Math.max(k, c + 1);
+    const { ivfOffsets, ivfDocs } = buildIvf(codes, this.doclens.subarray(0, this.docs), k); // ivfDocs: local documents, in recorded order
+    const grouped = Uint32Array.from(ivfDocs, (local) => this.ordinals[local] as number);
     const out: { centroid: number; ordinals: Uint32Array }[] = [];
-    for (let c = 0; c < k; c++) if ((start[c + 1] as number) > (start[c] as number)) out.push({ centroid: c, ordinals: grouped.subarray(start[c], start[c + 1]) });
+    for (let c = 0; c < k; c++) if ((ivfOffsets[c + 1] as number) > (ivfOffsets[c] as number)) out.push({ centroid: c, ordinals: grouped.subarray(ivfOffsets[c], ivfOffsets[c + 1]) });
     return out;
   }
+}
+
+/** `a`, or a copy at least twice as long when it holds fewer than `n` values. */
+function fit<T extends Int32Array | Uint32Array>(a: T, n: number): T {
+  if (n <= a.length) return a;
+  const b = new (a.constructor as new (length: number) => T)(Math.max(n, a.length * 2));
+  b.set(a);
+  return b;
 }
 
 /** A list's bytes (uint32 little-endian). */
@@ -116,11 +103,6 @@ export async function appendIvf(s: PgSession, t: Tables, pairs: IvfPairs): Promi
       [part.map((l) => l.centroid), part.map((l) => listBytes(l.ordinals))],
     );
   }
-}
-
-/** The lists of some centroids (those that have one). */
-export async function readIvf(s: PgSession, t: Tables, centroids: readonly number[]): Promise<{ centroid: number; ordinals: Buffer }[]> {
-  return (await query<{ centroid: number; ordinals: Buffer }>(s, "read the IVF lists", `SELECT centroid, ordinals FROM ${t.ivf} WHERE centroid = ANY($1::integer[])`, [centroids])).rows;
 }
 
 /**
