@@ -42,7 +42,7 @@ import { PlaidIndex } from "../src/plaid/plaid-index.js";
 import type { EmbeddingSource } from "../src/plaid/source.js";
 import { buildIndex } from "../src/plaid/writer.js";
 import { OrtCentroidScorer, OrtMatmul } from "../src/runtime/kernels/matmul.js";
-import { OrtCodeMaxSim, OrtResidualMaxSim } from "../src/runtime/kernels/maxsim.js";
+import { ResidualMaxSim } from "../src/plaid/residual-maxsim.js";
 import type { Chunk } from "../src/plaid/chunk.js";
 import type { ResidualCodec } from "../src/plaid/codec.js";
 import { plaidDefaults, plaidSearch, type PlaidParams, type PlaidStage, type SearchView } from "../src/plaid/stages.js";
@@ -475,9 +475,8 @@ async function phaseColts(queries: Float32Array[], truth: number[][]): Promise<{
   const codec = readCodec(indexDir, m);
   const chunks = m.chunks.map((c) => readChunk(path.join(indexDir, c.file), m.numCentroids, codec.bytesPerVector));
   // As PlaidIndex.open makes them: the kernels take turns, none keeps a core spinning.
-  const exactKernel = await OrtResidualMaxSim.create(codec, { allowSpinning: false });
-  const codeKernel = await OrtCodeMaxSim.create({ allowSpinning: false });
-  const view: SearchView = { codec, chunks, allowed: null, deleted: new Uint8Array(m.numDocs), exactKernel, codeKernel };
+  const exactKernel = await ResidualMaxSim.create(codec, { allowSpinning: false });
+  const view: SearchView = { codec, chunks, allowed: null, deleted: new Uint8Array(m.numDocs), exactKernel };
   const scorer = await OrtCentroidScorer.create(codec.centroids, codec.numCentroids, DIM, { allowSpinning: false });
   const acc: StageProfile = { centroidScoring: 0, candidates: 0, stage2: 0, stage3: 0, stage4: 0, candidatesCount: 0, stage2Kept: 0, stage3Kept: 0 };
   const record = (stage: PlaidStage, t: number, count: number): void => {
@@ -511,7 +510,6 @@ async function phaseColts(queries: Float32Array[], truth: number[][]): Promise<{
   }
   await scorer.release();
   await exactKernel.release();
-  await codeKernel.release();
   const n = queries.length;
   const profile = Object.fromEntries(Object.entries(acc).map(([k, v]) => [k, v / n])) as unknown as StageProfile;
   console.log(`profile (mean per query, default params): ${JSON.stringify(profile)}`);

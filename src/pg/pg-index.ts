@@ -20,7 +20,7 @@ import { isDrifted } from "../plaid/manifest.js";
 import type { IndexInfo, SearchHit } from "../plaid/plaid-index.js";
 import { allAdmissible, keptCentroids, plaidDefaults, rankExactly, stage3Scores, type Hit, type SearchView } from "../plaid/stages.js";
 import { OrtCentroidScorer } from "../runtime/kernels/matmul.js";
-import { OrtCodeMaxSim, OrtResidualMaxSim } from "../runtime/kernels/maxsim.js";
+import { ResidualMaxSim } from "../plaid/residual-maxsim.js";
 import type { RuntimeOptions } from "../runtime/session.js";
 import { fuse } from "../util/rank-fusion.js";
 import { connect, disconnect, query, type PgSession } from "./connection.js";
@@ -101,10 +101,9 @@ export class PgIndex {
     readonly settings: PgSettings,
     /** The index's residual codec. */
     readonly codec: ResidualCodec,
-    private readonly exactKernel: OrtResidualMaxSim,
+    private readonly exactKernel: ResidualMaxSim,
     /** Centroid scores of a query ([K, nq]) and the approximate MaxSim over codes: the centroid pass. */
     private readonly centroids: OrtCentroidScorer,
-    private readonly codeKernel: OrtCodeMaxSim,
     private readonly fde: FdeEncoder,
     /** The shard nodes of a sharded index; null on one node. */
     private readonly nodes: ShardNode[] | null,
@@ -130,10 +129,9 @@ export class PgIndex {
       const { settings, codec } = await loadSettings(s, t);
       const fde = encoderFor(settings.fde, location.redacted);
       const runtime = { ...opts.runtime, allowSpinning: opts.runtime?.allowSpinning ?? false };
-      const kernel = await OrtResidualMaxSim.create(codec, runtime);
+      const kernel = await ResidualMaxSim.create(codec, runtime);
       const centroids = await OrtCentroidScorer.create(codec.centroids, codec.numCentroids, codec.dim, runtime);
-      const codeKernel = await OrtCodeMaxSim.create(runtime);
-      return new PgIndex(s, t, settings, codec, kernel, centroids, codeKernel, fde, nodes, timeoutMs);
+      return new PgIndex(s, t, settings, codec, kernel, centroids, fde, nodes, timeoutMs);
     } catch (e) {
       await disconnect(s);
       throw e;
@@ -285,8 +283,8 @@ export class PgIndex {
       const rows = await reads.codesOf(byOrdinal.slice(i, i + batchDocs));
       if (rows.length === 0) continue;
       const { chunk, ordinals: ords } = codeRowsToChunk(rows, this.s.location.redacted);
-      const view: SearchView = { codec: this.codec, chunks: [chunk], allowed: null, deleted: new Uint8Array(rows.length), codeKernel: this.codeKernel };
-      const approx = await stage3Scores(view, allAdmissible(view), scores, nq);
+      const view: SearchView = { codec: this.codec, chunks: [chunk], allowed: null, deleted: new Uint8Array(rows.length) };
+      const approx = stage3Scores(view, allAdmissible(view), scores, nq);
       ords.forEach((ordinal, j) => scored.push({ ordinal, score: approx[j] as number, rank: rank.get(ordinal) as number }));
     }
     scored.sort((a, b) => b.score - a.score || a.rank - b.rank);
@@ -384,7 +382,7 @@ export class PgIndex {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const results = await Promise.allSettled([this.exactKernel.release(), this.centroids.release(), this.codeKernel.release(), disconnect(this.s), this.codec.releaseKernels()]);
+    const results = await Promise.allSettled([this.exactKernel.release(), this.centroids.release(), disconnect(this.s), this.codec.releaseKernels()]);
     const failed = results.find((x): x is PromiseRejectedResult => x.status === "rejected");
     if (failed) throw failed.reason;
   }

@@ -9,13 +9,13 @@ import type { Bm25Index } from "../bm25/bm25-index.js";
 import { loadBm25 } from "../bm25/store.js";
 import { ColtsError } from "../errors.js";
 import { OrtCentroidScorer } from "../runtime/kernels/matmul.js";
-import { OrtCodeMaxSim, OrtResidualMaxSim } from "../runtime/kernels/maxsim.js";
 import type { RuntimeOptions } from "../runtime/session.js";
 import { allAdmissible, DEFAULT_K, plaidSearch, rankExactly, type PlaidParams, type SearchView } from "./stages.js";
 import type { Chunk } from "./chunk.js";
 import type { ResidualCodec } from "./codec.js";
 import { isDrifted, referencedFiles, type Manifest } from "./manifest.js";
 import { loadIndexFiles, readManifest } from "./validate.js";
+import { ResidualMaxSim } from "./residual-maxsim.js";
 import { MetadataStore } from "../metadata/sqlite-store.js";
 
 /** Options of `PlaidIndex.open`. */
@@ -100,8 +100,7 @@ export class PlaidIndex {
     private readonly deleted: Uint8Array,
     private readonly metadata: MetadataStore,
     private readonly scorer: OrtCentroidScorer,
-    private readonly exactKernel: OrtResidualMaxSim,
-    private readonly codeKernel: OrtCodeMaxSim,
+    private readonly exactKernel: ResidualMaxSim,
   ) {}
 
   /**
@@ -122,9 +121,8 @@ export class PlaidIndex {
     const keep = <T extends { release(): Promise<void> }>(kernel: T): T => (made.push(kernel), kernel);
     try {
       const scorer = keep(await OrtCentroidScorer.create(codec.centroids, codec.numCentroids, codec.dim, runtime));
-      const exactKernel = keep(await OrtResidualMaxSim.create(codec, runtime));
-      const codeKernel = keep(await OrtCodeMaxSim.create(runtime));
-      return new PlaidIndex(dir, m, codec, chunks, deleted, metadata, scorer, exactKernel, codeKernel);
+      const exactKernel = keep(await ResidualMaxSim.create(codec, runtime));
+      return new PlaidIndex(dir, m, codec, chunks, deleted, metadata, scorer, exactKernel);
     } catch (e) {
       // A kernel failed (e.g. the CUDA provider missing): release what was made, then report.
       metadata.close();
@@ -141,7 +139,7 @@ export class PlaidIndex {
     if (q.dim !== this.codec.dim) {
       throw new ColtsError("DIM_UNSUPPORTED", `query vectors are ${q.dim}-d, the index holds ${this.codec.dim}-d vectors (encode with the index's model and dim)`);
     }
-    const view: SearchView = { codec: this.codec, chunks: this.chunks, deleted: this.deleted, allowed: this.admissibleSet(opts), exactKernel: this.exactKernel, codeKernel: this.codeKernel };
+    const view: SearchView = { codec: this.codec, chunks: this.chunks, deleted: this.deleted, allowed: this.admissibleSet(opts), exactKernel: this.exactKernel };
     const qv = q.vectors.subarray(0, q.tokens * q.dim);
     const hits = opts.exact
       ? await rankExactly(view, allAdmissible(view), qv, q.tokens, k)
@@ -249,7 +247,6 @@ export class PlaidIndex {
       Promise.resolve().then(() => this.metadata.close()),
       this.scorer.release(),
       this.exactKernel.release(),
-      this.codeKernel.release(),
       // Search never assigns codes with the codec, but a caller of `index.codec.compress` may have.
       this.codec.releaseKernels(),
     ]);

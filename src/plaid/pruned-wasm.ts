@@ -1,14 +1,16 @@
 /**
- * The running maxima of PLAID's stage 2 as a WebAssembly SIMD kernel. Stage 2 walks the IVF lists of
- * the kept centroids; every (candidate, centroid) entry raises the candidate's nq per-query-vector
- * maxima to the centroid's scores. At 1M documents that is ~2M scalar max updates per query, which V8
- * runs one lane at a time with a bounds check per load; here JavaScript only walks the lists and
- * records (candidate, kept row) pairs (stages.ts), and the kernel applies them four lanes per
- * instruction.
+ * Running maxima over (item, row) pairs as a WebAssembly SIMD kernel: every pair raises the item's
+ * nq maxima to the row's nq values. PLAID uses it three times per query:
+ * - stage 2: items = candidates, rows = the kept centroids' scores, pairs from the kept centroids' IVF
+ *   lists (~2M scalar max updates per query at 1M documents);
+ * - stage 3: items = stage 2's documents, rows = every centroid's scores, pairs = each document's codes;
+ * - stage 4: items = stage 3's documents, rows = their vectors' similarities to the query vectors.
+ * V8 runs such a loop one lane at a time with a bounds check per load; here JavaScript only records
+ * the pairs and the kernel applies them four lanes per instruction.
  *
  * Exactness: f32x4.pmax(best, s) is `best < s ? s : best` per lane, the JavaScript update
  * `if (s > best) best = s` (NaN and signed zeros included), and the sums over query vectors run in
- * JavaScript in the same order as the reference, so scores are bit-identical to `prunedScoresJs`.
+ * JavaScript in the same order as the reference, so scores are bit-identical to the loops they replace.
  */
 import { compileModule, emitter, ensureMemory, get, I32, i32, instantiate, kernelModuleBytes, mem, op, set, SIMD, simd, type WasmMemory } from "../util/wasm.js";
 
@@ -18,22 +20,31 @@ const [B, R, B_END] = [5, 6, 7];
 
 /**
  * maxPairs(pairs, pairsEnd, rowBytes, best, rows), byte offsets / sizes as i32:
- *   pairs .. pairsEnd: [n, 2] i32, each (candidate i, kept row k); best: [candidates, rowBytes],
- *   rows: [kept, rowBytes], rowBytes a multiple of 16: best row i = pmax(best row i, rows row k) lane-wise.
+ *   pairs .. pairsEnd: [n, 2] i32, each (item i, row k); best: [items, rowBytes],
+ *   rows: [rowCount, rowBytes], rowBytes a multiple of 16: best row i = pmax(best row i, rows row k) lane-wise.
+ * With `unrolled` (rowBytes = 16 x unrolled) the lanes of a row are straight-line code: about 30
+ * instructions per pair instead of ~100, so the processor overlaps the row reads of several pairs
+ * (stage 3's rows are random 128-byte reads from a table of several MB).
  */
-function maxPairsBody(): number[] {
+function maxPairsBody(unrolled: number | null): number[] {
   const c: number[] = [];
   const emit = emitter(c);
   emit(op.block, op.loop); // pairs
   emit(get(PAIRS), get(PAIRS_END), op.geU, op.brIf, 1);
   emit(get(PAIRS), op.load, ...mem(2, 0), get(ROW_BYTES), op.mul, get(BEST), op.add, set(B));
   emit(get(PAIRS), op.load, ...mem(2, 4), get(ROW_BYTES), op.mul, get(ROWS), op.add, set(R));
-  emit(get(B), get(ROW_BYTES), op.add, set(B_END));
-  emit(op.loop); // 16-byte lanes of the row (rowBytes >= 16)
-  emit(get(B), get(B), simd(SIMD.load, ...mem(4, 0)), get(R), simd(SIMD.load, ...mem(4, 0)), simd(SIMD.f32x4Pmax), simd(SIMD.store, ...mem(4, 0)));
-  emit(get(B), i32(16), op.add, set(B));
-  emit(get(R), i32(16), op.add, set(R));
-  emit(get(B), get(B_END), op.ltU, op.brIf, 0, op.end);
+  if (unrolled !== null) {
+    for (let v = 0; v < unrolled; v++) {
+      emit(get(B), get(B), simd(SIMD.load, ...mem(4, 16 * v)), get(R), simd(SIMD.load, ...mem(4, 16 * v)), simd(SIMD.f32x4Pmax), simd(SIMD.store, ...mem(4, 16 * v)));
+    }
+  } else {
+    emit(get(B), get(ROW_BYTES), op.add, set(B_END));
+    emit(op.loop); // 16-byte lanes of the row (rowBytes >= 16)
+    emit(get(B), get(B), simd(SIMD.load, ...mem(4, 0)), get(R), simd(SIMD.load, ...mem(4, 0)), simd(SIMD.f32x4Pmax), simd(SIMD.store, ...mem(4, 0)));
+    emit(get(B), i32(16), op.add, set(B));
+    emit(get(R), i32(16), op.add, set(R));
+    emit(get(B), get(B_END), op.ltU, op.brIf, 0, op.end);
+  }
   emit(get(PAIRS), i32(8), op.add, set(PAIRS), op.br, 0, op.end, op.end);
   return c;
 }
@@ -43,21 +54,31 @@ interface MaxPairsInstance {
   maxPairs: (pairs: number, pairsEnd: number, rowBytes: number, best: number, rows: number) => void;
 }
 
-let compiled: object | null | undefined;
+/** Rows of up to this many 16-byte lanes (64 query vectors) get an unrolled kernel. */
+const MAX_UNROLLED = 16;
+/** Compiled modules by lanes per row (0: the looping kernel); null where WebAssembly (SIMD) is unavailable. */
+const compiled = new Map<number, object | null>();
 /** Memory kept between queries up to this size; a larger call gets a throwaway instance. */
 const KEEP_BYTES = 64 << 20;
-let kept: MaxPairsInstance | null = null;
+const kept = new Map<number, MaxPairsInstance>();
 
 function newInstance(module: object): MaxPairsInstance {
   const exports = instantiate(module);
   return { memory: exports["memory"] as WasmMemory, maxPairs: exports["maxPairs"] as MaxPairsInstance["maxPairs"] };
 }
 
-/** An instance with at least `bytes` of memory, or null where WebAssembly (SIMD) is unavailable. */
-function instanceFor(bytes: number): MaxPairsInstance | null {
-  if (compiled === undefined) compiled = compileModule(kernelModuleBytes([{ name: "maxPairs", params: 5, locals: [[3, I32]], body: maxPairsBody() }]));
-  if (compiled === null || bytes > 2 ** 31) return null;
-  const inst = bytes <= KEEP_BYTES ? (kept ??= newInstance(compiled)) : newInstance(compiled);
+/** An instance for rows of `rowBytes` with at least `bytes` of memory, or null where WebAssembly (SIMD) is unavailable. */
+function instanceFor(bytes: number, rowBytes: number): MaxPairsInstance | null {
+  const key = rowBytes / 16 <= MAX_UNROLLED ? rowBytes / 16 : 0;
+  if (!compiled.has(key)) compiled.set(key, compileModule(kernelModuleBytes([{ name: "maxPairs", params: 5, locals: [[3, I32]], body: maxPairsBody(key === 0 ? null : key) }])));
+  const module = compiled.get(key) ?? null;
+  if (module === null || bytes > 2 ** 31) return null;
+  let inst: MaxPairsInstance;
+  if (bytes > KEEP_BYTES) inst = newInstance(module);
+  else {
+    inst = kept.get(key) ?? newInstance(module);
+    kept.set(key, inst);
+  }
   return ensureMemory(inst.memory, bytes) ? inst : null;
 }
 
@@ -68,11 +89,57 @@ function instanceFor(bytes: number): MaxPairsInstance | null {
 export type PairsFill = (pairs: Int32Array, any: Uint8Array) => number;
 
 /**
+ * Per-item maxima over (item, row) pairs by the kernel, or null where WebAssembly is unavailable.
+ * rowCount rows of nq values are written by writeRows into a [rowCount, lanes] table (lanes = nq
+ * rounded up to 4; lanes past nq are ignored); fill writes the pairs (item i, row r) and sets any[i].
+ * Returns best: [items, lanes] (lane q < nq is the maximum of value q over the item's rows,
+ * -Infinity where it has none) and any: [items].
+ */
+export function pairMaximaWasm(
+  rowCount: number,
+  nq: number,
+  writeRows: (rows: Float32Array, lanes: number) => void,
+  items: number,
+  fill: PairsFill,
+  pairsBound: number,
+): { best: Float32Array; lanes: number; any: Uint8Array } | null {
+  const lanes = Math.ceil(nq / 4) * 4;
+  const rowBytes = lanes * 4;
+  const rowsBytes = rowCount * rowBytes;
+  const bestBytes = items * rowBytes;
+  const inst = instanceFor(rowsBytes + bestBytes + pairsBound * 8, rowBytes);
+  if (inst === null) return null;
+  const buffer = inst.memory.buffer;
+  const rows = new Float32Array(buffer, 0, rowCount * lanes);
+  if (lanes !== nq) rows.fill(-Infinity);
+  writeRows(rows, lanes);
+  const best = new Float32Array(buffer, rowsBytes, items * lanes).fill(-Infinity);
+  const start = rowsBytes + bestBytes;
+  const any = new Uint8Array(items);
+  const n = fill(new Int32Array(buffer, start, pairsBound * 2), any);
+  inst.maxPairs(start, start + n * 8, rowBytes, rowsBytes, 0);
+  return { best, lanes, any };
+}
+
+/**
+ * Copies rows of nq values from `source` ([*, nq]) into `rows` ([*, lanes]): row ids[k] (or row k
+ * when ids is null, `count` rows) goes to row k. One native copy when lanes == nq and ids is null.
+ */
+export function copyRows(source: Float32Array, nq: number, rows: Float32Array, lanes: number, ids: readonly number[] | null, count: number): void {
+  if (ids === null && lanes === nq) {
+    rows.set(source.subarray(0, count * nq));
+    return;
+  }
+  for (let k = 0; k < count; k++) {
+    const r = ids === null ? k : (ids[k] as number);
+    rows.set(source.subarray(r * nq, (r + 1) * nq), k * lanes);
+  }
+}
+
+/**
  * Stage 2's per-candidate maxima by the kernel, or null where WebAssembly is unavailable.
- * kept: the kept centroids; scores: [K, nq] centroid-major; fill: the walk; pairsBound: at least the
- * number of pairs it writes.
- * Returns best: [candidates, lanes] (lanes = nq rounded up to 4; lane q < nq is query vector q's
- * maximum, -Infinity where no kept code counted) and any: [candidates], 1 where a kept code counted.
+ * kept: the kept centroids; scores: [K, nq] centroid-major; fill: the walk (pairs of candidate and
+ * index into kept); pairsBound: at least the number of pairs it writes. Returns as `pairMaximaWasm`.
  */
 export function prunedMaximaWasm(
   kept: readonly number[],
@@ -82,19 +149,5 @@ export function prunedMaximaWasm(
   fill: PairsFill,
   pairsBound: number,
 ): { best: Float32Array; lanes: number; any: Uint8Array } | null {
-  const lanes = Math.ceil(nq / 4) * 4;
-  const rowBytes = lanes * 4;
-  const rowsBytes = kept.length * rowBytes;
-  const bestBytes = candidates * rowBytes;
-  const inst = instanceFor(rowsBytes + bestBytes + pairsBound * 8);
-  if (inst === null) return null;
-  const buffer = inst.memory.buffer;
-  const rows = new Float32Array(buffer, 0, kept.length * lanes).fill(-Infinity);
-  kept.forEach((c, k) => rows.set(scores.subarray(c * nq, (c + 1) * nq), k * lanes));
-  const best = new Float32Array(buffer, rowsBytes, candidates * lanes).fill(-Infinity);
-  const start = rowsBytes + bestBytes;
-  const any = new Uint8Array(candidates);
-  const n = fill(new Int32Array(buffer, start, pairsBound * 2), any);
-  inst.maxPairs(start, start + n * 8, rowBytes, rowsBytes, 0);
-  return { best, lanes, any };
+  return pairMaximaWasm(kept.length, nq, (rows, lanes) => copyRows(scores, nq, rows, lanes, kept, kept.length), candidates, fill, pairsBound);
 }

@@ -12,8 +12,8 @@
  * keeps the first call's values, a known bug).
  */
 import type { Chunk } from "./chunk.js";
-import type { ResidualCodec } from "./codec.js";
-import { prunedMaximaWasm, type PairsFill } from "./pruned-wasm.js";
+import type { CodeArray, ResidualCodec } from "./codec.js";
+import { copyRows, pairMaximaWasm, prunedMaximaWasm, type PairsFill } from "./pruned-wasm.js";
 import { ColtsError } from "../errors.js";
 
 /** PLAID's search parameters, per call; any left out takes `plaidDefaults(k, documents)`'s value (never sticky). */
@@ -86,35 +86,21 @@ export interface SearchView {
   /** 1 = deleted, by ordinal. */
   deleted: Uint8Array;
   /**
-   * Exact MaxSim over compressed documents for stage 4 and exhaustive search (runtime/kernels/maxsim.ts
-   * `OrtResidualMaxSim`: decompression and MaxSim in onnxruntime). Without it the plain-loop
-   * reference (`decompressDoc` + `exactScore`) is used.
+   * Exact MaxSim over compressed documents for stage 4 and exhaustive search (residual-maxsim.ts
+   * `ResidualMaxSim`: decompression in WebAssembly, the product on onnxruntime). Without it the
+   * plain-loop reference (`decompressDoc` + `exactScore`) is used.
    */
   exactKernel?: CompressedMaxSim;
-  /**
-   * Stage 3's approximate MaxSim over centroid scores (runtime/kernels/maxsim.ts `OrtCodeMaxSim`). Without it
-   * the plain-loop reference (`approximateScores`) is used.
-   */
-  codeKernel?: CodeMaxSim;
 }
 
-/** Sum over query vectors of the best centroid score among each document's codes, documents padded to docLen codes. */
-export interface CodeMaxSim {
-  // scores: [K, nq] centroid-major; codes: [docs * docLen] -> [docs]
-  score(scores: Float32Array, K: number, nq: number, codes: Int32Array, docs: number, docLen: number): Promise<Float32Array>;
-}
-
-/** MaxSim of q against `docs` documents given as codes and residual bytes, each padded to docLen rows. */
+/** MaxSim of q against documents given as codes and residual bytes, one document's rows after another's. */
 export interface CompressedMaxSim {
-  // q: [nq, dim]; codes: [docs * docLen]; residuals: [docs * docLen, bytesPerVector] -> [docs]
-  score(q: Float32Array, nq: number, codes: Int32Array, residuals: Uint8Array, docs: number, docLen: number): Promise<Float32Array>;
+  // q: [nq, dim]; codes: [rows]; residuals: [rows, bytesPerVector]; doclens: [docs], summing to rows -> [docs]
+  score(q: Float32Array, nq: number, codes: CodeArray, residuals: Uint8Array, doclens: ArrayLike<number>): Promise<Float32Array>;
 }
 
-/** Padded rows per kernel call: bounds memory (about dim x 12 bytes per row inside the graph) on exhaustive search. */
+/** Rows per kernel call: bounds memory on exhaustive search (dim x 4 bytes of decompressed vectors and nq x 8 bytes of similarities per row). */
 const EXACT_BLOCK_ROWS = 1 << 16;
-/** A group's padded length stays within this factor (+ PAD_SLACK rows) of its shortest document's. */
-const PAD_FACTOR = 1.25;
-const PAD_SLACK = 4;
 
 export interface Hit {
   ordinal: number;
@@ -501,7 +487,7 @@ export async function plaidSearch(
   const s2 = prunedScores(view, cands, scores, nq, keptCentroids(max, p.centroidScoreThreshold));
   const stage2 = topIndexes(s2, p.ndocs).map((i) => cands[i] as Candidate);
   done("stage2", stage2.length);
-  const s3 = await stage3Scores(view, stage2, scores, nq);
+  const s3 = stage3Scores(view, stage2, scores, nq);
   const stage3 = topIndexes(s3, Math.max(k, Math.floor(p.ndocs / 4))).map((i) => stage2[i] as Candidate);
   done("stage3", stage3.length);
   const hits = await rankExactly(view, stage3, q, nq, k);
@@ -511,8 +497,8 @@ export async function plaidSearch(
 
 /**
  * Stage 4 (and the exhaustive search): exact MaxSim on decompressed vectors, top k. With a kernel,
- * documents of similar length are padded to a common length and scored together (decompression
- * included) in one kernel call per group.
+ * the candidates' codes and residuals are gathered into blocks of at most EXACT_BLOCK_ROWS rows (a
+ * longer document alone) and each block is scored in one kernel call.
  */
 export async function rankExactly(view: SearchView, cands: readonly Candidate[], q: Float32Array, nq: number, k: number): Promise<Hit[]> {
   const dim = view.codec.dim;
@@ -524,10 +510,10 @@ export async function rankExactly(view: SearchView, cands: readonly Candidate[],
       hits.push({ ordinal: ordinalOf(view, c), score: exactScore(q, nq, d.vectors, d.n, dim) });
     }
   } else {
-    for (const group of lengthGroups(cands.map((c) => doclen(view, c)), EXACT_BLOCK_ROWS)) {
-      const members = group.members.map((i) => cands[i] as Candidate);
-      const { codes, residuals } = padCompressed(view, members, group.docLen);
-      const scores = group.docLen === 0 ? new Float32Array(members.length) : await kernel.score(q, nq, codes, residuals, members.length, group.docLen);
+    for (const block of rowBlocks(cands.map((c) => doclen(view, c)), EXACT_BLOCK_ROWS)) {
+      const members = cands.slice(block.start, block.end);
+      const { codes, residuals, doclens } = gatherCompressed(view, members);
+      const scores = await kernel.score(q, nq, codes, residuals, doclens);
       members.forEach((c, i) => hits.push({ ordinal: ordinalOf(view, c), score: scores[i] as number }));
     }
   }
@@ -535,99 +521,77 @@ export async function rankExactly(view: SearchView, cands: readonly Candidate[],
   return hits.slice(0, k);
 }
 
-/** Documents scored in one kernel call, padded to docLen rows. */
-export interface LengthGroup {
-  /** Indexes into the lengths given to `lengthGroups`. */
-  members: number[];
-  docLen: number;
-}
-
 /**
- * Groups documents by length so that padding wastes little: lengths sorted ascending, a group closes
- * when the next length exceeds PAD_FACTOR x its first (+ PAD_SLACK) or its padded rows would exceed
- * maxRows (a longer document still gets a group of its own). Empty documents form one group of
- * docLen 0 (their MaxSim is 0).
+ * Consecutive ranges [start, end) of documents whose lengths sum to at most maxRows (a longer
+ * document forms a range of its own); empty input gives no range.
  */
-export function lengthGroups(lengths: readonly number[], maxRows: number): LengthGroup[] {
-  const order = lengths.map((_, i) => i).sort((a, b) => (lengths[a] as number) - (lengths[b] as number) || a - b);
-  const groups: LengthGroup[] = [];
-  let current: LengthGroup | null = null;
-  let first = 0;
-  for (const i of order) {
-    const len = lengths[i] as number;
-    const fits = current !== null && (first === 0 ? len === 0 : len <= first * PAD_FACTOR + PAD_SLACK) && (current.members.length + 1) * len <= maxRows;
-    if (!fits || current === null) {
-      current = { members: [], docLen: len };
-      first = len;
-      groups.push(current);
+export function rowBlocks(lengths: readonly number[], maxRows: number): { start: number; end: number }[] {
+  const blocks: { start: number; end: number }[] = [];
+  let start = 0;
+  let rows = 0;
+  lengths.forEach((len, i) => {
+    if (i > start && rows + len > maxRows) {
+      blocks.push({ start, end: i });
+      start = i;
+      rows = 0;
     }
-    current.members.push(i);
-    current.docLen = len;
-  }
-  return groups;
-}
-
-/**
- * Codes [docs * docLen] and residual bytes [docs * docLen, bytesPerVector] of the candidates, each
- * document's rows followed by copies of its first row up to docLen.
- */
-export function padCompressed(view: SearchView, cands: readonly Candidate[], docLen: number): { codes: Int32Array; residuals: Uint8Array } {
-  return { codes: padCodes(view, cands, docLen), residuals: padResiduals(view, cands, docLen) };
-}
-
-/** The candidates' codes, each document padded to docLen by repeating its first code: [docs * docLen]. */
-export function padCodes(view: SearchView, cands: readonly Candidate[], docLen: number): Int32Array {
-  const codes = new Int32Array(cands.length * docLen);
-  cands.forEach((cand, i) => {
-    const { chunk, start, end } = rowsOf(view, cand, docLen);
-    codes.set(chunk.codes.subarray(start, end), i * docLen);
-    if (end > start) codes.fill(chunk.codes[start] as number, i * docLen + end - start, (i + 1) * docLen);
+    rows += len;
   });
-  return codes;
+  if (lengths.length > start) blocks.push({ start, end: lengths.length });
+  return blocks;
 }
 
-/** The candidates' residual bytes, padded like `padCodes`: [docs * docLen, bytesPerVector]. */
-function padResiduals(view: SearchView, cands: readonly Candidate[], docLen: number): Uint8Array {
+/** The candidates' codes [rows] and residual bytes [rows, bytesPerVector], one document after another, with their lengths. */
+export function gatherCompressed(view: SearchView, cands: readonly Candidate[]): { codes: Int32Array; residuals: Uint8Array; doclens: Uint32Array } {
   const bpv = view.codec.bytesPerVector;
-  const residuals = new Uint8Array(cands.length * docLen * bpv);
-  cands.forEach((cand, i) => {
-    const { chunk, start, end } = rowsOf(view, cand, docLen);
-    const row = i * docLen;
+  const doclens = Uint32Array.from(cands, (c) => doclen(view, c));
+  const rows = doclens.reduce((a, b) => a + b, 0);
+  const codes = new Int32Array(rows);
+  const residuals = new Uint8Array(rows * bpv);
+  let row = 0;
+  for (const cand of cands) {
+    const chunk = view.chunks[chunkOf(cand)] as Chunk;
+    const local = localOf(cand);
+    const start = chunk.offsets[local] as number;
+    const end = chunk.offsets[local + 1] as number;
+    codes.set(chunk.codes.subarray(start, end), row);
     residuals.set(chunk.residuals.subarray(start * bpv, end * bpv), row * bpv);
-    if (end === start) return;
-    const first = chunk.residuals.subarray(start * bpv, (start + 1) * bpv);
-    for (let r = row + end - start; r < row + docLen; r++) residuals.set(first, r * bpv);
-  });
-  return residuals;
-}
-
-function rowsOf(view: SearchView, cand: Candidate, docLen: number): { chunk: Chunk; start: number; end: number } {
-  const chunk = view.chunks[chunkOf(cand)] as Chunk;
-  const local = localOf(cand);
-  const start = chunk.offsets[local] as number;
-  const end = chunk.offsets[local + 1] as number;
-  if (end - start > docLen) throw new ColtsError("INPUT_INVALID", `document of ${end - start} vectors in a group padded to ${docLen}`);
-  // An empty document has no first row to repeat: padding it with zeros would give it a real score.
-  if (end === start && docLen > 0) throw new ColtsError("INPUT_INVALID", "an empty document cannot be padded (lengthGroups puts empty documents apart)");
-  return { chunk, start, end };
+    row += end - start;
+  }
+  return { codes, residuals, doclens };
 }
 
 /**
- * Stage 3: `approximateScores(view, cands, scores, nq, null)`, with the view's code kernel when it
- * has one (documents grouped and padded as in stage 4). scores: [K, nq] -> [cands.length].
+ * Stage 3: `approximateScores(view, cands, scores, nq, null)`, by the pairs kernel where the engine
+ * has WebAssembly SIMD (bit-identical). scores: [K, nq] -> [cands.length].
  */
-export async function stage3Scores(view: SearchView, cands: readonly Candidate[], scores: Float32Array, nq: number): Promise<Float32Array> {
-  const kernel = view.codeKernel;
-  if (!kernel) return approximateScores(view, cands, scores, nq, null);
-  const out = new Float32Array(cands.length);
-  for (const group of lengthGroups(cands.map((c) => doclen(view, c)), EXACT_BLOCK_ROWS)) {
-    if (group.docLen === 0) {
-      for (const i of group.members) out[i] = noCodeScore(nq);
-      continue;
-    }
-    const members = group.members.map((i) => cands[i] as Candidate);
-    const got = await kernel.score(scores, view.codec.numCentroids, nq, padCodes(view, members, group.docLen), members.length, group.docLen);
-    group.members.forEach((i, j) => (out[i] = got[j] as number));
-  }
-  return out;
+export function stage3Scores(view: SearchView, cands: readonly Candidate[], scores: Float32Array, nq: number): Float32Array {
+  return approximateScoresWasm(view, cands, scores, nq) ?? approximateScores(view, cands, scores, nq, null);
+}
+
+/**
+ * `approximateScores(view, cands, scores, nq, null)` with the maxima in the pairs kernel
+ * (pruned-wasm.ts; bit-identical), or null where WebAssembly is unavailable: the rows are every
+ * centroid's scores, the pairs each candidate's codes. scores: [K, nq] -> [cands.length].
+ */
+export function approximateScoresWasm(view: SearchView, cands: readonly Candidate[], scores: Float32Array, nq: number): Float32Array | null {
+  const K = view.codec.numCentroids;
+  let rows = 0;
+  for (const c of cands) rows += doclen(view, c);
+  const fill = (pairs: Int32Array, any: Uint8Array): number => {
+    let n = 0;
+    cands.forEach((cand, i) => {
+      const chunk = view.chunks[chunkOf(cand)] as Chunk;
+      const local = localOf(cand);
+      const end = chunk.offsets[local + 1] as number;
+      for (let v = chunk.offsets[local] as number; v < end; v++) {
+        pairs[n++] = i;
+        pairs[n++] = chunk.codes[v] as number;
+      }
+      if (end > (chunk.offsets[local] as number)) any[i] = 1;
+    });
+    return n / 2;
+  };
+  const maxima = pairMaximaWasm(K, nq, (table, lanes) => copyRows(scores, nq, table, lanes, null, K), cands.length, fill, rows);
+  return maxima === null ? null : sumMaxima(maxima, nq);
 }

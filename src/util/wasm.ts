@@ -12,11 +12,16 @@ export const SIMD = {
   store: 0x0b,
   const: 0x0c,
   shuffle: 0x0d,
+  f32x4Splat: 0x13,
+  /** f32x4.extract_lane, lane index as the immediate byte after it. */
+  f32x4ExtractLane: 0x1f,
   f64x2Splat: 0x14,
   demoteF64x2Zero: 0x5e,
   promoteLowF32x4: 0x5f,
   /** f32x4.pmax(a, b) = a < b ? b : a per lane: JavaScript's `if (b > a) a = b`, NaN and zeros included. */
   f32x4Pmax: 0xeb,
+  f32x4Add: 0xe4,
+  f32x4Mul: 0xe6,
   f64x2Add: 0xf0,
   f64x2Sub: 0xf1,
   f64x2Mul: 0xf2,
@@ -59,7 +64,11 @@ export const simd = (op: number, ...imm: number[]): number[] => [0xfd, ...uleb(o
 /** memarg: log2 alignment hint, byte offset. */
 export const mem = (align: number, offset: number): number[] => [...uleb(align), ...uleb(offset)];
 /** i32 operators and structured control flow (block and loop take an empty block type). */
-export const op = { add: 0x6a, mul: 0x6c, and: 0x71, shl: 0x74, shrU: 0x76, ltU: 0x49, geU: 0x4f, load: 0x28, block: [0x02, 0x40], loop: [0x03, 0x40], brIf: 0x0d, br: 0x0c, end: 0x0b } as const;
+export const op = { add: 0x6a, sub: 0x6b, mul: 0x6c, and: 0x71, shl: 0x74, shrU: 0x76, ltU: 0x49, geU: 0x4f, load: 0x28, load8U: 0x2d, load16U: 0x2f, select: 0x1b, block: [0x02, 0x40], loop: [0x03, 0x40], brIf: 0x0d, br: 0x0c, end: 0x0b } as const;
+/** f32 scalar operators. */
+export const f32op = { add: 0x92, sqrt: 0x91, div: 0x95, max: 0x97 } as const;
+/** f32.const v (rounded to float32). */
+export const f32 = (v: number): number[] => [0x43, ...new Uint8Array(Float32Array.of(v).buffer)];
 
 /** Appends instructions (numbers or arrays of numbers) to a code array. */
 export function emitter(code: number[]): (...parts: (number | readonly number[])[]) => void {

@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import { makeChunk } from "../../src/plaid/chunk.js";
 import { ResidualCodec } from "../../src/plaid/codec.js";
 import { OrtCentroidScorer, matmulABtJs } from "../../src/runtime/kernels/matmul.js";
-import { OrtCodeMaxSim, OrtResidualMaxSim } from "../../src/runtime/kernels/maxsim.js";
-import { approximateScores, candidates, centroidScoresJs, keptCentroids, lengthGroups, padCodes, padCompressed, noCodeScore, plaidDefaults, ndocsScale, NDOCS_SCALE_DOCS, storedDocuments, plaidSearch, prunedScores, stage3Scores, topIndexes, topIndexesBySort, rankExactly, topCentroids, type PlaidStage, type SearchView } from "../../src/plaid/stages.js";
+import { maxSimByRows, maxSimByRowsWasm, ResidualMaxSim } from "../../src/plaid/residual-maxsim.js";
+import { approximateScores, candidates, centroidScoresJs, keptCentroids, approximateScoresWasm, gatherCompressed, noCodeScore, rowBlocks, plaidDefaults, ndocsScale, NDOCS_SCALE_DOCS, storedDocuments, plaidSearch, prunedScores, stage3Scores, topIndexes, topIndexesBySort, rankExactly, topCentroids, type PlaidStage, type SearchView } from "../../src/plaid/stages.js";
 import { Rng } from "../../src/util/rng.js";
 import type { ColtsError } from "../../src/errors.js";
 
@@ -129,49 +129,62 @@ async function randomView(seed: number, nbits: 1 | 2 | 4, docs: number, maxLen: 
   return { codec, chunks: [chunk], allowed: null, deleted: new Uint8Array(docs) };
 }
 
-test("lengthGroups by hand: sorted lengths, padding bounded, row cap, empty documents apart", () => {
-  // sorted: 0 (i2) | 3 (i1), 4 (i5) | 64 (i0), 70 (i3) | 100 (i4): 100 > 64 x 1.25 + 4
-  assert.deepEqual(lengthGroups([64, 3, 0, 70, 100, 4], 1000), [
-    { members: [2], docLen: 0 },
-    { members: [1, 5], docLen: 4 },
-    { members: [0, 3], docLen: 70 },
-    { members: [4], docLen: 100 },
-  ]);
-  assert.deepEqual(lengthGroups([10, 10, 10], 25), [{ members: [0, 1], docLen: 10 }, { members: [2], docLen: 10 }]);
-  assert.deepEqual(lengthGroups([30], 25), [{ members: [0], docLen: 30 }]);
-  assert.deepEqual(lengthGroups([], 25), []);
-});
-
-test("padCompressed repeats each document's first code and residual row up to docLen", async () => {
+test("gatherCompressed concatenates the candidates' codes and residual rows, in the candidates' order", async () => {
   const view = await smallView(); // doclens 2, 3, 1, 4
   const chunk = view.chunks[0]!;
   const bpv = view.codec.bytesPerVector;
-  const { codes, residuals } = padCompressed(view, [2, 0], 3);
   const c = (v: number): number => chunk.codes[v]!;
   // document 2 = vector 5; document 0 = vectors 0, 1
-  assert.deepEqual([...codes], [c(5), c(5), c(5), c(0), c(1), c(0)]);
+  const { codes, residuals, doclens } = gatherCompressed(view, [2, 0]);
+  assert.deepEqual([...codes], [c(5), c(0), c(1)]);
   const r = (v: number): number[] => [...chunk.residuals.subarray(v * bpv, (v + 1) * bpv)];
-  assert.deepEqual([...residuals], [...r(5), ...r(5), ...r(5), ...r(0), ...r(1), ...r(0)]);
-  assert.throws(() => padCompressed(view, [3], 3), /4 vectors in a group padded to 3/);
+  assert.deepEqual([...residuals], [...r(5), ...r(0), ...r(1)]);
+  assert.deepEqual([...doclens], [1, 2]);
 });
 
-test("residual MaxSim kernel (decompression in the graph) == decompress + plain-loop MaxSim (1e-4), nbits 1, 2, 4, lengths 0..40", async () => {
+test("rowBlocks by hand: consecutive documents up to maxRows rows, a longer one alone", () => {
+  assert.deepEqual(rowBlocks([3, 4, 2, 10, 0, 1], 9), [
+    { start: 0, end: 3 },
+    { start: 3, end: 4 },
+    { start: 4, end: 6 },
+  ]);
+  assert.deepEqual(rowBlocks([5, 5], 10), [{ start: 0, end: 2 }]);
+  assert.deepEqual(rowBlocks([0, 0], 10), [{ start: 0, end: 2 }]);
+  assert.deepEqual(rowBlocks([], 10), []);
+});
+
+test("maxSimByRows by hand: per document, the max over its rows per query vector, summed", () => {
+  // nq 2; document 0: rows (1, 5), (3, 2); document 1: empty; document 2: row (-1, -2)
+  const sims = Float32Array.of(1, 5, 3, 2, -1, -2);
+  assert.deepEqual([...maxSimByRows(sims, 2, [2, 0, 1])], [3 + 5, 0, -3]);
+  assert.deepEqual([...maxSimByRowsWasm(sims, 2, [2, 0, 1])!], [3 + 5, 0, -3]);
+  // The kernel against the loop, to the bit: nq 5 (lanes padded to 8), random lengths with empty documents.
+  const rng = new Rng(12);
+  const doclens = Array.from({ length: 40 }, (_, i) => (i % 7 === 0 ? 0 : 1 + Math.floor(rng.next() * 9)));
+  const big = rng.normalArray(doclens.reduce((a, b) => a + b, 0) * 5, 1);
+  assert.deepEqual([...maxSimByRowsWasm(big, 5, doclens)!], [...maxSimByRows(big, 5, doclens)]);
+});
+
+test("residual MaxSim kernel (WASM or JS decompression, product on onnxruntime) == decompress + plain-loop MaxSim (1e-4), nbits 1, 2, 4, lengths 0..40", async () => {
   for (const nbits of [1, 2, 4] as const) {
     const view = await randomView(20 + nbits, nbits, 30, 40);
     const q = new Rng(9).normalArray(5 * 16, 1);
     const all = Array.from({ length: 30 }, (_, i) => i);
     const slow = await rankExactly(view, all, q, 5, 30);
-    const kernel = await OrtResidualMaxSim.create(view.codec, { intraOpThreads: 1 });
-    const fast = await rankExactly({ ...view, exactKernel: kernel }, all, q, 5, 30);
-    // The same document alone, padded further: padding cannot change its score.
-    const { codes, residuals } = padCompressed(view, [0], 50);
-    const alone = await kernel.score(q, 5, codes, residuals, 1, 50);
-    await kernel.release();
     const bySlow = new Map(slow.map((h) => [h.ordinal, h.score]));
-    assert.equal(fast.length, 30);
-    for (const h of fast) assert.ok(Math.abs(h.score - bySlow.get(h.ordinal)!) < 1e-4, `nbits ${nbits} doc ${h.ordinal}: ${h.score} vs ${bySlow.get(h.ordinal)}`);
-    assert.equal(bySlow.get(3), 0); // the empty document
-    assert.ok(Math.abs(alone[0]! - bySlow.get(0)!) < 1e-4);
+    for (const wasm of [true, false]) {
+      const kernel = await ResidualMaxSim.create(view.codec, { intraOpThreads: 1 }, wasm);
+      assert.equal(kernel.usesWasm, wasm);
+      const fast = await rankExactly({ ...view, exactKernel: kernel }, all, q, 5, 30);
+      // Concurrent calls: each gets its own documents' scores (the kernel memory is not shared mid-call).
+      const [a, b] = await Promise.all([0, 1].map((d) => rankExactly({ ...view, exactKernel: kernel }, [d], q, 5, 1)));
+      await kernel.release();
+      assert.equal(fast.length, 30);
+      for (const h of fast) assert.ok(Math.abs(h.score - bySlow.get(h.ordinal)!) < 1e-4, `nbits ${nbits} wasm ${wasm} doc ${h.ordinal}: ${h.score} vs ${bySlow.get(h.ordinal)}`);
+      assert.equal(bySlow.get(3), 0); // the empty document
+      assert.equal(fast.find((h) => h.ordinal === 3)!.score, 0);
+      assert.ok(Math.abs(a![0]!.score - bySlow.get(0)!) < 1e-4 && Math.abs(b![0]!.score - bySlow.get(1)!) < 1e-4);
+    }
   }
 });
 
@@ -210,22 +223,19 @@ test("stages 2 and 3: approximateScores and prunedScores == the max over each do
   assert.equal(s3[cands.indexOf(3)], noCodeScore(nq)); // the empty document: ColBERT's -9999 per query vector
 });
 
-test("stage 3 with the code MaxSim kernel == approximateScores (1e-5), lengths 0..40 in several groups", async () => {
+test("stage 3 by the pairs kernel == approximateScores to the bit, nq 4 and 5 (padded lanes), lengths 0..40", async () => {
   const view = await randomView(41, 2, 60, 40);
-  const [K, nq] = [12, 4];
-  const { scores } = centroidScoresJs(new Rng(6).normalArray(nq * K, 1), K, nq, 1);
-  const cands = Array.from({ length: 60 }, (_, i) => (i * 7) % 60);
-  const reference = approximateScores(view, cands, scores, nq, null);
-  const codeKernel = await OrtCodeMaxSim.create({ intraOpThreads: 1 });
-  const got = await stage3Scores({ ...view, codeKernel }, cands, scores, nq);
-  // A document alone, padded further, keeps its score.
-  const alone = await codeKernel.score(scores, K, nq, padCodes(view, [5], 45), 1, 45);
-  await codeKernel.release();
-  assert.equal(got.length, 60);
-  reference.forEach((r, i) => assert.ok(Math.abs(got[i]! - r) < 1e-5, `candidate ${cands[i]}: ${got[i]} vs ${r}`));
-  assert.equal(got[cands.indexOf(3)], noCodeScore(nq)); // the empty document
-  assert.ok(Math.abs(alone[0]! - reference[cands.indexOf(5)]!) < 1e-5);
-  assert.deepEqual(await stage3Scores(view, cands, scores, nq), reference); // no kernel: the reference itself
+  const K = 12;
+  for (const nq of [4, 5]) {
+    const { scores } = centroidScoresJs(new Rng(6 + nq).normalArray(nq * K, 1), K, nq, 1);
+    const cands = Array.from({ length: 60 }, (_, i) => (i * 7) % 60);
+    const reference = approximateScores(view, cands, scores, nq, null);
+    const got = approximateScoresWasm(view, cands, scores, nq);
+    assert.ok(got, "Node 20 has WebAssembly SIMD");
+    assert.deepEqual([...got], [...reference], `nq ${nq}`);
+    assert.equal(got[cands.indexOf(3)], noCodeScore(nq)); // the empty document
+    assert.deepEqual([...stage3Scores(view, cands.slice(0, 7), scores, nq)], [...reference.slice(0, 7)]);
+  }
 });
 
 test("topIndexes == the first n of a full sort (ties by index), with many ties and any n", () => {
@@ -257,6 +267,9 @@ test("prunedScores over several chunks whose local indexes overlap == approximat
   const cands = [...Array.from({ length: 20 }, (_, i) => 4294967296 + i), ...Array.from({ length: 20 }, (_, i) => 19 - i)].filter((c) => c % 5 !== 2);
   assert.deepEqual([...prunedScores(view, cands, scores, nq, keep)], [...approximateScores(view, cands, scores, nq, keep)]);
   assert.throws(() => prunedScores(view, [1, 4294967296 + 1, 1], scores, nq, keep), (e: ColtsError) => e.code === "INPUT_INVALID" && /appears twice/.test(e.message));
+  // A refused call leaves nothing behind: later calls on the same chunks are right.
+  assert.deepEqual([...prunedScores(view, [2, 1], scores, nq, keep)], [...approximateScores(view, [2, 1], scores, nq, keep)]);
+  assert.deepEqual([...prunedScores(view, cands, scores, nq, keep)], [...approximateScores(view, cands, scores, nq, keep)]);
 });
 
 test("plaidSearch's default ndocs follows the documents stored in the view: 2 x 256 beyond 250,000", async () => {
@@ -280,9 +293,8 @@ test("plaidSearch's default ndocs follows the documents stored in the view: 2 x 
   assert.deepEqual(await kept(big), [512, 128]);
 });
 
-test("padCodes refuses an empty document in a padded group; plaidSearch refuses parameters that would return nothing", async () => {
-  const view = await randomView(53, 2, 10, 8); // document 3 is empty
-  assert.throws(() => padCodes(view, [3], 4), /empty document/);
+test("plaidSearch refuses parameters that would return nothing", async () => {
+  const view = await randomView(53, 2, 10, 8);
   const q = new Rng(10).normalArray(3 * 16, 1);
   const byQuery = matmulABtJs(q, 3, view.codec.centroids, 12, 16);
   const scorer = (n: number): Promise<ReturnType<typeof centroidScoresJs>> => Promise.resolve(centroidScoresJs(byQuery, 12, 3, n));
