@@ -40,3 +40,14 @@ export function clustered(n: number, dim: number, centres: number, noise: number
   }
   return x;
 }
+
+/** n random unit vectors drawn from rng: [n, dim] row-major (e.g. k-means-free centroids). */
+export function unitRows(rng: Rng, n: number, dim: number): Float32Array {
+  const rows = rng.normalArray(n * dim, 1);
+  for (let i = 0; i < n; i++) {
+    const row = rows.subarray(i * dim, (i + 1) * dim);
+    const norm = Math.hypot(...row);
+    row.forEach((v, j) => (row[j] = v / norm));
+  }
+  return rows;
+}

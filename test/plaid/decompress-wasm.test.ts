@@ -4,16 +4,12 @@ import assert from "node:assert/strict";
 import { ResidualCodec } from "../../src/plaid/codec.js";
 import { stepTable, WasmDecompressor } from "../../src/plaid/decompress-wasm.js";
 import { Rng } from "../../src/util/rng.js";
+import { unitRows } from "../helpers/synthetic.js";
 import type { ColtsError } from "../../src/errors.js";
 
 async function randomCodec(seed: number, nbits: 1 | 2 | 4, dim: number, K: number): Promise<{ codec: ResidualCodec; rng: Rng }> {
   const rng = new Rng(seed);
-  const centroids = rng.normalArray(K * dim, 1);
-  for (let c = 0; c < K; c++) {
-    const row = centroids.subarray(c * dim, (c + 1) * dim);
-    const n = Math.hypot(...row);
-    row.forEach((v, i) => (row[i] = v / n));
-  }
+  const centroids = unitRows(rng, K, dim);
   const held = rng.normalArray(300 * dim, 1);
   return { codec: await ResidualCodec.train(centroids, K, dim, held, 300, { nbits }), rng };
 }

@@ -7,6 +7,7 @@ import { OrtCentroidScorer, matmulABtJs } from "../../src/runtime/kernels/matmul
 import { maxSimByRows, maxSimByRowsWasm, ResidualMaxSim } from "../../src/plaid/residual-maxsim.js";
 import { approximateScores, candidates, centroidScoresJs, keptCentroids, approximateScoresWasm, gatherCompressed, noCodeScore, rowBlocks, plaidDefaults, ndocsScale, NDOCS_SCALE_DOCS, storedDocuments, plaidSearch, prunedScores, stage3Scores, topIndexes, topIndexesBySort, rankExactly, topCentroids, type PlaidStage, type SearchView } from "../../src/plaid/stages.js";
 import { Rng } from "../../src/util/rng.js";
+import { unitRows } from "../helpers/synthetic.js";
 import type { ColtsError } from "../../src/errors.js";
 
 test("defaults depend on k and are fresh objects per call", () => {
@@ -114,12 +115,7 @@ test("candidates are the union of the probed IVF lists, minus deleted and filter
 async function randomView(seed: number, nbits: 1 | 2 | 4, docs: number, maxLen: number): Promise<SearchView> {
   const rng = new Rng(seed);
   const [dim, K] = [16, 12];
-  const centroids = rng.normalArray(K * dim, 1);
-  for (let c = 0; c < K; c++) {
-    const row = centroids.subarray(c * dim, (c + 1) * dim);
-    const n = Math.hypot(...row);
-    row.forEach((v, i) => (row[i] = v / n));
-  }
+  const centroids = unitRows(rng, K, dim);
   const held = rng.normalArray(200 * dim, 1);
   const codec = await ResidualCodec.train(centroids, K, dim, held, 200, { nbits });
   const doclens = Uint32Array.from({ length: docs }, (_, i) => (i === 3 ? 0 : 1 + Math.floor(rng.next() * maxLen)));
