@@ -5,6 +5,7 @@ import { fdeMatrices } from "../../src/muvera/random.js";
 import { codeOfPartition, partitionOfCode } from "../../src/muvera/fde.js";
 import { isColtsError } from "../../src/errors.js";
 import { Rng } from "../../src/util/rng.js";
+import { unitRows } from "../helpers/synthetic.js";
 import { slowFdeScore } from "./slow-fde.js";
 
 const dot = (a: Float32Array, b: Float32Array): number => a.reduce((s, x, i) => s + x * b[i]!, 0);
@@ -63,19 +64,9 @@ test("partition numbers are the Gray decoding of the sign bits, and codeOfPartit
   for (let p = 0; p < 1024; p++) assert.equal(partitionOfCode(codeOfPartition(p)), p);
 });
 
-function randomUnit(rng: Rng, n: number, dim: number): Float32Array {
-  const v = rng.normalArray(n * dim, 1);
-  for (let i = 0; i < n; i++) {
-    const row = v.subarray(i * dim, (i + 1) * dim);
-    const norm = Math.hypot(...row);
-    row.forEach((x, j) => (row[j] = x / norm));
-  }
-  return v;
-}
-
 test("same config and seed give the same FDE (fresh encoders); another seed gives another; pinned values", () => {
   const rng = new Rng(3);
-  const v = randomUnit(rng, 7, 16);
+  const v = unitRows(rng, 7, 16);
   const c: FdeConfig = { dim: 16, repetitions: 3, simhashBits: 3, projectionDim: 4, seed: 11 };
   const a = new FdeEncoder(c).document(v, 7);
   assert.deepEqual(new FdeEncoder(c).document(v, 7), a);
@@ -108,8 +99,8 @@ test("property: <queryFde, documentFde> = sum over partitions of (query sum) . (
     const c = resolveFdeConfig(config);
     const nq = 1 + rng.int(10);
     const nd = 1 + rng.int(20);
-    const q = randomUnit(rng, nq, dim);
-    const d = randomUnit(rng, nd, dim);
+    const q = unitRows(rng, nq, dim);
+    const d = unitRows(rng, nd, dim);
     const enc = new FdeEncoder(config);
     const got = dot(enc.query(q, nq), enc.document(d, nd));
     const want = slowFdeScore(c, fdeMatrices(c), q, nq, d, nd);
@@ -120,7 +111,7 @@ test("property: <queryFde, documentFde> = sum over partitions of (query sum) . (
 test("final projection: the FDE is the count sketch of the FDE without it (same seed, same partitions)", () => {
   const c: FdeConfig = { dim: 8, repetitions: 4, simhashBits: 3, projectionDim: 4, seed: 7 };
   const rng = new Rng(5);
-  const v = randomUnit(rng, 9, 8);
+  const v = unitRows(rng, 9, 8);
   const inner = new FdeEncoder(c).document(v, 9);
   const final = new FdeEncoder({ ...c, finalDim: 50 }).document(v, 9);
   const sketch = fdeMatrices(resolveFdeConfig({ ...c, finalDim: 50 })).countSketch!;
