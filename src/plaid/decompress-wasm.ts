@@ -6,8 +6,9 @@
  * (`ResidualCodec.decompressInto`, the reference) one lane at a time with a bounds check per load.
  *
  * One step of the kernel handles 4 (or 8) dimensions with one table lookup: a table row holds the
- * bucket weights of the dimensions one index packs, so a step is a v128 load of the centroid, a v128
- * load of the table row, an add and a store.
+ * bucket weights of the dimensions one index packs, so a step is a v128 load of the centroid value
+ * (already copied into the output row, see `decompressBody`), a v128 load of the table row, an add
+ * and a store.
  * - nbits 2: 4 dimensions per byte; the index is the byte, the table `byteWeights` itself ([256, 4]).
  * - nbits 4: 2 dimensions per byte; the index is two bytes read as a little-endian u16, the table
  *   [65,536, 4] built from `byteWeights` (first byte = low bits = the first two dimensions).
@@ -17,7 +18,7 @@
  * Exactness: the adds are the reference's float32 values up to rounding (the reference adds in
  * float64 and rounds once when it stores; here the sum is rounded to float32 before it is squared),
  * and the squared norm is summed in four float32 lanes, not in float64 one term at a time. Vectors
- * agree with the reference to ~1e-7 per component (test/plaid/decompress-wasm.test.ts).
+ * agree with the reference within 1e-6 per component (test/plaid/decompress-wasm.test.ts).
  */
 import type { CodeArray } from "./codec.js";
 import { ColtsError } from "../errors.js";
