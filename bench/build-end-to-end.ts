@@ -20,12 +20,9 @@ import os from "node:os";
 import path from "node:path";
 import { beirFolder, benchModel, MODEL_ARGS } from "./tools/collections.js";
 import { REPO_ROOT } from "./tools/paths.js";
+import { stringFlag as flag } from "./tools/args.js";
 
 const OUT = path.join(REPO_ROOT, "bench", "out", "build-end-to-end");
-const flag = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
 const BEFORE = flag("--before", "");
 const CASES = flag("--cases", "scifact:small,cacm:small,scifact:384,cacm:384,100k:small").split(",");
 const REPS = Number(flag("--reps", "1"));

@@ -22,12 +22,9 @@ import type { RunEntry } from "../src/eval/types.js";
 import { Searcher } from "../src/search/searcher.js";
 import { beirFolder, colts } from "./tools/collections.js";
 import { REPO_ROOT } from "./tools/paths.js";
+import { stringFlag as flag } from "./tools/args.js";
 
 const OUT = path.join(REPO_ROOT, "bench", "out", "int8-collections");
-const flag = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
 const COLLECTIONS = flag("--collections", "cacm,cisi,cranfield").split(",");
 const QUERIES = Number(flag("--queries", "64"));
 const MODEL_384 = ["--layout", "pylate", "--hidden", "384", "--layers", "12", "--heads", "12", "--dim", "96", "--seed", "1", "--word-embedding-std", "0.2"];

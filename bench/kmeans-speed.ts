@@ -19,11 +19,8 @@ import os from "node:os";
 import { assignExact } from "../src/plaid/assign.js";
 import { kmeans } from "../src/plaid/kmeans.js";
 import { Rng } from "../src/util/rng.js";
+import { stringFlag as flag } from "./tools/args.js";
 
-const flag = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
 const N = Number(flag("--n", "1048576"));
 const KS = flag("--k", "32768").split(",").map(Number);
 const ITERATIONS = Number(flag("--iterations", "4"));

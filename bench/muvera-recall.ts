@@ -26,14 +26,11 @@ import type { EmbeddedDoc } from "../src/plaid/source.js";
 import { OrtMatmulDynamic, maxsimFromSimilarities } from "../src/runtime/kernels/matmul.js";
 import { beirFolder, benchModel, modelArgs } from "./tools/collections.js";
 import { REPO_ROOT } from "./tools/paths.js";
+import { stringFlag as flag } from "./tools/args.js";
 
 const OUT = path.join(REPO_ROOT, "bench", "out", "muvera-recall");
 const K = 10;
 const CANDIDATES = [10, 100, 200, 500, 1000];
-const flag = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
 const DIM = Number(flag("--dim", "128"));
 const MAX_DOCS = Number(flag("--docs", "0"));
 /** R,k,dproj[,final][,nofill][,dense]: the baseline (one partition, 128) and the best settings of 2,560 and 3,840 values at dim 128 (RESULTS.md). */

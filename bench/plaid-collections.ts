@@ -29,13 +29,10 @@ import type { PlaidParams } from "../src/plaid/stages.js";
 import { SHARED_DATASETS, beirFolder, benchModel, modelArgs } from "./tools/collections.js";
 import type { Nbits } from "../src/plaid/bitpack.js";
 import { REPO_ROOT } from "./tools/paths.js";
+import { stringFlag as flag } from "./tools/args.js";
 
 const OUT = path.join(REPO_ROOT, "bench", "out", "plaid-collections");
 const K = 10;
-const flag = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
 const DIM = Number(flag("--dim", "128"));
 const NBITS = Number(flag("--nbits", "2")) as Nbits;
 /** Float vectors scored per kernel call in the exhaustive baseline (bounds the [nq, rows] product). */

@@ -17,11 +17,8 @@ import os from "node:os";
 import { poolTokens } from "../src/plaid/pooling.js";
 import { Rng } from "../src/util/rng.js";
 import { poolTokensReference } from "../test/helpers/pooling-reference.js";
+import { numberFlag as flag } from "./tools/args.js";
 
-const flag = (name: string, fallback: number): number => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1] ?? fallback) : fallback;
-};
 const DOCS = flag("--docs", 8);
 const REPS = flag("--reps", 5);
 const DIM = flag("--dim", 128);

@@ -23,11 +23,8 @@ import { maxSimByRows, maxSimByRowsWasm } from "../src/plaid/residual-maxsim.js"
 import { approximateScores, approximateScoresWasm, type SearchView } from "../src/plaid/stages.js";
 import { Rng } from "../src/util/rng.js";
 import { percentile } from "./tools/bench-stats.js";
+import { numberFlag as flag } from "./tools/args.js";
 
-const flag = (name: string, fallback: number): number => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1] ?? fallback) : fallback;
-};
 const K = flag("--k", 65536);
 const DIM = flag("--dim", 128);
 const NQ = flag("--nq", 32);
