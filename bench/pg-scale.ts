@@ -6,7 +6,7 @@
  *   scripts/pg-local.sh start            # prints a URL (a throwaway server: see "Server settings")
  *   npx tsc -p . && node dist/bench/pg-scale.js --pg-url 'postgres://...' [--docs 100000] [--dim 128]
  *     [--tokens 64] [--queries 100] [--nbits 2] [--plaid default,ndocs=512,ndocs=1024] [--candidates 250,500,1000,1000/1000 (C or C/rerank)]
- *     [--index-exact-queries 0] [--pg-fde on|off] [--skip-build] [--systems folder,pg]
+ *     [--index-exact-queries 0] [--pg-fde off|on] [--skip-build] [--systems folder,pg]
  *     [--shard-urls a,b] [--out bench/out/pg-scale-<docs>] [--no-results] ...
  *
  * Data (tools/synthetic-corpus.ts, the generator of plaid-synthetic.ts with its seed semantics):
@@ -94,8 +94,8 @@ const { values: argv } = parseArgs({
     plaid: { type: "string", default: "default,ndocs=512,ndocs=1024" },
     /** Queries the folder index's exhaustive search runs for (the column "vs the index's exhaustive search"); 0: none. */
     "index-exact-queries": { type: "string", default: "0" },
-    /** "off": PostgreSQL builds without FDEs and their HNSW index (`fde: false`); the "fde" rows are skipped. */
-    "pg-fde": { type: "string", default: "on" },
+    /** "on": PostgreSQL builds store FDEs and their HNSW index (`fde: true`) and the "fde" rows are measured; "off" (the build's default): neither. */
+    "pg-fde": { type: "string", default: "off" },
     /** PostgreSQL systems: search the indexes a previous run built (same data) instead of building them. */
     "skip-build": { type: "boolean", default: false },
     /** Queries measured with PostgreSQL's exhaustive "exact" retriever (a full scan each); 0: skip. Default 3. */
@@ -303,7 +303,7 @@ async function main(): Promise<void> {
   const queries = Array.from({ length: QUERIES }, (_, j) => corpus.query(j).vectors);
   console.log(`data: ${DOCS} docs x ${TOKENS} +- 25% vectors (dim ${DIM}), ${QUERIES} queries x ${QUERY_TOKENS}; systems ${SYSTEMS.join(", ")}`);
   const truth = await exactTruth(corpus, queries);
-  const w: Workload = { corpus, queries, truth: truth.truth, training: TRAINING, plaid: PLAID, indexExactQueries: INDEX_EXACT_QUERIES, pgFde: argv["pg-fde"] !== "off", ...(HNSW ? { hnsw: HNSW } : {}) };
+  const w: Workload = { corpus, queries, truth: truth.truth, training: TRAINING, plaid: PLAID, indexExactQueries: INDEX_EXACT_QUERIES, pgFde: argv["pg-fde"] === "on", ...(HNSW ? { hnsw: HNSW } : {}) };
 
   const settingsLines: string[] = [];
   const mwm = argv["maintenance-work-mem"] ?? "2GB";

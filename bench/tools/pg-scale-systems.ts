@@ -33,7 +33,7 @@ export interface Workload {
   indexExactQueries: number;
   /** Filled by the folder system: the exhaustive top-10s of the first indexExactQueries queries. */
   indexExact?: number[][];
-  /** False: PostgreSQL builds store no FDEs and no HNSW index (`fde: false`), and no "fde" rows are measured. */
+  /** True: PostgreSQL builds store FDEs and their HNSW index (`fde: true`) and "fde" rows are measured; false: neither (the build's default). */
   pgFde: boolean;
 }
 
@@ -186,7 +186,7 @@ export interface PgRunOptions {
 /** A PostgreSQL index built by `build` at `url` (replaced), searched through `PgIndex.open(url)`. */
 export async function runPg(w: Workload, system: string, url: string, build: PgBuilder, opts: PgRunOptions): Promise<{ build: BuildRecord; rows: SearchRow[] }> {
   const clock = new BuildClock(system);
-  if (!opts.skipBuild) await build(url, w.corpus.source(), w.corpus.dim, { ...w.training, ...(w.pgFde ? {} : { fde: false as const }), overwrite: true, onProgress: clock.onProgress });
+  if (!opts.skipBuild) await build(url, w.corpus.source(), w.corpus.dim, { ...w.training, fde: w.pgFde, overwrite: true, onProgress: clock.onProgress });
   const end = performance.now();
   const index = await PgIndex.open(url);
   try {

@@ -1,7 +1,8 @@
 /**
  * `OpenedIndex` over a PostgreSQL index (pg/pg-index.ts). Retrievers map as follows: plaid runs
- * `PgIndex.search`'s default, the FDE first stage in pgvector's HNSW index plus exact MaxSim of the
- * candidates; exact its exhaustive exact MaxSim; the keyword side of keyword and hybrid is its
+ * `PgIndex.search`'s default, PLAID over the IVF lists stored in the database (or, with
+ * `postgres.firstStage` "fde", the FDE first stage in pgvector's HNSW index plus exact MaxSim of the
+ * candidates, on an index built with FDEs); exact its exhaustive exact MaxSim; the keyword side of keyword and hybrid is its
  * PostgreSQL full-text search (`pgKeywordSearch`); bm25 and bm25+rerank are refused, as full-text
  * ranking is not BM25 and the name must not silently change meaning.
  */

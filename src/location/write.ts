@@ -25,7 +25,7 @@ export interface WriteOutcome {
 /**
  * Builds a new index at `location`. A PostgreSQL build takes the codec options, `model`,
  * `overwrite`, `onProgress`, `shards` (a sharded index whose coordinator is `location`), `hnsw`
- * (pgvector's build parameters) and `fde` (false: no FDE first stage); the folder-only ones (chunks, BM25, the sample's memory) do not
+ * (pgvector's build parameters) and `fde` (true or FDE settings: store FDEs for the FDE first stage; default none); the folder-only ones (chunks, BM25, the sample's memory) do not
  * apply there (its keyword side is PostgreSQL full-text search over the stored texts), and a folder
  * refuses the PostgreSQL-only ones.
  */

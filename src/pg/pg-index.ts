@@ -80,7 +80,7 @@ export interface PgIndexInfo extends Pick<IndexInfo, "generation" | "liveDocumen
   bytesPerVector: number;
   /** FDE settings of the FDE first stage (recorded at build). */
   fde: PgFdeSettings;
-  /** False when the index was built without FDEs (`fde: false`): no HNSW index, no "fde" retriever. */
+  /** False when the index was built without FDEs (the default; `fde: true` stores them): no HNSW index, no "fde" retriever. */
   fdeEnabled: boolean;
   /** Text search configuration of the keyword retriever. */
   textSearchConfig: string;
@@ -176,7 +176,7 @@ export class PgIndex {
       }
       case "fde": {
         if (!this.settings.fdeEnabled) {
-          throw new ColtsError("INPUT_INVALID", `${this.s.location.redacted} was built without FDEs (fde: false), so it has no FDE first stage: use the plaid retriever (its IVF lists), or rebuild with FDEs`, {
+          throw new ColtsError("INPUT_INVALID", `${this.s.location.redacted} was built without FDEs (the default), so it has no FDE first stage: use the plaid retriever (its IVF lists), or rebuild with FDEs (fde: true; CLI: index build --fde)`, {
             details: { retriever: "fde" },
           });
         }

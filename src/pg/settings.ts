@@ -21,7 +21,7 @@ export interface PgSettings {
   lastAddAvgResidual: number | null;
   /** The FDE settings of every document FDE (queries are encoded with the same). */
   fde: PgFdeSettings;
-  /** False for an index built without FDEs (`fde: false`): no FDE column values, no HNSW index, no "fde" retriever. */
+  /** False for an index built without FDEs (the default; `fde: true` stores them): no FDE column values, no HNSW index, no "fde" retriever. */
   fdeEnabled: boolean;
   /** PostgreSQL text search configuration of the tsvector column (e.g. "english"). */
   textSearchConfig: string;

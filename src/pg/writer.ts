@@ -66,15 +66,16 @@ export interface PgBuildOptions extends CodecTrainingOptions, PgWriteOptions {
    */
   overwrite?: boolean;
   /**
-   * FDE settings of the FDE first stage (muvera/config.ts `FdeConfig`; the index's dim is used).
-   * Default: muvera's defaults (R 15, k_sim 6, d_proj 4, sparse projection, no fill, seed 1: 3,840
-   * values). Recorded with the index; queries use the same. At most 4,000 values (pgvector's HNSW
-   * limit for halfvec). Larger FDEs approximate MaxSim better and cost proportionally more storage
-   * and HNSW time. `false`: no FDEs and no HNSW index; the default "plaid" retriever (IVF lists)
-   * does not need them, and at 100k documents they are most of the index's bytes and build time
-   * (bench/RESULTS.md, "PostgreSQL: IVF first stage"); the "fde" retriever is then refused.
+   * MUVERA FDEs and their HNSW index, the first stage of the "fde" retriever. Default false: no FDE
+   * values and no HNSW index. The default "plaid" retriever (IVF lists) needs neither, and at 100k
+   * documents they were most of the index's bytes and build time (bench/RESULTS.md, "PostgreSQL: IVF
+   * first stage"); the "fde" retriever is refused on an index built without them. `true`: FDEs with
+   * muvera's defaults (R 15, k_sim 6, d_proj 4, sparse projection, no fill, seed 1: 3,840 values);
+   * an object: those settings (muvera/config.ts `FdeConfig`; the index's dim is used). Recorded with
+   * the index; queries use the same. At most 4,000 values (pgvector's HNSW limit for halfvec). Larger
+   * FDEs approximate MaxSim better and cost proportionally more storage and HNSW time.
    */
-  fde?: PgFdeOptions | false;
+  fde?: PgFdeOptions | boolean;
   /**
    * PostgreSQL text search configuration of the keyword retriever (stemming, stop words): any
    * configuration the server knows, e.g. "english" (default) or "simple" (lower-casing only, no
@@ -246,6 +247,13 @@ export async function buildPgIndex(url: string, source: EmbeddingSource, dim: nu
   const location = parsePgUrl(url);
   const batchDocs = insertDocs(opts);
   const hnsw = resolveHnsw(opts.hnsw);
+  const fdeEnabled = opts.fde !== undefined && opts.fde !== false;
+  if (opts.hnsw !== undefined && !fdeEnabled) {
+    throw new ColtsError("INPUT_INVALID", "hnsw settings shape the HNSW index over the FDEs, and this build stores none (FDEs are off by default): enable them with fde: true (CLI: --fde) or leave the hnsw settings out", {
+      details: { field: "hnsw" },
+    });
+  }
+  const fde = resolvePgFde(typeof opts.fde === "object" ? opts.fde : undefined, dim);
   const nodes = opts.shards !== undefined ? shardNodes(location, opts.shards) : null;
   if (source.count < 1) throw new ColtsError("INPUT_INVALID", "cannot build an index from an empty corpus");
   const s = await connect(location);
@@ -259,7 +267,6 @@ export async function buildPgIndex(url: string, source: EmbeddingSource, dim: nu
     const b: BuildTargets = { coordinator: s, data: nodes ? shards : [s], nodes };
     // Refuse before training (minutes on a large corpus); checked again under the lock.
     if (!opts.overwrite && (await anyIndex(b))) throw already();
-    const fde = resolvePgFde(opts.fde === false ? undefined : opts.fde, dim);
     let textSearchConfig = opts.textSearchConfig ?? DEFAULT_TEXT_SEARCH_CONFIG;
     for (const d of b.data) {
       await checkPgvector(d, true);
@@ -269,7 +276,7 @@ export async function buildPgIndex(url: string, source: EmbeddingSource, dim: nu
     // index keeps it (writer.ts).
     const { codec } = await trainCodec(source, dim, opts);
     try {
-      return await inTransaction(s, () => writeBuild(b, source, dim, opts, { codec, fde, fdeEnabled: opts.fde !== false, hnsw, textSearchConfig, batchDocs, already }));
+      return await inTransaction(s, () => writeBuild(b, source, dim, opts, { codec, fde, fdeEnabled, hnsw, textSearchConfig, batchDocs, already }));
     } finally {
       await codec.releaseKernels();
     }

@@ -63,7 +63,7 @@ describe("colts with a postgres:// index location", () => {
   test("index build, info and search: the same hits as a folder index, by PLAID and exactly; filters; explanations", async () => {
     const url = server.url("cli_");
     const flags = ["--model", "model", "--input", "docs.jsonl", "--metadata-fields", "lang,year", "--nbits", "2"];
-    const b = await run(["index", "build", url, ...flags]);
+    const b = await run(["index", "build", url, ...flags, "--fde"]);
     assert.equal(b.code, 0, b.stderr);
     assert.match(b.stdout, /^built postgres:\/\/colts:\*\*\*@127\.0\.0\.1:\d+\/colts\?prefix=cli_: 8 documents, \d+ vectors, \d+ centroids, nbits 2\n$/);
     assert.equal((await run(["index", "build", "idx", ...flags])).code, 0);
@@ -127,9 +127,9 @@ describe("colts with a postgres:// index location", () => {
     assert.match(bad.stderr, /FILTER_INVALID/);
   });
 
-  test("index build --no-fde: no FDE first stage (info says so, --first-stage fde is refused), the IVF stage as on a folder", async () => {
+  test("index build without --fde: no FDE first stage (info says so, --first-stage fde and --hnsw-m are refused), the IVF stage as on a folder", async () => {
     const url = server.url("clinofde_");
-    const b = await run(["index", "build", url, "--model", "model", "--input", "docs.jsonl", "--metadata-fields", "lang,year", "--nbits", "2", "--no-fde"]);
+    const b = await run(["index", "build", url, "--model", "model", "--input", "docs.jsonl", "--metadata-fields", "lang,year", "--nbits", "2"]);
     assert.equal(b.code, 0, b.stderr);
     const info = JSON.parse((await run(["index", "info", url, "--json"])).stdout) as { fdeEnabled: boolean; indexBytes: { fdeHnsw: number } };
     assert.deepEqual([info.fdeEnabled, info.indexBytes.fdeHnsw], [false, 0]);
@@ -137,7 +137,10 @@ describe("colts with a postgres:// index location", () => {
     const fde = await run(["search", url, "capital", "--first-stage", "fde"]);
     assert.equal(fde.code, 1, fde.stderr);
     assert.match(fde.stderr, /without FDEs.*\[INPUT_INVALID\]/);
-    const folder = await run(["index", "build", "idx-nofde", "--model", "model", "--input", "docs.jsonl", "--no-fde"]);
+    const hnsw = await run(["index", "build", server.url("clihnsw_"), "--model", "model", "--input", "docs.jsonl", "--hnsw-m", "8"]);
+    assert.equal(hnsw.code, 1, hnsw.stderr);
+    assert.match(hnsw.stderr, /hnsw settings shape the HNSW index over the FDEs.*--fde.*\[INPUT_INVALID\]/);
+    const folder = await run(["index", "build", "idx-nofde", "--model", "model", "--input", "docs.jsonl", "--fde"]);
     assert.equal(folder.code, 1);
     assert.match(folder.stderr, /FDE settings are a PostgreSQL index's.*\[INPUT_INVALID\]/);
   });
@@ -229,7 +232,7 @@ describe("colts with a postgres:// index location", () => {
     try {
       const url = server.url("shcli_");
       const flags = ["--model", "model", "--input", "docs.jsonl", "--metadata-fields", "lang,year", "--nbits", "2"];
-      const b = await run(["index", "build", url, ...flags, "--shards", shards.map((s) => s.url("shcli_")).join(","), "--hnsw-m", "8", "--hnsw-ef-construction", "32"]);
+      const b = await run(["index", "build", url, ...flags, "--shards", shards.map((s) => s.url("shcli_")).join(","), "--fde", "--hnsw-m", "8", "--hnsw-ef-construction", "32"]);
       assert.equal(b.code, 0, b.stderr);
       assert.match(b.stdout, /^built postgres:\/\/colts:\*\*\*@127\.0\.0\.1:\d+\/colts\?prefix=shcli_: 8 documents/);
       const table = await run(["index", "info", url]);

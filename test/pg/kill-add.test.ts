@@ -85,7 +85,7 @@ describe("PostgreSQL index: SIGKILL during index add", () => {
   test("every add is all or nothing, rows and counters agree, and the index stays writable and searchable", async (t) => {
     const url = server.url("crash_");
     const base = syntheticDocs(60, CRASH_DIM, 7, "base-").map((d) => ({ ...d, text: `text of ${d.id}` }));
-    await buildPgIndex(url, arraySource(base, 20), CRASH_DIM, { numCentroids: 16 });
+    await buildPgIndex(url, arraySource(base, 20), CRASH_DIM, { numCentroids: 16, fde: true });
     const rng = new Rng(2024);
     const outcomes: string[] = [];
     for (let trial = 1; trial <= 6; trial++) {

@@ -17,6 +17,7 @@ import { addToPgIndex, buildPgIndex, deleteFromPgIndex } from "../../src/pg/writ
 import { formatFilter } from "../../src/metadata/filter.js";
 import { Rng } from "../../src/util/rng.js";
 import { randomFilter, randomMeta, SCALARS, withoutObjectComparisons } from "../helpers/filters.js";
+import { isCode as isCodeMatching } from "../helpers/errors.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
 import { suiteDir } from "../helpers/paths.js";
 import { syntheticDocs } from "../helpers/synthetic.js";
@@ -221,9 +222,9 @@ describe("PostgreSQL index location", () => {
         await c.end();
       }
     };
-    await buildPgIndex(server.url("hdef_"), arraySource(corpus), DIM);
+    await buildPgIndex(server.url("hdef_"), arraySource(corpus), DIM, { fde: true });
     assert.deepEqual(await reloptions("hdef_"), ["m=16", "ef_construction=64"]);
-    await buildPgIndex(server.url("hset_"), arraySource(corpus), DIM, { hnsw: { m: 8, efConstruction: 40 } });
+    await buildPgIndex(server.url("hset_"), arraySource(corpus), DIM, { fde: true, hnsw: { m: 8, efConstruction: 40 } });
     assert.deepEqual(await reloptions("hset_"), ["m=8", "ef_construction=40"]);
     const db = await PgIndex.open(server.url("hset_"));
     try {
@@ -232,7 +233,11 @@ describe("PostgreSQL index location", () => {
       await db.close();
     }
     for (const hnsw of [{ m: 1 }, { m: 101 }, { efConstruction: 3 }, { m: 40, efConstruction: 64 }, { m: 2.5 }]) {
-      await assert.rejects(buildPgIndex(server.url("hbad_"), arraySource(corpus), DIM, { hnsw }), isCode("INPUT_INVALID"), JSON.stringify(hnsw));
+      await assert.rejects(buildPgIndex(server.url("hbad_"), arraySource(corpus), DIM, { fde: true, hnsw }), isCodeMatching("INPUT_INVALID", /hnsw\./), JSON.stringify(hnsw));
+    }
+    // Without FDEs there is no HNSW index for the settings to shape.
+    for (const fde of [undefined, false]) {
+      await assert.rejects(buildPgIndex(server.url("hbad_"), arraySource(corpus), DIM, { ...(fde === undefined ? {} : { fde }), hnsw: { m: 8 } }), isCodeMatching("INPUT_INVALID", /stores none.*fde: true/));
     }
     await assert.rejects(PgIndex.open(server.url("hbad_")), isCode("INDEX_NOT_FOUND"));
   });

@@ -139,7 +139,7 @@ describe("PostgreSQL search: FDE + HNSW first stage, exact MaxSim, keyword and h
     const dir = path.join(root, "fde");
     const url = server.url("fde_");
     await buildIndex(dir, arraySource(corpus, 64), DIM, { nbits: 2 });
-    await buildPgIndex(url, arraySource(corpus, 64), DIM, { nbits: 2, insertDocs: 70 });
+    await buildPgIndex(url, arraySource(corpus, 64), DIM, { nbits: 2, insertDocs: 70, fde: true });
     const disk = await PlaidIndex.open(dir);
     const db = await PgIndex.open(url);
     try {
@@ -212,13 +212,13 @@ describe("PostgreSQL search: FDE + HNSW first stage, exact MaxSim, keyword and h
     }
   });
 
-  test("fde: false builds no FDEs and no HNSW index; plaid still equals the folder's, adds keep the lists, the fde retriever is refused", async () => {
+  test("by default a build stores no FDEs and no HNSW index; plaid still equals the folder's, adds keep the lists, the fde retriever is refused", async () => {
     const corpus = docs(150, 19, "n");
     const more = docs(30, 20, "m");
     const dir = path.join(root, "nofde");
     const url = server.url("nofde_");
     await buildIndex(dir, arraySource(corpus), DIM, { nbits: 2 });
-    await buildPgIndex(url, arraySource(corpus), DIM, { nbits: 2, fde: false });
+    await buildPgIndex(url, arraySource(corpus), DIM, { nbits: 2 });
     await addToIndex(dir, arraySource(more));
     await addToPgIndex(url, arraySource(more));
     const indexes = await sql.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE tablename = 'nofde_documents' ORDER BY indexname");

@@ -61,9 +61,9 @@ const BUILD_SPEC: CommandSpec = {
       default: "none (one node)",
       help: "PostgreSQL only: shard nodes (a power of two of postgres:// URLs, the coordinator's role and password) for a sharded index whose coordinator is <location>; later commands name the coordinator alone",
     },
-    { name: "no-fde", type: "boolean", help: "PostgreSQL only: store no FDEs and build no HNSW index (the default IVF first stage needs neither)" },
-    { name: "hnsw-m", type: "string", arg: "N", default: "16 (pgvector's)", help: "PostgreSQL only: HNSW links per node, 2..100; more: better recall at the same ef_search, slower build, bigger index" },
-    { name: "hnsw-ef-construction", type: "string", arg: "N", default: "64 (pgvector's)", help: "PostgreSQL only: HNSW candidate list while building, 4..1000 and >= 2 x m; more: better graph, slower build" },
+    { name: "fde", type: "boolean", help: "PostgreSQL only: store MUVERA FDEs and their HNSW index, for search --first-stage fde (the default IVF stage needs neither)" },
+    { name: "hnsw-m", type: "string", arg: "N", default: "16 (pgvector's)", help: "PostgreSQL, with --fde: HNSW links per node, 2..100; more: better recall at the same ef_search, slower build, bigger index" },
+    { name: "hnsw-ef-construction", type: "string", arg: "N", default: "64 (pgvector's)", help: "PostgreSQL, with --fde: HNSW candidate list while building, 4..1000 and >= 2 x m; more: better graph, slower build" },
     ...MODEL_FLAGS,
   ],
   example: "colts index build idx --model lightonai/answerai-colbert-small-v1 --input beir/scifact --nbits 2\n  colts index build 'postgres://colts@localhost/search?prefix=scifact_' --model lightonai/answerai-colbert-small-v1 --input beir/scifact",
@@ -245,7 +245,7 @@ async function build(argv: string[], io: CliIO): Promise<number> {
       ...(bm25Analyzer ? { bm25Analyzer } : {}),
       ...(shards ? { shards } : {}),
       ...(hnsw ? { hnsw } : {}),
-      ...(values["no-fde"] === true ? { fde: false as const } : {}),
+      ...(values["fde"] === true ? { fde: true } : {}),
     });
   });
   const built = await summarize(dir);
