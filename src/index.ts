@@ -31,7 +31,7 @@ export { FolderIndex } from "./location/folder.js";
 // A type only: the class loads node-postgres, which `openIndex` loads on first use of a URL.
 export type { PostgresIndex } from "./location/postgres.js";
 export { summarize, type LocationSummary } from "./location/summary.js";
-export { buildAt, addAt, deleteAt, compactAt, type WriteOutcome, type CompactOutcome } from "./location/write.js";
+export { buildAt, addAt, deleteAt, compactAt, upgradeAt, type WriteOutcome, type CompactOutcome } from "./location/write.js";
 export { Searcher, fuse, RETRIEVERS, type RetrieverName, type RetrieveOptions, type SearcherOptions, type ExplainedHit, type TokenMatch } from "./search/searcher.js";
 export { rerank, type RerankCandidate, type RerankHit, type RerankOptions } from "./search/rerank.js";
 export { parseFilter, type FilterNode } from "./metadata/filter.js";

@@ -1,11 +1,13 @@
 /**
- * Writes at a location, folder or PostgreSQL URL: build, add, delete, compact. The folder functions
+ * Writes at a location, folder or PostgreSQL URL: build, add, delete, compact, and the in-place
+ * upgrade of a PostgreSQL index written by an older colts. The folder functions
  * are plaid/writer.ts's, the PostgreSQL ones pg/writer.ts's; both take the same `EmbeddingSource`.
  */
 import { ColtsError } from "../errors.js";
 import { addToIndex, buildIndex, compactIndex, deleteFromIndex, type BuildOptions, type CompactOptions } from "../plaid/writer.js";
 import type { EmbeddingSource } from "../plaid/source.js";
 import type { PgIndexInfo } from "../pg/pg-index.js";
+import type { PgUpgradeResult } from "../pg/upgrade.js";
 import type * as PgWriter from "../pg/writer.js";
 import { locationKind } from "./open.js";
 
@@ -117,4 +119,17 @@ export async function pgInfo(url: string): Promise<PgIndexInfo> {
   } finally {
     await index.close();
   }
+}
+
+/**
+ * Brings the PostgreSQL index at `location` to this colts' schema in place, from the data it holds
+ * (pg/upgrade.ts: nothing is encoded again; an index already current is left as it is). A folder is
+ * refused (INPUT_INVALID): this colts reads the older folder formats it knows as they are.
+ */
+export async function upgradeAt(location: string): Promise<PgUpgradeResult> {
+  if (locationKind(location) === "folder") {
+    throw new ColtsError("INPUT_INVALID", `${location} is a folder: upgrade applies to PostgreSQL indexes; this colts reads the older folder formats it knows as they are`);
+  }
+  const { upgradePgIndex } = await import("../pg/upgrade.js");
+  return upgradePgIndex(location);
 }

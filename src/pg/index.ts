@@ -1,8 +1,9 @@
 /**
  * `colts/pg`: the PostgreSQL index location (`postgres://user@host:port/db?prefix=...`): build, add,
- * delete, and search over an index kept in PostgreSQL tables (FDE first stage in a pgvector HNSW
- * index + exact MaxSim, exhaustive exact MaxSim, full-text keyword search, and their hybrid), and
- * the URL helpers. Re-exports only.
+ * delete, upgrade in place, and search over an index kept in PostgreSQL tables (PLAID over IVF lists
+ * stored in the database, an optional FDE first stage in a pgvector HNSW index + exact MaxSim,
+ * exhaustive exact MaxSim, full-text keyword search, and their hybrid), and the URL helpers.
+ * Re-exports only.
  */
 export {
   buildPgIndex,
@@ -30,4 +31,5 @@ export { type PgFdeOptions, type PgFdeSettings } from "./fde.js";
 export { parsePgUrl, redactUrl, isPgUrl, DEFAULT_PREFIX, PREFIX_PATTERN, type PgLocation } from "./url.js";
 export { filterToPgSql, type PgCondition } from "./filter-sql.js";
 export { readPgSummary, vacuumPgIndex, PgTexts, type PgSummary } from "./documents.js";
-export { SCHEMA_VERSION, SCHEMA_FORMAT, MIN_PGVECTOR } from "./schema.js";
+export { SCHEMA_VERSION, SCHEMA_FORMAT, SHARDED_SCHEMA_VERSION, MIN_PGVECTOR } from "./schema.js";
+export { upgradePgIndex, UPGRADABLE_VERSION, UPGRADABLE_SHARDED_VERSION, type PgUpgradeOptions, type PgUpgradeResult } from "./upgrade.js";

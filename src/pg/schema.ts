@@ -34,8 +34,8 @@
  * (sharding.ts): schema, settings and codec as version 2, plus the shard list; its shards held
  * schema (format SHARD_FORMAT), documents and vectors. Versions 4 (one node) and 5 (sharded: the
  * coordinator, and the schema row of each shard) add the ivf table, on the node or on each shard.
- * Versions 2 and 3 are refused like version 1 (rebuild with overwrite): their lists would have to be
- * made from every stored code, which a rebuild does anyway.
+ * Versions 2 and 3 are refused by open, add and delete (INDEX_VERSION), which name the upgrade:
+ * upgrade.ts brings them to 4 and 5 in place, making the lists from the stored codes (no encoding).
  */
 import { ColtsError } from "../errors.js";
 import { query, type PgSession } from "./connection.js";
@@ -178,21 +178,31 @@ export async function checkSchema(s: PgSession): Promise<{ sharded: boolean }> {
   if (!(await indexExists(s))) {
     throw new ColtsError("INDEX_NOT_FOUND", `no colts index at ${where}: build one first`, { details: { location: s.location.redacted } });
   }
-  const r = await query<{ format: string; version: number }>(s, "read the schema version", `SELECT format, version FROM ${tables(s.location.prefix).schema}`);
-  const row = r.rows[0];
-  if (r.rows.length === 1 && row?.format === SHARD_FORMAT) {
+  const row = await readSchemaRow(s);
+  if (row?.format === SHARD_FORMAT) {
     throw new ColtsError("INDEX_CORRUPT", `${where} is one shard of a sharded index: name its coordinator instead`, { details: { location: s.location.redacted } });
   }
-  if (r.rows.length !== 1 || row?.format !== SCHEMA_FORMAT) {
+  if (row?.format !== SCHEMA_FORMAT) {
     throw new ColtsError("INDEX_CORRUPT", `${where}: the schema table does not describe a colts index`, { details: { location: s.location.redacted } });
   }
   if (row.version !== SCHEMA_VERSION && row.version !== SHARDED_SCHEMA_VERSION) {
-    const hint = row.version > SHARDED_SCHEMA_VERSION ? "upgrade colts" : "rebuild the index with this colts (build with overwrite)";
+    const hint =
+      row.version > SHARDED_SCHEMA_VERSION
+        ? "upgrade colts"
+        : row.version >= 2
+          ? "upgrade it in place (colts index upgrade <location>; library: upgradeAt)"
+          : "rebuild the index with this colts (build with overwrite)";
     throw new ColtsError("INDEX_VERSION", `${where}: schema version ${row.version}, this colts reads ${SCHEMA_VERSION} (one node) and ${SHARDED_SCHEMA_VERSION} (sharded); ${hint}`, {
       details: { location: s.location.redacted, version: row.version },
     });
   }
   return { sharded: row.version === SHARDED_SCHEMA_VERSION };
+}
+
+/** The schema table's one row; undefined when it holds none or several (not a colts table). */
+export async function readSchemaRow(s: PgSession): Promise<{ format: string; version: number } | undefined> {
+  const r = await query<{ format: string; version: number }>(s, "read the schema version", `SELECT format, version FROM ${tables(s.location.prefix).schema}`);
+  return r.rows.length === 1 ? r.rows[0] : undefined;
 }
 
 /**

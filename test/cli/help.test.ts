@@ -38,6 +38,7 @@ const COMMANDS: [string[], CommandSpec][] = [
   [["index", "delete"], spec(INDEX_COMMANDS["delete"]?.spec)],
   [["index", "compact"], spec(INDEX_COMMANDS["compact"]?.spec)],
   [["index", "info"], spec(INDEX_COMMANDS["info"]?.spec)],
+  [["index", "upgrade"], spec(INDEX_COMMANDS["upgrade"]?.spec)],
   [["search"], SEARCH_SPEC],
   [["rerank"], RERANK_SPEC],
   [["eval"], EVAL_SPEC],

@@ -1,5 +1,5 @@
 /**
- * `colts index build|add|delete|compact|info`: writes and inspects indexes at a location, a folder
+ * `colts index build|add|delete|compact|info|upgrade`: writes and inspects indexes at a location, a folder
  * (PLAID files) or a PostgreSQL URL (location/).
  */
 import path from "node:path";
@@ -12,7 +12,7 @@ import { readTombstones } from "../../plaid/files.js";
 import { encodedCorpusSource } from "../../plaid/corpus.js";
 import { locationKind, printableLocation } from "../../location/open.js";
 import { summarize } from "../../location/summary.js";
-import { addAt, buildAt, compactAt, deleteAt, pgInfo } from "../../location/write.js";
+import { addAt, buildAt, compactAt, deleteAt, pgInfo, upgradeAt } from "../../location/write.js";
 import { PlaidIndex } from "../../plaid/plaid-index.js";
 import { readManifest } from "../../plaid/validate.js";
 import { intFlag, numberFlag, oneOf, parse, stringFlag, usageError, type Command, type CommandSpec, type FlagSpec, type Values } from "../args.js";
@@ -94,6 +94,19 @@ const COMPACT_SPEC: CommandSpec = {
   description: `${LOCATION_NOTE} A PostgreSQL index keeps no deleted rows to drop: compacting it runs VACUUM (ANALYZE); --recluster is refused there (rebuild with --overwrite).`,
   flags: [{ name: "recluster", type: "boolean", help: "also retrain the centroids and re-compress every vector (after much new data)" }],
   example: "colts index compact idx --recluster",
+};
+
+const UPGRADE_SPEC: CommandSpec = {
+  name: "index upgrade",
+  summary: "bring a PostgreSQL index written by an older colts to the current schema, in place",
+  usage: ["<postgres-url>"],
+  description:
+    "Adds what the current schema has and the index lacks, made from the data it holds: nothing is encoded again. " +
+    "Schema 2 (one node) becomes 4 and 3 (sharded: the coordinator and every shard) becomes 5, gaining the IVF lists the default search reads, built from the stored codes. " +
+    "One transaction per node under the index's write lock; running it again finishes an interrupted upgrade, and an index already current is left as it is. " +
+    "Schema 1 cannot be upgraded (rebuild it with --overwrite); a folder index needs no upgrade.",
+  flags: [{ name: "json", type: "boolean", help: "print {from, to, documents} as JSON instead of a sentence" }],
+  example: "colts index upgrade 'postgres://colts@127.0.0.1:5432/colts?prefix=colts_'",
 };
 
 const INFO_SPEC: CommandSpec = {
@@ -287,6 +300,19 @@ async function remove(argv: string[], io: CliIO): Promise<number> {
   return r.missing.length > 0 && r.deleted.length === 0 ? 1 : 0;
 }
 
+async function upgrade(argv: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parse(argv, UPGRADE_SPEC);
+  const location = oneLocation(io, positionals, UPGRADE_SPEC);
+  const r = await upgradeAt(location);
+  if (values["json"] === true) {
+    await writeOut(io.stdout, `${JSON.stringify(r)}\n`);
+    return 0;
+  }
+  const what = r.from === r.to ? `already at schema version ${r.to}: nothing to do` : `upgraded from schema version ${r.from} to ${r.to} (IVF lists made from the codes of ${r.documents} documents)`;
+  await writeOut(io.stdout, `${printableLocation(location)}: ${what}\n`);
+  return 0;
+}
+
 async function compact(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(argv, COMPACT_SPEC);
   const dir = oneLocation(io, positionals, COMPACT_SPEC);
@@ -370,4 +396,5 @@ export const INDEX_COMMANDS: Record<string, Command> = {
   delete: { spec: DELETE_SPEC, run: remove },
   compact: { spec: COMPACT_SPEC, run: compact },
   info: { spec: INFO_SPEC, run: info },
+  upgrade: { spec: UPGRADE_SPEC, run: upgrade },
 };
