@@ -65,6 +65,45 @@ test("listsChunk: local documents are the listed ordinals ascending; one centroi
   assert.throws(() => listsChunk([row(4, [1])], 4, "here"), isCode("INDEX_CORRUPT", /centroid 4/));
 });
 
+/** listsChunk's result built the plain way: every distinct ordinal sorted, each centroid's locals sorted. */
+function referenceChunk(rows: { centroid: number; ordinals: number[] }[], k: number, extra: number[]): { ordinals: number[]; offsets: number[]; docs: number[] } {
+  const ordinals = [...new Set([...rows.flatMap((r) => r.ordinals), ...extra])].sort((a, b) => a - b);
+  const offsets = [0];
+  const docs: number[] = [];
+  for (let c = 0; c < k; c++) {
+    docs.push(...rows.filter((r) => r.centroid === c).flatMap((r) => r.ordinals.map((o) => ordinals.indexOf(o))).sort((a, b) => a - b));
+    offsets.push(docs.length);
+  }
+  return { ordinals, offsets, docs };
+}
+
+test("listsChunk equals the plain construction on random rows: ordinals close together (a slot per value) and spread over 2^32 (sorted); shards' rows, unsorted lists, extras", () => {
+  const rng = new Rng(17);
+  for (const spread of [300, 2 ** 32 - 1]) {
+    for (let trial = 0; trial < 20; trial++) {
+      const k = 1 + rng.int(12);
+      const pool = Array.from({ length: 1 + rng.int(60) }, () => rng.int(spread));
+      const rows: { centroid: number; ordinals: number[] }[] = [];
+      for (let c = 0; c < k; c++) {
+        for (let shard = 0; shard < rng.int(3); shard++) {
+          const list = [...new Set(Array.from({ length: rng.int(8) }, () => pool[rng.int(pool.length)] as number))];
+          // Most lists ascending, as stored; some not.
+          if (rng.next() < 0.8) list.sort((a, b) => a - b);
+          rows.push({ centroid: c, ordinals: list });
+        }
+      }
+      const extra = Array.from({ length: rng.int(4) }, () => rng.int(spread));
+      const want = referenceChunk(rows, k, extra);
+      const got = listsChunk(rows.map((r) => row(r.centroid, r.ordinals)), k, "here", extra);
+      const what = `spread ${spread}, trial ${trial}`;
+      assert.deepEqual([...got.ordinals], want.ordinals, what);
+      assert.deepEqual([...got.chunk.ivfOffsets], want.offsets, what);
+      assert.deepEqual([...got.chunk.ivfDocs], want.docs, what);
+    }
+  }
+  assert.deepEqual([...listsChunk([], 3, "here").ordinals], []);
+});
+
 test("probedDocuments: probed cell by probed cell, each list ascending, each document once; -1 and unread cells ignored", () => {
   const { chunk } = listsChunk([row(0, [5, 9]), row(1, [2, 9]), row(3, [7])], 4, "here");
   // locals: 2 -> 0, 5 -> 1, 7 -> 2, 9 -> 3
