@@ -4,7 +4,7 @@
  * one process.
  *
  *   scripts/pg-local.sh start            # prints a URL (a throwaway server: see "Server settings")
- *   npx tsc -p . && node dist/bench/pg-scale.js --pg-url 'postgres://...' [--docs 100000] [--dim 128]
+ *   npx tsc -p . && node dist/bench/pg-scale.js --pg-url 'postgres://...' [--docs 100000 | --collection scifact] [--dim 128]
  *     [--tokens 64] [--queries 100] [--nbits 2] [--plaid default,ndocs=512,ndocs=1024] [--candidates 250,500,1000,1000/1000 (C or C/rerank)]
  *     [--index-exact-queries 0] [--pg-fde off|on] [--skip-build] [--systems folder,pg]
  *     [--shard-urls a,b] [--out bench/out/pg-scale-<docs>] [--no-results] ...
@@ -15,8 +15,12 @@
  * regenerated whenever a system reads the corpus, so the 6.4M float vectors of 100k documents are
  * never all held in memory (the folder build keeps its codec sample, up to 1 GiB, as it always does).
  *
+ * Or a real collection (--collection, tools/collection-corpus.ts): its documents and test queries
+ * encoded once with the generated bench model, held in memory.
+ *
  * Truth: exact MaxSim top-10 of every query over the original float vectors (onnxruntime, streamed
- * in blocks of 1,024 documents), cached in --out/truth.json for the same data and queries.
+ * in blocks of 1,024 documents), cached in --out/truth.json for the same synthetic data and queries
+ * (a collection's is computed again each run, in seconds).
  *
  * Systems (--systems, in this order):
  *   - folder: buildIndex + PlaidIndex.search at each --plaid setting (--out/index, replaced each run),
@@ -61,6 +65,8 @@ import { buildPgIndex, type PgBuildOptions, type PgWriteResult } from "../src/pg
 import { fmt } from "./tools/bench-stats.js";
 import { REPO_ROOT } from "./tools/paths.js";
 import { raiseMaintenanceWorkMem } from "./tools/pg-server-settings.js";
+import { collectionCorpus } from "./tools/collection-corpus.js";
+import type { FloatQuery } from "./tools/float-exhaustive.js";
 import { runFolder, runPg, type BuildRecord, type SearchRow, type Workload } from "./tools/pg-scale-systems.js";
 import { DEFAULT_TOKEN_NOISE, exactTopsOver, makeBlock, QUERY_TOKENS, SyntheticCorpus, TERMS_PER_TOPIC, type Block } from "./tools/synthetic-corpus.js";
 
@@ -69,6 +75,12 @@ import { DEFAULT_TOKEN_NOISE, exactTopsOver, makeBlock, QUERY_TOKENS, SyntheticC
 
 const { values: argv } = parseArgs({
   options: {
+    /**
+     * A real collection instead of the synthetic corpus: "scifact", "cacm", "cisi" or "cranfield" from
+     * ../shared/datasets, encoded with the bench model (tools/collections.ts) at --dim; its first
+     * --queries test queries. --docs, --tokens, --topics and --seed do not apply.
+     */
+    collection: { type: "string" },
     /** Documents. Default 100,000. The truth costs ~queries x docs x tokens x 32 x dim multiply-adds. */
     docs: { type: "string", default: "100000" },
     /** Vector dimension. Default 128. */
@@ -153,7 +165,8 @@ const PLAID: PlaidParams[] = (argv.plaid ?? "").split(",").filter((x) => x !== "
 const SYSTEMS = (argv.systems ?? "").split(",").filter((s) => s !== "");
 for (const s of SYSTEMS) if (!["folder", "pg", "pg-sharded"].includes(s)) throw new Error(`--systems: unknown system ${s} (folder, pg, pg-sharded)`);
 const SHARD_URLS = (argv["shard-urls"] ?? "").split(",").filter((u) => u !== "");
-const OUT = path.resolve(REPO_ROOT, argv.out ?? `bench/out/pg-scale-${DOCS}`);
+const COLLECTION = argv.collection;
+const OUT = path.resolve(REPO_ROOT, argv.out ?? `bench/out/pg-scale-${COLLECTION ?? DOCS}`);
 const TRAINING: CodecTrainingOptions = {
   nbits: NBITS,
   ...(argv.centroids !== undefined ? { numCentroids: int("centroids", argv.centroids, 1) } : {}),
@@ -207,6 +220,44 @@ interface TruthRecord {
   seconds: number;
 }
 
+/** What the systems are measured on, and how the report describes it. */
+interface BenchData {
+  corpus: Workload["corpus"];
+  queries: FloatQuery[];
+  /** Exact float MaxSim top-10 document numbers per query. */
+  truth: number[][];
+  /** The report's title, after "PostgreSQL at scale: ". */
+  title: string;
+  /** The report's "Data:" line. */
+  description: string;
+}
+
+async function syntheticData(): Promise<BenchData> {
+  const corpus = new SyntheticCorpus(SEED, DOCS, DIM, TOKENS, TOPICS);
+  const vectors = Array.from({ length: QUERIES }, (_, j) => corpus.query(j).vectors);
+  console.log(`data: ${DOCS} docs x ${TOKENS} +- 25% vectors (dim ${DIM}), ${QUERIES} queries x ${QUERY_TOKENS}; systems ${SYSTEMS.join(", ")}`);
+  const truth = await exactTruth(corpus, vectors);
+  return {
+    corpus,
+    queries: vectors.map((v) => ({ vectors: v, tokens: QUERY_TOKENS })),
+    truth: truth.truth,
+    title: `${DOCS.toLocaleString("en-US")} synthetic documents`,
+    description: `${DOCS} docs x ${TOKENS} +- 25% unit vectors (dim ${DIM}), ${TOPICS} topics x ${TERMS_PER_TOPIC} terms, seed ${SEED}; ${QUERIES} queries x ${QUERY_TOKENS} vectors. Truth: exact MaxSim top-10 on the float vectors (${fmt(truth.seconds)} s for all queries).`,
+  };
+}
+
+async function realData(name: string): Promise<BenchData> {
+  const c = await collectionCorpus(name, DIM, OUT, QUERIES);
+  console.log(`data: ${name}, ${c.docs.length} docs, ${c.vectors} vectors (dim ${DIM}), ${c.queries.length} queries; encoded in ${fmt(c.encodeSeconds)} s, truth in ${fmt(c.truthSeconds)} s; systems ${SYSTEMS.join(", ")}`);
+  return {
+    corpus: { dim: DIM, source: () => c.source() },
+    queries: c.queries,
+    truth: c.truth,
+    title: `${name} (${c.docs.length.toLocaleString("en-US")} documents, generated model)`,
+    description: `${name}, ${c.docs.length} documents, ${c.vectors} vectors (${fmt(c.vectors / c.docs.length)} a document), dim ${DIM}, encoded with \`colts model tiny ${c.modelArgs.join(" ")}\` (random weights; encoding ${fmt(c.encodeSeconds)} s, not part of any build below); its first ${c.queries.length} test queries (${c.queries[0]?.tokens ?? "?"} vectors each). Truth: exact MaxSim top-10 on the float vectors (${fmt(c.truthSeconds)} s for all queries).`,
+  };
+}
+
 const BLOCK_DOCS = 1024;
 
 /** Exact MaxSim top-10 per query over the float vectors (cached in OUT/truth.json for the same data and queries). */
@@ -257,14 +308,14 @@ function exactQueries(rows: SearchRow[], system: string): number {
   return own?.queries ?? rows.find((r) => r.system === "folder" && r.setting.startsWith("exact"))?.queries ?? 0;
 }
 
-function report(builds: BuildRecord[], rows: SearchRow[], truth: TruthRecord, settingsLines: string[], startLoad: number[], endLoads: string): string {
+function report(builds: BuildRecord[], rows: SearchRow[], data: BenchData, settingsLines: string[], startLoad: number[], endLoads: string): string {
   const cpu = os.cpus();
-  const lines = [`## PostgreSQL at scale: ${DOCS.toLocaleString("en-US")} synthetic documents, ${SYSTEMS.join(" / ")} (${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC)`, ""];
+  const lines = [`## PostgreSQL at scale: ${data.title}, ${SYSTEMS.join(" / ")} (${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC)`, ""];
   lines.push(`- Machine: ${cpu[0]?.model ?? "?"}, ${cpu.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}; Node ${process.version}; commit ${gitCommit()}`);
   lines.push(`- Command: \`${COMMAND}\``);
   lines.push(`- Load: ${quietNote(startLoad, endLoads)}`);
   lines.push(
-    `- Data: ${DOCS} docs x ${TOKENS} +- 25% unit vectors (dim ${DIM}), ${TOPICS} topics x ${TERMS_PER_TOPIC} terms, seed ${SEED}; ${QUERIES} queries x ${QUERY_TOKENS} vectors. Truth: exact MaxSim top-10 on the float vectors (${fmt(truth.seconds)} s for all queries). Codec: nbits ${NBITS}, centroids ${TRAINING.numCentroids ?? "library default"}, k-means points/centroid ${TRAINING.kmeansMaxPointsPerCentroid ?? "library default"}; HNSW m ${HNSW?.m ?? "16 (pgvector's)"}, ef_construction ${HNSW?.efConstruction ?? "64 (pgvector's)"}.`,
+    `- Data: ${data.description} Codec: nbits ${NBITS}, centroids ${TRAINING.numCentroids ?? "library default"}, k-means points/centroid ${TRAINING.kmeansMaxPointsPerCentroid ?? "library default"}; HNSW m ${HNSW?.m ?? "16 (pgvector's)"}, ef_construction ${HNSW?.efConstruction ?? "64 (pgvector's)"}.`,
   );
   for (const s of settingsLines) lines.push(`- ${s.startsWith("FAILED") ? s : `Server: ${s}`}`);
   lines.push("", "| system | training s | ingest s (training included) | docs/s | vectors/s | HNSW build s | total s | bytes/vector | total MiB | notes |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
@@ -299,11 +350,8 @@ async function main(): Promise<void> {
   if (SYSTEMS.some((s) => s !== "folder") && !argv["pg-url"]) throw new Error("give --pg-url postgres://... (scripts/pg-local.sh start prints one) or set COLTS_PG_URL");
   if (SYSTEMS.includes("pg-sharded") && SHARD_URLS.length === 0) throw new Error("pg-sharded needs --shard-urls url1,url2");
   fs.mkdirSync(OUT, { recursive: true });
-  const corpus = new SyntheticCorpus(SEED, DOCS, DIM, TOKENS, TOPICS);
-  const queries = Array.from({ length: QUERIES }, (_, j) => corpus.query(j).vectors);
-  console.log(`data: ${DOCS} docs x ${TOKENS} +- 25% vectors (dim ${DIM}), ${QUERIES} queries x ${QUERY_TOKENS}; systems ${SYSTEMS.join(", ")}`);
-  const truth = await exactTruth(corpus, queries);
-  const w: Workload = { corpus, queries, truth: truth.truth, training: TRAINING, plaid: PLAID, indexExactQueries: INDEX_EXACT_QUERIES, pgFde: argv["pg-fde"] === "on", ...(HNSW ? { hnsw: HNSW } : {}) };
+  const data = COLLECTION ? await realData(COLLECTION) : await syntheticData();
+  const w: Workload = { corpus: data.corpus, queries: data.queries, truth: data.truth, training: TRAINING, plaid: PLAID, indexExactQueries: INDEX_EXACT_QUERIES, pgFde: argv["pg-fde"] === "on", ...(HNSW ? { hnsw: HNSW } : {}) };
 
   const settingsLines: string[] = [];
   const mwm = argv["maintenance-work-mem"] ?? "2GB";
@@ -336,7 +384,7 @@ async function main(): Promise<void> {
 
   const endLoads = loads();
   console.log(`load average at end: ${endLoads}`);
-  const text = report(builds, rows, truth, [...settingsLines, ...failures.map((f) => `FAILED ${f}`)], startLoad, endLoads);
+  const text = report(builds, rows, data, [...settingsLines, ...failures.map((f) => `FAILED ${f}`)], startLoad, endLoads);
   console.log(`\n${text}\n`);
   if (!argv["no-results"]) {
     const file = path.join(REPO_ROOT, "bench", "RESULTS.md");

@@ -18,25 +18,22 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ColBERT } from "../src/encode/colbert.js";
-import type { MultiVector } from "../src/encode/multivector.js";
 import { loadBeir } from "../src/eval/io.js";
 import { encodedCorpusSource } from "../src/plaid/corpus.js";
 import { PlaidIndex } from "../src/plaid/plaid-index.js";
 import { arraySource, type EmbeddedDoc } from "../src/plaid/source.js";
 import { buildIndex } from "../src/plaid/writer.js";
-import { OrtMatmulDynamic, maxsimFromSimilarities } from "../src/runtime/kernels/matmul.js";
 import type { PlaidParams } from "../src/plaid/stages.js";
 import { SHARED_DATASETS, beirFolder, benchModel, modelArgs } from "./tools/collections.js";
 import type { Nbits } from "../src/plaid/bitpack.js";
 import { REPO_ROOT } from "./tools/paths.js";
+import { floatExhaustive } from "./tools/float-exhaustive.js";
 import { stringFlag as flag } from "./tools/args.js";
 
 const OUT = path.join(REPO_ROOT, "bench", "out", "plaid-collections");
 const K = 10;
 const DIM = Number(flag("--dim", "128"));
 const NBITS = Number(flag("--nbits", "2")) as Nbits;
-/** Float vectors scored per kernel call in the exhaustive baseline (bounds the [nq, rows] product). */
-const BLOCK_ROWS = 1 << 17;
 
 interface Row {
   collection: string;
@@ -58,49 +55,6 @@ const recallAt = (got: readonly string[], truth: readonly string[]): number => {
   const t = new Set(truth.slice(0, K));
   return got.slice(0, K).filter((id) => t.has(id)).length / Math.max(1, Math.min(K, t.size));
 };
-
-/** Exhaustive MaxSim over the float vectors: top-k ids per query, and each query's latency. */
-async function floatExhaustive(docs: EmbeddedDoc[], queries: MultiVector[], dim: number): Promise<{ tops: string[][]; lat: number[] }> {
-  const kernel = await OrtMatmulDynamic.create(dim);
-  // Blocks of whole documents: [rows, dim] vectors with their doclens.
-  const blocks: { vectors: Float32Array; doclens: number[]; first: number }[] = [];
-  for (let d = 0; d < docs.length; ) {
-    const first = d;
-    const doclens: number[] = [];
-    let rows = 0;
-    while (d < docs.length && (doclens.length === 0 || rows + (docs[d] as EmbeddedDoc).n <= BLOCK_ROWS)) {
-      doclens.push((docs[d] as EmbeddedDoc).n);
-      rows += (docs[d] as EmbeddedDoc).n;
-      d++;
-    }
-    const vectors = new Float32Array(rows * dim);
-    let r = 0;
-    for (let i = first; i < d; i++) {
-      const doc = docs[i] as EmbeddedDoc;
-      vectors.set(doc.vectors.subarray(0, doc.n * dim), r * dim);
-      r += doc.n;
-    }
-    blocks.push({ vectors, doclens, first });
-  }
-  const tops: string[][] = [];
-  const lat: number[] = [];
-  try {
-    for (const q of queries) {
-      const t0 = performance.now();
-      const scores = new Float64Array(docs.length);
-      for (const b of blocks) {
-        const s = maxsimFromSimilarities(await kernel.run(q.vectors, q.tokens, b.vectors, b.vectors.length / dim), q.tokens, b.doclens);
-        scores.set(s, b.first);
-      }
-      const order = Array.from(scores.keys()).sort((a, b) => (scores[b] as number) - (scores[a] as number) || a - b);
-      tops.push(order.slice(0, K).map((i) => (docs[i] as EmbeddedDoc).id));
-      lat.push(ms(t0));
-    }
-  } finally {
-    await kernel.release();
-  }
-  return { tops, lat };
-}
 
 async function runCollection(name: string, modelDir: string, model: ColBERT): Promise<{ rows: Row[]; facts: string } | null> {
   const dataset = beirFolder(name, OUT);
@@ -124,7 +78,8 @@ async function runCollection(name: string, modelDir: string, model: ColBERT): Pr
   const queryEncodeMs = ms(t0) / Math.max(1, encoded.length);
   const rows: Row[] = [];
   try {
-    const exhaustive = await floatExhaustive(docs, encoded, model.dim);
+    const float = await floatExhaustive(docs, encoded, model.dim, K);
+    const exhaustive = { tops: float.tops.map((t) => t.map((i) => (docs[i] as EmbeddedDoc).id)), lat: float.lat };
     rows.push({ collection: name, system: "exhaustive MaxSim, float vectors", p50: percentile(exhaustive.lat, 50), p95: percentile(exhaustive.lat, 95), recallFloat: 1, recallExact: null, queries: encoded.length });
     const search = async (opts: { exact?: boolean; params?: PlaidParams }): Promise<{ ids: string[][]; lat: number[] }> => {
       const ids: string[][] = [];

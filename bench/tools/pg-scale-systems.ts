@@ -1,5 +1,6 @@
 /**
- * The systems of bench/pg-scale.ts: build each on the same synthetic corpus, time the build by its
+ * The systems of bench/pg-scale.ts: build each on the same corpus (synthetic, or a real collection
+ * encoded with the bench model), time the build by its
  * progress events, then time searches and score them against the exact top-10.
  */
 import { PlaidIndex } from "../../src/plaid/plaid-index.js";
@@ -10,13 +11,14 @@ import { PgIndex } from "../../src/pg/pg-index.js";
 import type { PgBuildOptions, PgWriteResult } from "../../src/pg/writer.js";
 import type { EmbeddingSource } from "../../src/plaid/source.js";
 import { mean, percentile, recallAt10 } from "./bench-stats.js";
-import { QUERY_TOKENS, type SyntheticCorpus } from "./synthetic-corpus.js";
+import type { FloatQuery } from "./float-exhaustive.js";
 
 /** What every system is measured on. */
 export interface Workload {
-  corpus: SyntheticCorpus;
-  /** [QUERY_TOKENS, dim] each. */
-  queries: Float32Array[];
+  /** The documents, ids "d<i>" (i: the document's number, which `truth` names). */
+  corpus: { dim: number; source(): EmbeddingSource };
+  /** [tokens, dim] each. */
+  queries: FloatQuery[];
   /** Exact top-10 document numbers per query (float vectors). */
   truth: number[][];
   /** Codec training settings, the same for every system (so every system trains the same codec). */
@@ -104,21 +106,21 @@ class BuildClock {
   }
 }
 
-/** Document number of a synthetic document id ("d<i>"). */
+/** Document number of a benchmark document id ("d<i>"). */
 const docNumber = (id: string): number => Number(id.slice(1));
 
 /**
  * Latency and recall@10 of `search` over the first `count` queries, after `warmups` unmeasured
  * queries (connection, kernels, JIT, page cache of what one query reads).
  */
-export async function measure(w: Workload, system: string, setting: string, search: (q: Float32Array) => Promise<string[]>, count = w.queries.length, warmups = 1, indexExact: number[][] = []): Promise<SearchRow & { tops: number[][] }> {
-  for (let i = 0; i < Math.min(warmups, w.queries.length); i++) await search(w.queries[i] as Float32Array);
+export async function measure(w: Workload, system: string, setting: string, search: (q: FloatQuery) => Promise<string[]>, count = w.queries.length, warmups = 1, indexExact: number[][] = []): Promise<SearchRow & { tops: number[][] }> {
+  for (let i = 0; i < Math.min(warmups, w.queries.length); i++) await search(w.queries[i] as FloatQuery);
   const lat: number[] = [];
   const rec: number[] = [];
   const tops: number[][] = [];
   for (let qi = 0; qi < Math.min(count, w.queries.length); qi++) {
     const t0 = performance.now();
-    const ids = await search(w.queries[qi] as Float32Array);
+    const ids = await search(w.queries[qi] as FloatQuery);
     lat.push(performance.now() - t0);
     tops.push(ids.map(docNumber));
     rec.push(recallAt10(ids.map(docNumber), w.truth[qi] as number[]));
@@ -132,7 +134,7 @@ export async function measure(w: Workload, system: string, setting: string, sear
 /** A measured row without its per-query hits. */
 const rowOf = (r: SearchRow & { tops: number[][] }): SearchRow => ({ system: r.system, setting: r.setting, p50: r.p50, p95: r.p95, recall: r.recall, recallVsIndexExact: r.recallVsIndexExact, queries: r.queries });
 
-const encoded = (w: Workload, q: Float32Array): { vectors: Float32Array; tokens: number; dim: number } => ({ vectors: q, tokens: QUERY_TOKENS, dim: w.corpus.dim });
+const encoded = (w: Workload, q: FloatQuery): { vectors: Float32Array; tokens: number; dim: number } => ({ vectors: q.vectors, tokens: q.tokens, dim: w.corpus.dim });
 
 /** The on-disk PLAID index in `dir` (replaced), searched at its default parameters. */
 export async function runFolder(w: Workload, dir: string): Promise<{ build: BuildRecord; rows: SearchRow[] }> {
