@@ -20,7 +20,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { AutoModel, AutoTokenizer, env, matmul, Tensor, type PreTrainedModel, type PreTrainedTokenizer } from "@huggingface/transformers";
-import { ColBERT } from "../src/encode/colbert.js";
+import { ColBERT, defaultChunkSize } from "../src/encode/colbert.js";
 import { defaultEncoderWorkers, threadsPerWorker } from "../src/workers/pool.js";
 import { planBatches } from "../src/encode/encoder.js";
 import { applyDense, normalizeRows } from "../src/encode/head.js";
@@ -389,7 +389,7 @@ function chunks(order: readonly number[], size: number): number[][] {
 
 /**
  * Padded tokens colts feeds. The worker pool orders texts by character length and cuts chunks of
- * chunkSize (default 4 x batch; null = no pool); each encoder call plans batches (longest first,
+ * chunkSize (default: colts' defaultChunkSize; null = no pool); each encoder call plans batches (longest first,
  * batchSize rows, maxBatchTokens). Replicates colbert.ts / encoder.ts for the report only.
  */
 function coltsPadded(texts: readonly string[], rows: readonly TokenizedText[], batchSize: number, maxBatchTokens: number, chunkSize: number | null): number {
@@ -460,7 +460,7 @@ async function main(): Promise<number> {
       label,
       approximate,
       // 512 = the encoder's default token budget on the CPU provider (src/encode/encoder.ts).
-      paddedTokens: coltsPadded(texts, rows, B, extra.maxBatchTokens ?? 512, workers > 0 ? (extra.chunkSize ?? Math.min(4 * B, Math.ceil(texts.length / workers))) : null),
+      paddedTokens: coltsPadded(texts, rows, B, extra.maxBatchTokens ?? 512, workers > 0 ? (extra.chunkSize ?? defaultChunkSize(texts.length, B, workers)) : null),
       encode: (ts) => cb.encodeDocuments(ts, { batchSize: B, ...extra }),
       close: () => cb.close(),
     });

@@ -29,11 +29,23 @@ export interface LoadOptions extends HubOptions, LayoutOptions {
   executionProvider?: RuntimeOptions["executionProvider"];
 }
 
+/** Default worker tasks per worker of one encode call (BatchEncodeOptions.chunkSize). */
+const TASKS_PER_WORKER = 8;
+
+/** The default texts per worker task: about TASKS_PER_WORKER tasks per worker, at most 4 batches each (BatchEncodeOptions.chunkSize). */
+export function defaultChunkSize(texts: number, batchSize: number, workers: number): number {
+  return Math.max(1, Math.min(4 * batchSize, Math.ceil(texts / (TASKS_PER_WORKER * Math.max(1, workers)))));
+}
+
 /** Options of `encodeQueries` / `encodeDocuments`: batching per model call, chunking over workers, progress. */
 export interface BatchEncodeOptions extends EncodeOptions {
   /**
-   * Texts per worker task. Default 4 x batchSize, or fewer so that every worker gets a task.
-   * Smaller chunks spread work and report progress more often; larger ones pad less across tasks.
+   * Texts per worker task. Default: about 8 tasks per worker (ceil(texts / (8 x workers))), at most
+   * 4 x batchSize. Tasks go out longest first to whichever worker is free, so several per worker
+   * keep both busy to the end: with 2 workers, 256 SciFact abstracts encoded in 21.6 s in tasks of
+   * 16 against 25.2 s in the 2 tasks of 128 the former default gave (bench/RESULTS.md, "Encoding:
+   * tasks per worker"). Smaller: better balance and progress more often, more messages; larger ones
+   * pad less across tasks (a model call takes at most batchSize texts of one task).
    */
   chunkSize?: number;
   /** Called after each chunk with texts done so far and the total. */
@@ -141,8 +153,7 @@ export class ColBERT {
     const pool = this.backend.pool;
     // Chunks of similar length pad least: order by character length, chunk, restore order at the end.
     const order = texts.map((_, i) => i).sort((a, b) => (texts[b]?.length ?? 0) - (texts[a]?.length ?? 0) || a - b);
-    // Default: 4 batches per task, fewer when that would leave a worker without one.
-    const size = Math.max(1, chunkSize ?? Math.min(4 * (options.batchSize ?? 32), Math.ceil(texts.length / pool.size)));
+    const size = Math.max(1, chunkSize ?? defaultChunkSize(texts.length, options.batchSize ?? 32, pool.size));
     const out = new Array<MultiVector>(texts.length);
     let done = 0;
     const tasks: Promise<void>[] = [];

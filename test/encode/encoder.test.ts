@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { ColBERT } from "../../src/encode/colbert.js";
+import { ColBERT, defaultChunkSize } from "../../src/encode/colbert.js";
 import { tinyModel } from "../helpers/models.js";
 import { suiteDir, tempDir } from "../helpers/paths.js";
 import { maxAbsDiff } from "../helpers/vectors.js";
@@ -185,4 +185,15 @@ describe("checkpoints without an ONNX graph", () => {
     for (const f of ["model.onnx", "model_int8.onnx"]) fs.rmSync(path.join(copy, f));
     await assert.rejects(ColBERT.load(copy, { workers: 0 }), (e: Error & { code?: string }) => e.code === "MODEL_NOT_FOUND" && /export the model to ONNX/.test(e.message));
   });
+});
+
+test("defaultChunkSize: about 8 tasks per worker, at least 1 text, at most 4 batches", () => {
+  assert.equal(defaultChunkSize(32, 32, 2), 2);
+  assert.equal(defaultChunkSize(256, 32, 2), 16);
+  assert.equal(defaultChunkSize(257, 32, 2), 17);
+  assert.equal(defaultChunkSize(100_000, 32, 2), 128);
+  assert.equal(defaultChunkSize(100_000, 8, 4), 32);
+  assert.equal(defaultChunkSize(3, 32, 2), 1);
+  assert.equal(defaultChunkSize(0, 32, 2), 1);
+  assert.equal(defaultChunkSize(64, 32, 0), 8);
 });
