@@ -114,7 +114,12 @@ describe("colts model quantize", () => {
     const original = await run(["encode", "-m", "m", "--queries", "--workers", "0"], { cwd, stdin: "int8 retrieval\n" });
     assert.deepEqual((JSON.parse(original.stdout) as Line).vectors[2], fp32, "without --quantized the copy is the original model");
     const cosine = int8.reduce((a, v, i) => a + v * fp32[i]!, 0);
-    assert.ok(cosine > 0.99 && cosine < 1 - 1e-7, `cosine ${cosine}`);
+    assert.ok(cosine > 0.99, `cosine ${cosine}`);
+    // Not equal: the int8 graph ran. How close it comes depends on the CPU's integer kernels (with
+    // AVX512-VNNI the cosine measured 1 - 3.5e-8, with AVX2 alone further from 1), so the test asks
+    // for a difference above float32 rounding rather than for a cosine bound.
+    const diff = Math.max(...int8.map((v, i) => Math.abs(v - fp32[i]!)));
+    assert.ok(diff > 1e-6, `max |int8 - fp32| ${diff}`);
   });
 
   test("errors: missing model, existing output (then --overwrite), wrong arguments", async (t) => {
