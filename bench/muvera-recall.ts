@@ -24,6 +24,7 @@ import { FdeEncoder, type FdeConfig } from "../src/muvera/index.js";
 import { encodedCorpusSource } from "../src/plaid/corpus.js";
 import type { EmbeddedDoc } from "../src/plaid/source.js";
 import { OrtMatmulDynamic, maxsimFromSimilarities } from "../src/runtime/kernels/matmul.js";
+import { packBlocks } from "./tools/blocks.js";
 import { beirFolder, benchModel, modelArgs } from "./tools/collections.js";
 import { REPO_ROOT } from "./tools/paths.js";
 import { stringFlag as flag } from "./tools/args.js";
@@ -56,29 +57,6 @@ function parseConfig(spec: string): { label: string; config: FdeConfig } {
   return { label, config };
 }
 
-/** Items (a document's [n, dim] vectors, or one FDE) in blocks of whole items: each block's first item, item lengths in rows and values. */
-function blocks(rows: Float32Array[], lens: number[]): { first: number; lens: number[]; values: Float32Array }[] {
-  const out: { first: number; lens: number[]; values: Float32Array }[] = [];
-  for (let i = 0; i < rows.length; ) {
-    const first = i;
-    const bl: number[] = [];
-    let size = 0;
-    while (i < rows.length && (bl.length === 0 || size + (rows[i] as Float32Array).length <= BLOCK_VALUES)) {
-      bl.push(lens[i] as number);
-      size += (rows[i] as Float32Array).length;
-      i++;
-    }
-    const values = new Float32Array(size);
-    let o = 0;
-    for (let j = first; j < i; j++) {
-      values.set(rows[j] as Float32Array, o);
-      o += (rows[j] as Float32Array).length;
-    }
-    out.push({ first, lens: bl, values });
-  }
-  return out;
-}
-
 const topIndices = (scores: Float64Array | Float32Array, k: number): number[] =>
   Array.from(scores.keys())
     .sort((a, b) => (scores[b] as number) - (scores[a] as number) || a - b)
@@ -89,7 +67,7 @@ async function exactTop(docs: EmbeddedDoc[], queries: MultiVector[]): Promise<nu
   const file = path.join(OUT, `truth-dim${DIM}-docs${docs.length}-queries${queries.length}.json`);
   if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8")) as number[][];
   const kernel = await OrtMatmulDynamic.create(DIM);
-  const bs = blocks(docs.map((d) => d.vectors.subarray(0, d.n * DIM)), docs.map((d) => d.n));
+  const bs = packBlocks(docs.map((d) => d.vectors.subarray(0, d.n * DIM)), docs.map((d) => d.n), BLOCK_VALUES);
   const tops: number[][] = [];
   try {
     for (const q of queries) {
@@ -114,7 +92,7 @@ async function fdeRecall(config: FdeConfig, docs: EmbeddedDoc[], queries: MultiV
   const kernel = await OrtMatmulDynamic.create(size);
   const scores = queries.map(() => new Float32Array(docs.length));
   try {
-    for (const b of blocks(docFdes, docFdes.map(() => 1))) {
+    for (const b of packBlocks(docFdes, docFdes.map(() => 1), BLOCK_VALUES)) {
       const sims = await kernel.run(queryFdes, queries.length, b.values, b.lens.length); // [queries, rows]
       scores.forEach((s, qi) => s.set(sims.subarray(qi * b.lens.length, (qi + 1) * b.lens.length), b.first));
     }
