@@ -83,31 +83,41 @@ export async function upgradePgIndex(url: string, opts: PgUpgradeOptions = {}): 
   try {
     const where = `${location.redacted} (prefix ${location.prefix})`;
     if (!(await indexExists(s))) throw new ColtsError("INDEX_NOT_FOUND", `no colts index at ${where}: nothing to upgrade`, { details: { location: location.redacted } });
-    const row = await readSchemaRow(s);
-    if (row?.format === SHARD_FORMAT) throw new ColtsError("INDEX_CORRUPT", `${where} is one shard of a sharded index: upgrade its coordinator`, { details: { location: location.redacted } });
-    if (row?.format !== SCHEMA_FORMAT) throw new ColtsError("INDEX_CORRUPT", `${where}: the schema table does not describe a colts index`, { details: { location: location.redacted } });
-    const from = row.version;
-    if (from === SCHEMA_VERSION || from === SHARDED_SCHEMA_VERSION) return { from, to: from, documents: 0 };
-    if (from !== UPGRADABLE_VERSION && from !== UPGRADABLE_SHARDED_VERSION) {
-      const hint = from > SHARDED_SCHEMA_VERSION ? "upgrade colts" : "it cannot be upgraded in place (it stored no FDEs and no text search vectors): rebuild it with overwrite";
-      throw new ColtsError("INDEX_VERSION", `${where}: schema version ${from}; this colts upgrades ${UPGRADABLE_VERSION} and ${UPGRADABLE_SHARDED_VERSION}; ${hint}`, {
-        details: { location: location.redacted, version: from },
-      });
-    }
     const t = tables(location.prefix);
-    const documents = await inTransaction(s, async () => {
+    // The version is read under the write lock: a concurrent upgrade either holds the lock
+    // (INDEX_BUSY here) or has committed, and then this one finds nothing to do.
+    return await inTransaction(s, async () => {
       await lockForWrite(s);
+      const from = await upgradableVersion(s, where);
+      if (from === SCHEMA_VERSION || from === SHARDED_SCHEMA_VERSION) return { from, to: from, documents: 0 };
+      const to = from === UPGRADABLE_VERSION ? SCHEMA_VERSION : SHARDED_SCHEMA_VERSION;
       await query(s, "add settings.fde_enabled", `ALTER TABLE ${t.settings} ADD COLUMN fde_enabled boolean NOT NULL DEFAULT true`);
       await query(s, "add settings.fde_enabled", `ALTER TABLE ${t.settings} ALTER COLUMN fde_enabled DROP DEFAULT`);
-      const n = from === UPGRADABLE_VERSION ? await upgradeDocuments(s, t, fill) : await upgradeShards(s, t, fill);
-      await setVersion(s, t, from === UPGRADABLE_VERSION ? SCHEMA_VERSION : SHARDED_SCHEMA_VERSION);
+      const documents = from === UPGRADABLE_VERSION ? await upgradeDocuments(s, t, fill) : await upgradeShards(s, t, fill);
+      await setVersion(s, t, to);
       if (from === UPGRADABLE_SHARDED_VERSION) await replaceFunctions(s, true, proxyFunctionStatements(location.prefix, shardingTables(location.prefix).cluster));
-      return n;
+      return { from, to, documents };
     });
-    return { from, to: from === UPGRADABLE_VERSION ? SCHEMA_VERSION : SHARDED_SCHEMA_VERSION, documents };
   } finally {
     await disconnect(s);
   }
+}
+
+/**
+ * The schema version of the location: the current ones (nothing to do) or an upgradable one;
+ * INDEX_CORRUPT for a shard or a table that is not colts', INDEX_VERSION for any other version.
+ */
+async function upgradableVersion(s: PgSession, where: string): Promise<number> {
+  const row = await readSchemaRow(s);
+  const details = { location: s.location.redacted };
+  if (row?.format === SHARD_FORMAT) throw new ColtsError("INDEX_CORRUPT", `${where} is one shard of a sharded index: upgrade its coordinator`, { details });
+  if (row?.format !== SCHEMA_FORMAT) throw new ColtsError("INDEX_CORRUPT", `${where}: the schema table does not describe a colts index`, { details });
+  const v = row.version;
+  if (v === SCHEMA_VERSION || v === SHARDED_SCHEMA_VERSION || v === UPGRADABLE_VERSION || v === UPGRADABLE_SHARDED_VERSION) return v;
+  const hint = v > SHARDED_SCHEMA_VERSION ? "upgrade colts" : "it cannot be upgraded in place (it stored no FDEs and no text search vectors): rebuild it with overwrite";
+  throw new ColtsError("INDEX_VERSION", `${where}: schema version ${v}; this colts upgrades ${UPGRADABLE_VERSION} and ${UPGRADABLE_SHARDED_VERSION}; ${hint}`, {
+    details: { ...details, version: v },
+  });
 }
 
 /** Every shard in its own transaction under its lock; a shard already at the current version is skipped. Returns the documents read. */

@@ -4,8 +4,8 @@
  * one by undoing exactly what the newer schema added (the ivf table, settings.fde_enabled, the NULL
  * FDEs, the f_ivf / f_admit functions), which is the shape the older colts wrote. Checked: open and
  * writes refuse the old index naming the upgrade; after it, the IVF lists are byte for byte the ones
- * the build wrote, every retriever returns what it returned before, writes work; a second run does
- * nothing; an upgrade interrupted between the shards' and the coordinator's commits is finished by
+ * the build wrote, every retriever returns what it returned before, writes work; two at once
+ * upgrade once; a second run does nothing; an upgrade interrupted between the shards' and the coordinator's commits is finished by
  * running it again; version 1, newer versions, a shard's URL and a folder are refused.
  */
 import { after, before, describe, test } from "node:test";
@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import path from "node:path";
 import pg from "pg";
+import { ColtsError } from "../../src/errors.js";
 import { upgradeAt } from "../../src/location/write.js";
 import { arraySource, type EmbeddedDoc } from "../../src/plaid/source.js";
 import { PgIndex, type PgEncodedQuery, type PgSearchOptions } from "../../src/pg/pg-index.js";
@@ -126,7 +127,14 @@ describe("upgrading a PostgreSQL index in place", () => {
     await assert.rejects(PgIndex.open(url), isCode("INDEX_VERSION", /schema version 2.*colts index upgrade/));
     await assert.rejects(addToPgIndex(url, arraySource(docs(2, 8, "x"))), isCode("INDEX_VERSION", /colts index upgrade/));
 
-    assert.deepEqual(await upgradePgIndex(url), { from: 2, to: 4, documents: 90 });
+    // Two at once: one upgrades; the other finds the lock taken (INDEX_BUSY) or, after its commit, nothing to do.
+    const both = await Promise.allSettled([upgradePgIndex(url), upgradePgIndex(url)]);
+    const done = both.filter((r) => r.status === "fulfilled").map((r) => r.value);
+    assert.deepEqual(done.filter((r) => r.from === 2), [{ from: 2, to: 4, documents: 90 }], JSON.stringify(both));
+    for (const r of both) {
+      if (r.status === "rejected") assert.ok(r.reason instanceof ColtsError && r.reason.code === "INDEX_BUSY", String(r.reason));
+      else if (r.value.from !== 2) assert.deepEqual(r.value, { from: 4, to: 4, documents: 0 });
+    }
     await onServer(coordinator, async (c) => {
       assert.equal(await schemaVersion(c, p), 4);
       assert.deepEqual(await ivfRows(c, p), lists, "the lists made from the codes are the build's, byte for byte");
