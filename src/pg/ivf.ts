@@ -17,6 +17,7 @@
 import { ColtsError } from "../errors.js";
 import { buildIvf } from "../plaid/chunk.js";
 import { query, type PgSession } from "./connection.js";
+import { int32sOf } from "./rows.js";
 import type { Tables } from "./schema.js";
 
 /** Largest ordinal an IVF list can hold (uint32). */
@@ -118,8 +119,7 @@ export async function removeFromIvf(s: PgSession, t: Tables, ids: readonly strin
   );
   const gone = new Map<number, Set<number>>(); // centroid -> ordinals to remove
   for (const r of rows.rows) {
-    const codes = new Int32Array(r.codes.length / 4);
-    new Uint8Array(codes.buffer).set(r.codes);
+    const codes = int32sOf(r.codes);
     for (const c of codes) {
       const set = gone.get(c);
       if (set) set.add(Number(r.ordinal));

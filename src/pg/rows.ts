@@ -34,6 +34,13 @@ export function checkStorable(d: EmbeddedDoc): void {
   if (why) throw new ColtsError("INPUT_INVALID", `document ${JSON.stringify(d.id)}: its text or metadata holds ${why}, which PostgreSQL cannot store`, { details: { id: d.id } });
 }
 
+/** A bytea of int32 little-endian values (a row's codes) as an Int32Array (copied: a Buffer's offset need not be aligned). */
+export function int32sOf(bytes: Buffer): Int32Array {
+  const out = new Int32Array(bytes.length / 4); // a length not a multiple of 4 throws RangeError, as before
+  new Uint8Array(out.buffer).set(bytes);
+  return out;
+}
+
 /** A typed array's bytes as a Buffer (shared, not copied; little-endian on every platform Node runs on). */
 export function bytesOf(a: Int32Array | Uint8Array): Buffer {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength);

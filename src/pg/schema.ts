@@ -112,11 +112,16 @@ export function createStatements(t: Tables, fdeSize: number, part: TablePart = "
     `CREATE TABLE ${t.vectors} (
        ordinal bigint PRIMARY KEY REFERENCES ${t.documents} (ordinal) ON DELETE CASCADE,
        doclen integer NOT NULL, codes bytea NOT NULL, residuals bytea NOT NULL)`,
-    `CREATE TABLE ${t.ivf} (centroid integer PRIMARY KEY, ordinals bytea NOT NULL)`,
+    ivfTableStatement(t),
   ] as [string, string, string, string, string, string];
   if (part === "coordinator") return [schema, settings, codec];
   if (part === "shard") return [schema, documents, vectors, ivf];
   return [schema, settings, codec, documents, vectors, ivf];
+}
+
+/** The CREATE statement of the ivf table (versions 4 and 5; upgrade.ts adds it to older indexes). */
+export function ivfTableStatement(t: Tables): string {
+  return `CREATE TABLE ${t.ivf} (centroid integer PRIMARY KEY, ordinals bytea NOT NULL)`;
 }
 
 /**
@@ -178,13 +183,7 @@ export async function checkSchema(s: PgSession): Promise<{ sharded: boolean }> {
   if (!(await indexExists(s))) {
     throw new ColtsError("INDEX_NOT_FOUND", `no colts index at ${where}: build one first`, { details: { location: s.location.redacted } });
   }
-  const row = await readSchemaRow(s);
-  if (row?.format === SHARD_FORMAT) {
-    throw new ColtsError("INDEX_CORRUPT", `${where} is one shard of a sharded index: name its coordinator instead`, { details: { location: s.location.redacted } });
-  }
-  if (row?.format !== SCHEMA_FORMAT) {
-    throw new ColtsError("INDEX_CORRUPT", `${where}: the schema table does not describe a colts index`, { details: { location: s.location.redacted } });
-  }
+  const row = await coltsSchemaRow(s, where, "name its coordinator instead");
   if (row.version !== SCHEMA_VERSION && row.version !== SHARDED_SCHEMA_VERSION) {
     const hint =
       row.version > SHARDED_SCHEMA_VERSION
@@ -203,6 +202,19 @@ export async function checkSchema(s: PgSession): Promise<{ sharded: boolean }> {
 export async function readSchemaRow(s: PgSession): Promise<{ format: string; version: number } | undefined> {
   const r = await query<{ format: string; version: number }>(s, "read the schema version", `SELECT format, version FROM ${tables(s.location.prefix).schema}`);
   return r.rows.length === 1 ? r.rows[0] : undefined;
+}
+
+/**
+ * The schema row of an index (a single node's or a coordinator's); INDEX_CORRUPT for one shard of a
+ * sharded index (`onShard` says what to do instead) or a table that is not colts'. `where` names the
+ * location in messages.
+ */
+export async function coltsSchemaRow(s: PgSession, where: string, onShard: string): Promise<{ format: string; version: number }> {
+  const row = await readSchemaRow(s);
+  const details = { location: s.location.redacted };
+  if (row?.format === SHARD_FORMAT) throw new ColtsError("INDEX_CORRUPT", `${where} is one shard of a sharded index: ${onShard}`, { details });
+  if (row?.format !== SCHEMA_FORMAT) throw new ColtsError("INDEX_CORRUPT", `${where}: the schema table does not describe a colts index`, { details });
+  return row;
 }
 
 /**

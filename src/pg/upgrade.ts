@@ -19,7 +19,8 @@
 import { ColtsError } from "../errors.js";
 import { connect, disconnect, inTransaction, query, type PgSession } from "./connection.js";
 import { appendIvf, IvfPairs } from "./ivf.js";
-import { indexExists, lockForWrite, readSchemaRow, SCHEMA_FORMAT, SCHEMA_VERSION, SHARD_FORMAT, SHARDED_SCHEMA_VERSION, tables, type Tables } from "./schema.js";
+import { coltsSchemaRow, indexExists, ivfTableStatement, lockForWrite, readSchemaRow, SCHEMA_VERSION, SHARD_FORMAT, SHARDED_SCHEMA_VERSION, tables, type Tables } from "./schema.js";
+import { int32sOf } from "./rows.js";
 import { dropFunctionStatements, proxyFunctionStatements, shardFunctionStatements } from "./shard-functions.js";
 import { connectShards, disconnectAll, inShardTransactions, readShardNodes, shardingTables } from "./sharding.js";
 import { parsePgUrl } from "./url.js";
@@ -108,15 +109,11 @@ export async function upgradePgIndex(url: string, opts: PgUpgradeOptions = {}): 
  * INDEX_CORRUPT for a shard or a table that is not colts', INDEX_VERSION for any other version.
  */
 async function upgradableVersion(s: PgSession, where: string): Promise<number> {
-  const row = await readSchemaRow(s);
-  const details = { location: s.location.redacted };
-  if (row?.format === SHARD_FORMAT) throw new ColtsError("INDEX_CORRUPT", `${where} is one shard of a sharded index: upgrade its coordinator`, { details });
-  if (row?.format !== SCHEMA_FORMAT) throw new ColtsError("INDEX_CORRUPT", `${where}: the schema table does not describe a colts index`, { details });
-  const v = row.version;
+  const v = (await coltsSchemaRow(s, where, "upgrade its coordinator")).version;
   if (v === SCHEMA_VERSION || v === SHARDED_SCHEMA_VERSION || v === UPGRADABLE_VERSION || v === UPGRADABLE_SHARDED_VERSION) return v;
   const hint = v > SHARDED_SCHEMA_VERSION ? "upgrade colts" : "it cannot be upgraded in place (it stored no FDEs and no text search vectors): rebuild it with overwrite";
   throw new ColtsError("INDEX_VERSION", `${where}: schema version ${v}; this colts upgrades ${UPGRADABLE_VERSION} and ${UPGRADABLE_SHARDED_VERSION}; ${hint}`, {
-    details: { ...details, version: v },
+    details: { location: s.location.redacted, version: v },
   });
 }
 
@@ -150,7 +147,7 @@ async function upgradeShards(s: PgSession, t: Tables, fill: Fill): Promise<numbe
 /** The documents side of one node: fde may be NULL, and the ivf table made from the stored codes. Returns the documents read. */
 async function upgradeDocuments(s: PgSession, t: Tables, fill: Fill): Promise<number> {
   await query(s, "let documents.fde be NULL", `ALTER TABLE ${t.documents} ALTER COLUMN fde DROP NOT NULL`);
-  await query(s, "create the IVF table", `CREATE TABLE ${t.ivf} (centroid integer PRIMARY KEY, ordinals bytea NOT NULL)`);
+  await query(s, "create the IVF table", ivfTableStatement(t));
   let pairs = new IvfPairs();
   let pending = 0;
   let documents = 0;
@@ -158,8 +155,7 @@ async function upgradeDocuments(s: PgSession, t: Tables, fill: Fill): Promise<nu
   for (let after = -1; ; ) {
     const page = await query<{ ordinal: string; codes: Buffer }>(s, "read the stored codes", `SELECT ordinal, codes FROM ${t.vectors} WHERE ordinal > $1 ORDER BY ordinal LIMIT $2`, [after, fill.pageDocs]);
     for (const r of page.rows) {
-      const codes = new Int32Array(r.codes.length / 4); // codes: [doclen] int32 little-endian
-      new Uint8Array(codes.buffer).set(r.codes);
+      const codes = int32sOf(r.codes); // [doclen] centroid ids
       pairs.add(Number(r.ordinal), codes);
       pending += codes.length;
     }
