@@ -19,6 +19,7 @@ import { checkShape, type MatmulFactory } from "./assign.js";
 import { assignToCentroids, usesTwoLevel, type AssignOptions } from "./nearest.js";
 import { createTwoLevelAssigner, type Assigner } from "./two-level.js";
 import { isNbits, packedBytesPerVector, unpackTable, type Nbits } from "./bitpack.js";
+import { WasmBinarizer } from "./binarize-wasm.js";
 
 export type { Nbits } from "./bitpack.js";
 
@@ -106,6 +107,8 @@ export class ResidualCodec {
   readonly bytesPerVector: number;
   /** Cached two-level assigner (large k only), created on the first `codes` call that needs it. */
   private twoLevel: Promise<Assigner> | null = null;
+  /** The compression kernel (binarize-wasm.ts), made on first use; null where WebAssembly cannot run it. */
+  private binarizer: WasmBinarizer | null | undefined = undefined;
   private readonly table: Uint8Array;
   /** [256 * 8 / nbits]: for every byte value, the bucket weight of each field it packs (decompression LUT). */
   readonly byteWeights: Float32Array;
@@ -233,6 +236,25 @@ export class ResidualCodec {
    * vectors: [n, dim] row-major; codes: [n] -> [n, dim * nbits / 8] row-major.
    */
   binarize(vectors: Float32Array, codes: Int32Array): Uint8Array {
+    const out = new Uint8Array(codes.length * this.bytesPerVector);
+    this.binarizeInto(vectors, codes, out, 0);
+    return out;
+  }
+
+  /**
+   * Same as `binarize`, written into `out` from row `row` on (an index build compresses each document
+   * into its batch's array). vectors: [n, dim]; codes: [n]; out: [>= row + n, bytesPerVector]. Runs the
+   * WebAssembly kernel (binarize-wasm.ts, identical bytes) where it can, else `binarizeJs`.
+   */
+  binarizeInto(vectors: Float32Array, codes: Int32Array, out: Uint8Array, row: number): void {
+    checkShape("vectors", vectors, codes.length, this.dim);
+    if (this.binarizer === undefined) this.binarizer = WasmBinarizer.create(this);
+    if (this.binarizer?.binarizeInto(vectors, codes, out, row)) return;
+    out.set(this.binarizeJs(vectors, codes), row * this.bytesPerVector);
+  }
+
+  /** `binarize` in plain loops: the reference of the kernel, and its fallback. */
+  binarizeJs(vectors: Float32Array, codes: Int32Array): Uint8Array {
     const dim = this.dim;
     const n = codes.length;
     checkShape("vectors", vectors, n, dim);

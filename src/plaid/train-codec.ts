@@ -218,11 +218,20 @@ export function checkDoc(d: EmbeddedDoc, dim: number): EmbeddedDoc {
 
 /** Mean |x - centroid| over the values of compressed vectors (drift statistic). */
 export function meanAbsResidual(codec: ResidualCodec, x: Float32Array, codes: CodeArray): number {
+  return codes.length > 0 ? addAbsResiduals(codec, x, codes, 0) / (codes.length * codec.dim) : 0;
+}
+
+/**
+ * sum + the sum of |x - centroid| over the values of x: [codes.length, dim], one after another in
+ * float64. Chained over consecutive parts of a batch it adds in the order one call over the whole
+ * batch would, so the result is the same to the bit.
+ */
+export function addAbsResiduals(codec: ResidualCodec, x: Float32Array, codes: CodeArray, sum: number): number {
   const dim = codec.dim;
-  let s = 0;
+  let s = sum;
   for (let i = 0; i < codes.length; i++) {
     const c = (codes[i] as number) * dim;
     for (let t = 0; t < dim; t++) s += Math.abs((x[i * dim + t] as number) - (codec.centroids[c + t] as number));
   }
-  return codes.length > 0 ? s / (codes.length * dim) : 0;
+  return s;
 }

@@ -175,6 +175,7 @@ describe("caller-supplied embeddings", () => {
     const codes = t.mock.method(ResidualCodec.prototype, "codes");
     const released = t.mock.method(ResidualCodec.prototype, "releaseKernels");
     const compress = t.mock.method(ResidualCodec.prototype, "compress");
+    const pack = t.mock.method(ResidualCodec.prototype, "binarizeInto");
     /** The codecs that assigned codes since the last call and did not release their kernels. */
     const leaked = (): number => {
       const freed = new Set(released.mock.calls.map((c) => c.this));
@@ -185,8 +186,11 @@ describe("caller-supplied embeddings", () => {
       return [...users].filter((c) => !freed.has(c)).length;
     };
     const dir = path.join(tempDir(t), "idx");
-    // The second chunk's compression fails (as a disk or kernel error would) after the first succeeded.
-    compress.mock.mockImplementationOnce(() => Promise.reject(new Error("compression failed")), compress.mock.callCount() + 1);
+    // The second chunk's compression fails (as a disk or kernel error would) after the first succeeded:
+    // the writer packs each document's residuals on its own, so call 151 is chunk 2's first document.
+    pack.mock.mockImplementationOnce(() => {
+      throw new Error("compression failed");
+    }, pack.mock.callCount() + 150);
     await assert.rejects(buildIndex(dir, arraySource(docs, 100), dim, { chunkDocs: 150 }), { message: "compression failed" });
     assert.equal(leaked(), 0, "failed build");
     await buildIndex(dir, arraySource(docs, 100), dim, { chunkDocs: 150 });
