@@ -5,14 +5,17 @@
  *   `decompress`;
  * - per-document maxima of their [16,384, nq] similarities (stage 4): `maxSimByRowsWasm` vs
  *   `maxSimByRows`;
- * - stage 3 over 1,024 documents' codes: `approximateScoresWasm` vs `approximateScores`.
+ * - stage 3 over 1,024 documents' codes: `approximateScoresWasm` vs `approximateScores`;
+ * and the index build's residual packing of 65,536 vectors: `WasmBinarizer` vs the codec's
+ * `binarizeJs`.
  *
  *   npx tsc -p . && node dist/bench/stage-kernels.js [--k 65536] [--dim 128] [--nq 32] [--reps 40]
  *
  * Data: random unit centroids and random codes / residual bytes / similarities (the kernels' cost
  * does not depend on the values), seeded. Each repetition runs both sides, alternating which goes
  * first, on the calling thread; before any timing one untimed pass checks that they agree
- * (maxima and stage 3 bit for bit, decompression within 1e-6 per component; exit 1 otherwise).
+ * (maxima, stage 3 and the packed bytes bit for bit, decompression within 1e-6 per
+ * component; exit 1 otherwise).
  * Reported: medians of the milliseconds and of the per-repetition ratio reference / kernel (paired).
  */
 import os from "node:os";
@@ -21,6 +24,7 @@ import { makeChunk } from "../src/plaid/chunk.js";
 import { WasmDecompressor } from "../src/plaid/decompress-wasm.js";
 import { maxSimByRows, maxSimByRowsWasm } from "../src/plaid/residual-maxsim.js";
 import { approximateScores, approximateScoresWasm, type SearchView } from "../src/plaid/stages.js";
+import { WasmBinarizer } from "../src/plaid/binarize-wasm.js";
 import { Rng } from "../src/util/rng.js";
 import { percentile } from "./tools/bench-stats.js";
 import { numberFlag as flag } from "./tools/args.js";
@@ -111,14 +115,30 @@ function stage3(rng: Rng): Row {
   return paired(`stage 3, ${STAGE3_DOCS} documents of 48-80 codes (K ${K}, nq ${NQ})`, () => approximateScores(view, cands, scores, NQ, null), () => approximateScoresWasm(view, cands, scores, NQ));
 }
 
+async function packing(rng: Rng): Promise<Row> {
+  const rows = 65_536;
+  const centroids = rng.normalArray(K * DIM, 1);
+  const held = rng.normalArray(4096 * DIM, 1);
+  const codec = await ResidualCodec.train(centroids, K, DIM, held, 4096, { nbits: 2 });
+  const x = rng.normalArray(rows * DIM, 1);
+  const codes = Int32Array.from({ length: rows }, () => rng.int(K));
+  const kernel = WasmBinarizer.create(codec) ?? fail("WebAssembly SIMD is unavailable");
+  const got = new Uint8Array(rows * codec.bytesPerVector);
+  const pack = (): boolean => kernel.binarizeInto(x, codes, got, 0) || fail("the kernel's memory cannot grow");
+  pack();
+  const want = codec.binarizeJs(x, codes);
+  if (!want.every((v, i) => v === got[i])) fail("packed residuals differ");
+  return paired(`index build: residual packing, ${rows} vectors (K ${K}, dim ${DIM}, nbits 2)`, () => codec.binarizeJs(x, codes), pack);
+}
+
 async function main(): Promise<void> {
   const started = new Date();
   const rng = new Rng(20_261_203);
-  const rows = [await decompression(rng), maxima(rng), stage3(rng)];
+  const rows = [await decompression(rng), maxima(rng), stage3(rng), await packing(rng)];
   const cpus = os.cpus();
   console.log(
     [
-      `### PLAID search kernels vs their JavaScript references (bench/stage-kernels.ts)`,
+      `### PLAID kernels vs their JavaScript references (bench/stage-kernels.ts)`,
       ``,
       `- Command: \`node dist/bench/stage-kernels.js${process.argv.length > 2 ? ` ${process.argv.slice(2).join(" ")}` : ""}\``,
       `- Date: ${started.toISOString()}`,
