@@ -2,8 +2,8 @@
  * The residual codec's compression step (`ResidualCodec.binarizeJs`, the reference) as a WebAssembly
  * SIMD kernel: for every vector x with code c, each dimension's residual r = x - centroid[c] gets the
  * bucket b = number of cutoffs strictly below r, and b's nbits bits are packed in ColBERT's order.
- * An index build runs it over every vector (64M at 1M documents); the JavaScript loop costs about a
- * quarter of a 100k build's compression pass (CPU profile), most of it the per-dimension bucket walk.
+ * An index build runs it over every vector (64M at 1M documents); the JavaScript loop took about a
+ * sixth of a 100k build's compression pass (CPU profile), most of it the per-dimension bucket walk.
  *
  * One step handles 8 dimensions (two v128 of residuals), which fill exactly nbits bytes:
  * - m_j = (cut_j < r) per lane, for every cutoff j (f32x4.lt: the reference's float32 comparison);
