@@ -19,7 +19,7 @@
  * (test/plaid/binarize-wasm.test.ts).
  */
 import { ColtsError } from "../errors.js";
-import { compileModule, emitter, ensureMemory, get, I32, i32, instantiate, kernelModuleBytes, mem, op, set, SIMD, simd, V128, type WasmMemory } from "../util/wasm.js";
+import { align16, compileModule, emitter, ensureMemory, get, I32, i32, instantiate, kernelModuleBytes, mem, op, set, SIMD, simd, V128, type WasmMemory } from "../util/wasm.js";
 
 /** Opcodes this kernel needs beyond util/wasm.ts' common set. */
 const OP = { or: 0x72, store32: 0x36, store16: 0x3b, store8: 0x3a, f32x4Sub: 0xe5, f32x4Lt: 0x43, v128Xor: 0x51, i32x4Bitmask: 0xa4, load32Splat: 0x09 } as const;
@@ -119,8 +119,6 @@ function moduleFor(nbits: number): object | null {
   }
   return compiled.get(nbits) ?? null;
 }
-
-const align16 = (n: number): number => Math.ceil(n / 16) * 16;
 
 /** Rows per kernel call: 8 MiB of vectors at dim 128. */
 const SLICE_ROWS = 16_384;

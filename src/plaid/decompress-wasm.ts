@@ -22,7 +22,7 @@
  */
 import type { CodeArray } from "./codec.js";
 import { ColtsError } from "../errors.js";
-import { compileModule, emitter, ensureMemory, f32, f32op, get, I32, i32, instantiate, kernelModuleBytes, mem, op, set, SIMD, simd, V128, type WasmMemory } from "../util/wasm.js";
+import { align16, compileModule, emitter, ensureMemory, f32, f32op, get, I32, i32, instantiate, kernelModuleBytes, mem, op, set, SIMD, simd, V128, type WasmMemory } from "../util/wasm.js";
 
 /** What decompression needs of a residual codec (`ResidualCodec` has these). */
 export interface ResidualTables {
@@ -150,8 +150,6 @@ export function stepTable(nbits: number, byteWeights: Float32Array): Float32Arra
   }
   return table;
 }
-
-const align16 = (n: number): number => Math.ceil(n / 16) * 16;
 
 /**
  * One codec's decompression kernel. Its memory holds the centroids and the table from `create` on,

@@ -216,15 +216,10 @@ export function checkDoc(d: EmbeddedDoc, dim: number): EmbeddedDoc {
   return d;
 }
 
-/** Mean |x - centroid| over the values of compressed vectors (drift statistic). */
-export function meanAbsResidual(codec: ResidualCodec, x: Float32Array, codes: CodeArray): number {
-  return codes.length > 0 ? addAbsResiduals(codec, x, codes, 0) / (codes.length * codec.dim) : 0;
-}
-
 /**
  * sum + the sum of |x - centroid| over the values of x: [codes.length, dim], one after another in
- * float64. Chained over consecutive parts of a batch it adds in the order one call over the whole
- * batch would, so the result is the same to the bit.
+ * float64 (the drift statistic's numerator). Chained over a batch's documents it adds in the order
+ * of one pass over the whole batch.
  */
 export function addAbsResiduals(codec: ResidualCodec, x: Float32Array, codes: CodeArray, sum: number): number {
   const dim = codec.dim;

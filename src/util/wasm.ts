@@ -70,6 +70,9 @@ export const f32op = { add: 0x92, sqrt: 0x91, div: 0x95, max: 0x97 } as const;
 /** f32.const v (rounded to float32). */
 export const f32 = (v: number): number[] => [0x43, ...new Uint8Array(Float32Array.of(v).buffer)];
 
+/** n rounded up to a multiple of 16 (v128 alignment of a kernel's memory regions). */
+export const align16 = (n: number): number => Math.ceil(n / 16) * 16;
+
 /** Appends instructions (numbers or arrays of numbers) to a code array. */
 export function emitter(code: number[]): (...parts: (number | readonly number[])[]) => void {
   return (...parts) => {
