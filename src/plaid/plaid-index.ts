@@ -101,7 +101,12 @@ export class PlaidIndex {
     private readonly metadata: MetadataStore,
     private readonly scorer: OrtCentroidScorer,
     private readonly exactKernel: ResidualMaxSim,
-  ) {}
+  ) {
+    this.anyDeleted = deleted.includes(1);
+  }
+
+  /** Whether any document of this generation is deleted (the tombstones never change while open). */
+  private readonly anyDeleted: boolean;
 
   /**
    * Loads the current generation of the index in `dir`, checked by plaid/validate.ts. Throws
@@ -139,15 +144,14 @@ export class PlaidIndex {
     if (q.dim !== this.codec.dim) {
       throw new ColtsError("DIM_UNSUPPORTED", `query vectors are ${q.dim}-d, the index holds ${this.codec.dim}-d vectors (encode with the index's model and dim)`);
     }
-    const view: SearchView = { codec: this.codec, chunks: this.chunks, deleted: this.deleted, allowed: this.admissibleSet(opts), exactKernel: this.exactKernel };
+    const view: SearchView = { codec: this.codec, chunks: this.chunks, deleted: this.deleted, anyDeleted: this.anyDeleted, allowed: this.admissibleSet(opts), exactKernel: this.exactKernel };
     const qv = q.vectors.subarray(0, q.tokens * q.dim);
     const hits = opts.exact
       ? await rankExactly(view, allAdmissible(view), qv, q.tokens, k)
       : await plaidSearch(view, qv, q.tokens, (ncells) => this.scorer.run(qv, q.tokens, Math.min(ncells, this.codec.numCentroids)), k, opts.params);
-    const ordinals = hits.map((h) => h.ordinal);
-    const ids = this.metadata.idsForOrdinals(ordinals);
-    const metas = this.metadata.metaForOrdinals(ordinals);
-    return hits.map((h, i) => ({ id: ids[i] ?? String(h.ordinal), score: h.score, ordinal: h.ordinal, metadata: metas[i] ?? null }));
+    // One row read per hit gives both its id and its metadata.
+    const docs = this.metadata.docsForOrdinals(hits.map((h) => h.ordinal));
+    return hits.map((h, i) => ({ id: docs[i]?.id ?? String(h.ordinal), score: h.score, ordinal: h.ordinal, metadata: docs[i]?.meta ?? null }));
   }
 
   /** The BM25 index beside the vectors (loaded on first use); INDEX_NOT_FOUND when none was built. */

@@ -12,7 +12,7 @@
  * `if (s > best) best = s` (NaN and signed zeros included), and the sums over query vectors run in
  * JavaScript in the same order as the reference, so scores are bit-identical to the loops they replace.
  */
-import { compileModule, emitter, ensureMemory, get, I32, i32, instantiate, kernelModuleBytes, mem, op, set, SIMD, simd, type WasmMemory } from "../util/wasm.js";
+import { compileModule, emitter, ensureMemory, get, I32, i32, instantiate, kernelModuleBytes, mem, op, set, SIMD, simd, V128, type KernelFunction, type WasmMemory } from "../util/wasm.js";
 
 // Locals of `maxPairs`: the five parameters, then i32 scratch.
 const [PAIRS, PAIRS_END, ROW_BYTES, BEST, ROWS] = [0, 1, 2, 3, 4];
@@ -49,9 +49,42 @@ function maxPairsBody(unrolled: number | null): number[] {
   return c;
 }
 
+// Locals of `maxRuns`: the six parameters, then i32 scratch, then one v128 accumulator per 16-byte lane.
+const [CODES, ENDS, ENDS_END, RUN_ROW_BYTES, RUN_BEST, RUN_ROWS] = [0, 1, 2, 3, 4, 5];
+const [P, E, RR, RB, ACC0] = [6, 7, 8, 9, 10];
+
+/**
+ * maxRuns(codes, ends, endsEnd, rowBytes, best, rows), byte offsets / sizes as i32:
+ *   codes: [total] i32 row ids, the items' runs one after another; ends .. endsEnd: [items] i32, the
+ *   index in codes where each item's run ends (cumulative); best: [items, rowBytes]; rows: [rowCount,
+ *   rowBytes], rowBytes = 16 x unrolled: best row i = pmax(best row i, rows row r) lane-wise for every
+ *   r of item i's run. An item's maxima stay in `unrolled` v128 locals while its run is read, so a code
+ *   costs one row read instead of a read and a write of the item's row (the pairs kernel's cost).
+ */
+function maxRunsBody(unrolled: number): number[] {
+  const c: number[] = [];
+  const emit = emitter(c);
+  emit(get(CODES), set(P), get(RUN_BEST), set(RB));
+  emit(op.block, op.loop); // items
+  emit(get(ENDS), get(ENDS_END), op.geU, op.brIf, 1);
+  emit(get(ENDS), op.load, ...mem(2, 0), i32(2), op.shl, get(CODES), op.add, set(E));
+  for (let v = 0; v < unrolled; v++) emit(get(RB), simd(SIMD.load, ...mem(4, 16 * v)), set(ACC0 + v));
+  emit(op.block, op.loop); // the item's codes
+  emit(get(P), get(E), op.geU, op.brIf, 1);
+  emit(get(P), op.load, ...mem(2, 0), get(RUN_ROW_BYTES), op.mul, get(RUN_ROWS), op.add, set(RR));
+  for (let v = 0; v < unrolled; v++) emit(get(ACC0 + v), get(RR), simd(SIMD.load, ...mem(4, 16 * v)), simd(SIMD.f32x4Pmax), set(ACC0 + v));
+  emit(get(P), i32(4), op.add, set(P), op.br, 0, op.end, op.end);
+  for (let v = 0; v < unrolled; v++) emit(get(RB), get(ACC0 + v), simd(SIMD.store, ...mem(4, 16 * v)));
+  emit(get(RB), get(RUN_ROW_BYTES), op.add, set(RB));
+  emit(get(ENDS), i32(4), op.add, set(ENDS), op.br, 0, op.end, op.end);
+  return c;
+}
+
 interface MaxPairsInstance {
   memory: WasmMemory;
   maxPairs: (pairs: number, pairsEnd: number, rowBytes: number, best: number, rows: number) => void;
+  /** Only in modules for rows of up to MAX_UNROLLED lanes. */
+  maxRuns?: (codes: number, ends: number, endsEnd: number, rowBytes: number, best: number, rows: number) => void;
 }
 
 /** Rows of up to this many 16-byte lanes (64 query vectors) get an unrolled kernel. */
@@ -64,13 +97,19 @@ const kept = new Map<number, MaxPairsInstance>();
 
 function newInstance(module: object): MaxPairsInstance {
   const exports = instantiate(module);
-  return { memory: exports["memory"] as WasmMemory, maxPairs: exports["maxPairs"] as MaxPairsInstance["maxPairs"] };
+  return { memory: exports["memory"] as WasmMemory, maxPairs: exports["maxPairs"] as MaxPairsInstance["maxPairs"], maxRuns: exports["maxRuns"] as MaxPairsInstance["maxRuns"] };
+}
+
+/** The module's functions for rows of `key` 16-byte lanes (0: longer rows, looping kernel, no maxRuns). */
+function kernelFunctions(key: number): KernelFunction[] {
+  const pairs: KernelFunction = { name: "maxPairs", params: 5, locals: [[3, I32]], body: maxPairsBody(key === 0 ? null : key) };
+  return key === 0 ? [pairs] : [pairs, { name: "maxRuns", params: 6, locals: [[4, I32], [key, V128]], body: maxRunsBody(key) }];
 }
 
 /** An instance for rows of `rowBytes` with at least `bytes` of memory, or null where WebAssembly (SIMD) is unavailable. */
 function instanceFor(bytes: number, rowBytes: number): MaxPairsInstance | null {
   const key = rowBytes / 16 <= MAX_UNROLLED ? rowBytes / 16 : 0;
-  if (!compiled.has(key)) compiled.set(key, compileModule(kernelModuleBytes([{ name: "maxPairs", params: 5, locals: [[3, I32]], body: maxPairsBody(key === 0 ? null : key) }])));
+  if (!compiled.has(key)) compiled.set(key, compileModule(kernelModuleBytes(kernelFunctions(key))));
   const module = compiled.get(key) ?? null;
   if (module === null || bytes > 2 ** 31) return null;
   let inst: MaxPairsInstance;
@@ -118,6 +157,46 @@ export function pairMaximaWasm(
   const any = new Uint8Array(items);
   const n = fill(new Int32Array(buffer, start, pairsBound * 2), any);
   inst.maxPairs(start, start + n * 8, rowBytes, rowsBytes, 0);
+  return { best, lanes, any };
+}
+
+/**
+ * Writes each item's row ids, the items one after another, into codes ([total]), the cumulative end of
+ * each item's ids into ends ([items]), and sets any[item] = 1 for an item with at least one id.
+ */
+export type RunsFill = (codes: Int32Array, ends: Int32Array, any: Uint8Array) => void;
+
+/**
+ * Per-item maxima over runs of row ids by the `maxRuns` kernel; null where WebAssembly is unavailable
+ * or rows are longer than MAX_UNROLLED lanes (the caller then uses `pairMaximaWasm`). The rows are
+ * written by writeRows as for `pairMaximaWasm`; fill writes `total` row ids in all. Returns as
+ * `pairMaximaWasm`, with the same values.
+ */
+export function runMaximaWasm(
+  rowCount: number,
+  nq: number,
+  writeRows: (rows: Float32Array, lanes: number) => void,
+  items: number,
+  fill: RunsFill,
+  total: number,
+): { best: Float32Array; lanes: number; any: Uint8Array } | null {
+  const lanes = Math.ceil(nq / 4) * 4;
+  const rowBytes = lanes * 4;
+  if (lanes / 4 > MAX_UNROLLED) return null;
+  const rowsBytes = rowCount * rowBytes;
+  const bestBytes = items * rowBytes;
+  const codesStart = rowsBytes + bestBytes;
+  const endsStart = codesStart + total * 4;
+  const inst = instanceFor(endsStart + items * 4, rowBytes);
+  if (inst === null || inst.maxRuns === undefined) return null;
+  const buffer = inst.memory.buffer;
+  const rows = new Float32Array(buffer, 0, rowCount * lanes);
+  if (lanes !== nq) rows.fill(-Infinity);
+  writeRows(rows, lanes);
+  const best = new Float32Array(buffer, rowsBytes, items * lanes).fill(-Infinity);
+  const any = new Uint8Array(items);
+  fill(new Int32Array(buffer, codesStart, total), new Int32Array(buffer, endsStart, items), any);
+  inst.maxRuns(codesStart, endsStart, endsStart + items * 4, rowBytes, rowsBytes, 0);
   return { best, lanes, any };
 }
 

@@ -13,7 +13,7 @@
  */
 import type { Chunk } from "./chunk.js";
 import type { CodeArray, ResidualCodec } from "./codec.js";
-import { copyRows, pairMaximaWasm, prunedMaximaWasm, type PairsFill } from "./pruned-wasm.js";
+import { copyRows, pairMaximaWasm, prunedMaximaWasm, runMaximaWasm, type PairsFill } from "./pruned-wasm.js";
 import { ColtsError } from "../errors.js";
 
 /** PLAID's search parameters, per call; any left out takes `plaidDefaults(k, documents)`'s value (never sticky). */
@@ -85,6 +85,12 @@ export interface SearchView {
   allowed: Uint8Array | null;
   /** 1 = deleted, by ordinal. */
   deleted: Uint8Array;
+  /**
+   * false when no document is deleted: with no filter either, stage 1 then skips each candidate's
+   * ordinal and tombstone reads (two cache misses per candidate, most of that stage at 1M documents).
+   * Absent: `deleted` is consulted.
+   */
+  anyDeleted?: boolean;
   /**
    * Exact MaxSim over compressed documents for stage 4 and exhaustive search (residual-maxsim.ts
    * `ResidualMaxSim`: decompression in WebAssembly, the product on onnxruntime). Without it the
@@ -175,26 +181,51 @@ export function centroidScoresJs(byQuery: Float32Array, K: number, nq: number, n
   return { scores, top, max };
 }
 
-/** Stage 1: candidates from the IVF lists of the probed centroids (ids, any order, repeats and -1 ignored), minus deleted / filtered out. */
+/**
+ * Stage 1: candidates from the IVF lists of the probed centroids (ids, any order, repeats and -1
+ * ignored), minus deleted / filtered out; chunk by chunk, cells in order of first appearance.
+ */
 export function candidates(view: SearchView, probed: ArrayLike<number>): Candidate[] {
+  const cells = distinctCells(probed);
+  const out: Candidate[] = [];
+  // One marker array for every chunk, cleared after each (allocating one per chunk was most of this stage).
+  const seen = new Uint8Array(maxChunkDocs(view));
+  const { deleted, allowed } = view;
+  const everyOne = allowed === null && view.anyDeleted === false;
+  view.chunks.forEach((chunk, ci) => {
+    const { ivfOffsets, ivfDocs, ordinals } = chunk;
+    for (const c of cells) {
+      const end = ivfOffsets[c + 1] as number;
+      for (let p = ivfOffsets[c] as number; p < end; p++) {
+        const local = ivfDocs[p] as number;
+        if (seen[local]) continue;
+        seen[local] = 1;
+        if (everyOne) {
+          out.push(pack(ci, local));
+          continue;
+        }
+        const ordinal = ordinals[local] as number;
+        if (!deleted[ordinal] && (allowed === null || allowed[ordinal] === 1)) out.push(pack(ci, local));
+      }
+    }
+    seen.fill(0);
+  });
+  return out;
+}
+
+/** The ids >= 0 of probed, each once, in order of first appearance. */
+function distinctCells(probed: ArrayLike<number>): number[] {
   const cells = new Set<number>();
   for (let i = 0; i < probed.length; i++) {
     const c = probed[i] as number;
     if (c >= 0) cells.add(c);
   }
-  const out: Candidate[] = [];
-  view.chunks.forEach((chunk, ci) => {
-    const seen = new Uint8Array(chunk.ordinals.length);
-    for (const c of cells) {
-      for (let p = chunk.ivfOffsets[c] as number; p < (chunk.ivfOffsets[c + 1] as number); p++) {
-        const local = chunk.ivfDocs[p] as number;
-        if (seen[local]) continue;
-        seen[local] = 1;
-        if (admissible(view, chunk.ordinals[local] as number)) out.push(pack(ci, local));
-      }
-    }
-  });
-  return out;
+  return [...cells];
+}
+
+/** The largest chunk's document count. */
+function maxChunkDocs(view: Pick<SearchView, "chunks">): number {
+  return view.chunks.reduce((m, c) => Math.max(m, c.ordinals.length), 0);
 }
 
 function admissible(view: SearchView, ordinal: number): boolean {
@@ -295,7 +326,7 @@ function candidateLists(view: SearchView, cands: readonly Candidate[]): { visit:
   const byChunk = view.chunks.map(() => [] as number[]);
   cands.forEach((cand, i) => (byChunk[chunkOf(cand)] as number[]).push(i));
   const visit = (f: (chunk: Chunk, slot: Int32Array) => void): void => {
-    const slot = new Int32Array(view.chunks.reduce((m, c) => Math.max(m, c.ordinals.length), 0)).fill(-1);
+    const slot = new Int32Array(maxChunkDocs(view)).fill(-1);
     byChunk.forEach((members, ci) => {
       if (members.length === 0) return;
       for (const i of members) {
@@ -365,7 +396,9 @@ function prunedMaximaJs(kept: readonly number[], scores: Float32Array, nq: numbe
 }
 
 function sumMaxima(m: PrunedMaxima, nq: number): Float32Array {
-  return Float32Array.from(m.any, (counted, i) => (counted ? sumRow(m.best, i * m.lanes, nq) : noCodeScore(nq)));
+  const out = new Float32Array(m.any.length);
+  for (let i = 0; i < out.length; i++) out[i] = m.any[i] ? sumRow(m.best, i * m.lanes, nq) : noCodeScore(nq);
+  return out;
 }
 
 /**
@@ -578,6 +611,23 @@ export function approximateScoresWasm(view: SearchView, cands: readonly Candidat
   const K = view.codec.numCentroids;
   let rows = 0;
   for (const c of cands) rows += doclen(view, c);
+  const writeRows = (table: Float32Array, lanes: number): void => copyRows(scores, nq, table, lanes, null, K);
+  // Each candidate's codes as one run: copied natively, no pair per code written in JavaScript.
+  const runs = (codes: Int32Array, ends: Int32Array, any: Uint8Array): void => {
+    let n = 0;
+    cands.forEach((cand, i) => {
+      const chunk = view.chunks[chunkOf(cand)] as Chunk;
+      const local = localOf(cand);
+      const start = chunk.offsets[local] as number;
+      const end = chunk.offsets[local + 1] as number;
+      const source = chunk.codes;
+      for (let v = start; v < end; v++) codes[n++] = source[v] as number;
+      ends[i] = n;
+      if (end > start) any[i] = 1;
+    });
+  };
+  const byRuns = runMaximaWasm(K, nq, writeRows, cands.length, runs, rows);
+  if (byRuns !== null) return sumMaxima(byRuns, nq);
   const fill = (pairs: Int32Array, any: Uint8Array): number => {
     let n = 0;
     cands.forEach((cand, i) => {
@@ -592,6 +642,6 @@ export function approximateScoresWasm(view: SearchView, cands: readonly Candidat
     });
     return n / 2;
   };
-  const maxima = pairMaximaWasm(K, nq, (table, lanes) => copyRows(scores, nq, table, lanes, null, K), cands.length, fill, rows);
+  const maxima = pairMaximaWasm(K, nq, writeRows, cands.length, fill, rows);
   return maxima === null ? null : sumMaxima(maxima, nq);
 }

@@ -1,9 +1,9 @@
-/** Stage 2's WebAssembly maxima: used in Node, and bit-identical to the JavaScript loop. */
+/** The WebAssembly maxima of stages 2 and 3 (pairs and runs): used in Node, and bit-identical to the JavaScript loop. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { makeChunk } from "../../src/plaid/chunk.js";
 import { ResidualCodec } from "../../src/plaid/codec.js";
-import { prunedMaximaWasm } from "../../src/plaid/pruned-wasm.js";
+import { copyRows, pairMaximaWasm, prunedMaximaWasm, runMaximaWasm } from "../../src/plaid/pruned-wasm.js";
 import { approximateScores, noCodeScore, prunedScores, prunedScoresJs, type SearchView } from "../../src/plaid/stages.js";
 import { Rng } from "../../src/util/rng.js";
 
@@ -80,4 +80,62 @@ test("property: prunedScores (kernel) == prunedScoresJs to the bit, and == appro
       assert.deepEqual([...fast], [...approximateScores(view, cands, scores, nq, keep)]);
     }
   }
+});
+
+/** The runs as the kernel takes them: ids one item after another, cumulative ends, any. */
+function runsFill(runs: number[][]): (codes: Int32Array, ends: Int32Array, any: Uint8Array) => void {
+  return (codes, ends, any) => {
+    let n = 0;
+    runs.forEach((run, i) => {
+      for (const r of run) codes[n++] = r;
+      ends[i] = n;
+      if (run.length > 0) any[i] = 1;
+    });
+  };
+}
+
+test("runs kernel by hand: three items (one empty, one repeating a row), nq 5 padded to 8 lanes", () => {
+  const rows = Float32Array.of(1, 2, 3, 4, 5, 9, 0, -1, 0.5, 7, -2, 8, 8, 8, -8); // [3, 5]
+  const runs = [[0, 2, 0], [], [1]];
+  const got = runMaximaWasm(3, 5, (table, lanes) => copyRows(rows, 5, table, lanes, null, 3), 3, runsFill(runs), 4);
+  assert.ok(got !== null, "Node 20 has WebAssembly SIMD");
+  assert.equal(got.lanes, 8);
+  const lane = (i: number): number[] => [...got.best.subarray(i * 8, i * 8 + 5)];
+  assert.deepEqual(lane(0), [1, 8, 8, 8, 5]); // max of rows 0 and 2
+  assert.deepEqual(lane(1), [-Infinity, -Infinity, -Infinity, -Infinity, -Infinity]);
+  assert.deepEqual(lane(2), [9, 0, -1, 0.5, 7]);
+  assert.deepEqual([...got.any], [1, 0, 1]);
+});
+
+test("property: runs kernel == pairs kernel to the bit (ties, signed zeros, NaN, -Infinity), nq 1..64; longer rows are left to the pairs", () => {
+  const rng = new Rng(91);
+  const value = (): number => {
+    const u = rng.next();
+    if (u < 0.05) return -0;
+    if (u < 0.1) return 0;
+    if (u < 0.12) return -Infinity;
+    if (u < 0.14) return NaN;
+    return Math.round(rng.normal() * 8) / 8;
+  };
+  for (const nq of [1, 3, 4, 5, 8, 31, 32, 64]) {
+    const K = 1 + rng.int(50);
+    const table = Float32Array.from({ length: K * nq }, value);
+    const runs = Array.from({ length: 1 + rng.int(40) }, () => Array.from({ length: rng.int(12) }, () => rng.int(K)));
+    const total = runs.reduce((a, r) => a + r.length, 0);
+    const write = (t: Float32Array, lanes: number): void => copyRows(table, nq, t, lanes, null, K);
+    const byRuns = runMaximaWasm(K, nq, write, runs.length, runsFill(runs), total);
+    assert.ok(byRuns !== null);
+    const best = Float32Array.from(byRuns.best);
+    const pairs = runs.flatMap((run, i) => run.map((r) => [i, r]));
+    const byPairs = pairMaximaWasm(K, nq, write, runs.length, (p, any) => {
+      pairs.forEach(([i, r], e) => p.set([i!, r!], 2 * e));
+      pairs.forEach(([i]) => (any[i!] = 1));
+      return pairs.length;
+    }, pairs.length);
+    assert.ok(byPairs !== null);
+    assert.equal(byRuns.lanes, byPairs.lanes);
+    best.forEach((v, j) => assert.ok(Object.is(v, byPairs.best[j]), `nq ${nq} value ${j}: ${v} vs ${byPairs.best[j]}`));
+    assert.deepEqual([...byRuns.any], [...byPairs.any]);
+  }
+  assert.equal(runMaximaWasm(1, 65, () => undefined, 1, () => undefined, 0), null);
 });

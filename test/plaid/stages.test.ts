@@ -105,8 +105,11 @@ test("candidates are the union of the probed IVF lists, minus deleted and filter
   const expected = new Set<number>();
   for (let p = chunk.ivfOffsets[1]!; p < chunk.ivfOffsets[2]!; p++) expected.add(chunk.ivfDocs[p]!);
   assert.deepEqual(new Set(candidates(view, Int32Array.from([1, -1, 1]))), expected);
+  // Told that nothing is deleted, stage 1 skips the tombstone reads: the same candidates, same order.
+  assert.deepEqual(candidates({ ...view, anyDeleted: false }, Int32Array.from([3, 1, 2, 1])), candidates(view, Int32Array.from([3, 1, 2, 1])));
   view.deleted[0] = 1;
   assert.ok(!candidates(view, Int32Array.from([0, 1, 2, 3])).includes(0));
+  assert.ok(!candidates({ ...view, anyDeleted: true }, Int32Array.from([0, 1, 2, 3])).includes(0));
   view.allowed = Uint8Array.from([1, 0, 0, 1]);
   assert.deepEqual(candidates(view, Int32Array.from([0, 1, 2, 3])).sort(), [3]);
 });
@@ -219,10 +222,10 @@ test("stages 2 and 3: approximateScores and prunedScores == the max over each do
   assert.equal(s3[cands.indexOf(3)], noCodeScore(nq)); // the empty document: ColBERT's -9999 per query vector
 });
 
-test("stage 3 by the pairs kernel == approximateScores to the bit, nq 4 and 5 (padded lanes), lengths 0..40", async () => {
+test("stage 3 by the runs kernel (nq 4, 5: padded lanes) and the pairs kernel (nq 65) == approximateScores to the bit, lengths 0..40", async () => {
   const view = await randomView(41, 2, 60, 40);
   const K = 12;
-  for (const nq of [4, 5]) {
+  for (const nq of [4, 5, 65]) {
     const { scores } = centroidScoresJs(new Rng(6 + nq).normalArray(nq * K, 1), K, nq, 1);
     const cands = Array.from({ length: 60 }, (_, i) => (i * 7) % 60);
     const reference = approximateScores(view, cands, scores, nq, null);
