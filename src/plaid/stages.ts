@@ -188,28 +188,30 @@ export function centroidScoresJs(byQuery: Float32Array, K: number, nq: number, n
 export function candidates(view: SearchView, probed: ArrayLike<number>): Candidate[] {
   const cells = distinctCells(probed);
   const out: Candidate[] = [];
-  // One marker array for every chunk, cleared after each (allocating one per chunk was most of this stage).
+  // One marker array for every chunk, cleared after each, instead of a fresh one per chunk.
   const seen = new Uint8Array(maxChunkDocs(view));
+  // Nothing deleted and no filter: every document of the lists is admissible, no ordinal to read.
   const { deleted, allowed } = view;
   const everyOne = allowed === null && view.anyDeleted === false;
-  view.chunks.forEach((chunk, ci) => {
-    const { ivfOffsets, ivfDocs, ordinals } = chunk;
-    for (const c of cells) {
+  // Plain loops over hoisted arrays: the body runs once per IVF entry of the probed cells.
+  for (let ci = 0; ci < view.chunks.length; ci++) {
+    const { ivfOffsets, ivfDocs, ordinals } = view.chunks[ci] as Chunk;
+    for (let j = 0; j < cells.length; j++) {
+      const c = cells[j] as number;
       const end = ivfOffsets[c + 1] as number;
       for (let p = ivfOffsets[c] as number; p < end; p++) {
         const local = ivfDocs[p] as number;
         if (seen[local]) continue;
         seen[local] = 1;
-        if (everyOne) {
-          out.push(pack(ci, local));
-          continue;
+        if (everyOne) out.push(pack(ci, local));
+        else {
+          const o = ordinals[local] as number;
+          if (!deleted[o] && (allowed === null || allowed[o] === 1)) out.push(pack(ci, local));
         }
-        const ordinal = ordinals[local] as number;
-        if (!deleted[ordinal] && (allowed === null || allowed[ordinal] === 1)) out.push(pack(ci, local));
       }
     }
     seen.fill(0);
-  });
+  }
   return out;
 }
 
