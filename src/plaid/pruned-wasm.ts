@@ -3,10 +3,12 @@
  * nq maxima to the row's nq values. PLAID uses it three times per query:
  * - stage 2: items = candidates, rows = the kept centroids' scores, pairs from the kept centroids' IVF
  *   lists (~2M scalar max updates per query at 1M documents);
- * - stage 3: items = stage 2's documents, rows = every centroid's scores, pairs = each document's codes;
+ * - stage 3: items = stage 2's documents, rows = every centroid's scores, each document's codes as
+ *   one run (`maxRuns`, the module's second function: the item's maxima stay in registers while its
+ *   run is read; pairs for queries of more than 64 vectors);
  * - stage 4: items = stage 3's documents, rows = their vectors' similarities to the query vectors.
  * V8 runs such a loop one lane at a time with a bounds check per load; here JavaScript only records
- * the pairs and the kernel applies them four lanes per instruction.
+ * the pairs (or copies the runs) and the kernel applies them four lanes per instruction.
  *
  * Exactness: f32x4.pmax(best, s) is `best < s ? s : best` per lane, the JavaScript update
  * `if (s > best) best = s` (NaN and signed zeros included), and the sums over query vectors run in
