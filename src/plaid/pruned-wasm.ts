@@ -129,6 +129,36 @@ function instanceFor(bytes: number, rowBytes: number): MaxPairsInstance | null {
  */
 export type PairsFill = (pairs: Int32Array, any: Uint8Array) => number;
 
+/** Per-item maxima as the kernels leave them: best [items, lanes], any [items]. */
+export interface Maxima {
+  best: Float32Array;
+  lanes: number;
+  any: Uint8Array;
+}
+
+/** Writes rows of nq values into the kernel's [rowCount, lanes] table. */
+type WriteRows = (rows: Float32Array, lanes: number) => void;
+
+/**
+ * Both kernels' memory: the rows [rowCount, lanes] from 0, best [items, lanes] from rowsBytes, then
+ * the call's pairs or runs from `end`.
+ */
+function layoutOf(rowCount: number, nq: number, items: number): { lanes: number; rowBytes: number; rowsBytes: number; end: number } {
+  const lanes = Math.ceil(nq / 4) * 4;
+  const rowBytes = lanes * 4;
+  const rowsBytes = rowCount * rowBytes;
+  return { lanes, rowBytes, rowsBytes, end: rowsBytes + items * rowBytes };
+}
+
+/** Writes the rows (padding lanes -Infinity) and returns best, all -Infinity. */
+function prepare(buffer: ArrayBuffer, rowCount: number, nq: number, items: number, writeRows: WriteRows): Float32Array {
+  const { lanes, rowsBytes } = layoutOf(rowCount, nq, items);
+  const rows = new Float32Array(buffer, 0, rowCount * lanes);
+  if (lanes !== nq) rows.fill(-Infinity);
+  writeRows(rows, lanes);
+  return new Float32Array(buffer, rowsBytes, items * lanes).fill(-Infinity);
+}
+
 /**
  * Per-item maxima over (item, row) pairs by the kernel, or null where WebAssembly is unavailable.
  * rowCount rows of nq values are written by writeRows into a [rowCount, lanes] table (lanes = nq
@@ -136,26 +166,12 @@ export type PairsFill = (pairs: Int32Array, any: Uint8Array) => number;
  * Returns best: [items, lanes] (lane q < nq is the maximum of value q over the item's rows,
  * -Infinity where it has none) and any: [items].
  */
-export function pairMaximaWasm(
-  rowCount: number,
-  nq: number,
-  writeRows: (rows: Float32Array, lanes: number) => void,
-  items: number,
-  fill: PairsFill,
-  pairsBound: number,
-): { best: Float32Array; lanes: number; any: Uint8Array } | null {
-  const lanes = Math.ceil(nq / 4) * 4;
-  const rowBytes = lanes * 4;
-  const rowsBytes = rowCount * rowBytes;
-  const bestBytes = items * rowBytes;
-  const inst = instanceFor(rowsBytes + bestBytes + pairsBound * 8, rowBytes);
+export function pairMaximaWasm(rowCount: number, nq: number, writeRows: WriteRows, items: number, fill: PairsFill, pairsBound: number): Maxima | null {
+  const { lanes, rowBytes, rowsBytes, end: start } = layoutOf(rowCount, nq, items);
+  const inst = instanceFor(start + pairsBound * 8, rowBytes);
   if (inst === null) return null;
   const buffer = inst.memory.buffer;
-  const rows = new Float32Array(buffer, 0, rowCount * lanes);
-  if (lanes !== nq) rows.fill(-Infinity);
-  writeRows(rows, lanes);
-  const best = new Float32Array(buffer, rowsBytes, items * lanes).fill(-Infinity);
-  const start = rowsBytes + bestBytes;
+  const best = prepare(buffer, rowCount, nq, items, writeRows);
   const any = new Uint8Array(items);
   const n = fill(new Int32Array(buffer, start, pairsBound * 2), any);
   inst.maxPairs(start, start + n * 8, rowBytes, rowsBytes, 0);
@@ -174,28 +190,14 @@ export type RunsFill = (codes: Int32Array, ends: Int32Array, any: Uint8Array) =>
  * written by writeRows as for `pairMaximaWasm`; fill writes `total` row ids in all. Returns as
  * `pairMaximaWasm`, with the same values.
  */
-export function runMaximaWasm(
-  rowCount: number,
-  nq: number,
-  writeRows: (rows: Float32Array, lanes: number) => void,
-  items: number,
-  fill: RunsFill,
-  total: number,
-): { best: Float32Array; lanes: number; any: Uint8Array } | null {
-  const lanes = Math.ceil(nq / 4) * 4;
-  const rowBytes = lanes * 4;
+export function runMaximaWasm(rowCount: number, nq: number, writeRows: WriteRows, items: number, fill: RunsFill, total: number): Maxima | null {
+  const { lanes, rowBytes, rowsBytes, end: codesStart } = layoutOf(rowCount, nq, items);
   if (lanes / 4 > MAX_UNROLLED) return null;
-  const rowsBytes = rowCount * rowBytes;
-  const bestBytes = items * rowBytes;
-  const codesStart = rowsBytes + bestBytes;
   const endsStart = codesStart + total * 4;
   const inst = instanceFor(endsStart + items * 4, rowBytes);
   if (inst === null || inst.maxRuns === undefined) return null;
   const buffer = inst.memory.buffer;
-  const rows = new Float32Array(buffer, 0, rowCount * lanes);
-  if (lanes !== nq) rows.fill(-Infinity);
-  writeRows(rows, lanes);
-  const best = new Float32Array(buffer, rowsBytes, items * lanes).fill(-Infinity);
+  const best = prepare(buffer, rowCount, nq, items, writeRows);
   const any = new Uint8Array(items);
   fill(new Int32Array(buffer, codesStart, total), new Int32Array(buffer, endsStart, items), any);
   inst.maxRuns(codesStart, endsStart, endsStart + items * 4, rowBytes, rowsBytes, 0);
@@ -229,6 +231,6 @@ export function prunedMaximaWasm(
   candidates: number,
   fill: PairsFill,
   pairsBound: number,
-): { best: Float32Array; lanes: number; any: Uint8Array } | null {
+): Maxima | null {
   return pairMaximaWasm(kept.length, nq, (rows, lanes) => copyRows(scores, nq, rows, lanes, kept, kept.length), candidates, fill, pairsBound);
 }

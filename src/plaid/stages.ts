@@ -13,7 +13,7 @@
  */
 import type { Chunk } from "./chunk.js";
 import type { CodeArray, ResidualCodec } from "./codec.js";
-import { copyRows, pairMaximaWasm, prunedMaximaWasm, runMaximaWasm, type PairsFill } from "./pruned-wasm.js";
+import { copyRows, pairMaximaWasm, prunedMaximaWasm, runMaximaWasm, type Maxima, type PairsFill } from "./pruned-wasm.js";
 import { ColtsError } from "../errors.js";
 
 /** PLAID's search parameters, per call; any left out takes `plaidDefaults(k, documents)`'s value (never sticky). */
@@ -354,11 +354,7 @@ function candidateLists(view: SearchView, cands: readonly Candidate[]): { visit:
 }
 
 /** Each candidate's per-query-vector maxima over its kept codes: best [n, lanes], any [n]. */
-interface PrunedMaxima {
-  best: Float32Array;
-  lanes: number;
-  any: Uint8Array;
-}
+type PrunedMaxima = Maxima;
 
 /**
  * The walk of stage 2: for every IVF entry of a kept centroid that is a candidate, the pair
