@@ -191,8 +191,7 @@ export function candidates(view: SearchView, probed: ArrayLike<number>): Candida
   // One marker array for every chunk, cleared after each, instead of a fresh one per chunk.
   const seen = new Uint8Array(maxChunkDocs(view));
   // Nothing deleted and no filter: every document of the lists is admissible, no ordinal to read.
-  const { deleted, allowed } = view;
-  const everyOne = allowed === null && view.anyDeleted === false;
+  const everyOne = view.allowed === null && view.anyDeleted === false;
   // Plain loops over hoisted arrays: the body runs once per IVF entry of the probed cells.
   for (let ci = 0; ci < view.chunks.length; ci++) {
     const { ivfOffsets, ivfDocs, ordinals } = view.chunks[ci] as Chunk;
@@ -203,11 +202,7 @@ export function candidates(view: SearchView, probed: ArrayLike<number>): Candida
         const local = ivfDocs[p] as number;
         if (seen[local]) continue;
         seen[local] = 1;
-        if (everyOne) out.push(pack(ci, local));
-        else {
-          const o = ordinals[local] as number;
-          if (!deleted[o] && (allowed === null || allowed[o] === 1)) out.push(pack(ci, local));
-        }
+        if (everyOne || admissible(view, ordinals[local] as number)) out.push(pack(ci, local));
       }
     }
     seen.fill(0);
@@ -353,9 +348,6 @@ function candidateLists(view: SearchView, cands: readonly Candidate[]): { visit:
   return { visit, entries };
 }
 
-/** Each candidate's per-query-vector maxima over its kept codes: best [n, lanes], any [n]. */
-type PrunedMaxima = Maxima;
-
 /**
  * The walk of stage 2: for every IVF entry of a kept centroid that is a candidate, the pair
  * (candidate index, index into kept) goes to pairs ([n, 2]) and any[candidate] = 1. Returns n.
@@ -377,7 +369,7 @@ function keptPairs(kept: readonly number[], visit: (f: (chunk: Chunk, slot: Int3
 }
 
 /** The maxima of the walk's pairs in a JavaScript loop; pairsBound as for `prunedMaximaWasm`. */
-function prunedMaximaJs(kept: readonly number[], scores: Float32Array, nq: number, n: number, fill: PairsFill, pairsBound: number): PrunedMaxima {
+function prunedMaximaJs(kept: readonly number[], scores: Float32Array, nq: number, n: number, fill: PairsFill, pairsBound: number): Maxima {
   const best = new Float32Array(n * nq).fill(-Infinity);
   const any = new Uint8Array(n);
   const pairs = new Int32Array(pairsBound * 2);
@@ -393,7 +385,7 @@ function prunedMaximaJs(kept: readonly number[], scores: Float32Array, nq: numbe
   return { best, lanes: nq, any };
 }
 
-function sumMaxima(m: PrunedMaxima, nq: number): Float32Array {
+function sumMaxima(m: Maxima, nq: number): Float32Array {
   const out = new Float32Array(m.any.length);
   for (let i = 0; i < out.length; i++) out[i] = m.any[i] ? sumRow(m.best, i * m.lanes, nq) : noCodeScore(nq);
   return out;
